@@ -1,0 +1,152 @@
+using System.Collections.ObjectModel;
+using System.Diagnostics.CodeAnalysis;
+
+namespace Syscage.Policy.Syscalls;
+
+/// <summary>
+/// The system calls of one architecture, generated from the kernel uapi headers (see <c>SyscallTables.g.cs</c>):
+/// lookups by name and by number, and close names for "did you mean" hints. Names are matched exactly, in the
+/// kernel's spelling.
+/// </summary>
+public sealed class SyscallTable
+{
+    private readonly Dictionary<string, Syscall> byName;
+    private readonly Dictionary<int, Syscall> byNumber;
+
+    internal SyscallTable(Architecture architecture, Syscall[] syscalls)
+    {
+        Architecture = architecture;
+        Syscall[] sorted = syscalls
+            .OrderBy(s => s.Number)
+            .ThenBy(s => s.Name, StringComparer.Ordinal)
+            .ToArray();
+        All = new ReadOnlyCollection<Syscall>(sorted);
+        byName = new Dictionary<string, Syscall>(sorted.Length, StringComparer.Ordinal);
+        byNumber = new Dictionary<int, Syscall>(sorted.Length);
+        foreach (Syscall syscall in sorted)
+        {
+            if (!byName.TryAdd(syscall.Name, syscall))
+            {
+                throw new InvalidOperationException($"syscall table for {architecture.Name} names {syscall.Name} twice");
+            }
+
+            // Should two names share a number, the first by name is the one reported.
+            byNumber.TryAdd(syscall.Number, syscall);
+        }
+    }
+
+    /// <summary>The architecture whose numbers these are.</summary>
+    public Architecture Architecture { get; }
+
+    /// <summary>Every system call, sorted by number. Empty for an architecture whose headers were not available.</summary>
+    public IReadOnlyList<Syscall> All { get; }
+
+    /// <summary>The number of system calls in the table.</summary>
+    public int Count => All.Count;
+
+    /// <summary>Looks up the number of <paramref name="name"/> (x32 numbers include bit 0x40000000).</summary>
+    public bool TryGetNumber(string name, out int number)
+    {
+        if (TryGet(name, out Syscall? syscall))
+        {
+            number = syscall.Number;
+            return true;
+        }
+
+        number = 0;
+        return false;
+    }
+
+    /// <summary>Looks up the name of the system call numbered <paramref name="number"/>.</summary>
+    public bool TryGetName(int number, [NotNullWhen(true)] out string? name)
+    {
+        if (TryGet(number, out Syscall? syscall))
+        {
+            name = syscall.Name;
+            return true;
+        }
+
+        name = null;
+        return false;
+    }
+
+    /// <summary>Looks up a system call by name.</summary>
+    public bool TryGet(string name, [NotNullWhen(true)] out Syscall? syscall)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return byName.TryGetValue(name, out syscall);
+    }
+
+    /// <summary>Looks up a system call by number.</summary>
+    public bool TryGet(int number, [NotNullWhen(true)] out Syscall? syscall) => byNumber.TryGetValue(number, out syscall);
+
+    /// <summary>
+    /// Up to <paramref name="max"/> names close to <paramref name="misspelt"/>, closest first, for a
+    /// "did you mean" hint: edit distance counting a swap of neighbours as one edit (<c>opneat</c> → <c>openat</c>),
+    /// ignoring case, within a third of the name's length (at least 1, at most 3).
+    /// </summary>
+    public IEnumerable<string> SuggestNames(string misspelt, int max = 3)
+    {
+        ArgumentNullException.ThrowIfNull(misspelt);
+        if (max <= 0 || misspelt.Length == 0)
+        {
+            return [];
+        }
+
+        string wanted = misspelt.ToLowerInvariant();
+        int limit = Math.Clamp(wanted.Length / 3, 1, 3);
+        return All
+            .Select(s => (s.Name, Distance: EditDistance(wanted, s.Name, limit)))
+            .Where(c => c.Distance <= limit)
+            .OrderBy(c => c.Distance)
+            .ThenBy(c => Math.Abs(c.Name.Length - wanted.Length))
+            .ThenBy(c => c.Name, StringComparer.Ordinal)
+            .Take(max)
+            .Select(c => c.Name)
+            .ToList();
+    }
+
+    /// <summary>The optimal-string-alignment distance, or <paramref name="limit"/> + 1 once it must exceed the limit.</summary>
+    private static int EditDistance(string a, string b, int limit)
+    {
+        if (Math.Abs(a.Length - b.Length) > limit)
+        {
+            return limit + 1;
+        }
+
+        var previous2 = new int[b.Length + 1];
+        var previous = new int[b.Length + 1];
+        var current = new int[b.Length + 1];
+        for (int j = 0; j <= b.Length; j++)
+        {
+            previous[j] = j;
+        }
+
+        for (int i = 1; i <= a.Length; i++)
+        {
+            current[0] = i;
+            int rowMinimum = current[0];
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int cost = a[i - 1] == b[j - 1] ? 0 : 1;
+                int value = Math.Min(Math.Min(previous[j] + 1, current[j - 1] + 1), previous[j - 1] + cost);
+                if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                {
+                    value = Math.Min(value, previous2[j - 2] + 1);
+                }
+
+                current[j] = value;
+                rowMinimum = Math.Min(rowMinimum, value);
+            }
+
+            if (rowMinimum > limit)
+            {
+                return limit + 1;
+            }
+
+            (previous2, previous, current) = (previous, current, previous2);
+        }
+
+        return previous[b.Length];
+    }
+}
