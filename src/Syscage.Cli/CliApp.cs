@@ -1,0 +1,97 @@
+using System.CommandLine;
+using Syscage.Cli.Commands;
+
+namespace Syscage.Cli;
+
+/// <summary>Builds the command tree and runs handlers with one error policy.</summary>
+public static class CliApp
+{
+    /// <summary><c>--verbose</c>: show stack traces of unexpected errors.</summary>
+    public static Option<bool> Verbose { get; } = new("--verbose", "-v")
+    {
+        Description = "Show stack traces of internal errors",
+        Recursive = true,
+    };
+
+    /// <summary>The root command with every verb.</summary>
+    public static RootCommand BuildRootCommand()
+    {
+        var root = new RootCommand(
+            "Syscage: seccomp filters you can read, check and run.\n\n" +
+            "Exit codes: 0 ok, 1 rejected (check), 2 usage error, 3 malformed input, 4 I/O error, 70 internal error.")
+        {
+            AsmCommand.Create(),
+            DisasmCommand.Create(),
+            EmuCommand.Create(),
+            CheckCommand.Create(),
+            SyscallsCommand.Create(),
+        };
+        root.Add(Verbose);
+        return root;
+    }
+
+    /// <summary>Parses and runs <paramref name="args"/>, writing to the given writers.</summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        var root = BuildRootCommand();
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            foreach (var error in parse.Errors)
+                stderr.WriteLine($"syscage: {error.Message}");
+            stderr.WriteLine("Try 'syscage --help'.");
+            return (int)ExitCode.Usage;
+        }
+        return parse.Invoke(new InvocationConfiguration
+        {
+            Output = stdout,
+            Error = stderr,
+            EnableDefaultExceptionHandler = false,
+        });
+    }
+
+    /// <summary>
+    /// Runs a handler under the common error policy: Syscage errors are one line on stderr with the
+    /// exit code they call for; unexpected exceptions are internal errors, with a stack trace only under <c>--verbose</c>.
+    /// </summary>
+    public static int Guard(ParseResult parse, Func<TextWriter, TextWriter, int> handler)
+    {
+        var stdout = parse.InvocationConfiguration.Output;
+        var stderr = parse.InvocationConfiguration.Error;
+        bool verbose = parse.GetValue(Verbose);
+        try
+        {
+            return handler(stdout, stderr);
+        }
+        catch (CliException e)
+        {
+            stderr.WriteLine($"syscage: {e.Message}");
+            return (int)e.ExitCode;
+        }
+        catch (SyscageException e)
+        {
+            stderr.WriteLine($"syscage: {e.Message}");
+            return (int)ExitCode.BadInput;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"syscage: {e.Message}");
+            if (verbose)
+                stderr.WriteLine(e);
+            return (int)ExitCode.IoError;
+        }
+        catch (Exception e)
+        {
+            stderr.WriteLine($"syscage: internal error: {e.Message}");
+            stderr.WriteLine(verbose ? e.ToString() : "Run again with --verbose for the stack trace, and please report it.");
+            return (int)ExitCode.InternalError;
+        }
+    }
+}
+
+/// <summary>An error a handler reports with a specific exit code.</summary>
+public sealed class CliException(ExitCode exitCode, string message) : Exception(message)
+{
+    /// <summary>The exit code to leave with.</summary>
+    public ExitCode ExitCode { get; } = exitCode;
+}

@@ -1,0 +1,104 @@
+using System.CommandLine;
+using System.Globalization;
+using Syscage.Bpf;
+using Syscage.Policy.Syscalls;
+
+namespace Syscage.Cli.Commands;
+
+/// <summary><c>syscage emu FILE SYSCALL [ARG0..ARG5]</c>: what would the filter do with this call?</summary>
+public static class EmuCommand
+{
+    /// <summary>The command definition; it only unpacks the parse result.</summary>
+    public static Command Create()
+    {
+        var file = new Argument<string>("FILE") { Description = "Raw sock_filter bytes, or assembler text (.asm, .s)" };
+        var syscall = new Argument<string>("SYSCALL") { Description = "Syscall name (for --arch) or number (decimal or 0x hex)" };
+        var args = new Argument<string[]>("ARGS") { Description = "Up to six arguments: decimal, 0x hex, or negative", Arity = new ArgumentArity(0, 6) };
+        var arch = new Option<string?>("--arch") { Description = "Architecture of the call (default: native): x86_64, x86, x32, aarch64, riscv64" };
+        var ip = new Option<string?>("--ip") { Description = "seccomp_data.instruction_pointer (default 0)" };
+        var trace = new Option<bool>("--trace") { Description = "Print every executed instruction with A and X" };
+        var cmd = new Command("emu", "Run a filter on one system call; the last line is the action") { file, syscall, args, arch, ip, trace };
+        cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(file)!, p.GetValue(syscall)!, p.GetValue(args) ?? [], p.GetValue(arch), p.GetValue(ip), p.GetValue(trace))));
+        return cmd;
+    }
+
+    /// <summary>
+    /// Emulates the call and prints the action as the last line: <c>ALLOW</c>, <c>KILL_PROCESS</c>,
+    /// <c>KILL_THREAD</c>, <c>TRAP(n)</c>, <c>ERRNO(n)</c>, <c>TRACE(n)</c>, <c>LOG</c> or <c>USER_NOTIF</c> — what the
+    /// kernel does, so an unknown action value prints <c>KILL_PROCESS</c> and ERRNO data is clamped to 4095.
+    /// </summary>
+    public static int Run(TextWriter stdout, TextWriter stderr, string file, string syscall, string[] args, string? arch = null, string? ip = null, bool trace = false)
+    {
+        var architecture = ProgramFiles.ParseArch(arch);
+        if (args.Length > 6)
+            throw new CliException(ExitCode.Usage, $"a system call has at most 6 arguments, got {args.Length}");
+        var program = ProgramFiles.ReadProgram(file, architecture);
+        var data = MakeData(architecture, syscall, args, ip);
+
+        Action<TraceStep>? tracer = null;
+        if (trace)
+        {
+            var facts = ProgramFacts.Analyze(program.Instructions.AsSpan(), architecture);
+            tracer = s => stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{s.Pc:D4}: A=0x{s.A:x8} X=0x{s.X:x8}  {Disassembler.Format(s.Instruction, s.Pc, program.Length, facts[s.Pc])}"));
+        }
+        var result = Interpreter.Run(program, data, tracer);
+        string name = architecture.Syscalls.TryGetName(data.Nr, out var n) ? n : "?";
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"# {architecture.Name} {name} (nr {data.Nr}): {result.InstructionsExecuted} instructions executed, returned 0x{result.ReturnValue:x8}"));
+        var action = result.Action;
+        if (action.Kind == SeccompActionKind.Unknown)
+            stdout.WriteLine($"# 0x{action.Value:x8} is not a seccomp action; the kernel treats it as KILL_PROCESS");
+        else if (action.Effective != action)
+            stdout.WriteLine($"# the kernel acts on {action} as {action.Effective}");
+        stdout.WriteLine(action.Effective.ToString());
+        return (int)ExitCode.Ok;
+    }
+
+    /// <summary>Builds the <c>seccomp_data</c> for a call as the kernel would fill it on <paramref name="arch"/>.</summary>
+    public static SeccompData MakeData(Architecture arch, string syscall, string[] args, string? ip)
+    {
+        int nr;
+        if (TryParseInteger(syscall, out ulong raw))
+        {
+            // Numbers are taken as the int the kernel puts in seccomp_data.nr: -1 and 0xffffffff alike.
+            if (raw > uint.MaxValue && (long)raw < int.MinValue)
+                throw new CliException(ExitCode.BadInput, $"syscall number '{syscall}' does not fit in 32 bits");
+            nr = unchecked((int)(uint)raw);
+        }
+        else if (ProgramFacts.TryResolveSyscall(arch, syscall, out uint number))
+            nr = (int)number;
+        else
+        {
+            var hint = arch.Syscalls.SuggestNames(syscall).FirstOrDefault();
+            throw new CliException(ExitCode.BadInput, $"unknown syscall '{syscall}' on {arch.Name}{(hint is null ? "" : $"; did you mean '{hint}'?")}");
+        }
+        var values = new ulong[args.Length];
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (!TryParseInteger(args[i], out values[i]))
+                throw new CliException(ExitCode.BadInput, $"argument {i} '{args[i]}' is not a number (decimal, 0x hex, or negative)");
+            // A 32-bit ABI passes 32-bit registers; seccomp_data holds them zero-extended.
+            if (!arch.Is64Bit)
+                values[i] &= uint.MaxValue;
+        }
+        ulong ipValue = 0;
+        if (ip is not null && !TryParseInteger(ip, out ipValue))
+            throw new CliException(ExitCode.BadInput, $"--ip '{ip}' is not a number");
+        return new SeccompData(nr, arch.AuditArch, ipValue, values);
+    }
+
+    /// <summary>Parses decimal, <c>0x</c> hex, or a negative decimal (as 64-bit two's complement).</summary>
+    public static bool TryParseInteger(string s, out ulong value)
+    {
+        s = s.Trim();
+        if (s.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
+            return ulong.TryParse(s.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
+        if (s.StartsWith('-') && long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long neg))
+        {
+            value = unchecked((ulong)neg);
+            return true;
+        }
+        return ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+    }
+}
