@@ -1,0 +1,86 @@
+namespace Syscage.Cli.Tests;
+
+/// <summary>Bad input gets one line on stderr naming the position, a non-zero exit, and no stack trace.</summary>
+public sealed class MalformedInputTests
+{
+    private static void AssertOneLineError(CliRunner.Result r, string expectedFragment, int exitCode = 3)
+    {
+        Assert.True(r.ExitCode == exitCode, r.ToString());
+        var lines = r.Stderr.TrimEnd('\n').Split('\n');
+        Assert.True(lines.Length == 1, "expected one line on stderr:\n" + r);
+        Assert.Contains(expectedFragment, lines[0], StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", r.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", r.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TruncatedProgram()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("t.bpf"), [0x06, 0, 0, 0, 0, 0, 0xff, 0x7f, 0x20, 0, 0]);
+        foreach (var verb in new[] { "disasm", "check" })
+            AssertOneLineError(CliRunner.Run(verb, dir.File("t.bpf")), "t.bpf: truncated program: 11 bytes is not a whole number of 8-byte instructions (3 stray bytes at byte offset 8, after pc 0)");
+        AssertOneLineError(CliRunner.Run("emu", dir.File("t.bpf"), "read"), "byte offset 8");
+    }
+
+    [Fact]
+    public void BadMnemonic()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("b.asm"), "A = sys_number\nretrun ALLOW\n");
+        AssertOneLineError(CliRunner.Run("asm", dir.File("b.asm")), "b.asm:2:1: unknown instruction 'retrun'; did you mean 'return'?");
+        File.WriteAllText(dir.File("c.asm"), "A = sys_number\nreturn ALOW\n");
+        AssertOneLineError(CliRunner.Run("asm", dir.File("c.asm")), "c.asm:2:8: unknown action 'ALOW'; did you mean 'ALLOW'?");
+        File.WriteAllText(dir.File("d.asm"), "A = sys_number\nA =+ 3\nreturn ALLOW\n");
+        AssertOneLineError(CliRunner.Run("asm", dir.File("d.asm")), "d.asm:2:4: unexpected character '+'");
+    }
+
+    [Fact]
+    public void JumpOutOfRange()
+    {
+        using var dir = new TempDir();
+        var text = "A = sys_number\nif (A == read) goto far\n" + string.Concat(Enumerable.Repeat("A = 1\n", 300)) + "far: return ALLOW\n";
+        File.WriteAllText(dir.File("j.asm"), text);
+        AssertOneLineError(CliRunner.Run("asm", dir.File("j.asm")), "j.asm:2:21: jump out of range: 'far' is 300 instructions ahead of pc 1");
+
+        File.WriteAllText(dir.File("k.asm"), "top: A = sys_number\nif (A == read) goto top\nreturn ALLOW\n");
+        AssertOneLineError(CliRunner.Run("asm", dir.File("k.asm")), "k.asm:2:21: jump to 'top' goes backward");
+
+        // A raw program whose jump leaves the program: the validator names the pc.
+        File.WriteAllBytes(dir.File("r.bpf"), [0x15, 0, 5, 0, 0, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f]);
+        AssertOneLineError(CliRunner.Run("emu", dir.File("r.bpf"), "read"), "r.bpf: jump out of range at pc 0");
+        var check = CliRunner.Run("check", dir.File("r.bpf"));
+        Assert.Equal(1, check.ExitCode);
+        Assert.Contains("jump out of range at pc 0", check.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UnknownSyscallName()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("u.asm"), "A = sys_number\nif (A == opnat) goto ok\nreturn KILL_PROCESS\nok: return ALLOW\n");
+        AssertOneLineError(CliRunner.Run("asm", dir.File("u.asm")), "u.asm:2:10: unknown syscall 'opnat' on x86_64; did you mean 'openat'?");
+        File.WriteAllText(dir.File("ok.asm"), "return ALLOW\n");
+        AssertOneLineError(CliRunner.Run("emu", dir.File("ok.asm"), "opneat"), "unknown syscall 'opneat' on x86_64; did you mean 'openat'?");
+    }
+
+    [Fact]
+    public void UsageErrorsAndMissingFiles()
+    {
+        var r = CliRunner.Run("disasm", "/nonexistent/x.bpf");
+        AssertOneLineError(r, "/nonexistent/x.bpf: no such file", exitCode: 4);
+        r = CliRunner.Run("emu");
+        Assert.Equal(2, r.ExitCode);
+        r = CliRunner.Run("emu", "x.bpf", "read", "--arch", "vax");
+        AssertOneLineError(r, "unknown architecture 'vax'", exitCode: 2);
+    }
+
+    [Fact]
+    public void TheRealToolPrintsNoStackTrace()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("b.asm"), "A = sys_number\nif (A == read goto x\n");
+        var r = CliRunner.RunProcess("asm", dir.File("b.asm"));
+        AssertOneLineError(r, "b.asm:2:15: expected ')', found 'goto'");
+    }
+}

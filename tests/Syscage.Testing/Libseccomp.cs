@@ -1,0 +1,120 @@
+using System.Runtime.InteropServices;
+
+namespace Syscage.Testing;
+
+/// <summary>
+/// libseccomp 2.5 (Debian's libseccomp2, <c>libseccomp.so.2</c>) as an oracle: build filters with its API and
+/// export the classic BPF it generates. Nothing here loads a filter into the kernel.
+/// </summary>
+public sealed partial class Libseccomp : IDisposable
+{
+    /// <summary>seccomp.h: <c>SCMP_ARCH_X86_64</c>, <c>SCMP_ARCH_X86</c>, <c>SCMP_ARCH_X32</c> (its own token, 0x4000003e), <c>SCMP_ARCH_AARCH64</c>.</summary>
+    public const uint SCMP_ARCH_X86_64 = 0xC000003E, SCMP_ARCH_X86 = 0x40000003, SCMP_ARCH_X32 = 0x4000003E, SCMP_ARCH_AARCH64 = 0xC00000B7;
+    /// <summary>enum scmp_compare.</summary>
+    public const int SCMP_CMP_NE = 1, SCMP_CMP_LT = 2, SCMP_CMP_LE = 3, SCMP_CMP_EQ = 4, SCMP_CMP_GE = 5, SCMP_CMP_GT = 6, SCMP_CMP_MASKED_EQ = 7;
+    /// <summary>enum scmp_filter_attr.</summary>
+    public const int SCMP_FLTATR_ACT_DEFAULT = 1, SCMP_FLTATR_ACT_BADARCH = 2, SCMP_FLTATR_CTL_NNP = 3, SCMP_FLTATR_CTL_OPTIMIZE = 8;
+
+    private const string Lib = "libseccomp.so.2";
+    private IntPtr _ctx;
+
+    /// <summary>The argument comparison struct (<c>struct scmp_arg_cmp</c>).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct ArgCmp
+    {
+        /// <summary>Argument index.</summary>
+        public uint Arg;
+        /// <summary>SCMP_CMP_*.</summary>
+        public int Op;
+        /// <summary>First datum.</summary>
+        public ulong DatumA;
+        /// <summary>Second datum (MASKED_EQ: the value).</summary>
+        public ulong DatumB;
+    }
+
+    [LibraryImport(Lib)] private static partial IntPtr seccomp_init(uint defAction);
+    [LibraryImport(Lib)] private static partial void seccomp_release(IntPtr ctx);
+    [LibraryImport(Lib)] private static partial int seccomp_arch_add(IntPtr ctx, uint arch);
+    [LibraryImport(Lib)] private static partial int seccomp_arch_remove(IntPtr ctx, uint arch);
+    [LibraryImport(Lib)] private static partial int seccomp_attr_set(IntPtr ctx, int attr, uint value);
+    [LibraryImport(Lib)] private static unsafe partial int seccomp_rule_add_exact_array(IntPtr ctx, uint action, int syscall, uint argCount, ArgCmp* args);
+    [LibraryImport(Lib)] private static unsafe partial int seccomp_rule_add_array(IntPtr ctx, uint action, int syscall, uint argCount, ArgCmp* args);
+    [LibraryImport(Lib)] private static partial int seccomp_export_bpf(IntPtr ctx, int fd);
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] private static partial int seccomp_syscall_resolve_name_arch(uint arch, string name);
+
+    /// <summary>Starts a filter with a default action (a SECCOMP_RET_* value).</summary>
+    public Libseccomp(uint defaultAction)
+    {
+        _ctx = seccomp_init(defaultAction);
+        if (_ctx == IntPtr.Zero)
+            throw new InvalidOperationException("seccomp_init failed");
+        // Building only: never ask libseccomp to set no_new_privs (it would, at load time).
+        Check(seccomp_attr_set(_ctx, SCMP_FLTATR_CTL_NNP, 0), "seccomp_attr_set(CTL_NNP)");
+    }
+
+    /// <summary>Adds an architecture.</summary>
+    public void AddArch(uint arch)
+    {
+        int rc = seccomp_arch_add(_ctx, arch);
+        if (rc != 0 && rc != -17) // -EEXIST: the native arch is already there
+            Check(rc, "seccomp_arch_add");
+    }
+
+    /// <summary>Removes an architecture.</summary>
+    public void RemoveArch(uint arch) => Check(seccomp_arch_remove(_ctx, arch), "seccomp_arch_remove");
+
+    /// <summary>Sets a filter attribute.</summary>
+    public void SetAttr(int attr, uint value) => Check(seccomp_attr_set(_ctx, attr, value), "seccomp_attr_set");
+
+    /// <summary>Adds a rule (libseccomp may rewrite it per architecture); returns libseccomp's return code.</summary>
+    public unsafe int AddRule(uint action, int syscall, params ArgCmp[] args)
+    {
+        fixed (ArgCmp* p = args)
+            return seccomp_rule_add_array(_ctx, action, syscall, (uint)args.Length, p);
+    }
+
+    /// <summary>Adds a rule exactly as given; returns libseccomp's return code.</summary>
+    public unsafe int AddRuleExact(uint action, int syscall, params ArgCmp[] args)
+    {
+        fixed (ArgCmp* p = args)
+            return seccomp_rule_add_exact_array(_ctx, action, syscall, (uint)args.Length, p);
+    }
+
+    /// <summary>libseccomp's number for a syscall name on an architecture (negative if unknown to it).</summary>
+    public static int Resolve(uint arch, string name) => seccomp_syscall_resolve_name_arch(arch, name);
+
+    /// <summary>Exports the generated classic BPF (<c>seccomp_export_bpf</c>) as raw bytes.</summary>
+    public byte[] ExportBpf()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"syscage-libseccomp-{Environment.ProcessId}-{Guid.NewGuid():N}.bpf");
+        try
+        {
+            using (var fs = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite))
+            {
+                int fd = (int)fs.SafeFileHandle.DangerousGetHandle();
+                Check(seccomp_export_bpf(_ctx, fd), "seccomp_export_bpf");
+            }
+            return File.ReadAllBytes(path);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static void Check(int rc, string what)
+    {
+        if (rc < 0)
+            throw new InvalidOperationException($"{what} failed: {rc}");
+    }
+
+    /// <summary>Releases the libseccomp context.</summary>
+    public void Dispose()
+    {
+        if (_ctx != IntPtr.Zero)
+        {
+            seccomp_release(_ctx);
+            _ctx = IntPtr.Zero;
+        }
+    }
+}
