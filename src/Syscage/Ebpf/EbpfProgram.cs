@@ -1,0 +1,34 @@
+using System.Collections.Immutable;
+using Syscage.Ebpf.Isa;
+using Syscage.Ebpf.Maps;
+
+namespace Syscage.Ebpf;
+
+/// <summary>
+/// An eBPF program that the verifier has accepted. Like <see cref="Bpf.BpfProgram"/>, instances come only from
+/// the verifier, so the interpreter and the JIT run nothing unchecked. Map references in <c>lddw</c>
+/// (<see cref="EbpfOpcode.BPF_PSEUDO_MAP_FD"/>, <see cref="EbpfOpcode.BPF_PSEUDO_MAP_VALUE"/>) carry an index
+/// into <see cref="Maps"/> in their immediate.
+/// </summary>
+public sealed class EbpfProgram
+{
+    internal EbpfProgram(ImmutableArray<EbpfInstruction> instructions, ImmutableArray<MapDefinition> maps, ContextDescription context, string name)
+    {
+        Instructions = instructions;
+        Maps = maps;
+        Context = context;
+        Name = name;
+    }
+
+    /// <summary>The instruction slots (an <c>lddw</c> takes two).</summary>
+    public ImmutableArray<EbpfInstruction> Instructions { get; }
+
+    /// <summary>The maps the program refers to, by index.</summary>
+    public ImmutableArray<MapDefinition> Maps { get; }
+
+    /// <summary>What <c>r1</c> points to at entry.</summary>
+    public ContextDescription Context { get; }
+
+    /// <summary>The program's name (its ELF section or symbol).</summary>
+    public string Name { get; }
+}
