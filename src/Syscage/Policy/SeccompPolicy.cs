@@ -1,0 +1,128 @@
+using System.Collections.Frozen;
+using System.Globalization;
+using Syscage.Bpf;
+using Syscage.Policy.Syscalls;
+
+namespace Syscage.Policy;
+
+/// <summary>Where a rule came from, for <c>syscage explain</c> and error messages.</summary>
+/// <param name="File">File name (or a built-in policy's name).</param>
+/// <param name="Line">1-based line, 0 when unknown.</param>
+/// <param name="Column">1-based column, 0 when unknown.</param>
+/// <param name="Text">The rule as written, when the front-end keeps it.</param>
+public sealed record PolicySource(string File, int Line = 0, int Column = 0, string? Text = null)
+{
+    /// <summary><c>file:line</c> (or just the file when the line is unknown).</summary>
+    public override string ToString() => Line > 0 ? string.Create(CultureInfo.InvariantCulture, $"{File}:{Line}") : File;
+}
+
+/// <summary>
+/// One rule of a syscall: when <see cref="Condition"/> holds, <see cref="Action"/> is the verdict. A syscall's
+/// rules are tried in order; the first that matches decides.
+/// </summary>
+/// <param name="Condition">What the arguments must satisfy (<see cref="Condition.True"/> for none).</param>
+/// <param name="Action">The verdict.</param>
+/// <param name="Source">Where the rule was written.</param>
+/// <param name="Handler">For <c>USER_NOTIF</c> rules: the named user-space handler (e.g. <c>log</c>), if any.</param>
+public sealed record Rule(Condition Condition, SeccompAction Action, PolicySource? Source = null, string? Handler = null);
+
+/// <summary>The rules for one architecture: per syscall number (as the kernel sees it: x32 numbers carry their bit).</summary>
+public sealed class ArchitecturePolicy
+{
+    /// <summary>Creates a section; rules lists are kept in order.</summary>
+    public ArchitecturePolicy(Architecture architecture, IReadOnlyDictionary<int, IReadOnlyList<Rule>> syscalls)
+    {
+        Architecture = architecture;
+        Syscalls = syscalls.ToFrozenDictionary();
+    }
+
+    /// <summary>The architecture this section covers.</summary>
+    public Architecture Architecture { get; }
+
+    /// <summary>Rules by syscall number. A number without an entry gets the policy's default action.</summary>
+    public IReadOnlyDictionary<int, IReadOnlyList<Rule>> Syscalls { get; }
+
+    /// <summary>The rules for <paramref name="nr"/> (empty when none).</summary>
+    public IReadOnlyList<Rule> RulesFor(int nr) => Syscalls.TryGetValue(nr, out var rules) ? rules : [];
+}
+
+/// <summary>Why a policy gave its verdict.</summary>
+public enum DecisionReason
+{
+    /// <summary>The architecture (or the x32/x86_64 split) is not covered: the bad-arch action.</summary>
+    BadArch,
+    /// <summary>A rule matched.</summary>
+    Rule,
+    /// <summary>No rule matched: the default action.</summary>
+    Default,
+}
+
+/// <summary>A verdict of the reference evaluator, with the reason.</summary>
+/// <param name="Action">The action.</param>
+/// <param name="Reason">Why.</param>
+/// <param name="Section">The architecture section consulted (null for bad arch).</param>
+/// <param name="Rule">The matching rule, for <see cref="DecisionReason.Rule"/>.</param>
+public sealed record PolicyDecision(SeccompAction Action, DecisionReason Reason, ArchitecturePolicy? Section, Rule? Rule);
+
+/// <summary>
+/// The policy IR every front-end lowers into and both the code generator and the reference evaluator read:
+/// a default action, a bad-arch action, and per covered architecture the rules of each syscall.
+/// </summary>
+/// <remarks>
+/// Semantics (DESIGN.md): the section is chosen by <c>seccomp_data.arch</c>; on <c>AUDIT_ARCH_X86_64</c> a
+/// number with the x32 bit (0x40000000) set belongs to the x32 section, except -1 (which tracers use to skip a
+/// call) that stays with x86_64. An architecture not covered gets the bad-arch action. Within a section the
+/// first matching rule of the syscall decides, else the default action. Argument comparisons are 64-bit on
+/// 64-bit ABIs and on the low 32 bits on 32-bit ABIs.
+/// </remarks>
+public sealed class SeccompPolicy
+{
+    /// <summary>Creates a policy; sections must be for distinct architectures.</summary>
+    public SeccompPolicy(SeccompAction defaultAction, SeccompAction badArchAction, IEnumerable<ArchitecturePolicy> sections, string name = "policy")
+    {
+        DefaultAction = defaultAction;
+        BadArchAction = badArchAction;
+        Sections = [.. sections];
+        Name = name;
+        if (Sections.Select(s => s.Architecture).Distinct().Count() != Sections.Count)
+            throw new ArgumentException("a policy has at most one section per architecture", nameof(sections));
+    }
+
+    /// <summary>The policy's name (file or built-in name).</summary>
+    public string Name { get; }
+
+    /// <summary>The action when no rule matches.</summary>
+    public SeccompAction DefaultAction { get; }
+
+    /// <summary>The action for an architecture the policy does not cover.</summary>
+    public SeccompAction BadArchAction { get; }
+
+    /// <summary>The covered architectures, in the order the generated filter tests them.</summary>
+    public IReadOnlyList<ArchitecturePolicy> Sections { get; }
+
+    /// <summary>The section for a call, or null when its architecture is not covered.</summary>
+    public ArchitecturePolicy? SectionFor(in SeccompData data)
+    {
+        Architecture? arch;
+        if (data.Arch == Architecture.X86_64.AuditArch)
+            arch = (data.Nr & (int)Architecture.X32.SyscallNumberBit) != 0 && data.Nr != -1 ? Architecture.X32 : Architecture.X86_64;
+        else
+            arch = Architecture.FromAuditArch(data.Arch);
+        return arch is null ? null : Sections.FirstOrDefault(s => s.Architecture == arch);
+    }
+
+    /// <summary>The reference evaluator: what the policy decides for one call, and why.</summary>
+    public PolicyDecision Evaluate(in SeccompData data)
+    {
+        var section = SectionFor(data);
+        if (section is null)
+            return new PolicyDecision(BadArchAction, DecisionReason.BadArch, null, null);
+        Span<ulong> args = stackalloc ulong[6];
+        for (int i = 0; i < 6; i++)
+            args[i] = data.Arg(i);
+        foreach (var rule in section.RulesFor(data.Nr))
+            if (rule.Condition.Evaluate(args, section.Architecture.Is64Bit))
+                return new PolicyDecision(rule.Action, DecisionReason.Rule, section, rule);
+        return new PolicyDecision(DefaultAction, DecisionReason.Default, section, null);
+    }
+}
