@@ -1,0 +1,133 @@
+using System.Collections.Frozen;
+using System.Globalization;
+using Syscage.Policy.Syscalls;
+
+namespace Syscage.Policy.Oci;
+
+/// <summary>
+/// The facts about the container and the host that an OCI/Docker profile's <c>includes</c>/<c>excludes</c>
+/// and <c>archMap</c> are decided against (moby <c>profiles/seccomp</c>: the bounding capability set, the kernel
+/// release, <c>runtime.GOARCH</c>).
+/// </summary>
+public sealed record OciOptions
+{
+    /// <summary>
+    /// Docker's default capability set (the capabilities a container gets without <c>--cap-add</c>/<c>--cap-drop</c>):
+    /// CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_MKNOD, CAP_NET_RAW, CAP_SETGID, CAP_SETUID,
+    /// CAP_SETFCAP, CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_KILL, CAP_AUDIT_WRITE.
+    /// </summary>
+    public static IReadOnlySet<string> DockerDefaultCapabilities { get; } = new[]
+    {
+        "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+        "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+    }.ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The container's bounding capabilities, spelt <c>CAP_*</c> as in the profile (moby compares case-sensitively).
+    /// Default: <see cref="DockerDefaultCapabilities"/>.
+    /// </summary>
+    public IReadOnlySet<string> Capabilities { get; init; } = DockerDefaultCapabilities;
+
+    /// <summary>
+    /// The kernel release <c>minKernel</c> is compared with, e.g. <c>6.1.0-13-amd64</c>. Default: this machine's
+    /// (<c>uname -r</c>, read from <c>/proc/sys/kernel/osrelease</c>).
+    /// </summary>
+    public string KernelVersion { get; init; } = CurrentKernelRelease();
+
+    /// <summary>
+    /// The architecture the container runs on: it is always covered (libseccomp's <c>seccomp_init</c> adds it),
+    /// it selects the <c>archMap</c> entry, and <c>includes/excludes.arches</c> are compared with its Docker
+    /// name (<see cref="DockerArchName"/>). Default: <see cref="Architecture.Native"/>.
+    /// </summary>
+    public Architecture NativeArchitecture { get; init; } = Architecture.Native;
+
+    /// <summary>The file name used in messages and rule sources (default <c>profile.json</c>).</summary>
+    public string FileName { get; init; } = "profile.json";
+
+    /// <summary>
+    /// The name moby gives an architecture in <c>includes/excludes.arches</c> (its <c>goToNative</c> map):
+    /// <c>amd64</c>, <c>x86</c>, <c>arm64</c>, <c>arm</c>, <c>riscv64</c>. x32 is never a host architecture, so
+    /// an <c>arches</c> list naming <c>x32</c> matches nothing by that name.
+    /// </summary>
+    public static string DockerArchName(Architecture architecture)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        return architecture.Name switch
+        {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            _ => architecture.Name,
+        };
+    }
+
+    /// <summary>This machine's kernel release, or <c>0.0.0</c> when it can't be read.</summary>
+    public static string CurrentKernelRelease()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+        }
+        catch (IOException)
+        {
+            return "0.0.0";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "0.0.0";
+        }
+    }
+}
+
+/// <summary>
+/// A kernel release as moby's <c>pkg/parsers/kernel</c> reads it: <c>kernel.major.minor</c> numbers, the rest (the
+/// flavour, <c>-13-amd64</c>) ignored when comparing.
+/// </summary>
+/// <param name="Kernel">The first number (6 in 6.1.0).</param>
+/// <param name="Major">The second number.</param>
+/// <param name="Minor">The third number, 0 when absent.</param>
+public readonly record struct KernelVersion(int Kernel, int Major, int Minor) : IComparable<KernelVersion>
+{
+    /// <summary>Parses <c>4.8</c>, <c>5.10.0</c>, <c>6.18.44-fc-v769</c>.</summary>
+    public static bool TryParse(string? text, out KernelVersion version)
+    {
+        version = default;
+        if (string.IsNullOrWhiteSpace(text))
+            return false;
+        var numbers = new List<int>();
+        int i = 0;
+        string s = text.Trim();
+        while (numbers.Count < 3)
+        {
+            int start = i;
+            while (i < s.Length && char.IsAsciiDigit(s[i]))
+                i++;
+            if (i == start || !int.TryParse(s.AsSpan(start, i - start), NumberStyles.None, CultureInfo.InvariantCulture, out int n))
+                break;
+            numbers.Add(n);
+            if (i < s.Length && s[i] == '.')
+                i++;
+            else
+                break;
+        }
+        if (numbers.Count < 2)
+            return false;
+        version = new KernelVersion(numbers[0], numbers[1], numbers.Count > 2 ? numbers[2] : 0);
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public int CompareTo(KernelVersion other) =>
+        Kernel != other.Kernel ? Kernel.CompareTo(other.Kernel) : Major != other.Major ? Major.CompareTo(other.Major) : Minor.CompareTo(other.Minor);
+
+    /// <summary>Ordering.</summary>
+    public static bool operator <(KernelVersion a, KernelVersion b) => a.CompareTo(b) < 0;
+    /// <summary>Ordering.</summary>
+    public static bool operator >(KernelVersion a, KernelVersion b) => a.CompareTo(b) > 0;
+    /// <summary>Ordering.</summary>
+    public static bool operator <=(KernelVersion a, KernelVersion b) => a.CompareTo(b) <= 0;
+    /// <summary>Ordering.</summary>
+    public static bool operator >=(KernelVersion a, KernelVersion b) => a.CompareTo(b) >= 0;
+
+    /// <inheritdoc/>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Kernel}.{Major}.{Minor}");
+}

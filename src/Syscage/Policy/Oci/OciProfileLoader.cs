@@ -1,0 +1,566 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Syscage.Bpf;
+using Syscage.Policy.Syscalls;
+
+namespace Syscage.Policy.Oci;
+
+/// <summary>
+/// Loads OCI runtime-spec / Docker seccomp profiles (JSON) into the policy IR with the meaning they have for
+/// Docker (moby <c>profiles/seccomp</c>) + runc (<c>libcontainer/seccomp</c>) + libseccomp 2.5.
+/// </summary>
+/// <remarks>
+/// <para>What a profile means, step by step, as those programs do it:</para>
+/// <list type="number">
+/// <item>Covered architectures: the native one (libseccomp's <c>seccomp_init</c> always adds it), plus
+/// <c>architectures</c>, or — Docker — the <c>archMap</c> entry whose <c>architecture</c> is the native one,
+/// with its <c>subArchitectures</c>. Giving both is an error (moby). Other architectures get libseccomp's
+/// default bad-arch action, <c>SCMP_ACT_KILL</c> (KILL_THREAD).</item>
+/// <item>An entry applies unless <c>excludes.arches</c> names the host (moby's Go name: amd64, arm64, x86 ...),
+/// <c>excludes.caps</c> names a capability the container has, or the kernel is at least
+/// <c>excludes.minKernel</c>; and only if <c>includes.arches</c> (when given) names the host, every
+/// <c>includes.caps</c> is held and the kernel is at least <c>includes.minKernel</c>.</item>
+/// <item>Actions as runc's <c>getAction</c>: SCMP_ACT_KILL is KILL_THREAD; ERRNO and TRACE take <c>errnoRet</c>,
+/// by default EPERM (1) — for the default action <c>defaultErrnoRet</c>. An entry whose action equals the
+/// default action is skipped (runc: "this rule is redundant").</item>
+/// <item>Names: looked up per covered architecture; a name an architecture lacks is skipped there (libseccomp);
+/// a name no Syscage table knows is a warning (Docker profiles name calls of other architectures).</item>
+/// <item><c>args</c> are ANDed, except when two name the same argument: runc then adds one rule per comparison,
+/// so they are ORed.</item>
+/// <item>Several rules for one syscall: libseccomp keeps the first rule without argument checks and drops all
+/// others — before or after it (<c>db_rule_add</c>: a new unconditional rule replaces the existing chains; an
+/// existing one makes later rules redundant). So does the IR. Conditional rules with different actions that
+/// overlap are merged by libseccomp into one decision tree, ordered by argument and operator, not by the
+/// profile; the IR keeps profile order (first match wins). See docs/libseccomp-differences.md.</item>
+/// </list>
+/// <para>Not modelled: runc's ENOSYS patch (<c>patchbpf</c>): when the default action is not ALLOW/LOG/TRACE, runc
+/// prepends a stub that answers ERRNO(ENOSYS) for syscall numbers above the highest number the profile names on
+/// each architecture, so newer programs fall back from syscalls the profile author could not know. The IR has no
+/// number ranges; those calls get the default action here. Nor libseccomp's x86 socketcall/ipc multiplexing: a
+/// rule for <c>socket</c> on x86 is a rule for the direct syscall only.</para>
+/// </remarks>
+public static class OciProfileLoader
+{
+    private static readonly JsonDocumentOptions DocumentOptions = new() { CommentHandling = JsonCommentHandling.Skip, MaxDepth = 64 };
+
+    /// <summary>The <c>SCMP_ARCH_*</c> names libseccomp 2.5 knows, with the Syscage architecture when Syscage has a table for it.</summary>
+    private static readonly Dictionary<string, Architecture?> ScmpArches = new(StringComparer.Ordinal)
+    {
+        ["SCMP_ARCH_X86"] = Architecture.X86,
+        ["SCMP_ARCH_X86_64"] = Architecture.X86_64,
+        ["SCMP_ARCH_X32"] = Architecture.X32,
+        ["SCMP_ARCH_ARM"] = null,
+        ["SCMP_ARCH_AARCH64"] = Architecture.Aarch64,
+        ["SCMP_ARCH_RISCV64"] = Architecture.Riscv64,
+        ["SCMP_ARCH_MIPS"] = null,
+        ["SCMP_ARCH_MIPS64"] = null,
+        ["SCMP_ARCH_MIPS64N32"] = null,
+        ["SCMP_ARCH_MIPSEL"] = null,
+        ["SCMP_ARCH_MIPSEL64"] = null,
+        ["SCMP_ARCH_MIPSEL64N32"] = null,
+        ["SCMP_ARCH_PPC"] = null,
+        ["SCMP_ARCH_PPC64"] = null,
+        ["SCMP_ARCH_PPC64LE"] = null,
+        ["SCMP_ARCH_S390"] = null,
+        ["SCMP_ARCH_S390X"] = null,
+        ["SCMP_ARCH_PARISC"] = null,
+        ["SCMP_ARCH_PARISC64"] = null,
+        ["SCMP_ARCH_LOONGARCH64"] = null,
+        ["SCMP_ARCH_M68K"] = null,
+        ["SCMP_ARCH_SH"] = null,
+        ["SCMP_ARCH_SHEB"] = null,
+    };
+
+    private static readonly string[] ActionNames =
+    [
+        "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO",
+        "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY",
+    ];
+
+    private static readonly Dictionary<string, ComparisonOp> Operators = new(StringComparer.Ordinal)
+    {
+        ["SCMP_CMP_NE"] = ComparisonOp.Ne,
+        ["SCMP_CMP_LT"] = ComparisonOp.Lt,
+        ["SCMP_CMP_LE"] = ComparisonOp.Le,
+        ["SCMP_CMP_EQ"] = ComparisonOp.Eq,
+        ["SCMP_CMP_GE"] = ComparisonOp.Ge,
+        ["SCMP_CMP_GT"] = ComparisonOp.Gt,
+        ["SCMP_CMP_MASKED_EQ"] = ComparisonOp.MaskedEq,
+    };
+
+    /// <summary>The filter flags the runtime spec defines (runc refuses others).</summary>
+    private static readonly string[] KnownFlags =
+    [
+        "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
+    ];
+
+    private static readonly string[] TopLevelFields =
+        ["defaultAction", "defaultErrnoRet", "architectures", "archMap", "syscalls", "flags", "listenerPath", "listenerMetadata"];
+    private static readonly string[] SyscallFields = ["name", "names", "action", "errnoRet", "args", "includes", "excludes", "comment"];
+    private static readonly string[] ArgFields = ["index", "value", "valueTwo", "op"];
+    private static readonly string[] FilterFields = ["caps", "arches", "minKernel"];
+    private static readonly string[] ArchMapFields = ["architecture", "subArchitectures"];
+
+    /// <summary>Loads a profile file; <see cref="OciOptions.FileName"/> defaults to <paramref name="path"/>.</summary>
+    /// <exception cref="OciProfileException">The profile is malformed or means nothing runc would accept.</exception>
+    public static OciProfile Load(string path, OciOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        options ??= new OciOptions();
+        if (options.FileName == new OciOptions().FileName)
+            options = options with { FileName = path };
+        return Parse(File.ReadAllBytes(path), options);
+    }
+
+    /// <summary>Loads a profile from its JSON text.</summary>
+    /// <exception cref="OciProfileException">The profile is malformed or means nothing runc would accept.</exception>
+    public static OciProfile Parse(string json, OciOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        return Parse(Encoding.UTF8.GetBytes(json), options);
+    }
+
+    /// <summary>Loads a profile from its UTF-8 JSON bytes.</summary>
+    /// <exception cref="OciProfileException">The profile is malformed or means nothing runc would accept.</exception>
+    public static OciProfile Parse(byte[] utf8, OciOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(utf8);
+        options ??= new OciOptions();
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(utf8, DocumentOptions);
+        }
+        catch (JsonException e)
+        {
+            throw new OciProfileException(options.FileName, (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1, "",
+                $"not valid JSON: {FirstSentence(e.Message)}");
+        }
+        using (document)
+        {
+            var positions = JsonPositions.Scan(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, MaxDepth = 64 });
+            return new Lowering(options, positions).Run(document.RootElement);
+        }
+    }
+
+    /// <summary>Like <see cref="Parse(string, OciOptions?)"/>, but returns the error message instead of throwing.</summary>
+    public static bool TryParse(string json, OciOptions? options, [NotNullWhen(true)] out OciProfile? profile, [NotNullWhen(false)] out string? error)
+    {
+        try
+        {
+            profile = Parse(json, options);
+            error = null;
+            return true;
+        }
+        catch (OciProfileException e)
+        {
+            profile = null;
+            error = e.Message;
+            return false;
+        }
+    }
+
+    private static string FirstSentence(string message)
+    {
+        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] : message;
+    }
+
+    /// <summary>One load: the options, positions, warnings, and the walk over the document.</summary>
+    private sealed class Lowering(OciOptions options, JsonPositions positions)
+    {
+        private readonly List<OciWarning> _warnings = [];
+        private readonly string _file = options.FileName;
+
+        public OciProfile Run(JsonElement root)
+        {
+            if (root.ValueKind != JsonValueKind.Object)
+                throw Error("", "a seccomp profile is a JSON object");
+            var fields = Fields(root, "", TopLevelFields);
+
+            // Default action.
+            uint? defaultErrnoRet = fields.TryGetValue("defaultErrnoRet", out var der) && der.ValueKind != JsonValueKind.Null
+                ? UInt16(der, "defaultErrnoRet") : null;
+            if (!fields.TryGetValue("defaultAction", out var da) || da.ValueKind == JsonValueKind.Null || da.GetString() is null or "")
+                throw Error("defaultAction", "missing: a profile needs a defaultAction (e.g. SCMP_ACT_ERRNO)");
+            var defaultAction = Action(da, "defaultAction", defaultErrnoRet);
+            if (defaultAction.Kind == SeccompActionKind.UserNotif)
+                throw Error("defaultAction", "SCMP_ACT_NOTIFY cannot be the default action (runc refuses it: write(2) would be notified too)");
+
+            // Architectures.
+            var native = options.NativeArchitecture;
+            var arches = new List<Architecture> { native };
+            void Cover(JsonElement name, string path)
+            {
+                var arch = ScmpArch(name, path);
+                if (arch is null)
+                    Warn(path, $"{name.GetString()} is not an architecture Syscage can filter; its calls get the bad-arch action");
+                else if (!arches.Contains(arch))
+                    arches.Add(arch);
+            }
+            bool hasArchitectures = fields.TryGetValue("architectures", out var archList) && archList.ValueKind != JsonValueKind.Null && archList.GetArrayLength() > 0;
+            bool hasArchMap = fields.TryGetValue("archMap", out var archMap) && archMap.ValueKind != JsonValueKind.Null && archMap.GetArrayLength() > 0;
+            if (hasArchitectures && hasArchMap)
+                throw Error("archMap", "'architectures' and 'archMap' were both given; use one of them (Docker refuses both)");
+            if (hasArchitectures)
+            {
+                int i = 0;
+                foreach (var a in Array(archList, "architectures"))
+                    Cover(a, Indexed("architectures", i++));
+            }
+            else if (hasArchMap)
+            {
+                int i = 0;
+                string nativeScmp = ScmpName(native);
+                foreach (var entry in Array(archMap, "archMap"))
+                {
+                    string path = Indexed("archMap", i++);
+                    if (entry.ValueKind != JsonValueKind.Object)
+                        throw Error(path, "an archMap entry is an object with 'architecture' and 'subArchitectures'");
+                    var ef = Fields(entry, path, ArchMapFields);
+                    if (!ef.TryGetValue("architecture", out var main) || main.ValueKind != JsonValueKind.String)
+                        throw Error(path + ".architecture", "missing: the SCMP_ARCH_* name this entry is for");
+                    if (!ScmpArches.ContainsKey(main.GetString()!))
+                        Warn(path + ".architecture", UnknownName("architecture", main.GetString()!, ScmpArches.Keys));
+                    if (main.GetString() != nativeScmp)
+                        continue;
+                    // Docker takes the first entry for the native architecture only.
+                    if (ef.TryGetValue("subArchitectures", out var subs) && subs.ValueKind != JsonValueKind.Null)
+                    {
+                        int j = 0;
+                        foreach (var s in Array(subs, path + ".subArchitectures"))
+                            Cover(s, Indexed(path + ".subArchitectures", j++));
+                    }
+                    break;
+                }
+            }
+
+            // Flags and the listener.
+            var flags = new List<string>();
+            if (fields.TryGetValue("flags", out var flagList) && flagList.ValueKind != JsonValueKind.Null)
+            {
+                int i = 0;
+                foreach (var f in Array(flagList, "flags"))
+                {
+                    string path = Indexed("flags", i++);
+                    string name = String(f, path);
+                    if (!KnownFlags.Contains(name, StringComparer.Ordinal))
+                        throw Error(path, UnknownName("seccomp flag", name, KnownFlags));
+                    flags.Add(name);
+                }
+            }
+            string? listenerPath = fields.TryGetValue("listenerPath", out var lp) && lp.ValueKind != JsonValueKind.Null ? String(lp, "listenerPath") : null;
+            string? listenerMetadata = fields.TryGetValue("listenerMetadata", out var lm) && lm.ValueKind != JsonValueKind.Null ? String(lm, "listenerMetadata") : null;
+
+            // Syscall entries.
+            var entries = new List<OciSyscallEntry>();
+            if (fields.TryGetValue("syscalls", out var syscalls) && syscalls.ValueKind != JsonValueKind.Null)
+            {
+                int i = 0;
+                foreach (var s in Array(syscalls, "syscalls"))
+                {
+                    var entry = Entry(s, i++);
+                    if (entry is not null)
+                        entries.Add(entry);
+                }
+            }
+            if (entries.Any(e => e.Action.Kind == SeccompActionKind.UserNotif && e.Names.Contains("write")))
+            {
+                var bad = entries.First(e => e.Action.Kind == SeccompActionKind.UserNotif && e.Names.Contains("write"));
+                throw Error(Indexed("syscalls", bad.Index), "SCMP_ACT_NOTIFY cannot be used for write (runc refuses it: it writes the notification fd with it)");
+            }
+
+            var policy = Lower(defaultAction, arches, entries);
+            return new OciProfile(policy, arches, entries, flags, listenerPath, listenerMetadata, _warnings);
+        }
+
+        /// <summary>Builds the IR: per covered architecture and syscall, the rules in the order that keeps runc + libseccomp's meaning.</summary>
+        private SeccompPolicy Lower(SeccompAction defaultAction, List<Architecture> arches, List<OciSyscallEntry> entries)
+        {
+            var perCall = new Dictionary<(Architecture Arch, int Nr), List<Rule>>();
+            var order = new List<(Architecture Arch, int Nr)>();
+            foreach (var entry in entries)
+            {
+                // runc: "This rule is redundant, silently skip it" (libseccomp refuses a rule with the default action).
+                if (entry.Action == defaultAction)
+                    continue;
+                var predicates = entry.Args.Select(a => a.ToPredicate()).ToList();
+                IReadOnlyList<Condition> conditions = predicates.Count == 0 ? [Condition.True]
+                    : entry.ArgsAreOred ? predicates.Select(Condition.Of).ToList()
+                    : [Condition.All(predicates.Select(Condition.Of))];
+                for (int n = 0; n < entry.Names.Count; n++)
+                {
+                    string name = entry.Names[n];
+                    bool known = false;
+                    foreach (var arch in arches)
+                    {
+                        if (!arch.Syscalls.TryGetNumber(name, out int nr))
+                            continue;
+                        known = true;
+                        if (!perCall.TryGetValue((arch, nr), out var list))
+                        {
+                            perCall[(arch, nr)] = list = [];
+                            order.Add((arch, nr));
+                        }
+                        foreach (var c in conditions)
+                            list.Add(new Rule(c, entry.Action, entry.Source));
+                    }
+                    if (!known && !Architecture.All.Any(a => a.Syscalls.TryGetNumber(name, out _)))
+                    {
+                        string path = entry.Names.Count == 1 && entry.Source.Text?.EndsWith(".name", StringComparison.Ordinal) == true
+                            ? entry.Source.Text : Indexed(Indexed("syscalls", entry.Index) + ".names", n);
+                        var hint = Architecture.All.SelectMany(a => a.Syscalls.SuggestNames(name, 1)).Distinct().FirstOrDefault();
+                        Warn(path, $"unknown syscall '{name}' on every architecture Syscage knows; skipped" + (hint is null ? "" : $" (did you mean {hint}?)"));
+                    }
+                }
+            }
+
+            var builder = new PolicyBuilder(defaultAction, arches) { BadArchAction = SeccompAction.KillThread, Name = _file };
+            foreach (var key in order)
+            {
+                var rules = perCall[key];
+                // libseccomp (db_rule_add): the first rule without argument checks wins over every other rule for the
+                // syscall, whichever order they were added in.
+                var unconditional = rules.FirstOrDefault(r => IsUnconditional(r.Condition, key.Arch));
+                foreach (var rule in unconditional is null ? rules : [unconditional])
+                    builder.Add(key.Arch, key.Nr, rule);
+            }
+            return builder.Build();
+        }
+
+        /// <summary>
+        /// True when libseccomp generates no argument check for the condition on <paramref name="arch"/>: no
+        /// predicates, or only MASKED_EQ with a mask that is zero in the argument's width.
+        /// </summary>
+        private static bool IsUnconditional(Condition condition, Architecture arch) =>
+            condition.IsTrue
+            || condition is Condition.AllOf or Condition.Predicate
+            && condition.Predicates().All(p => p.Op == ComparisonOp.MaskedEq && (arch.Is64Bit ? p.Mask : p.Mask & uint.MaxValue) == 0);
+
+        /// <summary>One <c>syscalls[i]</c>; null when its includes/excludes leave it out.</summary>
+        private OciSyscallEntry? Entry(JsonElement s, int index)
+        {
+            string path = Indexed("syscalls", index);
+            if (s.ValueKind != JsonValueKind.Object)
+                throw Error(path, "a syscalls entry is an object with 'names' and 'action'");
+            var f = Fields(s, path, SyscallFields);
+
+            // Includes and excludes, in moby's order.
+            if (f.TryGetValue("excludes", out var ex) && ex.ValueKind != JsonValueKind.Null && Filter(ex, path + ".excludes", exclude: true))
+                return null;
+            if (f.TryGetValue("includes", out var inc) && inc.ValueKind != JsonValueKind.Null && !Filter(inc, path + ".includes", exclude: false))
+                return null;
+
+            bool hasName = f.TryGetValue("name", out var nameEl) && nameEl.ValueKind != JsonValueKind.Null && nameEl.GetString() is { Length: > 0 };
+            bool hasNames = f.TryGetValue("names", out var namesEl) && namesEl.ValueKind != JsonValueKind.Null && namesEl.GetArrayLength() > 0;
+            if (hasName && hasNames)
+                throw Error(path + ".name", "'name' and 'names' were both given; use one of them");
+            var names = new List<string>();
+            string sourcePath = path;
+            if (hasName)
+            {
+                names.Add(String(nameEl, path + ".name"));
+                sourcePath = path + ".name";
+            }
+            else if (hasNames)
+            {
+                int j = 0;
+                foreach (var n in Array(namesEl, path + ".names"))
+                {
+                    string np = Indexed(path + ".names", j++);
+                    string name = String(n, np);
+                    if (name.Length == 0)
+                        throw Error(np, "empty string is not a valid syscall");
+                    names.Add(name);
+                }
+            }
+            else
+                throw Error(path, "missing: 'names' (the syscalls this entry is for)");
+
+            uint? errnoRet = f.TryGetValue("errnoRet", out var er) && er.ValueKind != JsonValueKind.Null ? UInt16(er, path + ".errnoRet") : null;
+            if (!f.TryGetValue("action", out var act) || act.ValueKind == JsonValueKind.Null)
+                throw Error(path, "missing: 'action' (e.g. SCMP_ACT_ALLOW)");
+            var action = Action(act, path + ".action", errnoRet);
+            if (errnoRet is not null && action.Kind is not (SeccompActionKind.Errno or SeccompActionKind.Trace))
+                Warn(path + ".errnoRet", $"errnoRet is only used with SCMP_ACT_ERRNO and SCMP_ACT_TRACE; ignored for {action}");
+
+            var args = new List<OciArg>();
+            if (f.TryGetValue("args", out var argList) && argList.ValueKind != JsonValueKind.Null)
+            {
+                int j = 0;
+                foreach (var a in Array(argList, path + ".args"))
+                    args.Add(Arg(a, Indexed(path + ".args", j++)));
+            }
+            var (line, col) = positions.Find(path);
+            return new OciSyscallEntry(index, names, action, args, new PolicySource(_file, line, col, sourcePath));
+        }
+
+        private OciArg Arg(JsonElement a, string path)
+        {
+            if (a.ValueKind != JsonValueKind.Object)
+                throw Error(path, "an argument comparison is an object with 'index', 'value', 'op'");
+            var f = Fields(a, path, ArgFields);
+            if (!f.TryGetValue("index", out var idx))
+                throw Error(path, "missing: 'index' (0..5)");
+            ulong index = UInt64(idx, path + ".index");
+            if (index > 5)
+                throw Error(path + ".index", string.Create(CultureInfo.InvariantCulture, $"argument index {index} is out of range: a syscall has arguments 0..5"));
+            if (!f.TryGetValue("op", out var opEl))
+                throw Error(path, "missing: 'op' (e.g. SCMP_CMP_EQ)");
+            string opName = String(opEl, path + ".op");
+            if (!Operators.TryGetValue(opName, out var op))
+                throw Error(path + ".op", UnknownName("operator", opName, Operators.Keys));
+            ulong value = f.TryGetValue("value", out var v) && v.ValueKind != JsonValueKind.Null ? UInt64(v, path + ".value") : 0;
+            ulong valueTwo = f.TryGetValue("valueTwo", out var v2) && v2.ValueKind != JsonValueKind.Null ? UInt64(v2, path + ".valueTwo") : 0;
+            return new OciArg((int)index, op, value, valueTwo);
+        }
+
+        /// <summary>
+        /// For excludes: true when any of its conditions holds (the entry is left out). For includes: true when all
+        /// of them hold (the entry applies).
+        /// </summary>
+        private bool Filter(JsonElement filter, string path, bool exclude)
+        {
+            if (filter.ValueKind != JsonValueKind.Object)
+                throw Error(path, "includes/excludes is an object with 'caps', 'arches', 'minKernel'");
+            var f = Fields(filter, path, FilterFields);
+            string host = OciOptions.DockerArchName(options.NativeArchitecture);
+
+            bool archHit = false, archGiven = false;
+            if (f.TryGetValue("arches", out var arches) && arches.ValueKind != JsonValueKind.Null)
+            {
+                int i = 0;
+                foreach (var a in Array(arches, path + ".arches"))
+                {
+                    archGiven = true;
+                    archHit |= String(a, Indexed(path + ".arches", i++)) == host;
+                }
+            }
+            bool capsAny = false, capsAll = true;
+            if (f.TryGetValue("caps", out var caps) && caps.ValueKind != JsonValueKind.Null)
+            {
+                int i = 0;
+                foreach (var c in Array(caps, path + ".caps"))
+                {
+                    bool held = options.Capabilities.Contains(String(c, Indexed(path + ".caps", i++)));
+                    capsAny |= held;
+                    capsAll &= held;
+                }
+            }
+            bool? kernelAtLeast = null;
+            if (f.TryGetValue("minKernel", out var mk) && mk.ValueKind != JsonValueKind.Null && mk.GetString() is { Length: > 0 } min)
+            {
+                if (!KernelVersion.TryParse(min, out var wanted))
+                    throw Error(path + ".minKernel", $"'{min}' is not a kernel version (e.g. \"4.8\" or \"5.10.0\")");
+                if (!KernelVersion.TryParse(options.KernelVersion, out var current))
+                    throw Error(path + ".minKernel", $"the kernel version to compare with, '{options.KernelVersion}', is not a kernel version");
+                kernelAtLeast = current >= wanted;
+            }
+            return exclude
+                ? (archGiven && archHit) || capsAny || kernelAtLeast == true
+                : (!archGiven || archHit) && capsAll && kernelAtLeast != false;
+        }
+
+        private SeccompAction Action(JsonElement element, string path, uint? errnoRet)
+        {
+            string name = String(element, path);
+            return name switch
+            {
+                "SCMP_ACT_KILL" or "SCMP_ACT_KILL_THREAD" => SeccompAction.KillThread,
+                "SCMP_ACT_KILL_PROCESS" => SeccompAction.KillProcess,
+                "SCMP_ACT_TRAP" => SeccompAction.Trap(0),
+                // runc: actErrno / actTrace are SetReturnCode(EPERM) unless errnoRet is given.
+                "SCMP_ACT_ERRNO" => SeccompAction.Errno((ushort)(errnoRet ?? 1)),
+                "SCMP_ACT_TRACE" => SeccompAction.Trace((ushort)(errnoRet ?? 1)),
+                "SCMP_ACT_ALLOW" => SeccompAction.Allow,
+                "SCMP_ACT_LOG" => SeccompAction.Log,
+                "SCMP_ACT_NOTIFY" => SeccompAction.UserNotif,
+                _ => throw Error(path, UnknownName("action", name, ActionNames)),
+            };
+        }
+
+        private Architecture? ScmpArch(JsonElement element, string path)
+        {
+            string name = String(element, path);
+            if (name == "SCMP_ARCH_NATIVE")
+                return options.NativeArchitecture;
+            if (!ScmpArches.TryGetValue(name, out var arch))
+                throw Error(path, UnknownName("architecture", name, ScmpArches.Keys));
+            return arch;
+        }
+
+        private static string ScmpName(Architecture arch) =>
+            ScmpArches.FirstOrDefault(kv => kv.Value == arch).Key ?? "SCMP_ARCH_" + arch.Name.ToUpperInvariant();
+
+        /// <summary>The object's fields by name, ignoring case as Go does; unknown fields are a warning (Go ignores them).</summary>
+        private Dictionary<string, JsonElement> Fields(JsonElement obj, string path, string[] known)
+        {
+            var result = new Dictionary<string, JsonElement>(StringComparer.OrdinalIgnoreCase);
+            foreach (var p in obj.EnumerateObject())
+            {
+                string? match = known.FirstOrDefault(k => string.Equals(k, p.Name, StringComparison.OrdinalIgnoreCase));
+                if (match is null)
+                {
+                    string at = path.Length == 0 ? p.Name : $"{path}.{p.Name}";
+                    var hint = Suggest.Closest(p.Name, known);
+                    Warn(at, $"unknown field '{p.Name}' ignored" + (hint is null ? "" : $" (did you mean {hint}?)"));
+                    continue;
+                }
+                result[match] = p.Value;   // the last of duplicate keys wins, as in Go
+            }
+            return result;
+        }
+
+        private JsonElement.ArrayEnumerator Array(JsonElement element, string path) =>
+            element.ValueKind == JsonValueKind.Array ? element.EnumerateArray() : throw Error(path, $"expected an array, found {Kind(element)}");
+
+        private string String(JsonElement element, string path) =>
+            element.ValueKind == JsonValueKind.String ? element.GetString()! : throw Error(path, $"expected a string, found {Kind(element)}");
+
+        private ulong UInt64(JsonElement element, string path) =>
+            element.ValueKind == JsonValueKind.Number && element.TryGetUInt64(out ulong v) ? v
+            : throw Error(path, element.ValueKind == JsonValueKind.Number
+                ? $"{element.GetRawText()} is not an unsigned 64-bit integer (write negative values as their two's complement, e.g. 18446744073709551615 for -1)"
+                : $"expected a number, found {Kind(element)}");
+
+        private uint UInt16(JsonElement element, string path)
+        {
+            ulong v = UInt64(element, path);
+            return v <= ushort.MaxValue ? (uint)v
+                : throw Error(path, string.Create(CultureInfo.InvariantCulture, $"{v} does not fit the 16 data bits of a seccomp return value (0..65535)"));
+        }
+
+        private static string Kind(JsonElement e) => e.ValueKind switch
+        {
+            JsonValueKind.Object => "an object",
+            JsonValueKind.Array => "an array",
+            JsonValueKind.String => $"the string {e.GetRawText()}",
+            JsonValueKind.Number => $"the number {e.GetRawText()}",
+            JsonValueKind.True or JsonValueKind.False => e.GetRawText(),
+            _ => "null",
+        };
+
+        private static string UnknownName(string what, string name, IEnumerable<string> known)
+        {
+            var hint = Suggest.Closest(name, known);
+            return $"unknown {what} '{name}'" + (hint is not null ? $" (did you mean {hint}?)" : $"; expected one of {string.Join(", ", known)}");
+        }
+
+        private static string Indexed(string path, int i) => string.Create(CultureInfo.InvariantCulture, $"{path}[{i}]");
+
+        private OciProfileException Error(string path, string message)
+        {
+            var (line, col) = positions.Find(path);
+            return new OciProfileException(_file, line, col, path, message);
+        }
+
+        private void Warn(string path, string message)
+        {
+            var (line, col) = positions.Find(path);
+            _warnings.Add(new OciWarning(_file, line, col, path, message));
+        }
+    }
+}
