@@ -159,8 +159,18 @@ public sealed class SandboxedProcess : IDisposable
         return Parse(await _status.WaitAsync(cancellationToken).ConfigureAwait(false), _launcher.ExitCode);
     }
 
-    /// <summary>Sends SIGTERM to the command (through the launcher, which passes it on).</summary>
-    public void Terminate() => _launcher.Kill(entireProcessTree: false);
+    /// <summary>
+    /// Sends <paramref name="signal"/> to the launcher, which passes SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 on to the
+    /// command (SIGKILL ends the launcher itself; the command then gets no further signal from it).
+    /// </summary>
+    public void SendSignal(int signal)
+    {
+        if (!_launcher.HasExited && Interop.Libc.kill(_launcher.Id, signal) != 0)
+            throw KernelException.FromLastError("kill");
+    }
+
+    /// <summary>Asks the command to end: SIGTERM, passed on by the launcher.</summary>
+    public void Terminate() => SendSignal(15);
 
     /// <inheritdoc/>
     public void Dispose() => _launcher.Dispose();

@@ -42,6 +42,9 @@ internal static partial class Interop
         internal static partial int close(int fd);
 
         [LibraryImport(Lib, SetLastError = true)]
+        internal static partial int kill(int pid, int signal);
+
+        [LibraryImport(Lib, SetLastError = true)]
         internal static partial int fcntl(int fd, int cmd, int arg);
 
         [LibraryImport(Lib, SetLastError = true)]
