@@ -39,3 +39,42 @@ public sealed class SelfSandboxTests(ITestOutputHelper output)
         Assert.Equal(0, Seccomp.CurrentMode());
     }
 }
+
+/// <summary>Unprivileged use: the launcher sets no_new_privs, so a user without CAP_SYS_ADMIN can install filters.</summary>
+public sealed class UnprivilegedTests
+{
+    [Fact]
+    public void AnUnprivilegedUserCanRunUnderAFilter()
+    {
+        string setpriv = Syscage.Testing.NativeBuild.FindOnPath("setpriv") ?? throw new InvalidOperationException("setpriv (util-linux) is missing");
+        // ERRNO(42) for the unused syscall 1000, everything else allowed.
+        var policy = Sandboxed.PolicyFor(Sandboxed.Unused, Syscage.Bpf.SeccompAction.Errno(42));
+        string filter = Path.Combine(Path.GetTempPath(), $"syscage-unpriv-{Guid.NewGuid():N}.bpf");
+        File.WriteAllBytes(filter, Syscage.Policy.Compiler.PolicyCompiler.Compile(policy).ToBytes());
+        File.SetUnixFileMode(filter, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        // The built helper sits in a 0700 directory of root's: give nobody a copy it can execute.
+        string shared = Path.Combine(Path.GetTempPath(), $"syscage-unpriv-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(shared, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+            UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        string helper = Path.Combine(shared, "syscall_helper");
+        File.Copy(Sandboxed.Helper, helper);
+        try
+        {
+            var psi = new ProcessStartInfo(setpriv) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                         SandboxedProcess.LauncherPath, filter, "0", "/dev/null", helper, "syscall_helper", "call", "1000" })
+                psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            string stdout = p.StandardOutput.ReadToEnd();
+            string stderr = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}: {stdout} {stderr}");
+            Assert.Equal("ret -1 errno 42", stdout.Trim());
+        }
+        finally
+        {
+            File.Delete(filter);
+            Directory.Delete(shared, recursive: true);
+        }
+    }
+}
