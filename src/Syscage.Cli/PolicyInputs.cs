@@ -24,6 +24,8 @@ public static class PolicyInputs
         {
             if (!File.Exists(input))
                 throw new CliException(ExitCode.IoError, $"{input}: no such file");
+            if (arches is not null)
+                throw new CliException(ExitCode.Usage, $"{input}: an OCI profile chooses its architectures (architectures, archMap); --arch is for .policy files");
             var profile = OciProfileLoader.Load(input, new OciOptions { FileName = input });
             if (warnings is not null)
                 foreach (var w in profile.Warnings)

@@ -138,3 +138,26 @@ public sealed class PolicyVerbTests
         Assert.Contains("TSYNC", r.Stdout, StringComparison.Ordinal);
     }
 }
+
+/// <summary>The compiled output works in a real client: bwrap --seccomp 3 ... 3&lt;f.bpf.</summary>
+public sealed class BwrapInteropTests
+{
+    [Fact]
+    public void CompiledOutputWorksWithBwrap()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("p.policy"), "default ALLOW\nERRNO(EACCES) mkdir, mkdirat\n");
+        var c = CliRunner.Run("compile", dir.File("p.policy"), "-o", dir.File("f.bpf"));
+        Assert.True(c.ExitCode == 0, c.ToString());
+        var psi = new System.Diagnostics.ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add($"exec bwrap --ro-bind / / --tmpfs /tmp --dev /dev --seccomp 3 /bin/sh -c 'mkdir /tmp/d; echo status=$?' 3<{dir.File("f.bpf")}");
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd();
+        string stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, stderr);
+        Assert.Contains("status=1", stdout, StringComparison.Ordinal);
+        Assert.Contains("Permission denied", stderr, StringComparison.Ordinal);
+    }
+}
