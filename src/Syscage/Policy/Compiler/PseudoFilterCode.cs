@@ -49,20 +49,8 @@ public static class PseudoFilterCode
         _ => c.ToString(),
     };
 
-    private static string Predicate(ArgPredicate p, bool is64Bit)
-    {
-        string arg = is64Bit ? $"$a{p.Arg}" : $"$a{p.Arg}.lo32";
-        ulong v = is64Bit ? p.Value : p.Value & uint.MaxValue;
-        string hex(ulong x) => string.Create(CultureInfo.InvariantCulture, $"0x{x:x}");
-        return p.Op switch
-        {
-            ComparisonOp.Eq => $"{arg} == {hex(v)}",
-            ComparisonOp.Ne => $"{arg} != {hex(v)}",
-            ComparisonOp.Lt => $"{arg} < {hex(v)}",
-            ComparisonOp.Le => $"{arg} <= {hex(v)}",
-            ComparisonOp.Gt => $"{arg} > {hex(v)}",
-            ComparisonOp.Ge => $"{arg} >= {hex(v)}",
-            _ => $"({arg} & {hex(is64Bit ? p.Mask : p.Mask & uint.MaxValue)}) == {hex(v & p.Mask)}",
-        };
-    }
+    /// <summary>On a 32-bit ABI only the low halves exist: show the predicate as the filter evaluates it.</summary>
+    private static string Predicate(ArgPredicate p, bool is64Bit) => is64Bit
+        ? p.Format($"$a{p.Arg}")
+        : (p with { Value = p.Value & uint.MaxValue, Mask = p.Mask & uint.MaxValue }).Format($"$a{p.Arg}.lo32");
 }
