@@ -154,3 +154,14 @@ public class BuiltinTests
         }
     }
 }
+
+public class DocumentationTests
+{
+    [Fact]
+    public void EveryGroupIsDocumented()
+    {
+        string doc = File.ReadAllText(Path.Combine(ConstantsTests.RepositoryRoot(), "docs", "policy-language.md"));
+        foreach (string g in SyscallGroups.Names)
+            Assert.True(doc.Contains($"| `{g}` |", StringComparison.Ordinal), $"docs/policy-language.md has no row for {g}");
+    }
+}
