@@ -88,3 +88,24 @@ public sealed class IncludeTests : IDisposable
             Assert.Contains("Syscage.Policy.Oci", Assert.Throws<SyscageException>(() => PolicyLoader.Load("x.json")).Message);
     }
 }
+
+public class SampleTests
+{
+    [Fact]
+    public void EverySamplePolicyParses()
+    {
+        string dir = Path.Combine(ConstantsTests.RepositoryRoot(), "samples", "policies");
+        var files = Directory.GetFiles(dir, "*.policy");
+        Assert.NotEmpty(files);
+        var web = PolicyLanguage.ParseFile(Path.Combine(dir, "static-web-server.policy"));
+        Assert.Equal(SeccompAction.Errno(13), Eval(web, "openat", 0, 0, 2));
+        Assert.Equal(SeccompAction.Allow, Eval(web, "socket", 2, 1 | 0x80000));
+        Assert.Equal(SeccompAction.Errno(1), Eval(web, "socket", 2, 3)); // SOCK_RAW
+        Assert.Equal(SeccompAction.Allow, Eval(web, "clone", 0x3d0f00));
+        Assert.Equal(SeccompAction.Errno(1), Eval(web, "clone", 0x01200011)); // fork
+        Assert.Equal(SeccompAction.Allow, Eval(web, "ioctl", 1, 0x5401));
+        Assert.Equal(SeccompAction.Allow, Eval(web, "fcntl", 1, 3));
+        foreach (string file in files)
+            Assert.True(PolicyLanguage.TryParseFile(file, out _, out var error) || error.Message.Contains("no default action", StringComparison.Ordinal), error?.ToString());
+    }
+}
