@@ -88,6 +88,21 @@ internal sealed class Parser
         (_file, _text, _tokens, _i) = saved;
     }
 
+    /// <summary>Evaluates a constant expression on its own (<c>O_WRONLY | O_CREAT</c>); errors name <paramref name="source"/>.</summary>
+    internal ulong EvaluateConstant(string text, string source)
+    {
+        _file = source;
+        _text = text;
+        _tokens = new Lexer(text, (line, col, msg) => new PolicySyntaxException(new PolicyError(source, line, col, msg))).Run();
+        _i = 0;
+        ulong value = ConstExpr();
+        while (Peek().Kind == TokenKind.Newline)
+            _i++;
+        if (Peek().Kind != TokenKind.End)
+            throw Fail(Peek(), $"unexpected {Peek().Describe()} after the constant");
+        return value;
+    }
+
     // ---- tokens ----
 
     private Token Peek(int ahead = 0) => _tokens[Math.Min(_i + ahead, _tokens.Count - 1)];
