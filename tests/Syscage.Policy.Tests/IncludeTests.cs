@@ -84,6 +84,10 @@ public sealed class IncludeTests : IDisposable
         var unknown = Assert.Throws<SyscageException>(() => PolicyLoader.Load("defualt"));
         Assert.Contains("did you mean 'default'?", unknown.Message);
         Assert.Throws<PolicyParseException>(() => PolicyLoader.Load(Path.Combine(_dir, "missing.policy")));
+        Assert.False(PolicyLoader.TryLoad(Write("bad.policy", "default ALOW\n"), out _, out string? message));
+        Assert.Equal($"{Path.Combine(_dir, "bad.policy")}:1:9: unknown action or keyword 'ALOW'; did you mean 'ALLOW'? (actions: ALLOW, KILL_PROCESS, KILL_THREAD, TRAP(n), ERRNO(n), TRACE(n), LOG, NOTIFY)", message);
+        Assert.True(PolicyLoader.TryLoad("default", out var builtin, out _));
+        Assert.Equal("default.policy", builtin.Name);
         if (PolicyLoader.JsonLoader is null)
             Assert.Contains("Syscage.Policy.Oci", Assert.Throws<SyscageException>(() => PolicyLoader.Load("x.json")).Message);
     }
