@@ -487,7 +487,11 @@ internal sealed class Parser
     {
         var t = Peek();
         if (Accept("!"))
+        {
+            if (Peek().Kind == TokenKind.Ident && Peek(1).Is("&"))
+                throw Fail(Peek(), $"write '!({Peek().Text} & ...)': in C, '!' applies to '{Peek().Text}' alone");
             return new NotNode(Unary(), t.Line, t.Column);
+        }
         if (t.Is("(") && !(Peek(1).Kind == TokenKind.Ident && (Peek(2).Is("&") || Peek(2).Is(")"))))
         {
             _i++;
@@ -514,7 +518,11 @@ internal sealed class Parser
         {
             arg = Argument();
             if (Accept("&"))
+            {
                 mask = ConstExpr();
+                if (Peek().Kind == TokenKind.Punct && Peek().Text is "==" or "!=" or "<" or "<=" or ">" or ">=")
+                    throw Fail(Peek(), $"write '({arg.Name} & ...) {Peek().Text} ...': in C, '{Peek().Text}' binds tighter than '&'");
+            }
         }
         var op = Peek();
         if (op.Kind == TokenKind.Punct && op.Text is "==" or "!=" or "<" or "<=" or ">" or ">=")
