@@ -36,6 +36,11 @@ public class BuiltinTests
         Assert.Contains("exit_group", SyscallGroups.Members("@process"));
         Assert.Contains("did you mean '@network'?", Assert.Throws<ArgumentException>(() => SyscallGroups.Members("@netwrok")).Message);
         Assert.Contains("group @basic-io", SyscallGroups.Source);
+        foreach (string g in SyscallGroups.Names)
+            Assert.False(string.IsNullOrWhiteSpace(SyscallGroups.Description(g)), $"{g} has no '# {g}: ...' comment in groups.policy");
+        Assert.Equal("the kernel key store.", SyscallGroups.Description("keyring"));
+        Assert.StartsWith("calls that need a capability a container does not get (CAP_SYS_ADMIN, CAP_SYS_MODULE, CAP_SYS_BOOT,", SyscallGroups.Description("@privileged"));
+        Assert.Null(SyscallGroups.Description("@nope"));
     }
 
     [Fact]
@@ -152,5 +157,16 @@ public class BuiltinTests
         {
             File.Delete(output);
         }
+    }
+}
+
+public class DocumentationTests
+{
+    [Fact]
+    public void EveryGroupIsDocumented()
+    {
+        string doc = File.ReadAllText(Path.Combine(ConstantsTests.RepositoryRoot(), "docs", "policy-language.md"));
+        foreach (string g in SyscallGroups.Names)
+            Assert.True(doc.Contains($"| `{g}` |", StringComparison.Ordinal), $"docs/policy-language.md has no row for {g}");
     }
 }

@@ -133,3 +133,32 @@ public class ConstantsTests
         throw new InvalidOperationException($"no repository root above {AppContext.BaseDirectory}");
     }
 }
+
+public class ConstantExpressionTests
+{
+    [Theory]
+    [InlineData("O_WRONLY|O_CREAT", 0x41UL)]
+    [InlineData("O_WRONLY | O_CREAT | O_TRUNC", 0x241UL)]
+    [InlineData("-100", 0xffff_ffff_ffff_ff9cUL)]
+    [InlineData("AT_FDCWD", 0xffff_ffff_ffff_ff9cUL)]
+    [InlineData("~0", ulong.MaxValue)]
+    [InlineData("1 << 4 | 1", 17UL)]
+    [InlineData("0x10 + 010 - 0b1", 23UL)]
+    [InlineData("18446744073709551615", ulong.MaxValue)]
+    public void Evaluate(string expression, ulong value)
+    {
+        Assert.True(KernelConstants.TryEvaluate(expression, out ulong v, out string? error), error);
+        Assert.Equal(value, v);
+    }
+
+    [Theory]
+    [InlineData("O_RDONY", "1:1: unknown constant 'O_RDONY'; did you mean 'O_RDONLY'?")]
+    [InlineData("1 2", "1:3: unexpected '2' after the constant")]
+    [InlineData("", "1:1: expected a constant (a number or a name such as O_RDONLY) but found end of file")]
+    [InlineData("18446744073709551616", "1:1: bad number '18446744073709551616': write decimal, 0x hexadecimal or 0 octal, at most 64 bits")]
+    public void Errors(string expression, string message)
+    {
+        Assert.False(KernelConstants.TryEvaluate(expression, out _, out string? error));
+        Assert.Equal(message, error);
+    }
+}

@@ -62,3 +62,27 @@ public class ExplainerTests
         Assert.Contains("request = 0x5412", text);
     }
 }
+
+public class UnreachableRuleTests
+{
+    [Fact]
+    public void RulesAfterABroadAllowAreReported()
+    {
+        var p = Parse("""
+            default ERRNO(EPERM)
+            arch x86_64
+            ALLOW read if fd == 0
+            ALLOW @basic-io
+            ERRNO(EACCES) read
+            ALLOW openat if flags == 0
+            LOG openat if flags == 0
+            """);
+        var found = PolicyExplainer.UnreachableRules(p).Select(u => u.ToString()).ToList();
+        Assert.Equal([
+            "t.policy:5: the rule for read on x86_64 is never reached: t.policy:4 always decides first",
+            "t.policy:7: the rule for openat on x86_64 is never reached: t.policy:6 always decides first",
+        ], found);
+        // In the default policy only the deliberate override is reported: clone3 is refused before @process allows it.
+        Assert.All(PolicyExplainer.UnreachableRules(BuiltinPolicies.Load("default")), u => Assert.Equal("clone3", u.Syscall));
+    }
+}

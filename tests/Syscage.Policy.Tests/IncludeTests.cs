@@ -84,7 +84,32 @@ public sealed class IncludeTests : IDisposable
         var unknown = Assert.Throws<SyscageException>(() => PolicyLoader.Load("defualt"));
         Assert.Contains("did you mean 'default'?", unknown.Message);
         Assert.Throws<PolicyParseException>(() => PolicyLoader.Load(Path.Combine(_dir, "missing.policy")));
+        Assert.False(PolicyLoader.TryLoad(Write("bad.policy", "default ALOW\n"), out _, out string? message));
+        Assert.Equal($"{Path.Combine(_dir, "bad.policy")}:1:9: unknown action or keyword 'ALOW'; did you mean 'ALLOW'? (actions: ALLOW, KILL_PROCESS, KILL_THREAD, TRAP(n), ERRNO(n), TRACE(n), LOG, NOTIFY)", message);
+        Assert.True(PolicyLoader.TryLoad("default", out var builtin, out _));
+        Assert.Equal("default.policy", builtin.Name);
         if (PolicyLoader.JsonLoader is null)
             Assert.Contains("Syscage.Policy.Oci", Assert.Throws<SyscageException>(() => PolicyLoader.Load("x.json")).Message);
+    }
+}
+
+public class SampleTests
+{
+    [Fact]
+    public void EverySamplePolicyParses()
+    {
+        string dir = Path.Combine(ConstantsTests.RepositoryRoot(), "samples", "policies");
+        var files = Directory.GetFiles(dir, "*.policy");
+        Assert.NotEmpty(files);
+        var web = PolicyLanguage.ParseFile(Path.Combine(dir, "static-web-server.policy"));
+        Assert.Equal(SeccompAction.Errno(13), Eval(web, "openat", 0, 0, 2));
+        Assert.Equal(SeccompAction.Allow, Eval(web, "socket", 2, 1 | 0x80000));
+        Assert.Equal(SeccompAction.Errno(1), Eval(web, "socket", 2, 3)); // SOCK_RAW
+        Assert.Equal(SeccompAction.Allow, Eval(web, "clone", 0x3d0f00));
+        Assert.Equal(SeccompAction.Errno(1), Eval(web, "clone", 0x01200011)); // fork
+        Assert.Equal(SeccompAction.Allow, Eval(web, "ioctl", 1, 0x5401));
+        Assert.Equal(SeccompAction.Allow, Eval(web, "fcntl", 1, 3));
+        foreach (string file in files)
+            Assert.True(PolicyLanguage.TryParseFile(file, out _, out var error) || error.Message.Contains("no default action", StringComparison.Ordinal), error?.ToString());
     }
 }

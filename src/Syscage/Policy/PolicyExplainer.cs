@@ -133,6 +133,34 @@ public static class PolicyExplainer
         return Explain(policy, new SeccompData(nr, arch.AuditArch, 0, args.ToArray()));
     }
 
+    /// <summary>
+    /// The rules that can never decide because an earlier rule of the same syscall and architecture always matches
+    /// first (no condition, or the same condition) with a different action or handler: usually a rule written after
+    /// a broad <c>ALLOW @group</c>. Repeats of the same verdict (a syscall in two allowed groups) are harmless and
+    /// not reported.
+    /// </summary>
+    public static IReadOnlyList<UnreachableRule> UnreachableRules(SeccompPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        var result = new List<UnreachableRule>();
+        foreach (var section in policy.Sections)
+        {
+            foreach (var (nr, rules) in section.Syscalls.OrderBy(kv => kv.Key))
+            {
+                for (int i = 1; i < rules.Count; i++)
+                {
+                    var by = rules.Take(i).FirstOrDefault(r => r.Condition.IsTrue || r.Condition.Equals(rules[i].Condition));
+                    if (by is not null && (by.Action != rules[i].Action || by.Handler != rules[i].Handler))
+                    {
+                        string name = section.Architecture.Syscalls.TryGetName(nr, out var n) ? n : Invariant($"syscall {nr}");
+                        result.Add(new UnreachableRule(section.Architecture, nr, name, rules[i], by));
+                    }
+                }
+            }
+        }
+        return result;
+    }
+
     private static int IndexOf(IReadOnlyList<Rule> rules, Rule rule)
     {
         for (int i = 0; i < rules.Count; i++)
@@ -178,4 +206,17 @@ public static class PolicyExplainer
         action.Kind == SeccompActionKind.Errno && Errno.Name(action.Data) is { } e ? $"{action} ({e})" : action.ToString();
 
     private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>A rule that never decides (see <see cref="PolicyExplainer.UnreachableRules"/>).</summary>
+/// <param name="Architecture">The section.</param>
+/// <param name="Nr">The syscall number.</param>
+/// <param name="Syscall">The syscall's name (or <c>syscall N</c>).</param>
+/// <param name="Rule">The rule never reached.</param>
+/// <param name="ShadowedBy">The earlier rule that always decides first.</param>
+public sealed record UnreachableRule(Architecture Architecture, int Nr, string Syscall, Rule Rule, Rule ShadowedBy)
+{
+    /// <summary><c>file:line: the rule for read on x86_64 is never reached: file:line decides first</c>.</summary>
+    public override string ToString() =>
+        $"{Rule.Source?.ToString() ?? "<rule>"}: the rule for {Syscall} on {Architecture.Name} is never reached: {ShadowedBy.Source?.ToString() ?? "an earlier rule"} always decides first";
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Syscage.Policy.Language;
 
 namespace Syscage.Policy;
@@ -14,6 +15,27 @@ public static class PolicyLoader
     /// </summary>
     // OCI: see Oci/ — the JSON front-end fills this hook (or replaces the .json branch of Load) when it is merged.
     public static Func<string, PolicyParseOptions?, SeccompPolicy>? JsonLoader { get; set; }
+
+    /// <summary>
+    /// Like <see cref="Load"/>, but reports a failure as <paramref name="error"/>: the one-line message to show the
+    /// user (<c>file:line:col: message</c> for an error in a policy file).
+    /// </summary>
+    public static bool TryLoad(string nameOrPath, [NotNullWhen(true)] out SeccompPolicy? policy, [NotNullWhen(false)] out string? error,
+        PolicyParseOptions? options = null)
+    {
+        try
+        {
+            policy = Load(nameOrPath, options);
+            error = null;
+            return true;
+        }
+        catch (SyscageException e)
+        {
+            policy = null;
+            error = e.Message;
+            return false;
+        }
+    }
 
     /// <summary>
     /// Loads <paramref name="nameOrPath"/>: a path ending in <c>.json</c> goes to <see cref="JsonLoader"/>; an existing

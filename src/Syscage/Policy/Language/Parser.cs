@@ -88,6 +88,21 @@ internal sealed class Parser
         (_file, _text, _tokens, _i) = saved;
     }
 
+    /// <summary>Evaluates a constant expression on its own (<c>O_WRONLY | O_CREAT</c>); errors name <paramref name="source"/>.</summary>
+    internal ulong EvaluateConstant(string text, string source)
+    {
+        _file = source;
+        _text = text;
+        _tokens = new Lexer(text, (line, col, msg) => new PolicySyntaxException(new PolicyError(source, line, col, msg))).Run();
+        _i = 0;
+        ulong value = ConstExpr();
+        while (Peek().Kind == TokenKind.Newline)
+            _i++;
+        if (Peek().Kind != TokenKind.End)
+            throw Fail(Peek(), $"unexpected {Peek().Describe()} after the constant");
+        return value;
+    }
+
     // ---- tokens ----
 
     private Token Peek(int ahead = 0) => _tokens[Math.Min(_i + ahead, _tokens.Count - 1)];
@@ -472,7 +487,11 @@ internal sealed class Parser
     {
         var t = Peek();
         if (Accept("!"))
+        {
+            if (Peek().Kind == TokenKind.Ident && Peek(1).Is("&"))
+                throw Fail(Peek(), $"write '!({Peek().Text} & ...)': in C, '!' applies to '{Peek().Text}' alone");
             return new NotNode(Unary(), t.Line, t.Column);
+        }
         if (t.Is("(") && !(Peek(1).Kind == TokenKind.Ident && (Peek(2).Is("&") || Peek(2).Is(")"))))
         {
             _i++;
@@ -499,7 +518,11 @@ internal sealed class Parser
         {
             arg = Argument();
             if (Accept("&"))
+            {
                 mask = ConstExpr();
+                if (Peek().Kind == TokenKind.Punct && Peek().Text is "==" or "!=" or "<" or "<=" or ">" or ">=")
+                    throw Fail(Peek(), $"write '({arg.Name} & ...) {Peek().Text} ...': in C, '{Peek().Text}' binds tighter than '&'");
+            }
         }
         var op = Peek();
         if (op.Kind == TokenKind.Punct && op.Text is "==" or "!=" or "<" or "<=" or ">" or ">=")

@@ -39,6 +39,40 @@ public static class SyscallGroups
         return false;
     }
 
+    /// <summary>
+    /// The one-paragraph description of group <paramref name="name"/> (with or without its <c>@</c>): the comment
+    /// <c># @name: ...</c> above its definition in <c>groups.policy</c>; null for an unknown group.
+    /// </summary>
+    public static string? Description(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return Descriptions.Value.TryGetValue(name.StartsWith('@') ? name : "@" + name, out var d) ? d : null;
+    }
+
+    private static readonly Lazy<IReadOnlyDictionary<string, string>> Descriptions = new(() =>
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        string? current = null;
+        var text = new List<string>();
+        foreach (string raw in Source.Split('\n'))
+        {
+            string line = raw.Trim();
+            if (line.StartsWith("# @", StringComparison.Ordinal) && line.IndexOf(':', StringComparison.Ordinal) is int colon and > 3)
+            {
+                current = line[2..colon];
+                text = [line[(colon + 1)..].Trim()];
+            }
+            else if (current is not null && line.StartsWith('#'))
+                text.Add(line.TrimStart('#').Trim());
+            else if (current is not null)
+            {
+                result[current] = string.Join(' ', text);
+                current = null;
+            }
+        }
+        return result;
+    });
+
     /// <summary>Like <see cref="TryGetMembers"/>, but throws <see cref="ArgumentException"/> (with a hint) for an unknown group.</summary>
     public static IReadOnlyList<string> Members(string name) =>
         TryGetMembers(name, out var members) ? members
