@@ -17,22 +17,29 @@ public static class PolicyInputs
     public static bool IsProgram(string input) =>
         input.EndsWith(".bpf", StringComparison.OrdinalIgnoreCase) || ProgramFiles.IsText(input);
 
-    /// <summary>Loads a policy, covering <paramref name="arches"/> instead of its own architectures when given.</summary>
+    /// <summary>
+    /// Loads a policy, covering <paramref name="arches"/> instead of its own architectures when given. An OCI
+    /// profile's warnings (syscalls this machine's tables don't know, ignored fields) go to <paramref name="warnings"/>,
+    /// the first few in full.
+    /// </summary>
     public static SeccompPolicy LoadPolicy(string input, IReadOnlyList<Architecture>? arches = null, TextWriter? warnings = null)
     {
-        if (input.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+        if (!input.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
+            return PolicyLoader.Load(input, new PolicyParseOptions { Architectures = arches });
+        if (arches is not null)
+            throw new CliException(ExitCode.Usage, $"{input}: an OCI profile chooses its architectures (architectures, archMap); --arch is for .policy files");
+        if (!File.Exists(input))
+            throw new CliException(ExitCode.IoError, $"{input}: no such file");
+        var profile = OciProfileLoader.Load(input, new OciOptions { FileName = input });
+        if (warnings is not null && profile.Warnings.Count > 0)
         {
-            if (!File.Exists(input))
-                throw new CliException(ExitCode.IoError, $"{input}: no such file");
-            if (arches is not null)
-                throw new CliException(ExitCode.Usage, $"{input}: an OCI profile chooses its architectures (architectures, archMap); --arch is for .policy files");
-            var profile = OciProfileLoader.Load(input, new OciOptions { FileName = input });
-            if (warnings is not null)
-                foreach (var w in profile.Warnings)
-                    warnings.WriteLine($"syscage: {w}");
-            return profile.Policy;
+            const int shown = 3;
+            foreach (var w in profile.Warnings.Take(shown))
+                warnings.WriteLine($"syscage: {w}");
+            if (profile.Warnings.Count > shown)
+                warnings.WriteLine($"syscage: ... and {profile.Warnings.Count - shown} more warnings like these");
         }
-        return PolicyLoader.Load(input, new PolicyParseOptions { Architectures = arches });
+        return profile.Policy;
     }
 
     /// <summary>A program from <paramref name="input"/>: read as is, or compiled from the policy it names.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using Syscage.Policy.Language;
+using Syscage.Policy.Oci;
 
 namespace Syscage.Policy;
 
@@ -9,13 +10,6 @@ namespace Syscage.Policy;
 /// </summary>
 public static class PolicyLoader
 {
-    /// <summary>
-    /// Reads OCI/Docker JSON profiles: (path, architecture override or null) to policy. Set by the OCI front-end
-    /// (<c>Syscage.Policy.Oci</c>); while it is null, a <c>.json</c> argument is an error.
-    /// </summary>
-    // OCI: see Oci/ — the JSON front-end fills this hook (or replaces the .json branch of Load) when it is merged.
-    public static Func<string, PolicyParseOptions?, SeccompPolicy>? JsonLoader { get; set; }
-
     /// <summary>
     /// Like <see cref="Load"/>, but reports a failure as <paramref name="error"/>: the one-line message to show the
     /// user (<c>file:line:col: message</c> for an error in a policy file).
@@ -38,19 +32,21 @@ public static class PolicyLoader
     }
 
     /// <summary>
-    /// Loads <paramref name="nameOrPath"/>: a path ending in <c>.json</c> goes to <see cref="JsonLoader"/>; an existing
+    /// Loads <paramref name="nameOrPath"/>: a path ending in <c>.json</c> is an OCI/Docker profile (read with
+    /// <see cref="OciProfileLoader"/> for this host: Docker's default capabilities, this kernel; architectures are the
+    /// profile's own, so <paramref name="options"/> must not override them); an existing
     /// file (or a path ending in <c>.policy</c>) is read as policy language; otherwise it names a built-in policy.
     /// </summary>
     /// <exception cref="PolicyParseException">The policy file has an error (<c>file:line:col: message</c>).</exception>
-    /// <exception cref="SyscageException">Nothing of that name exists, or JSON profiles are not available.</exception>
+    /// <exception cref="SyscageException">Nothing of that name exists, or the profile can't be read.</exception>
     public static SeccompPolicy Load(string nameOrPath, PolicyParseOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(nameOrPath);
         if (nameOrPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
         {
-            if (JsonLoader is null)
-                throw new SyscageException($"{nameOrPath}: JSON profiles are loaded by Syscage.Policy.Oci, which is not available in this build");
-            return JsonLoader(nameOrPath, options);
+            if (options?.Architectures is not null)
+                throw new SyscageException($"{nameOrPath}: an OCI profile chooses its own architectures (architectures, archMap)");
+            return OciProfileLoader.Load(nameOrPath, new OciOptions { FileName = nameOrPath }).Policy;
         }
         if (File.Exists(nameOrPath) || nameOrPath.EndsWith(".policy", StringComparison.Ordinal) || nameOrPath.Contains('/', StringComparison.Ordinal))
             return PolicyLanguage.ParseFile(nameOrPath, options);
