@@ -121,6 +121,18 @@ public sealed class PolicyVerbTests
         Assert.Contains("unshare=1", r.Stdout, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/bin/sh", "-c", "ls / >/dev/null && cat /etc/hostname >/dev/null && echo done")]
+    [InlineData("python3", "-c", "import os, json, subprocess; print(json.dumps(os.listdir('/')) != ''); subprocess.run(['true'])")]
+    [InlineData("dotnet", "--info", "")]
+    public void OrdinaryProgramsRunUnderTheDefaultPolicy(string program, string a1, string a2)
+    {
+        string[] args = a2.Length > 0 ? ["run", "--", program, a1, a2] : ["run", "--", program, a1];
+        var r = CliRunner.RunProcess(args);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.DoesNotContain("seccomp", r.Stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void RunReportsAMissingCommand()
     {
