@@ -33,6 +33,9 @@ internal static partial class ConformanceReader
         return new Case(Path.GetFileName(path), Assemble(sections["asm"]), mem);
     }
 
+    /// <summary>Assembles program text (one instruction per line, labels, # comments).</summary>
+    public static EbpfInstruction[] Parse(string asm) => Assemble([.. asm.Split('\n')]);
+
     private static EbpfInstruction[] Assemble(List<string> lines)
     {
         var stmts = new List<string>();
