@@ -854,8 +854,9 @@ public static class EbpfVerifier
                     throw Reject(Inv($"storing a pointer ({v.TypeName}) needs an aligned 8-byte stack slot"));
                 if (v.Type == RegisterType.PtrToStack && v.Frame > ptr.Frame)
                     throw Reject("storing a pointer to a called function's stack into its caller's stack is not allowed");
-                if (fixedOffset && size == 8 && start % 8 == 0 && (v.IsPointer || (!v.Range.IsConst && value is not null)))
+                if (fixedOffset && size == 8 && start % 8 == 0)
                 {
+                    // A whole aligned slot: remember the register (pointer, bounded scalar or constant) for a refill.
                     frame.Kind.AsSpan(start, 8).Fill(FrameState.StackSpill);
                     frame.Spill[start / 8] = v;
                     return v;
