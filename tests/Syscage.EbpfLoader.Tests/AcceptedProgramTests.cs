@@ -104,4 +104,37 @@ public class AcceptedProgramTests
             }
             """);
     }
+
+    [Fact]
+    public void Trace_printk_format_strings_live_in_rodata_str()
+    {
+        var o = EbpfObject.Load(Clang.Compile(Prelude + """
+            SEC("seccomp") int prog(struct seccomp_data *ctx) {
+                bpf_printk("syscall %d arg0 %llx", ctx->nr, ctx->args[0]);
+                return SECCOMP_RET_ALLOW;
+            }
+            """));
+        var str = Assert.Single(o.Maps, m => m.Name.StartsWith(".rodata", StringComparison.Ordinal));
+        Assert.True(str.ReadOnlyForProgram);
+        Assert.Contains("syscall %d", System.Text.Encoding.ASCII.GetString(str.InitialValue!));
+        Assert.True(o.TryVerify(o.Programs[0], out _, out var error), error?.ToString());
+    }
+
+    [Fact]
+    public void Task_storage_with_a_task_handle()
+    {
+        var o = EbpfObject.Load(Clang.Compile(Prelude + """
+            struct { __uint(type, BPF_MAP_TYPE_TASK_STORAGE); __uint(map_flags, BPF_F_NO_PREALLOC); __type(key, int); __type(value, __u64); } seen SEC(".maps");
+            SEC("seccomp") int prog(struct seccomp_data *ctx) {
+                __u64 *n = bpf_task_storage_get(&seen, 0, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+                if (!n) return SECCOMP_RET_ALLOW;
+                *n += 1;
+                if (*n > 100) bpf_task_storage_delete(&seen, 0);
+                return SECCOMP_RET_ALLOW;
+            }
+            """));
+        var m = Assert.Single(o.Maps, m => m.Name == "seen");
+        Assert.Equal((Syscage.Ebpf.Maps.MapType.TaskStorage, 4, 8, 1u), (m.Type, m.KeySize, m.ValueSize, m.Flags));
+        Assert.True(o.TryVerify(o.Programs[0], out _, out var error), error?.ToString());
+    }
 }
