@@ -35,3 +35,20 @@ public class ConformanceTests
             Assert.True(ok, $"{file}: {error}");
     }
 }
+
+public class ConformanceReaderTests
+{
+    [Fact]
+    public void Reader_matches_the_raw_encoding_where_the_suite_gives_one()
+    {
+        var file = Directory.Exists("/work/shared/ebpf-conformance") ? Directory.GetFiles("/work/shared/ebpf-conformance", "*.data")
+            .FirstOrDefault(f => File.ReadAllText(f).Contains("-- raw", StringComparison.Ordinal)) : null;
+        if (file is null)
+            return;
+        var lines = File.ReadAllLines(file);
+        var raw = lines.SkipWhile(l => l != "-- raw").Skip(1).TakeWhile(l => !l.StartsWith("--", StringComparison.Ordinal))
+            .Select(l => ulong.Parse(l.Trim()[2..], System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        var insns = ConformanceReader.Read(file).Program;
+        Assert.Equal(raw, insns.Select(i => BitConverter.ToUInt64(Syscage.Ebpf.Isa.EbpfInstruction.WriteAll([i]))).ToArray());
+    }
+}

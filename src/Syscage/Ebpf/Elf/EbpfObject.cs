@@ -405,6 +405,7 @@ public sealed class EbpfObject
         {
             var output = new List<EbpfInstruction>();
             var bases = new Dictionary<Unit, int>();
+            int nextBase = entry.Count;
             var queue = new Queue<Unit>();
             var fixups = new List<(int OutPc, Unit Target, int TargetLocal)>();
             bases[entry] = 0;
@@ -442,7 +443,7 @@ public sealed class EbpfObject
                             if (!target.IsExecutable)
                                 throw new EbpfLoadException($"{where}: the call target is not in a code section");
                             long targetLocal = (long)(sym.Value / EbpfInstruction.Size) + insn.Imm + 1;
-                            fixups.Add((outPc, Place(target, targetLocal, where, entry, bases, queue), (int)targetLocal));
+                            fixups.Add((outPc, Place(target, targetLocal, where, bases, queue, ref nextBase), (int)targetLocal));
                         }
                         else if (rr.Type == R_BPF_64_32 && isCall)
                             throw new EbpfLoadException($"{where}: a call to an external function (kfunc or extern) is not supported");
@@ -453,7 +454,7 @@ public sealed class EbpfObject
                     {
                         long targetLocal = (long)local + insn.Imm + 1;
                         string where = Inv($"section '{s.Name}': call at pc {local}");
-                        fixups.Add((outPc, Place(s, targetLocal, where, entry, bases, queue), (int)targetLocal));
+                        fixups.Add((outPc, Place(s, targetLocal, where, bases, queue, ref nextBase), (int)targetLocal));
                     }
                     else if (IsWide(insn.Opcode) && insn.Src != 0)
                         throw new EbpfLoadException(Inv($"section '{s.Name}': lddw with pseudo source {insn.Src} at pc {local} has no relocation"));
@@ -470,13 +471,15 @@ public sealed class EbpfObject
         }
 
         /// <summary>The unit holding <paramref name="targetLocal"/> in <paramref name="section"/>, queued for appending if new.</summary>
-        private Unit Place(ElfSection section, long targetLocal, string where, Unit entry, Dictionary<Unit, int> bases, Queue<Unit> queue)
+        private Unit Place(ElfSection section, long targetLocal, string where, Dictionary<Unit, int> bases, Queue<Unit> queue, ref int nextBase)
         {
             var unit = Functions(section).FirstOrDefault(u => targetLocal >= u.Start && targetLocal < u.Start + u.Count)
                 ?? throw new EbpfLoadException(Inv($"{where}: call target {targetLocal} is outside every function of '{section.Name}'"));
             if (!bases.ContainsKey(unit))
             {
-                bases[unit] = bases.Keys.Sum(u => u.Count); // units are appended in the order they are queued
+                // Units are appended in the order they are queued.
+                bases[unit] = nextBase;
+                nextBase += unit.Count;
                 queue.Enqueue(unit);
             }
             return unit;
@@ -486,7 +489,9 @@ public sealed class EbpfObject
         {
             var insn = output[pc];
             var target = TargetSection(sym, where);
-            if (_mapBySymbol.TryGetValue((target.Index, sym.Value), out int mapIndex))
+            // A map's own symbol gives its offset in the section; a section symbol leaves it in the immediate.
+            ulong mapOffset = sym.Type == ElfSymbol.STT_SECTION ? (ulong)(long)insn.Imm : sym.Value;
+            if (_mapBySymbol.TryGetValue((target.Index, mapOffset), out int mapIndex))
             {
                 output[pc] = insn with { Src = BPF_PSEUDO_MAP_FD, Imm = mapIndex };
                 output[pc + 1] = output[pc + 1] with { Imm = 0 };

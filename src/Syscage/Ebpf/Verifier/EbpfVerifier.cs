@@ -706,7 +706,7 @@ public static class EbpfVerifier
 
         private RegisterState PointerArithmetic(byte op, bool is64, RegisterState a, RegisterState b, EbpfInstruction i)
         {
-            string opName = InstructionText.Format(i).Split(' ')[0];
+            string opName = op == BPF_SUB ? "sub" : op == BPF_ADD ? "add" : InstructionText.Format(i).Split(' ')[0];
             if (!is64)
                 throw Reject(Inv($"32-bit arithmetic on a pointer ({(a.IsPointer ? a.TypeName : b.TypeName)}) is not allowed"));
             if (a.IsPointer && b.IsPointer)
