@@ -137,4 +137,24 @@ public class AcceptedProgramTests
         Assert.Equal((Syscage.Ebpf.Maps.MapType.TaskStorage, 4, 8, 1u), (m.Type, m.KeySize, m.ValueSize, m.Flags));
         Assert.True(o.TryVerify(o.Programs[0], out _, out var error), error?.ToString());
     }
+
+    [Fact]
+    public void Loop_with_data_dependent_counters_that_only_feed_the_result()
+    {
+        // 64 iterations, each with branches that change counters: the counters only feed the returned value, so
+        // states that differ in them are pruned (they are not "precise"); otherwise paths would double every iteration.
+        Accept("""
+            SEC("seccomp") int prog(struct seccomp_data *ctx) {
+                char path[64];
+                __u32 slashes = 0, dots = 0;
+                if (bpf_probe_read_user_str(path, sizeof(path), (const void *)ctx->args[1]) < 0) return SECCOMP_RET_ALLOW;
+                #pragma clang loop unroll(disable)
+                for (int i = 0; i < 64; i++) {
+                    if (path[i] == '/') slashes++;
+                    if (path[i] == '.') dots++;
+                }
+                return SECCOMP_RET_TRACE | ((slashes << 8 | dots) & SECCOMP_RET_DATA);
+            }
+            """);
+    }
 }

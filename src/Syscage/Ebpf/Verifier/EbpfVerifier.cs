@@ -64,6 +64,8 @@ public static class EbpfVerifier
         private bool[] _secondSlot = [];
         private bool[] _prunePoint = [];
         private ushort[] _liveIn = [];
+        private ushort[] _preciseIn = [];
+        private int[] _funcStarts = [];
         private List<Checkpoint>?[] _states = [];
         private readonly Stack<PendingPath> _pending = new();
         private int _processed, _statesStored, _nextId, _maxStack;
@@ -135,6 +137,7 @@ public static class EbpfVerifier
                     starts.Add(JumpTarget(pc, i.Imm));
             }
             var funcStarts = starts.ToArray();
+            _funcStarts = funcStarts;
             int FuncOf(int pc) => Array.FindLastIndex(funcStarts, s => s <= pc);
             for (int pc = 0; pc < _n; pc++)
             {
@@ -349,7 +352,46 @@ public static class EbpfVerifier
                         break;
                 }
             }
-            _liveIn = new ushort[_n];
+            _liveIn = Backward(succ, use, def, null);
+
+            // Registers whose exact value can matter for safety: used (directly or through arithmetic and moves)
+            // as a memory base, a stored value, a jump operand, a helper or function argument, or a function's
+            // result. A scalar that only feeds other things (a counter returned at the end) is not "precise": when
+            // comparing states for pruning its range is ignored, as the kernel does with precision tracking.
+            var precise = new ushort[_n];
+            var sources = new ushort[_n];
+            for (int pc = 0; pc < _n; pc++)
+            {
+                if (_secondSlot[pc])
+                    continue;
+                var i = insns[pc];
+                byte cls = Class(i.Opcode), op = Op(i.Opcode);
+                ushort d = (ushort)(1 << i.Dst), s = (ushort)(1 << i.Src);
+                switch (cls)
+                {
+                    case BPF_LDX: precise[pc] = s; break;
+                    case BPF_ST: precise[pc] = d; break;
+                    case BPF_STX: precise[pc] = (ushort)(d | s | (i.Imm == BPF_CMPXCHG && Mode(i.Opcode) == BPF_ATOMIC ? 1 : 0)); break;
+                    case BPF_ALU or BPF_ALU64:
+                        sources[pc] = (ushort)((op == BPF_MOV ? 0 : d) | (Src(i.Opcode) == BPF_X && op is not (BPF_NEG or BPF_END) ? s : 0));
+                        break;
+                    case BPF_JMP or BPF_JMP32:
+                        if (op == BPF_EXIT)
+                            precise[pc] = (ushort)(Array.FindLastIndex(_funcStarts, f => f <= pc) > 0 ? 1 : 0);
+                        else if (op == BPF_CALL)
+                            precise[pc] = use[pc];
+                        else if (op != BPF_JA)
+                            precise[pc] = use[pc];
+                        break;
+                }
+            }
+            _preciseIn = Backward(succ, precise, def, sources);
+        }
+
+        /// <summary>Backward data flow to a fixpoint: in = use | (out &amp; ~def), plus the sources of a def whose result is in out.</summary>
+        private ushort[] Backward(int[][] succ, ushort[] use, ushort[] def, ushort[]? sources)
+        {
+            var result = new ushort[_n];
             bool changed = true;
             while (changed)
             {
@@ -358,15 +400,18 @@ public static class EbpfVerifier
                 {
                     ushort outLive = 0;
                     foreach (int t in succ[pc])
-                        outLive |= _liveIn[t];
+                        outLive |= result[t];
                     ushort inLive = (ushort)(use[pc] | (outLive & ~def[pc]) | (1 << 10));
-                    if (inLive != _liveIn[pc])
+                    if (sources is not null && (outLive & def[pc]) != 0)
+                        inLive |= sources[pc];
+                    if (inLive != result[pc])
                     {
-                        _liveIn[pc] = inLive;
+                        result[pc] = inLive;
                         changed = true;
                     }
                 }
             }
+            return result;
         }
 
         // ---------------------------------------------------------------- exploration
@@ -468,15 +513,15 @@ public static class EbpfVerifier
         private bool Prune(PendingPath path, VerifierState s, int pc)
         {
             var list = _states[pc] ??= [];
-            ushort live = _liveIn[pc];
+            ushort live = _liveIn[pc], precise = _preciseIn[pc];
             foreach (var e in list)
             {
                 if (e.Branches == 0)
                 {
-                    if (Covers(e.State, s, live, exact: false))
+                    if (Covers(e.State, s, live, exact: false, precise))
                         return true;
                 }
-                else if (Covers(e.State, s, live, exact: true))
+                else if (Covers(e.State, s, live, exact: true, 0xffff))
                 {
                     for (var c = path.Checkpoint; c is not null; c = c.Parent)
                         if (c == e)
@@ -495,7 +540,7 @@ public static class EbpfVerifier
         }
 
         /// <summary>Whether everything <paramref name="cur"/> allows, <paramref name="old"/> allows (or, exact, they are equal).</summary>
-        private static bool Covers(VerifierState old, VerifierState cur, ushort live, bool exact)
+        private static bool Covers(VerifierState old, VerifierState cur, ushort live, bool exact, ushort precise)
         {
             if (old.Frames.Count != cur.Frames.Count || old.Refs.Count != cur.Refs.Count)
                 return false;
@@ -506,10 +551,19 @@ public static class EbpfVerifier
                 var nf = cur.Frames[fi];
                 if (of.ReturnPc != nf.ReturnPc)
                     return false;
-                ushort mask = fi == old.Frames.Count - 1 ? live : CallerSavedMask;
+                bool top = fi == old.Frames.Count - 1;
+                ushort mask = top ? live : CallerSavedMask;
                 for (int r = 0; r < 11; r++)
-                    if ((mask & (1 << r)) != 0 && !RegCovers(of.Regs[r], nf.Regs[r], exact, ids))
+                {
+                    if ((mask & (1 << r)) == 0)
+                        continue;
+                    var (o, n) = (of.Regs[r], nf.Regs[r]);
+                    // An imprecise scalar: any value does, as long as it is a scalar.
+                    if (!exact && top && (precise & (1 << r)) == 0 && o.Type == RegisterType.Scalar && n.Type == RegisterType.Scalar && o.Id == 0)
+                        continue;
+                    if (!RegCovers(o, n, exact, ids))
                         return false;
+                }
                 if (!StackCovers(of, nf, exact, ids))
                     return false;
             }
@@ -548,17 +602,17 @@ public static class EbpfVerifier
                 switch (ok)
                 {
                     case FrameState.StackMisc:
-                        if (nk == FrameState.StackInvalid || (nk == FrameState.StackSpill && nf.Spill[slot].IsPointer))
+                        if (nk == FrameState.StackInvalid || (nk == FrameState.StackSpill && nf.Spill![slot].IsPointer))
                             return false;
                         break;
                     case FrameState.StackZero:
-                        if (nk != FrameState.StackZero && !(nk == FrameState.StackSpill && nf.Spill[slot].Type == RegisterType.Scalar && nf.Spill[slot].Range.IsZero))
+                        if (nk != FrameState.StackZero && !(nk == FrameState.StackSpill && nf.Spill![slot].Type == RegisterType.Scalar && nf.Spill![slot].Range.IsZero))
                             return false;
                         break;
                     case FrameState.StackSpill:
                         if (nk != FrameState.StackSpill)
                             return false;
-                        if (b % 8 == 0 && !RegCovers(of.Spill[slot], nf.Spill[slot], exact, ids))
+                        if (b % 8 == 0 && !RegCovers(of.Spill![slot], nf.Spill![slot], exact, ids))
                             return false;
                         break;
                 }
@@ -858,6 +912,7 @@ public static class EbpfVerifier
                 {
                     // A whole aligned slot: remember the register (pointer, bounded scalar or constant) for a refill.
                     frame.Kind.AsSpan(start, 8).Fill(FrameState.StackSpill);
+                    frame.Spill ??= new RegisterState[FrameState.StackSize / 8];
                     frame.Spill[start / 8] = v;
                     return v;
                 }
@@ -869,16 +924,16 @@ public static class EbpfVerifier
                 return v;
             }
             if (fixedOffset && size == 8 && start % 8 == 0 && frame.Kind[start] == FrameState.StackSpill)
-                return frame.Spill[start / 8];
+                return frame.Spill![start / 8];
             bool allZero = true;
             for (int b = start; b < end; b++)
             {
                 byte k = frame.Kind[b];
                 if (k == FrameState.StackInvalid)
                     throw Reject(Inv($"read of uninitialised stack at fp{b - FrameState.StackSize} ({size}-byte read at fp{lo}{(fixedOffset ? "" : Inv($"..fp{hi - 1}"))})"));
-                if (k == FrameState.StackSpill && frame.Spill[b / 8].IsPointer)
+                if (k == FrameState.StackSpill && frame.Spill![b / 8].IsPointer)
                     throw Reject(Inv($"reading part of a spilled pointer at fp{b - FrameState.StackSize}"));
-                if (k != FrameState.StackZero && !(k == FrameState.StackSpill && frame.Spill[b / 8].Range.IsZero))
+                if (k != FrameState.StackZero && !(k == FrameState.StackSpill && frame.Spill![b / 8].Range.IsZero))
                     allZero = false;
             }
             return allZero ? RegisterState.Const(0) : LoadedScalar(size, signExtend);
@@ -891,7 +946,7 @@ public static class EbpfVerifier
             {
                 if (frame.Kind[slot * 8] != FrameState.StackSpill)
                     continue;
-                bool zero = frame.Spill[slot].Type == RegisterType.Scalar && frame.Spill[slot].Range.IsZero;
+                bool zero = frame.Spill![slot].Type == RegisterType.Scalar && frame.Spill![slot].Range.IsZero;
                 frame.Kind.AsSpan(slot * 8, 8).Fill(zero ? FrameState.StackZero : FrameState.StackMisc);
             }
         }
@@ -1135,7 +1190,7 @@ public static class EbpfVerifier
                 for (int r = 0; r < 11; r++)
                     if (f.Regs[r].Type == RegisterType.Scalar && f.Regs[r].Id == old.Id)
                         f.Regs[r] = f.Regs[r] with { Range = range };
-                for (int slot = 0; slot < f.Spill.Length; slot++)
+                for (int slot = 0; f.Spill is not null && slot < f.Spill.Length; slot++)
                     if (f.Kind[slot * 8] == FrameState.StackSpill && f.Spill[slot].Type == RegisterType.Scalar && f.Spill[slot].Id == old.Id)
                         f.Spill[slot] = f.Spill[slot] with { Range = range };
             }
@@ -1160,7 +1215,7 @@ public static class EbpfVerifier
             {
                 for (int r = 0; r < 11; r++)
                     f.Regs[r] = Fix(f.Regs[r]);
-                for (int slot = 0; slot < f.Spill.Length; slot++)
+                for (int slot = 0; f.Spill is not null && slot < f.Spill.Length; slot++)
                     if (f.Kind[slot * 8] == FrameState.StackSpill)
                         f.Spill[slot] = Fix(f.Spill[slot]);
             }
@@ -1323,7 +1378,7 @@ public static class EbpfVerifier
                 for (int r = 0; r < 11; r++)
                     if (f.Regs[r].IsPointer && f.Regs[r].RefId == refId)
                         f.Regs[r] = RegisterState.Scalar(ScalarRange.Unknown);
-                for (int slot = 0; slot < f.Spill.Length; slot++)
+                for (int slot = 0; f.Spill is not null && slot < f.Spill.Length; slot++)
                     if (f.Kind[slot * 8] == FrameState.StackSpill && f.Spill[slot].IsPointer && f.Spill[slot].RefId == refId)
                         f.Spill[slot] = RegisterState.Scalar(ScalarRange.Unknown);
             }
@@ -1353,7 +1408,7 @@ public static class EbpfVerifier
                             int idx = (int)b + FrameState.StackSize;
                             if (frame.Kind[idx] == FrameState.StackInvalid)
                                 throw Reject(Inv($"{prefix}: read of uninitialised stack at fp{b}"));
-                            if (frame.Kind[idx] == FrameState.StackSpill && frame.Spill[idx / 8].IsPointer)
+                            if (frame.Kind[idx] == FrameState.StackSpill && frame.Spill![idx / 8].IsPointer)
                                 throw Reject(Inv($"{prefix}: passes a spilled pointer at fp{b}"));
                         }
                     break;

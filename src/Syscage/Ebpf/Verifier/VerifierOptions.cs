@@ -38,10 +38,10 @@ public sealed record VerifierOptions
     public int MaxInstructionsProcessed { get; init; } = 1_000_000;
 
     /// <summary>Most explored states kept per instruction for pruning.</summary>
-    public int MaxStatesPerInstruction { get; init; } = 64;
+    public int MaxStatesPerInstruction { get; init; } = 256;
 
     /// <summary>Most explored states kept in all (bounds memory).</summary>
-    public int MaxStatesTotal { get; init; } = 64_000;
+    public int MaxStatesTotal { get; init; } = 32_000;
 
     /// <summary>Most pending branches at once (the kernel's <c>BPF_COMPLEXITY_LIMIT_JMP_SEQ</c> is 8192).</summary>
     public int MaxPendingBranches { get; init; } = 8192;

@@ -10,17 +10,16 @@ internal sealed class FrameState
     public readonly RegisterState[] Regs = new RegisterState[11];
     /// <summary>Per stack byte (index 0 is fp-512): invalid, written (misc), known zero, or part of an 8-byte spill.</summary>
     public readonly byte[] Kind = new byte[StackSize];
-    /// <summary>The register spilled in each 8-byte slot (valid where <see cref="Kind"/> says spill).</summary>
-    public readonly RegisterState[] Spill = new RegisterState[StackSize / 8];
+    /// <summary>The register spilled in each 8-byte slot (valid where <see cref="Kind"/> says spill); allocated at the first spill.</summary>
+    public RegisterState[]? Spill;
     /// <summary>Where the caller continues when this frame exits; -1 for the program's own frame.</summary>
     public int ReturnPc = -1;
 
     public FrameState Clone()
     {
-        var f = new FrameState { ReturnPc = ReturnPc };
+        var f = new FrameState { ReturnPc = ReturnPc, Spill = (RegisterState[]?)Spill?.Clone() };
         Regs.CopyTo(f.Regs, 0);
         Kind.CopyTo(f.Kind, 0);
-        Spill.CopyTo(f.Spill, 0);
         return f;
     }
 }
