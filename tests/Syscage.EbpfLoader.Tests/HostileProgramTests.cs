@@ -357,4 +357,23 @@ public class HostileProgramTests
         Assert.Equal("r0 is not set at exit (read of uninitialised register r0) at pc 0: exit", ex.Message);
         Assert.IsAssignableFrom<SyscageException>(ex);
     }
+
+    [Fact]
+    public void Counter_from_a_loop_used_as_an_index_is_tracked_exactly()
+    {
+        // The counter reaches 16 only when every byte is '/': the verifier must not prune that path away.
+        var (e, p) = RejectC("""
+            SEC("seccomp") int prog(struct seccomp_data *ctx) {
+                char buf[16];
+                __u32 n = 0;
+                if (bpf_probe_read_user(buf, sizeof(buf), (const void *)ctx->args[0]) < 0) return SECCOMP_RET_ALLOW;
+                #pragma clang loop unroll(disable)
+                for (int i = 0; i < 16; i++)
+                    if (buf[i] == '/') n++;
+                return ((volatile char *)buf)[n] == 'x' ? SECCOMP_RET_KILL_PROCESS : SECCOMP_RET_ALLOW;
+            }
+            """);
+        Assert.StartsWith("stack access out of bounds: bytes fp0..fp0", e.Reason);
+        Assert.Equal(BPF_LDX | BPF_MEM | BPF_B, p.Instructions[e.Pc].Opcode);
+    }
 }

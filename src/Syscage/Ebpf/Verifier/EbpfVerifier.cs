@@ -20,6 +20,15 @@ namespace Syscage.Ebpf.Verifier;
 /// exactly at a loop head is an infinite loop, and at most <see cref="VerifierOptions.MaxInstructionsProcessed"/>
 /// instructions are simulated. Equivalent states are pruned (register liveness makes dead registers irrelevant).
 /// Division by a register is allowed (x/0 = 0, x%0 = x at run time), as is division by a constant zero.
+/// <para>
+/// Pruning compares a new state with explored ones: registers dead at that point are ignored, and scalars that
+/// never flow into a memory access, jump, call or function result (a static stand-in for the kernel's precision
+/// tracking) only need to be scalars. Loops whose iterations carry values later used in branches or addresses
+/// are unrolled exactly, so a long loop with data-dependent counters can exceed the limits, as in the kernel.
+/// Values of read-only map values (<c>.rodata</c>) are constants to the verifier, as for the kernel's frozen
+/// maps: the VM must never let them change after verification. Not supported: <c>callx</c>, kfuncs, legacy packet
+/// loads, callbacks; narrow (under 8 bytes) spills of scalars come back as unknown values of their size.
+/// </para>
 /// </summary>
 public static class EbpfVerifier
 {
