@@ -190,4 +190,18 @@ public class LoaderTests
         foreach (var p in o.Programs)
             o.Verify(p);
     }
+
+    [Fact]
+    public void Globals_holding_addresses_are_refused_with_the_relocation()
+    {
+        var src = """
+            #include "common.h"
+            static char name[] = "openat";
+            char *name_ptr = name;
+            SEC("seccomp") int prog(struct seccomp_data *ctx) { return name_ptr[0] == ctx->nr ? SECCOMP_RET_KILL_PROCESS : SECCOMP_RET_ALLOW; }
+            char LICENSE[] SEC("license") = "GPL";
+            """;
+        var e = Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(Clang.Compile(src)));
+        Assert.Matches(@"section '\.data': relocation R_BPF_64_ABS64 at offset \d+ \(a global holding an address\) is not supported", e.Message);
+    }
 }
