@@ -1305,14 +1305,14 @@ public static class EbpfVerifier
                             throw Reject(Inv($"helper {proto.Name} does not work on map '{map.Name}' of type {map.Type}"));
                         break;
                     case HelperArgType.PtrToMapKey:
-                        HelperMemory(s, proto, reg, v, map!.KeySize, map.KeySize, write: false, "the map key");
+                        HelperMemory(s, proto, reg, v, MapArg(map, proto).KeySize, write: false, "the map key");
                         break;
                     case HelperArgType.PtrToMapValue:
-                        HelperMemory(s, proto, reg, v, map!.ValueSize, map.ValueSize, write: false, "the map value");
+                        HelperMemory(s, proto, reg, v, MapArg(map, proto).ValueSize, write: false, "the map value");
                         break;
                     case HelperArgType.PtrToMapValueOrNull:
                         if (!(v.Type == RegisterType.Scalar && v.Range.IsZero))
-                            HelperMemory(s, proto, reg, v, map!.ValueSize, map.ValueSize, write: false, "the map value or 0");
+                            HelperMemory(s, proto, reg, v, MapArg(map, proto).ValueSize, write: false, "the map value or 0");
                         break;
                     case HelperArgType.PtrToMem or HelperArgType.PtrToUninitMem:
                     {
@@ -1325,7 +1325,7 @@ public static class EbpfVerifier
                         if (sizeArg == HelperArgType.ConstSize && size.Range.UMin == 0)
                             throw Reject(Inv($"helper {proto.Name}: size in r{reg + 1} may be zero"));
                         bool write = arg == HelperArgType.PtrToUninitMem;
-                        HelperMemory(s, proto, reg, v, (long)size.Range.UMin, (long)size.Range.UMax, write, "memory");
+                        HelperMemory(s, proto, reg, v, (long)size.Range.UMax, write, "memory");
                         if (write)
                             uninitWrites.Add((v, (long)size.Range.UMax));
                         break;
@@ -1372,6 +1372,9 @@ public static class EbpfVerifier
             };
         }
 
+        private MapDefinition MapArg(MapDefinition? map, HelperPrototype proto) =>
+            map ?? throw Reject(Inv($"helper {proto.Name}: its prototype has a key or value argument but no map argument before it"));
+
         private RegisterState AcquireReservation(VerifierState s, int size)
         {
             int id = ++_nextId;
@@ -1394,7 +1397,7 @@ public static class EbpfVerifier
         }
 
         /// <summary>Checks a helper's memory argument: [ptr, ptr + maxSize) readable (initialised) or writable.</summary>
-        private void HelperMemory(VerifierState s, HelperPrototype proto, int reg, RegisterState ptr, long minSize, long maxSize, bool write, string what)
+        private void HelperMemory(VerifierState s, HelperPrototype proto, int reg, RegisterState ptr, long maxSize, bool write, string what)
         {
             if (maxSize == 0)
                 return;
@@ -1438,7 +1441,6 @@ public static class EbpfVerifier
                 default:
                     throw Reject($"{prefix}: must point to the stack, a map value or a ring-buffer record, not {ptr.TypeName}");
             }
-            _ = minSize;
         }
     }
 }
