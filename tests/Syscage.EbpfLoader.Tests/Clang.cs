@@ -30,6 +30,10 @@ internal static class Clang
     /// <summary>The object for samples/ebpf/NAME.c.</summary>
     public static byte[] Sample(string name) => Cache.GetOrAdd("sample:" + name, _ => CompileFile(Path.Combine(SamplesDir, name + ".c")));
 
+    /// <summary>The object for samples/ebpf/NAME.c built with other flags (-O1, -mcpu=v3, ...) instead of -O2.</summary>
+    public static byte[] Sample(string name, params string[] flags) =>
+        Cache.GetOrAdd($"sample:{name}:{string.Join(' ', flags)}", _ => CompileFile(Path.Combine(SamplesDir, name + ".c"), flags));
+
     /// <summary>Compiles C source text (which may include "common.h" from the samples).</summary>
     public static byte[] Compile(string source) => Cache.GetOrAdd("src:" + source, _ =>
     {
@@ -38,11 +42,11 @@ internal static class Clang
         return CompileFile(file);
     });
 
-    private static byte[] CompileFile(string cFile)
+    private static byte[] CompileFile(string cFile, string[]? flags = null)
     {
         var obj = Path.Combine(WorkDir, Path.GetFileNameWithoutExtension(cFile) + Guid.NewGuid().ToString("N")[..8] + ".o");
         var psi = new ProcessStartInfo("clang") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-I" + SamplesDir, "-c", cFile, "-o", obj })
+        foreach (var a in (flags ?? ["-O2"]).Concat(["-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-I" + SamplesDir, "-c", cFile, "-o", obj]))
             psi.ArgumentList.Add(a);
         Process p;
         try

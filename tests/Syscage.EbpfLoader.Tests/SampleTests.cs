@@ -24,4 +24,27 @@ public class SampleTests
             Assert.NotNull(verified.Facts);
         }
     }
+
+    public static TheoryData<string, string> SamplesAndFlags
+    {
+        get
+        {
+            var data = new TheoryData<string, string>();
+            foreach (var n in Clang.SampleNames)
+                foreach (var f in new[] { "-O1", "-Os", "-O2 -mcpu=v1", "-O2 -mcpu=v3" })
+                    data.Add(n, f);
+            return data;
+        }
+    }
+
+    /// <summary>Other optimisation levels and ISA versions (v3: 32-bit jumps and subregisters) give other code shapes.</summary>
+    [Theory]
+    [MemberData(nameof(SamplesAndFlags))]
+    public void Sample_verifies_with_other_compiler_flags(string name, string flags)
+    {
+        var obj = EbpfObject.Load(Clang.Sample(name, flags.Split(' ')));
+        foreach (var p in obj.Programs)
+            if (!obj.TryVerify(p, out _, out var error))
+                Assert.Fail($"{name} ({flags})/{p.Name}: {error}");
+    }
 }
