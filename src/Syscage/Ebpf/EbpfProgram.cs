@@ -31,4 +31,13 @@ public sealed class EbpfProgram
 
     /// <summary>The program's name (its ELF section or symbol).</summary>
     public string Name { get; }
+
+    /// <summary>
+    /// TEST ONLY — wraps instructions WITHOUT verifying them, for the VM's own tests (conformance suite, differential
+    /// tests) until the verifier is on this branch. Nothing outside tests may call it: the VM trusts the verifier's
+    /// guarantees (memory accesses in bounds, no uninitialised reads, bounded loops).
+    /// </summary>
+    internal static EbpfProgram Unverified(IEnumerable<EbpfInstruction> instructions, ContextDescription context,
+        IEnumerable<MapDefinition>? maps = null, string name = "test") =>
+        new([.. instructions], maps is null ? [] : [.. maps], context, name);
 }
