@@ -183,17 +183,23 @@ public static unsafe class HelperImplementations
         if (hc.Task is null) { dest.Clear(); return Fail(Errno.ESRCH); }
         if (!hc.Task.MayReadMemory) { dest.Clear(); return Fail(Errno.EPERM); }
         const int Page = 4096;
+        // Bytes after the NUL must not reach the destination, so each piece goes through a scratch buffer.
+        Span<byte> scratch = stackalloc byte[Page];
         int done = 0;
         while (done < size)
         {
             ulong at = src + (ulong)done;
             int chunk = (int)Math.Min((ulong)(size - done), Page - (at % Page));
-            var part = dest.Slice(done, chunk);
+            var part = scratch[..chunk];
             int rc = hc.Task.ReadMemory(at, part);
             if (rc < 0) { dest.Clear(); return (ulong)(long)rc; }
             int nul = part.IndexOf((byte)0);
             if (nul >= 0)
+            {
+                part[..(nul + 1)].CopyTo(dest[done..]);
                 return (ulong)(done + nul + 1);
+            }
+            part.CopyTo(dest[done..]);
             done += chunk;
         }
         dest[size - 1] = 0;
