@@ -25,6 +25,7 @@ public static class CliApp
             EmuCommand.Create(),
             CheckCommand.Create(),
             SyscallsCommand.Create(),
+            EbpfCommand.Create(),
         };
         root.Add(Verbose);
         return root;

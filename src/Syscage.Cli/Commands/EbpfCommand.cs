@@ -1,0 +1,16 @@
+using System.CommandLine;
+using Syscage.Cli.Commands.Ebpf;
+
+namespace Syscage.Cli.Commands;
+
+/// <summary><c>syscage ebpf ...</c>: the eBPF verbs, one file each under <c>Commands/Ebpf/</c>.</summary>
+public static class EbpfCommand
+{
+    /// <summary>The parent command and its subcommands.</summary>
+    public static Command Create() => new("ebpf", "eBPF programs: assemble, disassemble, run")
+    {
+        EbpfAsmCommand.Create(),
+        EbpfDisasmCommand.Create(),
+        EbpfConformancePluginCommand.Create(),
+    };
+}
