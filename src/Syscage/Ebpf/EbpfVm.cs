@@ -48,6 +48,10 @@ internal sealed class BoundProgram
         Maps = maps.Array;
         Code = [.. program.Instructions];
         Wide = new ulong[Code.Length];
+        // One frame unless the program makes bpf-to-bpf calls: short programs then skip probing 4 KiB of stack.
+        StackBytes = Code.Any(i => i.Opcode == (EbpfOpcode.BPF_JMP | EbpfOpcode.BPF_CALL) && i.Src == EbpfOpcode.BPF_PSEUDO_CALL)
+            ? EbpfVm.StackBytes
+            : EbpfOpcode.MAX_BPF_STACK;
         if (maps.Count < program.Maps.Length)
             throw new SyscageException($"program '{program.Name}' uses {program.Maps.Length} maps but {maps.Count} were supplied");
         for (int i = 0; i < program.Maps.Length; i++)
@@ -83,6 +87,8 @@ internal sealed class BoundProgram
     public EbpfMapSet MapSet { get; }
     public EbpfMap[] Maps { get; }
     public EbpfInstruction[] Code { get; }
+    /// <summary>Stack bytes a run needs: 512 per possible frame.</summary>
+    public int StackBytes { get; }
     /// <summary>For each <c>lddw</c> slot, the 64-bit value it loads.</summary>
     public ulong[] Wide { get; }
 }
@@ -101,8 +107,9 @@ internal abstract unsafe class ExecutorBase(BoundProgram bound) : IEbpfExecutor
         ArgumentNullException.ThrowIfNull(helpers);
         if (length < Program.Context.Size)
             throw new ArgumentException($"the context is {length} bytes; program '{Program.Name}' may read {Program.Context.Size} ({Program.Context.Name})", nameof(length));
-        byte* stack = stackalloc byte[EbpfVm.StackBytes];
-        return Execute(context, (ulong)length, stack + EbpfVm.StackBytes, helpers);
+        int stackBytes = Bound.StackBytes;
+        byte* stack = stackalloc byte[stackBytes];
+        return Execute(context, (ulong)length, stack + stackBytes, helpers);
     }
 
     public ulong Run(ReadOnlySpan<byte> context, HelperContext helpers)
