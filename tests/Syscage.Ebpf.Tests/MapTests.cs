@@ -161,3 +161,47 @@ public sealed class MapTests
         Assert.Contains("did you mean 'counts'", e.Message);
     }
 }
+
+public sealed class RingBufWakeupTests
+{
+    [Theory]
+    [InlineData(EbpfEngine.Interpreter)]
+    [InlineData(EbpfEngine.Jit)]
+    public void A_consumer_thread_is_woken_by_submits_from_programs(EbpfEngine engine)
+    {
+        using var maps = EbpfMapSet.Create([new MapDefinition("events", MapType.RingBuf, 0, 0, 4096)]);
+        var ring = (RingBufMap)maps[0];
+        var vm = TestPrograms.Build("""
+            lddw %r1, map[0]
+            mov %r2, 8
+            mov %r3, 0
+            call 131
+            jeq %r0, 0, out
+            stdw [%r0], 5
+            mov %r1, %r0
+            mov %r2, 0
+            call 132
+            mov %r0, 1
+            out:
+            exit
+            """, engine, maps);
+        int received = 0;
+        var consumer = new Thread(() =>
+        {
+            while (received < 200)
+            {
+                received += ring.Consume(_ => { });
+                if (received < 200) ring.WaitForRecords(TimeSpan.FromSeconds(5));
+            }
+        });
+        consumer.Start();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        for (int i = 0; i < 200 && DateTime.UtcNow < deadline; i++)
+        {
+            while (vm.Run(Syscage.Ebpf.Helpers.HelperContext.None) == 0 && DateTime.UtcNow < deadline)
+                Thread.Yield();   // ring full: let the consumer catch up
+        }
+        Assert.True(consumer.Join(TimeSpan.FromSeconds(20)), $"consumer stuck at {received}");
+        Assert.Equal(200, received);
+    }
+}

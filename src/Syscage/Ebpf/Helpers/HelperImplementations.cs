@@ -128,7 +128,12 @@ public static unsafe class HelperImplementations
             case BPF_FUNC_ringbuf_submit:
             case BPF_FUNC_ringbuf_discard:
                 if (r1 != 0)
+                {
                     RingBufMap.Commit((nint)r1, discard: id == BPF_FUNC_ringbuf_discard);
+                    if ((r2 & BPF_RB_NO_WAKEUP) == 0)
+                        foreach (var m in maps)
+                            if (m is RingBufMap ring && ring.Contains((nint)r1)) { ring.Notify(); break; }
+                }
                 return 0;
             case BPF_FUNC_task_storage_get:
             {

@@ -32,6 +32,7 @@ public sealed unsafe class RingBufMap : EbpfMap
     private readonly int _size;
     private long _producer, _consumer;
     private byte* _data;
+    private readonly ManualResetEventSlim _submitted = new(false);
 
     /// <summary>Creates the ring; <see cref="MapDefinition.MaxEntries"/> is its size in bytes.</summary>
     public RingBufMap(MapDefinition definition) : base(definition)
@@ -88,6 +89,31 @@ public sealed unsafe class RingBufMap : EbpfMap
         Volatile.Write(ref header[0], discard ? len | BPF_RINGBUF_DISCARD_BIT : len);
     }
 
+    /// <summary>Whether <paramref name="record"/> (an address <see cref="Reserve"/> returned) lies in this ring.</summary>
+    public bool Contains(nint record) => _data != null && record > (nint)_data && record < (nint)(_data + _size);
+
+    /// <summary>
+    /// Wakes a consumer blocked in <see cref="WaitForRecords"/> (the kernel's wakeup after submit or discard; the
+    /// helpers call it unless the program passed <c>BPF_RB_NO_WAKEUP</c>).
+    /// </summary>
+    public void Notify() => _submitted.Set();
+
+    /// <summary>
+    /// Blocks until a record may be ready to consume or <paramref name="timeout"/> passes; true when woken. Use with
+    /// <see cref="Consume"/> in a loop: consume, then wait.
+    /// </summary>
+    public bool WaitForRecords(TimeSpan timeout)
+    {
+        if (_submitted.IsSet)
+        {
+            _submitted.Reset();
+            return true;
+        }
+        bool woken = _submitted.Wait(timeout);
+        _submitted.Reset();
+        return woken;
+    }
+
     /// <summary><c>bpf_ringbuf_output</c>: copies <paramref name="data"/> into a new record; 0 or <c>-EAGAIN</c>-like failure (-ENOSPC) when full.</summary>
     public int Output(ReadOnlySpan<byte> data)
     {
@@ -95,6 +121,7 @@ public sealed unsafe class RingBufMap : EbpfMap
         if (p == 0) return -Errno.ENOSPC;
         data.CopyTo(new Span<byte>((void*)p, data.Length));
         Commit(p, discard: false);
+        Notify();
         return 0;
     }
 
@@ -152,5 +179,6 @@ public sealed unsafe class RingBufMap : EbpfMap
             NativeMemory.AlignedFree(_data);
             _data = null;
         }
+        _submitted.Dispose();
     }
 }
