@@ -94,3 +94,31 @@ public sealed class AssemblerTests
         }
     }
 }
+
+public sealed class AssemblerFuzzTests
+{
+    [Fact]
+    public void Mutated_suite_text_gives_an_error_or_a_program_never_an_exception()
+    {
+        var random = new Random(66);
+        var texts = ConformanceFile.AllNames().Select(n => ConformanceFile.Load(n).Asm!).ToArray();
+        const string alphabet = "%r0123456789abcdefx+-[],: #\nlocalmapvalue_.";
+        for (int round = 0; round < 3000; round++)
+        {
+            var chars = texts[random.Next(texts.Length)].ToCharArray().ToList();
+            for (int m = random.Next(1, 6); m > 0 && chars.Count > 0; m--)
+            {
+                int at = random.Next(chars.Count);
+                switch (random.Next(3))
+                {
+                    case 0: chars[at] = alphabet[random.Next(alphabet.Length)]; break;
+                    case 1: chars.RemoveAt(at); break;
+                    default: chars.Insert(at, alphabet[random.Next(alphabet.Length)]); break;
+                }
+            }
+            var text = new string([.. chars]);
+            bool ok = EbpfAssembler.TryAssemble(text, out var program, out var error);
+            Assert.True(ok ? program is not null : error is not null && error.Position.Line >= 1, text);
+        }
+    }
+}
