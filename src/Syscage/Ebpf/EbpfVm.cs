@@ -49,9 +49,9 @@ internal sealed class BoundProgram
         Code = [.. program.Instructions];
         Wide = new ulong[Code.Length];
         // One frame unless the program makes bpf-to-bpf calls: short programs then skip probing 4 KiB of stack.
-        StackBytes = Code.Any(i => i.Opcode == (EbpfOpcode.BPF_JMP | EbpfOpcode.BPF_CALL) && i.Src == EbpfOpcode.BPF_PSEUDO_CALL)
-            ? EbpfVm.StackBytes
-            : EbpfOpcode.MAX_BPF_STACK;
+        HasCalls = Code.Any(i => i.Opcode == (EbpfOpcode.BPF_JMP | EbpfOpcode.BPF_CALL) && i.Src == EbpfOpcode.BPF_PSEUDO_CALL);
+        StackBytes = HasCalls ? EbpfVm.StackBytes : EbpfOpcode.MAX_BPF_STACK;
+        ContextSize = program.Context.Size;
         if (maps.Count < program.Maps.Length)
             throw new SyscageException($"program '{program.Name}' uses {program.Maps.Length} maps but {maps.Count} were supplied");
         for (int i = 0; i < program.Maps.Length; i++)
@@ -89,6 +89,10 @@ internal sealed class BoundProgram
     public EbpfInstruction[] Code { get; }
     /// <summary>Stack bytes a run needs: 512 per possible frame.</summary>
     public int StackBytes { get; }
+    /// <summary>Whether the program makes bpf-to-bpf calls (and so needs more than one frame).</summary>
+    public bool HasCalls { get; }
+    /// <summary>Bytes the context handed to a run must have.</summary>
+    public int ContextSize { get; }
     /// <summary>For each <c>lddw</c> slot, the 64-bit value it loads.</summary>
     public ulong[] Wide { get; }
 }
@@ -104,12 +108,23 @@ internal abstract unsafe class ExecutorBase(BoundProgram bound) : IEbpfExecutor
     [SkipLocalsInit] // the verifier guarantees no stack byte is read before it is written
     public ulong Run(byte* context, int length, HelperContext helpers)
     {
+        if (length < Bound.ContextSize || helpers is null)
+            ThrowBadArguments(length, helpers);
+        if (!Bound.HasCalls)
+        {
+            byte* frame = stackalloc byte[EbpfOpcode.MAX_BPF_STACK];
+            return Execute(context, (ulong)length, frame + EbpfOpcode.MAX_BPF_STACK, helpers);
+        }
+        byte* stack = stackalloc byte[EbpfVm.StackBytes];
+        return Execute(context, (ulong)length, stack + EbpfVm.StackBytes, helpers);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private void ThrowBadArguments(int length, HelperContext? helpers)
+    {
         ArgumentNullException.ThrowIfNull(helpers);
-        if (length < Program.Context.Size)
-            throw new ArgumentException($"the context is {length} bytes; program '{Program.Name}' may read {Program.Context.Size} ({Program.Context.Name})", nameof(length));
-        int stackBytes = Bound.StackBytes;
-        byte* stack = stackalloc byte[stackBytes];
-        return Execute(context, (ulong)length, stack + stackBytes, helpers);
+        throw new ArgumentException($"the context is {length} bytes; program '{Program.Name}' may read {Program.Context.Size} ({Program.Context.Name})", nameof(length));
     }
 
     public ulong Run(ReadOnlySpan<byte> context, HelperContext helpers)

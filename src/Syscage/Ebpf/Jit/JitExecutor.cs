@@ -10,8 +10,11 @@ using static Syscage.Ebpf.Isa.EbpfOpcode;
 
 namespace Syscage.Ebpf.Jit;
 
-/// <summary>The compiled form: r1 = context, r2 = length, r10 = stack top, the call save area, maps and helper context.</summary>
-internal delegate ulong JitEntry(nint context, ulong length, nint stackTop, nint saves, EbpfMap[] maps, HelperContext helpers);
+/// <summary>
+/// The compiled form, a delegate closed over the maps (its first IL argument), so calls skip the static-delegate
+/// shuffle thunk: r1 = context, r2 = length, r10 = stack top, the call save area, the helper context.
+/// </summary>
+internal delegate ulong JitEntry(nint context, ulong length, nint stackTop, nint saves, HelperContext helpers);
 
 /// <summary>
 /// Runs a program compiled to IL by <see cref="EbpfJitCompiler"/>; RyuJIT turns the <see cref="DynamicMethod"/> into
@@ -28,8 +31,10 @@ internal sealed unsafe class JitExecutor : ExecutorBase
     [SkipLocalsInit]
     protected override ulong Execute(byte* context, ulong length, byte* stackTop, HelperContext helpers)
     {
+        if (!Bound.HasCalls)
+            return _entry((nint)context, length, (nint)stackTop, 0, helpers);
         ulong* saves = stackalloc ulong[EbpfVm.MaxCallFrames * EbpfJitCompiler.SaveWords];
-        return _entry((nint)context, length, (nint)stackTop, (nint)saves, Bound.Maps, helpers);
+        return _entry((nint)context, length, (nint)stackTop, (nint)saves, helpers);
     }
 }
 
@@ -65,12 +70,12 @@ internal static class EbpfJitCompiler
     {
         var code = bound.Code;
         var method = new DynamicMethod($"ebpf_{bound.Program.Name}", typeof(ulong),
-            [typeof(nint), typeof(ulong), typeof(nint), typeof(nint), typeof(EbpfMap[]), typeof(HelperContext)],
+            [typeof(EbpfMap[]), typeof(nint), typeof(ulong), typeof(nint), typeof(nint), typeof(HelperContext)],
             typeof(EbpfJitCompiler).Module, skipVisibility: true);
         var il = method.GetILGenerator(code.Length * 16 + 64);
         var e = new Emitter(il, bound);
         e.Emit();
-        return method.CreateDelegate<JitEntry>();
+        return (JitEntry)method.CreateDelegate(typeof(JitEntry), bound.Maps);
     }
 
     private sealed class Emitter
@@ -117,9 +122,9 @@ internal static class EbpfJitCompiler
         public void Emit()
         {
             // r1 = context, r2 = length, r10 = frame 0's stack top.
-            _il.Emit(OpCodes.Ldarg_0); Op(OpCodes.Conv_U8); St(1);
-            _il.Emit(OpCodes.Ldarg_1); St(2);
-            _il.Emit(OpCodes.Ldarg_2); Op(OpCodes.Conv_U8); St(10);
+            _il.Emit(OpCodes.Ldarg_1); Op(OpCodes.Conv_U8); St(1);
+            _il.Emit(OpCodes.Ldarg_2); St(2);
+            _il.Emit(OpCodes.Ldarg_3); Op(OpCodes.Conv_U8); St(10);
 
             for (int pc = 0; pc < _code.Length; pc++)
             {
@@ -163,7 +168,7 @@ internal static class EbpfJitCompiler
 
         private void SaveSlotAddress()
         {
-            _il.Emit(OpCodes.Ldarg_3);
+            _il.Emit(OpCodes.Ldarg_S, (byte)4);
             _il.Emit(OpCodes.Ldloc, _depth); I4(SaveWords * 8); Op(OpCodes.Mul); Op(OpCodes.Conv_I);
             Op(OpCodes.Add);
             _il.Emit(OpCodes.Stloc, _save);
@@ -410,7 +415,7 @@ internal static class EbpfJitCompiler
             }
             I4(insn.Imm);
             for (int k = 1; k <= 5; k++) Ld(k);
-            _il.Emit(OpCodes.Ldarg_S, (byte)4);
+            _il.Emit(OpCodes.Ldarg_0);
             _il.Emit(OpCodes.Ldarg_S, (byte)5);
             _il.Emit(OpCodes.Call, Invoke);
             St(0);
