@@ -18,7 +18,7 @@ public sealed class DifferentialTests
     public static TheoryData<int> Seeds()
     {
         var d = new TheoryData<int>();
-        for (int s = 0; s < 40; s++) d.Add(s);
+        for (int s = 0; s < 300; s++) d.Add(s);
         return d;
     }
 
