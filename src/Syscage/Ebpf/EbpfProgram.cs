@@ -34,4 +34,13 @@ public sealed class EbpfProgram
 
     /// <summary>What the verifier learned: per-instruction register facts, helpers called, maps used (null only for programs not made by the verifier).</summary>
     public Verifier.VerifierFacts? Facts { get; internal init; }
+
+    /// <summary>
+    /// TEST ONLY — wraps instructions WITHOUT verifying them, for the VM's own tests (conformance suite, differential
+    /// tests) until the verifier is on this branch. Nothing outside tests may call it: the VM trusts the verifier's
+    /// guarantees (memory accesses in bounds, no uninitialised reads, bounded loops).
+    /// </summary>
+    internal static EbpfProgram Unverified(IEnumerable<EbpfInstruction> instructions, ContextDescription context,
+        IEnumerable<MapDefinition>? maps = null, string name = "test") =>
+        new([.. instructions], maps is null ? [] : [.. maps], context, name);
 }

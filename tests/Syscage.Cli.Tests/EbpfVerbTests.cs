@@ -1,0 +1,87 @@
+using System.Text;
+using Syscage.Cli.Commands.Ebpf;
+
+namespace Syscage.Cli.Tests;
+
+/// <summary><c>syscage ebpf asm|disasm|conformance-plugin</c>.</summary>
+public sealed class EbpfVerbTests
+{
+    private const string Program = """
+        # r0 = mem[1] + len
+        ldxb %r0, [%r1+1]
+        add %r0, %r2
+        exit
+        """;
+
+    [Fact]
+    public void Asm_then_disasm_round_trips_through_files()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("p.asm"), Program);
+        var asm = CliRunner.Run("ebpf", "asm", dir.File("p.asm"));
+        Assert.True(asm.ExitCode == 0, asm.ToString());
+        Assert.Equal(24, new FileInfo(dir.File("p.ebpf")).Length);
+        var disasm = CliRunner.Run("ebpf", "disasm", dir.File("p.ebpf"));
+        Assert.Equal("ldxb %r0, [%r1+1]\nadd %r0, %r2\nexit\n", disasm.Stdout);
+    }
+
+    [Fact]
+    public void Asm_errors_name_file_line_and_column()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("bad.asm"), "exit\n  ldxq %r0, [%r1]\n");
+        var r = CliRunner.Run("ebpf", "asm", dir.File("bad.asm"));
+        Assert.Equal(3, r.ExitCode);
+        Assert.Contains($"{dir.File("bad.asm")}:2:3: unknown instruction 'ldxq'", r.Stderr);
+    }
+
+    [Fact]
+    public void Disasm_refuses_a_partial_instruction()
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("p.ebpf"), new byte[12]);
+        var r = CliRunner.Run("ebpf", "disasm", dir.File("p.ebpf"));
+        Assert.Equal(3, r.ExitCode);
+        Assert.Contains("not a whole number of 8-byte eBPF instructions", r.Stderr);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Conformance_plugin_prints_r0_in_hex(bool interpret)
+    {
+        var bytes = Syscage.Ebpf.Isa.EbpfInstruction.WriteAll(Syscage.Ebpf.Isa.EbpfAssembler.Assemble(Program));
+        var o = new StringWriter { NewLine = "\n" };
+        int rc = EbpfConformancePluginCommand.Run(o, TextWriter.Null, new MemoryStream(bytes), "00 fa 00", interpret);
+        Assert.Equal(0, rc);
+        Assert.Equal("fd\n", o.ToString());
+    }
+
+    [Fact]
+    public void Conformance_plugin_as_a_process_reads_stdin()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("p.asm"), Program);
+        Assert.Equal(0, CliRunner.Run("ebpf", "asm", dir.File("p.asm")).ExitCode);
+        var psi = new System.Diagnostics.ProcessStartInfo("sh") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add($"dotnet \"{CliRunner.ToolDll}\" ebpf conformance-plugin --jit 0102 < \"{dir.File("p.ebpf")}\"");
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd();
+        string stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, stderr);
+        Assert.Equal("4\n", stdout);
+    }
+
+    [Fact]
+    public void Conformance_plugin_rejects_both_engines_and_bad_hex()
+    {
+        var r = CliRunner.Run("ebpf", "conformance-plugin", "--jit", "--interpret");
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains("exclude each other", r.Stderr);
+        var e = Assert.Throws<CliException>(() => EbpfConformancePluginCommand.Run(TextWriter.Null, TextWriter.Null,
+            new MemoryStream(new byte[8]), "zz"));
+        Assert.Equal(ExitCode.Usage, e.ExitCode);
+    }
+}
