@@ -9,6 +9,7 @@ using Syscage.Ebpf;
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Interpreter;
 using Syscage.Ebpf.Isa;
+using Syscage.Ebpf.Verifier;
 using Syscage.Ebpf.Maps;
 
 namespace Syscage.Bench;
@@ -81,7 +82,13 @@ public class EbpfVmBenchmarks
             default:
                 throw new ArgumentException($"unknown program {name}", nameof(name));
         }
-        var program = EbpfProgram.Unverified(EbpfAssembler.Assemble(asm, name), context, maps?.Select(m => m.Definition), name);
+        var program = EbpfVerifier.Verify(EbpfAssembler.Assemble(asm, name), new VerifierOptions
+        {
+            Context = context,
+            ContextSizeInR2 = context != ContextDescription.SeccompData,
+            Maps = maps is null ? [] : [.. maps.Select(m => m.Definition)],
+            Name = name,
+        });
         return (EbpfVm.Create(program, maps, EbpfEngine.Interpreter), EbpfVm.Create(program, maps, EbpfEngine.Jit), memory, maps);
     }
 

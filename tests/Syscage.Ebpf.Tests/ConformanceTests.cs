@@ -2,6 +2,7 @@ using System.Globalization;
 using Syscage.Bpf;
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Isa;
+using Syscage.Ebpf.Verifier;
 
 namespace Syscage.Ebpf.Tests;
 
@@ -80,7 +81,15 @@ public sealed class ConformanceTests
             Assert.True(expected.SequenceEqual(bytes), $"{vector.Path}: -- raw differs from the assembler's bytes\n{Describe(vector, program)}");
         }
 
-        var executor = EbpfVm.Create(EbpfProgram.Unverified(program, ContextDescription.Memory(vector.Memory.Length)), engine: engine);
+        // Through the verifier, as every program Syscage runs: the conformance harness's r1/r2 convention is a
+        // writable memory block with its length in r2.
+        var verified = EbpfVerifier.Verify(program, new VerifierOptions
+        {
+            Context = ContextDescription.Memory(vector.Memory.Length),
+            ContextSizeInR2 = true,
+            Name = Path.GetFileName(vector.Path),
+        });
+        var executor = EbpfVm.Create(verified, engine: engine);
         var memory = (byte[])vector.Memory.Clone();
         if (vector.Error is { } expectedError)
         {

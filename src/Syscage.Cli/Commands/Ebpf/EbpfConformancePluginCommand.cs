@@ -3,6 +3,7 @@ using System.Globalization;
 using Syscage.Ebpf;
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Isa;
+using Syscage.Ebpf.Verifier;
 
 namespace Syscage.Cli.Commands.Ebpf;
 
@@ -12,9 +13,8 @@ namespace Syscage.Cli.Commands.Ebpf;
 /// <c>r1</c> = the memory and <c>r2</c> = its length.
 /// </summary>
 /// <remarks>
-/// Like every conformance harness, this runs the program as given: it goes through
-/// <see cref="EbpfProgram.Unverified"/> until the verifier is on this branch, so it is a test tool for trusted
-/// inputs, not a sandbox.
+/// The program goes through the verifier first, with the memory as a writable context whose length is in r2;
+/// a program the verifier rejects is reported (exit 3) and not run.
 /// </remarks>
 public static class EbpfConformancePluginCommand
 {
@@ -48,7 +48,12 @@ public static class EbpfConformancePluginCommand
         if (bytes.Length == 0 || bytes.Length % EbpfInstruction.Size != 0)
             throw new CliException(ExitCode.BadInput, $"<stdin>: {bytes.Length} bytes is not a non-empty whole number of 8-byte eBPF instructions");
         byte[] memory = ParseHex(memoryHex ?? "");
-        var program = EbpfProgram.Unverified(EbpfInstruction.ReadAll(bytes), ContextDescription.Memory(memory.Length), name: "conformance");
+        var program = EbpfVerifier.Verify(EbpfInstruction.ReadAll(bytes), new VerifierOptions
+        {
+            Context = ContextDescription.Memory(memory.Length),
+            ContextSizeInR2 = true,
+            Name = "<stdin>",
+        });
         var vm = EbpfVm.Create(program, engine: interpret ? EbpfEngine.Interpreter : EbpfEngine.Jit);
         ulong r0 = vm.RunOnMemory(memory, HelperContext.None);
         stdout.WriteLine(r0.ToString("x", CultureInfo.InvariantCulture));
