@@ -3,11 +3,36 @@ using BenchmarkDotNet.Running;
 namespace Syscage.Bench;
 
 /// <summary>
-/// Entry point: <c>dotnet run -c Release --project bench/Syscage.Bench -- --filter '*'</c> runs the
-/// BenchmarkDotNet suites; each suite's summary table prints its comparisons.
+/// Entry point.
+/// <list type="bullet">
+/// <item><c>filter-cost [PROFILE]</c>: instructions executed per syscall number by Syscage's and libseccomp's filters for a profile.</item>
+/// <item><c>run-overhead [N]</c>: <c>syscage run -- /bin/true</c> against plain <c>/bin/true</c> and <c>bwrap --seccomp</c>.</item>
+/// <item>anything else: BenchmarkDotNet (e.g. <c>--filter '*Compile*'</c>).</item>
+/// </list>
 /// </summary>
 public static class Program
 {
-    /// <summary>Runs the benchmarks selected on the command line.</summary>
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    /// <summary>Runs the benchmark named on the command line.</summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "run-overhead")
+            return RunOverhead.Run(args.Skip(1).ToArray());
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
+
+    /// <summary>The repository root (the folder with Syscage.slnx above the running program).</summary>
+    public static string RepositoryRoot
+    {
+        get
+        {
+            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, "Syscage.slnx")))
+                    return d.FullName;
+            return Directory.GetCurrentDirectory();
+        }
+    }
+
+    /// <summary>Docker's default profile, from shared/ beside the repository.</summary>
+    public static string DockerDefault => Path.Combine(RepositoryRoot, "..", "shared", "profiles", "docker-default.json");
 }

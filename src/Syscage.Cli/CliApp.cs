@@ -25,6 +25,10 @@ public static class CliApp
             EmuCommand.Create(),
             CheckCommand.Create(),
             SyscallsCommand.Create(),
+            CompileCommand.Create(),
+            ExplainCommand.Create(),
+            RunCommand.Create(),
+            DoctorCommand.Create(),
         };
         root.Add(Verbose);
         return root;

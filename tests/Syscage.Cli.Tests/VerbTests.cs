@@ -137,7 +137,7 @@ public sealed class VerbTests
     [Fact]
     public void EveryVerbHasHelp()
     {
-        foreach (var verb in new[] { "asm", "disasm", "emu", "check", "syscalls" })
+        foreach (var verb in new[] { "asm", "disasm", "emu", "check", "syscalls", "compile", "explain", "run", "doctor" })
         {
             var r = CliRunner.Run(verb, "--help");
             Assert.Equal(0, r.ExitCode);

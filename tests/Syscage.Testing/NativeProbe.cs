@@ -243,45 +243,6 @@ public static class NativeProbe
     {
         if (!OperatingSystem.IsLinux())
             throw new NativeProbeException($"the seccomp probe needs Linux, this is {RuntimeInformation.OSDescription}");
-        string source = Path.Combine(RepositoryRoot, "tests", "native", "seccomp_probe.c");
-        if (!File.Exists(source))
-            throw new NativeProbeException($"probe source missing: {source}");
-        string cc = FindOnPath("cc") ?? throw new NativeProbeException(
-            "the kernel-agreement tests compile tests/native/seccomp_probe.c at run time and need a C compiler: " +
-            "`cc` is not on PATH (install one, e.g. `apt-get install gcc`)");
-        // One directory per test process: test runs of several engineers may share the tree.
-        var dir = Directory.CreateTempSubdirectory("syscage-probe-");
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            try { dir.Delete(recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        };
-        string output = Path.Combine(dir.FullName, "seccomp_probe");
-        var psi = new ProcessStartInfo(cc)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string arg in (string[])["-O2", "-Wall", "-o", output, source])
-            psi.ArgumentList.Add(arg);
-        using var process = Process.Start(psi) ?? throw new NativeProbeException($"could not start {cc}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        var text = new StringBuilder().Append(stdout.GetAwaiter().GetResult()).Append(stderr).ToString().Trim();
-        if (process.ExitCode != 0 || !File.Exists(output))
-            throw new NativeProbeException($"cc -O2 -o {output} {source} failed ({process.ExitCode}): {text}");
-        return output;
-    }
-
-    private static string? FindOnPath(string name)
-    {
-        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
-        {
-            string candidate = Path.Combine(dir, name);
-            if (File.Exists(candidate))
-                return candidate;
-        }
-        return null;
+        return NativeBuild.Compile("seccomp_probe.c", "the kernel-agreement tests");
     }
 }

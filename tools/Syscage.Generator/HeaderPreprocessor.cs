@@ -141,11 +141,11 @@ internal sealed class HeaderPreprocessor
         macros[name] = new MacroDefinition(name, functionLike, body.Trim());
     }
 
-    private static string JoinContinuationLines(string text)
+    internal static string JoinContinuationLines(string text)
         => text.Replace("\r\n", "\n", StringComparison.Ordinal).Replace("\\\n", " ", StringComparison.Ordinal);
 
     /// <summary>Removes <c>/* */</c> and <c>//</c> comments, keeping the newlines inside them so line numbers stay right.</summary>
-    private static string StripComments(string text)
+    internal static string StripComments(string text)
     {
         var builder = new StringBuilder(text.Length);
         int i = 0;

@@ -1,7 +1,7 @@
 using Syscage.Generator;
 
 // dotnet run --project tools/Syscage.Generator -- <repo-root> [--check] [--include-dir DIR] [--man-dir DIR]
-//   Writes src/Syscage/Policy/Syscalls/SyscallTables.g.cs and Errno.g.cs under <repo-root>; with --check, writes
+//   Writes src/Syscage/Policy/Syscalls/SyscallTables.g.cs, Errno.g.cs and src/Syscage/Policy/Constants.g.cs under <repo-root>; with --check, writes
 //   nothing and exits 1 when a committed file differs from what the headers on this machine give.
 // Exit codes: 0 ok, 1 --check found a difference, 2 usage error or a missing source.
 string? root = null;
@@ -48,6 +48,7 @@ try
 {
     outputs.Add((SyscallTableGenerator.OutputRelativePath, generator.Generate()));
     outputs.Add((ErrnoTableGenerator.OutputRelativePath, new ErrnoTableGenerator(includeDirectory).Generate()));
+    outputs.Add((ConstantsTableGenerator.OutputRelativePath, new ConstantsTableGenerator(includeDirectory).Generate()));
 }
 catch (MissingSourceException e)
 {

@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Globalization;
 using Syscage.Bpf;
+using Syscage.Policy.Compiler;
 
 namespace Syscage.Cli.Commands;
 
@@ -9,9 +11,9 @@ public static class CheckCommand
     /// <summary>The command definition; it only unpacks the parse result.</summary>
     public static Command Create()
     {
-        var file = new Argument<string>("FILE") { Description = "Raw sock_filter bytes, or assembler text (.asm, .s)" };
+        var file = new Argument<string>("FILE") { Description = "A raw .bpf filter or assembler text (validated), or a POLICY (compiled, then proved equivalent)" };
         var arch = new Option<string?>("--arch") { Description = "Architecture for syscall names in assembler text (default: native)" };
-        var cmd = new Command("check", "Validate a program exactly as seccomp(SECCOMP_SET_MODE_FILTER) would; exit 0 if accepted, 1 if not") { file, arch };
+        var cmd = new Command("check", "Validate a program as seccomp(SECCOMP_SET_MODE_FILTER) would, or prove a policy's compiled filter equivalent to it; exit 0 if so, 1 if not") { file, arch };
         cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(file)!, p.GetValue(arch))));
         return cmd;
     }
@@ -19,6 +21,8 @@ public static class CheckCommand
     /// <summary>Prints the verdict; 0 when the kernel would accept the program, 1 when not.</summary>
     public static int Run(TextWriter stdout, TextWriter stderr, string file, string? arch = null)
     {
+        if (!PolicyInputs.IsProgram(file))
+            return CheckPolicy(stdout, stderr, file);
         var insns = ProgramFiles.ReadInstructions(file, ProgramFiles.ParseArch(arch));
         if (Validator.Check(insns) is { } error)
         {
@@ -27,5 +31,33 @@ public static class CheckCommand
         }
         stdout.WriteLine($"{file}: ok, {insns.Length} instructions");
         return (int)ExitCode.Ok;
+    }
+
+    /// <summary>
+    /// Compiles the policy (optimised and not) and compares each program with the policy's reference evaluator
+    /// on every architecture, syscall number and predicate edge.
+    /// </summary>
+    private static int CheckPolicy(TextWriter stdout, TextWriter stderr, string policyName)
+    {
+        var policy = PolicyInputs.LoadPolicy(policyName, null, stderr);
+        int status = (int)ExitCode.Ok;
+        foreach (bool optimize in new[] { true, false })
+        {
+            var program = PolicyCompiler.Compile(policy, new CompileOptions { Optimize = optimize });
+            var report = EquivalenceChecker.Check(policy, program);
+            string kind = optimize ? "optimised" : "unoptimised";
+            if (report.Equivalent)
+            {
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{policyName}: {kind} filter of {program.Length} instructions matches the policy on all {report.Vectors} inputs checked"));
+                continue;
+            }
+            status = (int)ExitCode.Rejected;
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{policyName}: {kind} filter differs from the policy on {report.MismatchCount} of {report.Vectors} inputs; first ones:"));
+            foreach (var m in report.Mismatches.Take(10))
+                stdout.WriteLine($"  {m.Data}: policy {m.Expected}, filter {m.Actual}");
+        }
+        return status;
     }
 }

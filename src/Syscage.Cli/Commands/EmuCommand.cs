@@ -11,7 +11,7 @@ public static class EmuCommand
     /// <summary>The command definition; it only unpacks the parse result.</summary>
     public static Command Create()
     {
-        var file = new Argument<string>("FILE") { Description = "Raw sock_filter bytes, or assembler text (.asm, .s)" };
+        var file = new Argument<string>("FILE") { Description = "A raw .bpf filter, assembler text (.asm, .s), or a POLICY (.policy, .json, built-in name) to compile" };
         var syscall = new Argument<string>("SYSCALL") { Description = "Syscall name (for --arch) or number (decimal or 0x hex)" };
         var args = new Argument<string[]>("ARGS") { Description = "Up to six arguments: decimal, 0x hex, or negative", Arity = new ArgumentArity(0, 6) };
         var arch = new Option<string?>("--arch") { Description = "Architecture of the call (default: native): x86_64, x86, x32, aarch64, riscv64" };
@@ -32,7 +32,7 @@ public static class EmuCommand
         var architecture = ProgramFiles.ParseArch(arch);
         if (args.Length > 6)
             throw new CliException(ExitCode.Usage, $"a system call has at most 6 arguments, got {args.Length}");
-        var program = ProgramFiles.ReadProgram(file, architecture);
+        var program = PolicyInputs.LoadProgram(file, architecture);
         var data = MakeData(architecture, syscall, args, ip);
 
         Action<TraceStep>? tracer = null;

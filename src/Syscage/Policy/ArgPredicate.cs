@@ -113,18 +113,21 @@ public sealed record ArgPredicate(int Arg, ComparisonOp Op, ulong Value, ulong M
     }
 
     /// <inheritdoc/>
-    public override string ToString()
+    public override string ToString() => Format($"arg{Arg}");
+
+    /// <summary>The comparison written with <paramref name="argument"/> for the argument, e.g. <c>$a2 &gt; 0x10</c>.</summary>
+    public string Format(string argument)
     {
         string hex(ulong x) => x < 10 ? x.ToString(CultureInfo.InvariantCulture) : string.Create(CultureInfo.InvariantCulture, $"0x{x:x}");
         return Op switch
         {
-            ComparisonOp.Eq => $"arg{Arg} == {hex(Value)}",
-            ComparisonOp.Ne => $"arg{Arg} != {hex(Value)}",
-            ComparisonOp.Lt => $"arg{Arg} < {hex(Value)}",
-            ComparisonOp.Le => $"arg{Arg} <= {hex(Value)}",
-            ComparisonOp.Gt => $"arg{Arg} > {hex(Value)}",
-            ComparisonOp.Ge => $"arg{Arg} >= {hex(Value)}",
-            _ => $"(arg{Arg} & {hex(Mask)}) == {hex(Value & Mask)}",
+            ComparisonOp.Eq => $"{argument} == {hex(Value)}",
+            ComparisonOp.Ne => $"{argument} != {hex(Value)}",
+            ComparisonOp.Lt => $"{argument} < {hex(Value)}",
+            ComparisonOp.Le => $"{argument} <= {hex(Value)}",
+            ComparisonOp.Gt => $"{argument} > {hex(Value)}",
+            ComparisonOp.Ge => $"{argument} >= {hex(Value)}",
+            _ => $"({argument} & {hex(Mask)}) == {hex(Value & Mask)}",
         };
     }
 }

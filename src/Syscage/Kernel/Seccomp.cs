@@ -1,0 +1,136 @@
+using System.Runtime.InteropServices;
+using Syscage.Bpf;
+using static Syscage.Kernel.Interop.Libc;
+
+namespace Syscage.Kernel;
+
+/// <summary><c>SECCOMP_FILTER_FLAG_*</c>: how <c>seccomp(SECCOMP_SET_MODE_FILTER)</c> installs a filter.</summary>
+[Flags]
+public enum FilterFlags : uint
+{
+    /// <summary>No flags.</summary>
+    None = 0,
+    /// <summary><c>SECCOMP_FILTER_FLAG_TSYNC</c>: install on every thread of the process, or fail.</summary>
+    Tsync = 1 << 0,
+    /// <summary><c>SECCOMP_FILTER_FLAG_LOG</c>: log every action but ALLOW.</summary>
+    Log = 1 << 1,
+    /// <summary><c>SECCOMP_FILTER_FLAG_SPEC_ALLOW</c>: don't force the speculative-store-bypass mitigation.</summary>
+    SpecAllow = 1 << 2,
+    /// <summary><c>SECCOMP_FILTER_FLAG_NEW_LISTENER</c>: return a user-notification listener fd.</summary>
+    NewListener = 1 << 3,
+    /// <summary><c>SECCOMP_FILTER_FLAG_TSYNC_ESRCH</c>: a TSYNC failure returns ESRCH instead of a thread id.</summary>
+    TsyncEsrch = 1 << 4,
+    /// <summary><c>SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV</c>: once received, a notified task waits killably.</summary>
+    WaitKillableRecv = 1 << 5,
+}
+
+/// <summary>
+/// The seccomp system call and its feature queries (<c>seccomp(2)</c>). Installing a filter here filters the
+/// calling process for the rest of its life: use <see cref="Sandbox"/> to do it on purpose, or
+/// <see cref="SandboxedProcess"/> to filter a child instead.
+/// </summary>
+public static class Seccomp
+{
+#pragma warning disable CS1591 // Kernel names: include/uapi/linux/seccomp.h.
+    public const uint SECCOMP_SET_MODE_STRICT = 0;
+    public const uint SECCOMP_SET_MODE_FILTER = 1;
+    public const uint SECCOMP_GET_ACTION_AVAIL = 2;
+    public const uint SECCOMP_GET_NOTIF_SIZES = 3;
+#pragma warning restore CS1591
+
+    /// <summary>Sizes of the user-notification structures this kernel uses (<c>struct seccomp_notif_sizes</c>).</summary>
+    /// <param name="Notif"><c>sizeof(struct seccomp_notif)</c>.</param>
+    /// <param name="NotifResp"><c>sizeof(struct seccomp_notif_resp)</c>.</param>
+    /// <param name="Data"><c>sizeof(struct seccomp_data)</c>.</param>
+    public readonly record struct NotifSizes(ushort Notif, ushort NotifResp, ushort Data);
+
+    /// <summary>
+    /// <c>SECCOMP_GET_ACTION_AVAIL</c>: "Test to see if an action is supported by the kernel" — 0 if so,
+    /// EOPNOTSUPP if not (seccomp(2)).
+    /// </summary>
+    public static unsafe bool IsActionAvailable(uint action)
+    {
+        uint value = action & SeccompAction.SECCOMP_RET_ACTION_FULL;
+        nint rc = syscall(SYS_seccomp, (nint)SECCOMP_GET_ACTION_AVAIL, 0, (nint)(&value));
+        if (rc == 0)
+            return true;
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == 95 /* EOPNOTSUPP */)
+            return false;
+        throw new KernelException("seccomp(SECCOMP_GET_ACTION_AVAIL)", errno);
+    }
+
+    /// <summary><c>SECCOMP_GET_NOTIF_SIZES</c>.</summary>
+    public static unsafe NotifSizes GetNotifSizes()
+    {
+        NotifSizes sizes;
+        if (syscall(SYS_seccomp, (nint)SECCOMP_GET_NOTIF_SIZES, 0, (nint)(&sizes)) != 0)
+            throw KernelException.FromLastError("seccomp(SECCOMP_GET_NOTIF_SIZES)");
+        return sizes;
+    }
+
+    /// <summary>
+    /// Whether the kernel knows <paramref name="flags"/>: asks to install a filter from a null pointer, which
+    /// fails with EFAULT after the flags were accepted and with EINVAL when they were not. Installs nothing.
+    /// </summary>
+    public static bool AreFlagsSupported(FilterFlags flags)
+    {
+        nint rc = syscall(SYS_seccomp, (nint)SECCOMP_SET_MODE_FILTER, (nint)(uint)flags, 0);
+        int errno = Marshal.GetLastPInvokeError();
+        if (rc == 0)
+            throw new InvalidOperationException("seccomp accepted a null filter");
+        return errno == 14 /* EFAULT */;
+    }
+
+    /// <summary>
+    /// <c>prctl(PR_SET_NO_NEW_PRIVS, 1)</c>: "Once set, this bit cannot be unset" — required to install a filter
+    /// without CAP_SYS_ADMIN, and inherited by children and across execve.
+    /// </summary>
+    public static void SetNoNewPrivileges()
+    {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+            throw KernelException.FromLastError("prctl(PR_SET_NO_NEW_PRIVS)");
+    }
+
+    /// <summary>The calling thread's seccomp mode (<c>PR_GET_SECCOMP</c>): 0 none, 1 strict, 2 filter.</summary>
+    public static int CurrentMode()
+    {
+        int mode = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
+        if (mode < 0)
+            throw KernelException.FromLastError("prctl(PR_GET_SECCOMP)");
+        return mode;
+    }
+
+    /// <summary>
+    /// <c>seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)</c> on the calling thread (and, with TSYNC, the process).
+    /// Returns the syscall's result: 0, or a listener fd with <see cref="FilterFlags.NewListener"/>.
+    /// </summary>
+    internal static unsafe int InstallFilter(BpfProgram program, FilterFlags flags)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        byte[] bytes = program.ToBytes();
+        fixed (byte* filter = bytes)
+        {
+            // struct sock_fprog { unsigned short len; struct sock_filter *filter; }
+            var fprog = stackalloc nint[2];
+            fprog[0] = program.Length;
+            fprog[1] = (nint)filter;
+            nint rc = syscall(SYS_seccomp, (nint)SECCOMP_SET_MODE_FILTER, (nint)(uint)flags, (nint)fprog);
+            if (rc < 0)
+                throw KernelException.FromLastError("seccomp(SECCOMP_SET_MODE_FILTER)", Hint(Marshal.GetLastPInvokeError()));
+            if (rc > 0 && (flags & FilterFlags.Tsync) != 0 && (flags & FilterFlags.NewListener) == 0)
+                throw new KernelException("seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC)", 0,
+                    $"thread {rc} could not be synchronised: it already has a filter that is not an ancestor of this thread's");
+            return (int)rc;
+        }
+    }
+
+    private static string? Hint(int errno) => errno switch
+    {
+        13 => "set no_new_privs first (prctl(PR_SET_NO_NEW_PRIVS)) or run with CAP_SYS_ADMIN",
+        12 => "the process's filters together exceed the kernel's 32768-instruction limit",
+        3 => "a thread could not be synchronised (SECCOMP_FILTER_FLAG_TSYNC_ESRCH)",
+        16 => "another filter of this process already has a user-notification listener",
+        _ => null,
+    };
+}

@@ -1,0 +1,165 @@
+using Syscage.Bpf;
+using static Syscage.Bpf.Opcode;
+
+namespace Syscage.Policy.Compiler;
+
+/// <summary>
+/// What the accumulator holds: a 32-bit word of <c>seccomp_data</c> at <paramref name="Offset"/>, ANDed with
+/// <paramref name="Mask"/> (<see cref="uint.MaxValue"/> for none).
+/// </summary>
+internal readonly record struct AValue(uint Offset, uint Mask)
+{
+    public static AValue Word(uint offset) => new(offset, uint.MaxValue);
+    public bool Masked => Mask != uint.MaxValue;
+}
+
+/// <summary>A node of the decision DAG the code generator lays out: a return, or a load-and-test.</summary>
+internal abstract class DecisionNode
+{
+    /// <summary>Dense id, assigned by the graph in creation order (children before parents).</summary>
+    public int Id { get; init; }
+}
+
+/// <summary><c>return K</c>.</summary>
+internal sealed class ReturnNode(uint value) : DecisionNode
+{
+    public uint Value { get; } = value;
+}
+
+/// <summary>
+/// <c>A = data[offset]; [A &amp;= mask;] if (A op K) goto True else goto False</c>. The load and the AND are
+/// emitted only when the accumulator does not already hold that value on every path into the node.
+/// </summary>
+internal sealed class TestNode(AValue value, ushort jumpOp, uint k, DecisionNode whenTrue, DecisionNode whenFalse) : DecisionNode
+{
+    public AValue Value { get; } = value;
+    /// <summary><c>BPF_JEQ</c>, <c>BPF_JGT</c>, <c>BPF_JGE</c> or <c>BPF_JSET</c> (always with <c>BPF_K</c>).</summary>
+    public ushort JumpOp { get; } = jumpOp;
+    public uint K { get; } = k;
+    public DecisionNode True { get; } = whenTrue;
+    public DecisionNode False { get; } = whenFalse;
+}
+
+/// <summary>
+/// Builds the decision DAG with hash-consing: structurally equal nodes are one node, so equal decisions
+/// (the same return, the same argument checks leading to the same actions) share code and merge ranges.
+/// </summary>
+internal sealed class DecisionGraph(bool shareNodes = true)
+{
+    private readonly Dictionary<uint, ReturnNode> _returns = [];
+    private readonly Dictionary<(AValue, ushort, uint, int, int), TestNode> _tests = [];
+    private readonly List<DecisionNode> _nodes = [];
+
+    /// <summary>Every node made, children before parents.</summary>
+    public IReadOnlyList<DecisionNode> Nodes => _nodes;
+
+    public ReturnNode Return(SeccompAction action) => Return(action.Value);
+
+    public ReturnNode Return(uint value)
+    {
+        if (shareNodes && _returns.TryGetValue(value, out var r))
+            return r;
+        r = new ReturnNode(value) { Id = _nodes.Count };
+        _nodes.Add(r);
+        _returns.TryAdd(value, r);
+        return r;
+    }
+
+    /// <summary>A test, or just the common child when both branches lead to the same node.</summary>
+    public DecisionNode Test(AValue value, ushort jumpOp, uint k, DecisionNode whenTrue, DecisionNode whenFalse)
+    {
+        if (whenTrue == whenFalse)
+            return whenTrue;
+        var key = (value, jumpOp, k, whenTrue.Id, whenFalse.Id);
+        if (shareNodes && _tests.TryGetValue(key, out var t))
+            return t;
+        t = new TestNode(value, jumpOp, k, whenTrue, whenFalse) { Id = _nodes.Count };
+        _nodes.Add(t);
+        _tests.TryAdd(key, t);
+        return t;
+    }
+
+    /// <summary>Code that goes to <paramref name="whenTrue"/> when <paramref name="condition"/> holds, else <paramref name="whenFalse"/>.</summary>
+    public DecisionNode Condition(Condition condition, DecisionNode whenTrue, DecisionNode whenFalse, bool is64Bit) => condition switch
+    {
+        Policy.Condition.Predicate p => Predicate(p.Value, whenTrue, whenFalse, is64Bit),
+        Policy.Condition.NotOf n => Condition(n.Inner, whenFalse, whenTrue, is64Bit),
+        Policy.Condition.AllOf a => a.Conditions.Reverse().Aggregate(whenTrue, (next, c) => Condition(c, next, whenFalse, is64Bit)),
+        Policy.Condition.AnyOf o => o.Conditions.Reverse().Aggregate(whenFalse, (next, c) => Condition(c, whenTrue, next, is64Bit)),
+        _ => throw new ArgumentException($"unknown condition {condition.GetType().Name}", nameof(condition)),
+    };
+
+    /// <summary>
+    /// One 64-bit comparison as tests on the 32-bit halves (high half first), or on the low half alone for a
+    /// 32-bit ABI, whose seccomp_data arguments are the zero-extended 32-bit registers.
+    /// </summary>
+    public DecisionNode Predicate(ArgPredicate p, DecisionNode t, DecisionNode f, bool is64Bit)
+    {
+        uint lo = SeccompData.ArgsOffset + 8 * (uint)p.Arg, hi = lo + 4;
+        ulong value = p.Value, mask = p.Mask;
+        uint vHi = (uint)(value >> 32), vLo = (uint)value;
+        switch (p.Op)
+        {
+            case ComparisonOp.Ne:
+                return Predicate(p with { Op = ComparisonOp.Eq }, f, t, is64Bit);
+            case ComparisonOp.Lt:
+                return Predicate(p with { Op = ComparisonOp.Ge }, f, t, is64Bit);
+            case ComparisonOp.Le:
+                return Predicate(p with { Op = ComparisonOp.Gt }, f, t, is64Bit);
+            case ComparisonOp.Eq:
+            {
+                var low = Test(AValue.Word(lo), BPF_JEQ, vLo, t, f);
+                return is64Bit ? Test(AValue.Word(hi), BPF_JEQ, vHi, low, f) : low;
+            }
+            case ComparisonOp.Gt:
+            case ComparisonOp.Ge:
+            {
+                ushort op = p.Op == ComparisonOp.Gt ? BPF_JGT : BPF_JGE;
+                var low = LowCompare(lo, op, vLo, t, f);
+                if (!is64Bit)
+                    return low;
+                // hi > vHi: true; hi == vHi: compare the low halves; hi < vHi: false.
+                var equalHigh = Test(AValue.Word(hi), BPF_JEQ, vHi, low, f);
+                return vHi == uint.MaxValue ? equalHigh : Test(AValue.Word(hi), BPF_JGT, vHi, t, equalHigh);
+            }
+            default:
+            {
+                if (!is64Bit)
+                    mask &= uint.MaxValue;
+                ulong datum = value & mask;
+                var low = Masked(lo, (uint)mask, (uint)datum, t, f);
+                return is64Bit ? Masked(hi, (uint)(mask >> 32), (uint)(datum >> 32), low, f) : low;
+            }
+        }
+    }
+
+    /// <summary>Unsigned <c>A op K</c> on a low half, with the always-true and always-false cases folded.</summary>
+    private DecisionNode LowCompare(uint offset, ushort op, uint k, DecisionNode t, DecisionNode f) =>
+        op == BPF_JGE && k == 0 ? t
+        : op == BPF_JGT && k == uint.MaxValue ? f
+        : Test(AValue.Word(offset), op, k, t, f);
+
+    /// <summary>
+    /// <c>(A &amp; mask) == datum</c> on one half: nothing for a zero mask, a bit test (JSET, no AND) when the
+    /// datum is zero or a single-bit mask is fully set, else AND and compare.
+    /// </summary>
+    private DecisionNode Masked(uint offset, uint mask, uint datum, DecisionNode t, DecisionNode f)
+    {
+        if (mask == 0)
+            return t;
+        if (datum == 0)
+            return Test(AValue.Word(offset), BPF_JSET, mask, f, t);
+        if (datum == mask && (mask & (mask - 1)) == 0)
+            return Test(AValue.Word(offset), BPF_JSET, mask, t, f);
+        return Test(new AValue(offset, mask), BPF_JEQ, datum, t, f);
+    }
+
+    /// <summary>The rules of one syscall in order, falling to <paramref name="otherwise"/>.</summary>
+    public DecisionNode Rules(IReadOnlyList<Rule> rules, DecisionNode otherwise, bool is64Bit)
+    {
+        var node = otherwise;
+        for (int i = rules.Count - 1; i >= 0; i--)
+            node = Condition(rules[i].Condition, Return(rules[i].Action), node, is64Bit);
+        return node;
+    }
+}

@@ -1,0 +1,145 @@
+using Syscage.Bpf;
+using Syscage.Policy.Syscalls;
+
+namespace Syscage.Policy.Compiler;
+
+/// <summary>One input on which a program and a policy disagree.</summary>
+/// <param name="Data">The call.</param>
+/// <param name="Expected">The policy's verdict (reference evaluator).</param>
+/// <param name="Actual">The program's verdict (interpreter).</param>
+public sealed record Mismatch(SeccompData Data, SeccompAction Expected, SeccompAction Actual);
+
+/// <summary>The outcome of <see cref="EquivalenceChecker.Check"/>.</summary>
+/// <param name="Vectors">How many calls were compared.</param>
+/// <param name="Mismatches">The calls where the verdicts differ (at most the first 100).</param>
+/// <param name="MismatchCount">How many calls differed in all.</param>
+public sealed record EquivalenceReport(long Vectors, IReadOnlyList<Mismatch> Mismatches, long MismatchCount)
+{
+    /// <summary>True when every compared call got the same verdict.</summary>
+    public bool Equivalent => MismatchCount == 0;
+}
+
+/// <summary>
+/// Proves a compiled program equal to its policy over the inputs where they could differ: every covered and
+/// some foreign architectures; every syscall number of the tables, every number a rule names, the edges of the
+/// number space (-1, the x32 bit, sign and half edges); and for each syscall with argument rules, the product of
+/// the interesting values (<see cref="ArgPredicate.InterestingValues"/>) of every argument its rules test.
+/// Between those values no predicate — nor any 32-bit half the code compares — changes truth, so agreement on
+/// them is agreement everywhere.
+/// </summary>
+public static class EquivalenceChecker
+{
+    /// <summary>Above this many argument combinations for one syscall, the product is sampled (seeded).</summary>
+    public const int MaxCombinationsPerSyscall = 20_000;
+
+    private static readonly uint[] EdgeNumbers =
+    [
+        0, 1, 0x3fff_ffff, 0x4000_0000, 0x4000_0001, 0x7fff_ffff, 0x8000_0000, 0xbfff_ffff, 0xc000_0000,
+        0xffff_fffe, 0xffff_ffff, 0x1000, 0xffff,
+    ];
+
+    /// <summary>Foreign <c>AUDIT_ARCH_*</c> values tried besides the known ones: always the bad-arch action unless covered.</summary>
+    private static readonly uint[] ForeignArches = [0, 0xdead_beef, 0x4000_003e /* libseccomp's x32 token */, 0xc000_0015 /* ppc64 */];
+
+    /// <summary>Compares <paramref name="program"/> with <paramref name="policy"/> on every deciding input.</summary>
+    public static EquivalenceReport Check(SeccompPolicy policy, BpfProgram program)
+    {
+        var mismatches = new List<Mismatch>();
+        long vectors = 0, count = 0;
+        foreach (var data in Vectors(policy))
+        {
+            vectors++;
+            var expected = policy.Evaluate(data).Action;
+            var actual = Interpreter.Run(program, data).Action;
+            if (expected != actual)
+            {
+                count++;
+                if (mismatches.Count < 100)
+                    mismatches.Add(new Mismatch(data, expected, actual));
+            }
+        }
+        return new EquivalenceReport(vectors, mismatches, count);
+    }
+
+    /// <summary>The inputs <see cref="Check"/> compares.</summary>
+    public static IEnumerable<SeccompData> Vectors(SeccompPolicy policy)
+    {
+        var arches = Architecture.All.Select(a => a.AuditArch).Concat(ForeignArches).Distinct();
+        var numbers = new SortedSet<uint>(EdgeNumbers);
+        foreach (var a in Architecture.All)
+        {
+            foreach (var s in a.Syscalls.All)
+            {
+                numbers.Add((uint)s.Number);
+                numbers.Add((uint)s.Number + 1);
+            }
+        }
+        foreach (var section in policy.Sections)
+        {
+            foreach (int nr in section.Syscalls.Keys)
+            {
+                numbers.Add((uint)nr);
+                numbers.Add(unchecked((uint)nr + 1));
+                numbers.Add(unchecked((uint)nr - 1));
+                numbers.Add((uint)nr ^ 0x4000_0000);
+            }
+        }
+        foreach (uint auditArch in arches)
+        {
+            foreach (uint nr in numbers)
+            {
+                var data = new SeccompData(unchecked((int)nr), auditArch);
+                yield return data;
+                var section = policy.SectionFor(data);
+                if (section is null || !section.Syscalls.TryGetValue(data.Nr, out var rules) || rules.All(r => r.Condition.IsTrue))
+                    continue;
+                foreach (var args in ArgumentVectors(rules, unchecked((int)nr)))
+                    yield return new SeccompData(data.Nr, auditArch, 0, args);
+            }
+        }
+    }
+
+    /// <summary>The product of each tested argument's interesting values (sampled above the cap).</summary>
+    private static IEnumerable<ulong[]> ArgumentVectors(IReadOnlyList<Rule> rules, int seed)
+    {
+        var perArg = new SortedSet<ulong>[6];
+        foreach (var p in rules.SelectMany(r => r.Condition.Predicates()))
+            foreach (ulong v in p.InterestingValues())
+                (perArg[p.Arg] ??= []).Add(v);
+        var tested = Enumerable.Range(0, 6).Where(i => perArg[i] is not null).ToArray();
+        var values = tested.Select(i => perArg[i].ToArray()).ToArray();
+        long total = values.Aggregate(1L, (acc, v) => acc * v.Length);
+        if (total <= MaxCombinationsPerSyscall)
+        {
+            var index = new int[tested.Length];
+            for (long n = 0; n < total; n++)
+            {
+                var args = new ulong[6];
+                for (int k = 0; k < tested.Length; k++)
+                    args[tested[k]] = values[k][index[k]];
+                yield return args;
+                for (int k = 0; k < tested.Length && ++index[k] == values[k].Length; k++)
+                    index[k] = 0;
+            }
+            yield break;
+        }
+        // Too many to enumerate: every single-argument variation, then seeded random combinations.
+        for (int k = 0; k < tested.Length; k++)
+        {
+            foreach (ulong v in values[k])
+            {
+                var args = new ulong[6];
+                args[tested[k]] = v;
+                yield return args;
+            }
+        }
+        var rng = new Random(seed);
+        for (int n = 0; n < MaxCombinationsPerSyscall; n++)
+        {
+            var args = new ulong[6];
+            for (int k = 0; k < tested.Length; k++)
+                args[tested[k]] = values[k][rng.Next(values[k].Length)];
+            yield return args;
+        }
+    }
+}

@@ -1,0 +1,56 @@
+using System.Globalization;
+using System.Text;
+using Syscage.Bpf;
+
+namespace Syscage.Policy.Compiler;
+
+/// <summary>
+/// Renders the policy IR as pseudo filter code, the readable form libseccomp calls PFC: per architecture, per
+/// syscall, the rules with their argument tests, then the default and bad-arch actions.
+/// </summary>
+public static class PseudoFilterCode
+{
+    /// <summary>The PFC text of <paramref name="policy"/>.</summary>
+    public static string Render(SeccompPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        var sb = new StringBuilder();
+        sb.Append("#\n# pseudo filter code start\n#\n");
+        foreach (var section in policy.Sections)
+        {
+            var arch = section.Architecture;
+            sb.Append(CultureInfo.InvariantCulture, $"# filter for arch {arch.Name} ({arch.AuditArchName} 0x{arch.AuditArch:x8})\n");
+            foreach (var (nr, rules) in section.Syscalls.OrderBy(kv => (uint)kv.Key))
+            {
+                string name = arch.Syscalls.TryGetName(nr, out var n) ? n : "?";
+                sb.Append(CultureInfo.InvariantCulture, $"if ($syscall == {nr})  # {name}\n");
+                foreach (var rule in rules)
+                {
+                    string where = rule.Source is null ? "" : $"  # {rule.Source}";
+                    if (rule.Condition.IsTrue)
+                        sb.Append(CultureInfo.InvariantCulture, $"  action {rule.Action};{where}\n");
+                    else
+                        sb.Append(CultureInfo.InvariantCulture, $"  if ({Describe(rule.Condition, arch.Is64Bit)})\n    action {rule.Action};{where}\n");
+                }
+            }
+            sb.Append(CultureInfo.InvariantCulture, $"# default action\naction {policy.DefaultAction};\n");
+        }
+        sb.Append(CultureInfo.InvariantCulture, $"# invalid architecture action\naction {policy.BadArchAction};\n");
+        sb.Append("#\n# pseudo filter code end\n#\n");
+        return sb.ToString();
+    }
+
+    private static string Describe(Condition c, bool is64Bit) => c switch
+    {
+        Condition.Predicate p => Predicate(p.Value, is64Bit),
+        Condition.AllOf a => string.Join(" && ", a.Conditions.Select(x => x is Condition.AnyOf ? $"({Describe(x, is64Bit)})" : Describe(x, is64Bit))),
+        Condition.AnyOf o => string.Join(" || ", o.Conditions.Select(x => Describe(x, is64Bit))),
+        Condition.NotOf n => $"!({Describe(n.Inner, is64Bit)})",
+        _ => c.ToString(),
+    };
+
+    /// <summary>On a 32-bit ABI only the low halves exist: show the predicate as the filter evaluates it.</summary>
+    private static string Predicate(ArgPredicate p, bool is64Bit) => is64Bit
+        ? p.Format($"$a{p.Arg}")
+        : (p with { Value = p.Value & uint.MaxValue, Mask = p.Mask & uint.MaxValue }).Format($"$a{p.Arg}.lo32");
+}

@@ -1,0 +1,138 @@
+using System.Diagnostics.CodeAnalysis;
+using Syscage.Policy.Syscalls;
+
+namespace Syscage.Policy.Language;
+
+/// <summary>Options for reading a policy.</summary>
+public sealed class PolicyParseOptions
+{
+    /// <summary>
+    /// When set, the architectures the policy covers, replacing the policy's own <c>arch</c> statement (what
+    /// <c>syscage compile --arch LIST</c> passes). When null: the policy's <c>arch</c> statement, else
+    /// <see cref="PolicyBuilder.DefaultArchitectures"/>.
+    /// </summary>
+    public IReadOnlyList<Architecture>? Architectures { get; init; }
+}
+
+/// <summary>
+/// The Syscage policy language (<c>*.policy</c>): reads a policy text, its includes and the built-in
+/// <see cref="SyscallGroups"/> into a <see cref="SeccompPolicy"/>.
+/// </summary>
+/// <remarks>
+/// <para>A policy is a list of statements, one per line (or separated by <c>;</c>); <c>#</c> starts a comment.</para>
+/// <code>
+/// default ERRNO(EPERM)                  # required once: the action when no rule matches
+/// bad-arch KILL_PROCESS                 # optional (default KILL_PROCESS)
+/// arch x86_64, x86, x32                 # optional, before the first rule; default: PolicyBuilder.DefaultArchitectures
+/// include "other.policy"                # relative to this file; cycles are an error; a file is read once
+/// group @mine = read, write, @basic-io  # a named list of syscalls
+///
+/// ALLOW read, write, @file-system       # ACTION syscalls [if CONDITION]
+/// ERRNO(EACCES) openat if (flags &amp; O_ACCMODE) != O_RDONLY
+/// ALLOW socket if domain == AF_UNIX || domain == AF_INET
+/// ALLOW ioctl if arg1 == TCGETS &amp;&amp; arg0 &lt;= 2
+/// ALLOW clone if !(flags &amp; CLONE_NEWUSER)
+/// NOTIFY(log) mkdir                     # USER_NOTIF, handled in user space by the handler named 'log'
+/// allow {                               # block form: one rule per line, same action
+///     read, write
+///     close
+/// }
+/// arch x86 { ALLOW socketcall }         # rules only for these architectures
+/// </code>
+/// <para>
+/// Actions (any case): <c>ALLOW</c>, <c>KILL_PROCESS</c>, <c>KILL_THREAD</c> (<c>KILL</c>), <c>TRAP[(n)]</c>,
+/// <c>ERRNO(n | ENAME)</c>, <c>TRACE[(n)]</c>, <c>LOG</c>, <c>NOTIFY[(handler)]</c> (<c>USER_NOTIF</c>).
+/// Syscalls: names, numbers (<c>seccomp_data.nr</c>; the x32 bit is added for x32) and <c>@groups</c>. A name that
+/// a covered architecture lacks is skipped there; a name no architecture has is an error.
+/// </para>
+/// <para>
+/// Conditions: <c>&amp;&amp;</c>, <c>||</c>, <c>!</c> and parentheses over tests of one argument each. An argument is
+/// named as the syscall's man page names it (<c>flags</c> — resolved per architecture, so it may be a different
+/// position on each) or by position <c>arg0</c>..<c>arg5</c>. Tests: <c>arg OP value</c> with
+/// <c>== != &lt; &lt;= &gt; &gt;=</c> (unsigned 64-bit); <c>(arg &amp; MASK) == value</c> and <c>!=</c> (libseccomp's
+/// MASKED_EQ and its negation); a bare <c>arg &amp; MASK</c> (some bit of MASK set); a bare <c>arg</c> (non-zero).
+/// Values are constant expressions: numbers, <see cref="KernelConstants"/> names, <c>| &lt;&lt; &gt;&gt; + - ~</c>
+/// and parentheses. The first rule of a syscall whose condition holds decides, in file order.
+/// </para>
+/// </remarks>
+public static class PolicyLanguage
+{
+    /// <summary>Reads <paramref name="text"/>; on failure <paramref name="error"/> is the first error.</summary>
+    /// <param name="text">The policy.</param>
+    /// <param name="policy">The policy read, on success.</param>
+    /// <param name="error">The first error, on failure.</param>
+    /// <param name="fileName">The name errors and <see cref="PolicySource"/> show; includes are relative to its directory.</param>
+    /// <param name="options">Architecture override.</param>
+    public static bool TryParse(string text, [NotNullWhen(true)] out SeccompPolicy? policy, [NotNullWhen(false)] out PolicyError? error,
+        string fileName = "<input>", PolicyParseOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return TryParse(text, fileName, FileKey(fileName), FileIncludes, options, out policy, out error);
+    }
+
+    /// <summary>Reads <paramref name="text"/> or throws <see cref="PolicyParseException"/> (<c>file:line:col: message</c>).</summary>
+    public static SeccompPolicy Parse(string text, string fileName = "<input>", PolicyParseOptions? options = null) =>
+        TryParse(text, out var policy, out var error, fileName, options) ? policy : throw new PolicyParseException(error);
+
+    /// <summary>Reads the policy file at <paramref name="path"/>; a file that cannot be read is an error at <c>path:1:1</c>.</summary>
+    public static bool TryParseFile(string path, [NotNullWhen(true)] out SeccompPolicy? policy, [NotNullWhen(false)] out PolicyError? error,
+        PolicyParseOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            policy = null;
+            error = new PolicyError(path, 1, 1, $"cannot read the policy: {e.Message}");
+            return false;
+        }
+        return TryParse(text, out policy, out error, path, options);
+    }
+
+    /// <summary>Reads the policy file at <paramref name="path"/> or throws <see cref="PolicyParseException"/>.</summary>
+    public static SeccompPolicy ParseFile(string path, PolicyParseOptions? options = null) =>
+        TryParseFile(path, out var policy, out var error, options) ? policy : throw new PolicyParseException(error);
+
+    internal static bool TryParse(string text, string fileName, string key, IncludeReader reader, PolicyParseOptions? options,
+        [NotNullWhen(true)] out SeccompPolicy? policy, [NotNullWhen(false)] out PolicyError? error)
+    {
+        try
+        {
+            var parser = new Parser(reader, options?.Architectures, SyscallGroups.Definitions);
+            policy = parser.ParsePolicy(text, fileName, key);
+            error = null;
+            return true;
+        }
+        catch (PolicySyntaxException e)
+        {
+            policy = null;
+            error = e.Error;
+            return false;
+        }
+    }
+
+    private static string FileKey(string fileName) => fileName.StartsWith('<') ? fileName : Path.GetFullPath(fileName);
+
+    private static bool FileIncludes(string includingFile, string path, out string displayName, out string key, out string text, out string error)
+    {
+        string? dir = includingFile.StartsWith('<') ? null : Path.GetDirectoryName(includingFile);
+        displayName = Path.IsPathRooted(path) || string.IsNullOrEmpty(dir) ? path : Path.Combine(dir, path);
+        key = Path.GetFullPath(displayName);
+        text = "";
+        error = "";
+        try
+        {
+            text = File.ReadAllText(key);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error = $"cannot include '{path}': {(e is FileNotFoundException or DirectoryNotFoundException ? $"no such file ({key})" : e.Message)}";
+            return false;
+        }
+    }
+}

@@ -1,0 +1,222 @@
+using System.Globalization;
+using System.Text;
+using Syscage.Bpf;
+using Syscage.Policy.Syscalls;
+
+namespace Syscage.Policy;
+
+/// <summary>
+/// Says why a policy decides what it does for one call (<c>syscage explain POLICY SYSCALL [ARGS]</c>): which
+/// architecture section was consulted, which rules of the syscall were tried with the truth of every predicate, which
+/// rule decided and where it was written (<see cref="PolicySource"/>), or that the default or bad-arch action applied.
+/// The verdict is the reference evaluator's (<see cref="SeccompPolicy.Evaluate"/>).
+/// </summary>
+/// <example>
+/// <code>
+/// var policy = BuiltinPolicies.Load("default");
+/// Console.Write(PolicyExplainer.Explain(policy, "ioctl", [0, 0x5412]));
+/// // ioctl(fd=0x0, request=0x5412) on x86_64: nr 16
+/// // section x86_64: 2 rules for ioctl
+/// //   rule 1 at default.policy:26: ERRNO(EPERM) ioctl if (request &amp; 0xffffffff) == TIOCSTI || (request &amp; 0xffffffff) == TIOCLINUX
+/// //     true   any of
+/// //       true   (arg1 &amp; 0xffffffff) == 0x5412     request = 0x5412
+/// //       false  (arg1 &amp; 0xffffffff) == 0x541c     request = 0x5412
+/// //     => matches: ERRNO(1) (EPERM)
+/// //   rule 2 at default.policy:32: not tried
+/// // decision: ERRNO(1) (EPERM) by rule 1 at default.policy:26
+/// </code>
+/// </example>
+public static class PolicyExplainer
+{
+    /// <summary>Explains the policy's verdict for <paramref name="data"/>, one line per fact.</summary>
+    public static string Explain(SeccompPolicy policy, in SeccompData data)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        var w = new StringBuilder();
+        var decision = policy.Evaluate(data);
+        var section = policy.SectionFor(data);
+        var arch = section?.Architecture ?? Architecture.FromAuditArch(data.Arch);
+        Syscall? syscall = null;
+        if (section is not null)
+            section.Architecture.Syscalls.TryGet(data.Nr, out syscall);
+        string name = syscall?.Name ?? Invariant($"syscall {data.Nr}");
+
+        // The call, with argument names where the table knows them.
+        var args = new List<string>();
+        int shown = syscall is { ArgNames.Count: > 0 } ? syscall.ArgNames.Count : 6;
+        for (int i = 0; i < shown; i++)
+            args.Add(Invariant($"{ArgLabel(syscall, i)}=0x{data.Arg(i):x}"));
+        w.Append(name).Append('(').Append(string.Join(", ", args)).Append(") on ")
+            .Append(arch?.Name ?? Invariant($"arch 0x{data.Arch:x8}"))
+            .Append(Invariant($": nr {data.Nr}"));
+        if (data.Arch == Architecture.X86_64.AuditArch && (data.Nr & (int)Architecture.X32.SyscallNumberBit) != 0 && data.Nr != -1)
+            w.Append(" (the x32 bit is set: an x32 call)");
+        w.Append('\n');
+
+        if (section is null)
+        {
+            string covered = string.Join(", ", policy.Sections.Select(s => s.Architecture.Name));
+            w.Append(Invariant($"architecture 0x{data.Arch:x8}"))
+                .Append(arch is null ? "" : $" ({(data.Arch == Architecture.X86_64.AuditArch ? "x32" : arch.Name)})")
+                .Append(" is not covered by the policy (it covers ").Append(covered).Append(")\n");
+            w.Append("decision: ").Append(Describe(decision.Action)).Append(" (the bad-arch action)\n");
+            return w.ToString();
+        }
+
+        var rules = section.RulesFor(data.Nr);
+        w.Append("section ").Append(section.Architecture.Name).Append(": ")
+            .Append(rules.Count == 0 ? $"no rules for {name}" : Invariant($"{rules.Count} rule{(rules.Count == 1 ? "" : "s")} for {name}"))
+            .Append('\n');
+        Span<ulong> values = stackalloc ulong[6];
+        for (int i = 0; i < 6; i++)
+            values[i] = data.Arg(i);
+        bool is64 = section.Architecture.Is64Bit;
+        for (int r = 0; r < rules.Count; r++)
+        {
+            var rule = rules[r];
+            w.Append(Invariant($"  rule {r + 1}"));
+            if (rule.Source is { } source)
+                w.Append(" at ").Append(source).Append(": ").Append(source.Text ?? Describe(rule.Action));
+            else
+                w.Append(": ").Append(Describe(rule.Action));
+            w.Append('\n');
+            if (rule.Condition.IsTrue)
+                w.Append("    no condition: matches\n");
+            else
+                WriteCondition(w, rule.Condition, values, is64, syscall, depth: 2);
+            bool matched = rule.Condition.Evaluate(values, is64);
+            w.Append("    => ").Append(matched ? $"matches: {Describe(rule.Action)}" : "does not match").Append('\n');
+            if (matched)
+            {
+                for (int rest = r + 1; rest < rules.Count; rest++)
+                    w.Append(Invariant($"  rule {rest + 1}")).Append(rules[rest].Source is { } s ? $" at {s}" : "").Append(": not tried\n");
+                break;
+            }
+        }
+        w.Append("decision: ").Append(Describe(decision.Action));
+        if (decision.Reason == DecisionReason.Rule)
+        {
+            w.Append(Invariant($" by rule {IndexOf(rules, decision.Rule!) + 1}"));
+            if (decision.Rule!.Source is { } s)
+                w.Append(" at ").Append(s);
+            if (decision.Rule.Handler is { } h)
+                w.Append(" (handler '").Append(h).Append("')");
+        }
+        else
+            w.Append(rules.Count == 0 ? " (the default action: no rule names this syscall)" : " (the default action: no rule matched)");
+        w.Append('\n');
+        return w.ToString();
+    }
+
+    /// <summary>
+    /// Explains a call given by name (or number) and arguments on <paramref name="architecture"/> (default: the
+    /// policy's first section's architecture).
+    /// </summary>
+    /// <exception cref="ArgumentException">The syscall is not known on that architecture (with a hint).</exception>
+    public static string Explain(SeccompPolicy policy, string syscall, IReadOnlyList<ulong> args, Architecture? architecture = null)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(syscall);
+        ArgumentNullException.ThrowIfNull(args);
+        var arch = architecture ?? policy.Sections.FirstOrDefault()?.Architecture ?? Architecture.Native;
+        if (!arch.Syscalls.TryGetNumber(syscall, out int nr))
+        {
+            if (!int.TryParse(syscall, NumberStyles.None, CultureInfo.InvariantCulture, out nr))
+            {
+                string? close = arch.Syscalls.SuggestNames(syscall, 1).FirstOrDefault();
+                throw new ArgumentException($"unknown syscall '{syscall}' on {arch.Name}{(close is null ? "" : $"; did you mean '{close}'?")}", nameof(syscall));
+            }
+            nr |= (int)arch.SyscallNumberBit;
+        }
+        if (args.Count > 6)
+            throw new ArgumentException("a system call has at most 6 arguments", nameof(args));
+        return Explain(policy, new SeccompData(nr, arch.AuditArch, 0, args.ToArray()));
+    }
+
+    /// <summary>
+    /// The rules that can never decide because an earlier rule of the same syscall and architecture always matches
+    /// first (no condition, or the same condition) with a different action or handler: usually a rule written after
+    /// a broad <c>ALLOW @group</c>. Repeats of the same verdict (a syscall in two allowed groups) are harmless and
+    /// not reported.
+    /// </summary>
+    public static IReadOnlyList<UnreachableRule> UnreachableRules(SeccompPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        var result = new List<UnreachableRule>();
+        foreach (var section in policy.Sections)
+        {
+            foreach (var (nr, rules) in section.Syscalls.OrderBy(kv => kv.Key))
+            {
+                for (int i = 1; i < rules.Count; i++)
+                {
+                    var by = rules.Take(i).FirstOrDefault(r => r.Condition.IsTrue || r.Condition.Equals(rules[i].Condition));
+                    if (by is not null && (by.Action != rules[i].Action || by.Handler != rules[i].Handler))
+                    {
+                        string name = section.Architecture.Syscalls.TryGetName(nr, out var n) ? n : Invariant($"syscall {nr}");
+                        result.Add(new UnreachableRule(section.Architecture, nr, name, rules[i], by));
+                    }
+                }
+            }
+        }
+        return result;
+    }
+
+    private static int IndexOf(IReadOnlyList<Rule> rules, Rule rule)
+    {
+        for (int i = 0; i < rules.Count; i++)
+            if (ReferenceEquals(rules[i], rule))
+                return i;
+        return -1;
+    }
+
+    private static void WriteCondition(StringBuilder w, Condition c, ReadOnlySpan<ulong> args, bool is64, Syscall? syscall, int depth)
+    {
+        string truth = c.Evaluate(args, is64) ? "true " : "false";
+        w.Append(' ', depth * 2).Append(truth).Append("  ");
+        switch (c)
+        {
+            case Condition.Predicate { Value: var p }:
+                w.Append(p).Append("     ").Append(ArgLabel(syscall, p.Arg)).Append(Invariant($" = 0x{args[p.Arg]:x}"));
+                if (!is64 && args[p.Arg] > uint.MaxValue)
+                    w.Append(" (32-bit ABI: compared on the low 32 bits)");
+                w.Append('\n');
+                break;
+            case Condition.AllOf all:
+                w.Append("all of\n");
+                foreach (var x in all.Conditions)
+                    WriteCondition(w, x, args, is64, syscall, depth + 1);
+                break;
+            case Condition.AnyOf any:
+                w.Append("any of\n");
+                foreach (var x in any.Conditions)
+                    WriteCondition(w, x, args, is64, syscall, depth + 1);
+                break;
+            case Condition.NotOf not:
+                w.Append("not\n");
+                WriteCondition(w, not.Inner, args, is64, syscall, depth + 1);
+                break;
+        }
+    }
+
+    private static string ArgLabel(Syscall? syscall, int index) =>
+        syscall is not null && index < syscall.ArgNames.Count ? syscall.ArgNames[index] : Invariant($"arg{index}");
+
+    /// <summary>The action, with the errno name for ERRNO (<c>ERRNO(13) (EACCES)</c>).</summary>
+    private static string Describe(SeccompAction action) =>
+        action.Kind == SeccompActionKind.Errno && Errno.Name(action.Data) is { } e ? $"{action} ({e})" : action.ToString();
+
+    private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>A rule that never decides (see <see cref="PolicyExplainer.UnreachableRules"/>).</summary>
+/// <param name="Architecture">The section.</param>
+/// <param name="Nr">The syscall number.</param>
+/// <param name="Syscall">The syscall's name (or <c>syscall N</c>).</param>
+/// <param name="Rule">The rule never reached.</param>
+/// <param name="ShadowedBy">The earlier rule that always decides first.</param>
+public sealed record UnreachableRule(Architecture Architecture, int Nr, string Syscall, Rule Rule, Rule ShadowedBy)
+{
+    /// <summary><c>file:line: the rule for read on x86_64 is never reached: file:line decides first</c>.</summary>
+    public override string ToString() =>
+        $"{Rule.Source?.ToString() ?? "<rule>"}: the rule for {Syscall} on {Architecture.Name} is never reached: {ShadowedBy.Source?.ToString() ?? "an earlier rule"} always decides first";
+}

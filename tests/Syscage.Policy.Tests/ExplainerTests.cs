@@ -1,0 +1,88 @@
+using Syscage.Bpf;
+using Syscage.Policy.Syscalls;
+using static Syscage.Policy.Tests.PolicyAssert;
+
+namespace Syscage.Policy.Tests;
+
+public class ExplainerTests
+{
+    private static readonly SeccompPolicy P = Parse("""
+        default ERRNO(EPERM)
+        arch x86_64, x86
+        ERRNO(EACCES) openat if (flags & O_ACCMODE) != O_RDONLY
+        ALLOW openat if dirfd == AT_FDCWD || dirfd < 100
+        LOG openat
+        NOTIFY(audit) mkdir
+        """);
+
+    [Fact]
+    public void TheDecidingRuleIsNamedWithEveryPredicate()
+    {
+        string text = PolicyExplainer.Explain(P, "openat", [5, 0, 0]);
+        Assert.Equal("""
+            openat(dirfd=0x5, pathname=0x0, flags=0x0, mode=0x0) on x86_64: nr 257
+            section x86_64: 3 rules for openat
+              rule 1 at t.policy:3: ERRNO(EACCES) openat if (flags & O_ACCMODE) != O_RDONLY
+                false  not
+                  true   (arg2 & 3) == 0     flags = 0x0
+                => does not match
+              rule 2 at t.policy:4: ALLOW openat if dirfd == AT_FDCWD || dirfd < 100
+                true   any of
+                  false  arg0 == 0xffffffffffffff9c     dirfd = 0x5
+                  true   arg0 < 0x64     dirfd = 0x5
+                => matches: ALLOW
+              rule 3 at t.policy:5: not tried
+            decision: ALLOW by rule 2 at t.policy:4
+
+            """.ReplaceLineEndings("\n"), text);
+    }
+
+    [Fact]
+    public void DefaultBadArchAndHandlers()
+    {
+        Assert.EndsWith("decision: ERRNO(1) (EPERM) (the default action: no rule names this syscall)\n", PolicyExplainer.Explain(P, "read", []));
+        Assert.Contains("decision: ERRNO(13) (EACCES) by rule 1 at t.policy:3", PolicyExplainer.Explain(P, "openat", [5, 0, 1]));
+        Assert.Contains("decision: USER_NOTIF by rule 1 at t.policy:6 (handler 'audit')", PolicyExplainer.Explain(P, "mkdir", []));
+        string bad = PolicyExplainer.Explain(P, new SeccompData(0, Architecture.Aarch64.AuditArch));
+        Assert.Contains("is not covered by the policy (it covers x86_64, x86)", bad);
+        Assert.EndsWith("decision: KILL_PROCESS (the bad-arch action)\n", bad);
+        Assert.Contains("(x32)", PolicyExplainer.Explain(P, new SeccompData(0x40000000, Architecture.X86_64.AuditArch)));
+        string x86 = PolicyExplainer.Explain(P, "openat", [0x1_0000_0005, 0, 0], Architecture.X86);
+        Assert.Contains("(32-bit ABI: compared on the low 32 bits)", x86);
+        Assert.Contains("on x86: nr 295", x86);
+        Assert.Contains("did you mean 'openat'?", Assert.Throws<ArgumentException>(() => PolicyExplainer.Explain(P, "opneat", [])).Message);
+        Assert.Contains("syscall 999", PolicyExplainer.Explain(P, "999", []));
+    }
+
+    [Fact]
+    public void TheBuiltinDefaultExplainsTiocsti()
+    {
+        string text = PolicyExplainer.Explain(BuiltinPolicies.Load("default"), "ioctl", [0, 0x5412], Architecture.X86_64);
+        Assert.Contains("decision: ERRNO(1) (EPERM) by rule 1 at default.policy:", text);
+        Assert.Contains("request = 0x5412", text);
+    }
+}
+
+public class UnreachableRuleTests
+{
+    [Fact]
+    public void RulesAfterABroadAllowAreReported()
+    {
+        var p = Parse("""
+            default ERRNO(EPERM)
+            arch x86_64
+            ALLOW read if fd == 0
+            ALLOW @basic-io
+            ERRNO(EACCES) read
+            ALLOW openat if flags == 0
+            LOG openat if flags == 0
+            """);
+        var found = PolicyExplainer.UnreachableRules(p).Select(u => u.ToString()).ToList();
+        Assert.Equal([
+            "t.policy:5: the rule for read on x86_64 is never reached: t.policy:4 always decides first",
+            "t.policy:7: the rule for openat on x86_64 is never reached: t.policy:6 always decides first",
+        ], found);
+        // In the default policy only the deliberate override is reported: clone3 is refused before @process allows it.
+        Assert.All(PolicyExplainer.UnreachableRules(BuiltinPolicies.Load("default")), u => Assert.Equal("clone3", u.Syscall));
+    }
+}

@@ -1,0 +1,57 @@
+using Syscage.Policy.Language;
+
+namespace Syscage.Policy.Tests;
+
+/// <summary>Damaged policies fail with a positioned error, never with another exception.</summary>
+public class RobustnessTests
+{
+    private static readonly string[] Seeds =
+    [
+        BuiltinPolicies.Source("default")!,
+        """
+        default ERRNO(EPERM)
+        group @g = read, @basic-io
+        ALLOW openat if (flags & O_ACCMODE) != O_RDONLY && !(dirfd == AT_FDCWD || arg0 < 3)
+        allow { read, write
+          close if fd > (1 << 3 | 0x4) + ~0 }
+        arch x86 { TRAP(3) socketcall; NOTIFY(log) mkdir }
+        """,
+    ];
+
+    private static readonly string Alphabet = "()&|!~=<>{},;@\"#\n -_0x1aAzZ\tERRNO";
+
+    [Fact]
+    public void MutatedPoliciesFailCleanly()
+    {
+        var random = new Random(20261122);
+        for (int round = 0; round < 1000; round++)
+        {
+            var text = new System.Text.StringBuilder(Seeds[round % Seeds.Length]);
+            int edits = 1 + random.Next(4);
+            for (int e = 0; e < edits && text.Length > 0; e++)
+            {
+                int at = random.Next(text.Length);
+                switch (random.Next(3))
+                {
+                    case 0: text.Remove(at, Math.Min(1 + random.Next(3), text.Length - at)); break;
+                    case 1: text.Insert(at, Alphabet[random.Next(Alphabet.Length)]); break;
+                    default: text[at] = Alphabet[random.Next(Alphabet.Length)]; break;
+                }
+            }
+            string policy = text.ToString();
+            try
+            {
+                if (!PolicyLanguage.TryParse(policy, out _, out var error, "m.policy"))
+                {
+                    int lines = policy.Split('\n').Length;
+                    Assert.True(error.Line >= 1 && error.Line <= lines + 1 && error.Column >= 1, $"bad position {error} for:\n{policy}");
+                    Assert.False(string.IsNullOrWhiteSpace(error.Message));
+                }
+            }
+            catch (Exception x)
+            {
+                Assert.Fail($"round {round}: {x.GetType().Name}: {x.Message}\n{policy}");
+            }
+        }
+    }
+}

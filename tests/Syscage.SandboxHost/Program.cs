@@ -1,0 +1,60 @@
+using System.Runtime.InteropServices;
+using Syscage.Bpf;
+using Syscage.Kernel;
+using Syscage.Policy;
+using Syscage.Policy.Compiler;
+using Architecture = Syscage.Policy.Syscalls.Architecture;
+
+// Syscage.SandboxHost THREADS NR ERRNO
+//   Starts THREADS threads, then sandboxes the whole process with a policy that answers syscall NR with
+//   ERRNO(ERRNO) (everything else allowed), then has every thread — and a thread started afterwards — make
+//   the call and print "thread <i> errno <e>". Exit 0 if it got that far.
+int threads = int.Parse(args[0]);
+int nr = int.Parse(args[1]);
+ushort errno = ushort.Parse(args[2]);
+
+using var ready = new CountdownEvent(threads);
+using var go = new ManualResetEventSlim();
+var results = new string[threads + 1];
+var workers = new List<Thread>();
+for (int i = 0; i < threads; i++)
+{
+    int index = i;
+    var t = new Thread(() =>
+    {
+        ready.Signal();
+        go.Wait();
+        results[index] = $"thread {index} errno {Call(nr)}";
+    });
+    t.Start();
+    workers.Add(t);
+}
+ready.Wait();
+
+var builder = new PolicyBuilder(SeccompAction.Allow, Architecture.X86_64) { BadArchAction = SeccompAction.KillProcess };
+builder.Add(Architecture.X86_64, nr, new Rule(Condition.True, SeccompAction.Errno(errno)));
+Sandbox.Apply(PolicyCompiler.Compile(builder.Build()));
+Console.WriteLine($"mode {Seccomp.CurrentMode()}");
+
+go.Set();
+foreach (var t in workers)
+    t.Join();
+var late = new Thread(() => results[threads] = $"thread late errno {Call(nr)}");
+late.Start();
+late.Join();
+foreach (var line in results)
+    Console.WriteLine(line);
+Console.WriteLine($"main errno {Call(nr)}");
+return 0;
+
+static int Call(int nr)
+{
+    long rc = Native.syscall(nr, 0, 0, 0);
+    return rc < 0 ? Marshal.GetLastPInvokeError() : 0;
+}
+
+internal static partial class Native
+{
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial long syscall(long nr, long a, long b, long c);
+}

@@ -1,0 +1,106 @@
+using Syscage.Bpf;
+using Syscage.Policy;
+using Syscage.Policy.Syscalls;
+
+namespace Syscage.Testing;
+
+/// <summary>
+/// Seeded random policies in the IR: random architecture sets, default and bad-arch actions, syscalls with
+/// 0..4 rules whose conditions nest all/any/not over predicates of every comparison, with values on the
+/// 32-bit half boundaries where compiled code is most likely to go wrong.
+/// </summary>
+public static class RandomPolicies
+{
+    private static readonly ulong[] Edges =
+    [
+        0, 1, 2, 0x7f, 0xff, 0x7fff_ffff, 0x8000_0000, 0xffff_fffe, 0xffff_ffff, 0x1_0000_0000, 0x1_0000_0001,
+        0xffff_ffff_0000_0000, 0xffff_ffff_ffff_ffff, 0x8000_0000_0000_0000, 0x7fff_ffff_ffff_ffff, 0x5401,
+    ];
+
+    /// <summary>A random value near the interesting edges, or fully random.</summary>
+    public static ulong Value(Random rng) => rng.Next(4) switch
+    {
+        0 => (ulong)rng.NextInt64(),
+        1 => (ulong)rng.Next(64),
+        _ => unchecked(Edges[rng.Next(Edges.Length)] + (ulong)(rng.Next(3) - 1)),
+    };
+
+    /// <summary>A random action (all kinds, small data).</summary>
+    public static SeccompAction Action(Random rng) => rng.Next(9) switch
+    {
+        0 => SeccompAction.KillProcess,
+        1 => SeccompAction.KillThread,
+        2 => SeccompAction.Trap((ushort)rng.Next(4)),
+        3 or 4 => SeccompAction.Errno((ushort)rng.Next(1, 140)),
+        5 => SeccompAction.Trace((ushort)rng.Next(4)),
+        6 => SeccompAction.Log,
+        7 => SeccompAction.UserNotif,
+        _ => SeccompAction.Allow,
+    };
+
+    /// <summary>A random condition of bounded depth.</summary>
+    public static Condition Condition(Random rng, int depth = 0)
+    {
+        int pick = depth >= 2 ? 0 : rng.Next(6);
+        switch (pick)
+        {
+            case 3: return Syscage.Policy.Condition.All(Enumerable.Range(0, rng.Next(1, 4)).Select(_ => Condition(rng, depth + 1)).ToArray());
+            case 4: return Syscage.Policy.Condition.Any(Enumerable.Range(0, rng.Next(1, 4)).Select(_ => Condition(rng, depth + 1)).ToArray());
+            case 5: return Syscage.Policy.Condition.Not(Condition(rng, depth + 1));
+            default:
+                var op = (ComparisonOp)rng.Next(7);
+                return Syscage.Policy.Condition.Of(new ArgPredicate(rng.Next(6), op, Value(rng), op == ComparisonOp.MaskedEq ? Value(rng) : ulong.MaxValue));
+        }
+    }
+
+    /// <summary>A random policy over the x86 family (and sometimes aarch64).</summary>
+    public static SeccompPolicy Policy(Random rng, int maxSyscalls = 40)
+    {
+        var pool = new[] { Architecture.X86_64, Architecture.X86, Architecture.X32, Architecture.Aarch64 };
+        var arches = pool.Where(_ => rng.Next(3) != 0).ToList();
+        if (arches.Count == 0)
+            arches.Add(Architecture.X86_64);
+        var b = new PolicyBuilder(Action(rng), arches) { BadArchAction = Action(rng), Name = "random" };
+        int syscalls = rng.Next(0, maxSyscalls + 1);
+        for (int i = 0; i < syscalls; i++)
+        {
+            var arch = arches[rng.Next(arches.Count)];
+            var table = arch.Syscalls.All;
+            int nr = rng.Next(20) == 0 ? (int)arch.SyscallNumberBit + rng.Next(1000) : table[rng.Next(table.Count)].Number;
+            int rules = rng.Next(1, 5);
+            for (int r = 0; r < rules; r++)
+            {
+                var cond = rng.Next(3) == 0 ? Syscage.Policy.Condition.True : Condition(rng);
+                b.Add(arch, nr, new Rule(cond, Action(rng)));
+            }
+        }
+        return b.Build();
+    }
+
+    /// <summary>A random call aimed at a policy: its syscalls, arches and predicate edges, or anything.</summary>
+    public static SeccompData Call(Random rng, SeccompPolicy policy)
+    {
+        var sections = policy.Sections;
+        uint arch = rng.Next(10) == 0 ? (uint)rng.NextInt64(0, 1L << 32)
+            : rng.Next(5) == 0 ? Architecture.All[rng.Next(Architecture.All.Count)].AuditArch
+            : sections[rng.Next(sections.Count)].Architecture.AuditArch;
+        var section = sections[rng.Next(sections.Count)];
+        var keys = section.Syscalls.Keys.ToArray();
+        int nr = keys.Length > 0 && rng.Next(4) != 0 ? keys[rng.Next(keys.Length)]
+            : rng.Next(3) == 0 ? unchecked((int)(uint)Value(rng)) : rng.Next(500);
+        var args = new ulong[6];
+        var preds = section.RulesFor(nr).SelectMany(r => r.Condition.Predicates()).ToArray();
+        for (int i = 0; i < 6; i++)
+        {
+            var mine = preds.Where(p => p.Arg == i).ToArray();
+            if (mine.Length > 0 && rng.Next(4) != 0)
+            {
+                var values = mine[rng.Next(mine.Length)].InterestingValues().ToArray();
+                args[i] = values[rng.Next(values.Length)];
+            }
+            else
+                args[i] = Value(rng);
+        }
+        return new SeccompData(nr, arch, (ulong)rng.NextInt64(), args);
+    }
+}
