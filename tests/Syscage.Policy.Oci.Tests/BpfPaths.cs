@@ -7,13 +7,6 @@ internal static class BpfPaths
 {
     private const int Unknown = -1;
 
-    /// <summary>
-    /// Runs the program on <paramref name="data"/> and reports whether a conditional jump on A was executed at an
-    /// instruction that other paths reach with a different <c>seccomp_data</c> word in A: the comparison's meaning
-    /// then depends on how it was reached, which no generator intends.
-    /// </summary>
-    public static bool ReadsStaleAccumulator(byte[] program, byte[] data) => Check(program, data) == Hazard.PathDependentWord;
-
     /// <summary>What went wrong with A on the path a call takes.</summary>
     public enum Hazard
     {

@@ -15,13 +15,6 @@ internal static class LibseccompBehaviour
     /// <summary>libseccomp's arch-x32 is <c>ARCH_SIZE_32</c>: it compares only the low 32 bits of x32 arguments.</summary>
     public const string X32LowHalves = "x32 arguments compared on their low 32 bits only";
 
-    /// <summary>
-    /// Kept for the record: libseccomp's current <c>_db_rule_gen_arg_32</c> assigns the local <c>tf_flag</c> for LE
-    /// instead of <c>*tf_flag</c>; 2.5.4 generates single LE rules correctly (LibseccompRegressionTests), so this
-    /// model is not used to explain differences.
-    /// </summary>
-    public const string Le32Inverted = "SCMP_CMP_LE on a 32-bit ABI after EQ/GE/GT/MASKED_EQ tests GT (tf_flag)";
-
     /// <summary>Several rules of one syscall on a 32-bit ABI (for libseccomp: x86 and x32) merged into a tree that decides otherwise; not modelled.</summary>
     public const string Merged32 = "several rules of one syscall merged by libseccomp's 32-bit generator (x86, x32) decide otherwise (seen, not modelled)";
 
@@ -57,7 +50,6 @@ internal static class LibseccompBehaviour
     {
         None = 0,
         X32Low = 1,
-        Le32 = 2,
     }
 
     /// <summary>The name of the behaviour that explains libseccomp's answer <paramref name="libseccomp"/>, or null.</summary>
@@ -133,11 +125,7 @@ internal static class LibseccompBehaviour
         var parts = new List<string>();
         if (overlap)
             parts.Add(Overlap);
-        if ((m & Model.Le32) != 0 && (m & Model.X32Low) != 0)
-            parts.Add(X32LowHalves + ", and " + Le32Inverted);
-        else if ((m & Model.Le32) != 0)
-            parts.Add(Le32Inverted);
-        else if ((m & Model.X32Low) != 0)
+        if ((m & Model.X32Low) != 0)
             parts.Add(X32LowHalves);
         return string.Join(" + ", parts);
     }
@@ -154,29 +142,6 @@ internal static class LibseccompBehaviour
     private static bool Matches(Rule rule, ReadOnlySpan<ulong> args, Architecture arch, Model m)
     {
         bool is64 = arch.Is64Bit && (m & Model.X32Low) == 0;
-        if ((m & Model.Le32) == 0)
-            return rule.Condition.Evaluate(args, is64);
-        // libseccomp walks the chain in argument order, carrying the branch sense (tf_flag) from node to node.
-        bool flag = false;
-        foreach (var p in rule.Condition.Predicates().OrderBy(p => p.Arg))
-        {
-            ulong a = args[p.Arg] & uint.MaxValue, v = p.Value & uint.MaxValue, mask = p.Mask & uint.MaxValue;
-            bool truth;
-            switch (p.Op)
-            {
-                case ComparisonOp.Le:
-                    truth = flag ? a > v : a <= v;
-                    break;
-                case ComparisonOp.MaskedEq when mask == 0:
-                    continue;   // no node at all
-                default:
-                    truth = p.Evaluate(args[p.Arg], is64Bit: false);
-                    flag = p.Op is not (ComparisonOp.Ne or ComparisonOp.Lt);
-                    break;
-            }
-            if (!truth)
-                return false;
-        }
-        return true;
+        return rule.Condition.Evaluate(args, is64);
     }
 }

@@ -123,3 +123,49 @@ public class LibseccompRegressionTests
         Assert.Equal(SeccompAction.Errno(4095), profile.Policy.Evaluate(Call(Architecture.X86_64, "read")).Action);
     }
 }
+
+public class DockerDefaultAgreementTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    [Fact]
+    public void DockerDefaultMeansTheSameToSyscageAndToRuncWithLibseccomp()
+    {
+        var profile = OciProfileLoader.Load(Path.Combine(NativeProbe.RepositoryRoot, "samples", "profiles", "docker-default.json"),
+            new OciOptions { NativeArchitecture = Architecture.X86_64, KernelVersion = "6.1.0" });
+        var build = LibseccompProfile.Build(profile, optimize: 2);   // runc: binary tree above 32 syscalls
+        Assert.Null(build.Error);
+        var compiled = PolicyCompiler.Compile(profile.Policy);
+        var rng = new Random(7);
+        int checkedCalls = 0, newer = 0;
+        var differences = new List<string>();
+        foreach (var arch in profile.Architectures)
+        {
+            for (int n = 0; n < 470; n++)
+            {
+                int nr = (int)arch.SyscallNumberBit + n;
+                foreach (ulong[] args in new[] { new ulong[6], [0x7e020000, 0x7e020000, 0, 0, 0, 0], [40, 0, 0, 0, 0, 0], [0xffffffff, 0, 0, 0, 0, 0], [(ulong)rng.NextInt64(), (ulong)rng.NextInt64(), 0, 0, 0, 0] })
+                {
+                    var data = new SeccompData(nr, arch.AuditArch, 0, args);
+                    var ir = profile.Policy.Evaluate(data).Action;
+                    Assert.Equal(ir.Value, Interpreter.Run(compiled, data).ReturnValue);
+                    uint lib = ReferenceBpf.Run(build.Bpf!, data.ToBytes());
+                    checkedCalls++;
+                    if (lib == ir.Value)
+                        continue;
+                    // Debian's libseccomp 2.5.4 knows syscalls (cachestat, fchmodat2, map_shadow_stack, futex_wake ...)
+                    // that the headers Syscage's tables were generated from do not: runc allows them, Syscage
+                    // warns about the names and leaves them to the default action.
+                    if (!arch.Syscalls.TryGetName(nr, out _) && profile.Warnings.Count > 0)
+                    {
+                        newer++;
+                        continue;
+                    }
+                    differences.Add($"{arch.Name} {(arch.Syscalls.TryGetName(nr, out var name) ? name : nr.ToString(System.Globalization.CultureInfo.InvariantCulture))}({string.Join(", ", args.Take(2).Select(a => $"0x{a:x}"))}): Syscage {ir}, libseccomp {new SeccompAction(lib)}");
+                }
+            }
+        }
+        output.WriteLine($"{checkedCalls} calls, {differences.Count} differences, {newer} on syscalls newer than Syscage's tables");
+        foreach (var d in differences.Take(40))
+            output.WriteLine(d);
+        Assert.Empty(differences);
+    }
+}
