@@ -29,6 +29,7 @@ public static class CliApp
             ExplainCommand.Create(),
             RunCommand.Create(),
             DoctorCommand.Create(),
+            EbpfCommand.Create(),
         };
         root.Add(Verbose);
         return root;

@@ -173,3 +173,28 @@ public sealed class BwrapInteropTests
         Assert.Contains("Permission denied", stderr, StringComparison.Ordinal);
     }
 }
+
+/// <summary>syscage run passes SIGTERM on to the command and leaves nothing behind.</summary>
+public sealed class RunSignalTests
+{
+    [Fact]
+    public async Task SigtermReachesTheCommand()
+    {
+        using var dir = new TempDir();
+        string marker = dir.File("started");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true };
+        foreach (var a in new[] { CliRunner.ToolDll, "run", "--", "/bin/sh", "-c", $"touch {marker}; exec sleep 60" })
+            psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stderr = p.StandardError.ReadToEndAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!File.Exists(marker) && DateTime.UtcNow < deadline)
+            Thread.Sleep(50);
+        Assert.True(File.Exists(marker), "the command never started");
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            kill.WaitForExit();
+        Assert.True(p.WaitForExit(30_000), "syscage run did not end after SIGTERM");
+        Assert.Equal(128 + 15, p.ExitCode);
+        Assert.Contains("killed by signal 15", await stderr, StringComparison.Ordinal);
+    }
+}

@@ -132,3 +132,36 @@ public sealed class CompilerTests(ITestOutputHelper output)
         Assert.Contains("the kernel allows at most 4096", e.Message, StringComparison.Ordinal);
     }
 }
+
+/// <summary>The specialiser: a test whose outcome earlier tests settled is not made again on that path.</summary>
+public sealed class SpecializerTests
+{
+    [Fact]
+    public void AlternativesOnOneArgumentTestTheHighHalfOnce()
+    {
+        var b = new PolicyBuilder(SeccompAction.Errno(1), Architecture.X86_64);
+        var values = new ulong[] { 0, 8, 0x20000, 0x20008, 0xffffffff };
+        b.Add("personality", new Rule(Condition.Any(values.Select(v => Condition.Of(new ArgPredicate(0, ComparisonOp.Eq, v)))), SeccompAction.Allow));
+        var policy = b.Build();
+        var program = PolicyCompiler.Compile(policy);
+        Assert.True(EquivalenceChecker.Check(policy, program).Equivalent);
+        Architecture.X86_64.Syscalls.TryGetNumber("personality", out int nr);
+        int highLoads = 0;
+        var result = Interpreter.Run(program, new SeccompData(nr, AuditArch.AUDIT_ARCH_X86_64, 0, 0x12345), step =>
+        {
+            if (step.Instruction.Code == (Opcode.BPF_LD | Opcode.BPF_W | Opcode.BPF_ABS) && step.Instruction.K == SeccompData.ArgsOffset + 4)
+                highLoads++;
+        });
+        Assert.Equal(SeccompAction.Errno(1), result.Action);
+        Assert.Equal(1, highLoads);
+        // Unoptimised, every alternative reloads and re-tests the high half.
+        var plain = PolicyCompiler.Compile(policy, new CompileOptions { Optimize = false });
+        int plainHighLoads = 0;
+        Interpreter.Run(plain, new SeccompData(nr, AuditArch.AUDIT_ARCH_X86_64, 0, 0x12345), step =>
+        {
+            if (step.Instruction.Code == (Opcode.BPF_LD | Opcode.BPF_W | Opcode.BPF_ABS) && step.Instruction.K == SeccompData.ArgsOffset + 4)
+                plainHighLoads++;
+        });
+        Assert.Equal(values.Length, plainHighLoads);
+    }
+}

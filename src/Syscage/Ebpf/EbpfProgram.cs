@@ -31,4 +31,7 @@ public sealed class EbpfProgram
 
     /// <summary>The program's name (its ELF section or symbol).</summary>
     public string Name { get; }
+
+    /// <summary>What the verifier learned: per-instruction register facts, helpers called, maps used (null only for programs not made by the verifier).</summary>
+    public Verifier.VerifierFacts? Facts { get; internal init; }
 }

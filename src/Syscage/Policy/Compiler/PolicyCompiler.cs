@@ -48,6 +48,8 @@ public static class PolicyCompiler
             var group = options.Optimize ? SearchGroup(graph, policy, auditArches[i], badArch) : ChainGroup(graph, policy, auditArches[i], badArch);
             dispatch = graph.Test(AValue.Word(SeccompData.ArchOffset), BPF_JEQ, auditArches[i], group, dispatch);
         }
+        if (options.Optimize)
+            dispatch = new Specializer(graph).Run(dispatch);
         var insns = new Emitter(elideLoads: options.Optimize).Emit(dispatch);
         if (options.Optimize)
             insns = Peephole.Run(insns);

@@ -1,0 +1,163 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+
+namespace Syscage.Ebpf.Elf;
+
+/// <summary>One section header (<c>Elf64_Shdr</c>).</summary>
+internal sealed record ElfSection(int Index, string Name, uint Type, ulong Flags, ulong Offset, ulong Size, uint Link, uint Info, ulong EntrySize)
+{
+    public const uint SHT_PROGBITS = 1, SHT_SYMTAB = 2, SHT_STRTAB = 3, SHT_RELA = 4, SHT_NOBITS = 8, SHT_REL = 9;
+    public const ulong SHF_WRITE = 0x1, SHF_ALLOC = 0x2, SHF_EXECINSTR = 0x4;
+
+    public bool IsExecutable => Type == SHT_PROGBITS && (Flags & SHF_EXECINSTR) != 0;
+}
+
+/// <summary>One symbol (<c>Elf64_Sym</c>).</summary>
+internal sealed record ElfSymbol(int Index, string Name, byte Info, ushort SectionIndex, ulong Value, ulong Size)
+{
+    public const byte STT_NOTYPE = 0, STT_OBJECT = 1, STT_FUNC = 2, STT_SECTION = 3;
+    public const ushort SHN_UNDEF = 0, SHN_LORESERVE = 0xff00;
+
+    public byte Type => (byte)(Info & 0xf);
+    public byte Binding => (byte)(Info >> 4);
+}
+
+/// <summary>One relocation (<c>Elf64_Rel</c>).</summary>
+internal readonly record struct ElfRelocation(ulong Offset, int Symbol, uint Type);
+
+/// <summary>
+/// Reads the parts of an ELF64 little-endian relocatable object that BPF loading needs: the header, section
+/// headers with names, the symbol table and <c>SHT_REL</c> relocations. Every offset and size is checked against
+/// the file before use, so a malformed file gives an <see cref="EbpfLoadException"/>, never an out-of-range read.
+/// </summary>
+internal sealed class ElfReader
+{
+    private const ushort ET_REL = 1;
+    private const ushort EM_BPF = 247;
+    private readonly byte[] _data;
+
+    public IReadOnlyList<ElfSection> Sections { get; }
+    public IReadOnlyList<ElfSymbol> Symbols { get; }
+
+    public ElfReader(byte[] data)
+    {
+        _data = data;
+        // e_ident: 0x7f 'E' 'L' 'F', EI_CLASS = ELFCLASS64 (2), EI_DATA = ELFDATA2LSB (1).
+        if (data.Length < 64 || data[0] != 0x7f || data[1] != (byte)'E' || data[2] != (byte)'L' || data[3] != (byte)'F')
+            throw new EbpfLoadException("not an ELF file (bad magic)");
+        if (data[4] != 2)
+            throw new EbpfLoadException("not a 64-bit ELF file (EI_CLASS must be ELFCLASS64)");
+        if (data[5] != 1)
+            throw new EbpfLoadException("not a little-endian ELF file (EI_DATA must be ELFDATA2LSB; compile with -target bpf or bpfel)");
+        ushort type = U16(16), machine = U16(18);
+        if (type != ET_REL)
+            throw new EbpfLoadException(Inv($"ELF type {type} is not ET_REL: load the object file from 'clang -c', not a linked file"));
+        if (machine != EM_BPF)
+            throw new EbpfLoadException(Inv($"ELF machine {machine} is not EM_BPF (247): compile with 'clang -target bpf'"));
+        ulong shoff = U64(40);
+        ushort shentsize = U16(58), shnum = U16(60), shstrndx = U16(62);
+        if (shnum == 0)
+            throw new EbpfLoadException("ELF file has no section headers (or uses extended section numbering, which is not supported)");
+        if (shentsize != 64)
+            throw new EbpfLoadException(Inv($"ELF section header size {shentsize} is not 64"));
+        Check(shoff, (ulong)shnum * 64, "section header table");
+        if (shstrndx >= shnum)
+            throw new EbpfLoadException(Inv($"section name table index {shstrndx} is out of range ({shnum} sections)"));
+
+        var raw = new (uint Name, uint Type, ulong Flags, ulong Offset, ulong Size, uint Link, uint Info, ulong EntSize)[shnum];
+        for (int i = 0; i < shnum; i++)
+        {
+            int h = (int)shoff + i * 64;
+            raw[i] = (U32(h), U32(h + 4), U64(h + 8), U64(h + 24), U64(h + 32), U32(h + 40), U32(h + 44), U64(h + 56));
+            if (raw[i].Type != ElfSection.SHT_NOBITS && raw[i].Type != 0)
+                Check(raw[i].Offset, raw[i].Size, Inv($"section {i}"));
+        }
+        var shstr = raw[shstrndx];
+        if (shstr.Type != ElfSection.SHT_STRTAB)
+            throw new EbpfLoadException("section name table is not a string table");
+        var sections = new ElfSection[shnum];
+        for (int i = 0; i < shnum; i++)
+        {
+            var r = raw[i];
+            string name = i == 0 ? "" : String(shstr.Offset, shstr.Size, r.Name, Inv($"name of section {i}"));
+            sections[i] = new ElfSection(i, name, r.Type, r.Flags, r.Offset, r.Size, r.Link, r.Info, r.EntSize);
+        }
+        Sections = sections;
+
+        var symtabs = sections.Where(s => s.Type == ElfSection.SHT_SYMTAB).ToList();
+        if (symtabs.Count > 1)
+            throw new EbpfLoadException("ELF file has more than one symbol table");
+        Symbols = symtabs.Count == 0 ? [] : ReadSymbols(symtabs[0]);
+    }
+
+    private List<ElfSymbol> ReadSymbols(ElfSection symtab)
+    {
+        if (symtab.Link >= Sections.Count || Sections[(int)symtab.Link].Type != ElfSection.SHT_STRTAB)
+            throw new EbpfLoadException("symbol table does not link to a string table");
+        if (symtab.EntrySize != 24 || symtab.Size % 24 != 0)
+            throw new EbpfLoadException("symbol table entries are not 24 bytes (Elf64_Sym)");
+        var strtab = Sections[(int)symtab.Link];
+        int n = (int)(symtab.Size / 24);
+        var symbols = new List<ElfSymbol>(n);
+        for (int i = 0; i < n; i++)
+        {
+            int s = (int)symtab.Offset + i * 24;
+            string name = String(strtab.Offset, strtab.Size, U32(s), Inv($"name of symbol {i}"));
+            symbols.Add(new ElfSymbol(i, name, _data[s + 4], U16(s + 6), U64(s + 8), U64(s + 16)));
+        }
+        return symbols;
+    }
+
+    /// <summary>The bytes of a section (zeros for <c>SHT_NOBITS</c>).</summary>
+    public byte[] Contents(ElfSection section)
+    {
+        if (section.Size > int.MaxValue)
+            throw new EbpfLoadException($"section '{section.Name}' is too large");
+        if (section.Type == ElfSection.SHT_NOBITS)
+            return new byte[section.Size];
+        return _data.AsSpan((int)section.Offset, (int)section.Size).ToArray();
+    }
+
+    /// <summary>The <c>SHT_REL</c> entries of a relocation section.</summary>
+    public List<ElfRelocation> Relocations(ElfSection rel)
+    {
+        if (rel.Type == ElfSection.SHT_RELA)
+            throw new EbpfLoadException($"relocation section '{rel.Name}' is SHT_RELA; BPF objects use SHT_REL");
+        if (rel.Size % 16 != 0)
+            throw new EbpfLoadException($"relocation section '{rel.Name}' size is not a multiple of 16 (Elf64_Rel)");
+        var result = new List<ElfRelocation>((int)(rel.Size / 16));
+        for (ulong off = 0; off < rel.Size; off += 16)
+        {
+            int p = (int)(rel.Offset + off);
+            ulong info = U64(p + 8);
+            ulong sym = info >> 32;
+            if (sym >= (ulong)Symbols.Count)
+                throw new EbpfLoadException(Inv($"relocation section '{rel.Name}': symbol index {sym} is out of range"));
+            result.Add(new ElfRelocation(U64(p), (int)sym, (uint)info));
+        }
+        return result;
+    }
+
+    private string String(ulong tableOffset, ulong tableSize, uint offset, string what)
+    {
+        if (offset >= tableSize)
+            throw new EbpfLoadException($"{what}: string offset {offset} is outside the string table");
+        var span = _data.AsSpan((int)(tableOffset + offset), (int)(tableSize - offset));
+        int end = span.IndexOf((byte)0);
+        if (end < 0)
+            throw new EbpfLoadException($"{what}: string is not NUL-terminated");
+        return Encoding.UTF8.GetString(span[..end]);
+    }
+
+    private void Check(ulong offset, ulong size, string what)
+    {
+        if (offset > (ulong)_data.Length || size > (ulong)_data.Length - offset)
+            throw new EbpfLoadException(Inv($"{what} (offset {offset}, size {size}) lies outside the file ({_data.Length} bytes)"));
+    }
+
+    private ushort U16(int at) => BinaryPrimitives.ReadUInt16LittleEndian(_data.AsSpan(at));
+    private uint U32(int at) => BinaryPrimitives.ReadUInt32LittleEndian(_data.AsSpan(at));
+    private ulong U64(int at) => BinaryPrimitives.ReadUInt64LittleEndian(_data.AsSpan(at));
+    private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,207 @@
+using System.Buffers.Binary;
+using Syscage.Ebpf;
+using Syscage.Ebpf.Elf;
+using Syscage.Ebpf.Helpers;
+using Syscage.Ebpf.Isa;
+using Syscage.Ebpf.Maps;
+using Syscage.Ebpf.Verifier;
+using static Syscage.Ebpf.Isa.EbpfOpcode;
+
+namespace Syscage.EbpfLoader.Tests;
+
+public class LoaderTests
+{
+    private static EbpfObject Load(string sample) => EbpfObject.Load(Clang.Sample(sample));
+
+    private static int MapIndex(EbpfObject o, string name) => o.Maps.Select((m, i) => (m, i)).Single(x => x.m.Name == name).i;
+
+    [Fact]
+    public void Pure_filter_has_no_maps_and_calls_no_helpers()
+    {
+        var o = Load("pure_filter");
+        var p = Assert.Single(o.Programs);
+        Assert.Equal(("pure_filter", "seccomp"), (p.Name, p.Section));
+        Assert.Empty(o.Maps);
+        var v = o.Verify(p);
+        Assert.Empty(v.Facts!.HelpersCalled);
+        Assert.Empty(v.Facts.MapsUsed);
+        Assert.Equal(ContextDescription.SeccompData, v.Context);
+    }
+
+    [Fact]
+    public void Btf_hash_map_is_read_from_dot_maps()
+    {
+        var o = Load("syscall_count");
+        var m = Assert.Single(o.Maps);
+        Assert.Equal(new MapDefinition("counts", MapType.Hash, 4, 8, 1024), m);
+        var v = o.Verify(o.GetProgram("count_syscalls"));
+        Assert.Equal([HelperPrototypes.BPF_FUNC_map_lookup_elem, HelperPrototypes.BPF_FUNC_map_update_elem], v.Facts!.HelpersCalled.ToArray());
+        // Every lddw of the map now says "map 0".
+        var lddw = v.Instructions.Where(i => IsWide(i.Opcode) && i.Src == BPF_PSEUDO_MAP_FD).ToList();
+        Assert.NotEmpty(lddw);
+        Assert.All(lddw, i => Assert.Equal(0, i.Imm));
+    }
+
+    [Fact]
+    public void Array_map_and_bss_global()
+    {
+        var o = Load("exec_once");
+        Assert.Equal(new MapDefinition("exec_seen", MapType.Array, 4, 4, 1), o.Maps[MapIndex(o, "exec_seen")]);
+        var bss = o.Maps[MapIndex(o, ".bss")];
+        Assert.Equal((MapType.Array, 4, 8, 1, 0u), (bss.Type, bss.KeySize, bss.ValueSize, bss.MaxEntries, bss.Flags));
+        Assert.Equal(new byte[8], bss.InitialValue);
+        var g = Assert.Single(o.Globals);
+        Assert.Equal(new GlobalVariable("refused", ".bss", MapIndex(o, ".bss"), 0, 8), g);
+        var p = Assert.Single(o.Programs);
+        var valueRefs = p.Instructions.Where(i => IsWide(i.Opcode) && i.Src == BPF_PSEUDO_MAP_VALUE).ToList();
+        Assert.Single(valueRefs);
+        Assert.Equal(MapIndex(o, ".bss"), valueRefs[0].Imm);
+        o.Verify(p);
+    }
+
+    [Fact]
+    public void Const_volatile_knobs_are_rodata_and_settable_before_load()
+    {
+        var o = Load("fault_inject");
+        var rodata = o.Maps[MapIndex(o, ".rodata")];
+        Assert.True(rodata.ReadOnlyForProgram);
+        Assert.Equal(16, rodata.ValueSize);
+        Assert.Equal(["error", "nth", "one_in", "target_nr"], o.Globals.Select(g => g.Name).Order());
+        Assert.Equal(257u, BinaryPrimitives.ReadUInt32LittleEndian(o.GetGlobal("target_nr")));
+        Assert.Equal(3u, BinaryPrimitives.ReadUInt32LittleEndian(o.GetGlobal("nth")));
+
+        var before = o.Verify(o.Programs[0]);
+        o.SetGlobal("nth", 5);
+        o.SetGlobal("target_nr", 39);
+        Assert.Equal(5u, BinaryPrimitives.ReadUInt32LittleEndian(o.GetGlobal("nth")));
+        var after = o.Verify(o.Programs[0]);
+        // Verified programs keep the values they were verified with.
+        var nthOffset = o.Globals.Single(g => g.Name == "nth").Offset;
+        Assert.Equal(3, before.Maps[MapIndex(o, ".rodata")].InitialValue![nthOffset]);
+        Assert.Equal(5, after.Maps[MapIndex(o, ".rodata")].InitialValue![nthOffset]);
+
+        var e = Assert.Throws<EbpfLoadException>(() => o.SetGlobal("nht", 1));
+        Assert.Contains("did you mean 'nth'", e.Message);
+        Assert.Throws<EbpfLoadException>(() => o.SetGlobal("nth", 1UL << 40));
+    }
+
+    [Fact]
+    public void Bpf_to_bpf_call_appends_the_subprogram_and_fixes_the_offset()
+    {
+        var o = Load("fault_inject");
+        var p = Assert.Single(o.Programs);
+        var calls = p.Instructions.Select((i, pc) => (i, pc)).Where(x => x.i.Opcode == (BPF_JMP | BPF_CALL) && x.i.Src == BPF_PSEUDO_CALL).ToList();
+        var call = Assert.Single(calls);
+        int target = call.pc + call.i.Imm + 1;
+        Assert.True(target > call.pc && target < p.Instructions.Length);
+        // The subprogram (bump) starts by storing its argument on the stack: *(u32 *)(r10 - 4) = r1.
+        Assert.Equal(new EbpfInstruction(BPF_STX | BPF_MEM | BPF_W, 10, 1, -4, 0), p.Instructions[target]);
+        Assert.Equal(BPF_JMP | BPF_EXIT, p.Instructions[target - 1].Opcode);
+    }
+
+    [Fact]
+    public void Ring_buffer_map()
+    {
+        var o = Load("open_logger");
+        Assert.Equal(new MapDefinition("events", MapType.RingBuf, 0, 0, 256 * 1024), o.Maps[MapIndex(o, "events")]);
+        var v = o.Verify(o.Programs[0]);
+        Assert.Contains(HelperPrototypes.BPF_FUNC_ringbuf_reserve, v.Facts!.HelpersCalled);
+        Assert.Contains(HelperPrototypes.BPF_FUNC_probe_read_user_str, v.Facts.HelpersCalled);
+    }
+
+    [Fact]
+    public void Legacy_maps_section_and_named_program_section()
+    {
+        var o = Load("uid_rule");
+        Assert.Equal(new MapDefinition("denials", MapType.LruHash, 4, 8, 256), o.Maps[MapIndex(o, "denials")]);
+        var p = o.GetProgram("seccomp/uid_rule");
+        Assert.Equal("uid_rule", p.Name);
+        o.Verify(p);
+        Assert.Contains("did you mean 'uid_rule'", Assert.Throws<EbpfLoadException>(() => o.GetProgram("uid_rul")).Message);
+    }
+
+    [Fact]
+    public void Known_syscall_number_shows_which_paths_touch_maps_and_helpers()
+    {
+        // The supervisor's question: for syscall N, does the program need maps or helpers?
+        var o = Load("fault_inject");
+        var p = o.Programs[0];
+        var getppid = o.Verify(p, new VerifierOptions { ContextAssumptions = new Dictionary<(int, int), ulong> { [(0, 4)] = 110 } });
+        Assert.Empty(getppid.Facts!.HelpersCalled);
+        var openat = o.Verify(p, new VerifierOptions { ContextAssumptions = new Dictionary<(int, int), ulong> { [(0, 4)] = 257 } });
+        Assert.Contains(HelperPrototypes.BPF_FUNC_map_lookup_elem, openat.Facts!.HelpersCalled);
+        // one_in = 0 is a frozen .rodata value: the prandom path is dead.
+        Assert.DoesNotContain(HelperPrototypes.BPF_FUNC_get_prandom_u32, openat.Facts.HelpersCalled);
+        o.SetGlobal("one_in", 10);
+        var random = o.Verify(p, new VerifierOptions { ContextAssumptions = new Dictionary<(int, int), ulong> { [(0, 4)] = 257 } });
+        Assert.Contains(HelperPrototypes.BPF_FUNC_get_prandom_u32, random.Facts!.HelpersCalled);
+    }
+
+    [Fact]
+    public void Facts_keep_register_types_per_instruction()
+    {
+        var o = Load("pure_filter");
+        var v = o.Verify(o.Programs[0]);
+        var first = v.Facts!.Instructions[0]!;
+        Assert.Equal(RegisterType.PtrToCtx, first.Registers[1].State.Type);
+        Assert.Equal(RegisterType.PtrToStack, first.Registers[10].State.Type);
+        Assert.Equal(RegisterType.NotInit, first.Registers[0].State.Type);
+        Assert.True(v.Facts.IsReachable(v.Instructions.Length - 1));
+    }
+
+    [Fact]
+    public void Not_an_elf_file_is_a_clear_error()
+    {
+        Assert.Equal("not an ELF file (bad magic)", Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(new byte[100])).Message);
+        var obj = Clang.Sample("pure_filter").ToArray();
+        obj[18] = 62; // EM_X86_64
+        Assert.Contains("EM_BPF", Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(obj)).Message);
+    }
+
+    [Fact]
+    public void Unsupported_features_name_the_section_and_pc()
+    {
+        var src = """
+            #include "common.h"
+            extern int some_kernel_symbol __attribute__((weak));
+            SEC("seccomp")
+            int prog(struct seccomp_data *ctx) { return &some_kernel_symbol ? SECCOMP_RET_ALLOW : SECCOMP_RET_KILL_PROCESS; }
+            char LICENSE[] SEC("license") = "GPL";
+            """;
+        var e = Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(Clang.Compile(src)));
+        Assert.Matches(@"section 'seccomp': relocation R_BPF_64_64 against 'some_kernel_symbol' at pc \d+: the symbol is undefined", e.Message);
+    }
+
+    [Fact]
+    public void Several_programs_in_one_section_and_generic_section_names()
+    {
+        var src = """
+            #include "common.h"
+            static __noinline int helper(int x) { return x + 1; }
+            SEC("seccomp") int first(struct seccomp_data *ctx) { return ctx->nr == 1 ? SECCOMP_RET_KILL_PROCESS : SECCOMP_RET_ALLOW; }
+            SEC("seccomp") int second(struct seccomp_data *ctx) { return helper(ctx->nr) == 2 ? SECCOMP_RET_KILL_PROCESS : SECCOMP_RET_ALLOW; }
+            SEC("classifier/other") int third(struct seccomp_data *ctx) { return helper(0); }
+            char LICENSE[] SEC("license") = "Dual BSD/GPL";
+            """;
+        var o = EbpfObject.Load(Clang.Compile(src));
+        Assert.Equal(["first", "second", "third"], o.Programs.Select(p => p.Name));
+        Assert.Equal("classifier/other", o.GetProgram("third").Section);
+        Assert.Equal("Dual BSD/GPL", o.License);
+        foreach (var p in o.Programs)
+            o.Verify(p);
+    }
+
+    [Fact]
+    public void Globals_holding_addresses_are_refused_with_the_relocation()
+    {
+        var src = """
+            #include "common.h"
+            static char name[] = "openat";
+            char *name_ptr = name;
+            SEC("seccomp") int prog(struct seccomp_data *ctx) { return name_ptr[0] == ctx->nr ? SECCOMP_RET_KILL_PROCESS : SECCOMP_RET_ALLOW; }
+            char LICENSE[] SEC("license") = "GPL";
+            """;
+        var e = Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(Clang.Compile(src)));
+        Assert.Matches(@"section '\.data': relocation R_BPF_64_ABS64 at offset \d+ \(a global holding an address\) is not supported", e.Message);
+    }
+}
