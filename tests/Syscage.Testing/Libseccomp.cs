@@ -41,6 +41,7 @@ public sealed partial class Libseccomp : IDisposable
     [LibraryImport(Lib)] private static unsafe partial int seccomp_rule_add_array(IntPtr ctx, uint action, int syscall, uint argCount, ArgCmp* args);
     [LibraryImport(Lib)] private static partial int seccomp_export_bpf(IntPtr ctx, int fd);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] private static partial int seccomp_syscall_resolve_name_arch(uint arch, string name);
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] private static partial int seccomp_syscall_resolve_name(string name);
 
     /// <summary>Starts a filter with a default action (a SECCOMP_RET_* value).</summary>
     public Libseccomp(uint defaultAction)
@@ -82,6 +83,16 @@ public sealed partial class Libseccomp : IDisposable
 
     /// <summary>libseccomp's number for a syscall name on an architecture (negative if unknown to it).</summary>
     public static int Resolve(uint arch, string name) => seccomp_syscall_resolve_name_arch(arch, name);
+
+    /// <summary>
+    /// libseccomp's number for a syscall name on the native architecture, as runc looks names up
+    /// (<c>seccomp_syscall_resolve_name</c>): a negative pseudo-syscall number for a name only other architectures
+    /// have, <see cref="NR_SCMP_ERROR"/> for a name libseccomp does not know at all.
+    /// </summary>
+    public static int ResolveNative(string name) => seccomp_syscall_resolve_name(name);
+
+    /// <summary><c>__NR_SCMP_ERROR</c>: the name is unknown to libseccomp.</summary>
+    public const int NR_SCMP_ERROR = -1;
 
     /// <summary>Exports the generated classic BPF (<c>seccomp_export_bpf</c>) as raw bytes.</summary>
     public byte[] ExportBpf()

@@ -1,0 +1,96 @@
+using Syscage.Policy;
+using Syscage.Policy.Oci;
+using Syscage.Policy.Syscalls;
+
+namespace Syscage.Testing;
+
+/// <summary>What libseccomp made of a profile: its BPF, or the error runc would have reported.</summary>
+/// <param name="Bpf">The exported program (raw <c>sock_filter</c> bytes), null when a rule was refused.</param>
+/// <param name="Error">libseccomp's refusal (<c>seccomp_rule_add: -17</c>), null on success.</param>
+/// <param name="RulesAdded">How many <c>seccomp_rule_add</c> calls were made.</param>
+public sealed record LibseccompBuild(byte[]? Bpf, string? Error, int RulesAdded);
+
+/// <summary>
+/// Builds a loaded OCI profile in libseccomp 2.5 the way runc's <c>InitSeccomp</c>/<c>matchCall</c> do, and exports
+/// the BPF: the oracle the differential tests compare Syscage's IR (and its compiler) against.
+/// </summary>
+/// <remarks>
+/// Follows runc: <c>seccomp_init(default)</c> (which covers the native architecture), <c>seccomp_arch_add</c> for
+/// the others, no_new_privs off, <c>SCMP_FLTATR_CTL_OPTIMIZE</c> as asked (runc uses 2 above 32 syscalls); per entry
+/// and name: skip when the action is the default action, resolve the name on the native architecture (skip
+/// <c>__NR_SCMP_ERROR</c>), then <c>seccomp_rule_add_array</c> with all comparisons — or one rule per comparison when
+/// two name the same argument. Includes/excludes were already applied by <see cref="OciProfileLoader"/>.
+/// runc's ENOSYS patch is not applied (see docs/libseccomp-differences.md).
+/// </remarks>
+public static class LibseccompProfile
+{
+    /// <summary>libseccomp's token for an architecture (<c>SCMP_ARCH_*</c>): the audit value, except x32.</summary>
+    public static uint Token(Architecture arch)
+    {
+        ArgumentNullException.ThrowIfNull(arch);
+        return arch == Architecture.X32 ? Libseccomp.SCMP_ARCH_X32 : arch.AuditArch;
+    }
+
+    /// <summary>Builds <paramref name="profile"/> in libseccomp and exports its BPF.</summary>
+    /// <param name="profile">A profile loaded for the native architecture of this process.</param>
+    /// <param name="optimize"><c>SCMP_FLTATR_CTL_OPTIMIZE</c>: 1 (priority order) or 2 (binary tree).</param>
+    public static LibseccompBuild Build(OciProfile profile, uint optimize = 1)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        if (profile.Architectures.Count == 0 || profile.Architectures[0] != Architecture.Native)
+            throw new ArgumentException("libseccomp builds for the native architecture of this process; load the profile for it", nameof(profile));
+        uint defaultAction = profile.Policy.DefaultAction.Value;
+        Libseccomp filter;
+        try
+        {
+            filter = new Libseccomp(defaultAction);
+        }
+        catch (InvalidOperationException)
+        {
+            // seccomp_init refuses what db_col_action_valid refuses, e.g. ERRNO data of MAX_ERRNO (4095) or more.
+            return new LibseccompBuild(null, $"seccomp_init({profile.Policy.DefaultAction}) failed", 0);
+        }
+        using var owned = filter;
+        foreach (var arch in profile.Architectures.Skip(1))
+            filter.AddArch(Token(arch));
+        filter.SetAttr(Libseccomp.SCMP_FLTATR_CTL_OPTIMIZE, optimize);
+        int added = 0;
+        foreach (var entry in profile.Entries)
+        {
+            if (entry.Action.Value == defaultAction)
+                continue;
+            var args = entry.Args.Select(a => new Libseccomp.ArgCmp
+            {
+                Arg = (uint)a.Index,
+                Op = a.Op switch
+                {
+                    ComparisonOp.Ne => Libseccomp.SCMP_CMP_NE,
+                    ComparisonOp.Lt => Libseccomp.SCMP_CMP_LT,
+                    ComparisonOp.Le => Libseccomp.SCMP_CMP_LE,
+                    ComparisonOp.Eq => Libseccomp.SCMP_CMP_EQ,
+                    ComparisonOp.Ge => Libseccomp.SCMP_CMP_GE,
+                    ComparisonOp.Gt => Libseccomp.SCMP_CMP_GT,
+                    _ => Libseccomp.SCMP_CMP_MASKED_EQ,
+                },
+                // As in the profile: for MASKED_EQ, value is the mask (datum_a) and valueTwo the datum (datum_b).
+                DatumA = a.Value,
+                DatumB = a.ValueTwo,
+            }).ToArray();
+            Libseccomp.ArgCmp[][] rules = entry.ArgsAreOred ? args.Select(a => new[] { a }).ToArray() : [args];
+            foreach (string name in entry.Names)
+            {
+                int nr = Libseccomp.ResolveNative(name);
+                if (nr == Libseccomp.NR_SCMP_ERROR)
+                    continue;
+                foreach (var rule in rules)
+                {
+                    int rc = filter.AddRule(entry.Action.Value, nr, rule);
+                    added++;
+                    if (rc < 0)
+                        return new LibseccompBuild(null, $"seccomp_rule_add({name}, {entry.Action}): {rc}", added);
+                }
+            }
+        }
+        return new LibseccompBuild(filter.ExportBpf(), null, added);
+    }
+}
