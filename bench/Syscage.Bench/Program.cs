@@ -15,6 +15,8 @@ public static class Program
     /// <summary>Runs the benchmark named on the command line.</summary>
     public static int Main(string[] args)
     {
+        if (args.Length > 0 && args[0] == "filter-cost")
+            return FilterCost.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "run-overhead")
             return RunOverhead.Run(args.Skip(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
