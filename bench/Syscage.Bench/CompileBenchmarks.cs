@@ -8,6 +8,7 @@ namespace Syscage.Bench;
 
 /// <summary>Compiling Docker's default profile in-process (the target: under 2 ms median).</summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class CompileBenchmarks
 {
     private SeccompPolicy _policy = null!;
