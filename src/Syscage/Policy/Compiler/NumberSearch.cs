@@ -1,3 +1,4 @@
+using System.Buffers;
 using Syscage.Bpf;
 using static Syscage.Bpf.Opcode;
 
@@ -46,46 +47,57 @@ internal static class NumberSearch
         if (n > ExactLimit)
             return Balanced(graph, runs, prefix, 0, n - 1);
 
-        // cost[i,j]: weighted comparisons to tell runs i..j apart; root[i,j]: the first run of the right subtree.
-        var cost = new double[n, n];
-        var root = new int[n, n];
-        for (int i = 0; i < n - 1; i++)
+        // cost[i*n+j]: weighted comparisons to tell runs i..j apart; root[i*n+j]: the first run of the right
+        // subtree. Flat arrays from the pool: per-compile n×n tables would land on the large-object heap.
+        var cost = ArrayPool<double>.Shared.Rent(n * n);
+        var root = ArrayPool<int>.Shared.Rent(n * n);
+        try
         {
-            cost[i, i + 1] = prefix[i + 2] - prefix[i];
-            root[i, i + 1] = i + 1;
-        }
-        for (int len = 3; len <= n; len++)
-        {
-            for (int i = 0; i + len - 1 < n; i++)
+            for (int i = 0; i < n - 1; i++)
             {
-                int j = i + len - 1;
-                double best = double.MaxValue;
-                int bestRoot = i + 1;
-                // Knuth: the optimal root is monotone in i and j.
-                int from = Math.Max(i + 1, root[i, j - 1]), to = Math.Min(j, root[i + 1, j]);
-                for (int r = from; r <= to; r++)
-                {
-                    double c = cost[i, r - 1] + cost[r, j];
-                    if (c < best)
-                    {
-                        best = c;
-                        bestRoot = r;
-                    }
-                }
-                cost[i, j] = best + prefix[j + 1] - prefix[i];
-                root[i, j] = bestRoot;
+                cost[i * n + i] = 0;
+                cost[i * n + i + 1] = prefix[i + 2] - prefix[i];
+                root[i * n + i + 1] = i + 1;
             }
+            cost[(n - 1) * n + n - 1] = 0;
+            for (int len = 3; len <= n; len++)
+            {
+                for (int i = 0; i + len - 1 < n; i++)
+                {
+                    int j = i + len - 1;
+                    double best = double.MaxValue;
+                    int bestRoot = i + 1;
+                    // Knuth: the optimal root is monotone in i and j.
+                    int from = Math.Max(i + 1, root[i * n + j - 1]), to = Math.Min(j, root[(i + 1) * n + j]);
+                    for (int r = from; r <= to; r++)
+                    {
+                        double c = cost[i * n + r - 1] + cost[r * n + j];
+                        if (c < best)
+                        {
+                            best = c;
+                            bestRoot = r;
+                        }
+                    }
+                    cost[i * n + j] = best + prefix[j + 1] - prefix[i];
+                    root[i * n + j] = bestRoot;
+                }
+            }
+            return Build(graph, runs, root, n, 0, n - 1);
         }
-        return Build(graph, runs, root, 0, n - 1);
+        finally
+        {
+            ArrayPool<double>.Shared.Return(cost);
+            ArrayPool<int>.Shared.Return(root);
+        }
     }
 
-    private static DecisionNode Build(DecisionGraph graph, IReadOnlyList<NumberRange> runs, int[,] root, int i, int j)
+    private static DecisionNode Build(DecisionGraph graph, IReadOnlyList<NumberRange> runs, int[] root, int n, int i, int j)
     {
         if (i == j)
             return runs[i].Decision;
-        int r = root[i, j];
+        int r = root[i * n + j];
         return graph.Test(AValue.Word(SeccompData.NrOffset), BPF_JGE, runs[r].Low,
-            Build(graph, runs, root, r, j), Build(graph, runs, root, i, r - 1));
+            Build(graph, runs, root, n, r, j), Build(graph, runs, root, n, i, r - 1));
     }
 
     private static DecisionNode Balanced(DecisionGraph graph, IReadOnlyList<NumberRange> runs, double[] prefix, int i, int j)
