@@ -7,6 +7,8 @@
  *   notify_helper openat PATH               openat(AT_FDCWD, PATH, O_RDONLY), print "ret <r> errno <e>"
  *   notify_helper twice NR                  make the call twice (a supervisor may vanish in between)
  *   notify_helper write-fd NR               r = syscall(NR); write "via addfd\n" to fd r; print "ret <r> errno <e>"
+ *   notify_helper trap NR                   with a SIGSYS handler: make the call; the handler prints
+ *                                           "sigsys code <si_code>"; then print "ret <r> errno <e>"
  *   notify_helper hammer THREADS N NR       THREADS threads each call NR N times; each call must return
  *                                           the caller's thread id (the test's handler answers so); print
  *                                           "hammer ok <calls>" or "hammer bad <count>"
@@ -15,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +47,15 @@ static void *hammer(void *arg)
     return NULL;
 }
 
+static void on_sigsys(int sig, siginfo_t *info, void *ctx)
+{
+    (void)sig;
+    (void)ctx;
+    char line[64];
+    int n = snprintf(line, sizeof line, "sigsys code %d\n", info->si_code);
+    (void)!write(1, line, (size_t)n);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -70,6 +82,20 @@ int main(int argc, char **argv)
         long r = syscall(strtol(argv[2], NULL, 0));
         if (r >= 0 && write((int)r, "via addfd\n", 10) != 10)
             r = -2;
+        print_ret(r);
+    } else if (strcmp(mode, "trap") == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_sigsys;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGSYS, &sa, NULL);
+        setvbuf(stdout, NULL, _IONBF, 0);
+        long r = syscall(strtol(argv[2], NULL, 0));
+        int e = errno;
+        /* The supervisor's SIGSYS arrives a little after the call returned: wait for it (bounded). */
+        for (int i = 0; i < 200; i++)
+            usleep(5000);
+        errno = e;
         print_ret(r);
     } else if (strcmp(mode, "hammer") == 0 && argc >= 5) {
         int threads = atoi(argv[2]);

@@ -105,6 +105,13 @@ public readonly struct NotificationContext
         return NotificationResponse.Handled;
     }
 
+    /// <summary>
+    /// Answers the call now (<c>SECCOMP_IOCTL_NOTIF_SEND</c>), for handlers that must act after the answer (e.g.
+    /// signal the caller once its call has returned); the handler then returns <see cref="NotificationResponse.Handled"/>.
+    /// False when the call is gone.
+    /// </summary>
+    public bool Respond(NotificationResponse response) => _supervisor.Send(Notification, response);
+
     /// <summary>The process (thread group) id of the caller, from <c>/proc/PID/status</c>; -1 when it is gone.</summary>
     public int ThreadGroupId()
     {

@@ -85,7 +85,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     /// <summary>Notifications received.</summary>
     public long Received => Interlocked.Read(ref _received);
 
-    /// <summary>Answers the kernel accepted (and <see cref="NotificationResponse.Handled"/> results).</summary>
+    /// <summary>Answers the kernel accepted (sent by the supervisor, by <see cref="NotificationContext.Respond"/> or with ADDFD_FLAG_SEND).</summary>
     public long Answered => Interlocked.Read(ref _answered);
 
     /// <summary>Notifications whose task was gone by the time of the answer (ENOENT).</summary>
@@ -182,6 +182,8 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 newfd_flags = closeOnExec ? 0x80000u /* O_CLOEXEC */ : 0,
             };
             int rc = ioctl(_listener.Fd, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+            if (rc >= 0 && send)
+                Interlocked.Increment(ref _answered);
             if (rc < 0)
                 throw KernelException.FromLastError(send ? "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD, SECCOMP_ADDFD_FLAG_SEND)" : "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)");
             return rc;
@@ -323,15 +325,25 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         Respond(notification, NotificationResponse.Error(_options.HandlerFailureErrno));
     }
 
-    private unsafe void Respond(Notification notification, NotificationResponse response)
+    private void Respond(Notification notification, NotificationResponse response)
     {
         try
         {
-            if (response.Kind == NotificationResponseKind.Handled)
-            {
-                Interlocked.Increment(ref _answered);
-                return;
-            }
+            if (response.Kind != NotificationResponseKind.Handled)
+                Send(notification, response);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    /// <summary>SECCOMP_IOCTL_NOTIF_SEND; false when the call is gone (ENOENT) or the answer failed.</summary>
+    internal unsafe bool Send(Notification notification, NotificationResponse response)
+    {
+        if (response.Kind == NotificationResponseKind.Handled)
+            throw new ArgumentException("Handled is returned by handlers, not sent", nameof(response));
+        {
             var resp = new seccomp_notif_resp { id = notification.Id };
             switch (response.Kind)
             {
@@ -365,18 +377,18 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                     _listener.DangerousRelease();
             }
             if (rc == 0)
+            {
                 Interlocked.Increment(ref _answered);
-            else if (e is 2 /* ENOENT: the task died or a signal interrupted its wait */ or 9)
+                return true;
+            }
+            if (e is 2 /* ENOENT: the task died or a signal interrupted its wait */ or 9)
                 Interlocked.Increment(ref _gone);
             else
             {
                 Interlocked.Increment(ref _failed);
                 _options.OnError?.Invoke(notification, new KernelException("ioctl(SECCOMP_IOCTL_NOTIF_SEND)", e));
             }
-        }
-        finally
-        {
-            Interlocked.Decrement(ref _inFlight);
+            return false;
         }
     }
 }
