@@ -103,5 +103,25 @@ internal static partial class Interop
 
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial int ftruncate(int fd, long length);
+
+        internal const int SOL_SOCKET = 1;
+        internal const int SCM_RIGHTS = 1;
+        internal const int MSG_CMSG_CLOEXEC = 0x40000000;
+
+        /// <summary><c>struct msghdr</c> (64-bit Linux).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct MsgHdr
+        {
+            public nint Name;
+            public uint NameLen;
+            public nint Iov;
+            public nuint IovLen;
+            public nint Control;
+            public nuint ControlLen;
+            public int Flags;
+        }
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial nint recvmsg(int fd, MsgHdr* msg, int flags);
     }
 }
