@@ -24,6 +24,19 @@ public class SupervisorTests
         Assert.Equal([Notified.Helper], seen);
     }
 
+    [Fact]
+    public void The_command_holds_no_listener_descriptor()
+    {
+        var info = new SandboxedProcessStartInfo("/bin/ls", "-l", "/proc/self/fd/") { RedirectStandardOutput = true, Flags = FilterFlags.NewListener };
+        using var p = SandboxedProcess.Start(Syscage.Policy.Compiler.PolicyCompiler.Compile(Notified.NotifyPolicy(Notified.Unused)), info);
+        Assert.NotNull(p.Listener);
+        using var supervisor = new NotificationSupervisor(p.Listener!, (_, _) => ValueTask.FromResult(NotificationResponse.Continue)).Start();
+        string listing = p.StandardOutput.ReadToEnd();
+        Assert.Equal(0, p.WaitForExit().ExitCode);
+        Assert.Contains("/proc/", listing, StringComparison.Ordinal);          // ls's own directory fd
+        Assert.DoesNotContain("seccomp", listing, StringComparison.Ordinal);   // anon_inode:seccomp notify
+    }
+
     [Theory]
     [InlineData(1, "ret -1 errno 13")]   // Error(EACCES)
     [InlineData(2, "ret 42 errno 0")]    // Return(42)

@@ -122,8 +122,8 @@ static void forward(int sig)
  */
 static int hand_over(struct handover *ho, pid_t pid)
 {
-    struct timespec nap = { 0, 50 * 1000 };
-    long waited_us = 0;
+    struct timespec nap = { 0, 50 * 1000 }, start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
     int published = 0;
     for (;;) {
         if (!published && __atomic_load_n(&ho->state, __ATOMIC_ACQUIRE) == HANDOVER_PUBLISHED) {
@@ -142,10 +142,10 @@ static int hand_over(struct handover *ho, pid_t pid)
             if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
                 return 1; /* ended (e.g. seccomp failed); the wait below reports it */
         }
-        if (waited_us > 30L * 1000 * 1000)
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - start.tv_sec > 30)
             return 0;
         nanosleep(&nap, NULL);
-        waited_us += 50;
     }
 }
 
