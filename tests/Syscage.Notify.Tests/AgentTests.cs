@@ -62,6 +62,35 @@ public class AgentTests
     }
 
     [Fact]
+    public void Syscage_agent_serves_until_cancelled_and_reports_malformed_messages()
+    {
+        string dir = TempDirectory();
+        try
+        {
+            string socket = Path.Combine(dir, "cli.sock");
+            var stdout = new SyncWriter();
+            var stderr = new SyncWriter();
+            using var cancel = new CancellationTokenSource();
+            var run = Task.Run(() => Syscage.Cli.Commands.AgentCommand.Run(stdout, stderr, socket, null, "deny", cancel.Token));
+            WaitFor(() => stderr.Text.Contains("listening on", StringComparison.Ordinal), "the agent to listen");
+            using (var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+            {
+                s.Connect(new UnixDomainSocketEndPoint(socket));
+                s.Send("[1, 2]"u8.ToArray());
+            }
+            WaitFor(() => stderr.Text.Contains("not a JSON object", StringComparison.Ordinal), "the malformed-message line");
+            cancel.Cancel();
+            Assert.True(run.Wait(10_000), "the agent did not stop");
+            Assert.Equal(0, run.Result);
+            Assert.False(File.Exists(socket));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public void Runc_containers_whose_profile_notifies_mkdir_get_the_agents_answer()
     {
         string runc = NativeBuild.FindOnPath("runc") ?? "/usr/sbin/runc";

@@ -178,6 +178,30 @@ public class SupervisorTests
     }
 
     [Fact]
+    public void The_receive_answer_loop_does_not_allocate()
+    {
+        // One worker, a synchronous handler: between two consecutive calls the worker thread runs exactly one
+        // receive, dispatch and answer. Its allocation counter must not move (the first calls warm up the JIT).
+        const int calls = 2000;
+        var deltas = new long[calls];
+        int seen = 0;
+        long last = 0;
+        var outcome = Notified.Run(Notified.NotifyPolicy(Notified.Unused), (n, _) =>
+        {
+            long now = GC.GetAllocatedBytesForCurrentThread();
+            if (seen > 0)
+                deltas[seen] = now - last;
+            last = now;
+            seen++;
+            return ValueTask.FromResult(NotificationResponse.Return((long)n.Data.Arg(0)));
+        }, new SupervisorOptions { Workers = 1 }, "hammer", "1", $"{calls}", "1000");
+        Assert.True(outcome.Stdout == $"hammer ok {calls}", outcome.ToString());
+        Assert.Equal(calls, seen);
+        long allocated = deltas.Skip(calls / 2).Sum();
+        Assert.True(allocated == 0, $"{allocated} bytes allocated over the last {calls / 2} round trips");
+    }
+
+    [Fact]
     public void Sixty_four_threads_hammering_lose_no_notification()
     {
         const int threads = 64, calls = 200;
