@@ -141,6 +141,20 @@ public class PolicyHandlerTests
     }
 
     [Fact]
+    public void Syscage_run_logs_SCMP_ACT_NOTIFY_calls_of_an_OCI_profile()
+    {
+        using var dir = new TempDir();
+        string file = dir.File("profile.json");
+        File.WriteAllText(file, """{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_NOTIFY"}]}""");
+        var stderr = new StringWriter();
+        string made = dir.File("made");
+        int status = RunCommand.Run(new StringWriter(), stderr, file, [Notified.Helper, "mkdir", made]);
+        Assert.Equal(0, status);
+        Assert.True(Directory.Exists(made));   // log lets the call run
+        Assert.StartsWith($"syscage: mkdir(\"{made}\", 0700) (pid ", stderr.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Open_flags_decode_multi_bit_flags_first()
     {
         Assert.Equal("O_RDONLY", SyscallDecoder.OpenFlags(0));
