@@ -163,6 +163,13 @@ public class PolicyHandlerTests
         Assert.Equal("O_RDONLY|O_SYNC", SyscallDecoder.OpenFlags(0x101000));
     }
 
+    [Fact]
+    public void Clone_flags_decode_by_name()
+    {
+        Assert.Equal("CLONE_NEWNS|CLONE_NEWUSER", SyscallDecoder.CloneFlags(0x10020000));
+        Assert.Equal("CLONE_NEWUSER|0x11", SyscallDecoder.CloneFlags(0x10000011));
+    }
+
     private sealed class TempDir : IDisposable
     {
         public string Path { get; } = Directory.CreateTempSubdirectory("syscage-notify-").FullName;

@@ -84,6 +84,8 @@ public static class SyscallDecoder
             return "AT_FDCWD";
         if (argName == "flags" && OpenCalls.Contains(call))
             return OpenFlags(value);
+        if (argName == "flags" && call is "unshare" or "clone" && value != 0)
+            return CloneFlags(value);
         if (argName == "mode")
             return value == 0 ? "0" : "0" + Convert.ToString((long)(value & 0xffff_ffff), 8);
         if (value < 0x10000)
@@ -115,6 +117,28 @@ public static class SyscallDecoder
             parts.Add(string.Create(CultureInfo.InvariantCulture, $"0x{rest:x}"));
         return string.Join('|', parts);
     }
+
+    /// <summary><c>CLONE_NEWUSER|CLONE_NEWNS</c>: the single-bit <c>CLONE_*</c> kernel constants, then what is left in hex.</summary>
+    public static string CloneFlags(ulong flags)
+    {
+        var parts = new List<string>();
+        ulong rest = flags;
+        foreach (var (name, bit) in CloneBits.Value)
+        {
+            if ((rest & bit) == bit)
+            {
+                parts.Add(name);
+                rest &= ~bit;
+            }
+        }
+        if (rest != 0 || parts.Count == 0)
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"0x{rest:x}"));
+        return string.Join('|', parts);
+    }
+
+    private static readonly Lazy<(string Name, ulong Bit)[]> CloneBits = new(() =>
+        [.. KernelConstants.All.Where(c => c.Name.StartsWith("CLONE_", StringComparison.Ordinal) && c.Value != 0 && (c.Value & (c.Value - 1)) == 0)
+            .OrderBy(c => c.Value).Select(c => (c.Name, c.Value))]);
 
     private static string Quote(string s)
     {
