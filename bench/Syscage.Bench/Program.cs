@@ -7,6 +7,7 @@ namespace Syscage.Bench;
 /// <list type="bullet">
 /// <item><c>filter-cost [PROFILE]</c>: instructions executed per syscall number by Syscage's and libseccomp's filters for a profile.</item>
 /// <item><c>run-overhead [N]</c>: <c>syscage run -- /bin/true</c> against plain <c>/bin/true</c> and <c>bwrap --seccomp</c>.</item>
+/// <item><c>notify-latency [CALLS] [ROUNDS]</c>: user-notification round trip, C# supervisor against a minimal C loop, with and without SYNC_WAKE_UP.</item>
 /// <item>anything else: BenchmarkDotNet (e.g. <c>--filter '*Compile*'</c>).</item>
 /// </list>
 /// </summary>
@@ -19,6 +20,8 @@ public static class Program
             return FilterCost.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "run-overhead")
             return RunOverhead.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "notify-latency")
+            return NotifyLatency.Run(args.Skip(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

@@ -28,6 +28,7 @@ public static class CliApp
             CompileCommand.Create(),
             ExplainCommand.Create(),
             RunCommand.Create(),
+            AgentCommand.Create(),
             DoctorCommand.Create(),
             EbpfCommand.Create(),
         };

@@ -33,7 +33,11 @@ public sealed class SandboxedProcessStartInfo
     public bool RedirectStandardOutput { get; set; }
     /// <summary>Redirect stderr to <see cref="SandboxedProcess.StandardError"/>.</summary>
     public bool RedirectStandardError { get; set; }
-    /// <summary>Flags for <c>seccomp(SECCOMP_SET_MODE_FILTER)</c> (TSYNC is pointless in a fresh process).</summary>
+    /// <summary>
+    /// Flags for <c>seccomp(SECCOMP_SET_MODE_FILTER)</c> (TSYNC is pointless in a fresh process). With
+    /// <see cref="FilterFlags.NewListener"/> the listener reaches <see cref="SandboxedProcess.Listener"/> before the
+    /// command runs, and the command never holds it (the hand-over is described in syscage-exec.c).
+    /// </summary>
     public FilterFlags Flags { get; set; }
 }
 
@@ -71,11 +75,23 @@ public sealed class SandboxedProcess : IDisposable
     private readonly Process _launcher;
     private readonly Task<string> _status;
 
-    private SandboxedProcess(Process launcher, Task<string> status)
+    private SandboxedProcess(Process launcher, Task<string> status, Notify.ListenerHandle? listener, int commandPid)
     {
         _launcher = launcher;
         _status = status;
+        Listener = listener;
+        CommandPid = commandPid;
     }
+
+    /// <summary>
+    /// With <see cref="FilterFlags.NewListener"/>: the filter's user-notification listener, taken from the
+    /// command's process before it ran its command; null otherwise, or when the filter could not be installed
+    /// (<see cref="WaitForExit"/> says why). The caller owns it (hand it to a <c>NotificationSupervisor</c>).
+    /// </summary>
+    public Notify.ListenerHandle? Listener { get; }
+
+    /// <summary>The command's process id, when known (with <see cref="FilterFlags.NewListener"/>); 0 otherwise.</summary>
+    public int CommandPid { get; }
 
     /// <summary>Where the launcher is: next to Syscage.dll.</summary>
     public static string LauncherPath => Path.Combine(Path.GetDirectoryName(typeof(SandboxedProcess).Assembly.Location) ?? AppContext.BaseDirectory, "syscage-exec");
@@ -103,10 +119,21 @@ public sealed class SandboxedProcess : IDisposable
         int memfd = memfd_create("syscage-filter", MFD_CLOEXEC);
         if (memfd < 0)
             throw KernelException.FromLastError("memfd_create");
+        bool listening = (info.Flags & FilterFlags.NewListener) != 0;
+        int handover = -1;
         Span<int> pipe = stackalloc int[2];
         try
         {
             WriteAll(memfd, filter.ToBytes());
+            if (listening)
+            {
+                // One shared page: the launcher maps it before fork; see "The listener hand-over" in syscage-exec.c.
+                handover = memfd_create("syscage-handover", MFD_CLOEXEC);
+                if (handover < 0)
+                    throw KernelException.FromLastError("memfd_create");
+                if (ftruncate(handover, 4096) != 0)
+                    throw KernelException.FromLastError("ftruncate(memfd)");
+            }
             if (pipe2(pipe, 0x80000 /* O_CLOEXEC */) != 0)
                 throw KernelException.FromLastError("pipe2");
             int pid = System.Environment.ProcessId;
@@ -118,6 +145,11 @@ public sealed class SandboxedProcess : IDisposable
                 RedirectStandardError = info.RedirectStandardError,
                 WorkingDirectory = info.WorkingDirectory ?? "",
             };
+            if (listening)
+            {
+                psi.ArgumentList.Add("--listener");
+                psi.ArgumentList.Add($"/proc/{pid}/fd/{handover}");
+            }
             psi.ArgumentList.Add($"/proc/{pid}/fd/{memfd}");
             psi.ArgumentList.Add(((uint)info.Flags).ToString(CultureInfo.InvariantCulture));
             psi.ArgumentList.Add($"/proc/{pid}/fd/{pipe[1]}");
@@ -133,12 +165,27 @@ public sealed class SandboxedProcess : IDisposable
             lock (StartLock)
                 process = Process.Start(psi) ?? throw new SyscageException($"{launcher}: could not start");
             int readEnd = pipe[0], writeEnd = pipe[1];
-            var status = Task.Run(() => ReadStatus(readEnd, writeEnd, memfd, process));
-            return new SandboxedProcess(process, status);
+            var taken = listening ? new TaskCompletionSource<(Notify.ListenerHandle, int)?>(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+            int handoverFd = handover;
+            handover = -1; // ReadStatus closes it now
+            var status = Task.Run(() => ReadStatus(readEnd, writeEnd, memfd, handoverFd, taken, process));
+            if (taken is null)
+                return new SandboxedProcess(process, status, null, 0);
+            // The command's process spins until we take the listener (or the launcher gives up after 30 s).
+            Task.WaitAny(taken.Task, status);
+            if (taken.Task.IsFaulted)
+            {
+                process.WaitForExit();
+                process.Dispose();
+                throw taken.Task.Exception!.InnerException!;
+            }
+            var got = taken.Task.IsCompletedSuccessfully ? taken.Task.Result : null;
+            return new SandboxedProcess(process, status, got?.Item1, got?.Item2 ?? 0);
         }
         catch
         {
             close(memfd);
+            if (handover >= 0) close(handover);
             if (pipe[0] > 0) close(pipe[0]);
             if (pipe[1] > 0) close(pipe[1]);
             throw;
@@ -175,8 +222,20 @@ public sealed class SandboxedProcess : IDisposable
     /// <inheritdoc/>
     public void Dispose() => _launcher.Dispose();
 
-    private static string ReadStatus(int readEnd, int writeEnd, int memfd, Process process)
+    private static string ReadStatus(int readEnd, int writeEnd, int memfd, int handover,
+                                     TaskCompletionSource<(Notify.ListenerHandle, int)?>? taken, Process process)
     {
+        int linesSeen = 0;
+        void OnLines(string text)
+        {
+            var lines = text.Split('\n');
+            for (; linesSeen < lines.Length - 1; linesSeen++)
+            {
+                var parts = lines[linesSeen].Split(' ');
+                if (parts[0] == "listener" && taken is not null && handover >= 0 && parts.Length == 3)
+                    TakeListener(parts, handover, taken);
+            }
+        }
         // Our write end must close for the pipe to reach EOF, but not before the launcher has opened its own
         // through /proc: it says "ready" once it has. If it dies first, its exit is the cue instead.
         int closed = 0;
@@ -189,6 +248,8 @@ public sealed class SandboxedProcess : IDisposable
             }
         }
         _ = process.WaitForExitAsync().ContinueWith(_ => CloseOurs(), TaskScheduler.Default);
+        if (taken is not null)
+            _ = process.WaitForExitAsync().ContinueWith(_ => taken.TrySetResult(null), TaskScheduler.Default);
         var text = new System.Text.StringBuilder();
         var buffer = new byte[256];
         try
@@ -199,8 +260,10 @@ public sealed class SandboxedProcess : IDisposable
                 if (n > 0)
                 {
                     text.Append(System.Text.Encoding.ASCII.GetString(buffer, 0, (int)n));
-                    if (text.ToString().Contains('\n', StringComparison.Ordinal))
+                    string all = text.ToString();
+                    if (all.Contains('\n', StringComparison.Ordinal))
                         CloseOurs();
+                    OnLines(all);
                 }
                 else if (n == 0 || Marshal.GetLastPInvokeError() != 4 /* EINTR */)
                     break;
@@ -210,8 +273,36 @@ public sealed class SandboxedProcess : IDisposable
         {
             CloseOurs();
             close(readEnd);
+            if (handover >= 0)
+                close(handover);
+            taken?.TrySetResult(null);
         }
         return text.ToString();
+    }
+
+    /// <summary>The caller's side of the hand-over: pidfd_getfd the listener, then let the command's process go on.</summary>
+    private static void TakeListener(string[] parts, int handover, TaskCompletionSource<(Notify.ListenerHandle, int)?> taken)
+    {
+        Span<byte> flag = stackalloc byte[4];
+        try
+        {
+            int pid = int.Parse(parts[1], CultureInfo.InvariantCulture), fd = int.Parse(parts[2], CultureInfo.InvariantCulture);
+            var listener = Notify.ListenerHandle.TakeFrom(pid, fd);
+            flag[0] = 1; // taken = 1 (offset 8 of struct handover)
+            if (pwrite(handover, flag, 4, 8) != 4)
+            {
+                var e = KernelException.FromLastError("pwrite(handover)");
+                listener.Dispose();
+                throw e;
+            }
+            taken.TrySetResult((listener, pid));
+        }
+        catch (Exception e) when (e is SyscageException or FormatException)
+        {
+            flag[0] = 2; // taken = 2: gave up, the launcher kills the command's process
+            _ = pwrite(handover, flag, 4, 8);
+            taken.TrySetException(e);
+        }
     }
 
     private static SandboxExit Parse(string status, int launcherExit)
@@ -225,6 +316,7 @@ public sealed class SandboxedProcess : IDisposable
                 case "exit":
                     return new SandboxExit(int.Parse(parts[1], CultureInfo.InvariantCulture), null, false, failure);
                 case "ready" when parts.Length > 1 && parts[1] == "0":
+                case "listener":
                     break;
                 case "signal":
                     return new SandboxExit(null, int.Parse(parts[1], CultureInfo.InvariantCulture), parts.Length > 2 && parts[2] == "1", failure);

@@ -16,6 +16,38 @@ internal static partial class Interop
         internal static readonly nint SYS_seccomp = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 277 : 317;
         internal static readonly nint SYS_pidfd_open = 434;
         internal static readonly nint SYS_pidfd_getfd = 438;
+        internal static readonly nint SYS_pidfd_send_signal = 424;
+        internal static readonly nint SYS_tgkill = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 131 : 234;
+
+        // include/uapi/linux/seccomp.h: SECCOMP_IOC_MAGIC '!', values as the C compiler computes them.
+        internal const ulong SECCOMP_IOCTL_NOTIF_RECV = 0xc0502100;      // SECCOMP_IOWR(0, struct seccomp_notif)
+        internal const ulong SECCOMP_IOCTL_NOTIF_SEND = 0xc0182101;      // SECCOMP_IOWR(1, struct seccomp_notif_resp)
+        internal const ulong SECCOMP_IOCTL_NOTIF_ID_VALID = 0x40082102;  // SECCOMP_IOW(2, __u64)
+        internal const ulong SECCOMP_IOCTL_NOTIF_ADDFD = 0x40182103;     // SECCOMP_IOW(3, struct seccomp_notif_addfd)
+        // SECCOMP_IOW(4, __u64): Linux 6.6, newer than some installed headers.
+        internal const ulong SECCOMP_IOCTL_NOTIF_SET_FLAGS = 0x40082104;
+
+        internal const short POLLIN = 0x1;
+        internal const short POLLERR = 0x8;
+        internal const short POLLHUP = 0x10;
+        internal const int EFD_CLOEXEC = 0x80000;
+
+        /// <summary><c>struct pollfd</c>.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct PollFd
+        {
+            public int Fd;
+            public short Events;
+            public short REvents;
+        }
+
+        /// <summary><c>struct iovec</c>.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct IoVec
+        {
+            public nint Base;
+            public nuint Length;
+        }
 
         internal const int PR_SET_NO_NEW_PRIVS = 38;
         internal const int PR_GET_NO_NEW_PRIVS = 39;
@@ -52,5 +84,44 @@ internal static partial class Interop
 
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial nint read(int fd, Span<byte> buffer, nint count);
+
+        // int ioctl(int fd, unsigned long request, ...): one pointer argument, passed in a register like a fixed one.
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial int ioctl(int fd, ulong request, void* arg);
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial int poll(PollFd* fds, nuint count, int timeout);
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static partial int eventfd(uint initval, int flags);
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial nint process_vm_readv(int pid, IoVec* localIov, nuint localCount, IoVec* remoteIov, nuint remoteCount, nuint flags);
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static partial nint pwrite(int fd, ReadOnlySpan<byte> buffer, nint count, long offset);
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static partial int ftruncate(int fd, long length);
+
+        internal const int SOL_SOCKET = 1;
+        internal const int SCM_RIGHTS = 1;
+        internal const int MSG_CMSG_CLOEXEC = 0x40000000;
+
+        /// <summary><c>struct msghdr</c> (64-bit Linux).</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct MsgHdr
+        {
+            public nint Name;
+            public uint NameLen;
+            public nint Iov;
+            public nuint IovLen;
+            public nint Control;
+            public nuint ControlLen;
+            public int Flags;
+        }
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial nint recvmsg(int fd, MsgHdr* msg, int flags);
     }
 }

@@ -1,0 +1,123 @@
+/*
+ * notify_bench: user-notification round trips, for bench/Syscage.Bench NotifyLatency.
+ *
+ *   notify_bench target N NR          make N calls of syscall NR (after N/10 warm-up calls) and print
+ *                                     "ns_per_call <x>"; run it under a filter that notifies NR
+ *   notify_bench c-supervisor N [sync]
+ *                                     the baseline: a minimal C supervisor loop (poll, RECV, SEND) serving a
+ *                                     forked target that does what "target N 1000" does; with "sync", the
+ *                                     listener gets SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP first. Prints the
+ *                                     target's "ns_per_call <x>".
+ *
+ * The hand-over of the listener mirrors syscage-exec's: shared page, no system calls in the filtered child
+ * until the parent has taken the fd with pidfd_getfd.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void calls(long n, long nr)
+{
+    for (long i = 0; i < n / 10; i++)
+        syscall(nr, i);
+    double t0 = now_ns();
+    for (long i = 0; i < n; i++)
+        syscall(nr, i);
+    double t1 = now_ns();
+    printf("ns_per_call %.0f\n", (t1 - t0) / n);
+    fflush(stdout);
+}
+
+struct shared { volatile int fd; volatile int taken; };
+
+int main(int argc, char **argv)
+{
+    if (argc >= 4 && strcmp(argv[1], "target") == 0) {
+        calls(atol(argv[2]), atol(argv[3]));
+        return 0;
+    }
+    if (argc < 3 || strcmp(argv[1], "c-supervisor") != 0) {
+        fputs("usage: notify_bench target N NR | c-supervisor N [sync]\n", stderr);
+        return 2;
+    }
+    long n = atol(argv[2]);
+    int sync = argc > 3 && strcmp(argv[3], "sync") == 0;
+    struct shared *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    sh->fd = -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct sock_filter insns[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),                    /* A = seccomp_data.nr */
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1000, 0, 1),          /* nr == 1000? */
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = { 4, insns };
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+        if (fd < 0)
+            _exit(127);
+        __atomic_store_n(&sh->fd, (int)fd, __ATOMIC_RELEASE);
+        while (!__atomic_load_n(&sh->taken, __ATOMIC_ACQUIRE))
+            ;
+        close((int)fd);
+        calls(n, 1000);
+        _exit(0);
+    }
+    while (__atomic_load_n(&sh->fd, __ATOMIC_ACQUIRE) < 0)
+        usleep(100);
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    int listener = (int)syscall(SYS_pidfd_getfd, pidfd, sh->fd, 0);
+    if (listener < 0) {
+        perror("pidfd_getfd");
+        kill(pid, SIGKILL);
+        return 1;
+    }
+    if (sync && ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) != 0)
+        perror("SECCOMP_IOCTL_NOTIF_SET_FLAGS");
+    __atomic_store_n(&sh->taken, 1, __ATOMIC_RELEASE);
+    struct seccomp_notif req;
+    struct seccomp_notif_resp resp;
+    for (;;) {
+        struct pollfd p = { listener, POLLIN, 0 };
+        if (poll(&p, 1, -1) < 0 && errno == EINTR)
+            continue;
+        if (!(p.revents & POLLIN))
+            break; /* POLLHUP: the target is gone */
+        memset(&req, 0, sizeof req);
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0)
+            continue;
+        memset(&resp, 0, sizeof resp);
+        resp.id = req.id;
+        ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return 0;
+}

@@ -1,0 +1,394 @@
+using System.Runtime.InteropServices;
+using Syscage.Bpf;
+using static Syscage.Kernel.Interop.Libc;
+using static Syscage.Kernel.Notify.NotifStructs;
+
+namespace Syscage.Kernel.Notify;
+
+/// <summary>How a <see cref="NotificationSupervisor"/> runs.</summary>
+public sealed record SupervisorOptions
+{
+    /// <summary>Worker threads receiving and answering (default 2).</summary>
+    public int Workers { get; init; } = 2;
+
+    /// <summary>
+    /// Ask for <c>SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP</c> (Linux 6.6): the kernel wakes the target on the
+    /// supervisor's CPU, which helps when each call is answered synchronously. Ignored when unsupported
+    /// (<see cref="NotificationSupervisor.SyncWakeUp"/> tells).
+    /// </summary>
+    public bool SyncWakeUp { get; init; }
+
+    /// <summary>The answer when a handler throws (default <c>EPERM</c>): fail closed.</summary>
+    public int HandlerFailureErrno { get; init; } = 1;
+
+    /// <summary>Called (on a worker) when a handler throws or an answer can't be sent for another reason than the target's death.</summary>
+    public Action<Notification, Exception>? OnError { get; init; }
+}
+
+/// <summary>
+/// Serves a seccomp user-notification listener: worker threads receive notified calls
+/// (<c>SECCOMP_IOCTL_NOTIF_RECV</c>), hand each to a <see cref="NotificationHandler"/> and send its answer
+/// (<c>SECCOMP_IOCTL_NOTIF_SEND</c>). The supervisor owns the listener: disposing it closes the listener, after
+/// which the targets' notified calls fail with <c>ENOSYS</c>.
+/// </summary>
+/// <remarks>
+/// <para>Receiving is serialised and preceded by <c>poll</c> on the listener and a stop eventfd: RECV itself
+/// can't be interrupted (it waits on a semaphore, and a listener whose targets all died never wakes it), so a
+/// worker only calls it when poll says a notification is there, and no other worker can take it first. If the
+/// notification vanished meanwhile (its task was killed), RECV fails with ENOENT and the worker goes on.</para>
+/// <para>Handling is concurrent: once a worker has a notification it leaves the receive gate, so a slow or
+/// awaiting handler does not stop the others. A SEND that fails with ENOENT means the target died or was
+/// interrupted by a signal while waiting; nothing is held per notification, so nothing leaks.</para>
+/// <para><see cref="Completion"/> ends when the listener hangs up (every task using the filter is gone) or
+/// when <see cref="Stop"/> is called.</para>
+/// </remarks>
+public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
+{
+    private const int RecvSize = 80;   // sizeof(struct seccomp_notif), fixed by the ioctl number
+    private readonly ListenerHandle _listener;
+    private readonly NotificationHandler _handler;
+    private readonly SupervisorOptions _options;
+    private readonly Lock _receiveGate = new();
+    private readonly Thread[] _workers;
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly int _stopFd;
+    private int _started, _stopped, _disposed;
+    private long _received, _answered, _gone, _failed;
+    private int _inFlight;
+
+    /// <summary>Creates a supervisor for <paramref name="listener"/>, which it now owns.</summary>
+    public NotificationSupervisor(ListenerHandle listener, NotificationHandler handler, SupervisorOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        ArgumentNullException.ThrowIfNull(handler);
+        _listener = listener;
+        _handler = handler;
+        _options = options ?? new SupervisorOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.Workers, 1, nameof(options));
+        var sizes = Seccomp.GetNotifSizes();
+        if (sizes.Notif != RecvSize || sizes.NotifResp != 24 || sizes.Data != SeccompData.Size)
+            throw new SyscageException($"this kernel's user-notification structures differ from the uapi ones Syscage was written for " +
+                                       $"(seccomp_notif {sizes.Notif}, seccomp_notif_resp {sizes.NotifResp}, seccomp_data {sizes.Data}; expected 80, 24, 64)");
+        _stopFd = eventfd(0, EFD_CLOEXEC);
+        if (_stopFd < 0)
+            throw KernelException.FromLastError("eventfd");
+        if (_options.SyncWakeUp)
+            SyncWakeUp = TrySetSyncWakeUp();
+        _workers = new Thread[_options.Workers];
+        for (int i = 0; i < _workers.Length; i++)
+            _workers[i] = new Thread(Work) { IsBackground = true, Name = $"syscage-notify-{i}" };
+    }
+
+    /// <summary>True when the listener runs with <c>SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP</c>.</summary>
+    public bool SyncWakeUp { get; }
+
+    /// <summary>Notifications received.</summary>
+    public long Received => Interlocked.Read(ref _received);
+
+    /// <summary>Answers the kernel accepted (sent by the supervisor, by <see cref="NotificationContext.Respond"/> or with ADDFD_FLAG_SEND).</summary>
+    public long Answered => Interlocked.Read(ref _answered);
+
+    /// <summary>Notifications whose task was gone by the time of the answer (ENOENT).</summary>
+    public long Gone => Interlocked.Read(ref _gone);
+
+    /// <summary>Handlers that threw, and answers that failed otherwise.</summary>
+    public long Failed => Interlocked.Read(ref _failed);
+
+    /// <summary>Notifications received and not yet answered.</summary>
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Ends when every task using the filter is gone (the listener hangs up) or on <see cref="Stop"/>.</summary>
+    public Task Completion => _completion.Task;
+
+    /// <summary>The listener (owned by the supervisor).</summary>
+    public ListenerHandle Listener => _listener;
+
+    /// <summary>Starts the worker threads. Returns this supervisor.</summary>
+    public NotificationSupervisor Start()
+    {
+        if (Interlocked.Exchange(ref _started, 1) == 0)
+            foreach (var t in _workers)
+                t.Start();
+        return this;
+    }
+
+    /// <summary>Stops receiving (pending calls stay pending until the listener is closed by <see cref="Dispose"/>).</summary>
+    public void Stop()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+            return;
+        Span<byte> one = stackalloc byte[8];
+        one[0] = 1;
+        _ = write(_stopFd, one, 8);
+        if (Volatile.Read(ref _started) == 0)
+            _completion.TrySetResult();
+    }
+
+    /// <summary>Stops, waits for the workers, and closes the listener (targets then get ENOSYS).</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        Stop();
+        if (Volatile.Read(ref _started) != 0)
+            foreach (var t in _workers)
+                if (t != Thread.CurrentThread)
+                    t.Join();
+        _listener.Dispose();
+        close(_stopFd);
+    }
+
+    /// <inheritdoc/>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    internal unsafe bool IsIdValid(ulong id)
+    {
+        bool added = false;
+        try
+        {
+            _listener.DangerousAddRef(ref added);
+            // SECCOMP_IOCTL_NOTIF_ID_VALID "is used to check that a notification ID ... is still valid" (seccomp_unotify(2)).
+            return ioctl(_listener.Fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+        finally
+        {
+            if (added)
+                _listener.DangerousRelease();
+        }
+    }
+
+    internal unsafe int AddFd(ulong id, SafeHandle fd, int? targetFd, bool closeOnExec, bool send)
+    {
+        ArgumentNullException.ThrowIfNull(fd);
+        bool addedListener = false, addedFd = false;
+        try
+        {
+            _listener.DangerousAddRef(ref addedListener);
+            fd.DangerousAddRef(ref addedFd);
+            var addfd = new seccomp_notif_addfd
+            {
+                id = id,
+                flags = (targetFd is null ? 0 : SECCOMP_ADDFD_FLAG_SETFD) | (send ? SECCOMP_ADDFD_FLAG_SEND : 0),
+                srcfd = (uint)fd.DangerousGetHandle(),
+                newfd = (uint)(targetFd ?? 0),
+                newfd_flags = closeOnExec ? 0x80000u /* O_CLOEXEC */ : 0,
+            };
+            int rc = ioctl(_listener.Fd, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+            if (rc >= 0 && send)
+                Interlocked.Increment(ref _answered);
+            if (rc < 0)
+                throw KernelException.FromLastError(send ? "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD, SECCOMP_ADDFD_FLAG_SEND)" : "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)");
+            return rc;
+        }
+        finally
+        {
+            if (addedFd)
+                fd.DangerousRelease();
+            if (addedListener)
+                _listener.DangerousRelease();
+        }
+    }
+
+    private unsafe bool TrySetSyncWakeUp()
+    {
+        // SECCOMP_IOCTL_NOTIF_SET_FLAGS takes the flags as the ioctl argument itself, not through a pointer.
+        return ioctl(_listener.Fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, (void*)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
+    }
+
+    private unsafe void Work()
+    {
+        var buffer = (seccomp_notif*)NativeMemory.AlignedAlloc(RecvSize, 8);
+        bool added = false;
+        try
+        {
+            _listener.DangerousAddRef(ref added);
+            int fd = _listener.Fd;
+            while (true)
+            {
+                int got = Receive(fd, buffer);
+                if (got < 0)
+                    break;
+                if (got == 0)
+                    continue;
+                var b = buffer;
+                var notification = new Notification(b->id, (int)b->pid, b->flags,
+                    new SeccompData(b->nr, b->arch, b->instruction_pointer, b->arg0, b->arg1, b->arg2, b->arg3, b->arg4, b->arg5));
+                Dispatch(notification);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (added)
+                _listener.DangerousRelease();
+            NativeMemory.AlignedFree(buffer);
+        }
+    }
+
+    /// <summary>1: a notification is in the buffer; 0: none after all, try again; -1: stop.</summary>
+    private unsafe int Receive(int fd, seccomp_notif* buffer)
+    {
+        lock (_receiveGate)
+        {
+            if (Volatile.Read(ref _stopped) != 0 || _completion.Task.IsCompleted)
+                return -1;
+            PollFd* fds = stackalloc PollFd[2];
+            fds[0] = new PollFd { Fd = fd, Events = POLLIN };
+            fds[1] = new PollFd { Fd = _stopFd, Events = POLLIN };
+            if (poll(fds, 2, -1) < 0)
+            {
+                int e = Marshal.GetLastPInvokeError();
+                if (e == 4 /* EINTR */)
+                    return 0;
+                _completion.TrySetException(new KernelException("poll(seccomp listener)", e));
+                return -1;
+            }
+            if (fds[1].REvents != 0)
+            {
+                _completion.TrySetResult();
+                return -1;
+            }
+            if ((fds[0].REvents & POLLIN) == 0)
+            {
+                if ((fds[0].REvents & (POLLHUP | POLLERR)) != 0)
+                {
+                    // Every task using the filter is gone: nothing can be notified any more.
+                    _completion.TrySetResult();
+                    return -1;
+                }
+                return 0;
+            }
+            // "This structure must be zeroed out before the call" (seccomp_unotify(2)): EINVAL otherwise.
+            NativeMemory.Clear(buffer, RecvSize);
+            if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, buffer) < 0)
+            {
+                int e = Marshal.GetLastPInvokeError();
+                // ENOENT: the task was killed (or interrupted) between poll and receive. EINTR: a signal.
+                if (e is 2 or 4)
+                    return 0;
+                _completion.TrySetException(new KernelException("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", e));
+                return -1;
+            }
+            Interlocked.Increment(ref _received);
+            Interlocked.Increment(ref _inFlight);
+            return 1;
+        }
+    }
+
+    private void Dispatch(Notification notification)
+    {
+        ValueTask<NotificationResponse> pending;
+        try
+        {
+            pending = _handler(notification, new NotificationContext(this, notification));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Fail(notification, e);
+            return;
+        }
+        if (pending.IsCompletedSuccessfully)
+            Respond(notification, pending.Result);
+        else
+            _ = RespondLater(notification, pending);
+    }
+
+    private async Task RespondLater(Notification notification, ValueTask<NotificationResponse> pending)
+    {
+        NotificationResponse response;
+        try
+        {
+            response = await pending.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Fail(notification, e);
+            return;
+        }
+        Respond(notification, response);
+    }
+
+    private void Fail(Notification notification, Exception e)
+    {
+        Interlocked.Increment(ref _failed);
+        _options.OnError?.Invoke(notification, e);
+        Respond(notification, NotificationResponse.Error(_options.HandlerFailureErrno));
+    }
+
+    private void Respond(Notification notification, NotificationResponse response)
+    {
+        try
+        {
+            if (response.Kind != NotificationResponseKind.Handled)
+                Send(notification, response);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    /// <summary>SECCOMP_IOCTL_NOTIF_SEND; false when the call is gone (ENOENT) or the answer failed.</summary>
+    internal unsafe bool Send(Notification notification, NotificationResponse response)
+    {
+        if (response.Kind == NotificationResponseKind.Handled)
+            throw new ArgumentException("Handled is returned by handlers, not sent", nameof(response));
+        {
+            var resp = new seccomp_notif_resp { id = notification.Id };
+            switch (response.Kind)
+            {
+                case NotificationResponseKind.Continue:
+                    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+                    break;
+                case NotificationResponseKind.Error:
+                    resp.error = -response.Errno;
+                    break;
+                default:
+                    resp.val = response.Value;
+                    break;
+            }
+            bool added = false;
+            int rc, e = 0;
+            try
+            {
+                _listener.DangerousAddRef(ref added);
+                rc = ioctl(_listener.Fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+                if (rc < 0)
+                    e = Marshal.GetLastPInvokeError();
+            }
+            catch (ObjectDisposedException)
+            {
+                rc = -1;
+                e = 9; // EBADF: the supervisor was disposed while the handler ran; the kernel answered ENOSYS.
+            }
+            finally
+            {
+                if (added)
+                    _listener.DangerousRelease();
+            }
+            if (rc == 0)
+            {
+                Interlocked.Increment(ref _answered);
+                return true;
+            }
+            if (e is 2 /* ENOENT: the task died or a signal interrupted its wait */ or 9)
+                Interlocked.Increment(ref _gone);
+            else
+            {
+                Interlocked.Increment(ref _failed);
+                _options.OnError?.Invoke(notification, new KernelException("ioctl(SECCOMP_IOCTL_NOTIF_SEND)", e));
+            }
+            return false;
+        }
+    }
+}
