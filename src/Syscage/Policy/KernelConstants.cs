@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using Syscage.Policy.Language;
 
@@ -21,8 +20,10 @@ public static partial class KernelConstants
     // In a nested class so that the generated tables (another file of this partial class) are initialised first.
     private static class Index
     {
-        public static readonly FrozenDictionary<string, (ulong Value, int Header)> ByName =
-            Table.ToFrozenDictionary(c => c.Name, c => (c.Value, c.Header), StringComparer.Ordinal);
+        // A plain Dictionary: built on every start of the tool, where a FrozenDictionary's analysis costs more
+        // than the few lookups a policy makes save.
+        public static readonly Dictionary<string, (ulong Value, int Header)> ByName =
+            Table.ToDictionary(c => c.Name, c => (c.Value, c.Header), StringComparer.Ordinal);
     }
 
     /// <summary>Every constant with its value, in header order.</summary>

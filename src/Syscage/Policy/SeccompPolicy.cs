@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Globalization;
 using Syscage.Bpf;
 using Syscage.Policy.Syscalls;
@@ -33,7 +32,7 @@ public sealed class ArchitecturePolicy
     public ArchitecturePolicy(Architecture architecture, IReadOnlyDictionary<int, IReadOnlyList<Rule>> syscalls)
     {
         Architecture = architecture;
-        Syscalls = syscalls.ToFrozenDictionary();
+        Syscalls = new System.Collections.ObjectModel.ReadOnlyDictionary<int, IReadOnlyList<Rule>>(new Dictionary<int, IReadOnlyList<Rule>>(syscalls));
     }
 
     /// <summary>The architecture this section covers.</summary>

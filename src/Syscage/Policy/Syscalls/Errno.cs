@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 
 namespace Syscage.Policy.Syscalls;
 
@@ -11,12 +10,10 @@ public static partial class Errno
     // In a nested class so that the generated Table (another file of this partial class) is initialised first.
     private static class Index
     {
-        public static readonly FrozenDictionary<string, int> ByName =
-            Table.ToFrozenDictionary(e => e.Name, e => e.Number, StringComparer.Ordinal);
+        public static readonly Dictionary<string, int> ByName = Table.ToDictionary(e => e.Name, e => e.Number, StringComparer.Ordinal);
 
         // Aliases (EWOULDBLOCK = EAGAIN, EDEADLOCK = EDEADLK) share a number: the first name in header order wins.
-        public static readonly FrozenDictionary<int, string> ByNumber =
-            Table.GroupBy(e => e.Number).ToFrozenDictionary(g => g.Key, g => g.First().Name);
+        public static readonly Dictionary<int, string> ByNumber = Table.GroupBy(e => e.Number).ToDictionary(g => g.Key, g => g.First().Name);
     }
 
     /// <summary>Every errno name with its number, in header order (aliases included).</summary>
