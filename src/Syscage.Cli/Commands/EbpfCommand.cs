@@ -13,5 +13,6 @@ public static class EbpfCommand
         EbpfAsmCommand.Create(),
         EbpfDisasmCommand.Create(),
         EbpfConformancePluginCommand.Create(),
+        EbpfRunCommand.Create(),
     };
 }
