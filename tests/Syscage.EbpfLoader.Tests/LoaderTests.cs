@@ -35,7 +35,7 @@ public class LoaderTests
         var m = Assert.Single(o.Maps);
         Assert.Equal(new MapDefinition("counts", MapType.Hash, 4, 8, 1024), m);
         var v = o.Verify(o.GetProgram("count_syscalls"));
-        Assert.Equal([HelperPrototypes.BPF_FUNC_map_lookup_elem, HelperPrototypes.BPF_FUNC_map_update_elem], v.Facts!.HelpersCalled.ToArray());
+        Assert.Equal([HelperIds.BPF_FUNC_map_lookup_elem, HelperIds.BPF_FUNC_map_update_elem], v.Facts!.HelpersCalled.ToArray());
         // Every lddw of the map now says "map 0".
         var lddw = v.Instructions.Where(i => IsWide(i.Opcode) && i.Src == BPF_PSEUDO_MAP_FD).ToList();
         Assert.NotEmpty(lddw);
@@ -105,8 +105,8 @@ public class LoaderTests
         var o = Load("open_logger");
         Assert.Equal(new MapDefinition("events", MapType.RingBuf, 0, 0, 256 * 1024), o.Maps[MapIndex(o, "events")]);
         var v = o.Verify(o.Programs[0]);
-        Assert.Contains(HelperPrototypes.BPF_FUNC_ringbuf_reserve, v.Facts!.HelpersCalled);
-        Assert.Contains(HelperPrototypes.BPF_FUNC_probe_read_user_str, v.Facts.HelpersCalled);
+        Assert.Contains(HelperIds.BPF_FUNC_ringbuf_reserve, v.Facts!.HelpersCalled);
+        Assert.Contains(HelperIds.BPF_FUNC_probe_read_user_str, v.Facts.HelpersCalled);
     }
 
     [Fact]
@@ -129,12 +129,12 @@ public class LoaderTests
         var getppid = o.Verify(p, new VerifierOptions { ContextAssumptions = new Dictionary<(int, int), ulong> { [(0, 4)] = 110 } });
         Assert.Empty(getppid.Facts!.HelpersCalled);
         var openat = o.Verify(p, new VerifierOptions { ContextAssumptions = new Dictionary<(int, int), ulong> { [(0, 4)] = 257 } });
-        Assert.Contains(HelperPrototypes.BPF_FUNC_map_lookup_elem, openat.Facts!.HelpersCalled);
+        Assert.Contains(HelperIds.BPF_FUNC_map_lookup_elem, openat.Facts!.HelpersCalled);
         // one_in = 0 is a frozen .rodata value: the prandom path is dead.
-        Assert.DoesNotContain(HelperPrototypes.BPF_FUNC_get_prandom_u32, openat.Facts.HelpersCalled);
+        Assert.DoesNotContain(HelperIds.BPF_FUNC_get_prandom_u32, openat.Facts.HelpersCalled);
         o.SetGlobal("one_in", 10);
         var random = o.Verify(p, new VerifierOptions { ContextAssumptions = new Dictionary<(int, int), ulong> { [(0, 4)] = 257 } });
-        Assert.Contains(HelperPrototypes.BPF_FUNC_get_prandom_u32, random.Facts!.HelpersCalled);
+        Assert.Contains(HelperIds.BPF_FUNC_get_prandom_u32, random.Facts!.HelpersCalled);
     }
 
     [Fact]

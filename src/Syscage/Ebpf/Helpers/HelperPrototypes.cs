@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Syscage.Ebpf.Maps;
+using static Syscage.Ebpf.Helpers.HelperIds;
 
 namespace Syscage.Ebpf.Helpers;
 
@@ -63,25 +64,6 @@ public sealed record HelperPrototype(int Id, string Name, HelperReturnType Retur
 /// </summary>
 public static class HelperPrototypes
 {
-#pragma warning disable CS1591 // Kernel names: BPF_FUNC_* in include/uapi/linux/bpf.h.
-    public const int BPF_FUNC_map_lookup_elem = 1;
-    public const int BPF_FUNC_map_update_elem = 2;
-    public const int BPF_FUNC_map_delete_elem = 3;
-    public const int BPF_FUNC_ktime_get_ns = 5;
-    public const int BPF_FUNC_trace_printk = 6;
-    public const int BPF_FUNC_get_prandom_u32 = 7;
-    public const int BPF_FUNC_get_current_pid_tgid = 14;
-    public const int BPF_FUNC_get_current_uid_gid = 15;
-    public const int BPF_FUNC_get_current_comm = 16;
-    public const int BPF_FUNC_probe_read_user = 112;
-    public const int BPF_FUNC_probe_read_user_str = 114;
-    public const int BPF_FUNC_ringbuf_output = 130;
-    public const int BPF_FUNC_ringbuf_reserve = 131;
-    public const int BPF_FUNC_ringbuf_submit = 132;
-    public const int BPF_FUNC_ringbuf_discard = 133;
-    public const int BPF_FUNC_task_storage_get = 156;
-    public const int BPF_FUNC_task_storage_delete = 157;
-#pragma warning restore CS1591
 
     private static readonly ImmutableArray<MapType> KeyValueMaps = [MapType.Hash, MapType.Array, MapType.LruHash];
     private static readonly ImmutableArray<MapType> RingBuf = [MapType.RingBuf];
@@ -108,5 +90,7 @@ public static class HelperPrototypes
         new(BPF_FUNC_ringbuf_discard, "ringbuf_discard", HelperReturnType.Void, [HelperArgType.PtrToAllocMem, HelperArgType.Anything]),
         new(BPF_FUNC_task_storage_get, "task_storage_get", HelperReturnType.PtrToMapValueOrNull, [HelperArgType.ConstMapPtr, HelperArgType.Anything, HelperArgType.PtrToMapValueOrNull, HelperArgType.Anything], TaskStorage),
         new(BPF_FUNC_task_storage_delete, "task_storage_delete", HelperReturnType.Integer, [HelperArgType.ConstMapPtr, HelperArgType.Anything], TaskStorage),
+        // The task handle task_storage_get/delete take; the kernel returns a BTF task pointer, here an opaque scalar.
+        new(BPF_FUNC_get_current_task_btf, "get_current_task_btf", HelperReturnType.Integer, []),
     }.ToImmutableDictionary(p => p.Id);
 }

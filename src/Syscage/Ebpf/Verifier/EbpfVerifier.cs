@@ -343,7 +343,7 @@ public static class EbpfVerifier
                         if (op == BPF_EXIT) { use[pc] = 1; succ[pc] = []; }
                         else if (op == BPF_CALL)
                         {
-                            int args = i.Src == 0 && options.Helpers.TryGetValue(i.Imm, out var proto) ? Math.Max(proto.Args.Length, i.Imm == HelperPrototypes.BPF_FUNC_trace_printk ? 5 : 0) : 5;
+                            int args = i.Src == 0 && options.Helpers.TryGetValue(i.Imm, out var proto) ? Math.Max(proto.Args.Length, i.Imm == HelperIds.BPF_FUNC_trace_printk ? 5 : 0) : 5;
                             use[pc] = (ushort)(((1 << (args + 1)) - 1) & ~1);
                             def[pc] = 0b11_1111;
                         }
@@ -1365,7 +1365,7 @@ public static class EbpfVerifier
                 f.Regs[r] = RegisterState.NotInit;
             f.Regs[0] = proto.Return switch
             {
-                HelperReturnType.Integer => RegisterState.Scalar(i.Imm == HelperPrototypes.BPF_FUNC_get_prandom_u32 ? ScalarRange.UnsignedBits(32) : ScalarRange.Unknown),
+                HelperReturnType.Integer => RegisterState.Scalar(i.Imm == HelperIds.BPF_FUNC_get_prandom_u32 ? ScalarRange.UnsignedBits(32) : ScalarRange.Unknown),
                 HelperReturnType.Void => RegisterState.NotInit,
                 HelperReturnType.PtrToMapValueOrNull => new RegisterState(RegisterType.PtrToMapValueOrNull, 0, ScalarRange.Const(0), MapIndex: mapIndex, Id: ++_nextId),
                 _ => AcquireReservation(s, allocSize),
