@@ -103,7 +103,7 @@ public class RegenerationTests
             return;
         }
 
-        string cpp = FindOnPath("cpp") ?? throw new InvalidOperationException(
+        string cpp = Syscage.Testing.NativeBuild.FindOnPath("cpp") ?? throw new InvalidOperationException(
             "the C preprocessor 'cpp' is not on PATH: install Debian's cpp (apt-get install cpp) to cross-check the syscall tables");
 
         // The headers' own #include <asm/...> lines must find nothing: the generator skips them and supplies
@@ -203,20 +203,6 @@ public class RegenerationTests
             .Count(i => (i < a.Length ? a[i] : null) != (i < b.Length ? b[i] : null));
         message.Append(differing).Append(" line(s) differ (").Append(a.Length).Append(" committed, ").Append(b.Length).Append(" generated).");
         return message.ToString();
-    }
-
-    private static string? FindOnPath(string program)
-    {
-        foreach (string directory in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries))
-        {
-            string candidate = Path.Combine(directory, program);
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        return null;
     }
 
     private static string Run(string program, string[] arguments, string input)

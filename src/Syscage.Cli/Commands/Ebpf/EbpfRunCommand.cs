@@ -53,13 +53,7 @@ public static class EbpfRunCommand
         var data = EmuCommand.MakeData(architecture, ctx[0], ctx[1..], null);
 
         var obj = EbpfObject.LoadFile(file);
-        foreach (var assignment in set ?? [])
-        {
-            int eq = assignment.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0 || !EmuCommand.TryParseInteger(assignment[(eq + 1)..], out ulong value))
-                throw new CliException(ExitCode.Usage, $"--set expects NAME=VALUE with a number, not '{assignment}'");
-            obj.SetGlobal(assignment[..eq], value);
-        }
+        Knobs.Apply(obj, set ?? []);
         var chosen = program is not null ? obj.GetProgram(program)
             : obj.Programs.Length == 1 ? obj.Programs[0]
             : throw new CliException(ExitCode.Usage, $"{file} has {obj.Programs.Length} programs; choose one with --program ({string.Join(", ", obj.Programs.Select(p => p.Name))})");

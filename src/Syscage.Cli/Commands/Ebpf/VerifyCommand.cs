@@ -25,13 +25,7 @@ public static class VerifyCommand
     public static int Run(TextWriter stdout, TextWriter stderr, string file, string? program = null, IReadOnlyList<string>? set = null)
     {
         var obj = EbpfObject.LoadFile(file);
-        foreach (var assignment in set ?? [])
-        {
-            int eq = assignment.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-                throw new CliException(ExitCode.Usage, $"--set expects NAME=VALUE, not '{assignment}'");
-            obj.SetGlobal(assignment[..eq], ParseValue(assignment[(eq + 1)..]));
-        }
+        Knobs.Apply(obj, set ?? []);
         var c = CultureInfo.InvariantCulture;
         stdout.WriteLine($"{file}: license {(obj.License is null ? "(none)" : $"\"{obj.License}\"")}, {obj.Programs.Length} program(s), {obj.Maps.Count} map(s)");
         for (int i = 0; i < obj.Maps.Count; i++)
@@ -56,17 +50,5 @@ public static class VerifyCommand
             }
         }
         return (int)(allOk ? ExitCode.Ok : ExitCode.Rejected);
-    }
-
-    private static ulong ParseValue(string text)
-    {
-        text = text.Trim();
-        if (text.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && ulong.TryParse(text.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out ulong hex))
-            return hex;
-        if (ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong dec))
-            return dec;
-        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long signed))
-            return (ulong)signed;
-        throw new CliException(ExitCode.Usage, $"--set: '{text}' is not a number");
     }
 }
