@@ -125,13 +125,8 @@ public class ConstantsTests
         return stdout.Result;
     }
 
-    internal static string RepositoryRoot()
-    {
-        for (DirectoryInfo? d = new(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "Directory.Build.props")) && File.Exists(Path.Combine(d.FullName, "src", "Syscage", "Syscage.csproj")))
-                return d.FullName;
-        throw new InvalidOperationException($"no repository root above {AppContext.BaseDirectory}");
-    }
+    /// <summary>The repository root, as the shared test library finds it.</summary>
+    internal static string RepositoryRoot() => Syscage.Testing.NativeProbe.RepositoryRoot;
 }
 
 public class ConstantExpressionTests

@@ -162,19 +162,8 @@ public class RegenerationTests
         }
     }
 
-    internal static string RepositoryRoot()
-    {
-        for (DirectoryInfo? directory = new(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Directory.Build.props"))
-                && File.Exists(Path.Combine(directory.FullName, "src", "Syscage", "Syscage.csproj")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no repository root above {AppContext.BaseDirectory}");
-    }
+    /// <summary>The repository root, as the shared test library finds it.</summary>
+    internal static string RepositoryRoot() => Syscage.Testing.NativeProbe.RepositoryRoot;
 
     private static string DescribeDifference(string file, string committed, string expected)
     {
