@@ -222,20 +222,21 @@ internal sealed unsafe class InterpreterExecutor(BoundProgram bound) : ExecutorB
         }
     }
 
+    /// <summary>The atomic instructions, through the same <see cref="EbpfAtomics"/> operations the JIT calls.</summary>
     private static void Atomic(EbpfInstruction insn, byte* p, ulong* r, int at)
     {
         if (Size(insn.Opcode) == BPF_DW)
         {
-            ref long cell = ref Unsafe.AsRef<long>(p);
+            long* cell = (long*)p;
             long v = (long)r[insn.Src];
             long old = (insn.Imm & ~BPF_FETCH) switch
             {
-                BPF_ADD => Interlocked.Add(ref cell, v) - v,
-                BPF_OR => Interlocked.Or(ref cell, v),
-                BPF_AND => Interlocked.And(ref cell, v),
-                BPF_XOR => EbpfAtomics.Xor64(ref cell, v),
-                BPF_XCHG & ~BPF_FETCH => Interlocked.Exchange(ref cell, v),
-                BPF_CMPXCHG & ~BPF_FETCH => Interlocked.CompareExchange(ref cell, v, (long)r[0]),
+                BPF_ADD => EbpfAtomics.Add64(cell, v),
+                BPF_OR => EbpfAtomics.Or64(cell, v),
+                BPF_AND => EbpfAtomics.And64(cell, v),
+                BPF_XOR => EbpfAtomics.Xor64(cell, v),
+                BPF_XCHG & ~BPF_FETCH => EbpfAtomics.Xchg64(cell, v),
+                BPF_CMPXCHG & ~BPF_FETCH => EbpfAtomics.CmpXchg64(cell, v, (long)r[0]),
                 _ => throw Bad(insn, at),
             };
             if (insn.Imm == BPF_CMPXCHG) r[0] = (ulong)old;
@@ -243,16 +244,16 @@ internal sealed unsafe class InterpreterExecutor(BoundProgram bound) : ExecutorB
         }
         else
         {
-            ref int cell = ref Unsafe.AsRef<int>(p);
+            int* cell = (int*)p;
             int v = (int)r[insn.Src];
             int old = (insn.Imm & ~BPF_FETCH) switch
             {
-                BPF_ADD => Interlocked.Add(ref cell, v) - v,
-                BPF_OR => Interlocked.Or(ref cell, v),
-                BPF_AND => Interlocked.And(ref cell, v),
-                BPF_XOR => EbpfAtomics.Xor32(ref cell, v),
-                BPF_XCHG & ~BPF_FETCH => Interlocked.Exchange(ref cell, v),
-                BPF_CMPXCHG & ~BPF_FETCH => Interlocked.CompareExchange(ref cell, v, (int)r[0]),
+                BPF_ADD => EbpfAtomics.Add32(cell, v),
+                BPF_OR => EbpfAtomics.Or32(cell, v),
+                BPF_AND => EbpfAtomics.And32(cell, v),
+                BPF_XOR => EbpfAtomics.Xor32(cell, v),
+                BPF_XCHG & ~BPF_FETCH => EbpfAtomics.Xchg32(cell, v),
+                BPF_CMPXCHG & ~BPF_FETCH => EbpfAtomics.CmpXchg32(cell, v, (int)r[0]),
                 _ => throw Bad(insn, at),
             };
             if (insn.Imm == BPF_CMPXCHG) r[0] = (uint)old;
