@@ -73,12 +73,19 @@ public readonly struct SeccompData : IEquatable<SeccompData>
     public byte[] ToBytes()
     {
         var b = new byte[Size];
-        BinaryPrimitives.WriteInt32LittleEndian(b, Nr);
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), Arch);
-        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8), InstructionPointer);
-        for (int i = 0; i < 6; i++)
-            BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(ArgsOffset + 8 * i), Arg(i));
+        WriteTo(b);
         return b;
+    }
+
+    /// <summary>Writes the 64 bytes the kernel hands the filter into <paramref name="b"/> (at least <see cref="Size"/> bytes).</summary>
+    public void WriteTo(Span<byte> b)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(b.Length, Size, nameof(b));
+        BinaryPrimitives.WriteInt32LittleEndian(b, Nr);
+        BinaryPrimitives.WriteUInt32LittleEndian(b[4..], Arch);
+        BinaryPrimitives.WriteUInt64LittleEndian(b[8..], InstructionPointer);
+        for (int i = 0; i < 6; i++)
+            BinaryPrimitives.WriteUInt64LittleEndian(b[(ArgsOffset + 8 * i)..], Arg(i));
     }
 
     /// <inheritdoc/>

@@ -38,12 +38,10 @@ public sealed record HybridFilter(SeccompPolicy Policy, BpfProgram Filter)
 /// <summary>Compiles verified eBPF seccomp programs into their kernel half (see <see cref="HybridFilter"/>).</summary>
 public static class HybridCompiler
 {
-    /// <summary>Compiles <paramref name="programs"/> (stacked: every one sees every call, the kernel's precedence decides).</summary>
-    public static HybridFilter Compile(IReadOnlyList<EbpfProgram> programs, HybridOptions? options = null)
+    /// <summary>Compiles the kernel half of <paramref name="set"/>.</summary>
+    public static HybridFilter Compile(EbpfFilterSet set, HybridOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(programs);
-        if (programs.Count == 0)
-            throw new ArgumentException("no programs", nameof(programs));
+        ArgumentNullException.ThrowIfNull(set);
         options ??= new HybridOptions();
         var policy = new SeccompPolicy(SeccompAction.UserNotif, SeccompAction.UserNotif, [], "ebpf");
         return new HybridFilter(policy, PolicyCompiler.Compile(policy, new CompileOptions { Optimize = options.Optimize }));

@@ -1,0 +1,113 @@
+using Syscage.Bpf;
+using Syscage.Ebpf.Helpers;
+using Syscage.Policy;
+
+namespace Syscage.Ebpf.Seccomp;
+
+/// <summary>
+/// What a process is filtered by: eBPF seccomp programs, optionally under a policy. A policy rule hands calls to a
+/// program with the action <c>EBPF(name)</c> (in the IR: <c>USER_NOTIF</c> with handler <c>ebpf:name</c>); such a
+/// program sees only those calls. Every other program is <i>stacked</i>: it sees every call, as a filter installed
+/// after the policy would, and the kernel's precedence picks the verdict.
+/// </summary>
+/// <remarks>
+/// <see cref="Decide"/> is the reference semantics — what the kernel would do if it ran eBPF seccomp filters — and
+/// the supervisor's: the hybrid filter from <see cref="Compile"/> decides a call in the kernel only where that gives
+/// the same verdict without running anything that has state.
+/// </remarks>
+public sealed class EbpfFilterSet : IDisposable
+{
+    /// <summary>The handler-name prefix that marks a policy rule handing calls to a program.</summary>
+    public const string HandlerPrefix = "ebpf:";
+
+    private readonly Dictionary<string, SeccompEbpfProgram> _byName = new(StringComparer.Ordinal);
+
+    /// <summary>Creates the set; a policy rule naming a program that is not given is an error.</summary>
+    public EbpfFilterSet(IEnumerable<SeccompEbpfProgram> programs, SeccompPolicy? policy = null)
+    {
+        ArgumentNullException.ThrowIfNull(programs);
+        Programs = [.. programs];
+        Policy = policy;
+        foreach (var p in Programs)
+            if (!_byName.TryAdd(p.Name, p))
+                throw new SyscageException($"two eBPF programs are named '{p.Name}'; name them with NAME=FILE.o");
+        var referenced = new HashSet<string>(StringComparer.Ordinal);
+        if (policy is not null)
+            foreach (var rule in policy.Sections.SelectMany(s => s.Syscalls.Values).SelectMany(r => r))
+                if (ProgramNameOf(rule) is string name)
+                {
+                    if (!_byName.ContainsKey(name))
+                        throw new SyscageException($"{rule.Source?.ToString() ?? policy.Name}: EBPF({name}): no eBPF program named '{name}' was given" +
+                            (Programs.Count > 0 ? $" (given: {string.Join(", ", Programs.Select(p => p.Name))})" : ""));
+                    referenced.Add(name);
+                }
+        Stacked = [.. Programs.Where(p => !referenced.Contains(p.Name))];
+        Routed = [.. Programs.Where(p => referenced.Contains(p.Name))];
+        if (Programs.Count == 0 && policy is null)
+            throw new ArgumentException("neither programs nor a policy", nameof(programs));
+    }
+
+    /// <summary>The policy, when there is one.</summary>
+    public SeccompPolicy? Policy { get; }
+
+    /// <summary>All programs, in the order given (the order they are installed in).</summary>
+    public IReadOnlyList<SeccompEbpfProgram> Programs { get; }
+
+    /// <summary>The programs that see every call.</summary>
+    public IReadOnlyList<SeccompEbpfProgram> Stacked { get; }
+
+    /// <summary>The programs that see only the calls the policy's <c>EBPF(name)</c> rules hand them.</summary>
+    public IReadOnlyList<SeccompEbpfProgram> Routed { get; }
+
+    /// <summary>The program called <paramref name="name"/>.</summary>
+    public SeccompEbpfProgram this[string name] => _byName[name];
+
+    /// <summary>The program a rule hands its calls to, or null when it is an ordinary rule.</summary>
+    public static string? ProgramNameOf(Rule rule)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        return rule.Action.Kind == SeccompActionKind.UserNotif && rule.Handler is { } h && h.StartsWith(HandlerPrefix, StringComparison.Ordinal)
+            ? h[HandlerPrefix.Length..] : null;
+    }
+
+    /// <summary>
+    /// The verdict for one call, running the programs that see it: the policy's (a routed program's, for an
+    /// <c>EBPF(name)</c> rule; ALLOW without a policy), then each stacked program from the last installed to the
+    /// first, keeping the value of lowest precedence rank (the kernel's <c>seccomp_run_filters</c>: a later value
+    /// replaces the kept one only when its action ranks strictly lower).
+    /// </summary>
+    public uint Decide(in SeccompData data, HelperContext helpers)
+    {
+        ArgumentNullException.ThrowIfNull(helpers);
+        uint verdict = SeccompAction.Allow.Value;
+        bool first = true;
+        for (int i = Stacked.Count - 1; i >= 0; i--)
+        {
+            uint v = Stacked[i].Run(data, helpers);
+            if (first || Rank(v) < Rank(verdict))
+                verdict = v;
+            first = false;
+        }
+        if (Policy is not null)
+        {
+            var decision = Policy.Evaluate(data);
+            uint v = decision.Rule is { } rule && ProgramNameOf(rule) is string name ? _byName[name].Run(data, helpers) : decision.Action.Value;
+            if (first || Rank(v) < Rank(verdict))
+                verdict = v;
+        }
+        return verdict;
+    }
+
+    /// <summary>The kernel's precedence rank of a verdict: <c>(s32)(ret &amp; SECCOMP_RET_ACTION_FULL)</c>, lower wins.</summary>
+    public static int Rank(uint verdict) => new SeccompAction(verdict).Rank;
+
+    /// <summary>Compiles the kernel half (see <see cref="HybridCompiler"/>).</summary>
+    public HybridFilter Compile(HybridOptions? options = null) => HybridCompiler.Compile(this, options);
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var p in Programs)
+            p.Dispose();
+    }
+}

@@ -1,0 +1,137 @@
+using System.Globalization;
+using Syscage.Bpf;
+using Syscage.Ebpf.Elf;
+using Syscage.Ebpf.Helpers;
+using Syscage.Ebpf.Maps;
+using Syscage.Ebpf.Verifier;
+
+namespace Syscage.Ebpf.Seccomp;
+
+/// <summary>
+/// One eBPF seccomp program ready to run: loaded from a <c>clang -target bpf</c> object, its knobs set, verified as
+/// a seccomp filter (context <c>struct seccomp_data</c>, read-only; the result is a <c>SECCOMP_RET_*</c> value) and
+/// bound to its own maps. Thread-safe: the maps are, and each run has its own registers and stack.
+/// </summary>
+public sealed class SeccompEbpfProgram : IDisposable
+{
+    private SeccompEbpfProgram(string name, string source, EbpfProgram program, EbpfMapSet maps, IEbpfExecutor executor, EbpfObject? obj)
+    {
+        Name = name;
+        Source = source;
+        Program = program;
+        Maps = maps;
+        Executor = executor;
+        Object = obj;
+    }
+
+    /// <summary>The name policies use for it (<c>EBPF(name)</c>); by default the program's function name.</summary>
+    public string Name { get; }
+
+    /// <summary>Where it came from (<c>file.o:section</c>), for messages.</summary>
+    public string Source { get; }
+
+    /// <summary>The verified program (its <see cref="EbpfProgram.Facts"/> drive the hybrid split).</summary>
+    public EbpfProgram Program { get; }
+
+    /// <summary>Its maps (global variables included), shared by every run.</summary>
+    public EbpfMapSet Maps { get; }
+
+    /// <summary>The engine that runs it.</summary>
+    public IEbpfExecutor Executor { get; }
+
+    /// <summary>The object it was loaded from (its BTF describes map keys and values), when it came from one.</summary>
+    public EbpfObject? Object { get; }
+
+    /// <summary>
+    /// Loads <paramref name="spec"/>: <c>FILE.o</c> (its only program), <c>FILE.o:SECTION_OR_NAME</c>, optionally
+    /// prefixed with <c>NAME=</c> to name it. <paramref name="knobs"/> set global variables before verification.
+    /// Throws <see cref="SyscageException"/> (file, program or knob problems, verifier rejection) with a message
+    /// that names the file.
+    /// </summary>
+    public static SeccompEbpfProgram Load(string spec, IEnumerable<KeyValuePair<string, ulong>>? knobs = null, EbpfEngine engine = EbpfEngine.Jit)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(spec);
+        string? alias = null;
+        int eq = spec.IndexOf('=', StringComparison.Ordinal);
+        if (eq > 0 && spec.IndexOf('/', StringComparison.Ordinal) is var slash && (slash < 0 || slash > eq))
+        {
+            alias = spec[..eq];
+            spec = spec[(eq + 1)..];
+        }
+        string file = spec;
+        string? section = null;
+        int colon = spec.LastIndexOf(':');
+        if (colon > 0 && !File.Exists(spec))
+        {
+            file = spec[..colon];
+            section = spec[(colon + 1)..];
+        }
+        if (!File.Exists(file))
+            throw new SyscageException($"{file}: no such file");
+        EbpfObject obj;
+        try
+        {
+            obj = EbpfObject.LoadFile(file);
+        }
+        catch (EbpfLoadException e)
+        {
+            throw new SyscageException($"{file}: {e.Message}");
+        }
+        var chosen = section is not null ? Try(file, () => obj.GetProgram(section))
+            : obj.Programs.Length == 1 ? obj.Programs[0]
+            : obj.Programs.Length == 0 ? throw new SyscageException($"{file}: no programs in it")
+            : throw new SyscageException($"{file} has {obj.Programs.Length} programs; choose one with {file}:NAME ({string.Join(", ", obj.Programs.Select(p => p.Name))})");
+        var applied = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, value) in knobs ?? [])
+        {
+            if (!obj.Globals.Any(g => g.Name == name))
+                continue;
+            Try(file, () => { obj.SetGlobal(name, value); return 0; });
+            applied.Add(name);
+        }
+        if (!obj.TryVerify(chosen, out var verified, out var error))
+            throw new SyscageException($"{file}: {chosen.Name}: rejected by the verifier: {error}");
+        var maps = EbpfMapSet.Create(verified.Maps);
+        return new SeccompEbpfProgram(alias ?? chosen.Name, $"{file}:{chosen.Section}", verified, maps, EbpfVm.Create(verified, maps, engine), obj)
+        {
+            KnobsApplied = applied,
+        };
+    }
+
+    /// <summary>Wraps an already verified program (tests, generated programs) with fresh maps.</summary>
+    public static SeccompEbpfProgram FromVerified(EbpfProgram program, string? name = null, EbpfEngine engine = EbpfEngine.Jit)
+    {
+        ArgumentNullException.ThrowIfNull(program);
+        var maps = EbpfMapSet.Create(program.Maps);
+        return new SeccompEbpfProgram(name ?? program.Name, program.Name, program, maps, EbpfVm.Create(program, maps, engine), null);
+    }
+
+    /// <summary>The knob names <see cref="Load"/> found and set in this object (a knob no program has is a caller's error to report).</summary>
+    public IReadOnlySet<string> KnobsApplied { get; private init; } = new HashSet<string>();
+
+    /// <summary>Runs the program on one call and returns its 32-bit verdict (the low half of r0, as the patch set does).</summary>
+    public uint Run(in SeccompData data, HelperContext helpers)
+    {
+        Span<byte> ctx = stackalloc byte[SeccompData.Size];
+        data.WriteTo(ctx);
+        return (uint)Executor.Run(ctx, helpers);
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} ({Source})");
+
+    /// <inheritdoc/>
+    public void Dispose() => Maps.Dispose();
+
+    private static T Try<T>(string file, Func<T> f)
+    {
+        try
+        {
+            return f();
+        }
+        catch (EbpfLoadException e)
+        {
+            throw new SyscageException($"{file}: {e.Message}");
+        }
+    }
+}
