@@ -35,13 +35,19 @@ static __noinline int deny(__u32 uid)
 SEC("seccomp/uid_rule")
 int uid_rule(struct seccomp_data *ctx)
 {
-	__u32 uid = (__u32)bpf_get_current_uid_gid();
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	/* Test the number first: only setuid and kill need the helpers, so every other call is decided in the kernel. */
+	if (ctx->nr == NR_setuid) {
+		__u32 uid = (__u32)bpf_get_current_uid_gid();
 
-	if (ctx->nr == NR_setuid && uid != 0)
-		return deny(uid);
-	if (ctx->nr == NR_kill && tgid != supervisor_tgid && (int)ctx->args[0] == 1)
-		return deny(uid);
+		if (uid != 0)
+			return deny(uid);
+	}
+	if (ctx->nr == NR_kill && (int)ctx->args[0] == 1) {
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+		if (tgid != supervisor_tgid)
+			return deny((__u32)bpf_get_current_uid_gid());
+	}
 	return SECCOMP_RET_ALLOW;
 }
 

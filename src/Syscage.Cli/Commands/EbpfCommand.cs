@@ -14,5 +14,6 @@ public static class EbpfCommand
         EbpfDisasmCommand.Create(),
         EbpfConformancePluginCommand.Create(),
         EbpfRunCommand.Create(),
+        EbpfSplitCommand.Create(),
     };
 }

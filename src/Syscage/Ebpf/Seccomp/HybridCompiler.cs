@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Syscage.Bpf;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
@@ -16,6 +17,9 @@ public sealed record HybridOptions
 
     /// <summary>Optimise the classic BPF (as <see cref="CompileOptions.Optimize"/>).</summary>
     public bool Optimize { get; init; } = true;
+
+    /// <summary>Paths explored per program and architecture before the explorer falls back to one syscall at a time.</summary>
+    public int MaxPaths { get; init; } = 4096;
 }
 
 /// <summary>
@@ -30,20 +34,340 @@ public sealed record HybridFilter(SeccompPolicy Policy, BpfProgram Filter)
     /// <summary>True when some call can return <c>USER_NOTIF</c>: the filter needs a listener and a supervisor.</summary>
     public bool NeedsSupervisor { get; } = UsesNotify(Policy);
 
+    /// <summary>Per architecture section: how many of its table's syscalls the kernel decides alone, and which go to the supervisor (always or for some arguments).</summary>
+    public IReadOnlyList<HybridSectionReport> Report { get; init; } = [];
+
     private static bool UsesNotify(SeccompPolicy policy) =>
         policy.DefaultAction.Kind == SeccompActionKind.UserNotif || policy.BadArchAction.Kind == SeccompActionKind.UserNotif ||
         policy.Sections.Any(s => s.Syscalls.Values.Any(rules => rules.Any(r => r.Action.Kind == SeccompActionKind.UserNotif)));
 }
 
-/// <summary>Compiles verified eBPF seccomp programs into their kernel half (see <see cref="HybridFilter"/>).</summary>
+/// <summary>How one architecture's calls are split.</summary>
+/// <param name="Architecture">The section.</param>
+/// <param name="InKernel">Table syscalls the kernel decides for every argument.</param>
+/// <param name="Supervised">Table syscalls that reach the supervisor for every argument.</param>
+/// <param name="Mixed">Table syscalls that reach it for some arguments only.</param>
+/// <param name="Section">How syscalls without an entry are decided (the section's default).</param>
+public sealed record HybridSectionReport(Architecture Architecture, IReadOnlyList<string> InKernel, IReadOnlyList<string> Supervised, IReadOnlyList<string> Mixed, string Section);
+
+/// <summary>
+/// Compiles verified eBPF seccomp programs into their kernel half (see <see cref="HybridFilter"/>), through the
+/// policy IR: each program is explored symbolically per architecture (<see cref="SymbolicExplorer"/>); a path that
+/// only reads the context, the stack and read-only globals ends in a constant and becomes a rule with that verdict;
+/// every other path becomes a <c>USER_NOTIF</c> rule. Stacked programs and a policy combine as the kernel combines
+/// stacked filters; a call is decided in the kernel only when no program that sees it needs the supervisor.
+/// </summary>
 public static class HybridCompiler
 {
+    private const ulong X32Bit = 0x4000_0000;
+
     /// <summary>Compiles the kernel half of <paramref name="set"/>.</summary>
     public static HybridFilter Compile(EbpfFilterSet set, HybridOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(set);
         options ??= new HybridOptions();
-        var policy = new SeccompPolicy(SeccompAction.UserNotif, SeccompAction.UserNotif, [], "ebpf");
-        return new HybridFilter(policy, PolicyCompiler.Compile(policy, new CompileOptions { Optimize = options.Optimize }));
+        var compileOptions = new CompileOptions { Optimize = options.Optimize };
+        if (!options.Split)
+        {
+            var everything = new SeccompPolicy(SeccompAction.UserNotif, SeccompAction.UserNotif, [], "ebpf (no split)");
+            return new HybridFilter(everything, PolicyCompiler.Compile(everything, compileOptions));
+        }
+        var analyses = set.Programs.ToDictionary(p => p.Name, p => new ProgramAnalysis(p.Program, options.MaxPaths), StringComparer.Ordinal);
+        var components = new List<IComponent>();
+        // Decide's order: stacked programs from the last installed to the first, then the policy.
+        for (int i = set.Stacked.Count - 1; i >= 0; i--)
+            components.Add(analyses[set.Stacked[i].Name]);
+        if (set.Policy is not null)
+            components.Add(new PolicyComponent(set.Policy, analyses));
+
+        uint? badArch = Combine(components.Select(c => c.OtherArchitectures()));
+        var pending = new List<(Architecture Arch, SortedSet<uint> Keys)>();
+        var defaults = new List<uint?>();
+        var report = new List<HybridSectionReport>();
+        foreach (var arch in Sections)
+        {
+            uint? uniform = Combine(components.Select(c => c.Uniform(arch)));
+            if (uniform is not null && badArch is not null && uniform == badArch)
+                continue;
+            var keys = new SortedSet<uint>(arch.Syscalls.All.Select(s => (uint)s.Number));
+            if (arch == Architecture.X86_64)
+                keys.Add(uint.MaxValue);
+            foreach (var c in components)
+                foreach (uint k in c.Keys(arch))
+                    if (Owns(arch, k))
+                        keys.Add(k);
+            var excluded = keys.Select(k => (ulong)k).ToHashSet();
+            uint? sectionDefault = uniform ?? Combine(components.Select(c => c.Default(arch, excluded)));
+            defaults.Add(sectionDefault);
+            pending.Add((arch, keys)); // rules come once the policy-wide default is known
+        }
+        uint defaultVerdict = defaults.Count > 0 && defaults.All(d => d is not null && d == defaults[0]) ? defaults[0]!.Value : SeccompAction.UserNotif.Value;
+        var finalSections = new List<ArchitecturePolicy>();
+        foreach (var (arch, keys) in pending)
+        {
+            var syscalls = new Dictionary<int, IReadOnlyList<Rule>>();
+            var inKernel = new List<string>();
+            var supervised = new List<string>();
+            var mixed = new List<string>();
+            foreach (uint nr in keys)
+            {
+                var entries = Product(components.Select(c => c.Decide(arch, nr)).ToList());
+                bool anyNotify = entries.Any(e => e.Verdict is null), allNotify = entries.All(e => e.Verdict is null);
+                if (arch.Syscalls.TryGetName((int)nr, out string? name))
+                    (allNotify ? supervised : anyNotify ? mixed : inKernel).Add(name);
+                var rules = ToRules(entries, defaultVerdict);
+                if (rules.Count > 0)
+                    syscalls[(int)nr] = rules;
+            }
+            finalSections.Add(new ArchitecturePolicy(arch, syscalls));
+            report.Add(new HybridSectionReport(arch, inKernel, supervised, mixed, new SeccompAction(defaultVerdict).ToString()));
+        }
+        var policy = new SeccompPolicy(new SeccompAction(defaultVerdict), new SeccompAction(badArch ?? SeccompAction.UserNotif.Value), finalSections,
+            set.Policy is null ? "ebpf" : set.Policy.Name + "+ebpf");
+        return new HybridFilter(policy, PolicyCompiler.Compile(policy, compileOptions)) { Report = report };
+    }
+
+    /// <summary>The sections a hybrid policy may have: every architecture Syscage knows (arm with an empty table).</summary>
+    private static readonly Architecture[] Sections = [Architecture.X86_64, Architecture.X32, Architecture.X86, Architecture.Aarch64, Architecture.Arm, Architecture.Riscv64];
+
+    /// <summary>Whether <paramref name="nr"/> belongs to <paramref name="arch"/>'s section (x86_64 and x32 share an audit value).</summary>
+    private static bool Owns(Architecture arch, uint nr) =>
+        arch == Architecture.X86_64 ? (nr & X32Bit) == 0 || nr == uint.MaxValue
+        : arch != Architecture.X32 || ((nr & X32Bit) != 0 && nr != uint.MaxValue);
+
+    /// <summary>The facts that hold for every number of a section's default (beyond the excluded keys).</summary>
+    internal static Atom[] SectionFacts(Architecture arch) =>
+        arch == Architecture.X86_64 ? [Atom.MaskedEq(DataField.Nr, X32Bit, 0)]
+        : arch == Architecture.X32 ? [Atom.MaskedEq(DataField.Nr, X32Bit, X32Bit), Atom.MaskedEq(DataField.Nr, uint.MaxValue, uint.MaxValue, negated: true)]
+        : [];
+
+    /// <summary>
+    /// Combines the components' verdicts as <see cref="EbpfFilterSet.Decide"/> does (null, the supervisor, when
+    /// any one is null).
+    /// </summary>
+    private static uint? Combine(IEnumerable<uint?> verdicts)
+    {
+        uint? result = null;
+        bool first = true;
+        foreach (var v in verdicts)
+        {
+            if (v is null)
+                return null;
+            if (first || EbpfFilterSet.Rank(v.Value) < EbpfFilterSet.Rank(result!.Value))
+                result = v;
+            first = false;
+        }
+        return first ? SeccompAction.Allow.Value : result;
+    }
+
+    private static List<Entry> Product(List<List<Entry>> lists)
+    {
+        var acc = new List<Entry> { new(Condition.True, SeccompAction.Allow.Value) };
+        bool first = true;
+        foreach (var list in lists)
+        {
+            var next = new List<Entry>();
+            foreach (var a in acc)
+                foreach (var b in list)
+                {
+                    var cond = a.Condition.IsTrue ? b.Condition : b.Condition.IsTrue ? a.Condition : Condition.All(a.Condition, b.Condition);
+                    uint? v = first ? b.Verdict : a.Verdict is null || b.Verdict is null ? null
+                        : EbpfFilterSet.Rank(b.Verdict.Value) < EbpfFilterSet.Rank(a.Verdict.Value) ? b.Verdict : a.Verdict;
+                    next.Add(new Entry(cond, v));
+                }
+            acc = next;
+            first = false;
+        }
+        return acc;
+    }
+
+    private static List<Rule> ToRules(List<Entry> entries, uint defaultVerdict)
+    {
+        // Entries are disjoint and cover every argument: those with the default's verdict can be left to it.
+        uint? Of(Entry e) => e.Verdict ?? SeccompAction.UserNotif.Value;
+        var distinct = entries.Select(Of).Distinct().ToList();
+        if (distinct.Count == 1)
+            return distinct[0] == defaultVerdict ? [] : [new Rule(Condition.True, new SeccompAction(distinct[0]!.Value))];
+        return [.. entries.Where(e => Of(e) != defaultVerdict).Select(e => new Rule(e.Condition, new SeccompAction(Of(e)!.Value)))];
+    }
+
+    /// <summary>A part of the decision for one call, under a condition on the arguments.</summary>
+    internal readonly record struct Entry(Condition Condition, uint? Verdict);
+
+    /// <summary>Something that decides calls: a program, or the policy with its routed programs.</summary>
+    internal interface IComponent
+    {
+        /// <summary>The verdict for every architecture without a section, when it is one constant.</summary>
+        uint? OtherArchitectures();
+
+        /// <summary>The verdict for every call of <paramref name="arch"/>, when it is one constant.</summary>
+        uint? Uniform(Architecture arch);
+
+        /// <summary>Numbers worth a section entry (the ones the component tests for).</summary>
+        IEnumerable<uint> Keys(Architecture arch);
+
+        /// <summary>The verdict for numbers of <paramref name="arch"/> outside <paramref name="excluded"/>, when it is one constant.</summary>
+        uint? Default(Architecture arch, HashSet<ulong> excluded);
+
+        /// <summary>The decision for one number: disjoint entries covering every argument.</summary>
+        List<Entry> Decide(Architecture arch, uint nr);
+    }
+
+    /// <summary>One program's decisions, from its symbolic paths.</summary>
+    internal sealed class ProgramAnalysis(EbpfProgram program, int maxPaths) : IComponent
+    {
+        private readonly SymbolicExplorer _explorer = new(program, maxPaths);
+        private readonly ConcurrentDictionary<uint, List<SymbolicPath>?> _byArch = new();
+        private readonly Dictionary<(uint, uint), List<Entry>> _byNr = [];
+        private (bool Done, uint? Verdict) _other;
+
+        private static Scenario ArchScenario(Architecture arch)
+        {
+            var sc = new Scenario().With(DataField.Arch, arch.AuditArch);
+            if (!arch.Is64Bit)
+                for (int i = 0; i < 6; i++)
+                    sc.PossibleBits[(int)DataField.Arg0 + i] = uint.MaxValue;
+            return sc;
+        }
+
+        /// <summary>Paths with arch fixed and nr symbolic (null when exploring gave up).</summary>
+        private List<SymbolicPath>? Paths(Architecture arch) => _byArch.GetOrAdd(arch.AuditArch, _ => _explorer.Explore(ArchScenario(arch)));
+
+        public uint? OtherArchitectures()
+        {
+            if (_other.Done)
+                return _other.Verdict;
+            var sc = new Scenario();
+            sc.Excluded[DataField.Arch] = [.. Sections.Select(a => (ulong)a.AuditArch)];
+            var paths = _explorer.Explore(sc);
+            _other = (true, Uniform(paths, []));
+            return _other.Verdict;
+        }
+
+        public uint? Uniform(Architecture arch) => Uniform(Paths(arch), SectionFacts(arch), null, includeKeys: true);
+
+        public IEnumerable<uint> Keys(Architecture arch)
+        {
+            var paths = Paths(arch);
+            if (paths is null)
+                return [];
+            return paths.SelectMany(p => p.Atoms).Where(a => a.Field == DataField.Nr && !a.IsRange && a.Mask == uint.MaxValue).Select(a => (uint)a.Value).Distinct();
+        }
+
+        public uint? Default(Architecture arch, HashSet<ulong> excluded) => Uniform(Paths(arch), SectionFacts(arch), excluded, includeKeys: false);
+
+        private static uint? Uniform(List<SymbolicPath>? paths, Atom[] facts, HashSet<ulong>? excluded = null, bool includeKeys = true)
+        {
+            _ = includeKeys;
+            if (paths is null)
+                return null;
+            uint? verdict = null;
+            foreach (var p in paths)
+            {
+                var nrAtoms = p.Atoms.Where(a => a.Field == DataField.Nr).Concat(facts).ToList();
+                if (!Constraints.Satisfiable(nrAtoms, uint.MaxValue, excluded))
+                    continue;
+                if (p.Verdict is null)
+                    return null;
+                if (verdict is null)
+                    verdict = p.Verdict;
+                else if (verdict != p.Verdict)
+                    return null;
+            }
+            return verdict ?? SeccompAction.Allow.Value; // no feasible path: nothing to decide
+        }
+
+        public List<Entry> Decide(Architecture arch, uint nr)
+        {
+            lock (_byNr)
+            {
+                if (_byNr.TryGetValue((arch.AuditArch, nr), out var cached))
+                    return cached;
+                var paths = Paths(arch)?.Where(p => p.HoldsFor(DataField.Nr, nr)).ToList()
+                    ?? _explorer.Explore(ArchScenario(arch).With(DataField.Nr, nr));
+                List<Entry> result = paths is null ? [new Entry(Condition.True, null)]
+                    : [.. paths.Select(p => new Entry(ToCondition(p.Atoms, arch), p.Verdict))];
+                if (result.Count == 0)
+                    result.Add(new Entry(Condition.True, SeccompAction.Allow.Value)); // unreachable: no path holds
+                _byNr[(arch.AuditArch, nr)] = result;
+                return result;
+            }
+        }
+
+        private static Condition ToCondition(IReadOnlyList<Atom> atoms, Architecture arch)
+        {
+            ulong full = arch.Is64Bit ? ulong.MaxValue : uint.MaxValue;
+            var parts = new List<Condition>();
+            foreach (var a in atoms)
+            {
+                if (a.Field < DataField.Arg0)
+                    continue;
+                int arg = a.Field - DataField.Arg0;
+                if (a.IsRange)
+                {
+                    if (a.Lo > 0)
+                        parts.Add(Condition.Of(new ArgPredicate(arg, ComparisonOp.Ge, a.Lo)));
+                    if (a.Hi < full)
+                        parts.Add(Condition.Of(new ArgPredicate(arg, ComparisonOp.Le, a.Hi)));
+                    continue;
+                }
+                var p = a.Mask == full ? new ArgPredicate(arg, ComparisonOp.Eq, a.Value) : new ArgPredicate(arg, ComparisonOp.MaskedEq, a.Value, a.Mask);
+                parts.Add(!a.Negated ? Condition.Of(p) : a.Mask == full ? Condition.Of(p with { Op = ComparisonOp.Ne }) : Condition.Not(Condition.Of(p)));
+            }
+            return parts.Count switch { 0 => Condition.True, 1 => parts[0], _ => Condition.All(parts) };
+        }
+    }
+
+    /// <summary>A policy, whose <c>EBPF(name)</c> rules hand calls to programs.</summary>
+    private sealed class PolicyComponent(SeccompPolicy policy, Dictionary<string, ProgramAnalysis> programs) : IComponent
+    {
+        private ArchitecturePolicy? Section(Architecture arch) => policy.Sections.FirstOrDefault(s => s.Architecture == arch);
+
+        public uint? OtherArchitectures() => policy.BadArchAction.Value;
+
+        public uint? Uniform(Architecture arch)
+        {
+            var s = Section(arch);
+            if (s is null)
+                return policy.BadArchAction.Value;
+            return s.Syscalls.Count == 0 ? policy.DefaultAction.Value : null;
+        }
+
+        public IEnumerable<uint> Keys(Architecture arch)
+        {
+            var s = Section(arch);
+            if (s is null)
+                return [];
+            var keys = s.Syscalls.Keys.Select(k => (uint)k).ToList();
+            foreach (var rule in s.Syscalls.Values.SelectMany(r => r))
+                if (EbpfFilterSet.ProgramNameOf(rule) is string name)
+                    keys.AddRange(programs[name].Keys(arch));
+            return keys;
+        }
+
+        public uint? Default(Architecture arch, HashSet<ulong> excluded) => Section(arch) is null ? policy.BadArchAction.Value : policy.DefaultAction.Value;
+
+        public List<Entry> Decide(Architecture arch, uint nr)
+        {
+            var s = Section(arch);
+            if (s is null)
+                return [new Entry(Condition.True, policy.BadArchAction.Value)];
+            var result = new List<Entry>();
+            var earlier = new List<Condition>();
+            foreach (var rule in s.RulesFor((int)nr))
+            {
+                var guard = earlier.Count == 0 ? rule.Condition : Condition.All([rule.Condition, .. earlier.Select(Condition.Not)]);
+                if (EbpfFilterSet.ProgramNameOf(rule) is string name)
+                    foreach (var e in programs[name].Decide(arch, nr))
+                        result.Add(new Entry(e.Condition.IsTrue ? guard : guard.IsTrue ? e.Condition : Condition.All(guard, e.Condition), e.Verdict));
+                else
+                    result.Add(new Entry(guard, rule.Action.Value));
+                if (rule.Condition.IsTrue)
+                    return result;
+                earlier.Add(rule.Condition);
+            }
+            result.Add(new Entry(earlier.Count == 0 ? Condition.True : Condition.All(earlier.Select(Condition.Not)), policy.DefaultAction.Value));
+            return result;
+        }
     }
 }

@@ -1,0 +1,68 @@
+using Syscage.Ebpf.Seccomp;
+
+namespace Syscage.Cli.Commands.Ebpf;
+
+/// <summary>eBPF objects named on the command line: <c>[NAME=]FILE.o[:SECTION]</c>, with <c>--set</c> knobs.</summary>
+internal static class EbpfInputs
+{
+    /// <summary>True when <paramref name="path"/> is an ELF object (by its magic, or its <c>.o</c> name when it doesn't exist yet).</summary>
+    public static bool IsObject(string path)
+    {
+        string file = path;
+        int colon = path.LastIndexOf(':');
+        if (colon > 0 && !File.Exists(path))
+            file = path[..colon];
+        int eq = file.IndexOf('=', StringComparison.Ordinal);
+        if (eq > 0 && !File.Exists(file))
+            file = file[(eq + 1)..];
+        if (!File.Exists(file))
+            return file.EndsWith(".o", StringComparison.Ordinal);
+        Span<byte> magic = stackalloc byte[4];
+        using var s = File.OpenRead(file);
+        return s.Read(magic) == 4 && magic.SequenceEqual("\x7f"u8.ToArray().Concat("ELF"u8.ToArray()).ToArray());
+    }
+
+    /// <summary>Parses <c>NAME=VALUE</c> knobs (decimal, 0x hex, negative).</summary>
+    public static List<KeyValuePair<string, ulong>> ParseKnobs(IEnumerable<string> assignments)
+    {
+        var result = new List<KeyValuePair<string, ulong>>();
+        foreach (var assignment in assignments)
+        {
+            int eq = assignment.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+                throw new CliException(ExitCode.Usage, $"--set expects NAME=VALUE, not '{assignment}'");
+            string text = assignment[(eq + 1)..];
+            if (!EmuCommand.TryParseInteger(text, out ulong value))
+            {
+                if (Policy.Syscalls.Architecture.Native.Syscalls.TryGetNumber(text, out int nr))
+                    value = (ulong)nr;
+                else
+                    throw new CliException(ExitCode.Usage, $"--set: '{text}' is neither a number (decimal, 0x hex, or negative) nor a syscall name");
+            }
+            result.Add(new(assignment[..eq], value));
+        }
+        return result;
+    }
+
+    /// <summary>Loads each program; a knob that none of them has is a usage error.</summary>
+    public static List<SeccompEbpfProgram> Load(IEnumerable<string> specs, IEnumerable<string> knobs)
+    {
+        var parsed = ParseKnobs(knobs);
+        var programs = new List<SeccompEbpfProgram>();
+        try
+        {
+            foreach (var spec in specs)
+                programs.Add(SeccompEbpfProgram.Load(spec, parsed));
+            foreach (var (name, _) in parsed)
+                if (!programs.Any(p => p.KnobsApplied.Contains(name)))
+                    throw new CliException(ExitCode.Usage, $"--set {name}: no program has a global variable named '{name}'");
+            return programs;
+        }
+        catch
+        {
+            foreach (var p in programs)
+                p.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,252 @@
+using System.Globalization;
+using Syscage.Bpf;
+using Syscage.Ebpf;
+using Syscage.Ebpf.Elf;
+using Syscage.Ebpf.Helpers;
+using Syscage.Ebpf.Seccomp;
+using Syscage.Policy;
+using Syscage.Policy.Language;
+using Syscage.Policy.Syscalls;
+
+namespace Syscage.EbpfLoader.Tests;
+
+/// <summary>
+/// The hybrid split must not change a single verdict: each program runs directly in the VM and through the hybrid path
+/// (the compiled classic BPF, and the VM in the "supervisor" only where the filter says USER_NOTIF), with separate maps,
+/// over boundary and random <c>seccomp_data</c> on every architecture; the verdict sequences must be equal.
+/// </summary>
+public class HybridSplitTests
+{
+    private static readonly uint[] Arches = [Architecture.X86_64.AuditArch, Architecture.X86.AuditArch, Architecture.Aarch64.AuditArch,
+        Architecture.Arm.AuditArch, Architecture.Riscv64.AuditArch, 0x4000_0003, 0, 0xffff_ffff];
+
+    /// <summary>A task whose helpers answer deterministically: the same on both sides of the differential.</summary>
+    private sealed class Task(int pid, uint uid) : IBpfTask
+    {
+        public int Pid => pid;
+        public int Tgid => pid;
+        public uint Uid => uid;
+        public uint Gid => uid;
+        public string Comm => "hybrid-test";
+        public bool MayReadMemory => true;
+        public object Identity => pid;
+
+        public int ReadMemory(ulong address, Span<byte> destination)
+        {
+            // "Memory" is a function of the address, ending in NUL after a few bytes: enough for probe_read_user_str.
+            for (int i = 0; i < destination.Length; i++)
+                destination[i] = (byte)((address + (ulong)i) % 7 == 0 ? 0 : 'a' + (int)((address + (ulong)i) % 26));
+            return 0;
+        }
+    }
+
+    private static EbpfFilterSet Load(byte[] elf, IReadOnlyDictionary<string, ulong>? knobs = null, string? policy = null, params string[] names)
+    {
+        var programs = new List<SeccompEbpfProgram>();
+        var obj = EbpfObject.Load(elf);
+        foreach (var p in obj.Programs)
+        {
+            var o = EbpfObject.Load(elf);
+            foreach (var (k, v) in knobs ?? new Dictionary<string, ulong>())
+                o.SetGlobal(k, v);
+            programs.Add(SeccompEbpfProgram.FromVerified(o.Verify(o.GetProgram(p.Name)), names.Length > programs.Count ? names[programs.Count] : null));
+        }
+        return new EbpfFilterSet(programs, policy is null ? null : RouteToPrograms(PolicyLanguage.Parse(policy, "test.policy")));
+    }
+
+    /// <summary>NOTIFY(name) rules become EBPF(name) rules (the IR form: handler "ebpf:name").</summary>
+    private static SeccompPolicy RouteToPrograms(SeccompPolicy p) => new(p.DefaultAction, p.BadArchAction,
+        p.Sections.Select(s => new ArchitecturePolicy(s.Architecture, s.Syscalls.ToDictionary(kv => kv.Key,
+            kv => (IReadOnlyList<Rule>)[.. kv.Value.Select(r => r.Handler is { } h && h != "log" ? r with { Handler = EbpfFilterSet.HandlerPrefix + h } : r)]))), p.Name);
+
+    /// <summary>Inputs: every architecture, table numbers and edges, argument edges and random values.</summary>
+    private static IEnumerable<SeccompData> Inputs(int seed, int randomCount, IEnumerable<ulong> interesting)
+    {
+        var rng = new Random(seed);
+        ulong[] edges = [0, 1, 2, 3, 0x7f, 0x80, 0xff, 0x100, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x1_0000_0000, 0x7fff_ffff_ffff_ffff,
+            0x8000_0000_0000_0000, ulong.MaxValue, ulong.MaxValue - 1, .. interesting.SelectMany(v => new[] { v - 1, v, v + 1 })];
+        ulong Arg() => rng.Next(3) switch
+        {
+            0 => edges[rng.Next(edges.Length)],
+            1 => (ulong)rng.NextInt64() ^ ((ulong)rng.Next() << 33),
+            _ => (ulong)rng.Next(0, 64),
+        };
+        int[] extraNrs = [-1, 0x4000_0000, 0x3fff_ffff, 0x7fff_ffff, int.MinValue, unchecked((int)0xbfff_ffff), unchecked((int)0xc000_0000), 1000, 500, 451];
+        foreach (uint arch in Arches)
+        {
+            var a = Architecture.FromAuditArch(arch);
+            bool wide = a?.Is64Bit ?? true;
+            var nrs = (a?.Syscalls.All.Select(s => s.Number) ?? []).Concat(extraNrs)
+                .Concat(arch == Architecture.X86_64.AuditArch ? Architecture.X32.Syscalls.All.Select(s => s.Number) : [])
+                .Concat(interesting.Select(v => (int)(uint)v)).Distinct().ToList();
+            foreach (int nr in nrs)
+            {
+                // One call with edge arguments, one random, per number.
+                for (int k = 0; k < 2; k++)
+                {
+                    var args = new ulong[6];
+                    for (int i = 0; i < 6; i++)
+                        args[i] = wide ? Arg() : Arg() & uint.MaxValue; // a 32-bit ABI's arguments arrive zero-extended
+                    yield return new SeccompData(nr, arch, (ulong)rng.NextInt64(), args);
+                }
+            }
+        }
+        for (int i = 0; i < randomCount; i++)
+        {
+            uint arch = rng.Next(4) == 0 ? (uint)rng.Next() : Arches[rng.Next(Arches.Length)];
+            bool wide = Architecture.FromAuditArch(arch)?.Is64Bit ?? true;
+            var args = new ulong[6];
+            for (int j = 0; j < 6; j++)
+                args[j] = wide ? Arg() : Arg() & uint.MaxValue;
+            yield return new SeccompData(rng.Next(3) == 0 ? rng.Next() : rng.Next(-2, 600), arch, (ulong)rng.NextInt64(), args);
+        }
+    }
+
+    /// <summary>Runs the differential; returns how many calls reached the "supervisor".</summary>
+    private static (int Notified, int Total, HybridFilter Filter) Differential(Func<EbpfFilterSet> load, int seed = 1, int random = 3000, IEnumerable<ulong>? interesting = null, bool optimize = true)
+    {
+        using var direct = load();
+        using var hybrid = load();
+        var filter = hybrid.Compile(new HybridOptions { Optimize = optimize });
+        var helpers = new HelperContext(new Task(4242, 1000));
+        int notified = 0, total = 0;
+        foreach (var data in Inputs(seed, random, interesting ?? []))
+        {
+            total++;
+            uint expected = direct.Decide(data, helpers);
+            var kernel = Interpreter.Run(filter.Filter, data).ReturnValue;
+            uint got = kernel;
+            if (new SeccompAction(kernel).Kind == SeccompActionKind.UserNotif)
+            {
+                notified++;
+                got = hybrid.Decide(data, helpers);
+            }
+            // The kernel treats an unknown action as KILL_PROCESS; compare what takes effect.
+            Assert.True(new SeccompAction(expected).Effective == new SeccompAction(got).Effective,
+                string.Create(CultureInfo.InvariantCulture, $"nr={data.Nr} arch=0x{data.Arch:x} args=[{string.Join(", ", Enumerable.Range(0, 6).Select(i => "0x" + data.Arg(i).ToString("x", CultureInfo.InvariantCulture)))}]: " +
+                    $"direct {new SeccompAction(expected)}, hybrid {new SeccompAction(got)} (kernel said {new SeccompAction(kernel)})\n{filter.Policy.Sections.FirstOrDefault()?.Syscalls.GetValueOrDefault(data.Nr)?.FirstOrDefault()}"));
+        }
+        return (notified, total, filter);
+    }
+
+    public static TheoryData<string> Samples => [.. Clang.SampleNames];
+
+    [Theory]
+    [MemberData(nameof(Samples))]
+    public void EverySample_HybridAgreesWithTheVm(string sample)
+    {
+        var (notified, total, _) = Differential(() => Load(Clang.Sample(sample)));
+        Assert.True(total > 1000);
+        if (sample != "syscall_count") // it counts every call: all of them need the supervisor
+            Assert.True(notified < total / 2, $"{sample}: {notified} of {total} calls went to the supervisor");
+    }
+
+    [Fact]
+    public void PureFilter_IsEntirelyClassicBpf()
+    {
+        var (notified, _, filter) = Differential(() => Load(Clang.Sample("pure_filter")));
+        Assert.Equal(0, notified);
+        Assert.False(filter.NeedsSupervisor);
+    }
+
+    [Fact]
+    public void FaultInjection_OnlyTheTargetSyscallReachesTheSupervisor()
+    {
+        var knobs = new Dictionary<string, ulong> { ["target_nr"] = 257, ["nth"] = 3, ["error"] = 2 };
+        var (_, _, filter) = Differential(() => Load(Clang.Sample("fault_inject"), knobs));
+        var x64 = filter.Report.Single(r => r.Architecture == Architecture.X86_64);
+        Assert.Equal(["openat"], x64.Supervised);
+        Assert.Contains("getppid", x64.InKernel);
+        Assert.Equal(SeccompAction.Allow, Interpreter.Run(filter.Filter, new SeccompData(110, Architecture.X86_64.AuditArch)).Action);
+        Assert.Equal(SeccompAction.UserNotif, Interpreter.Run(filter.Filter, new SeccompData(257, Architecture.X86_64.AuditArch)).Action);
+    }
+
+    [Fact]
+    public void ExecOnce_OnlyExecReachesTheSupervisor()
+    {
+        var (_, _, filter) = Differential(() => Load(Clang.Sample("exec_once")));
+        var x64 = filter.Report.Single(r => r.Architecture == Architecture.X86_64);
+        Assert.Equal(["execve", "execveat"], x64.Supervised.Order());
+        Assert.Empty(x64.Mixed);
+    }
+
+    [Fact]
+    public void UnoptimisedFilter_AgreesToo()
+    {
+        Differential(() => Load(Clang.Sample("pure_filter")), optimize: false, random: 500);
+        Differential(() => Load(Clang.Sample("uid_rule")), optimize: false, random: 500);
+    }
+
+    private const string Prelude = """
+        #include "common.h"
+        struct { __uint(type, BPF_MAP_TYPE_HASH); __uint(max_entries, 64); __type(key, __u32); __type(value, __u64); } counts SEC(".maps");
+        const volatile __u64 knob = 7;
+        char LICENSE[] SEC("license") = "GPL";
+
+        """;
+
+    /// <summary>Shapes of argument tests clang emits: 64-bit, 32-bit, signed, masks, shifts, bit tests, ranges, subprograms.</summary>
+    public static TheoryData<string> ArgumentPrograms =>
+    [
+        "if (ctx->args[0] == 0x1234567890ULL) return SECCOMP_RET_ERRNO | 1; return SECCOMP_RET_ALLOW;",
+        "if ((int)ctx->args[1] < -5) return SECCOMP_RET_ERRNO | 2; if ((int)ctx->args[1] > 100) return SECCOMP_RET_TRAP | 3; return SECCOMP_RET_ALLOW;",
+        "if ((long)ctx->args[2] >= -1 && (long)ctx->args[2] <= 1) return SECCOMP_RET_LOG; return SECCOMP_RET_ERRNO | 4;",
+        "if (ctx->args[3] & 0x40) return SECCOMP_RET_ERRNO | 5; if ((ctx->args[3] & 0xf00) == 0x300) return SECCOMP_RET_KILL_THREAD; return SECCOMP_RET_ALLOW;",
+        "if ((ctx->args[4] >> 32) == 0xdead) return SECCOMP_RET_ERRNO | 6; if ((ctx->args[4] >> 40) > 3) return SECCOMP_RET_ERRNO | 7; return SECCOMP_RET_ALLOW;",
+        "__u32 lo = ctx->args[5]; if (lo == 0xffffffff) return SECCOMP_RET_ERRNO | 8; if (ctx->args[5] < 0x100000000ULL) return SECCOMP_RET_ALLOW; return SECCOMP_RET_KILL_PROCESS;",
+        "if (ctx->nr == knob) return SECCOMP_RET_ERRNO | 9; if (ctx->nr > 400 && ctx->nr < 420) return SECCOMP_RET_ERRNO | 10; return SECCOMP_RET_ALLOW;",
+        "if (ctx->arch == AUDIT_ARCH_I386 && ctx->args[0] > 3) return SECCOMP_RET_ERRNO | 11; if (ctx->arch != AUDIT_ARCH_X86_64) return SECCOMP_RET_KILL_PROCESS; return SECCOMP_RET_ALLOW;",
+        "if (ctx->nr & 0x40000000) return SECCOMP_RET_ERRNO | 12; if (ctx->nr == 39) { __u64 *v; __u32 k = 1; v = bpf_map_lookup_elem(&counts, &k); if (v) return SECCOMP_RET_ERRNO | 13; } return SECCOMP_RET_ALLOW;",
+        "if (ctx->instruction_pointer == 0x1000) return SECCOMP_RET_ERRNO | 14; return ctx->nr == 1 ? SECCOMP_RET_ERRNO | 15 : SECCOMP_RET_ALLOW;",
+        "return SECCOMP_RET_ERRNO | (ctx->args[0] & 0xff);",
+        "int i; __u64 s = 0; for (i = 0; i < 4; i++) s += ctx->args[i]; return s == 10 ? SECCOMP_RET_ERRNO | 16 : SECCOMP_RET_ALLOW;",
+        "if (ctx->nr == 59 || ctx->nr == 322) { __u32 k = 0; __u64 one = 1; bpf_map_update_elem(&counts, &k, &one, BPF_ANY); } if (ctx->args[0] == 3 && ctx->nr == 2) return SECCOMP_RET_ERRNO | 17; return SECCOMP_RET_ALLOW;",
+        "switch (ctx->nr) { case 0: case 1: case 2: case 3: return SECCOMP_RET_ALLOW; case 9: return ctx->args[2] & 4 ? SECCOMP_RET_ERRNO | 18 : SECCOMP_RET_ALLOW; case 10: return SECCOMP_RET_TRACE | 5; default: return ctx->nr < 300 ? SECCOMP_RET_ALLOW : SECCOMP_RET_ERRNO | 19; }",
+        "if (ctx->nr == 0x40000001) return SECCOMP_RET_ERRNO | 20; if (ctx->nr == -1) return SECCOMP_RET_ERRNO | 21; if (ctx->nr >= 0x80000000) return SECCOMP_RET_ERRNO | 22; return 0x12345678;",
+    ];
+
+    [Theory]
+    [MemberData(nameof(ArgumentPrograms))]
+    public void ArgumentShapes_HybridAgreesWithTheVm(string body)
+    {
+        string source = Prelude + "SEC(\"seccomp\") int prog(struct seccomp_data *ctx) {\n" + body + "\n}\n";
+        var elf = Clang.Compile(source);
+        Differential(() => Load(elf), interesting: [0x1234567890, 0xdead_0000_0000, 0x300, 0x40, 4, 3, 5, 100, 0xffff_fffb, 39, 59, 322, 0x40000001, 0x1000]);
+    }
+
+    [Fact]
+    public void StackedPrograms_CombineByKernelPrecedence()
+    {
+        var a = Clang.Compile(Prelude + "SEC(\"seccomp\") int a(struct seccomp_data *ctx) { if (ctx->nr == 1) return SECCOMP_RET_ERRNO | 1; if (ctx->nr == 2) return SECCOMP_RET_LOG; return SECCOMP_RET_ALLOW; }\n");
+        var b = Clang.Compile(Prelude + "SEC(\"seccomp\") int b(struct seccomp_data *ctx) { if (ctx->nr == 1) return SECCOMP_RET_ERRNO | 2; if (ctx->nr == 2) return SECCOMP_RET_ERRNO | 3; if (ctx->nr == 3) { __u32 k = 0; __u64 *v = bpf_map_lookup_elem(&counts, &k); return v ? SECCOMP_RET_KILL_PROCESS : SECCOMP_RET_ALLOW; } return SECCOMP_RET_ALLOW; }\n");
+        EbpfFilterSet Both() => new([SeccompEbpfProgram.FromVerified(Verify(a)), SeccompEbpfProgram.FromVerified(Verify(b))]);
+        var (_, _, filter) = Differential(Both, random: 500);
+        // nr 1: both ERRNO; the later-installed (b) runs first in the kernel and keeps its value on a tie.
+        Assert.Equal(SeccompAction.Errno(2), Interpreter.Run(filter.Filter, new SeccompData(1, Architecture.X86_64.AuditArch)).Action);
+        Assert.Equal(SeccompAction.Errno(3), Interpreter.Run(filter.Filter, new SeccompData(2, Architecture.X86_64.AuditArch)).Action);
+        Assert.Equal(SeccompAction.UserNotif, Interpreter.Run(filter.Filter, new SeccompData(3, Architecture.X86_64.AuditArch)).Action);
+    }
+
+    [Fact]
+    public void PolicyRules_HandChosenCallsToAProgram()
+    {
+        var elf = Clang.Sample("fault_inject");
+        const string policy = """
+            default ERRNO(EPERM)
+            ALLOW getppid, close, exit_group
+            NOTIFY(inject) openat if arg0 != 5
+            KILL_PROCESS openat
+            """;
+        var knobs = new Dictionary<string, ulong> { ["target_nr"] = 257, ["nth"] = 2 };
+        var (_, _, filter) = Differential(() => Load(elf, knobs, policy, "inject"), random: 500);
+        Assert.Equal(SeccompAction.Allow, Interpreter.Run(filter.Filter, new SeccompData(110, Architecture.X86_64.AuditArch)).Action);
+        Assert.Equal(SeccompAction.Errno(1), Interpreter.Run(filter.Filter, new SeccompData(39, Architecture.X86_64.AuditArch)).Action);
+        Assert.Equal(SeccompAction.UserNotif, Interpreter.Run(filter.Filter, new SeccompData(257, Architecture.X86_64.AuditArch)).Action);
+    }
+
+    private static EbpfProgram Verify(byte[] elf)
+    {
+        var o = EbpfObject.Load(elf);
+        return o.Verify(o.Programs[0]);
+    }
+}
