@@ -186,32 +186,36 @@ public class HybridSplitTests
         """;
 
     /// <summary>Shapes of argument tests clang emits: 64-bit, 32-bit, signed, masks, shifts, bit tests, ranges, subprograms.</summary>
-    public static TheoryData<string> ArgumentPrograms =>
-    [
-        "if (ctx->args[0] == 0x1234567890ULL) return SECCOMP_RET_ERRNO | 1; return SECCOMP_RET_ALLOW;",
-        "if ((int)ctx->args[1] < -5) return SECCOMP_RET_ERRNO | 2; if ((int)ctx->args[1] > 100) return SECCOMP_RET_TRAP | 3; return SECCOMP_RET_ALLOW;",
-        "if ((long)ctx->args[2] >= -1 && (long)ctx->args[2] <= 1) return SECCOMP_RET_LOG; return SECCOMP_RET_ERRNO | 4;",
-        "if (ctx->args[3] & 0x40) return SECCOMP_RET_ERRNO | 5; if ((ctx->args[3] & 0xf00) == 0x300) return SECCOMP_RET_KILL_THREAD; return SECCOMP_RET_ALLOW;",
-        "if ((ctx->args[4] >> 32) == 0xdead) return SECCOMP_RET_ERRNO | 6; if ((ctx->args[4] >> 40) > 3) return SECCOMP_RET_ERRNO | 7; return SECCOMP_RET_ALLOW;",
-        "__u32 lo = ctx->args[5]; if (lo == 0xffffffff) return SECCOMP_RET_ERRNO | 8; if (ctx->args[5] < 0x100000000ULL) return SECCOMP_RET_ALLOW; return SECCOMP_RET_KILL_PROCESS;",
-        "if (ctx->nr == knob) return SECCOMP_RET_ERRNO | 9; if (ctx->nr > 400 && ctx->nr < 420) return SECCOMP_RET_ERRNO | 10; return SECCOMP_RET_ALLOW;",
-        "if (ctx->arch == AUDIT_ARCH_I386 && ctx->args[0] > 3) return SECCOMP_RET_ERRNO | 11; if (ctx->arch != AUDIT_ARCH_X86_64) return SECCOMP_RET_KILL_PROCESS; return SECCOMP_RET_ALLOW;",
-        "if (ctx->nr & 0x40000000) return SECCOMP_RET_ERRNO | 12; if (ctx->nr == 39) { __u64 *v; __u32 k = 1; v = bpf_map_lookup_elem(&counts, &k); if (v) return SECCOMP_RET_ERRNO | 13; } return SECCOMP_RET_ALLOW;",
-        "if (ctx->instruction_pointer == 0x1000) return SECCOMP_RET_ERRNO | 14; return ctx->nr == 1 ? SECCOMP_RET_ERRNO | 15 : SECCOMP_RET_ALLOW;",
-        "return SECCOMP_RET_ERRNO | (ctx->args[0] & 0xff);",
-        "int i; __u64 s = 0; for (i = 0; i < 4; i++) s += ctx->args[i]; return s == 10 ? SECCOMP_RET_ERRNO | 16 : SECCOMP_RET_ALLOW;",
-        "if (ctx->nr == 59 || ctx->nr == 322) { __u32 k = 0; __u64 one = 1; bpf_map_update_elem(&counts, &k, &one, BPF_ANY); } if (ctx->args[0] == 3 && ctx->nr == 2) return SECCOMP_RET_ERRNO | 17; return SECCOMP_RET_ALLOW;",
-        "switch (ctx->nr) { case 0: case 1: case 2: case 3: return SECCOMP_RET_ALLOW; case 9: return ctx->args[2] & 4 ? SECCOMP_RET_ERRNO | 18 : SECCOMP_RET_ALLOW; case 10: return SECCOMP_RET_TRACE | 5; default: return ctx->nr < 300 ? SECCOMP_RET_ALLOW : SECCOMP_RET_ERRNO | 19; }",
-        "if (ctx->nr == 0x40000001) return SECCOMP_RET_ERRNO | 20; if (ctx->nr == -1) return SECCOMP_RET_ERRNO | 21; if (ctx->nr >= 0x80000000) return SECCOMP_RET_ERRNO | 22; return 0x12345678;",
-    ];
+    /// <summary>Each with whether every x86_64 call must be decided in the kernel (false: some or all need the VM).</summary>
+    public static TheoryData<string, bool> ArgumentPrograms => new()
+    {
+        { "if (ctx->args[0] == 0x1234567890ULL) return SECCOMP_RET_ERRNO | 1; return SECCOMP_RET_ALLOW;", true },
+        { "if ((int)ctx->args[1] < -5) return SECCOMP_RET_ERRNO | 2; if ((int)ctx->args[1] > 100) return SECCOMP_RET_TRAP | 3; return SECCOMP_RET_ALLOW;", false },
+        { "if ((long)ctx->args[2] >= -1 && (long)ctx->args[2] <= 1) return SECCOMP_RET_LOG; return SECCOMP_RET_ERRNO | 4;", false },
+        { "if (ctx->args[3] & 0x40) return SECCOMP_RET_ERRNO | 5; if ((ctx->args[3] & 0xf00) == 0x300) return SECCOMP_RET_KILL_THREAD; return SECCOMP_RET_ALLOW;", true },
+        { "if ((ctx->args[4] >> 32) == 0xdead) return SECCOMP_RET_ERRNO | 6; if ((ctx->args[4] >> 40) > 3) return SECCOMP_RET_ERRNO | 7; return SECCOMP_RET_ALLOW;", true },
+        { "__u32 lo = ctx->args[5]; if (lo == 0xffffffff) return SECCOMP_RET_ERRNO | 8; if (ctx->args[5] < 0x100000000ULL) return SECCOMP_RET_ALLOW; return SECCOMP_RET_KILL_PROCESS;", true },
+        { "if (ctx->nr == knob) return SECCOMP_RET_ERRNO | 9; if (ctx->nr > 400 && ctx->nr < 420) return SECCOMP_RET_ERRNO | 10; return SECCOMP_RET_ALLOW;", true },
+        { "if (ctx->arch == AUDIT_ARCH_I386 && ctx->args[0] > 3) return SECCOMP_RET_ERRNO | 11; if (ctx->arch != AUDIT_ARCH_X86_64) return SECCOMP_RET_KILL_PROCESS; return SECCOMP_RET_ALLOW;", true },
+        { "if (ctx->nr & 0x40000000) return SECCOMP_RET_ERRNO | 12; if (ctx->nr == 39) { __u64 *v; __u32 k = 1; v = bpf_map_lookup_elem(&counts, &k); if (v) return SECCOMP_RET_ERRNO | 13; } return SECCOMP_RET_ALLOW;", false },
+        { "if (ctx->instruction_pointer == 0x1000) return SECCOMP_RET_ERRNO | 14; return ctx->nr == 1 ? SECCOMP_RET_ERRNO | 15 : SECCOMP_RET_ALLOW;", false },
+        { "return SECCOMP_RET_ERRNO | (ctx->args[0] & 0xff);", false },
+        { "int i; __u64 s = 0; for (i = 0; i < 4; i++) s += ctx->args[i]; return s == 10 ? SECCOMP_RET_ERRNO | 16 : SECCOMP_RET_ALLOW;", false },
+        { "if (ctx->nr == 59 || ctx->nr == 322) { __u32 k = 0; __u64 one = 1; bpf_map_update_elem(&counts, &k, &one, BPF_ANY); } if (ctx->args[0] == 3 && ctx->nr == 2) return SECCOMP_RET_ERRNO | 17; return SECCOMP_RET_ALLOW;", false },
+        { "switch (ctx->nr) { case 0: case 1: case 2: case 3: return SECCOMP_RET_ALLOW; case 9: return ctx->args[2] & 4 ? SECCOMP_RET_ERRNO | 18 : SECCOMP_RET_ALLOW; case 10: return SECCOMP_RET_TRACE | 5; default: return ctx->nr < 300 ? SECCOMP_RET_ALLOW : SECCOMP_RET_ERRNO | 19; }", true },
+        { "if (ctx->nr == 0x40000001) return SECCOMP_RET_ERRNO | 20; if (ctx->nr == -1) return SECCOMP_RET_ERRNO | 21; if (ctx->nr >= 0x80000000) return SECCOMP_RET_ERRNO | 22; return 0x12345678;", true },
+    };
 
     [Theory]
     [MemberData(nameof(ArgumentPrograms))]
-    public void ArgumentShapes_HybridAgreesWithTheVm(string body)
+    public void ArgumentShapes_HybridAgreesWithTheVm(string body, bool nativeInKernel)
     {
         string source = Prelude + "SEC(\"seccomp\") int prog(struct seccomp_data *ctx) {\n" + body + "\n}\n";
         var elf = Clang.Compile(source);
-        Differential(() => Load(elf), interesting: [0x1234567890, 0xdead_0000_0000, 0x300, 0x40, 4, 3, 5, 100, 0xffff_fffb, 39, 59, 322, 0x40000001, 0x1000]);
+        var (_, _, filter) = Differential(() => Load(elf), interesting: [0x1234567890, 0xdead_0000_0000, 0x300, 0x40, 4, 3, 5, 100, 0xffff_fffb, 39, 59, 322, 0x40000001, 0x1000, 400, 420, 300]);
+        var x64 = filter.Report.Single(r => r.Architecture == Architecture.X86_64);
+        bool allInKernel = x64.Supervised.Count == 0 && x64.Mixed.Count == 0;
+        Assert.True(allInKernel == nativeInKernel, $"x86_64: supervised {x64.Supervised.Count}, mixed {x64.Mixed.Count}, default {filter.Policy.DefaultAction}");
     }
 
     [Fact]

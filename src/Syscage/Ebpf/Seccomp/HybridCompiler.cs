@@ -60,6 +60,7 @@ public sealed record HybridSectionReport(Architecture Architecture, IReadOnlyLis
 public static class HybridCompiler
 {
     private const ulong X32Bit = 0x4000_0000;
+    private const int DenseNumbers = 1024;
 
     /// <summary>Compiles the kernel half of <paramref name="set"/>.</summary>
     public static HybridFilter Compile(EbpfFilterSet set, HybridOptions? options = null)
@@ -89,7 +90,10 @@ public static class HybridCompiler
             uint? uniform = Combine(components.Select(c => c.Uniform(arch)));
             if (uniform is not null && badArch is not null && uniform == badArch)
                 continue;
-            var keys = new SortedSet<uint>(arch.Syscalls.All.Select(s => (uint)s.Number));
+            // Every number up to 1023 gets an entry, not just the table's: a kernel newer than the tables has more
+            // syscalls, and they should be decided in the kernel too when the program can.
+            uint first = arch == Architecture.X32 ? (uint)X32Bit : 0;
+            var keys = new SortedSet<uint>(arch.Syscalls.All.Select(s => (uint)s.Number).Concat(Enumerable.Range(0, DenseNumbers).Select(n => first + (uint)n)));
             if (arch == Architecture.X86_64)
                 keys.Add(uint.MaxValue);
             foreach (var c in components)
@@ -283,8 +287,11 @@ public static class HybridCompiler
             {
                 if (_byNr.TryGetValue((arch.AuditArch, nr), out var cached))
                     return cached;
-                var paths = Paths(arch)?.Where(p => p.HoldsFor(DataField.Nr, nr)).ToList()
-                    ?? _explorer.Explore(ArchScenario(arch).With(DataField.Nr, nr));
+                var paths = Paths(arch)?.Where(p => p.HoldsFor(DataField.Nr, nr)).ToList();
+                // A dynamic path may only be one the symbolic number made opaque (nr + k < n, a bit test by shifting):
+                // with the number fixed, the same program may well decide in the kernel.
+                if (paths is null || paths.Any(p => p.Verdict is null))
+                    paths = _explorer.Explore(ArchScenario(arch).With(DataField.Nr, nr)) ?? paths;
                 List<Entry> result = paths is null ? [new Entry(Condition.True, null)]
                     : [.. paths.Select(p => new Entry(ToCondition(p.Atoms, arch), p.Verdict))];
                 if (result.Count == 0)

@@ -340,13 +340,16 @@ internal sealed class SymbolicExplorer
         ulong possible = sc.PossibleBits[(int)f];
         ulong m = v.Mask & possible;
         int sh = v.Shift;
+        // Field-space image of a value-space constant: F-bits = c << sh (or c >> -sh), exact only when no bit is lost.
+        ulong ToField(ulong x) => sh >= 0 ? x << sh : x >> -sh;
+        ulong ToValue(ulong x) => sh >= 0 ? x >> sh : x << -sh;
         switch (op)
         {
             case BPF_JEQ:
             case BPF_JNE:
                 {
-                    ulong shifted = c << sh;
-                    bool representable = sh < 64 && (shifted >> sh) == c && (shifted & ~m) == 0;
+                    ulong shifted = ToField(c);
+                    bool representable = ToValue(shifted) == c && (shifted & ~m) == 0;
                     if (!representable)
                         return [([], op == BPF_JNE)];
                     var eq = Atom.MaskedEq(f, m, shifted);
@@ -355,14 +358,14 @@ internal sealed class SymbolicExplorer
                 }
             case BPF_JSET:
                 {
-                    ulong mm = sh < 64 ? m & (c << sh) : 0;
+                    ulong mm = m & ToField(c);
                     if (mm == 0)
                         return [([], false)];
                     return [([Atom.MaskedEq(f, mm, 0, negated: true)], true), ([Atom.MaskedEq(f, mm, 0)], false)];
                 }
         }
         // Ordering: only when v is F's top bits (F >> S), so intervals of v are intervals of F.
-        if (sh >= 64 || m != (possible & (ulong.MaxValue << sh)))
+        if (sh < 0 || sh >= 64 || m != (possible & (ulong.MaxValue << sh)))
             return null;
         ulong vmax = possible >> sh;
         ulong wmax = width == 32 ? uint.MaxValue : ulong.MaxValue;
@@ -544,7 +547,7 @@ internal sealed class SymbolicExplorer
                 {
                     BPF_AND => v.AndConst(is64 ? k : (uint)k),
                     BPF_RSH => v.Rsh((int)(k & (is64 ? 63UL : 31UL))),
-                    BPF_LSH => is64 ? v.Lsh((int)(k & 63)) : Val.Opaque,
+                    BPF_LSH => is64 ? v.Lsh((int)(k & 63)) : v.Lsh((int)(k & 31)).AndConst(uint.MaxValue),
                     BPF_OR or BPF_XOR or BPF_ADD or BPF_SUB when k == 0 => v,
                     _ => Val.Opaque,
                 };
@@ -607,31 +610,31 @@ internal sealed class SymbolicExplorer
 
         public Val Offset(long delta) => this with { C = C + (ulong)delta };
 
+        /// <summary>v &amp; k: keep the field bits that land on k's set bits.</summary>
         public Val AndConst(ulong k)
         {
             if (Kind != Kind.Sym)
                 return Kind == Kind.Const ? Const(C & k) : Opaque;
-            ulong m = Shift < 64 ? Mask & (k << Shift) : 0;
-            // Bits of k above 64 - Shift don't exist in v, so shifting them out loses nothing.
+            ulong m = Mask & (Shift >= 0 ? (Shift < 64 ? k << Shift : 0) : k >> -Shift);
             return m == 0 ? Const(0) : this with { Mask = m };
         }
 
-        public Val Rsh(int k)
-        {
-            if (Kind != Kind.Sym)
-                return Opaque;
-            int sh = Shift + k;
-            if (sh >= 64)
-                return Const(0);
-            ulong m = Mask & (ulong.MaxValue << sh);
-            return m == 0 ? Const(0) : this with { Mask = m, Shift = sh };
-        }
+        /// <summary>v &gt;&gt; k.</summary>
+        public Val Rsh(int k) => Kind == Kind.Sym ? Shifted(Shift + k) : Opaque;
 
-        public Val Lsh(int k)
+        /// <summary>v &lt;&lt; k (bits pushed past bit 63 are lost).</summary>
+        public Val Lsh(int k) => Kind == Kind.Sym ? Shifted(Shift - k) : Opaque;
+
+        /// <summary>
+        /// The value with field bit b at position b - <paramref name="shift"/>: only field bits that land in 0..63 stay.
+        /// </summary>
+        private Val Shifted(int shift)
         {
-            if (Kind != Kind.Sym || k > Shift)
-                return Opaque;
-            return this with { Shift = Shift - k };
+            if (shift >= 64 || shift <= -64)
+                return Const(0);
+            ulong keep = shift >= 0 ? ulong.MaxValue << shift : ulong.MaxValue >> -shift;
+            ulong m = Mask & keep;
+            return m == 0 ? Const(0) : this with { Mask = m, Shift = shift };
         }
     }
 
