@@ -3,6 +3,9 @@ using Syscage.Bpf;
 using Syscage.Ebpf;
 using Syscage.Ebpf.Elf;
 using Syscage.Ebpf.Helpers;
+using Syscage.Ebpf.Isa;
+using Syscage.Ebpf.Verifier;
+using Ops = Syscage.Ebpf.Isa.EbpfOpcode;
 using Syscage.Ebpf.Seccomp;
 using Syscage.Policy;
 using Syscage.Policy.Language;
@@ -252,5 +255,196 @@ public class HybridSplitTests
     {
         var o = EbpfObject.Load(elf);
         return o.Verify(o.Programs[0]);
+    }
+}
+
+/// <summary>
+/// Random straight-line-and-forward-branch seccomp programs: loads of every field at every width, ALU on the loaded
+/// values (some the split can follow, some it can't), spills and fills, helper calls, 32- and 64-bit comparisons of
+/// every kind, and constant or data-dependent verdicts. The hybrid must agree with the VM on each.
+/// </summary>
+public class HybridRandomProgramTests
+{
+    private static readonly (int Offset, int Size)[] Loads =
+    [
+        (0, 4), (0, 2), (0, 1), (2, 2), (4, 4), (8, 8), (12, 4),
+        (16, 8), (16, 4), (20, 4), (16, 1), (17, 1), (18, 2), (24, 8), (28, 4), (32, 8), (36, 4), (40, 8), (48, 8), (56, 8), (60, 4),
+    ];
+
+    private static readonly byte[] AluOps = [Ops.BPF_AND, Ops.BPF_RSH, Ops.BPF_LSH, Ops.BPF_ADD, Ops.BPF_OR, Ops.BPF_XOR, Ops.BPF_MOV, Ops.BPF_ARSH, Ops.BPF_SUB];
+    private static readonly byte[] JumpOps = [Ops.BPF_JEQ, Ops.BPF_JNE, Ops.BPF_JGT, Ops.BPF_JGE, Ops.BPF_JLT, Ops.BPF_JLE, Ops.BPF_JSET, Ops.BPF_JSGT, Ops.BPF_JSGE, Ops.BPF_JSLT, Ops.BPF_JSLE];
+    private static readonly uint[] Verdicts = [0x7fff_0000, 0x0005_0001, 0x0005_000d, 0x8000_0000, 0x0000_0000, 0x0003_0007, 0x7ffc_0000, 0x7ff0_0002, 0x7fc0_0000, 0x1234_5678];
+
+    private static int Imm(Random r) => r.Next(7) switch
+    {
+        0 => 0,
+        1 => r.Next(0, 8),
+        2 => r.Next(0, 500),
+        3 => -1,
+        4 => unchecked((int)0xc000_003e),
+        5 => 0x4000_0000,
+        _ => r.Next(int.MinValue, int.MaxValue),
+    };
+
+    private static List<EbpfInstruction> Generate(Random r)
+    {
+        var code = new List<EbpfInstruction>
+        {
+            new(Ops.BPF_ALU64 | Ops.BPF_MOV | Ops.BPF_X, 6, 1, 0, 0), // r6 = ctx
+        };
+        byte[] data = [0, 1, 2, 3, 4, 5, 7, 8, 9];
+        foreach (byte reg in data)
+            code.Add(new(Ops.BPF_ALU64 | Ops.BPF_MOV | Ops.BPF_K, reg, 0, 0, Imm(r)));
+        int body = r.Next(8, 40);
+        var spilled = new List<int>();
+        var jumps = new List<int>();
+        for (int i = 0; i < body; i++)
+        {
+            byte d = data[r.Next(data.Length)], s = data[r.Next(data.Length)];
+            switch (r.Next(12))
+            {
+                case 0 or 1 or 2:
+                    {
+                        var (off, size) = Loads[r.Next(Loads.Length)];
+                        byte sz = size switch { 1 => Ops.BPF_B, 2 => Ops.BPF_H, 4 => Ops.BPF_W, _ => Ops.BPF_DW };
+                        code.Add(new((byte)(Ops.BPF_LDX | Ops.BPF_MEM | sz), d, 6, (short)off, 0));
+                        break;
+                    }
+                case 3 or 4:
+                    {
+                        byte op = AluOps[r.Next(AluOps.Length)];
+                        bool is64 = r.Next(3) > 0;
+                        int imm = op is Ops.BPF_RSH or Ops.BPF_LSH or Ops.BPF_ARSH ? r.Next(0, is64 ? 64 : 32) : Imm(r);
+                        code.Add(new((byte)((is64 ? Ops.BPF_ALU64 : Ops.BPF_ALU) | op | Ops.BPF_K), d, 0, 0, imm));
+                        break;
+                    }
+                case 5:
+                    {
+                        byte op = AluOps[r.Next(AluOps.Length)];
+                        if (op is Ops.BPF_RSH or Ops.BPF_LSH or Ops.BPF_ARSH)
+                            op = Ops.BPF_MOV; // a shift by a register could exceed the width
+                        code.Add(new((byte)(Ops.BPF_ALU64 | op | Ops.BPF_X), d, s, 0, 0));
+                        break;
+                    }
+                case 6:
+                    {
+                        int slot = r.Next(1, 6);
+                        code.Add(new(Ops.BPF_STX | Ops.BPF_MEM | Ops.BPF_DW, 10, d, (short)(-8 * slot), 0));
+                        spilled.Add(slot);
+                        break;
+                    }
+                case 7:
+                    if (spilled.Count > 0)
+                        code.Add(new(Ops.BPF_LDX | Ops.BPF_MEM | Ops.BPF_DW, d, 10, (short)(-8 * spilled[r.Next(spilled.Count)]), 0));
+                    break;
+                case 8:
+                    if (r.Next(4) != 0)
+                        break;
+                    code.Add(new(Ops.BPF_JMP | Ops.BPF_CALL, 0, 0, 0, r.Next(2) == 0 ? 14 : 15)); // get_current_pid_tgid / uid_gid
+                    for (byte reg = 1; reg <= 5; reg++)
+                        code.Add(new(Ops.BPF_ALU64 | Ops.BPF_MOV | Ops.BPF_K, reg, 0, 0, Imm(r)));
+                    break;
+                default:
+                    {
+                        byte op = JumpOps[r.Next(JumpOps.Length)];
+                        bool is32 = r.Next(3) == 0;
+                        bool regSrc = r.Next(4) == 0;
+                        jumps.Add(code.Count);
+                        code.Add(new((byte)((is32 ? Ops.BPF_JMP32 : Ops.BPF_JMP) | op | (regSrc ? Ops.BPF_X : Ops.BPF_K)), d, regSrc ? s : (byte)0, 0, Imm(r)));
+                        break;
+                    }
+                case 11:
+                    {
+                        // An exit with a verdict: a constant, or (rarely) computed from a register.
+                        if (r.Next(5) == 0)
+                            code.Add(new(Ops.BPF_ALU64 | Ops.BPF_MOV | Ops.BPF_X, 0, d, 0, 0));
+                        else
+                            code.Add(new(Ops.BPF_ALU64 | Ops.BPF_MOV | Ops.BPF_K, 0, 0, 0, unchecked((int)Verdicts[r.Next(Verdicts.Length)])));
+                        code.Add(new(Ops.BPF_JMP | Ops.BPF_EXIT, 0, 0, 0, 0));
+                        break;
+                    }
+            }
+        }
+        code.Add(new(Ops.BPF_ALU64 | Ops.BPF_MOV | Ops.BPF_K, 0, 0, 0, unchecked((int)Verdicts[r.Next(Verdicts.Length)])));
+        code.Add(new(Ops.BPF_JMP | Ops.BPF_EXIT, 0, 0, 0, 0));
+        // Forward targets only, landing on an instruction boundary before the final exit.
+        foreach (int at in jumps)
+        {
+            int target = r.Next(at + 1, code.Count - 1);
+            code[at] = code[at] with { Offset = (short)(target - at - 1) };
+        }
+        return code;
+    }
+
+    public static TheoryData<int> Seeds()
+    {
+        var d = new TheoryData<int>();
+        for (int s = 0; s < 40; s++) d.Add(s);
+        return d;
+    }
+
+    [Theory]
+    [MemberData(nameof(Seeds))]
+    public void RandomPrograms_HybridAgreesWithTheVm(int seed)
+    {
+        var r = new Random(seed);
+        int verified = 0, inKernel = 0, total = 0;
+        for (int round = 0; round < 10; round++)
+        {
+            var code = Generate(r);
+            if (!EbpfVerifier.TryVerify([.. code], new VerifierOptions(), out var program, out _))
+                continue;
+            verified++;
+            var direct = new EbpfFilterSet([SeccompEbpfProgram.FromVerified(program)]);
+            var hybrid = new EbpfFilterSet([SeccompEbpfProgram.FromVerified(program)]);
+            var filter = hybrid.Compile();
+            var helpers = new HelperContext(new FixedTask());
+            var constants = code.Select(i => (ulong)(uint)i.Imm).Concat(code.Select(i => (ulong)(long)i.Imm)).Distinct().ToArray();
+            for (int k = 0; k < 1500; k++)
+            {
+                var data = RandomData(r, constants);
+                uint expected = direct.Decide(data, helpers);
+                uint kernel = Interpreter.Run(filter.Filter, data).ReturnValue;
+                bool notify = new SeccompAction(kernel).Kind == SeccompActionKind.UserNotif;
+                uint got = notify ? hybrid.Decide(data, helpers) : kernel;
+                inKernel += notify ? 0 : 1;
+                total++;
+                if (new SeccompAction(expected).Effective != new SeccompAction(got).Effective)
+                    Assert.Fail(string.Create(CultureInfo.InvariantCulture, $"seed {seed} round {round}: nr={data.Nr} arch=0x{data.Arch:x} " +
+                        $"args=[{string.Join(", ", Enumerable.Range(0, 6).Select(i => "0x" + data.Arg(i).ToString("x", CultureInfo.InvariantCulture)))}]: " +
+                        $"VM {new SeccompAction(expected)}, hybrid {new SeccompAction(got)}\n{EbpfDisassembler.ToText([.. code])}"));
+            }
+        }
+        Assert.True(verified >= 3, $"only {verified} of 10 generated programs verified");
+    }
+
+    private static SeccompData RandomData(Random r, ulong[] constants)
+    {
+        uint[] arches = [Architecture.X86_64.AuditArch, Architecture.X86.AuditArch, Architecture.Aarch64.AuditArch, Architecture.Riscv64.AuditArch, Architecture.Arm.AuditArch, (uint)r.Next()];
+        uint arch = arches[r.Next(arches.Length)];
+        bool wide = Architecture.FromAuditArch(arch)?.Is64Bit ?? true;
+        ulong Value() => r.Next(4) switch
+        {
+            0 => constants[r.Next(constants.Length)] + (ulong)r.Next(-1, 2),
+            1 => (ulong)r.Next(0, 600),
+            2 => (ulong)r.NextInt64() ^ ((ulong)r.Next() << 33),
+            _ => constants[r.Next(constants.Length)] << (8 * r.Next(0, 5)),
+        };
+        var args = new ulong[6];
+        for (int i = 0; i < 6; i++)
+            args[i] = wide ? Value() : Value() & uint.MaxValue;
+        return new SeccompData((int)(uint)Value(), arch, Value(), args);
+    }
+
+    private sealed class FixedTask : IBpfTask
+    {
+        public int Pid => 77;
+        public int Tgid => 70;
+        public uint Uid => 1000;
+        public uint Gid => 100;
+        public string Comm => "random";
+        public bool MayReadMemory => false;
+        public object Identity => 77;
+        public int ReadMemory(ulong address, Span<byte> destination) => -1;
     }
 }
