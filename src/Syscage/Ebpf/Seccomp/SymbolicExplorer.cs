@@ -278,7 +278,7 @@ internal sealed class SymbolicExplorer
         if (a.Field == DataField.InstructionPointer)
             return Outcome.Dynamic; // the IR has no condition on the instruction pointer
         var sym = a;
-        if (is32)
+        if (is32 && sym.AddWidth == 0)
             sym = sym.AndConst(uint.MaxValue);
         if (sym.Kind == Kind.Const)
         {
@@ -343,6 +343,9 @@ internal sealed class SymbolicExplorer
         // Field-space image of a value-space constant: F-bits = c << sh (or c >> -sh), exact only when no bit is lost.
         ulong ToField(ulong x) => sh >= 0 ? x << sh : x >> -sh;
         ulong ToValue(ulong x) => sh >= 0 ? x >> sh : x << -sh;
+        bool monotone = sh >= 0 && sh < 64 && m == (possible & (ulong.MaxValue << sh));
+        if (v.AddWidth != 0)
+            return SplitSum(v, op, c, width, f, possible, m, sh, monotone, ToField, ToValue);
         switch (op)
         {
             case BPF_JEQ:
@@ -382,6 +385,59 @@ internal sealed class SymbolicExplorer
                 ulong flo = lo << sh;
                 ulong fhi = h == vmax ? possible : ((h + 1) << sh) - 1;
                 result.Add(([Atom.Range(f, flo, fhi)], taken));
+            }
+        return result;
+    }
+
+    /// <summary>A comparison of (v + A) mod 2^W with a constant, as intervals of v shifted back by A.</summary>
+    private static List<(Atom[] Atoms, bool Taken)>? SplitSum(Val v, byte op, ulong c, int width, DataField f, ulong possible, ulong m, int sh, bool monotone,
+        Func<ulong, ulong> toField, Func<ulong, ulong> toValue)
+    {
+        if (op == BPF_JSET)
+            return null;
+        int w = Math.Min(width, v.AddWidth);
+        ulong wmax = w == 32 ? uint.MaxValue : ulong.MaxValue;
+        ulong vmax = monotone ? possible >> sh : sh >= 0 && sh < 64 ? m >> sh : toValue(m);
+        if (vmax > wmax)
+            return null; // a 64-bit value compared in 32 bits (or wrapped at 32): not an interval of the field
+        ulong a = v.C & wmax;
+        if (!monotone)
+        {
+            if (op is not (BPF_JEQ or BPF_JNE))
+                return null;
+            if (c > wmax)
+                return [([], op == BPF_JNE)];
+            ulong p = (c - a) & wmax; // v + A == c  <=>  v == c - A (mod 2^w)
+            ulong pf = toField(p);
+            if (toValue(pf) != p || (pf & ~m) != 0)
+                return [([], op == BPF_JNE)];
+            return [([Atom.MaskedEq(f, m, pf)], op == BPF_JEQ), ([Atom.MaskedEq(f, m, pf, negated: true)], op == BPF_JNE)];
+        }
+        var taken = op switch
+        {
+            BPF_JEQ => [(c, c)],
+            BPF_JNE => Complement([(c, c)], width == 32 ? uint.MaxValue : ulong.MaxValue),
+            _ => Intervals(op, c, width),
+        };
+        // The sum lives in [0, 2^w): clip the compare-width intervals to it.
+        taken = [.. taken.Where(iv => iv.Lo <= wmax).Select(iv => (iv.Lo, Math.Min(iv.Hi, wmax)))];
+        var notTaken = Complement(taken, wmax);
+        var result = new List<(Atom[], bool)>();
+        foreach (var (set, isTaken) in new[] { (taken, true), (notTaken, false) })
+            foreach (var (lo, hi) in set)
+            {
+                // v = value - A (mod 2^w): one interval, or two when it wraps.
+                ulong blo = (lo - a) & wmax, bhi = (hi - a) & wmax;
+                var pieces = blo <= bhi ? new[] { (blo, bhi) } : [(blo, wmax), (0UL, bhi)];
+                foreach (var (plo, phi) in pieces)
+                {
+                    if (plo > vmax)
+                        continue;
+                    ulong h = Math.Min(phi, vmax);
+                    ulong flo = plo << sh;
+                    ulong fhi = h == vmax ? possible : ((h + 1) << sh) - 1;
+                    result.Add(([Atom.Range(f, flo, fhi)], isTaken));
+                }
             }
         return result;
     }
@@ -525,6 +581,7 @@ internal sealed class SymbolicExplorer
                 return true;
             }
             dst = is64 ? src : src.Kind == Kind.Const ? Val.Const((uint)src.C) : src.Kind == Kind.Sym ? src.AndConst(uint.MaxValue) : Val.Opaque;
+            // (AndConst keeps a 32-bit sum as it is and makes a 64-bit one opaque.)
             return true;
         }
         if (dst.Kind == Kind.Const && src.Kind == Kind.Const)
@@ -543,8 +600,15 @@ internal sealed class SymbolicExplorer
                     dst = Val.Const(Compute(op, is64, v.C, k, insn.Offset));
                     return true;
                 }
+                if (v.AddWidth != 0 && op is not (BPF_ADD or BPF_SUB or BPF_AND))
+                {
+                    dst = Val.Opaque;
+                    return true;
+                }
                 dst = op switch
                 {
+                    BPF_ADD when k != 0 => v.AddConst(is64 ? k : (uint)k, is64 ? 64 : 32),
+                    BPF_SUB when k != 0 => v.AddConst(is64 ? (ulong)-(long)k : (uint)-(int)(uint)k, is64 ? 64 : 32),
                     BPF_AND => v.AndConst(is64 ? k : (uint)k),
                     BPF_RSH => v.Rsh((int)(k & (is64 ? 63UL : 31UL))),
                     BPF_LSH => is64 ? v.Lsh((int)(k & 63)) : v.Lsh((int)(k & 31)).AndConst(uint.MaxValue),
@@ -592,7 +656,11 @@ internal sealed class SymbolicExplorer
     internal enum Kind : byte { Opaque, Const, Sym, Ctx, Stack, MapValue }
 
     /// <summary>An abstract value: a constant, a pointer, v = (F &amp; Mask) &gt;&gt; Shift, or unknown.</summary>
-    internal readonly record struct Val(Kind Kind, ulong C, DataField Field, ulong Mask, int Shift, int Map, int Frame)
+    /// <remarks>
+    /// For <see cref="Kind.Sym"/> with <see cref="AddWidth"/> 32 or 64, the value is (v + C) mod 2^AddWidth: clang turns
+    /// <c>a &lt;= x &amp;&amp; x &lt;= b</c> into <c>x - a &lt;= b - a</c>.
+    /// </remarks>
+    internal readonly record struct Val(Kind Kind, ulong C, DataField Field, ulong Mask, int Shift, int Map, int Frame, int AddWidth = 0)
     {
         public static Val Opaque => default;
         public static Val Const(ulong c) => new(Kind.Const, c, 0, 0, 0, 0, 0);
@@ -615,15 +683,26 @@ internal sealed class SymbolicExplorer
         {
             if (Kind != Kind.Sym)
                 return Kind == Kind.Const ? Const(C & k) : Opaque;
+            if (AddWidth != 0)
+                return AddWidth == 32 && (uint)k == uint.MaxValue ? this : Opaque;
             ulong m = Mask & (Shift >= 0 ? (Shift < 64 ? k << Shift : 0) : k >> -Shift);
             return m == 0 ? Const(0) : this with { Mask = m };
         }
 
         /// <summary>v &gt;&gt; k.</summary>
-        public Val Rsh(int k) => Kind == Kind.Sym ? Shifted(Shift + k) : Opaque;
+        public Val Rsh(int k) => Kind == Kind.Sym && AddWidth == 0 ? Shifted(Shift + k) : Opaque;
 
         /// <summary>v &lt;&lt; k (bits pushed past bit 63 are lost).</summary>
-        public Val Lsh(int k) => Kind == Kind.Sym ? Shifted(Shift - k) : Opaque;
+        public Val Lsh(int k) => Kind == Kind.Sym && AddWidth == 0 ? Shifted(Shift - k) : Opaque;
+
+        /// <summary>(v + k) mod 2^width.</summary>
+        public Val AddConst(ulong k, int width)
+        {
+            if (Kind != Kind.Sym || (AddWidth != 0 && AddWidth != width))
+                return Opaque;
+            ulong sum = C + k;
+            return this with { C = width == 32 ? (uint)sum : sum, AddWidth = width };
+        }
 
         /// <summary>
         /// The value with field bit b at position b - <paramref name="shift"/>: only field bits that land in 0..63 stay.
