@@ -12,8 +12,8 @@ namespace Syscage.Bench;
 /// kernel half and a supervisor half. One workload (<c>bench/native/workload.c</c>: 200,000 <c>getppid</c>, 2,000
 /// <c>openat</c> of /dev/null) runs alone, under a plain classic-BPF filter, under the eBPF samples and under the
 /// anchors — <c>strace --seccomp-bpf</c> fault injection and <c>strace -c</c> — as medians of N interleaved rounds
-/// (one warm-up round first) of the wall time and of the loop time the workload measures itself. Each tool also runs
-/// <c>/bin/true</c> the same way, so its start-up can be subtracted. Rows that need <c>--ebpf</c> (or a tool that is
+/// (one warm-up round first) of the wall time and of the call latencies the workload measures itself (getppid and openat,
+/// mean and median). Each tool also runs <c>/bin/true</c> the same way, so its start-up can be subtracted. Rows that need <c>--ebpf</c> (or a tool that is
 /// missing) say why they are skipped; a run that fails is reported, and the others go on.
 /// </summary>
 public static class EbpfOverhead
@@ -25,6 +25,15 @@ public static class EbpfOverhead
 
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
 
+    /// <summary>Which of the workload's calls leave the kernel (go to strace or to the supervisor).</summary>
+    private enum Intercepts
+    {
+        None,
+        Execve,
+        Openat,
+        All,
+    }
+
     private enum Compare
     {
         None,
@@ -32,8 +41,8 @@ public static class EbpfOverhead
         /// <summary>Interception: the anchor's µs per intercepted call over this row's (how many times cheaper this is).</summary>
         PerCall,
 
-        /// <summary>Kernel only: this row's loop time over the anchor's (≈1 is the goal).</summary>
-        Loop,
+        /// <summary>Kernel only: this row's median getppid over the anchor's (≈1 is the goal).</summary>
+        Getppid,
 
         /// <summary>This row's wall time over the anchor's.</summary>
         Wall,
@@ -45,8 +54,18 @@ public static class EbpfOverhead
         public string Key { get; } = key;
         public string Name { get; } = name;
         public string[] Command { get; } = command;
-        public int Intercepted { get; init; }
-        public string InterceptedText { get; init; } = "none";
+        public Intercepts Intercepts { get; init; }
+
+        /// <summary>How many calls a run intercepts (0 when per-call costs mean nothing).</summary>
+        public int Calls => Intercepts switch { Intercepts.Openat => Openats, Intercepts.All => AllCalls, _ => 0 };
+
+        public string CallsText => Intercepts switch
+        {
+            Intercepts.Openat => "openat (2,000)",
+            Intercepts.All => "all (≈204,000)",
+            Intercepts.Execve => "execve (1)",
+            _ => "none",
+        };
         public string? Anchor { get; init; }
         public Compare Compare { get; init; }
 
@@ -62,7 +81,10 @@ public static class EbpfOverhead
         public string? Skip { get; set; }
         public string? Error { get; set; }
         public List<double> Wall { get; } = [];
-        public List<double> Loop { get; } = [];
+        public List<double> Getppid { get; } = [];
+        public List<double> GetppidMedian { get; } = [];
+        public List<double> Openat { get; } = [];
+        public List<double> OpenatMedian { get; } = [];
         public List<double> StartUp { get; } = [];
         public string Stdout { get; set; } = "";
         public string Stderr { get; set; } = "";
@@ -152,39 +174,39 @@ public static class EbpfOverhead
             new("classic", "classic BPF: `syscage run --policy pure.bpf`", [cli, "run", "--policy", pureBpf, "--"]),
             new("notify-log", "classic BPF, `NOTIFY(log) openat` (today's supervisor)", [cli, "run", "--policy", notifyPolicy, "--"])
             {
-                Intercepted = Openats, InterceptedText = "openat (2,000)", Anchor = "strace-inject", Compare = Compare.PerCall,
+                Intercepts = Intercepts.Openat, Anchor = "strace-inject", Compare = Compare.PerCall,
             },
             new("strace-inject", "`strace --seccomp-bpf -e trace=openat -e inject=openat:error=ENOENT:when=3`",
                 [strace ?? "strace", "-qq", "-f", "-o", "/dev/null", "--seccomp-bpf", "-e", "trace=openat", "-e", "inject=openat:error=ENOENT:when=3"])
             {
-                Intercepted = Openats, InterceptedText = "openat (2,000)", Expect = "failed 1 ENOENT 1", Skip = straceSkip,
+                Intercepts = Intercepts.Openat, Expect = "failed 1 ENOENT 1", Skip = straceSkip,
             },
             new("fault", "`syscage run --ebpf fault_inject.o` (nth=3, ENOENT)", Syscage("fault_inject", knobs))
             {
-                Intercepted = Openats, InterceptedText = "openat (2,000)", Anchor = "strace-inject", Compare = Compare.PerCall,
+                Intercepts = Intercepts.Openat, Anchor = "strace-inject", Compare = Compare.PerCall,
                 Expect = "failed 1 ENOENT 1", Skip = faultSkip,
             },
             new("fault-all", "`syscage run --ebpf fault_inject.o --no-split`", Syscage("fault_inject", [.. knobs, "--no-split"]))
             {
-                Intercepted = AllCalls, InterceptedText = "all (≈204,000)", Anchor = "fault", Compare = Compare.Wall,
+                Intercepts = Intercepts.All, Anchor = "fault", Compare = Compare.Wall,
                 Expect = "failed 1 ENOENT 1", Skip = faultSkip ?? (noSplit ? null : "pending: `syscage run` has no --no-split yet"),
             },
             new("strace-c", "`strace -c -f`", [strace ?? "strace", "-f", "-c", "-o", straceC])
             {
-                Intercepted = AllCalls, InterceptedText = "all (≈204,000)", StraceSummary = straceC,
+                Intercepts = Intercepts.All, StraceSummary = straceC,
                 Skip = strace is null ? "skipped: strace is not installed" : null,
             },
             new("count", "`syscage run --ebpf syscall_count.o --maps`", Syscage("syscall_count", maps ? ["--maps"] : []))
             {
-                Intercepted = AllCalls, InterceptedText = "all (≈204,000)", Anchor = "strace-c", Compare = Compare.PerCall, Skip = countSkip,
+                Intercepts = Intercepts.All, Anchor = "strace-c", Compare = Compare.PerCall, Skip = countSkip,
             },
             new("exec-once", "`syscage run --ebpf exec_once.o`", Syscage("exec_once"))
             {
-                InterceptedText = "execve (1)", Anchor = "classic", Compare = Compare.Loop, Skip = execSkip,
+                Intercepts = Intercepts.Execve, Anchor = "classic", Compare = Compare.Getppid, Skip = execSkip,
             },
             new("pure", "`syscage run --ebpf pure_filter.o`", Syscage("pure_filter"))
             {
-                Anchor = "classic", Compare = Compare.Loop, Skip = pureSkip,
+                Anchor = "classic", Compare = Compare.Getppid, Skip = pureSkip,
             },
         ];
     }
@@ -204,9 +226,10 @@ public static class EbpfOverhead
                 c.Stdout = run.Stdout;
                 c.Stderr = run.Stderr;
                 c.Error = run.Exit != 0 ? Failure(c, run) : start.Exit != 0 ? Failure(c, start) + " (running /bin/true)" : null;
-                var loop = Regex.Match(run.Stdout, @"^loop_ms ([0-9.]+)$", RegexOptions.Multiline);
-                if (c.Error is null && !loop.Success)
-                    c.Error = $"the workload printed no loop_ms: {Clip(run.Stdout + run.Stderr)}";
+                var getppid = Regex.Match(run.Stdout, @"^getppid_ns ([0-9.]+) median ([0-9.]+)$", RegexOptions.Multiline);
+                var openat = Regex.Match(run.Stdout, @"^openat_us ([0-9.]+) median ([0-9.]+)$", RegexOptions.Multiline);
+                if (c.Error is null && !(getppid.Success && openat.Success))
+                    c.Error = $"the workload printed no timings: {Clip(run.Stdout + run.Stderr)}";
                 if (c.Error is not null)
                 {
                     Console.Error.WriteLine($"{c.Name}: {c.Error}");
@@ -216,7 +239,10 @@ public static class EbpfOverhead
                     continue;
                 c.Wall.Add(run.Ms);
                 c.StartUp.Add(start.Ms);
-                c.Loop.Add(double.Parse(loop.Groups[1].Value, CultureInfo.InvariantCulture));
+                c.Getppid.Add(double.Parse(getppid.Groups[1].Value, CultureInfo.InvariantCulture));
+                c.GetppidMedian.Add(double.Parse(getppid.Groups[2].Value, CultureInfo.InvariantCulture));
+                c.Openat.Add(double.Parse(openat.Groups[1].Value, CultureInfo.InvariantCulture));
+                c.OpenatMedian.Add(double.Parse(openat.Groups[2].Value, CultureInfo.InvariantCulture));
             }
         }
     }
@@ -230,50 +256,53 @@ public static class EbpfOverhead
             Console.WriteLine($"the workload alone did not run: {alone.Error}");
             return;
         }
-        double wall0 = Median(alone.Wall), loop0 = Median(alone.Loop), true0 = Median(alone.StartUp);
+        double wall0 = Median(alone.Wall), true0 = Median(alone.StartUp);
         double StartUp(Case c) => Median(c.StartUp) - true0;
-        double Raw(Case c) => (Median(c.Wall) - wall0) / c.Intercepted * 1000;
-        double Corrected(Case c) => (Median(c.Wall) - wall0 - StartUp(c)) / c.Intercepted * 1000;
-        double InLoop(Case c) => (Median(c.Loop) - loop0) / c.Intercepted * 1000;
+        double Raw(Case c) => (Median(c.Wall) - wall0) / c.Calls * 1000;
+        double Corrected(Case c) => (Median(c.Wall) - wall0 - StartUp(c)) / c.Calls * 1000;
+        // In the loop: what one intercepted call costs more than alone, from the workload's own timing of such calls.
+        double InLoop(Case c) => c.Intercepts == Intercepts.Openat ? Median(c.Openat) - Median(alone.Openat) : (Median(c.Getppid) - Median(alone.Getppid)) / 1000;
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"workload: {Getppids:N0} getppid + {Openats:N0} openat of /dev/null (and their close), " +
                           $"syscall(2) each; medians of {n} interleaved runs after one warm-up; {Environment.ProcessorCount} CPUs"));
         Console.WriteLine();
-        Console.WriteLine("| configuration | wall ms | start-up ms | loop ms | wall vs alone | intercepted | µs/call raw | µs/call start-up corrected | µs/call in-loop | vs anchor |");
-        Console.WriteLine("|---|---:|---:|---:|---:|---|---:|---:|---:|---|");
+        Console.WriteLine("| configuration | wall ms | start-up ms | wall vs alone | intercepted | µs/call raw | µs/call start-up corrected | µs/call in-loop | vs anchor |");
+        Console.WriteLine("|---|---:|---:|---:|---|---:|---:|---:|---|");
         foreach (var c in cases)
         {
             if (!c.Runs)
             {
-                Console.WriteLine($"| {c.Name} | {Cell(c.Skip ?? "failed: " + c.Error)} | | | | {c.InterceptedText} | | | | |");
+                Console.WriteLine($"| {c.Name} | {Cell(c.Skip ?? "failed: " + c.Error)} | | | {c.CallsText} | | | | |");
                 continue;
             }
-            string perCall = c.Intercepted == 0 ? "— | — | —" : $"{F(Raw(c), "F2")} | {F(Corrected(c), "F2")} | {F(InLoop(c), "F2")}";
+            string perCall = c.Calls == 0 ? "— | — | —" : $"{F(Raw(c), "F2")} | {F(Corrected(c), "F2")} | {F(InLoop(c), "F2")}";
             string vs = "";
             if (c.Anchor is not null && byKey[c.Anchor] is { Runs: true } a)
                 vs = c.Compare switch
                 {
                     Compare.PerCall => $"{a.Key} ÷ this, per call: {Ratio(Raw(a), Raw(c))} raw, {Ratio(Corrected(a), Corrected(c))} start-up corrected, {Ratio(InLoop(a), InLoop(c))} in-loop",
-                    Compare.Loop => $"{F(Median(c.Loop) / Median(a.Loop), "F3")}× {a.Key} loop, {F(Median(c.Wall) / Median(a.Wall), "F3")}× wall",
+                    Compare.Getppid => $"{F(Median(c.GetppidMedian) / Median(a.GetppidMedian), "F3")}× {a.Key} getppid (median), {F(Median(c.Wall) / Median(a.Wall), "F3")}× wall",
                     _ => $"{F(Median(c.Wall) / Median(a.Wall), "F2")}× {a.Key} wall",
                 };
             else if (c.Anchor is not null)
                 vs = $"({c.Anchor} did not run)";
             Console.WriteLine($"| {c.Name} | {F(Median(c.Wall), "F1")} | {(c.Key == "alone" ? "0 (/bin/true " + F(true0, "F1") + ")" : F(StartUp(c), "F1"))} | " +
-                              $"{F(Median(c.Loop), "F1")} | {F(Median(c.Wall) / wall0, "F2")}× | {c.InterceptedText} | {perCall} | {Cell(vs)} |");
+                              $"{F(Median(c.Wall) / wall0, "F2")}× | {c.CallsText} | {perCall} | {Cell(vs)} |");
         }
         Console.WriteLine();
-        Console.WriteLine("wall: the command with the workload; start-up: the same command with /bin/true, minus /bin/true alone; loop: the workload's own");
-        Console.WriteLine("timing of its loop. µs/call over the intercepted calls: raw = (wall − wall alone)/calls, start-up corrected = the same minus the");
-        Console.WriteLine("start-up, in-loop = (loop − loop alone)/calls. \"÷ this\": the anchor's µs/call over this row's (above 1: this row is cheaper).");
+        Console.WriteLine("wall: the command with the workload; start-up: the same command with /bin/true, minus /bin/true alone. µs per intercepted");
+        Console.WriteLine("call: raw = (wall − wall alone)/calls; start-up corrected = the same minus the start-up; in-loop = the workload's own mean");
+        Console.WriteLine("openat (openat rows) or mean getppid (all-call rows) minus alone's. \"÷ this\": the anchor's µs/call over this row's (above 1:");
+        Console.WriteLine("this row is cheaper); getppid/wall ratios: this row's over the anchor's. Below, the workload's own timings (medians over runs");
+        Console.WriteLine("of each run's mean and median; getppid is timed in runs of 100).");
         Console.WriteLine();
-        Console.WriteLine("| configuration | workload reported (last run) | notified (`--stats`) | counted getppid |");
-        Console.WriteLine("|---|---|---|---|");
+        Console.WriteLine("| configuration | getppid ns mean / median | openat µs mean / median | workload reported (last run) | notified (`--stats`) | counted getppid |");
+        Console.WriteLine("|---|---:|---:|---|---|---|");
         foreach (var c in cases)
         {
             if (!c.Runs)
             {
-                Console.WriteLine($"| {c.Name} | {Cell(c.Skip ?? "failed (above)")} | | |");
+                Console.WriteLine($"| {c.Name} | | | {Cell(c.Skip ?? "failed (above)")} | | |");
                 continue;
             }
             string summary = Regex.Match(c.Stdout, @"^getppid .*$", RegexOptions.Multiline).Value;
@@ -283,7 +312,8 @@ public static class EbpfOverhead
                 : c.Key == "notify-log" ? string.Create(CultureInfo.InvariantCulture, $"openat {c.Stderr.Split('\n').Count(l => l.StartsWith("syscage: openat(", StringComparison.Ordinal))} (log lines)")
                 : "";
             string counted = c.Key == "count" ? MapCount(c.Stdout + c.Stderr, c.Command.Contains("--maps")) : c.Counted;
-            Console.WriteLine($"| {c.Name} | {Cell(check)} | {Cell(notified)} | {Cell(counted)} |");
+            Console.WriteLine($"| {c.Name} | {F(Median(c.Getppid), "F0")} / {F(Median(c.GetppidMedian), "F0")} | {F(Median(c.Openat), "F2")} / {F(Median(c.OpenatMedian), "F2")} | " +
+                              $"{Cell(check)} | {Cell(notified)} | {Cell(counted)} |");
         }
     }
 
