@@ -12,9 +12,10 @@ namespace Syscage.Bench;
 /// kernel half and a supervisor half. One workload (<c>bench/native/workload.c</c>: 200,000 <c>getppid</c>, 2,000
 /// <c>openat</c> of /dev/null) runs alone, under a plain classic-BPF filter, under the eBPF samples and under the
 /// anchors — <c>strace --seccomp-bpf</c> fault injection and <c>strace -c</c> — as medians of N interleaved rounds
-/// (one warm-up round first) of the wall time and of the call latencies the workload measures itself (getppid and openat,
-/// mean and median). Each tool also runs <c>/bin/true</c> the same way, so its start-up can be subtracted. Rows that need <c>--ebpf</c> (or a tool that is
-/// missing) say why they are skipped; a run that fails is reported, and the others go on.
+/// (one warm-up round first) of the wall time and of the call latencies the workload measures itself (getppid and
+/// openat, mean and median). Each tool also runs <c>/bin/true</c> the same way, so its start-up can be subtracted.
+/// Rows that need <c>--ebpf</c> (or a tool that is missing) say why they are skipped; a run that fails is reported,
+/// and the others go on.
 /// </summary>
 public static class EbpfOverhead
 {
@@ -66,6 +67,8 @@ public static class EbpfOverhead
             Intercepts.Execve => "execve (1)",
             _ => "none",
         };
+
+        /// <summary>The row this one is compared with, by <see cref="Key"/>.</summary>
         public string? Anchor { get; init; }
         public Compare Compare { get; init; }
 
@@ -260,13 +263,16 @@ public static class EbpfOverhead
         double StartUp(Case c) => Median(c.StartUp) - true0;
         double Raw(Case c) => (Median(c.Wall) - wall0) / c.Calls * 1000;
         double Corrected(Case c) => (Median(c.Wall) - wall0 - StartUp(c)) / c.Calls * 1000;
-        // In the loop: what one intercepted call costs more than alone, from the workload's own timing of such calls.
-        double InLoop(Case c) => c.Intercepts == Intercepts.Openat ? Median(c.Openat) - Median(alone.Openat) : (Median(c.Getppid) - Median(alone.Getppid)) / 1000;
+        // In the loop: what one intercepted call costs more than alone, from the workload's own timing of such calls. The
+        // medians, because on a loaded machine preemption stretches the means by more than the costs measured here.
+        double InLoop(Case c) => c.Intercepts == Intercepts.Openat
+            ? Median(c.OpenatMedian) - Median(alone.OpenatMedian)
+            : (Median(c.GetppidMedian) - Median(alone.GetppidMedian)) / 1000;
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"workload: {Getppids:N0} getppid + {Openats:N0} openat of /dev/null (and their close), " +
                           $"syscall(2) each; medians of {n} interleaved runs after one warm-up; {Environment.ProcessorCount} CPUs"));
         Console.WriteLine();
-        Console.WriteLine("| configuration | wall ms | start-up ms | wall vs alone | intercepted | µs/call raw | µs/call start-up corrected | µs/call in-loop | vs anchor |");
+        Console.WriteLine("| configuration | wall ms | start-up ms | wall vs alone | intercepted | µs/call raw | µs/call start-up corrected | µs/call in-loop (median) | vs anchor |");
         Console.WriteLine("|---|---:|---:|---:|---|---:|---:|---:|---|");
         foreach (var c in cases)
         {
@@ -291,8 +297,8 @@ public static class EbpfOverhead
         }
         Console.WriteLine();
         Console.WriteLine("wall: the command with the workload; start-up: the same command with /bin/true, minus /bin/true alone. µs per intercepted");
-        Console.WriteLine("call: raw = (wall − wall alone)/calls; start-up corrected = the same minus the start-up; in-loop = the workload's own mean");
-        Console.WriteLine("openat (openat rows) or mean getppid (all-call rows) minus alone's. \"÷ this\": the anchor's µs/call over this row's (above 1:");
+        Console.WriteLine("call: raw = (wall − wall alone)/calls; start-up corrected = the same minus the start-up; in-loop = the workload's own median");
+        Console.WriteLine("openat (openat rows) or getppid (all-call rows) minus alone's. \"÷ this\": the anchor's µs/call over this row's (above 1:");
         Console.WriteLine("this row is cheaper); getppid/wall ratios: this row's over the anchor's. Below, the workload's own timings (medians over runs");
         Console.WriteLine("of each run's mean and median; getppid is timed in runs of 100).");
         Console.WriteLine();
