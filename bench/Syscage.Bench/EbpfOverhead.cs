@@ -99,11 +99,13 @@ public static class EbpfOverhead
     {
         int n = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
         // The tool as installed (bench/ebpf-overhead.sh publishes it), or another build of it named by SYSCAGE_CLI.
-        string cli = Environment.GetEnvironmentVariable("SYSCAGE_CLI") is { Length: > 0 } other ? other
-            : Path.Combine(Program.RepositoryRoot, "artifacts", "syscage", "Syscage.Cli");
+        string? other = Environment.GetEnvironmentVariable("SYSCAGE_CLI");
+        string cli = string.IsNullOrEmpty(other) ? Path.Combine(Program.RepositoryRoot, "artifacts", "syscage", "Syscage.Cli") : other;
         if (!File.Exists(cli))
         {
-            Console.Error.WriteLine($"{cli} is missing: bench/ebpf-overhead.sh publishes it (dotnet publish src/Syscage.Cli -c Release -r linux-x64 -p:PublishReadyToRun=true -o artifacts/syscage)");
+            Console.Error.WriteLine(string.IsNullOrEmpty(other)
+                ? $"{cli} is missing: bench/ebpf-overhead.sh publishes it (dotnet publish src/Syscage.Cli -c Release -r linux-x64 -p:PublishReadyToRun=true -o artifacts/syscage)"
+                : $"SYSCAGE_CLI={cli}: no such file");
             return 2;
         }
         var dir = Directory.CreateTempSubdirectory("syscage-ebpf-bench-");
