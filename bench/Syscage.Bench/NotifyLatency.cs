@@ -84,18 +84,6 @@ public static class NotifyLatency
         return Parse(output);
     }
 
-    private static string Compile()
-    {
-        string source = Path.Combine(Program.RepositoryRoot, "bench", "native", "notify_bench.c");
-        string output = Path.Combine(Path.GetTempPath(), $"syscage-notify-bench-{Environment.ProcessId}");
-        var psi = new ProcessStartInfo("cc") { RedirectStandardError = true };
-        foreach (var a in (string[])["-O2", "-Wall", "-o", output, source])
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        string err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0)
-            throw new InvalidOperationException($"cc {source} failed: {err}");
-        return output;
-    }
+    private static string Compile() =>
+        BenchNative.Compile("notify_bench.c", Path.Combine(Path.GetTempPath(), $"syscage-notify-bench-{Environment.ProcessId}"));
 }
