@@ -30,7 +30,7 @@ internal static class Harness
     public static string SamplesDir => Path.Combine(NativeProbe.RepositoryRoot, "samples", "ebpf");
 
     /// <summary>tests/native/ebpf_target, built static (no dynamic loader calls to count).</summary>
-    public static string Target => NativeBuild.Compile("ebpf_target.c", "the eBPF seccomp tests", "-static");
+    public static string Target => NativeBuild.Compile("ebpf_target.c", "the eBPF seccomp tests", "-static", "-pthread");
 
     public static int Nr(string name) => Architecture.Native.Syscalls.TryGetNumber(name, out int nr) ? nr : throw new ArgumentException(name);
 

@@ -13,12 +13,15 @@
  *                                         then print "ret <r> errno <e>"; exit status = errno
  *   ebpf_target blocked NR [A0..A5]       with SIGSYS blocked: make the call; print "ret/errno"; exit status = errno
  *   ebpf_target as-uid UID NR [A0..A5]    setresuid(UID, UID, UID), then make the call; exit status = errno
+ *   ebpf_target threads T N NR [A0..A5]   T threads (at most 16) each make the call N times; print "threads <calls> failed
+ *                                         <failures>"; exit status = 0 when no call failed, else 1
  *
  * Numbers are strtoull base 0 (decimal, 0x hex).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +54,18 @@ static int do_call(void)
     return e;
 }
 
+static long per_thread;
+static long failures;
+
+static void *thread_main(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < per_thread; i++)
+        if (syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) < 0)
+            __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
 static void on_sigsys(int sig, siginfo_t *info, void *ctx)
 {
     (void)sig;
@@ -64,7 +79,7 @@ static void on_sigsys(int sig, siginfo_t *info, void *ctx)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fputs("usage: ebpf_target call|repeat|openat|trap|blocked|as-uid ...\n", stderr);
+        fputs("usage: ebpf_target call|repeat|openat|trap|blocked|as-uid|threads ...\n", stderr);
         return 100;
     }
     const char *mode = argv[1];
@@ -127,6 +142,22 @@ int main(int argc, char **argv)
         }
         parse_call(argc, argv, 3);
         return do_call();
+    }
+    if (strcmp(mode, "threads") == 0) {
+        if (argc < 5)
+            return 100;
+        int threads = (int)strtol(argv[2], NULL, 0);
+        pthread_t t[16];
+        if (threads < 1 || threads > 16)
+            return 100;
+        per_thread = strtol(argv[3], NULL, 0);
+        parse_call(argc, argv, 4);
+        for (int i = 0; i < threads; i++)
+            pthread_create(&t[i], NULL, thread_main, NULL);
+        for (int i = 0; i < threads; i++)
+            pthread_join(t[i], NULL);
+        printf("threads %ld failed %ld\n", threads * per_thread, failures);
+        return failures == 0 ? 0 : 1;
     }
     fprintf(stderr, "ebpf_target: unknown mode '%s'\n", mode);
     return 100;
