@@ -117,3 +117,17 @@ public sealed class CliTests
         Assert.True(lines.Length == 1 && lines[0].StartsWith("syscage: ", StringComparison.Ordinal), r.ToString());
     }
 }
+
+/// <summary>A policy with EBPF rules run without any program.</summary>
+public sealed class EbpfRuleWithoutProgramTests
+{
+    [Fact]
+    public void APolicyWithEbpfRulesNeedsTheProgram()
+    {
+        using var dir = new TempDir();
+        File.WriteAllText(dir.File("p.policy"), "default ALLOW\nEBPF(counter) getppid\n");
+        var r = RunCli("run", "--policy", dir.File("p.policy"), "--", Target, "call", "110");
+        Assert.True(r.ExitCode == 2, r.ToString());
+        Assert.Equal($"syscage: {dir.File("p.policy")}:2: EBPF(counter) needs the program: add --ebpf counter=FILE.o\n", r.Stderr);
+    }
+}

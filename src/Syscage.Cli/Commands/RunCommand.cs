@@ -76,6 +76,8 @@ public static class RunCommand
         else
         {
             var loaded = PolicyInputs.LoadPolicy(policy, warnings: stderr);
+            if (loaded.Sections.SelectMany(s => s.Syscalls.Values).SelectMany(r => r).FirstOrDefault(r => EbpfFilterSet.ProgramNameOf(r) is not null) is { } ebpfRule)
+                throw new CliException(ExitCode.Usage, $"{ebpfRule.Source?.ToString() ?? policy}: EBPF({EbpfFilterSet.ProgramNameOf(ebpfRule)}) needs the program: add --ebpf {EbpfFilterSet.ProgramNameOf(ebpfRule)}=FILE.o");
             var router = new NotificationRouter(loaded, stderr);
             if (logDenials)
             {
