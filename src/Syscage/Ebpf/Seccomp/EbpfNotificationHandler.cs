@@ -112,7 +112,15 @@ public sealed class EbpfNotificationHandler
         _bySyscall.AddOrUpdate(SyscallDecoder.Name(notification.Data), 1, static (_, c) => c + 1);
         var task = new NotifiedTask(context);
         uint verdict = Set.Decide(notification.Data, new HelperContext(task, _trace));
-        Drain();
+        try
+        {
+            Drain();
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            // Output trouble must not change the verdict: the call is still answered as the programs decided.
+            _log?.WriteLine($"syscage: writing ring-buffer records: {e.Message}");
+        }
         var action = new SeccompAction(verdict).Effective;
         _byVerdict.AddOrUpdate(action.Kind, 1, static (_, c) => c + 1);
         switch (action.Kind)
