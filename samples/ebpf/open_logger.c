@@ -13,6 +13,9 @@ struct open_event {
 	char path[PATH_MAX_LEN];
 };
 
+/* Puts struct open_event in BTF (a ring buffer has no value type), so `syscage run` decodes records by it. */
+const struct open_event *unused_open_event __attribute__((unused));
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);

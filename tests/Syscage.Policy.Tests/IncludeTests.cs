@@ -86,7 +86,7 @@ public sealed class IncludeTests : IDisposable
         Assert.Contains("did you mean 'default'?", unknown.Message);
         Assert.Throws<PolicyParseException>(() => PolicyLoader.Load(Path.Combine(_dir, "missing.policy")));
         Assert.False(PolicyLoader.TryLoad(Write("bad.policy", "default ALOW\n"), out _, out string? message));
-        Assert.Equal($"{Path.Combine(_dir, "bad.policy")}:1:9: unknown action or keyword 'ALOW'; did you mean 'ALLOW'? (actions: ALLOW, KILL_PROCESS, KILL_THREAD, TRAP(n), ERRNO(n), TRACE(n), LOG, NOTIFY)", message);
+        Assert.Equal($"{Path.Combine(_dir, "bad.policy")}:1:9: unknown action or keyword 'ALOW'; did you mean 'ALLOW'? (actions: ALLOW, KILL_PROCESS, KILL_THREAD, TRAP(n), ERRNO(n), TRACE(n), LOG, NOTIFY, EBPF(program))", message);
         Assert.True(PolicyLoader.TryLoad("default", out var builtin, out _));
         Assert.Equal("default.policy", builtin.Name);
         Assert.Equal(SeccompAction.Errno(1), PolicyLoader.Load(Path.Combine(NativeProbe.RepositoryRoot, "..", "shared", "profiles", "docker-default.json")).DefaultAction);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Syscage.Bpf;
+using Syscage.Ebpf.Seccomp;
 using Syscage.Kernel;
 using Syscage.Kernel.Notify;
 using Syscage.Policy;
@@ -12,26 +13,58 @@ namespace Syscage.Cli.Commands;
 /// <c>syscage run [--policy POLICY] [--log-denials] -- CMD [ARGS...]</c>: run a command under a policy. A policy with
 /// <c>NOTIFY</c> rules runs with a supervisor in this process (built-in handlers <c>log</c> and <c>deny</c>);
 /// <c>--log-denials</c> shows each denied call on stderr as it happens, then gives it its real verdict.
+/// With <c>--ebpf [NAME=]OBJ[:SECTION]</c> (repeatable: stacked), the command runs under eBPF seccomp programs:
+/// the kernel decides what <c>struct seccomp_data</c> alone decides, the supervisor runs the programs for the rest
+/// (<see cref="EbpfNotificationHandler"/>).
 /// </summary>
 public static class RunCommand
 {
     /// <summary>The command definition; it only unpacks the parse result.</summary>
     public static Command Create()
     {
-        var policy = new Option<string>("--policy", "-p") { Description = "A .policy file, an OCI/Docker .json profile, a built-in policy name, or a raw .bpf filter", DefaultValueFactory = _ => "default" };
+        var policy = new Option<string?>("--policy", "-p") { Description = "A .policy file, an OCI/Docker .json profile, a built-in policy name, or a raw .bpf filter (default: the built-in 'default', or none with --ebpf)" };
         var logDenials = new Option<bool>("--log-denials") { Description = "Show each denied call on stderr, decoded, with the rule that denied it, then apply the verdict" };
+        var ebpf = new Option<string[]>("--ebpf") { Description = "An eBPF seccomp program: [NAME=]OBJ[:SECTION] from 'clang -O2 -g -target bpf -c' (repeatable: stacked filters; a policy's EBPF(NAME) rules hand calls to the one named NAME)" };
+        var set = new Option<string[]>("--set") { Description = "Set a global (const volatile knob) of every --ebpf program that has it: NAME=VALUE (a number or a syscall name)" };
+        var maps = new Option<bool>("--maps") { Description = "When the command ends, print every map of the --ebpf programs to stderr as a table" };
+        var events = new Option<string?>("--events") { Description = "Write ring-buffer records as JSON lines to FILE ('-': stdout) instead of stderr" };
+        var noSplit = new Option<bool>("--no-split") { Description = "Send every call to the supervisor, even those the kernel could decide (a baseline for measurements)" };
+        var stats = new Option<bool>("--stats") { Description = "When the command ends, print to stderr how many calls the supervisor handled, per syscall" };
         var command = new Argument<string[]>("COMMAND") { Description = "The command and its arguments (put them after --)", Arity = ArgumentArity.OneOrMore };
-        var cmd = new Command("run", "Run a command under a seccomp policy (built-in 'default' unless --policy is given). " +
-            "The exit status is the command's; if the filter kills it, 128+signal.") { policy, logDenials, command };
-        cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(policy)!, p.GetValue(command)!, p.GetValue(logDenials))));
+        var cmd = new Command("run", "Run a command under a seccomp policy (built-in 'default' unless --policy or --ebpf is given). " +
+            "The exit status is the command's; if the filter kills it, 128+signal.") { policy, logDenials, ebpf, set, maps, events, noSplit, stats, command };
+        cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(policy), p.GetValue(command)!, p.GetValue(logDenials), new EbpfRunOptions
+        {
+            Programs = p.GetValue(ebpf) ?? [],
+            Knobs = p.GetValue(set) ?? [],
+            ShowMaps = p.GetValue(maps),
+            EventsFile = p.GetValue(events),
+            NoSplit = p.GetValue(noSplit),
+            Stats = p.GetValue(stats),
+        })));
         return cmd;
     }
 
     /// <summary>Runs the command with inherited stdio and returns its status.</summary>
-    public static int Run(TextWriter stdout, TextWriter stderr, string policy, string[] command, bool logDenials = false)
+    public static int Run(TextWriter stdout, TextWriter stderr, string policy, string[] command, bool logDenials = false) =>
+        Run(stdout, stderr, (string?)policy, command, logDenials, null);
+
+    /// <summary>
+    /// Runs the command with inherited stdio and returns its status; with <paramref name="ebpf"/> programs, under them
+    /// (and under <paramref name="policy"/> only when it is given).
+    /// </summary>
+    public static int Run(TextWriter stdout, TextWriter stderr, string? policy, string[] command, bool logDenials, EbpfRunOptions? ebpf)
     {
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        ArgumentNullException.ThrowIfNull(command);
         if (command.Length == 0)
             throw new CliException(ExitCode.Usage, "no command given: syscage run [--policy POLICY] -- CMD [ARGS...]");
+        if (ebpf is { Programs.Count: > 0 })
+            return RunEbpf(stdout, stderr, policy, command, logDenials, ebpf);
+        if (ebpf is not null && (ebpf.Knobs.Count > 0 || ebpf.ShowMaps || ebpf.EventsFile is not null || ebpf.NoSplit || ebpf.Stats))
+            throw new CliException(ExitCode.Usage, "--set, --maps, --events, --no-split and --stats go with --ebpf OBJ");
+        policy ??= "default";
         BpfProgram program;
         NotificationHandler? handler = null;
         if (PolicyInputs.IsProgram(policy))
@@ -43,6 +76,8 @@ public static class RunCommand
         else
         {
             var loaded = PolicyInputs.LoadPolicy(policy, warnings: stderr);
+            if (loaded.Sections.SelectMany(s => s.Syscalls.Values).SelectMany(r => r).FirstOrDefault(r => EbpfFilterSet.ProgramNameOf(r) is not null) is { } ebpfRule)
+                throw new CliException(ExitCode.Usage, $"{ebpfRule.Source?.ToString() ?? policy}: EBPF({EbpfFilterSet.ProgramNameOf(ebpfRule)}) needs the program: add --ebpf {EbpfFilterSet.ProgramNameOf(ebpfRule)}=FILE.o");
             var router = new NotificationRouter(loaded, stderr);
             if (logDenials)
             {
@@ -56,12 +91,22 @@ public static class RunCommand
                 program = PolicyCompiler.Compile(loaded);
             }
         }
+        return Execute(stderr, program, handler, command, $"a KILL action of policy '{policy}'");
+    }
+
+    /// <summary>
+    /// Starts <paramref name="command"/> under <paramref name="filter"/> (with a listener and a supervisor running
+    /// <paramref name="handler"/> when there is one), waits for it, and returns its shell status.
+    /// <paramref name="afterExit"/> runs once the command has ended and the supervisor has stopped.
+    /// </summary>
+    private static int Execute(TextWriter stderr, BpfProgram filter, NotificationHandler? handler, string[] command, string killedBy, Action? afterExit = null)
+    {
         var info = new SandboxedProcessStartInfo(command[0], command.Skip(1)) { Flags = handler is null ? FilterFlags.None : FilterFlags.NewListener };
         SandboxedProcess process;
         NotificationSupervisor? supervisor = null;
         try
         {
-            process = SandboxedProcess.Start(program, info);
+            process = SandboxedProcess.Start(filter, info);
             if (handler is not null && process.Listener is not null)
                 supervisor = new NotificationSupervisor(process.Listener, handler,
                     new SupervisorOptions { OnError = (n, e) => stderr.WriteLine($"syscage: handling {SyscallDecoder.Name(n.Data)} of pid {n.Pid}: {e.Message}") }).Start();
@@ -71,27 +116,139 @@ public static class RunCommand
             stderr.WriteLine($"syscage: {e.Message}");
             return 127;
         }
+        SandboxExit exit;
         using (process)
-        using (supervisor)
         {
-            // Ctrl-C goes to the whole foreground group: let the command decide; SIGTERM/SIGHUP to us go on to it.
-            using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
-            using var onQuit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => c.Cancel = true);
-            using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Forward(process, 15); });
-            using var onHup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; Forward(process, 1); });
-            var exit = process.WaitForExit();
+            using (supervisor)
+            {
+                // Ctrl-C goes to the whole foreground group: let the command decide; SIGTERM/SIGHUP to us go on to it.
+                using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
+                using var onQuit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => c.Cancel = true);
+                using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Forward(process, 15); });
+                using var onHup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; Forward(process, 1); });
+                exit = process.WaitForExit();
+            }
+            afterExit?.Invoke();
             if (exit.Failure is not null)
             {
                 stderr.WriteLine($"syscage: {command[0]}: {exit.Failure}");
                 return exit.Failure.StartsWith("execve", StringComparison.Ordinal) ? 126 : 127;
             }
             if (exit.KilledBySeccomp)
-                stderr.WriteLine($"syscage: {command[0]} was killed by seccomp (SIGSYS): a system call hit a KILL action of policy '{policy}'" +
+                stderr.WriteLine($"syscage: {command[0]} was killed by seccomp (SIGSYS): a system call hit {killedBy}" +
                                  "; 'syscage explain' shows which rule decides a call");
             else if (exit.Signal is int s)
                 stderr.WriteLine($"syscage: {command[0]} was killed by signal {s}{(exit.CoreDumped ? " (core dumped)" : "")}");
             return exit.ShellStatus;
         }
+    }
+
+    private static int RunEbpf(TextWriter stdout, TextWriter stderr, string? policyInput, string[] command, bool logDenials, EbpfRunOptions options)
+    {
+        if (logDenials)
+            throw new CliException(ExitCode.Usage, "--log-denials does not go with --ebpf (the programs' verdicts are not rules to show)");
+        var knobs = ParseKnobs(options.Knobs);
+        SeccompPolicy? policy = null;
+        if (policyInput is not null)
+        {
+            if (PolicyInputs.IsProgram(policyInput))
+                throw new CliException(ExitCode.Usage, $"{policyInput}: --ebpf needs a policy (its rules are combined with the programs), not a compiled program");
+            policy = PolicyInputs.LoadPolicy(policyInput, warnings: stderr);
+        }
+        var programs = new List<SeccompEbpfProgram>();
+        try
+        {
+            foreach (var spec in options.Programs)
+                programs.Add(SeccompEbpfProgram.Load(spec, knobs));
+        }
+        catch
+        {
+            foreach (var p in programs)
+                p.Dispose();
+            throw;
+        }
+        var applied = programs.SelectMany(p => p.KnobsApplied).ToHashSet(StringComparer.Ordinal);
+        if (knobs.Select(k => k.Key).FirstOrDefault(k => !applied.Contains(k)) is string unknown)
+        {
+            foreach (var p in programs)
+                p.Dispose();
+            throw new CliException(ExitCode.Usage, $"--set {unknown}: no --ebpf program has a global named '{unknown}'");
+        }
+        using var set = new EbpfFilterSet(programs, policy);
+        var hybrid = set.Compile(new HybridOptions { Split = !options.NoSplit });
+        var log = TextWriter.Synchronized(stderr);
+        TextWriter events = options.EventsFile switch
+        {
+            null => log,
+            "-" => TextWriter.Synchronized(stdout),
+            string file => OpenEvents(file),
+        };
+        try
+        {
+            var handler = new EbpfNotificationHandler(set, new EbpfHandlerOptions
+            {
+                Log = log,
+                OnRecord = r => events.WriteLine(EbpfReport.FormatRecord(r)),
+                TraceSink = line => log.WriteLine($"syscage: trace_printk: {line}"),
+            });
+            string killedBy = policy is null
+                ? $"a KILL verdict of eBPF program{(programs.Count > 1 ? "s" : "")} {string.Join(", ", programs.Select(p => p.Name))}"
+                : $"a KILL verdict of policy '{policyInput}' or its eBPF programs";
+            return Execute(log, hybrid.Filter, hybrid.NeedsSupervisor ? handler.HandleAsync : null, command, killedBy, () =>
+            {
+                handler.Drain();
+                events.Flush();
+                if (options.Stats)
+                {
+                    log.WriteLine($"syscage: {handler.Notifications} notified call{(handler.Notifications == 1 ? "" : "s")}" +
+                                  (hybrid.NeedsSupervisor ? "" : " (the kernel decided every call: no supervisor)"));
+                    foreach (var (name, count) in handler.NotificationsBySyscall)
+                        log.WriteLine($"syscage:   {name} {count}");
+                }
+                if (options.ShowMaps)
+                    EbpfReport.WriteMaps(log, set);
+            });
+        }
+        finally
+        {
+            if (options.EventsFile is not null and not "-")
+                events.Dispose();
+        }
+    }
+
+    private static TextWriter OpenEvents(string file)
+    {
+        try
+        {
+            return TextWriter.Synchronized(new StreamWriter(file, append: false) { AutoFlush = true });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException(ExitCode.IoError, $"--events {file}: {e.Message}");
+        }
+    }
+
+    /// <summary><c>--set NAME=VALUE</c>: VALUE is a number (decimal, 0x hex, negative) or a syscall name of the native architecture.</summary>
+    private static List<KeyValuePair<string, ulong>> ParseKnobs(IReadOnlyList<string> assignments)
+    {
+        var knobs = new List<KeyValuePair<string, ulong>>();
+        foreach (var assignment in assignments)
+        {
+            int eq = assignment.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+                throw new CliException(ExitCode.Usage, $"--set expects NAME=VALUE, not '{assignment}'");
+            string text = assignment[(eq + 1)..];
+            ulong value;
+            if (EmuCommand.TryParseInteger(text, out ulong number))
+                value = number;
+            else if (Policy.Syscalls.Architecture.Native.Syscalls.TryGetNumber(text, out int nr))
+                value = (ulong)nr;
+            else
+                throw new CliException(ExitCode.Usage, $"--set {assignment[..eq]}: '{text}' is neither a number nor a syscall name of {Policy.Syscalls.Architecture.Native.Name}");
+            knobs.RemoveAll(k => k.Key == assignment[..eq]);
+            knobs.Add(new(assignment[..eq], value));
+        }
+        return knobs;
     }
 
     private static bool UsesNotify(SeccompPolicy policy) =>
@@ -109,4 +266,26 @@ public static class RunCommand
             // The command is already gone.
         }
     }
+}
+
+/// <summary>The <c>--ebpf</c> options of <c>syscage run</c>.</summary>
+public sealed record EbpfRunOptions
+{
+    /// <summary><c>--ebpf [NAME=]OBJ[:SECTION]</c>, in installation order.</summary>
+    public IReadOnlyList<string> Programs { get; init; } = [];
+
+    /// <summary><c>--set NAME=VALUE</c> assignments.</summary>
+    public IReadOnlyList<string> Knobs { get; init; } = [];
+
+    /// <summary><c>--maps</c>: print the maps at exit.</summary>
+    public bool ShowMaps { get; init; }
+
+    /// <summary><c>--events FILE</c> (<c>-</c>: stdout); null: stderr.</summary>
+    public string? EventsFile { get; init; }
+
+    /// <summary><c>--no-split</c>: every call goes to the supervisor.</summary>
+    public bool NoSplit { get; init; }
+
+    /// <summary><c>--stats</c>: print notification counts at exit.</summary>
+    public bool Stats { get; init; }
 }

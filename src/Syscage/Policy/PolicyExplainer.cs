@@ -99,8 +99,10 @@ public static class PolicyExplainer
             w.Append(Invariant($" by rule {IndexOf(rules, decision.Rule!) + 1}"));
             if (decision.Rule!.Source is { } s)
                 w.Append(" at ").Append(s);
-            if (decision.Rule.Handler is { } h)
-                w.Append(" (handler '").Append(h).Append("')");
+            if (decision.Rule.Handler is { } h && h.StartsWith("ebpf:", StringComparison.Ordinal))
+                w.Append(" (EBPF: the eBPF program '").Append(h[5..]).Append("' decides)");
+            else if (decision.Rule.Handler is { } h2)
+                w.Append(" (handler '").Append(h2).Append("')");
         }
         else
             w.Append(rules.Count == 0 ? " (the default action: no rule names this syscall)" : " (the default action: no rule matched)");

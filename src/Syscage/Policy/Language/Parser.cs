@@ -26,7 +26,7 @@ internal delegate bool IncludeReader(string includingFile, string path, out stri
 internal sealed class Parser
 {
     private static readonly string[] Keywords = ["default", "bad-arch", "arch", "include", "group"];
-    private static readonly string[] ActionNames = ["ALLOW", "KILL_PROCESS", "KILL_THREAD", "KILL", "TRAP", "ERRNO", "TRACE", "LOG", "NOTIFY", "USER_NOTIF"];
+    private static readonly string[] ActionNames = ["ALLOW", "KILL_PROCESS", "KILL_THREAD", "KILL", "TRAP", "ERRNO", "TRACE", "LOG", "NOTIFY", "USER_NOTIF", "EBPF"];
 
     private readonly IncludeReader _reader;
     private readonly IReadOnlyList<Architecture>? _forcedArches;
@@ -369,7 +369,7 @@ internal sealed class Parser
         if (Array.IndexOf(ActionNames, name) < 0)
         {
             var close = Suggest.Closest(t.Text, ActionNames.Concat(Keywords), 1);
-            throw Fail(t, $"unknown action or keyword '{t.Text}'{Hint(close)} (actions: ALLOW, KILL_PROCESS, KILL_THREAD, TRAP(n), ERRNO(n), TRACE(n), LOG, NOTIFY)");
+            throw Fail(t, $"unknown action or keyword '{t.Text}'{Hint(close)} (actions: ALLOW, KILL_PROCESS, KILL_THREAD, TRAP(n), ERRNO(n), TRACE(n), LOG, NOTIFY, EBPF(program))");
         }
         Token? arg = null;
         if (Peek().Is("("))
@@ -391,6 +391,13 @@ internal sealed class Parser
                         throw Fail(h, $"expected a handler name in {name}(...) but found {h.Describe()}");
                     handler = h.Text;
                 }
+                return SeccompAction.UserNotif;
+            case "EBPF":
+                // EBPF(name): the call goes to user space, where the eBPF program called name decides it
+                // (Syscage.Ebpf.Seccomp.EbpfFilterSet reads the "ebpf:" handler prefix).
+                if (arg is not { } p || p.Kind is not (TokenKind.Ident or TokenKind.String) || p.Text.Length == 0)
+                    throw Fail(arg ?? t, arg is null ? "EBPF needs a program name: EBPF(name)" : $"expected a program name in EBPF(...) but found {arg.Value.Describe()}");
+                handler = "ebpf:" + p.Text;
                 return SeccompAction.UserNotif;
             case "TRAP": return SeccompAction.Trap(Data(name, arg, 0xffff));
             case "TRACE": return SeccompAction.Trace(Data(name, arg, 0xffff));

@@ -1,0 +1,172 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Syscage.Ebpf.Helpers;
+using Syscage.Kernel.Notify;
+using static Syscage.Kernel.Interop.Libc;
+
+namespace Syscage.Ebpf.Seccomp;
+
+/// <summary>
+/// The thread that made a notified system call, as eBPF helpers see it ("current"): ids and name from
+/// <c>/proc/PID/status</c>, <c>/proc/PID/comm</c> and <c>/proc/PID/stat</c>, memory through
+/// <see cref="NotificationContext.ReadMemory"/> (<c>process_vm_readv</c> followed by <c>SECCOMP_IOCTL_NOTIF_ID_VALID</c>).
+/// </summary>
+/// <remarks>
+/// One object serves one notification: what it reads from <c>/proc</c> is read once, on first use, and is valid only
+/// while the call waits (the thread can't change ids or exit meanwhile without ending the notification). After each
+/// <c>/proc</c> read the notification is checked again; if it is gone, the pid may already name another task, and the
+/// task reads as ids 0 and an empty name (the answer to a gone call is discarded by the kernel anyway).
+/// </remarks>
+public sealed class NotifiedTask : IBpfTask
+{
+    private const int EFAULT = 14;
+    private readonly NotificationContext _context;
+    private Status? _status;
+    private string? _comm;
+    private object? _identity;
+    private int _mayRead = -1;
+
+    /// <summary>Binds the thread of <paramref name="context"/>'s notification.</summary>
+    public NotifiedTask(NotificationContext context)
+    {
+        _context = context;
+        Pid = context.Notification.Pid;
+    }
+
+    /// <inheritdoc/>
+    public int Pid { get; }
+
+    /// <inheritdoc/>
+    public int Tgid => ReadStatus().Tgid;
+
+    /// <inheritdoc/>
+    public uint Uid => ReadStatus().Uid;
+
+    /// <inheritdoc/>
+    public uint Gid => ReadStatus().Gid;
+
+    /// <inheritdoc/>
+    public string Comm => _comm ??= ReadComm();
+
+    /// <summary>
+    /// The eBPF-seccomp patch set lets <c>bpf_probe_read_user[_str]</c> read the task only when the filter's installer
+    /// could ptrace it. Here the supervisor tries exactly what it would do — <c>process_vm_readv</c>, which needs
+    /// <c>PTRACE_MODE_ATTACH_REALCREDS</c> ("Permission to read from or write to another process is governed by a ptrace
+    /// access mode PTRACE_MODE_ATTACH_REALCREDS check", process_vm_readv(2)) — on address 0, one byte: EFAULT means the
+    /// check passed and only the address is bad; EPERM, EACCES or ESRCH mean no.
+    /// </summary>
+    public bool MayReadMemory
+    {
+        get
+        {
+            if (_mayRead < 0)
+                _mayRead = ProbeMayRead(Pid) ? 1 : 0;
+            return _mayRead == 1;
+        }
+    }
+
+    /// <summary>
+    /// Reads the thread's memory; 0 when every byte was read, <c>-EFAULT</c> when some could not be (an unmapped page,
+    /// or the notification is gone), as <c>copy_from_user</c> failures read in the kernel.
+    /// </summary>
+    public int ReadMemory(ulong address, Span<byte> destination)
+    {
+        if (destination.IsEmpty)
+            return 0;
+        int n = _context.ReadMemory(address, destination);
+        return n == destination.Length ? 0 : -EFAULT;
+    }
+
+    /// <summary>
+    /// (thread id, start time in clock ticks since boot — field 22 of <c>/proc/PID/stat</c>): a thread id can be reused
+    /// after the thread exits, the pair can't, so task storage never hands one thread's value to its successor.
+    /// </summary>
+    public object Identity => _identity ??= new TaskIdentity(Pid, ReadStartTime());
+
+    /// <summary>A task's identity: its thread id and start time (see <see cref="Identity"/>).</summary>
+    /// <param name="Pid">Thread id.</param>
+    /// <param name="StartTime">Start time in clock ticks after boot; 0 when unreadable.</param>
+    public readonly record struct TaskIdentity(int Pid, ulong StartTime);
+
+    private Status ReadStatus()
+    {
+        if (_status is { } s)
+            return s;
+        int tgid = 0;
+        uint uid = 0, gid = 0;
+        try
+        {
+            foreach (var line in File.ReadLines(Invariant($"/proc/{Pid}/status")))
+            {
+                if (line.StartsWith("Tgid:", StringComparison.Ordinal))
+                    tgid = (int)FirstNumber(line, 5);
+                else if (line.StartsWith("Uid:", StringComparison.Ordinal))
+                    uid = (uint)FirstNumber(line, 4); // real, effective, saved, fs: bpf_get_current_uid_gid gives the real one
+                else if (line.StartsWith("Gid:", StringComparison.Ordinal))
+                {
+                    gid = (uint)FirstNumber(line, 4);
+                    break;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+        var status = _context.IsValid() ? new Status(tgid, uid, gid) : new Status(0, 0, 0);
+        _status = status;
+        return status;
+    }
+
+    private string ReadComm()
+    {
+        try
+        {
+            string comm = File.ReadAllText(Invariant($"/proc/{Pid}/comm")).TrimEnd('\n');
+            return _context.IsValid() ? comm : "";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
+        }
+    }
+
+    private ulong ReadStartTime()
+    {
+        try
+        {
+            string stat = File.ReadAllText(Invariant($"/proc/{Pid}/stat"));
+            // "pid (comm) state ppid ...": comm may hold spaces and ')', so fields are counted after the last ')'.
+            int close = stat.LastIndexOf(')');
+            var fields = stat[(close + 2)..].Split(' ');
+            // Field 3 (state) is fields[0]; field 22 (starttime) is fields[19].
+            return fields.Length > 19 && ulong.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out ulong t) ? t : 0;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException)
+        {
+            return 0;
+        }
+    }
+
+    private static unsafe bool ProbeMayRead(int pid)
+    {
+        byte b;
+        IoVec local = new() { Base = (nint)(&b), Length = 1 };
+        IoVec remote = new() { Base = 0, Length = 1 };
+        nint n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+        if (n >= 0)
+            return true; // something is mapped at 0 (mmap_min_addr = 0): the read was allowed
+        int e = Marshal.GetLastPInvokeError();
+        return e == EFAULT; // EPERM, EACCES: no ptrace access; ESRCH: gone
+    }
+
+    private static long FirstNumber(string line, int start)
+    {
+        var rest = line.AsSpan(start).TrimStart();
+        int end = rest.IndexOfAny(' ', '\t');
+        return long.TryParse(end < 0 ? rest : rest[..end], NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : 0;
+    }
+
+    private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    private readonly record struct Status(int Tgid, uint Uid, uint Gid);
+}

@@ -1,0 +1,164 @@
+/*
+ * ebpf_target: makes system calls for the eBPF seccomp tests, which run it under `syscage run --ebpf` or the
+ * library's supervisor (it never installs a filter itself). Built with -static, so that the dynamic loader's
+ * own calls (openat of ld.so.cache and libc) don't mix with the ones a test counts.
+ *
+ *   ebpf_target call NR [A0..A5]          make the call; print "ret <r> errno <e>"; exit status = errno (0: success)
+ *   ebpf_target repeat N NR [A0..A5]      make the call N times; print one "ret <r> errno <e>" line per call;
+ *                                         exit status = errno of the last call
+ *   ebpf_target openat N PATH             openat(AT_FDCWD, PATH, O_RDONLY) N times (closing each descriptor); print one
+ *                                         "ret/errno" line per call; exit status = a bit mask of the calls that failed
+ *                                         (bit 0: the first call), so a test that can't see stdout still can tell
+ *   ebpf_target trap NR [A0..A5]          with a SIGSYS handler that prints "sigsys code <si_code>": make the call,
+ *                                         then print "ret <r> errno <e>"; exit status = errno
+ *   ebpf_target blocked NR [A0..A5]       with SIGSYS blocked: make the call; print "ret/errno"; exit status = errno
+ *   ebpf_target as-uid UID NR [A0..A5]    setresuid(UID, UID, UID), then make the call; exit status = errno
+ *   ebpf_target threads T N NR [A0..A5]   T threads (at most 16) each make the call N times; print "threads <calls> failed
+ *                                         <failures>"; exit status = 0 when no call failed, else 1
+ *
+ * Numbers are strtoull base 0 (decimal, 0x hex).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static long nr;
+static unsigned long long a[6];
+static volatile sig_atomic_t got_sigsys;
+
+static void parse_call(int argc, char **argv, int at)
+{
+    if (at >= argc) {
+        fputs("ebpf_target: missing NR\n", stderr);
+        exit(100);
+    }
+    nr = strtol(argv[at], NULL, 0);
+    for (int i = 0; i < 6 && at + 1 + i < argc; i++)
+        a[i] = strtoull(argv[at + 1 + i], NULL, 0);
+}
+
+static int do_call(void)
+{
+    errno = 0;
+    long r = syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    int e = r < 0 ? errno : 0;
+    printf("ret %ld errno %d\n", r, e);
+    fflush(stdout);
+    return e;
+}
+
+static long per_thread;
+static long failures;
+
+static void *thread_main(void *arg)
+{
+    (void)arg;
+    for (long i = 0; i < per_thread; i++)
+        if (syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]) < 0)
+            __atomic_add_fetch(&failures, 1, __ATOMIC_RELAXED);
+    return NULL;
+}
+
+static void on_sigsys(int sig, siginfo_t *info, void *ctx)
+{
+    (void)sig;
+    (void)ctx;
+    char line[64];
+    int n = snprintf(line, sizeof line, "sigsys code %d\n", info->si_code);
+    (void)!write(1, line, (size_t)n);
+    got_sigsys = 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fputs("usage: ebpf_target call|repeat|openat|trap|blocked|as-uid|threads ...\n", stderr);
+        return 100;
+    }
+    const char *mode = argv[1];
+    if (strcmp(mode, "call") == 0) {
+        parse_call(argc, argv, 2);
+        return do_call();
+    }
+    if (strcmp(mode, "repeat") == 0) {
+        long n = strtol(argv[2], NULL, 0);
+        parse_call(argc, argv, 3);
+        int e = 0;
+        for (long i = 0; i < n; i++)
+            e = do_call();
+        return e;
+    }
+    if (strcmp(mode, "openat") == 0) {
+        if (argc < 4)
+            return 100;
+        long n = strtol(argv[2], NULL, 0);
+        int failed = 0;
+        for (long i = 0; i < n && i < 8; i++) {
+            errno = 0;
+            long fd = syscall(SYS_openat, AT_FDCWD, argv[3], O_RDONLY);
+            int e = fd < 0 ? errno : 0;
+            printf("ret %ld errno %d\n", fd, e);
+            if (fd >= 0)
+                close((int)fd);
+            else
+                failed |= 1 << i;
+        }
+        fflush(stdout);
+        return failed;
+    }
+    if (strcmp(mode, "trap") == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_sigsys;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGSYS, &sa, NULL);
+        parse_call(argc, argv, 2);
+        int e = do_call();
+        /* The supervisor's SIGSYS follows its answer: give it time to arrive before exiting. */
+        for (int i = 0; i < 400 && !got_sigsys; i++)
+            usleep(5000);
+        return e;
+    }
+    if (strcmp(mode, "blocked") == 0) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGSYS);
+        sigprocmask(SIG_BLOCK, &set, NULL);
+        parse_call(argc, argv, 2);
+        return do_call();
+    }
+    if (strcmp(mode, "as-uid") == 0) {
+        unsigned uid = (unsigned)strtoul(argv[2], NULL, 0);
+        if (setresuid(uid, uid, uid) != 0) {
+            perror("ebpf_target: setresuid");
+            return 101;
+        }
+        parse_call(argc, argv, 3);
+        return do_call();
+    }
+    if (strcmp(mode, "threads") == 0) {
+        if (argc < 5)
+            return 100;
+        int threads = (int)strtol(argv[2], NULL, 0);
+        pthread_t t[16];
+        if (threads < 1 || threads > 16)
+            return 100;
+        per_thread = strtol(argv[3], NULL, 0);
+        parse_call(argc, argv, 4);
+        for (int i = 0; i < threads; i++)
+            pthread_create(&t[i], NULL, thread_main, NULL);
+        for (int i = 0; i < threads; i++)
+            pthread_join(t[i], NULL);
+        printf("threads %ld failed %ld\n", threads * per_thread, failures);
+        return failures == 0 ? 0 : 1;
+    }
+    fprintf(stderr, "ebpf_target: unknown mode '%s'\n", mode);
+    return 100;
+}
