@@ -106,6 +106,7 @@ internal abstract unsafe class ExecutorBase(BoundProgram bound) : IEbpfExecutor
     public abstract EbpfEngine Engine { get; }
 
     [SkipLocalsInit] // the verifier guarantees no stack byte is read before it is written
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public ulong Run(byte* context, int length, HelperContext helpers)
     {
         if (length < Bound.ContextSize || helpers is null)
@@ -127,6 +128,7 @@ internal abstract unsafe class ExecutorBase(BoundProgram bound) : IEbpfExecutor
         throw new ArgumentException($"the context is {length} bytes; program '{Program.Name}' may read {Program.Context.Size} ({Program.Context.Name})", nameof(length));
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public ulong Run(ReadOnlySpan<byte> context, HelperContext helpers)
     {
         if (Program.Context.Writable)

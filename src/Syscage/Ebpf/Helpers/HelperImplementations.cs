@@ -58,6 +58,7 @@ public static unsafe class HelperImplementations
     private static readonly double TicksToNs = 1e9 / Stopwatch.Frequency;
 
     /// <summary>Calls helper <paramref name="id"/> with arguments r1..r5; the result is the new r0.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal static ulong Invoke(int id, ulong r1, ulong r2, ulong r3, ulong r4, ulong r5, EbpfMap[] maps, HelperContext hc)
     {
         switch (id)

@@ -29,6 +29,7 @@ internal sealed unsafe class JitExecutor : ExecutorBase
     public override EbpfEngine Engine => EbpfEngine.Jit;
 
     [SkipLocalsInit]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     protected override ulong Execute(byte* context, ulong length, byte* stackTop, HelperContext helpers)
     {
         if (!Bound.HasCalls)

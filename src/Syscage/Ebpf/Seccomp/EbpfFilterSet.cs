@@ -76,6 +76,7 @@ public sealed class EbpfFilterSet : IDisposable
     /// first, keeping the value of lowest precedence rank (the kernel's <c>seccomp_run_filters</c>: a later value
     /// replaces the kept one only when its action ranks strictly lower).
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public uint Decide(in SeccompData data, HelperContext helpers)
     {
         ArgumentNullException.ThrowIfNull(helpers);

@@ -106,6 +106,7 @@ public sealed class EbpfNotificationHandler
     public IReadOnlyDictionary<SeccompActionKind, long> Verdicts => new Dictionary<SeccompActionKind, long>(_byVerdict);
 
     /// <summary>Handles one call: the <see cref="NotificationHandler"/> to give a <see cref="NotificationSupervisor"/>.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public ValueTask<NotificationResponse> HandleAsync(Notification notification, NotificationContext context)
     {
         Interlocked.Increment(ref _notifications);

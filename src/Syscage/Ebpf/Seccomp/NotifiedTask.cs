@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Syscage.Ebpf.Helpers;
+using Syscage.Kernel;
 using Syscage.Kernel.Notify;
 using static Syscage.Kernel.Interop.Libc;
 
@@ -37,7 +38,7 @@ public sealed class NotifiedTask : IBpfTask
     public int Pid { get; }
 
     /// <inheritdoc/>
-    public int Tgid => ReadStatus().Tgid;
+    public int Tgid => ThreadGroup();
 
     /// <inheritdoc/>
     public uint Uid => ReadStatus().Uid;
@@ -92,29 +93,40 @@ public sealed class NotifiedTask : IBpfTask
     {
         if (_status is { } s)
             return s;
-        int tgid = 0;
-        uint uid = 0, gid = 0;
-        try
-        {
-            foreach (var line in File.ReadLines(Invariant($"/proc/{Pid}/status")))
-            {
-                if (line.StartsWith("Tgid:", StringComparison.Ordinal))
-                    tgid = (int)FirstNumber(line, 5);
-                else if (line.StartsWith("Uid:", StringComparison.Ordinal))
-                    uid = (uint)FirstNumber(line, 4); // real, effective, saved, fs: bpf_get_current_uid_gid gives the real one
-                else if (line.StartsWith("Gid:", StringComparison.Ordinal))
-                {
-                    gid = (uint)FirstNumber(line, 4);
-                    break;
-                }
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
-        var status = _context.IsValid() ? new Status(tgid, uid, gid) : new Status(0, 0, 0);
+        // /proc/PID/status is about 1.5 KB; Tgid, Uid and Gid come in its first lines.
+        Span<byte> buffer = stackalloc byte[4096];
+        int n = ProcFs.Read(Pid, "status"u8, buffer);
+        var text = n > 0 ? buffer[..n] : [];
+        long tgid = ProcFs.Field(text, "Tgid:"u8), uid = ProcFs.Field(text, "Uid:"u8), gid = ProcFs.Field(text, "Gid:"u8);
+        // Real ids: the first of "Uid: real effective saved fs" is what bpf_get_current_uid_gid gives.
+        var status = n > 0 && tgid > 0 && _context.IsValid() ? new Status((int)tgid, (uint)uid, (uint)gid) : new Status(0, 0, 0);
         _status = status;
+        if (status.Tgid > 0)
+            RememberThreadGroup(Pid, status.Tgid);
         return status;
+    }
+
+    /// <summary>
+    /// The thread group of the calling thread. The mapping thread → group is cached and re-checked with one
+    /// <c>access("/proc/TGID/task/TID")</c> instead of reading the status file: it can only be stale if the thread died
+    /// and its id was reused outside that group, and then the path no longer exists.
+    /// </summary>
+    private int ThreadGroup()
+    {
+        if (_status is { } s)
+            return s.Tgid;
+        if (ThreadGroups.TryGetValue(Pid, out int cached) && ProcFs.IsThreadOf(Pid, cached) && _context.IsValid())
+            return cached;
+        return ReadStatus().Tgid;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, int> ThreadGroups = new();
+
+    private static void RememberThreadGroup(int tid, int tgid)
+    {
+        if (ThreadGroups.Count > 65536)
+            ThreadGroups.Clear();
+        ThreadGroups[tid] = tgid;
     }
 
     private string ReadComm()

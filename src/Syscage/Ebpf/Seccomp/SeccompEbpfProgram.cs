@@ -110,6 +110,7 @@ public sealed class SeccompEbpfProgram : IDisposable
     public IReadOnlySet<string> KnobsApplied { get; private init; } = new HashSet<string>();
 
     /// <summary>Runs the program on one call and returns its 32-bit verdict (the low half of r0, as the patch set does).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public uint Run(in SeccompData data, HelperContext helpers)
     {
         Span<byte> ctx = stackalloc byte[SeccompData.Size];

@@ -104,6 +104,15 @@ internal static partial class Interop
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial int ftruncate(int fd, long length);
 
+        internal const int O_RDONLY_CLOEXEC = 0x80000;
+
+        // open(2) with a NUL-terminated path in a caller's buffer: no marshalling allocation on hot paths.
+        [LibraryImport(Lib, EntryPoint = "open", SetLastError = true)]
+        internal static unsafe partial int open(byte* path, int flags);
+
+        [LibraryImport(Lib, EntryPoint = "access", SetLastError = true)]
+        internal static unsafe partial int access(byte* path, int mode);
+
         internal const int SOL_SOCKET = 1;
         internal const int SCM_RIGHTS = 1;
         internal const int MSG_CMSG_CLOEXEC = 0x40000000;

@@ -145,6 +145,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal unsafe bool IsIdValid(ulong id)
     {
         bool added = false;
@@ -203,6 +204,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         return ioctl(_listener.Fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, (void*)SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe void Work()
     {
         var buffer = (seccomp_notif*)NativeMemory.AlignedAlloc(RecvSize, 8);
@@ -236,6 +238,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     }
 
     /// <summary>1: a notification is in the buffer; 0: none after all, try again; -1: stop.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe int Receive(int fd, seccomp_notif* buffer)
     {
         lock (_receiveGate)
@@ -285,6 +288,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         }
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void Dispatch(Notification notification)
     {
         ValueTask<NotificationResponse> pending;
@@ -325,6 +329,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         Respond(notification, NotificationResponse.Error(_options.HandlerFailureErrno));
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private void Respond(Notification notification, NotificationResponse response)
     {
         try
@@ -339,6 +344,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     }
 
     /// <summary>SECCOMP_IOCTL_NOTIF_SEND; false when the call is gone (ENOENT) or the answer failed.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal unsafe bool Send(Notification notification, NotificationResponse response)
     {
         if (response.Kind == NotificationResponseKind.Handled)

@@ -1,0 +1,102 @@
+using System.Buffers.Text;
+using static Syscage.Kernel.Interop.Libc;
+
+namespace Syscage.Kernel;
+
+/// <summary>
+/// Small reads of <c>/proc</c> without allocating: a supervisor reads a task's status on the path of a waiting system
+/// call, where <see cref="File"/>'s streams and strings cost more than the call itself.
+/// </summary>
+internal static class ProcFs
+{
+    /// <summary>Writes <c>/proc/{a}/{name}</c> (or <c>/proc/{a}/task/{b}</c>) NUL-terminated into <paramref name="path"/>; returns false when it doesn't fit.</summary>
+    private static bool Path(Span<byte> path, int a, ReadOnlySpan<byte> name, int b = -1)
+    {
+        int n = 0;
+        if (!Append(path, ref n, "/proc/"u8) || !Utf8Formatter.TryFormat(a, path[n..], out int w))
+            return false;
+        n += w;
+        if (!Append(path, ref n, "/"u8) || !Append(path, ref n, name))
+            return false;
+        if (b >= 0)
+        {
+            if (!Append(path, ref n, "/"u8) || !Utf8Formatter.TryFormat(b, path[n..], out w))
+                return false;
+            n += w;
+        }
+        if (n >= path.Length)
+            return false;
+        path[n] = 0;
+        return true;
+    }
+
+    private static bool Append(Span<byte> path, ref int n, ReadOnlySpan<byte> text)
+    {
+        if (n + text.Length > path.Length)
+            return false;
+        text.CopyTo(path[n..]);
+        n += text.Length;
+        return true;
+    }
+
+    /// <summary>Reads <c>/proc/{pid}/{name}</c> into <paramref name="buffer"/>; returns the bytes read, or -1.</summary>
+    public static unsafe int Read(int pid, ReadOnlySpan<byte> name, Span<byte> buffer)
+    {
+        Span<byte> path = stackalloc byte[64];
+        if (!Path(path, pid, name))
+            return -1;
+        int fd;
+        fixed (byte* p = path)
+            fd = open(p, O_RDONLY_CLOEXEC);
+        if (fd < 0)
+            return -1;
+        try
+        {
+            int total = 0;
+            while (total < buffer.Length)
+            {
+                nint n = read(fd, buffer[total..], buffer.Length - total);
+                if (n <= 0)
+                    break;
+                total += (int)n;
+            }
+            return total;
+        }
+        finally
+        {
+            close(fd);
+        }
+    }
+
+    /// <summary>True when thread <paramref name="tid"/> belongs to thread group <paramref name="tgid"/> now (<c>/proc/TGID/task/TID</c> exists).</summary>
+    public static unsafe bool IsThreadOf(int tid, int tgid)
+    {
+        Span<byte> path = stackalloc byte[64];
+        if (!Path(path, tgid, "task"u8, tid))
+            return false;
+        fixed (byte* p = path)
+            return access(p, 0 /* F_OK */) == 0;
+    }
+
+    /// <summary>The first number after <paramref name="field"/> (e.g. <c>Tgid:</c>) at the start of a line of <paramref name="text"/>; -1 when absent.</summary>
+    public static long Field(ReadOnlySpan<byte> text, ReadOnlySpan<byte> field)
+    {
+        int at = 0;
+        while (at < text.Length)
+        {
+            var line = text[at..];
+            int end = line.IndexOf((byte)'\n');
+            if (end >= 0)
+                line = line[..end];
+            if (line.StartsWith(field))
+            {
+                var rest = line[field.Length..].TrimStart(" \t"u8);
+                return Utf8Parser.TryParse(rest, out long v, out _) ? v : -1;
+            }
+            if (end < 0)
+                break;
+            at += end + 1;
+        }
+        return -1;
+    }
+}
