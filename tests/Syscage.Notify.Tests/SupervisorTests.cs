@@ -166,8 +166,9 @@ public class SupervisorTests
         NotificationSupervisor? supervisor = null;
         supervisor = new NotificationSupervisor(p.Listener!, (n, ctx) =>
         {
-            // Go away without answering: the pending call and the next one both get ENOSYS from the kernel.
-            _ = Task.Run(() => supervisor!.Dispose());
+            // Go away without answering: the pending call and the next one both get ENOSYS from the kernel. A thread
+            // of its own, not the pool: other tests block pool threads, and a starved pool once delayed this past 30 s.
+            new Thread(() => supervisor!.Dispose()) { IsBackground = true }.Start();
             return new ValueTask<NotificationResponse>(new TaskCompletionSource<NotificationResponse>().Task);
         });
         supervisor.Start();
