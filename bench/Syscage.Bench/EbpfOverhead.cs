@@ -345,16 +345,16 @@ public static class EbpfOverhead
         return string.Join(", ", parts);
     }
 
-    /// <summary>The getppid (nr 110) count of <c>--maps</c>, in <c>syscage ebpf run</c>'s dump format: <c>6E000000 = &lt;8 bytes, little-endian&gt;</c>.</summary>
+    /// <summary>The getppid (nr 110) count in <c>--maps</c>'s table: a line <c>getppid (110)   COUNT</c>.</summary>
     private static string MapCount(string output, bool asked)
     {
         if (!asked)
-            return "n/a (no --maps yet)";
-        var m = Regex.Match(output, @"\b6E000000\s*[=:]\s*([0-9A-Fa-f]{16})\b");
+            return "n/a (no --maps)";
+        var m = Regex.Match(output, @"^\s*getppid \(110\)\s+(\d+)\s*$", RegexOptions.Multiline);
         if (!m.Success)
-            return "n/a (no 6E000000 key in the --maps output)";
-        ulong value = ulong.Parse(m.Groups[1].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-        return string.Create(CultureInfo.InvariantCulture, $"{System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(value):N0} (map)");
+            return "n/a (no getppid line in the --maps output)";
+        ulong value = ulong.Parse(m.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture);
+        return string.Create(CultureInfo.InvariantCulture, $"{value:N0} (map)");
     }
 
     /// <summary>The getppid calls column of <c>strace -c</c>'s table (% time, seconds, usecs/call, calls, errors, syscall).</summary>

@@ -107,26 +107,52 @@ public sealed class NotifiedTask : IBpfTask
     }
 
     /// <summary>
-    /// The thread group of the calling thread. The mapping thread → group is cached and re-checked with one
-    /// <c>access("/proc/TGID/task/TID")</c> instead of reading the status file: it can only be stale if the thread died
-    /// and its id was reused outside that group, and then the path no longer exists.
+    /// The thread group of the calling thread, without reading <c>/proc</c> on every call. The mapping thread → group is
+    /// cached with a pidfd of the thread (<c>pidfd_open(tid, PIDFD_THREAD)</c>): while the pidfd doesn't report the
+    /// thread's exit, that thread is alive, and since live threads have distinct ids the caller is that thread. Kernels
+    /// without <c>PIDFD_THREAD</c> (before 6.9) check <c>/proc/TGID/task/TID</c> instead.
     /// </summary>
     private int ThreadGroup()
     {
         if (_status is { } s)
             return s.Tgid;
-        if (ThreadGroups.TryGetValue(Pid, out int cached) && ProcFs.IsThreadOf(Pid, cached) && _context.IsValid())
-            return cached;
+        if (ThreadGroups.TryGetValue(Pid, out var cached))
+        {
+            if (cached.PidFd >= 0 ? !Exited(cached.PidFd) : ProcFs.IsThreadOf(Pid, cached.Tgid))
+                return cached.Tgid;
+            Forget(Pid);
+        }
         return ReadStatus().Tgid;
     }
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, int> ThreadGroups = new();
+    private readonly record struct ThreadEntry(int Tgid, int PidFd);
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, ThreadEntry> ThreadGroups = new();
 
     private static void RememberThreadGroup(int tid, int tgid)
     {
-        if (ThreadGroups.Count > 65536)
-            ThreadGroups.Clear();
-        ThreadGroups[tid] = tgid;
+        if (ThreadGroups.Count > 4096)
+            foreach (var (key, e) in ThreadGroups)
+                if (e.PidFd < 0 || Exited(e.PidFd)) // only dead threads: a live one's pidfd may be in use by another worker
+                    Forget(key);
+        const int PIDFD_THREAD = 0x80; // O_EXCL: a pidfd for one thread (Linux 6.9)
+        int pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD, 0);
+        var entry = new ThreadEntry(tgid, pidfd < 0 ? -1 : pidfd);
+        if (!ThreadGroups.TryAdd(tid, entry) && entry.PidFd >= 0)
+            close(entry.PidFd);
+    }
+
+    private static void Forget(int tid)
+    {
+        if (ThreadGroups.TryRemove(tid, out var entry) && entry.PidFd >= 0)
+            close(entry.PidFd);
+    }
+
+    /// <summary>A pidfd polls readable once its thread has exited.</summary>
+    private static unsafe bool Exited(int pidfd)
+    {
+        PollFd fd = new() { Fd = pidfd, Events = POLLIN };
+        return poll(&fd, 1, 0) != 0; // 1: exited; -1: treat as gone too
     }
 
     private string ReadComm()
