@@ -6,26 +6,11 @@ namespace Syscage.Cli.Tests;
 /// <summary><c>syscage ebpf run</c> on the samples, compiled with the real clang at test time.</summary>
 public sealed class EbpfRunTests
 {
-    private static string Compile(TempDir dir, string sample)
-    {
-        string clang = NativeBuild.FindOnPath("clang") ?? throw new InvalidOperationException("clang is not installed: apt-get install clang (scripts/ensure-deps.sh does)");
-        string source = Path.Combine(NativeProbe.RepositoryRoot, "samples", "ebpf", sample + ".c");
-        string output = dir.File(sample + ".o");
-        var psi = new ProcessStartInfo(clang) { RedirectStandardError = true };
-        foreach (var a in new[] { "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", source, "-o", output })
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        string err = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"clang failed: {err}");
-        return output;
-    }
-
     [Fact]
     public void ExecOnceAllowsTheFirstExecveOnly()
     {
         using var dir = new TempDir();
-        var r = CliRunner.Run("ebpf", "run", Compile(dir, "exec_once"), "--ctx", "execve", "--repeat", "3");
+        var r = CliRunner.Run("ebpf", "run", Samples.Compile(dir, "exec_once"), "--ctx", "execve", "--repeat", "3");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains("run 1: r0 = 0x7fff0000 -> ALLOW", r.Stdout, StringComparison.Ordinal);
         Assert.Contains("run 2: r0 = 0x50001 -> ERRNO(1)", r.Stdout, StringComparison.Ordinal);
@@ -36,7 +21,7 @@ public sealed class EbpfRunTests
     public void FaultInjectionKnobsAreSetBeforeVerifying()
     {
         using var dir = new TempDir();
-        string obj = Compile(dir, "fault_inject");
+        string obj = Samples.Compile(dir, "fault_inject");
         // The 2nd openat fails with EACCES (13); the others pass.
         var r = CliRunner.Run("ebpf", "run", obj, "--ctx", "openat", "--set", "nth=2", "--set", "error=13", "-n", "4", "--interpret");
         Assert.True(r.ExitCode == 0, r.ToString());
@@ -48,7 +33,7 @@ public sealed class EbpfRunTests
     public void CountingShowsTheMap()
     {
         using var dir = new TempDir();
-        var r = CliRunner.Run("ebpf", "run", Compile(dir, "syscall_count"), "--ctx", "getppid", "-n", "3", "--maps");
+        var r = CliRunner.Run("ebpf", "run", Samples.Compile(dir, "syscall_count"), "--ctx", "getppid", "-n", "3", "--maps");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains("6E000000 = 0300000000000000", r.Stdout, StringComparison.Ordinal);   // nr 110: 3 calls
     }

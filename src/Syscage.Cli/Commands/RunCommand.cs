@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Syscage.Bpf;
+using Syscage.Cli.Commands.Ebpf;
 using Syscage.Ebpf.Seccomp;
 using Syscage.Kernel;
 using Syscage.Kernel.Notify;
@@ -154,7 +155,6 @@ public static class RunCommand
     {
         if (logDenials)
             throw new CliException(ExitCode.Usage, "--log-denials does not go with --ebpf (the programs' verdicts are not rules to show)");
-        var knobs = ParseKnobs(options.Knobs);
         SeccompPolicy? policy = null;
         if (policyInput is not null)
         {
@@ -162,25 +162,7 @@ public static class RunCommand
                 throw new CliException(ExitCode.Usage, $"{policyInput}: --ebpf needs a policy (its rules are combined with the programs), not a compiled program");
             policy = PolicyInputs.LoadPolicy(policyInput, warnings: stderr);
         }
-        var programs = new List<SeccompEbpfProgram>();
-        try
-        {
-            foreach (var spec in options.Programs)
-                programs.Add(SeccompEbpfProgram.Load(spec, knobs));
-        }
-        catch
-        {
-            foreach (var p in programs)
-                p.Dispose();
-            throw;
-        }
-        var applied = programs.SelectMany(p => p.KnobsApplied).ToHashSet(StringComparer.Ordinal);
-        if (knobs.Select(k => k.Key).FirstOrDefault(k => !applied.Contains(k)) is string unknown)
-        {
-            foreach (var p in programs)
-                p.Dispose();
-            throw new CliException(ExitCode.Usage, $"--set {unknown}: no --ebpf program has a global named '{unknown}'");
-        }
+        var programs = EbpfInputs.Load(options.Programs, options.Knobs);
         using var set = new EbpfFilterSet(programs, policy);
         var hybrid = set.Compile(new HybridOptions { Split = !options.NoSplit });
         var log = TextWriter.Synchronized(stderr);
@@ -239,29 +221,6 @@ public static class RunCommand
         {
             throw new CliException(ExitCode.IoError, $"--events {file}: {e.Message}");
         }
-    }
-
-    /// <summary><c>--set NAME=VALUE</c>: VALUE is a number (decimal, 0x hex, negative) or a syscall name of the native architecture.</summary>
-    private static List<KeyValuePair<string, ulong>> ParseKnobs(IReadOnlyList<string> assignments)
-    {
-        var knobs = new List<KeyValuePair<string, ulong>>();
-        foreach (var assignment in assignments)
-        {
-            int eq = assignment.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-                throw new CliException(ExitCode.Usage, $"--set expects NAME=VALUE, not '{assignment}'");
-            string text = assignment[(eq + 1)..];
-            ulong value;
-            if (EmuCommand.TryParseInteger(text, out ulong number))
-                value = number;
-            else if (Policy.Syscalls.Architecture.Native.Syscalls.TryGetNumber(text, out int nr))
-                value = (ulong)nr;
-            else
-                throw new CliException(ExitCode.Usage, $"--set {assignment[..eq]}: '{text}' is neither a number nor a syscall name of {Policy.Syscalls.Architecture.Native.Name}");
-            knobs.RemoveAll(k => k.Key == assignment[..eq]);
-            knobs.Add(new(assignment[..eq], value));
-        }
-        return knobs;
     }
 
     private static bool UsesNotify(SeccompPolicy policy) =>

@@ -22,32 +22,10 @@ internal static class EbpfInputs
         return s.Read(magic) == 4 && magic.SequenceEqual("\x7f"u8.ToArray().Concat("ELF"u8.ToArray()).ToArray());
     }
 
-    /// <summary>Parses <c>NAME=VALUE</c> knobs (decimal, 0x hex, negative).</summary>
-    public static List<KeyValuePair<string, ulong>> ParseKnobs(IEnumerable<string> assignments)
-    {
-        var result = new List<KeyValuePair<string, ulong>>();
-        foreach (var assignment in assignments)
-        {
-            int eq = assignment.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-                throw new CliException(ExitCode.Usage, $"--set expects NAME=VALUE, not '{assignment}'");
-            string text = assignment[(eq + 1)..];
-            if (!EmuCommand.TryParseInteger(text, out ulong value))
-            {
-                if (Policy.Syscalls.Architecture.Native.Syscalls.TryGetNumber(text, out int nr))
-                    value = (ulong)nr;
-                else
-                    throw new CliException(ExitCode.Usage, $"--set: '{text}' is neither a number (decimal, 0x hex, or negative) nor a syscall name");
-            }
-            result.Add(new(assignment[..eq], value));
-        }
-        return result;
-    }
-
     /// <summary>Loads each program; a knob that none of them has is a usage error.</summary>
     public static List<SeccompEbpfProgram> Load(IEnumerable<string> specs, IEnumerable<string> knobs)
     {
-        var parsed = ParseKnobs(knobs);
+        var parsed = Knobs.Parse(knobs);
         var programs = new List<SeccompEbpfProgram>();
         try
         {
@@ -55,7 +33,7 @@ internal static class EbpfInputs
                 programs.Add(SeccompEbpfProgram.Load(spec, parsed));
             foreach (var (name, _) in parsed)
                 if (!programs.Any(p => p.KnobsApplied.Contains(name)))
-                    throw new CliException(ExitCode.Usage, $"--set {name}: no program has a global variable named '{name}'");
+                    throw new CliException(ExitCode.Usage, $"--set {name}: no --ebpf program has a global named '{name}'");
             return programs;
         }
         catch
