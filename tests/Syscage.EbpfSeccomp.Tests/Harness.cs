@@ -82,35 +82,26 @@ internal static class Harness
         public override string ToString() => $"{Exit}; stdout: {Stdout}; log: {Log}; notifications {Handler.Notifications}";
     }
 
-    /// <summary>Runs ebpf_target ARGS under <paramref name="set"/> with the library: hybrid filter, supervisor, handler.</summary>
+    /// <summary>Runs ebpf_target ARGS under <paramref name="set"/> with the library (<see cref="EbpfSandboxedProcess"/>).</summary>
     public static Outcome Run(EbpfFilterSet set, HybridOptions? options, params string[] args)
     {
         var log = new StringWriter { NewLine = "\n" };
-        var handler = new EbpfNotificationHandler(set, new EbpfHandlerOptions { Log = log });
-        var hybrid = set.Compile(options);
-        var info = new SandboxedProcessStartInfo(Target, args)
+        var info = new SandboxedProcessStartInfo(Target, args) { RedirectStandardOutput = true };
+        using var sandbox = EbpfSandboxedProcess.Start(set, info, new EbpfSandboxOptions
         {
-            RedirectStandardOutput = true,
-            Flags = hybrid.NeedsSupervisor ? FilterFlags.NewListener : FilterFlags.None,
-        };
-        using var p = SandboxedProcess.Start(hybrid.Filter, info);
-        NotificationSupervisor? supervisor = null;
-        if (hybrid.NeedsSupervisor)
+            Hybrid = options ?? new HybridOptions(),
+            Handler = new EbpfHandlerOptions { Log = log },
+        });
+        Assert.Equal(sandbox.Filter.NeedsSupervisor, sandbox.Supervisor is not null);
+        var p = sandbox.Process;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        if (!p.Process.WaitForExit(60_000))
         {
-            Assert.NotNull(p.Listener);
-            supervisor = new NotificationSupervisor(p.Listener!, handler.HandleAsync).Start();
+            p.Process.Kill(true);
+            Assert.Fail("the target did not end in 60 s");
         }
-        using (supervisor)
-        {
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            if (!p.Process.WaitForExit(60_000))
-            {
-                p.Process.Kill(true);
-                Assert.Fail("the target did not end in 60 s");
-            }
-            var exit = p.WaitForExit();
-            return new Outcome(stdout.Result, exit, handler, log.ToString(), p.CommandPid);
-        }
+        var exit = sandbox.WaitForExit();
+        return new Outcome(stdout.Result, exit, sandbox.Handler, log.ToString(), p.CommandPid);
     }
 
     /// <summary>Loads programs with knobs into a set (no policy).</summary>

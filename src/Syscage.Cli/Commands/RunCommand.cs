@@ -92,32 +92,31 @@ public static class RunCommand
                 program = PolicyCompiler.Compile(loaded);
             }
         }
-        return Execute(stderr, program, handler, command, $"a KILL action of policy '{policy}'");
+        return Execute(stderr, command, $"a KILL action of policy '{policy}'", info =>
+        {
+            info.Flags = handler is null ? FilterFlags.None : FilterFlags.NewListener;
+            var process = SandboxedProcess.Start(program, info);
+            var supervisor = handler is not null && process.Listener is not null
+                ? new NotificationSupervisor(process.Listener, handler, new SupervisorOptions { OnError = OnError(stderr) }).Start()
+                : null;
+            return (process, supervisor);
+        });
     }
 
     /// <summary>
-    /// Starts <paramref name="command"/> under <paramref name="filter"/> (with a listener and a supervisor running
-    /// <paramref name="handler"/> when there is one), waits for it, and returns its shell status.
-    /// <paramref name="afterExit"/> runs once the command has ended and the supervisor has stopped.
+    /// Starts <paramref name="command"/> with <paramref name="start"/> (which installs the filter and, when there is
+    /// one, starts the supervisor), waits for it, and returns its shell status. <paramref name="afterExit"/> runs once
+    /// the command has ended and the supervisor has stopped.
     /// </summary>
-    /// <remarks>
-    /// <paramref name="fastHandler"/>: the handler never blocks (the eBPF VM), so one worker with
-    /// <c>SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP</c> serves every call: the caller and the supervisor hand the CPU to each
-    /// other directly. Measured with bench/native/workload.c: 17 µs per notified openat against 27 µs with two workers.
-    /// Policy handlers may block (a log write), so they keep two workers.
-    /// </remarks>
-    private static int Execute(TextWriter stderr, BpfProgram filter, NotificationHandler? handler, string[] command, string killedBy, Action? afterExit = null,
-        bool fastHandler = false)
+    private static int Execute(TextWriter stderr, string[] command, string killedBy,
+        Func<SandboxedProcessStartInfo, (SandboxedProcess Process, IDisposable? Supervisor)> start, Action? afterExit = null)
     {
-        var info = new SandboxedProcessStartInfo(command[0], command.Skip(1)) { Flags = handler is null ? FilterFlags.None : FilterFlags.NewListener };
+        var info = new SandboxedProcessStartInfo(command[0], command.Skip(1));
         SandboxedProcess process;
-        NotificationSupervisor? supervisor = null;
+        IDisposable? supervisor;
         try
         {
-            process = SandboxedProcess.Start(filter, info);
-            if (handler is not null && process.Listener is not null)
-                supervisor = new NotificationSupervisor(process.Listener, handler,
-                    new SupervisorOptions { SyncWakeUp = fastHandler, Workers = fastHandler ? 1 : 2, OnError = (n, e) => stderr.WriteLine($"syscage: handling {SyscallDecoder.Name(n.Data)} of pid {n.Pid}: {e.Message}") }).Start();
+            (process, supervisor) = start(info);
         }
         catch (SyscageException e)
         {
@@ -164,7 +163,6 @@ public static class RunCommand
         }
         var programs = EbpfInputs.Load(options.Programs, options.Knobs);
         using var set = new EbpfFilterSet(programs, policy);
-        var hybrid = set.Compile(new HybridOptions { Split = !options.NoSplit });
         var log = TextWriter.Synchronized(stderr);
         TextWriter events = options.EventsFile switch
         {
@@ -174,29 +172,40 @@ public static class RunCommand
         };
         try
         {
-            var handler = new EbpfNotificationHandler(set, new EbpfHandlerOptions
+            var sandboxOptions = new EbpfSandboxOptions
             {
-                Log = log,
-                OnRecord = r => events.WriteLine(EbpfReport.FormatRecord(r)),
-                TraceSink = line => log.WriteLine($"syscage: trace_printk: {line}"),
-            });
+                Hybrid = new HybridOptions { Split = !options.NoSplit },
+                Handler = new EbpfHandlerOptions
+                {
+                    Log = log,
+                    OnRecord = r => events.WriteLine(EbpfReport.FormatRecord(r)),
+                    TraceSink = line => log.WriteLine($"syscage: trace_printk: {line}"),
+                },
+                OnError = OnError(log),
+            };
             string killedBy = policy is null
                 ? $"a KILL verdict of eBPF program{(programs.Count > 1 ? "s" : "")} {string.Join(", ", programs.Select(p => p.Name))}"
                 : $"a KILL verdict of policy '{policyInput}' or its eBPF programs";
-            return Execute(log, hybrid.Filter, hybrid.NeedsSupervisor ? handler.HandleAsync : null, command, killedBy, () =>
+            EbpfSandboxedProcess? sandbox = null;
+            return Execute(log, command, killedBy, info =>
             {
+                sandbox = EbpfSandboxedProcess.Start(set, info, sandboxOptions);
+                return (sandbox.Process, sandbox.Supervisor);
+            }, () =>
+            {
+                var handler = sandbox!.Handler;
                 handler.Drain();
                 events.Flush();
                 if (options.Stats)
                 {
                     log.WriteLine($"syscage: {handler.Notifications} notified call{(handler.Notifications == 1 ? "" : "s")}" +
-                                  (hybrid.NeedsSupervisor ? "" : " (the kernel decided every call: no supervisor)"));
+                                  (sandbox.Filter.NeedsSupervisor ? "" : " (the kernel decided every call: no supervisor)"));
                     foreach (var (name, count) in handler.NotificationsBySyscall)
                         log.WriteLine($"syscage:   {name} {count}");
                 }
                 if (options.ShowMaps)
                     EbpfReport.WriteMaps(log, set);
-            }, fastHandler: set.Policy is null || !PolicyHasNotifyHandlers(set.Policy));
+            });
         }
         finally
         {
@@ -205,11 +214,8 @@ public static class RunCommand
         }
     }
 
-    /// <summary>True when the policy has NOTIFY rules of its own (handlers such as <c>log</c> that may block).</summary>
-    private static bool PolicyHasNotifyHandlers(SeccompPolicy policy) =>
-        policy.Sections.SelectMany(s => s.Syscalls.Values).SelectMany(r => r)
-            .Any(r => r.Action.Kind == SeccompActionKind.UserNotif && EbpfFilterSet.ProgramNameOf(r) is null)
-        || policy.DefaultAction.Kind == SeccompActionKind.UserNotif;
+    private static Action<Notification, Exception> OnError(TextWriter log) =>
+        (n, e) => log.WriteLine($"syscage: handling {SyscallDecoder.Name(n.Data)} of pid {n.Pid}: {e.Message}");
 
     private static TextWriter OpenEvents(string file)
     {

@@ -59,6 +59,14 @@ public sealed class EbpfFilterSet : IDisposable
     /// <summary>The programs that see only the calls the policy's <c>EBPF(name)</c> rules hand them.</summary>
     public IReadOnlyList<SeccompEbpfProgram> Routed { get; }
 
+    /// <summary>
+    /// True when the policy sends calls to <c>NOTIFY</c> handlers of its own (such as <c>log</c>), which may block: the
+    /// supervisor then needs more than one worker.
+    /// </summary>
+    public bool HasBlockingHandlers => Policy is { } p &&
+        (p.DefaultAction.Kind == SeccompActionKind.UserNotif || p.BadArchAction.Kind == SeccompActionKind.UserNotif ||
+         p.Sections.SelectMany(s => s.Syscalls.Values).SelectMany(r => r).Any(r => r.Action.Kind == SeccompActionKind.UserNotif && ProgramNameOf(r) is null));
+
     /// <summary>The program called <paramref name="name"/>.</summary>
     public SeccompEbpfProgram this[string name] => _byName[name];
 

@@ -1,0 +1,95 @@
+using Syscage.Bpf;
+using Syscage.Kernel;
+using Syscage.Kernel.Notify;
+
+namespace Syscage.Ebpf.Seccomp;
+
+/// <summary>How <see cref="EbpfSandboxedProcess.Start"/> runs a command under eBPF seccomp programs.</summary>
+public sealed record EbpfSandboxOptions
+{
+    /// <summary>How the programs split between the kernel and the supervisor.</summary>
+    public HybridOptions Hybrid { get; init; } = new();
+
+    /// <summary>Where log lines, ring-buffer records and <c>bpf_trace_printk</c> output go.</summary>
+    public EbpfHandlerOptions Handler { get; init; } = new();
+
+    /// <summary>Called when answering a call fails (the call then fails with EPERM).</summary>
+    public Action<Notification, Exception>? OnError { get; init; }
+}
+
+/// <summary>
+/// A command running under an <see cref="EbpfFilterSet"/>: the kernel half (<see cref="HybridCompiler"/>) installed
+/// before the command's first instruction, and — when some call needs it — a supervisor in this process running
+/// the programs on the notified calls (<see cref="EbpfNotificationHandler"/>). The library form of
+/// <c>syscage run --ebpf</c>.
+/// </summary>
+/// <remarks>
+/// When no policy rule has a <c>NOTIFY</c> handler of its own, the supervisor uses one worker with
+/// <c>SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP</c>: the VM never blocks, and the caller and the supervisor then hand the
+/// CPU to each other directly (17 µs per notified call on the development VM, against 27 µs with two workers).
+/// </remarks>
+public sealed class EbpfSandboxedProcess : IDisposable
+{
+    private EbpfSandboxedProcess(HybridFilter filter, SandboxedProcess process, EbpfNotificationHandler handler, NotificationSupervisor? supervisor)
+    {
+        Filter = filter;
+        Process = process;
+        Handler = handler;
+        Supervisor = supervisor;
+    }
+
+    /// <summary>The kernel half that was installed.</summary>
+    public HybridFilter Filter { get; }
+
+    /// <summary>The command (its stdio, pid, signals).</summary>
+    public SandboxedProcess Process { get; }
+
+    /// <summary>The handler: notification counters, the programs' maps through the set.</summary>
+    public EbpfNotificationHandler Handler { get; }
+
+    /// <summary>The supervisor, when the filter needs one.</summary>
+    public NotificationSupervisor? Supervisor { get; }
+
+    /// <summary>
+    /// Compiles <paramref name="set"/>'s kernel half and starts <paramref name="info"/> under it (its
+    /// <see cref="SandboxedProcessStartInfo.Flags"/> get <see cref="FilterFlags.NewListener"/> when a supervisor is
+    /// needed). Throws <see cref="SyscageException"/> when the command can't be started.
+    /// </summary>
+    public static EbpfSandboxedProcess Start(EbpfFilterSet set, SandboxedProcessStartInfo info, EbpfSandboxOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(set);
+        ArgumentNullException.ThrowIfNull(info);
+        options ??= new EbpfSandboxOptions();
+        var filter = set.Compile(options.Hybrid);
+        var handler = new EbpfNotificationHandler(set, options.Handler);
+        info.Flags = filter.NeedsSupervisor ? info.Flags | FilterFlags.NewListener : info.Flags & ~FilterFlags.NewListener;
+        var process = SandboxedProcess.Start(filter.Filter, info);
+        NotificationSupervisor? supervisor = null;
+        if (filter.NeedsSupervisor && process.Listener is not null)
+        {
+            bool fast = !set.HasBlockingHandlers;
+            supervisor = new NotificationSupervisor(process.Listener, handler.HandleAsync,
+                new SupervisorOptions { SyncWakeUp = fast, Workers = fast ? 1 : 2, OnError = options.OnError }).Start();
+        }
+        return new EbpfSandboxedProcess(filter, process, handler, supervisor);
+    }
+
+    /// <summary>
+    /// Waits for the command, then stops the supervisor and drains the ring buffers, so every record has been
+    /// delivered and the maps hold their final values when this returns.
+    /// </summary>
+    public SandboxExit WaitForExit()
+    {
+        var exit = Process.WaitForExit();
+        Supervisor?.Dispose();
+        Handler.Drain();
+        return exit;
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Supervisor?.Dispose();
+        Process.Dispose();
+    }
+}
