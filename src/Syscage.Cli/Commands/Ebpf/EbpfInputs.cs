@@ -5,7 +5,7 @@ namespace Syscage.Cli.Commands.Ebpf;
 /// <summary>eBPF objects named on the command line: <c>[NAME=]FILE.o[:SECTION]</c>, with <c>--set</c> knobs.</summary>
 internal static class EbpfInputs
 {
-    /// <summary>True when <paramref name="path"/> is an ELF object (by its magic, or its <c>.o</c> name when it doesn't exist yet).</summary>
+    /// <summary>True when <paramref name="path"/> names an eBPF object: a <c>.o</c> file, or any file with the ELF magic.</summary>
     public static bool IsObject(string path)
     {
         string file = path;
@@ -15,8 +15,8 @@ internal static class EbpfInputs
         int eq = file.IndexOf('=', StringComparison.Ordinal);
         if (eq > 0 && !File.Exists(file))
             file = file[(eq + 1)..];
-        if (!File.Exists(file))
-            return file.EndsWith(".o", StringComparison.Ordinal);
+        if (!File.Exists(file) || file.EndsWith(".o", StringComparison.Ordinal))
+            return file.EndsWith(".o", StringComparison.Ordinal); // an object by name: the loader says what is wrong with it
         Span<byte> magic = stackalloc byte[4];
         using var s = File.OpenRead(file);
         return s.Read(magic) == 4 && magic.SequenceEqual("\x7f"u8.ToArray().Concat("ELF"u8.ToArray()).ToArray());

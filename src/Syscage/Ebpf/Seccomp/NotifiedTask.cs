@@ -129,14 +129,21 @@ public sealed class NotifiedTask : IBpfTask
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, ThreadEntry> ThreadGroups = new();
 
+    /// <summary>At most this many pidfds are held (the fd limit is often 1024): past it, dead threads are swept, and a thread that still doesn't fit is checked through /proc.</summary>
+    private const int MaxPidFds = 256;
+
     private static void RememberThreadGroup(int tid, int tgid)
     {
-        if (ThreadGroups.Count > 4096)
+        if (ThreadGroups.Count >= MaxPidFds)
             foreach (var (key, e) in ThreadGroups)
                 if (e.PidFd < 0 || Exited(e.PidFd)) // only dead threads: a live one's pidfd may be in use by another worker
                     Forget(key);
-        const int PIDFD_THREAD = 0x80; // O_EXCL: a pidfd for one thread (Linux 6.9)
-        int pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD, 0);
+        int pidfd = -1;
+        if (ThreadGroups.Count < MaxPidFds)
+        {
+            const int PIDFD_THREAD = 0x80; // O_EXCL: a pidfd for one thread (Linux 6.9)
+            pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD, 0);
+        }
         var entry = new ThreadEntry(tgid, pidfd < 0 ? -1 : pidfd);
         if (!ThreadGroups.TryAdd(tid, entry) && entry.PidFd >= 0)
             close(entry.PidFd);
