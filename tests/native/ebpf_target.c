@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static long nr;
@@ -79,7 +80,7 @@ static void on_sigsys(int sig, siginfo_t *info, void *ctx)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fputs("usage: ebpf_target call|repeat|openat|trap|blocked|as-uid|threads ...\n", stderr);
+        fputs("usage: ebpf_target call|repeat|openat|forks|trap|blocked|as-uid|threads ...\n", stderr);
         return 100;
     }
     const char *mode = argv[1];
@@ -100,18 +101,41 @@ int main(int argc, char **argv)
             return 100;
         long n = strtol(argv[2], NULL, 0);
         int failed = 0;
-        for (long i = 0; i < n && i < 8; i++) {
+        for (long i = 0; i < n && i < 256; i++) {
             errno = 0;
             long fd = syscall(SYS_openat, AT_FDCWD, argv[3], O_RDONLY);
             int e = fd < 0 ? errno : 0;
             printf("ret %ld errno %d\n", fd, e);
             if (fd >= 0)
                 close((int)fd);
-            else
-                failed |= 1 << i;
+            else if (i < 8)
+                failed |= 1 << i; /* the exit status holds the first 8 */
         }
         fflush(stdout);
         return failed;
+    }
+    if (strcmp(mode, "forks") == 0) {
+        /* forks N PATH: N children one after another, each opening PATH twice; prints how many saw
+         * "first open failed, second worked" (what fault_inject with nth=1 does per process). */
+        if (argc < 4)
+            return 100;
+        long n = strtol(argv[2], NULL, 0), pattern = 0;
+        for (long i = 0; i < n; i++) {
+            pid_t child = fork();
+            if (child < 0)
+                return 101;
+            if (child == 0) {
+                long a = syscall(SYS_openat, AT_FDCWD, argv[3], O_RDONLY);
+                long b = syscall(SYS_openat, AT_FDCWD, argv[3], O_RDONLY);
+                _exit(a < 0 && b >= 0 ? 0 : 1);
+            }
+            int status;
+            if (waitpid(child, &status, 0) == child && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                pattern++;
+        }
+        printf("forks %ld pattern %ld\n", n, pattern);
+        fflush(stdout);
+        return 0;
     }
     if (strcmp(mode, "trap") == 0) {
         struct sigaction sa;
