@@ -197,6 +197,8 @@ public class HybridSplitTests
         { "if ((long)ctx->args[2] >= -1 && (long)ctx->args[2] <= 1) return SECCOMP_RET_LOG; return SECCOMP_RET_ERRNO | 4;", true },
         { "if (ctx->args[1] >= 10 && ctx->args[1] <= 20) return SECCOMP_RET_ERRNO | 23; if ((__u32)ctx->args[2] + 7 == 3) return SECCOMP_RET_ERRNO | 24; return SECCOMP_RET_ALLOW;", true },
         { "if (ctx->nr >= 200 && ctx->nr <= 260 && ctx->args[0] == 1) return SECCOMP_RET_ERRNO | 25; return SECCOMP_RET_ALLOW;", true },
+        // 2^14 paths: more than the explorer follows; the calls go to the supervisor, and the split stays quick.
+        { "__u64 acc = 0; for (int i = 0; i < 14; i++) { if (ctx->args[i & 3] & (1ULL << i)) acc += i; else acc ^= i; } return acc == 77 ? SECCOMP_RET_ERRNO | 26 : SECCOMP_RET_ALLOW;", false },
         { "if (ctx->args[3] & 0x40) return SECCOMP_RET_ERRNO | 5; if ((ctx->args[3] & 0xf00) == 0x300) return SECCOMP_RET_KILL_THREAD; return SECCOMP_RET_ALLOW;", true },
         { "if ((ctx->args[4] >> 32) == 0xdead) return SECCOMP_RET_ERRNO | 6; if ((ctx->args[4] >> 40) > 3) return SECCOMP_RET_ERRNO | 7; return SECCOMP_RET_ALLOW;", true },
         { "__u32 lo = ctx->args[5]; if (lo == 0xffffffff) return SECCOMP_RET_ERRNO | 8; if (ctx->args[5] < 0x100000000ULL) return SECCOMP_RET_ALLOW; return SECCOMP_RET_KILL_PROCESS;", true },

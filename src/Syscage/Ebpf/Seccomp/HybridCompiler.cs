@@ -220,6 +220,8 @@ public static class HybridCompiler
     /// <summary>One program's decisions, from its symbolic paths.</summary>
     internal sealed class ProgramAnalysis(EbpfProgram program, int maxPaths) : IComponent
     {
+        private const long StepBudget = 5_000_000;
+        private bool _stopRefining;
         private readonly SymbolicExplorer _explorer = new(program, maxPaths);
         private readonly ConcurrentDictionary<uint, List<SymbolicPath>?> _byArch = new();
         private readonly Dictionary<(uint, uint), List<Entry>> _byNr = [];
@@ -288,10 +290,16 @@ public static class HybridCompiler
                 if (_byNr.TryGetValue((arch.AuditArch, nr), out var cached))
                     return cached;
                 var paths = Paths(arch)?.Where(p => p.HoldsFor(DataField.Nr, nr)).ToList();
-                // A dynamic path may only be one the symbolic number made opaque (nr + k < n, a bit test by shifting):
-                // with the number fixed, the same program may well decide in the kernel.
-                if (paths is null || paths.Any(p => p.Verdict is null))
-                    paths = _explorer.Explore(ArchScenario(arch).With(DataField.Nr, nr)) ?? paths;
+                // A dynamic path may only be one the symbolic number made opaque (a bit test by shifting, arithmetic
+                // the atoms can't follow): with the number fixed, the same program may well decide in the kernel.
+                // Bounded: a program that explodes per number too (a loop on an argument) leaves the rest to the
+                // supervisor instead of holding up the start.
+                if ((paths is null || paths.Any(p => p.Verdict is null && p.Refinable)) && !_stopRefining && _explorer.TotalSteps < StepBudget)
+                {
+                    var fixedNr = _explorer.Explore(ArchScenario(arch).With(DataField.Nr, nr));
+                    _stopRefining = fixedNr is null; // too many paths even with the number fixed: the others will be too
+                    paths = fixedNr ?? paths;
+                }
                 List<Entry> result = paths is null ? [new Entry(Condition.True, null)]
                     : [.. paths.Select(p => new Entry(ToCondition(p.Atoms, arch), p.Verdict))];
                 if (result.Count == 0)

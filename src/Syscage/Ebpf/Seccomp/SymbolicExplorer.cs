@@ -35,7 +35,9 @@ internal readonly record struct Atom(DataField Field, bool IsRange, ulong Mask, 
 }
 
 /// <summary>One path through a program: the conditions that select it and its verdict (null: it needs state or helpers).</summary>
-internal sealed record SymbolicPath(IReadOnlyList<Atom> Atoms, uint? Verdict)
+/// <remarks><see cref="Refinable"/>: the path is dynamic only because of a value computed from the syscall number
+/// (an <c>nr + k</c> range, a switch lowered to a bit test): with the number fixed it may well be static.</remarks>
+internal sealed record SymbolicPath(IReadOnlyList<Atom> Atoms, uint? Verdict, bool Refinable = false)
 {
     /// <summary>Whether the path holds for a concrete field value (atoms on other fields ignored).</summary>
     public bool HoldsFor(DataField field, ulong value)
@@ -101,6 +103,9 @@ internal sealed class SymbolicExplorer
         _maxSteps = maxSteps;
     }
 
+    /// <summary>Instructions explored by every <see cref="Explore"/> so far (callers bound their total work with it).</summary>
+    public long TotalSteps { get; private set; }
+
     /// <summary>Why the last <see cref="Explore"/> gave up (null when it did not).</summary>
     public string? GaveUp { get; private set; }
 
@@ -121,6 +126,7 @@ internal sealed class SymbolicExplorer
             var s = work.Pop();
             while (true)
             {
+                TotalSteps++;
                 if (++steps > _maxSteps)
                 {
                     GaveUp = $"more than {_maxSteps} instructions explored";
@@ -131,7 +137,7 @@ internal sealed class SymbolicExplorer
                     continue;
                 if (outcome == Outcome.Dead)
                     break;
-                results.Add(new SymbolicPath([.. s.Atoms], outcome == Outcome.Dynamic ? null : (uint)s.Regs[0].C));
+                results.Add(new SymbolicPath([.. s.Atoms], outcome == Outcome.Dynamic ? null : (uint)s.Regs[0].C, outcome == Outcome.Dynamic && s.Refinable));
                 if (results.Count + work.Count > _maxPaths)
                 {
                     GaveUp = $"more than {_maxPaths} paths";
@@ -238,7 +244,10 @@ internal sealed class SymbolicExplorer
                 s.Pc = f.ReturnPc;
                 return null;
             }
-            return s.Regs[0].Kind == Kind.Const ? Outcome.Static : Outcome.Dynamic;
+            if (s.Regs[0].Kind == Kind.Const)
+                return Outcome.Static;
+            s.Refinable = s.Regs[0].FromNr;
+            return Outcome.Dynamic;
         }
         if (op == BPF_CALL)
         {
@@ -274,7 +283,10 @@ internal sealed class SymbolicExplorer
             return null;
         }
         if (a.Kind != Kind.Sym || b.Kind != Kind.Const)
+        {
+            s.Refinable = a.FromNr && b.FromNr;
             return Outcome.Dynamic;
+        }
         if (a.Field == DataField.InstructionPointer)
             return Outcome.Dynamic; // the IR has no condition on the instruction pointer
         var sym = a;
@@ -288,7 +300,10 @@ internal sealed class SymbolicExplorer
         }
         var branches = Split(sc, sym, op, is32 ? (uint)b.C : b.C, is32 ? 32 : 64);
         if (branches is null)
+        {
+            s.Refinable = sym.Field == DataField.Nr;
             return Outcome.Dynamic;
+        }
         // Each alternative is a conjunction of atoms; keep the feasible ones.
         var alive = new List<(State State, int Pc)>();
         foreach (var (atoms, taken) in branches)
@@ -564,7 +579,7 @@ internal sealed class SymbolicExplorer
         {
             if (dst.Kind != Kind.Const)
             {
-                dst = Val.Opaque;
+                dst = Val.OpaqueFrom(dst, dst);
                 return true;
             }
             bool toBe = Src(insn.Opcode) == BPF_X;
@@ -577,10 +592,12 @@ internal sealed class SymbolicExplorer
             if (insn.Offset != 0)
             {
                 // MOVSX
-                dst = src.Kind == Kind.Const ? Val.Const(is64 ? EbpfSemantics.SignExtend(src.C, insn.Offset) : (uint)EbpfSemantics.SignExtend(src.C, insn.Offset)) : Val.Opaque;
+                dst = src.Kind == Kind.Const ? Val.Const(is64 ? EbpfSemantics.SignExtend(src.C, insn.Offset) : (uint)EbpfSemantics.SignExtend(src.C, insn.Offset)) : Val.OpaqueFrom(src, src);
                 return true;
             }
-            dst = is64 ? src : src.Kind == Kind.Const ? Val.Const((uint)src.C) : src.Kind == Kind.Sym ? src.AndConst(uint.MaxValue) : Val.Opaque;
+            dst = is64 ? src : src.Kind == Kind.Const ? Val.Const((uint)src.C) : src.Kind == Kind.Sym ? src.AndConst(uint.MaxValue) : Val.OpaqueFrom(src, src);
+            if (dst.Kind == Kind.Opaque && src.Kind == Kind.Sym)
+                dst = Val.OpaqueFrom(src, src);
             // (AndConst keeps a 32-bit sum as it is and makes a 64-bit one opaque.)
             return true;
         }
@@ -602,9 +619,10 @@ internal sealed class SymbolicExplorer
                 }
                 if (v.AddWidth != 0 && op is not (BPF_ADD or BPF_SUB or BPF_AND))
                 {
-                    dst = Val.Opaque;
+                    dst = Val.OpaqueFrom(v, src);
                     return true;
                 }
+                var before = v;
                 dst = op switch
                 {
                     BPF_ADD when k != 0 => v.AddConst(is64 ? k : (uint)k, is64 ? 64 : 32),
@@ -615,6 +633,8 @@ internal sealed class SymbolicExplorer
                     BPF_OR or BPF_XOR or BPF_ADD or BPF_SUB when k == 0 => v,
                     _ => Val.Opaque,
                 };
+                if (dst.Kind == Kind.Opaque)
+                    dst = Val.OpaqueFrom(before, src);
                 return true;
             }
             if (dst.IsPointer && is64 && op is BPF_ADD or BPF_SUB)
@@ -623,7 +643,7 @@ internal sealed class SymbolicExplorer
                 return true;
             }
         }
-        dst = Val.Opaque;
+        dst = Val.OpaqueFrom(dst, src);
         return true;
     }
 
@@ -675,6 +695,12 @@ internal sealed class SymbolicExplorer
         }
 
         public bool IsPointer => Kind is Kind.Ctx or Kind.Stack or Kind.MapValue;
+
+        /// <summary>Computed from the syscall number and constants only.</summary>
+        public bool FromNr => Kind == Kind.Const || (Kind is Kind.Sym or Kind.Opaque && Field == DataField.Nr && (Kind == Kind.Sym || Mask == 1));
+
+        /// <summary>An unknown value; marked as coming from the number when both operands did.</summary>
+        public static Val OpaqueFrom(Val a, Val b) => a.FromNr && b.FromNr ? new(Kind.Opaque, 0, DataField.Nr, 1, 0, 0, 0) : Opaque;
 
         public Val Offset(long delta) => this with { C = C + (ulong)delta };
 
@@ -732,6 +758,7 @@ internal sealed class SymbolicExplorer
         public List<Frame> Frames = [];
         public List<Atom> Atoms = [];
         public int Pc;
+        public bool Refinable;
 
         public State Clone()
         {
