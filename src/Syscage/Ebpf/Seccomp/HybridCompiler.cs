@@ -196,7 +196,7 @@ public static class HybridCompiler
     }
 
     /// <summary>A part of the decision for one call, under a condition on the arguments.</summary>
-    internal readonly record struct Entry(Condition Condition, uint? Verdict);
+    internal sealed record Entry(Condition Condition, uint? Verdict);
 
     /// <summary>Something that decides calls: a program, or the policy with its routed programs.</summary>
     internal interface IComponent
