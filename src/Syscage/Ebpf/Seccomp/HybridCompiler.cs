@@ -246,11 +246,11 @@ public static class HybridCompiler
             var sc = new Scenario();
             sc.Excluded[DataField.Arch] = [.. Sections.Select(a => (ulong)a.AuditArch)];
             var paths = _explorer.Explore(sc);
-            _other = (true, Uniform(paths, []));
+            _other = (true, Uniform(paths, [], null));
             return _other.Verdict;
         }
 
-        public uint? Uniform(Architecture arch) => Uniform(Paths(arch), SectionFacts(arch), null, includeKeys: true);
+        public uint? Uniform(Architecture arch) => Uniform(Paths(arch), SectionFacts(arch), null);
 
         public IEnumerable<uint> Keys(Architecture arch)
         {
@@ -260,11 +260,11 @@ public static class HybridCompiler
             return paths.SelectMany(p => p.Atoms).Where(a => a.Field == DataField.Nr && !a.IsRange && a.Mask == uint.MaxValue).Select(a => (uint)a.Value).Distinct();
         }
 
-        public uint? Default(Architecture arch, HashSet<ulong> excluded) => Uniform(Paths(arch), SectionFacts(arch), excluded, includeKeys: false);
+        public uint? Default(Architecture arch, HashSet<ulong> excluded) => Uniform(Paths(arch), SectionFacts(arch), excluded);
 
-        private static uint? Uniform(List<SymbolicPath>? paths, Atom[] facts, HashSet<ulong>? excluded = null, bool includeKeys = true)
+        /// <summary>The one static verdict of every path that some number outside <paramref name="excluded"/> can take; null when there is none.</summary>
+        private static uint? Uniform(List<SymbolicPath>? paths, Atom[] facts, HashSet<ulong>? excluded)
         {
-            _ = includeKeys;
             if (paths is null)
                 return null;
             uint? verdict = null;
