@@ -83,7 +83,10 @@ internal static class Harness
     }
 
     /// <summary>Runs ebpf_target ARGS under <paramref name="set"/> with the library (<see cref="EbpfSandboxedProcess"/>).</summary>
-    public static Outcome Run(EbpfFilterSet set, HybridOptions? options, params string[] args)
+    public static Outcome Run(EbpfFilterSet set, HybridOptions? options, params string[] args) => Run(set, options, null, args);
+
+    /// <summary>The same with <paramref name="workers"/> supervisor threads (null: the library's choice).</summary>
+    public static Outcome Run(EbpfFilterSet set, HybridOptions? options, int? workers, params string[] args)
     {
         var log = new StringWriter { NewLine = "\n" };
         var info = new SandboxedProcessStartInfo(Target, args) { RedirectStandardOutput = true };
@@ -91,7 +94,10 @@ internal static class Harness
         {
             Hybrid = options ?? new HybridOptions(),
             Handler = new EbpfHandlerOptions { Log = log },
+            Workers = workers,
         });
+        if (workers is int n)
+            Assert.True(sandbox.Supervisor is null || sandbox.Supervisor.SyncWakeUp == (n == 1));
         Assert.Equal(sandbox.Filter.NeedsSupervisor, sandbox.Supervisor is not null);
         var p = sandbox.Process;
         var stdout = p.StandardOutput.ReadToEndAsync();

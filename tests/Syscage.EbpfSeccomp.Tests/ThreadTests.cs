@@ -61,7 +61,7 @@ public sealed class ThreadTests
     {
         const int Threads = 4, PerThread = 300;
         using var set = Set(Compile("threads", Source), ("target_nr", (ulong)Nr("getppid")));
-        var o = Run(set, new HybridOptions { Split = false }, "threads", Threads.ToString(CultureInfo.InvariantCulture),
+        var o = Run(set, new HybridOptions { Split = false }, workers: 2, "threads", Threads.ToString(CultureInfo.InvariantCulture),
             PerThread.ToString(CultureInfo.InvariantCulture), Nr("getppid").ToString(CultureInfo.InvariantCulture));
         Assert.True(o.Exit.ExitCode == 0, o.ToString());
         Assert.Equal($"threads {Threads * PerThread} failed 0", o.Lines.Single());

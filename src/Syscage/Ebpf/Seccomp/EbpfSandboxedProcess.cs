@@ -13,6 +13,12 @@ public sealed record EbpfSandboxOptions
     /// <summary>Where log lines, ring-buffer records and <c>bpf_trace_printk</c> output go.</summary>
     public EbpfHandlerOptions Handler { get; init; } = new();
 
+    /// <summary>
+    /// Supervisor worker threads; null (default): one with <c>SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP</c> when no policy
+    /// handler can block, two otherwise. More workers run programs concurrently (the maps are thread-safe).
+    /// </summary>
+    public int? Workers { get; init; }
+
     /// <summary>Called when answering a call fails (the call then fails with EPERM).</summary>
     public Action<Notification, Exception>? OnError { get; init; }
 }
@@ -68,8 +74,9 @@ public sealed class EbpfSandboxedProcess : IDisposable
         if (filter.NeedsSupervisor && process.Listener is not null)
         {
             bool fast = !set.HasBlockingHandlers;
+            int workers = options.Workers ?? (fast ? 1 : 2);
             supervisor = new NotificationSupervisor(process.Listener, handler.HandleAsync,
-                new SupervisorOptions { SyncWakeUp = fast, Workers = fast ? 1 : 2, OnError = options.OnError }).Start();
+                new SupervisorOptions { SyncWakeUp = workers == 1, Workers = workers, OnError = options.OnError }).Start();
         }
         return new EbpfSandboxedProcess(filter, process, handler, supervisor);
     }

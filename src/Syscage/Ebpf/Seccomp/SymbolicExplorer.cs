@@ -395,15 +395,22 @@ internal sealed class SymbolicExplorer
         var result = new List<(Atom[], bool)>();
         foreach (var (set, taken) in new[] { (takenSet, true), (Complement(takenSet, wmax), false) })
             foreach (var (lo, hi) in set)
-            {
-                if (lo > vmax)
-                    continue;
-                ulong h = Math.Min(hi, vmax);
-                ulong flo = lo << sh;
-                ulong fhi = h == vmax ? possible : ((h + 1) << sh) - 1;
-                result.Add(([Atom.Range(f, flo, fhi)], taken));
-            }
+                AddRange(result, f, lo, hi, vmax, sh, possible, taken);
         return result;
+    }
+
+    /// <summary>
+    /// v in [lo, hi] as a range of the field F, where v = F &gt;&gt; <paramref name="sh"/> and v &lt;= <paramref name="vmax"/>:
+    /// F in [lo &lt;&lt; sh, ((hi + 1) &lt;&lt; sh) - 1] (to F's top when hi reaches vmax). Nothing when lo is past vmax.
+    /// </summary>
+    private static void AddRange(List<(Atom[], bool)> result, DataField f, ulong lo, ulong hi, ulong vmax, int sh, ulong possible, bool taken)
+    {
+        if (lo > vmax)
+            return;
+        ulong h = Math.Min(hi, vmax);
+        ulong flo = lo << sh;
+        ulong fhi = h == vmax ? possible : ((h + 1) << sh) - 1;
+        result.Add(([Atom.Range(f, flo, fhi)], taken));
     }
 
     /// <summary>A comparison of (v + A) mod 2^W with a constant, as intervals of v shifted back by A.</summary>
@@ -447,14 +454,7 @@ internal sealed class SymbolicExplorer
                 ulong blo = (lo - a) & wmax, bhi = (hi - a) & wmax;
                 var pieces = blo <= bhi ? new[] { (blo, bhi) } : [(blo, wmax), (0UL, bhi)];
                 foreach (var (plo, phi) in pieces)
-                {
-                    if (plo > vmax)
-                        continue;
-                    ulong h = Math.Min(phi, vmax);
-                    ulong flo = plo << sh;
-                    ulong fhi = h == vmax ? possible : ((h + 1) << sh) - 1;
-                    result.Add(([Atom.Range(f, flo, fhi)], isTaken));
-                }
+                    AddRange(result, f, plo, phi, vmax, sh, possible, isTaken);
             }
         return result;
     }
