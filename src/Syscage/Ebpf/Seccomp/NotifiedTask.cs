@@ -112,6 +112,7 @@ public sealed class NotifiedTask : IBpfTask
     /// thread's exit, that thread is alive, and since live threads have distinct ids the caller is that thread. Kernels
     /// without <c>PIDFD_THREAD</c> (before 6.9) check <c>/proc/TGID/task/TID</c> instead.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private int ThreadGroup()
     {
         if (_status is { } s)
@@ -125,7 +126,7 @@ public sealed class NotifiedTask : IBpfTask
         return ReadStatus().Tgid;
     }
 
-    private readonly record struct ThreadEntry(int Tgid, int PidFd);
+    private sealed record ThreadEntry(int Tgid, int PidFd);
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, ThreadEntry> ThreadGroups = new();
 
