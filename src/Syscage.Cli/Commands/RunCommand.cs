@@ -77,7 +77,7 @@ public static class RunCommand
         else
         {
             var loaded = PolicyInputs.LoadPolicy(policy, warnings: stderr);
-            if (loaded.Sections.SelectMany(s => s.Syscalls.Values).SelectMany(r => r).FirstOrDefault(r => EbpfFilterSet.ProgramNameOf(r) is not null) is { } ebpfRule)
+            if (loaded.Rules.FirstOrDefault(r => EbpfFilterSet.ProgramNameOf(r) is not null) is { } ebpfRule)
                 throw new CliException(ExitCode.Usage, $"{ebpfRule.Source?.ToString() ?? policy}: EBPF({EbpfFilterSet.ProgramNameOf(ebpfRule)}) needs the program: add --ebpf {EbpfFilterSet.ProgramNameOf(ebpfRule)}=FILE.o");
             var router = new NotificationRouter(loaded, stderr);
             if (logDenials)
@@ -229,9 +229,9 @@ public static class RunCommand
         }
     }
 
+    /// <summary>Whether calls reach the router: the default or a rule notifies (a bad-arch NOTIFY alone installs no listener, as before).</summary>
     private static bool UsesNotify(SeccompPolicy policy) =>
-        policy.DefaultAction.Kind == SeccompActionKind.UserNotif ||
-        policy.Sections.Any(s => s.Syscalls.Values.Any(rules => rules.Any(r => r.Action.Kind == SeccompActionKind.UserNotif)));
+        policy.DefaultAction.Kind == SeccompActionKind.UserNotif || policy.Rules.Any(r => r.Action.Kind == SeccompActionKind.UserNotif);
 
     private static void Forward(SandboxedProcess process, int signal)
     {

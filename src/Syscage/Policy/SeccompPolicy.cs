@@ -99,6 +99,14 @@ public sealed class SeccompPolicy
     /// <summary>The covered architectures, in the order the generated filter tests them.</summary>
     public IReadOnlyList<ArchitecturePolicy> Sections { get; }
 
+    /// <summary>Every rule of every section.</summary>
+    public IEnumerable<Rule> Rules => Sections.SelectMany(s => s.Syscalls.Values).SelectMany(rules => rules);
+
+    /// <summary>True when some call can get <c>USER_NOTIF</c> (a rule, the default or the bad-arch action): a filter for it needs a listener.</summary>
+    public bool UsesNotify =>
+        DefaultAction.Kind == SeccompActionKind.UserNotif || BadArchAction.Kind == SeccompActionKind.UserNotif ||
+        Rules.Any(r => r.Action.Kind == SeccompActionKind.UserNotif);
+
     /// <summary>The section for a call, or null when its architecture is not covered.</summary>
     public ArchitecturePolicy? SectionFor(in SeccompData data)
     {

@@ -33,7 +33,7 @@ public sealed class EbpfFilterSet : IDisposable
                 throw new SyscageException($"two eBPF programs are named '{p.Name}'; name them with NAME=FILE.o");
         var referenced = new HashSet<string>(StringComparer.Ordinal);
         if (policy is not null)
-            foreach (var rule in policy.Sections.SelectMany(s => s.Syscalls.Values).SelectMany(r => r))
+            foreach (var rule in policy.Rules)
                 if (ProgramNameOf(rule) is string name)
                 {
                     if (!_byName.ContainsKey(name))
@@ -65,7 +65,7 @@ public sealed class EbpfFilterSet : IDisposable
     /// </summary>
     public bool HasBlockingHandlers => Policy is { } p &&
         (p.DefaultAction.Kind == SeccompActionKind.UserNotif || p.BadArchAction.Kind == SeccompActionKind.UserNotif ||
-         p.Sections.SelectMany(s => s.Syscalls.Values).SelectMany(r => r).Any(r => r.Action.Kind == SeccompActionKind.UserNotif && ProgramNameOf(r) is null));
+         p.Rules.Any(r => r.Action.Kind == SeccompActionKind.UserNotif && ProgramNameOf(r) is null));
 
     /// <summary>The program called <paramref name="name"/>.</summary>
     public SeccompEbpfProgram this[string name] => _byName[name];

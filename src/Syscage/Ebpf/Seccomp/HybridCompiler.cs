@@ -32,14 +32,10 @@ public sealed record HybridOptions
 public sealed record HybridFilter(SeccompPolicy Policy, BpfProgram Filter)
 {
     /// <summary>True when some call can return <c>USER_NOTIF</c>: the filter needs a listener and a supervisor.</summary>
-    public bool NeedsSupervisor { get; } = UsesNotify(Policy);
+    public bool NeedsSupervisor { get; } = Policy.UsesNotify;
 
     /// <summary>Per architecture section: how many of its table's syscalls the kernel decides alone, and which go to the supervisor (always or for some arguments).</summary>
     public IReadOnlyList<HybridSectionReport> Report { get; init; } = [];
-
-    private static bool UsesNotify(SeccompPolicy policy) =>
-        policy.DefaultAction.Kind == SeccompActionKind.UserNotif || policy.BadArchAction.Kind == SeccompActionKind.UserNotif ||
-        policy.Sections.Any(s => s.Syscalls.Values.Any(rules => rules.Any(r => r.Action.Kind == SeccompActionKind.UserNotif)));
 }
 
 /// <summary>How one architecture's calls are split.</summary>
