@@ -39,6 +39,9 @@ internal static class ProcFs
         return true;
     }
 
+    /// <summary>Size enough for <c>/proc/PID/status</c> (about 1.5 KB).</summary>
+    public const int StatusBytes = 4096;
+
     /// <summary>Reads <c>/proc/{pid}/{name}</c> into <paramref name="buffer"/>; returns the bytes read, or -1.</summary>
     public static unsafe int Read(int pid, ReadOnlySpan<byte> name, Span<byte> buffer)
     {
@@ -78,9 +81,17 @@ internal static class ProcFs
             return access(p, 0 /* F_OK */) == 0;
     }
 
-    /// <summary>The first number after <paramref name="field"/> (e.g. <c>Tgid:</c>) at the start of a line of <paramref name="text"/>; -1 when absent.</summary>
-    public static long Field(ReadOnlySpan<byte> text, ReadOnlySpan<byte> field)
+    /// <summary>The first decimal number after <paramref name="field"/> (e.g. <c>Tgid:</c>) at the start of a line of <paramref name="text"/>; -1 when absent or unreadable.</summary>
+    public static long Field(ReadOnlySpan<byte> text, ReadOnlySpan<byte> field) =>
+        TryField(text, field, hex: false, out ulong v) && v <= long.MaxValue ? (long)v : -1;
+
+    /// <summary>
+    /// The first number after <paramref name="field"/> at the start of a line of <paramref name="text"/>: decimal, or
+    /// with <paramref name="hex"/> hexadecimal (the signal masks). False when the line is absent or the number unreadable.
+    /// </summary>
+    public static bool TryField(ReadOnlySpan<byte> text, ReadOnlySpan<byte> field, bool hex, out ulong value)
     {
+        value = 0;
         int at = 0;
         while (at < text.Length)
         {
@@ -89,14 +100,11 @@ internal static class ProcFs
             if (end >= 0)
                 line = line[..end];
             if (line.StartsWith(field))
-            {
-                var rest = line[field.Length..].TrimStart(" \t"u8);
-                return Utf8Parser.TryParse(rest, out long v, out _) ? v : -1;
-            }
+                return Utf8Parser.TryParse(line[field.Length..].TrimStart(" \t"u8), out value, out _, hex ? 'X' : default);
             if (end < 0)
                 break;
             at += end + 1;
         }
-        return -1;
+        return false;
     }
 }

@@ -185,22 +185,14 @@ public sealed class EbpfNotificationHandler
     private static bool SigsysWouldKill(int pid)
     {
         const ulong bit = 1UL << (SIGSYS - 1);
-        try
-        {
-            foreach (var line in File.ReadLines(string.Create(CultureInfo.InvariantCulture, $"/proc/{pid}/status")))
-            {
-                if (line.StartsWith("SigBlk:", StringComparison.Ordinal) || line.StartsWith("SigIgn:", StringComparison.Ordinal)
-                    || line.StartsWith("SigCgt:", StringComparison.Ordinal))
-                {
-                    if (!ulong.TryParse(line.AsSpan(7).Trim(), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out ulong mask) || (mask & bit) != 0)
-                        return false;
-                }
-            }
-            return true;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
+        Span<byte> buffer = stackalloc byte[Kernel.ProcFs.StatusBytes];
+        int n = Kernel.ProcFs.Read(pid, "status"u8, buffer);
+        if (n <= 0)
             return false;
-        }
+        var text = buffer[..n];
+        return Clear(text, "SigBlk:"u8) && Clear(text, "SigIgn:"u8) && Clear(text, "SigCgt:"u8);
+
+        static bool Clear(ReadOnlySpan<byte> text, ReadOnlySpan<byte> field) =>
+            Kernel.ProcFs.TryField(text, field, hex: true, out ulong mask) && (mask & bit) == 0;
     }
 }

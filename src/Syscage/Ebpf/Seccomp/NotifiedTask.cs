@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Syscage.Ebpf.Helpers;
 using Syscage.Kernel;
@@ -93,8 +92,7 @@ public sealed class NotifiedTask : IBpfTask
     {
         if (_status is { } s)
             return s;
-        // /proc/PID/status is about 1.5 KB; Tgid, Uid and Gid come in its first lines.
-        Span<byte> buffer = stackalloc byte[4096];
+        Span<byte> buffer = stackalloc byte[ProcFs.StatusBytes];
         int n = ProcFs.Read(Pid, "status"u8, buffer);
         var text = n > 0 ? buffer[..n] : [];
         long tgid = ProcFs.Field(text, "Tgid:"u8), uid = ProcFs.Field(text, "Uid:"u8), gid = ProcFs.Field(text, "Gid:"u8);
@@ -165,32 +163,34 @@ public sealed class NotifiedTask : IBpfTask
 
     private string ReadComm()
     {
-        try
-        {
-            string comm = File.ReadAllText(Invariant($"/proc/{Pid}/comm")).TrimEnd('\n');
-            return _context.IsValid() ? comm : "";
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
+        Span<byte> buffer = stackalloc byte[64]; // TASK_COMM_LEN is 16
+        int n = ProcFs.Read(Pid, "comm"u8, buffer);
+        if (n <= 0 || !_context.IsValid())
             return "";
-        }
+        return System.Text.Encoding.UTF8.GetString(buffer[..n].TrimEnd((byte)'\n'));
     }
 
     private ulong ReadStartTime()
     {
-        try
-        {
-            string stat = File.ReadAllText(Invariant($"/proc/{Pid}/stat"));
-            // "pid (comm) state ppid ...": comm may hold spaces and ')', so fields are counted after the last ')'.
-            int close = stat.LastIndexOf(')');
-            var fields = stat[(close + 2)..].Split(' ');
-            // Field 3 (state) is fields[0]; field 22 (starttime) is fields[19].
-            return fields.Length > 19 && ulong.TryParse(fields[19], NumberStyles.None, CultureInfo.InvariantCulture, out ulong t) ? t : 0;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException)
-        {
+        Span<byte> buffer = stackalloc byte[1024];
+        int n = ProcFs.Read(Pid, "stat"u8, buffer);
+        if (n <= 0)
             return 0;
+        // "pid (comm) state ppid ...": comm may hold spaces and ')', so fields are counted after the last ')'.
+        var rest = buffer[..n];
+        int close = rest.LastIndexOf((byte)')');
+        if (close < 0 || close + 2 > rest.Length)
+            return 0;
+        rest = rest[(close + 2)..];
+        // Field 3 (state) comes first; field 22 (starttime) is 19 fields later.
+        for (int skip = 0; skip < 19; skip++)
+        {
+            int space = rest.IndexOf((byte)' ');
+            if (space < 0)
+                return 0;
+            rest = rest[(space + 1)..];
         }
+        return System.Buffers.Text.Utf8Parser.TryParse(rest, out ulong t, out _) ? t : 0;
     }
 
     private static unsafe bool ProbeMayRead(int pid)
@@ -204,15 +204,6 @@ public sealed class NotifiedTask : IBpfTask
         int e = Marshal.GetLastPInvokeError();
         return e == EFAULT; // EPERM, EACCES: no ptrace access; ESRCH: gone
     }
-
-    private static long FirstNumber(string line, int start)
-    {
-        var rest = line.AsSpan(start).TrimStart();
-        int end = rest.IndexOfAny(' ', '\t');
-        return long.TryParse(end < 0 ? rest : rest[..end], NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : 0;
-    }
-
-    private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
     private readonly record struct Status(int Tgid, uint Uid, uint Gid);
 }

@@ -115,16 +115,10 @@ public readonly struct NotificationContext
     /// <summary>The process (thread group) id of the caller, from <c>/proc/PID/status</c>; -1 when it is gone.</summary>
     public int ThreadGroupId()
     {
-        try
-        {
-            foreach (var line in File.ReadLines($"/proc/{Notification.Pid}/status"))
-                if (line.StartsWith("Tgid:", StringComparison.Ordinal))
-                    return IsValid() ? int.Parse(line.AsSpan(5).Trim(), System.Globalization.CultureInfo.InvariantCulture) : -1;
-        }
-        catch (IOException)
-        {
-        }
-        return -1;
+        Span<byte> buffer = stackalloc byte[ProcFs.StatusBytes];
+        int n = ProcFs.Read(Notification.Pid, "status"u8, buffer);
+        long tgid = n > 0 ? ProcFs.Field(buffer[..n], "Tgid:"u8) : -1;
+        return tgid > 0 && IsValid() ? (int)tgid : -1;
     }
 
     /// <summary>
