@@ -8,18 +8,12 @@ internal static class EbpfInputs
     /// <summary>True when <paramref name="path"/> names an eBPF object: a <c>.o</c> file, or any file with the ELF magic.</summary>
     public static bool IsObject(string path)
     {
-        string file = path;
-        int colon = path.LastIndexOf(':');
-        if (colon > 0 && !File.Exists(path))
-            file = path[..colon];
-        int eq = file.IndexOf('=', StringComparison.Ordinal);
-        if (eq > 0 && !File.Exists(file))
-            file = file[(eq + 1)..];
+        string file = SeccompEbpfProgram.ParseSpec(path).File;
         if (!File.Exists(file) || file.EndsWith(".o", StringComparison.Ordinal))
             return file.EndsWith(".o", StringComparison.Ordinal); // an object by name: the loader says what is wrong with it
         Span<byte> magic = stackalloc byte[4];
         using var s = File.OpenRead(file);
-        return s.Read(magic) == 4 && magic.SequenceEqual("\x7f"u8.ToArray().Concat("ELF"u8.ToArray()).ToArray());
+        return s.Read(magic) == 4 && magic.SequenceEqual("\u007fELF"u8);
     }
 
     /// <summary>Loads each program; a knob that none of them has is a usage error.</summary>

@@ -50,22 +50,7 @@ public sealed class SeccompEbpfProgram : IDisposable
     /// </summary>
     public static SeccompEbpfProgram Load(string spec, IEnumerable<KeyValuePair<string, ulong>>? knobs = null, EbpfEngine engine = EbpfEngine.Jit)
     {
-        ArgumentException.ThrowIfNullOrEmpty(spec);
-        string? alias = null;
-        int eq = spec.IndexOf('=', StringComparison.Ordinal);
-        if (eq > 0 && spec.IndexOf('/', StringComparison.Ordinal) is var slash && (slash < 0 || slash > eq))
-        {
-            alias = spec[..eq];
-            spec = spec[(eq + 1)..];
-        }
-        string file = spec;
-        string? section = null;
-        int colon = spec.LastIndexOf(':');
-        if (colon > 0 && !File.Exists(spec))
-        {
-            file = spec[..colon];
-            section = spec[(colon + 1)..];
-        }
+        var (alias, file, section) = ParseSpec(spec);
         if (!File.Exists(file))
             throw new SyscageException($"{file}: no such file");
         EbpfObject obj;
@@ -96,6 +81,24 @@ public sealed class SeccompEbpfProgram : IDisposable
         {
             KnobsApplied = applied,
         };
+    }
+
+    /// <summary>
+    /// Splits <c>[NAME=]FILE[:SECTION]</c>: a <c>=</c> before any <c>/</c> ends the name; a <c>:</c> starts the section
+    /// unless the whole rest is an existing file.
+    /// </summary>
+    public static (string? Name, string File, string? Section) ParseSpec(string spec)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(spec);
+        string? name = null;
+        int eq = spec.IndexOf('=', StringComparison.Ordinal);
+        if (eq > 0 && spec.IndexOf('/', StringComparison.Ordinal) is var slash && (slash < 0 || slash > eq))
+        {
+            name = spec[..eq];
+            spec = spec[(eq + 1)..];
+        }
+        int colon = spec.LastIndexOf(':');
+        return colon > 0 && !File.Exists(spec) ? (name, spec[..colon], spec[(colon + 1)..]) : (name, spec, null);
     }
 
     /// <summary>Wraps an already verified program (tests, generated programs) with fresh maps.</summary>
