@@ -117,7 +117,7 @@ internal sealed class SymbolicExplorer
         GaveUp = null;
         var results = new List<SymbolicPath>();
         var work = new Stack<State>();
-        var start = new State(scenario);
+        var start = new State();
         start.Regs[1] = Val.Ctx(0);
         start.Regs[10] = Val.Stack(0, 0);
         start.Atoms.AddRange(scenario.Facts);
@@ -385,7 +385,7 @@ internal sealed class SymbolicExplorer
                 }
         }
         // Ordering: only when v is F's top bits (F >> S), so intervals of v are intervals of F.
-        if (sh < 0 || sh >= 64 || m != (possible & (ulong.MaxValue << sh)))
+        if (!monotone)
             return null;
         ulong vmax = possible >> sh;
         ulong wmax = width == 32 ? uint.MaxValue : ulong.MaxValue;
@@ -752,12 +752,6 @@ internal sealed class SymbolicExplorer
 
     private sealed class State
     {
-        public State(Scenario sc) => _ = sc;
-
-        private State()
-        {
-        }
-
         public Val[] Regs = new Val[11];
         public List<Slot> Slots = [];
         public List<Frame> Frames = [];
