@@ -75,7 +75,7 @@ public sealed class EbpfNotificationHandler
     private readonly Action<string>? _trace;
     private readonly (SeccompEbpfProgram Program, RingBufMap Map)[] _rings;
     private readonly object _drainLock = new();
-    private readonly ConcurrentDictionary<string, long> _bySyscall = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<ulong, long> _bySyscall = new(); // (arch << 32) | nr: names are looked up when read
     private readonly ConcurrentDictionary<SeccompActionKind, long> _byVerdict = new();
     private long _notifications;
 
@@ -100,7 +100,9 @@ public sealed class EbpfNotificationHandler
 
     /// <summary>Notified calls so far by syscall name (<see cref="SyscallDecoder.Name"/>), most frequent first.</summary>
     public IReadOnlyList<KeyValuePair<string, long>> NotificationsBySyscall =>
-        [.. _bySyscall.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)];
+        [.. _bySyscall.GroupBy(kv => SyscallDecoder.Name(new SeccompData(unchecked((int)(uint)kv.Key), (uint)(kv.Key >> 32))), kv => kv.Value)
+            .Select(g => new KeyValuePair<string, long>(g.Key, g.Sum()))
+            .OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)];
 
     /// <summary>Verdicts so far by action (after normalisation: unknown actions count as KILL_PROCESS).</summary>
     public IReadOnlyDictionary<SeccompActionKind, long> Verdicts => new Dictionary<SeccompActionKind, long>(_byVerdict);
@@ -110,7 +112,7 @@ public sealed class EbpfNotificationHandler
     public ValueTask<NotificationResponse> HandleAsync(Notification notification, NotificationContext context)
     {
         Interlocked.Increment(ref _notifications);
-        _bySyscall.AddOrUpdate(SyscallDecoder.Name(notification.Data), 1, static (_, c) => c + 1);
+        _bySyscall.AddOrUpdate(((ulong)notification.Data.Arch << 32) | (uint)notification.Data.Nr, 1, static (_, c) => c + 1);
         var task = new NotifiedTask(context);
         uint verdict = Set.Decide(notification.Data, new HelperContext(task, _trace));
         try
