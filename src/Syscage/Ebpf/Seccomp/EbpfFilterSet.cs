@@ -93,19 +93,23 @@ public sealed class EbpfFilterSet : IDisposable
         for (int i = Stacked.Count - 1; i >= 0; i--)
         {
             uint v = Stacked[i].Run(data, helpers);
-            if (first || Rank(v) < Rank(verdict))
-                verdict = v;
+            verdict = first ? v : Precede(verdict, v);
             first = false;
         }
         if (Policy is not null)
         {
             var decision = Policy.Evaluate(data);
             uint v = decision.Rule is { } rule && ProgramNameOf(rule) is string name ? _byName[name].Run(data, helpers) : decision.Action.Value;
-            if (first || Rank(v) < Rank(verdict))
-                verdict = v;
+            verdict = first ? v : Precede(verdict, v);
         }
         return verdict;
     }
+
+    /// <summary>
+    /// The verdict the kernel keeps when <paramref name="next"/> comes after <paramref name="kept"/>: the later one only
+    /// when its action ranks strictly lower (<c>seccomp_run_filters</c>).
+    /// </summary>
+    public static uint Precede(uint kept, uint next) => Rank(next) < Rank(kept) ? next : kept;
 
     /// <summary>The kernel's precedence rank of a verdict: <c>(s32)(ret &amp; SECCOMP_RET_ACTION_FULL)</c>, lower wins.</summary>
     public static int Rank(uint verdict) => new SeccompAction(verdict).Rank;

@@ -153,8 +153,7 @@ public static class HybridCompiler
         {
             if (v is null)
                 return null;
-            if (first || EbpfFilterSet.Rank(v.Value) < EbpfFilterSet.Rank(result!.Value))
-                result = v;
+            result = first ? v : EbpfFilterSet.Precede(result!.Value, v.Value);
             first = false;
         }
         return first ? SeccompAction.Allow.Value : result;
@@ -171,8 +170,7 @@ public static class HybridCompiler
                 foreach (var b in list)
                 {
                     var cond = a.Condition.IsTrue ? b.Condition : b.Condition.IsTrue ? a.Condition : Condition.All(a.Condition, b.Condition);
-                    uint? v = first ? b.Verdict : a.Verdict is null || b.Verdict is null ? null
-                        : EbpfFilterSet.Rank(b.Verdict.Value) < EbpfFilterSet.Rank(a.Verdict.Value) ? b.Verdict : a.Verdict;
+                    uint? v = first ? b.Verdict : a.Verdict is null || b.Verdict is null ? null : EbpfFilterSet.Precede(a.Verdict.Value, b.Verdict.Value);
                     next.Add(new Entry(cond, v));
                 }
             acc = next;
@@ -184,11 +182,11 @@ public static class HybridCompiler
     private static List<Rule> ToRules(List<Entry> entries, uint defaultVerdict)
     {
         // Entries are disjoint and cover every argument: those with the default's verdict can be left to it.
-        uint? Of(Entry e) => e.Verdict ?? SeccompAction.UserNotif.Value;
+        uint Of(Entry e) => e.Verdict ?? SeccompAction.UserNotif.Value;
         var distinct = entries.Select(Of).Distinct().ToList();
         if (distinct.Count == 1)
-            return distinct[0] == defaultVerdict ? [] : [new Rule(Condition.True, new SeccompAction(distinct[0]!.Value))];
-        return [.. entries.Where(e => Of(e) != defaultVerdict).Select(e => new Rule(e.Condition, new SeccompAction(Of(e)!.Value)))];
+            return distinct[0] == defaultVerdict ? [] : [new Rule(Condition.True, new SeccompAction(distinct[0]))];
+        return [.. entries.Where(e => Of(e) != defaultVerdict).Select(e => new Rule(e.Condition, new SeccompAction(Of(e))))];
     }
 
     /// <summary>A part of the decision for one call, under a condition on the arguments.</summary>
