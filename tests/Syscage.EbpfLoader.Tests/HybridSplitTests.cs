@@ -116,21 +116,32 @@ public class HybridSplitTests
         foreach (var data in Inputs(seed, random, interesting ?? []))
         {
             total++;
-            uint expected = direct.Decide(data, helpers);
-            var kernel = Interpreter.Run(filter.Filter, data).ReturnValue;
-            uint got = kernel;
+            var (expected, got, kernel) = BothWays(direct, hybrid, filter, data, helpers);
             if (new SeccompAction(kernel).Kind == SeccompActionKind.UserNotif)
-            {
                 notified++;
-                got = hybrid.Decide(data, helpers);
-            }
-            // The kernel treats an unknown action as KILL_PROCESS; compare what takes effect.
             Assert.True(new SeccompAction(expected).Effective == new SeccompAction(got).Effective,
-                string.Create(CultureInfo.InvariantCulture, $"nr={data.Nr} arch=0x{data.Arch:x} args=[{string.Join(", ", Enumerable.Range(0, 6).Select(i => "0x" + data.Arg(i).ToString("x", CultureInfo.InvariantCulture)))}]: " +
-                    $"direct {new SeccompAction(expected)}, hybrid {new SeccompAction(got)} (kernel said {new SeccompAction(kernel)})\n{filter.Policy.Sections.FirstOrDefault()?.Syscalls.GetValueOrDefault(data.Nr)?.FirstOrDefault()}"));
+                $"{Describe(data)}: direct {new SeccompAction(expected)}, hybrid {new SeccompAction(got)} (kernel said {new SeccompAction(kernel)})\n" +
+                $"{filter.Policy.Sections.FirstOrDefault()?.Syscalls.GetValueOrDefault(data.Nr)?.FirstOrDefault()}");
         }
         return (notified, total, filter);
     }
+
+    /// <summary>
+    /// One call both ways: the verdict of the programs run directly, and the hybrid's (the classic filter's, or the
+    /// programs' in the "supervisor" where the filter says USER_NOTIF), with what the filter said. The kernel treats an
+    /// unknown action as KILL_PROCESS, so callers compare what takes effect.
+    /// </summary>
+    internal static (uint Expected, uint Got, uint Kernel) BothWays(EbpfFilterSet direct, EbpfFilterSet hybrid, HybridFilter filter, in SeccompData data, HelperContext helpers)
+    {
+        uint expected = direct.Decide(data, helpers);
+        uint kernel = Interpreter.Run(filter.Filter, data).ReturnValue;
+        uint got = new SeccompAction(kernel).Kind == SeccompActionKind.UserNotif ? hybrid.Decide(data, helpers) : kernel;
+        return (expected, got, kernel);
+    }
+
+    /// <summary>A call, for failure messages.</summary>
+    internal static string Describe(SeccompData data) => string.Create(CultureInfo.InvariantCulture,
+        $"nr={data.Nr} arch=0x{data.Arch:x} args=[{string.Join(", ", Enumerable.Range(0, 6).Select(i => "0x" + data.Arg(i).ToString("x", CultureInfo.InvariantCulture)))}]");
 
     public static TheoryData<string> Samples => [.. Clang.SampleNames];
 
@@ -392,31 +403,25 @@ public class HybridRandomProgramTests
     public void RandomPrograms_HybridAgreesWithTheVm(int seed)
     {
         var r = new Random(seed);
-        int verified = 0, inKernel = 0, total = 0;
+        int verified = 0;
         for (int round = 0; round < 10; round++)
         {
             var code = Generate(r);
             if (!EbpfVerifier.TryVerify([.. code], new VerifierOptions(), out var program, out _))
                 continue;
             verified++;
-            var direct = new EbpfFilterSet([SeccompEbpfProgram.FromVerified(program)]);
-            var hybrid = new EbpfFilterSet([SeccompEbpfProgram.FromVerified(program)]);
+            using var direct = new EbpfFilterSet([SeccompEbpfProgram.FromVerified(program)]);
+            using var hybrid = new EbpfFilterSet([SeccompEbpfProgram.FromVerified(program)]);
             var filter = hybrid.Compile();
             var helpers = new HelperContext(new FixedTask());
             var constants = code.Select(i => (ulong)(uint)i.Imm).Concat(code.Select(i => (ulong)(long)i.Imm)).Distinct().ToArray();
             for (int k = 0; k < 1500; k++)
             {
                 var data = RandomData(r, constants);
-                uint expected = direct.Decide(data, helpers);
-                uint kernel = Interpreter.Run(filter.Filter, data).ReturnValue;
-                bool notify = new SeccompAction(kernel).Kind == SeccompActionKind.UserNotif;
-                uint got = notify ? hybrid.Decide(data, helpers) : kernel;
-                inKernel += notify ? 0 : 1;
-                total++;
+                var (expected, got, _) = HybridSplitTests.BothWays(direct, hybrid, filter, data, helpers);
                 if (new SeccompAction(expected).Effective != new SeccompAction(got).Effective)
-                    Assert.Fail(string.Create(CultureInfo.InvariantCulture, $"seed {seed} round {round}: nr={data.Nr} arch=0x{data.Arch:x} " +
-                        $"args=[{string.Join(", ", Enumerable.Range(0, 6).Select(i => "0x" + data.Arg(i).ToString("x", CultureInfo.InvariantCulture)))}]: " +
-                        $"VM {new SeccompAction(expected)}, hybrid {new SeccompAction(got)}\n{EbpfDisassembler.ToText([.. code])}"));
+                    Assert.Fail($"seed {seed} round {round}: {HybridSplitTests.Describe(data)}: " +
+                        $"VM {new SeccompAction(expected)}, hybrid {new SeccompAction(got)}\n{EbpfDisassembler.ToText([.. code])}");
             }
         }
         Assert.True(verified >= 3, $"only {verified} of 10 generated programs verified");
