@@ -194,7 +194,8 @@ public sealed class EbpfNotificationHandler
         var text = buffer[..n];
         return Clear(text, "SigBlk:"u8) && Clear(text, "SigIgn:"u8) && Clear(text, "SigCgt:"u8);
 
+        // A mask that is there must be readable and clear of SIGSYS; a missing line sets nothing.
         static bool Clear(ReadOnlySpan<byte> text, ReadOnlySpan<byte> field) =>
-            Kernel.ProcFs.TryField(text, field, hex: true, out ulong mask) && (mask & bit) == 0;
+            Kernel.ProcFs.TryField(text, field, hex: true, out ulong mask) ? (mask & bit) == 0 : text.IndexOf(field) < 0;
     }
 }
