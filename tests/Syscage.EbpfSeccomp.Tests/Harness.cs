@@ -101,9 +101,9 @@ internal static class Harness
         Assert.Equal(sandbox.Filter.NeedsSupervisor, sandbox.Supervisor is not null);
         var p = sandbox.Process;
         var stdout = p.StandardOutput.ReadToEndAsync();
-        if (!p.Process.WaitForExit(60_000))
+        if (!p.WaitForExit(60_000))
         {
-            p.Process.Kill(true);
+            p.Kill();
             Assert.Fail("the target did not end in 60 s");
         }
         var exit = sandbox.WaitForExit();

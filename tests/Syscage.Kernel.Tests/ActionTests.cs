@@ -32,7 +32,7 @@ public sealed class ActionTests
     {
         var o = Run(PolicyFor(Unused, SeccompAction.KillProcess), "call", $"{Unused}");
         Assert.Equal("", o.Stdout);
-        Assert.True(o.Exit.KilledBySeccomp, o.ToString());
+        Assert.True(o.Exit.KilledBySigsys, o.ToString());
         Assert.Equal(128 + 31, o.Exit.ShellStatus);
     }
 
@@ -44,7 +44,7 @@ public sealed class ActionTests
         Assert.Equal(0, o.Exit.ExitCode);
         // The last thread: the process goes.
         o = Run(PolicyFor(Unused, SeccompAction.KillThread), "call", $"{Unused}");
-        Assert.True(o.Exit.KilledBySeccomp, o.ToString());
+        Assert.True(o.Exit.KilledBySigsys, o.ToString());
     }
 
     [Fact]

@@ -44,9 +44,9 @@ internal static class Notified
         Assert.NotNull(p.Listener);
         var supervisor = new NotificationSupervisor(p.Listener!, handler, options).Start();
         var stdout = p.StandardOutput.ReadToEndAsync();
-        if (!p.Process.WaitForExit(60_000))
+        if (!p.WaitForExit(60_000))
         {
-            p.Process.Kill(true);
+            p.Kill();
             Assert.Fail("the target did not end in 60 s");
         }
         var exit = p.WaitForExit();

@@ -172,7 +172,7 @@ public class SupervisorTests
             return new ValueTask<NotificationResponse>(new TaskCompletionSource<NotificationResponse>().Task);
         });
         supervisor.Start();
-        Assert.True(p.Process.WaitForExit(30_000), "the target hung after the supervisor exited");
+        Assert.True(p.WaitForExit(30_000), "the target hung after the supervisor exited");
         Assert.Equal("ret -1 errno 38\nret -1 errno 38", stdout.Result.Trim());
         Assert.Equal(0, p.WaitForExit().ExitCode);
         Assert.Equal(1, supervisor.Received);

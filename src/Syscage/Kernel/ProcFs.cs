@@ -42,11 +42,14 @@ internal static class ProcFs
     /// <summary>Size enough for <c>/proc/PID/status</c> (about 1.5 KB).</summary>
     public const int StatusBytes = 4096;
 
-    /// <summary>Reads <c>/proc/{pid}/{name}</c> into <paramref name="buffer"/>; returns the bytes read, or -1.</summary>
-    public static unsafe int Read(int pid, ReadOnlySpan<byte> name, Span<byte> buffer)
+    /// <summary>
+    /// Reads <c>/proc/{pid}/{name}</c> (or <c>/proc/{pid}/{name}/{entry}</c>) into <paramref name="buffer"/>; returns the
+    /// bytes read, or -1.
+    /// </summary>
+    public static unsafe int Read(int pid, ReadOnlySpan<byte> name, Span<byte> buffer, int entry = -1)
     {
         Span<byte> path = stackalloc byte[64];
-        if (!Path(path, pid, name))
+        if (!Path(path, pid, name, entry))
             return -1;
         int fd;
         fixed (byte* p = path)
@@ -79,6 +82,47 @@ internal static class ProcFs
             return false;
         fixed (byte* p = path)
             return access(p, 0 /* F_OK */) == 0;
+    }
+
+    /// <summary>
+    /// The process a descriptor of this process refers to, when it is a pidfd (its <c>fdinfo</c> has a <c>Pid:</c>
+    /// line) or a <c>/proc/PID</c> directory (its link reads <c>/proc/PID</c>); -1 otherwise.
+    /// </summary>
+    public static unsafe int ProcessOfDescriptor(int fd)
+    {
+        Span<byte> text = stackalloc byte[512];
+        int n = Read(System.Environment.ProcessId, "fdinfo"u8, text, fd);
+        if (n > 0 && Field(text[..n], "Pid:"u8) is long pid and > 0)
+            return (int)pid;
+        Span<byte> path = stackalloc byte[64];
+        if (!Path(path, System.Environment.ProcessId, "fd"u8, fd))
+            return -1;
+        fixed (byte* p = path)
+        fixed (byte* t = text)
+            n = (int)readlink(p, t, (nuint)text.Length);
+        var link = n > 0 ? text[..n] : default;
+        return link.StartsWith("/proc/"u8) && Utf8Parser.TryParse(link[6..], out int target, out int used) && used == link.Length - 6 ? target : -1;
+    }
+
+    /// <summary>The process group of <paramref name="pid"/> (the fifth field of <c>/proc/PID/stat</c>), or -1.</summary>
+    public static int ProcessGroup(int pid)
+    {
+        Span<byte> text = stackalloc byte[512];
+        int n = Read(pid, "stat"u8, text);
+        if (n <= 0)
+            return -1;
+        // After the command name, which may hold spaces and ')': " state ppid pgrp ...".
+        ReadOnlySpan<byte> rest = text[..n];
+        rest = rest[(rest.LastIndexOf((byte)')') + 1)..];
+        for (int skip = 0; skip < 3; skip++)
+        {
+            rest = rest.TrimStart(" "u8);
+            int space = rest.IndexOf((byte)' ');
+            if (space < 0)
+                return -1;
+            rest = rest[space..];
+        }
+        return Utf8Parser.TryParse(rest.TrimStart(" "u8), out int group, out _) ? group : -1;
     }
 
     /// <summary>The first decimal number after <paramref name="field"/> (e.g. <c>Tgid:</c>) at the start of a line of <paramref name="text"/>; -1 when absent or unreadable.</summary>

@@ -1,12 +1,13 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
 using Syscage.Bpf;
 using static Syscage.Kernel.Interop.Libc;
 
 namespace Syscage.Kernel;
 
-/// <summary>What to run under a filter (the shape of <see cref="ProcessStartInfo"/>).</summary>
+/// <summary>What to run under a filter (the shape of <see cref="System.Diagnostics.ProcessStartInfo"/>).</summary>
 public sealed class SandboxedProcessStartInfo
 {
     /// <summary>Creates start info for <paramref name="fileName"/>, found on PATH when it has no slash.</summary>
@@ -34,12 +35,32 @@ public sealed class SandboxedProcessStartInfo
     /// <summary>Redirect stderr to <see cref="SandboxedProcess.StandardError"/>.</summary>
     public bool RedirectStandardError { get; set; }
     /// <summary>
-    /// Flags for <c>seccomp(SECCOMP_SET_MODE_FILTER)</c> (TSYNC is pointless in a fresh process). With
-    /// <see cref="FilterFlags.NewListener"/> the listener reaches <see cref="SandboxedProcess.Listener"/> before the
-    /// command runs, and the command never holds it (the hand-over is described in syscage-exec.c).
+    /// Flags for <c>seccomp(SECCOMP_SET_MODE_FILTER)</c> of the main filter (TSYNC is pointless in a fresh process).
+    /// With <see cref="FilterFlags.NewListener"/> the listener reaches <see cref="SandboxedProcess.Listener"/> before
+    /// the command runs, and the command never holds it (the hand-over is described in syscage-exec.c).
     /// </summary>
     public FilterFlags Flags { get; set; }
+
+    /// <summary>
+    /// A filter installed before the main one, made once the launcher runs (it may name the launcher's pid): the
+    /// supervisor's guard (<c>Syscage.Supervision.SupervisorGuard</c>). Null: none.
+    /// </summary>
+    public Func<LaunchContext, SandboxGuard>? Guard { get; set; }
 }
+
+/// <summary>The processes a guard filter protects: the supervisor (this process) and the launcher.</summary>
+/// <param name="SupervisorPid">This process.</param>
+/// <param name="SupervisorProcessGroup">This process's process group, which the command shares.</param>
+/// <param name="LauncherPid">The launcher, the command's parent.</param>
+public readonly record struct LaunchContext(int SupervisorPid, int SupervisorProcessGroup, int LauncherPid);
+
+/// <summary>A filter installed before the main one.</summary>
+/// <param name="Filter">The guard's program.</param>
+/// <param name="Marker">
+/// The value the launcher passes as the otherwise unused fourth argument of the <c>seccomp()</c> call that installs
+/// the main filter (<c>seccomp_data.args[3]</c>), so the guard can let that one installation through.
+/// </param>
+public sealed record SandboxGuard(BpfProgram Filter, ulong Marker);
 
 /// <summary>How a sandboxed command ended.</summary>
 /// <param name="ExitCode">Its exit code, when it exited.</param>
@@ -51,11 +72,14 @@ public sealed record SandboxExit(int? ExitCode, int? Signal, bool CoreDumped, st
     /// <summary><c>SIGSYS</c>: the signal of <c>SECCOMP_RET_KILL_*</c> and <c>SECCOMP_RET_TRAP</c>.</summary>
     public const int SIGSYS = 31;
 
+    /// <summary>Processes of the command's tree still running when it ended, which the launcher then killed.</summary>
+    public int Swept { get; init; }
+
     /// <summary>The status a shell would show: the exit code, or 128 + signal.</summary>
     public int ShellStatus => Signal is int s ? 128 + s : ExitCode ?? 127;
 
-    /// <summary>True when SIGSYS ended it: the filter killed it (or a TRAP went unhandled).</summary>
-    public bool KilledBySeccomp => Signal == SIGSYS;
+    /// <summary>True when SIGSYS ended it: a seccomp KILL or an unhandled TRAP — or a SIGSYS some process sent.</summary>
+    public bool KilledBySigsys => Signal == SIGSYS;
 
     /// <inheritdoc/>
     public override string ToString() => Failure is not null ? $"failed to start: {Failure}"
@@ -63,50 +87,74 @@ public sealed record SandboxExit(int? ExitCode, int? Signal, bool CoreDumped, st
         : string.Create(CultureInfo.InvariantCulture, $"exited with {ExitCode}");
 }
 
+/// <summary>The command can't be run: not found (shell status 127), or not executable (126).</summary>
+public sealed class CommandNotRunnableException(string message, int shellStatus) : SyscageException(message)
+{
+    /// <summary>What a shell answers: 127 when the command was not found, 126 when it can't be executed.</summary>
+    public int ShellStatus { get; } = shellStatus;
+}
+
 /// <summary>
-/// A command running under a seccomp filter from its first instruction. The .NET process never forks itself:
-/// it starts the small native launcher <c>syscage-exec</c> (shipped next to Syscage.dll), which forks the
-/// command's process, sets no_new_privs, installs the filter and execs the command, then waits and reports
-/// exactly how it ended. Works unprivileged.
+/// A command running under seccomp filters from its first instruction. The .NET process never forks itself: it
+/// starts the small native launcher <c>syscage-exec</c> (shipped next to Syscage.dll) with <c>posix_spawn</c>; the
+/// launcher forks the command's process, which sets no_new_privs, installs the filters and execs the command. The
+/// launcher then waits, reports exactly how the command ended, and keeps its whole process tree from outliving this
+/// object: disposing it, or the end of this process, kills the tree. Works unprivileged.
 /// </summary>
 public sealed class SandboxedProcess : IDisposable
 {
+    private const int ControlFd = 3, StatusFd = 4, HandoverFd = 5;
     private static readonly Lock StartLock = new();
-    private readonly Process _launcher;
-    private readonly Task<string> _status;
+    private readonly int _launcherPid;
+    private readonly SafeFileHandle _launcherPidfd;
+    private readonly SafeFileHandle _control;
+    private readonly Thread _statusReader;
+    private readonly StatusLines _status;
+    private readonly StreamWriter? _stdin;
+    private readonly StreamReader? _stdout, _stderr;
 
-    private SandboxedProcess(Process launcher, Task<string> status, Notify.ListenerHandle? listener, int commandPid)
+    private SandboxedProcess(int launcherPid, SafeFileHandle launcherPidfd, SafeFileHandle control, StatusLines status, Thread reader,
+                             StreamWriter? stdin, StreamReader? stdout, StreamReader? stderr)
     {
-        _launcher = launcher;
+        _launcherPid = launcherPid;
+        _launcherPidfd = launcherPidfd;
+        _control = control;
         _status = status;
-        Listener = listener;
-        CommandPid = commandPid;
+        _statusReader = reader;
+        _stdin = stdin;
+        _stdout = stdout;
+        _stderr = stderr;
     }
 
     /// <summary>
     /// With <see cref="FilterFlags.NewListener"/>: the filter's user-notification listener, taken from the
     /// command's process before it ran its command; null otherwise, or when the filter could not be installed
-    /// (<see cref="WaitForExit"/> says why). The caller owns it (hand it to a <c>NotificationSupervisor</c>).
+    /// (<see cref="WaitForExit()"/> says why). The caller owns it (hand it to a <c>NotificationSupervisor</c>).
     /// </summary>
-    public Notify.ListenerHandle? Listener { get; }
+    public Notify.ListenerHandle? Listener { get; private set; }
 
-    /// <summary>The command's process id, when known (with <see cref="FilterFlags.NewListener"/>); 0 otherwise.</summary>
-    public int CommandPid { get; }
+    /// <summary>The command's process id (0 when the launcher failed before forking it).</summary>
+    public int CommandPid { get; private set; }
+
+    /// <summary>The launcher's process id: the command's parent.</summary>
+    public int LauncherPid => _launcherPid;
 
     /// <summary>Where the launcher is: next to Syscage.dll.</summary>
     public static string LauncherPath => Path.Combine(Path.GetDirectoryName(typeof(SandboxedProcess).Assembly.Location) ?? AppContext.BaseDirectory, "syscage-exec");
 
-    /// <summary>The launcher process (the command is its only child).</summary>
-    public Process Process => _launcher;
+    /// <summary>True once the launcher has ended (the command and its tree with it).</summary>
+    public bool HasExited => !_statusReader.IsAlive;
 
     /// <summary>The command's stdin, when redirected.</summary>
-    public StreamWriter StandardInput => _launcher.StandardInput;
+    public StreamWriter StandardInput => _stdin ?? throw new InvalidOperationException("stdin was not redirected");
     /// <summary>The command's stdout, when redirected.</summary>
-    public StreamReader StandardOutput => _launcher.StandardOutput;
+    public StreamReader StandardOutput => _stdout ?? throw new InvalidOperationException("stdout was not redirected");
     /// <summary>The command's stderr, when redirected.</summary>
-    public StreamReader StandardError => _launcher.StandardError;
+    public StreamReader StandardError => _stderr ?? throw new InvalidOperationException("stderr was not redirected");
 
-    /// <summary>Starts <paramref name="info"/> under <paramref name="filter"/>.</summary>
+    /// <summary>Starts <paramref name="info"/> under <paramref name="filter"/> (after <see cref="SandboxedProcessStartInfo.Guard"/>, if any).</summary>
+    /// <exception cref="CommandNotRunnableException">The command was not found or is not executable.</exception>
+    /// <exception cref="SyscageException">The launcher is missing or could not be started.</exception>
     public static SandboxedProcess Start(BpfProgram filter, SandboxedProcessStartInfo info)
     {
         ArgumentNullException.ThrowIfNull(filter);
@@ -115,250 +163,485 @@ public sealed class SandboxedProcess : IDisposable
         string launcher = LauncherPath;
         if (!File.Exists(launcher))
             throw new SyscageException($"{launcher}: the launcher is missing (it is built from src/Syscage/Kernel/Native/syscage-exec.c with cc)");
-
-        int memfd = memfd_create("syscage-filter", MFD_CLOEXEC);
-        if (memfd < 0)
-            throw KernelException.FromLastError("memfd_create");
         bool listening = (info.Flags & FilterFlags.NewListener) != 0;
-        int handover = -1;
-        Span<int> pipe = stackalloc int[2];
+
+        var fds = new ChildDescriptors();
         try
         {
-            WriteAll(memfd, filter.ToBytes());
+            var (controlRead, controlWrite) = fds.Pipe();
+            var (statusRead, statusWrite) = fds.Pipe();
+            fds.Give(controlRead, ControlFd);
+            fds.Give(statusWrite, StatusFd);
+            int handover = -1;
             if (listening)
             {
                 // One shared page: the launcher maps it before fork; see "The listener hand-over" in syscage-exec.c.
-                handover = memfd_create("syscage-handover", MFD_CLOEXEC);
-                if (handover < 0)
-                    throw KernelException.FromLastError("memfd_create");
+                handover = fds.Keep(memfd_create("syscage-handover", MFD_CLOEXEC), "memfd_create");
                 if (ftruncate(handover, 4096) != 0)
                     throw KernelException.FromLastError("ftruncate(memfd)");
+                fds.Give(handover, HandoverFd);
             }
-            if (pipe2(pipe, 0x80000 /* O_CLOEXEC */) != 0)
-                throw KernelException.FromLastError("pipe2");
-            int pid = System.Environment.ProcessId;
-            var psi = new ProcessStartInfo(launcher)
+            StreamWriter? stdin = null;
+            StreamReader? stdout = null, stderr = null;
+            if (info.RedirectStandardInput)
             {
-                UseShellExecute = false,
-                RedirectStandardInput = info.RedirectStandardInput,
-                RedirectStandardOutput = info.RedirectStandardOutput,
-                RedirectStandardError = info.RedirectStandardError,
-                WorkingDirectory = info.WorkingDirectory ?? "",
-            };
-            if (listening)
-            {
-                psi.ArgumentList.Add("--listener");
-                psi.ArgumentList.Add($"/proc/{pid}/fd/{handover}");
+                var (r, w) = fds.Pipe();
+                fds.Give(r, 0);
+                stdin = new StreamWriter(fds.Stream(w, FileAccess.Write), new UTF8Encoding(false)) { AutoFlush = true };
             }
-            psi.ArgumentList.Add($"/proc/{pid}/fd/{memfd}");
-            psi.ArgumentList.Add(((uint)info.Flags).ToString(CultureInfo.InvariantCulture));
-            psi.ArgumentList.Add($"/proc/{pid}/fd/{pipe[1]}");
-            psi.ArgumentList.Add(path);
-            psi.ArgumentList.Add(info.FileName);
-            foreach (var a in info.Arguments)
-                psi.ArgumentList.Add(a);
-            psi.Environment.Clear();
-            foreach (var (k, v) in info.Environment)
-                psi.Environment[k] = v;
+            if (info.RedirectStandardOutput)
+            {
+                var (r, w) = fds.Pipe();
+                fds.Give(w, 1);
+                stdout = new StreamReader(fds.Stream(r, FileAccess.Read), Encoding.UTF8);
+            }
+            if (info.RedirectStandardError)
+            {
+                var (r, w) = fds.Pipe();
+                fds.Give(w, 2);
+                stderr = new StreamReader(fds.Stream(r, FileAccess.Read), Encoding.UTF8);
+            }
 
-            Process process;
+            List<string> argv = [launcher];
+            if (listening)
+                argv.Add("--listener");
+            if (!string.IsNullOrEmpty(info.WorkingDirectory))
+                argv.AddRange(["--cwd", info.WorkingDirectory]);
+            argv.AddRange(["--", path, info.FileName, .. info.Arguments]);
+            int pid;
             lock (StartLock)
-                process = Process.Start(psi) ?? throw new SyscageException($"{launcher}: could not start");
-            int readEnd = pipe[0], writeEnd = pipe[1];
-            var taken = listening ? new TaskCompletionSource<(Notify.ListenerHandle, int)?>(TaskCreationOptions.RunContinuationsAsynchronously) : null;
-            int handoverFd = handover;
-            handover = -1; // ReadStatus closes it now
-            var status = Task.Run(() => ReadStatus(readEnd, writeEnd, memfd, handoverFd, taken, process));
-            if (taken is null)
-                return new SandboxedProcess(process, status, null, 0);
-            // The command's process spins until we take the listener (or the launcher gives up after 30 s).
-            Task.WaitAny(taken.Task, status);
-            if (taken.Task.IsFaulted)
+                pid = Spawn(launcher, argv, info.Environment, fds);
+            if (handover >= 0)
+                fds.Release(handover); // shared: the launcher's copy and ours (for the hand-over's "taken")
+            fds.CloseGiven();
+            var pidfd = new SafeFileHandle((nint)syscall(SYS_pidfd_open, pid, 0, 0), ownsHandle: true);
+            if (pidfd.IsInvalid)
+                throw KernelException.FromLastError("pidfd_open(launcher)");
+            var control = new SafeFileHandle(controlWrite, ownsHandle: true);
+            fds.Release(controlWrite);
+            var status = new StatusLines(statusRead, handover, pidfd);
+            fds.Release(statusRead);
+            var reader = new Thread(status.Run) { IsBackground = true, Name = "syscage-launcher-status" };
+            reader.Start();
+            var process = new SandboxedProcess(pid, pidfd, control, status, reader, stdin, stdout, stderr);
+            try
             {
-                process.WaitForExit();
-                process.Dispose();
-                throw taken.Task.Exception!.InnerException!;
+                var context = new LaunchContext(System.Environment.ProcessId, getpgrp(), pid);
+                var guard = info.Guard?.Invoke(context);
+                process.SendFilters(guard, filter, info.Flags);
+                process.AwaitStart(listening);
             }
-            var got = taken.Task.IsCompletedSuccessfully ? taken.Task.Result : null;
-            return new SandboxedProcess(process, status, got?.Item1, got?.Item2 ?? 0);
+            catch
+            {
+                process.Dispose();
+                throw;
+            }
+            return process;
         }
-        catch
+        finally
         {
-            close(memfd);
-            if (handover >= 0) close(handover);
-            if (pipe[0] > 0) close(pipe[0]);
-            if (pipe[1] > 0) close(pipe[1]);
-            throw;
+            fds.Dispose();
         }
     }
 
-    /// <summary>Waits for the command and says how it ended.</summary>
+    /// <summary>Waits for the command (and its tree) to end and says how it ended.</summary>
     public SandboxExit WaitForExit()
     {
-        _launcher.WaitForExit();
-        return Parse(_status.GetAwaiter().GetResult(), _launcher.ExitCode);
+        _statusReader.Join();
+        return _status.Exit();
     }
+
+    /// <summary>Waits at most <paramref name="milliseconds"/> for the command to end; true when it has.</summary>
+    public bool WaitForExit(int milliseconds) => _statusReader.Join(milliseconds);
 
     /// <summary>Waits for the command and says how it ended.</summary>
     public async Task<SandboxExit> WaitForExitAsync(CancellationToken cancellationToken = default)
     {
-        await _launcher.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        return Parse(await _status.WaitAsync(cancellationToken).ConfigureAwait(false), _launcher.ExitCode);
+        await _status.Ended.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return WaitForExit();
     }
 
     /// <summary>
-    /// Sends <paramref name="signal"/> to the launcher, which passes SIGTERM, SIGHUP, SIGUSR1 and SIGUSR2 on to the
-    /// command (SIGKILL ends the launcher itself; the command then gets no further signal from it).
+    /// Sends <paramref name="signal"/> to the launcher, which passes every catchable signal from this process on to
+    /// the command (not SIGKILL or SIGSTOP: see <see cref="Kill"/>).
     /// </summary>
     public void SendSignal(int signal)
     {
-        if (!_launcher.HasExited && Interop.Libc.kill(_launcher.Id, signal) != 0)
-            throw KernelException.FromLastError("kill");
+        bool added = false;
+        try
+        {
+            _launcherPidfd.DangerousAddRef(ref added);
+            // The pidfd names the launcher even after it has ended and its pid was reused: ESRCH, never a stranger.
+            if (syscall4(SYS_pidfd_send_signal, _launcherPidfd.DangerousGetHandle(), signal, 0, 0) != 0)
+            {
+                var e = KernelException.FromLastError("pidfd_send_signal(launcher)");
+                if (e.Errno != 3 /* ESRCH: already gone */)
+                    throw e;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // The launcher has ended and been reaped.
+        }
+        finally
+        {
+            if (added)
+                _launcherPidfd.DangerousRelease();
+        }
     }
 
     /// <summary>Asks the command to end: SIGTERM, passed on by the launcher.</summary>
     public void Terminate() => SendSignal(15);
 
-    /// <inheritdoc/>
-    public void Dispose() => _launcher.Dispose();
+    /// <summary>Kills the command and every process of its tree (the launcher does it when this process hangs up).</summary>
+    public void Kill() => _control.Dispose();
 
-    private static string ReadStatus(int readEnd, int writeEnd, int memfd, int handover,
-                                     TaskCompletionSource<(Notify.ListenerHandle, int)?>? taken, Process process)
+    /// <summary>Kills the command's tree if it still runs (see <see cref="Kill"/>) and releases the descriptors.</summary>
+    public void Dispose()
     {
-        int linesSeen = 0;
-        void OnLines(string text)
+        _control.Dispose();
+        _stdin?.Dispose();
+        _stdout?.Dispose();
+        _stderr?.Dispose();
+    }
+
+    /// <summary>Writes the filters on CONTROL (count; per filter flags, length, marker, instructions).</summary>
+    private void SendFilters(SandboxGuard? guard, BpfProgram filter, FilterFlags flags)
+    {
+        var message = new List<byte>();
+        void U32(uint v) => message.AddRange(BitConverter.GetBytes(v));
+        void Filter(BpfProgram program, uint f, ulong marker)
         {
-            var lines = text.Split('\n');
-            for (; linesSeen < lines.Length - 1; linesSeen++)
-            {
-                var parts = lines[linesSeen].Split(' ');
-                if (parts[0] == "listener" && taken is not null && handover >= 0 && parts.Length == 3)
-                    TakeListener(parts, handover, taken);
-            }
+            U32(f);
+            U32((uint)program.Length);
+            message.AddRange(BitConverter.GetBytes(marker));
+            message.AddRange(program.ToBytes());
         }
-        // Our write end must close for the pipe to reach EOF, but not before the launcher has opened its own
-        // through /proc: it says "ready" once it has. If it dies first, its exit is the cue instead.
-        int closed = 0;
-        void CloseOurs()
-        {
-            if (Interlocked.Exchange(ref closed, 1) == 0)
-            {
-                close(writeEnd);
-                close(memfd);
-            }
-        }
-        _ = process.WaitForExitAsync().ContinueWith(_ => CloseOurs(), TaskScheduler.Default);
-        if (taken is not null)
-            _ = process.WaitForExitAsync().ContinueWith(_ => taken.TrySetResult(null), TaskScheduler.Default);
-        var text = new System.Text.StringBuilder();
-        var buffer = new byte[256];
+        U32(guard is null ? 1u : 2u);
+        if (guard is not null)
+            Filter(guard.Filter, 0, 0);
+        Filter(filter, (uint)flags, guard?.Marker ?? 0);
+        byte[] bytes = [.. message];
+        int done = 0;
+        bool added = false;
         try
         {
-            while (true)
+            _control.DangerousAddRef(ref added);
+            int fd = (int)_control.DangerousGetHandle();
+            while (done < bytes.Length)
             {
-                nint n = read(readEnd, buffer, buffer.Length);
-                if (n > 0)
+                nint n = write(fd, bytes.AsSpan(done), bytes.Length - done);
+                if (n < 0)
                 {
-                    text.Append(System.Text.Encoding.ASCII.GetString(buffer, 0, (int)n));
-                    string all = text.ToString();
-                    if (all.Contains('\n', StringComparison.Ordinal))
-                        CloseOurs();
-                    OnLines(all);
+                    if (Marshal.GetLastPInvokeError() == 4 /* EINTR */)
+                        continue;
+                    break; // the launcher is gone; its status says why
                 }
-                else if (n == 0 || Marshal.GetLastPInvokeError() != 4 /* EINTR */)
-                    break;
+                done += (int)n;
             }
         }
         finally
         {
-            CloseOurs();
-            close(readEnd);
-            if (handover >= 0)
-                close(handover);
-            taken?.TrySetResult(null);
+            if (added)
+                _control.DangerousRelease();
         }
-        return text.ToString();
     }
 
-    /// <summary>The caller's side of the hand-over: pidfd_getfd the listener, then let the command's process go on.</summary>
-    private static void TakeListener(string[] parts, int handover, TaskCompletionSource<(Notify.ListenerHandle, int)?> taken)
+    /// <summary>Waits until the launcher says the command's process exists (and, when listening, until we hold the listener).</summary>
+    private void AwaitStart(bool listening)
     {
-        Span<byte> flag = stackalloc byte[4];
+        _status.Started.Wait();
+        CommandPid = _status.CommandPid;
+        if (!listening)
+            return;
+        Listener = _status.Taken.Task.GetAwaiter().GetResult();
+    }
+
+    private static unsafe int Spawn(string launcher, List<string> argv, IDictionary<string, string?> environment, ChildDescriptors fds)
+    {
+        var strings = new List<nint>();
+        nint Utf8(string s)
+        {
+            nint p = Marshal.StringToCoTaskMemUTF8(s);
+            strings.Add(p);
+            return p;
+        }
+        byte* actions = stackalloc byte[PosixSpawnOpaqueSize];
+        new Span<byte>(actions, PosixSpawnOpaqueSize).Clear();
+        int rc = posix_spawn_file_actions_init(actions);
+        if (rc != 0)
+            throw new KernelException("posix_spawn_file_actions_init", rc);
         try
         {
-            int pid = int.Parse(parts[1], CultureInfo.InvariantCulture), fd = int.Parse(parts[2], CultureInfo.InvariantCulture);
-            var listener = Notify.ListenerHandle.TakeFrom(pid, fd);
-            flag[0] = 1; // taken = 1 (offset 8 of struct handover)
-            if (pwrite(handover, flag, 4, 8) != 4)
-            {
-                var e = KernelException.FromLastError("pwrite(handover)");
-                listener.Dispose();
-                throw e;
-            }
-            taken.TrySetResult((listener, pid));
+            foreach (var (source, target) in fds.Given)
+                if ((rc = posix_spawn_file_actions_adddup2(actions, source, target)) != 0)
+                    throw new KernelException("posix_spawn_file_actions_adddup2", rc);
+            var env = environment.Where(kv => kv.Value is not null).Select(kv => $"{kv.Key}={kv.Value}").ToList();
+            byte** args = stackalloc byte*[argv.Count + 1];
+            for (int i = 0; i < argv.Count; i++)
+                args[i] = (byte*)Utf8(argv[i]);
+            args[argv.Count] = null;
+            var envp = new nint[env.Count + 1];
+            for (int i = 0; i < env.Count; i++)
+                envp[i] = Utf8(env[i]);
+            int pid;
+            fixed (nint* e = envp)
+                rc = posix_spawn(&pid, (byte*)Utf8(launcher), actions, null, args, (byte**)e);
+            if (rc != 0)
+                throw new KernelException($"posix_spawn({launcher})", rc);
+            return pid;
         }
-        catch (Exception e) when (e is SyscageException or FormatException)
+        finally
         {
-            flag[0] = 2; // taken = 2: gave up, the launcher kills the command's process
-            _ = pwrite(handover, flag, 4, 8);
-            taken.TrySetException(e);
-        }
-    }
-
-    private static SandboxExit Parse(string status, int launcherExit)
-    {
-        string? failure = null;
-        foreach (var line in status.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var parts = line.Split(' ');
-            switch (parts[0])
-            {
-                case "exit":
-                    return new SandboxExit(int.Parse(parts[1], CultureInfo.InvariantCulture), null, false, failure);
-                case "ready" when parts.Length > 1 && parts[1] == "0":
-                case "listener":
-                    break;
-                case "signal":
-                    return new SandboxExit(null, int.Parse(parts[1], CultureInfo.InvariantCulture), parts.Length > 2 && parts[2] == "1", failure);
-                default:
-                    int errno = parts.Length > 1 && int.TryParse(parts[1], CultureInfo.InvariantCulture, out int e) ? e : 0;
-                    failure = parts[0] switch
-                    {
-                        "seccomp" => $"seccomp(SECCOMP_SET_MODE_FILTER): {KernelException.Describe(errno)}",
-                        "prctl" => $"prctl(PR_SET_NO_NEW_PRIVS): {KernelException.Describe(errno)}",
-                        "exec" => $"execve: {KernelException.Describe(errno)}",
-                        "read" or "ready" => $"reading the filter: {KernelException.Describe(errno)}",
-                        _ => $"{parts[0]}: {KernelException.Describe(errno)}",
-                    };
-                    break;
-            }
-        }
-        return new SandboxExit(failure is null ? launcherExit : null, null, false, failure);
-    }
-
-    private static void WriteAll(int fd, byte[] bytes)
-    {
-        int done = 0;
-        while (done < bytes.Length)
-        {
-            nint n = write(fd, bytes.AsSpan(done), bytes.Length - done);
-            if (n < 0)
-                throw KernelException.FromLastError("write(memfd)");
-            done += (int)n;
+            posix_spawn_file_actions_destroy(actions);
+            foreach (var s in strings)
+                Marshal.FreeCoTaskMem(s);
         }
     }
 
     /// <summary>execvp's search, done here so that the filtered process makes one execve and no probing.</summary>
+    /// <exception cref="CommandNotRunnableException">Not found (127), a directory or not executable (126).</exception>
     public static string ResolveExecutable(string fileName, string? pathVariable)
     {
+        ArgumentNullException.ThrowIfNull(fileName);
         if (fileName.Contains('/'))
-            return File.Exists(fileName) ? Path.GetFullPath(fileName) : throw new SyscageException($"{fileName}: no such file");
+        {
+            if (Directory.Exists(fileName))
+                throw new CommandNotRunnableException($"{fileName}: is a directory", 126);
+            if (!File.Exists(fileName))
+                throw new CommandNotRunnableException($"{fileName}: no such file", 127);
+            return Path.GetFullPath(fileName);
+        }
         foreach (var dir in (pathVariable ?? "/usr/local/bin:/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries))
         {
             string candidate = Path.Combine(dir, fileName);
             if (File.Exists(candidate) && (File.GetUnixFileMode(candidate) & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) != 0)
                 return candidate;
         }
-        throw new SyscageException($"{fileName}: command not found on PATH");
+        throw new CommandNotRunnableException($"{fileName}: command not found on PATH", 127);
+    }
+
+    /// <summary>
+    /// The descriptors of one start: pipes and memfds made close-on-exec, each child end moved to a number of at least
+    /// 10 (so the spawn's dup2 onto 0..5 never overwrites another source) and given to the launcher by the spawn's file
+    /// actions only. Whatever is not released is closed at the end.
+    /// </summary>
+    private sealed class ChildDescriptors : IDisposable
+    {
+        private readonly List<int> _owned = [];
+        public List<(int Source, int Target)> Given { get; } = [];
+
+        public int Keep(int fd, string call)
+        {
+            if (fd < 0)
+                throw KernelException.FromLastError(call);
+            int high = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+            var error = high < 0 ? KernelException.FromLastError("fcntl(F_DUPFD_CLOEXEC)") : null;
+            close(fd);
+            if (error is not null)
+                throw error;
+            _owned.Add(high);
+            return high;
+        }
+
+        public (int Read, int Write) Pipe()
+        {
+            Span<int> ends = stackalloc int[2];
+            if (pipe2(ends, O_RDONLY_CLOEXEC) != 0)
+                throw KernelException.FromLastError("pipe2");
+            int r = ends[0], w = ends[1];
+            try
+            {
+                r = Keep(r, "pipe2");
+            }
+            catch
+            {
+                close(w);
+                throw;
+            }
+            return (r, Keep(w, "pipe2"));
+        }
+
+        public void Give(int fd, int target) => Given.Add((fd, target));
+
+        public FileStream Stream(int fd, FileAccess access)
+        {
+            Release(fd);
+            return new FileStream(new SafeFileHandle(fd, ownsHandle: true), access, bufferSize: 0);
+        }
+
+        public void Release(int fd) => _owned.Remove(fd);
+
+        /// <summary>After the spawn: the launcher has its copies; ours of the ends it got are closed.</summary>
+        public void CloseGiven()
+        {
+            foreach (var (fd, _) in Given)
+                if (_owned.Remove(fd))
+                    close(fd);
+        }
+
+        public void Dispose()
+        {
+            foreach (int fd in _owned)
+                close(fd);
+            _owned.Clear();
+        }
+    }
+
+    /// <summary>
+    /// Reads the launcher's STATUS lines on a thread of its own until the launcher ends, takes the listener when it is
+    /// published, and reaps the launcher.
+    /// </summary>
+    private sealed class StatusLines(int statusFd, int handoverFd, SafeFileHandle launcherPidfd)
+    {
+        private readonly StringBuilder _text = new();
+        private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _launcherSignal, _launcherExit = -1;
+
+        public ManualResetEventSlim Started { get; } = new();
+        public TaskCompletionSource<Notify.ListenerHandle?> Taken { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public int CommandPid { get; private set; }
+        public Task Ended => _ended.Task;
+
+        public void Run()
+        {
+            try
+            {
+                var buffer = new byte[256];
+                int seen = 0;
+                while (true)
+                {
+                    nint n = read(statusFd, buffer, buffer.Length);
+                    if (n < 0 && Marshal.GetLastPInvokeError() == 4 /* EINTR */)
+                        continue;
+                    if (n <= 0)
+                        break;
+                    _text.Append(Encoding.ASCII.GetString(buffer, 0, (int)n));
+                    var lines = _text.ToString().Split('\n');
+                    for (; seen < lines.Length - 1; seen++)
+                        OnLine(lines[seen].Split(' '));
+                }
+            }
+            finally
+            {
+                close(statusFd);
+                if (handoverFd >= 0)
+                    close(handoverFd);
+                Reap();
+                launcherPidfd.Dispose();
+                Started.Set();
+                Taken.TrySetResult(null);
+                _ended.TrySetResult();
+            }
+        }
+
+        private void OnLine(string[] parts)
+        {
+            switch (parts[0])
+            {
+                case "pid" when parts.Length == 2:
+                    CommandPid = int.Parse(parts[1], CultureInfo.InvariantCulture);
+                    Started.Set();
+                    break;
+                case "listener" when parts.Length == 3 && handoverFd >= 0:
+                    TakeListener(int.Parse(parts[1], CultureInfo.InvariantCulture), int.Parse(parts[2], CultureInfo.InvariantCulture));
+                    break;
+                case "exit" or "signal" or "swept" or "listener":
+                    break;
+                default:
+                    // A failure before or instead of the command: nothing more to wait for.
+                    Started.Set();
+                    Taken.TrySetResult(null);
+                    break;
+            }
+        }
+
+        /// <summary>The caller's side of the hand-over: pidfd_getfd the listener, then let the command's process go on.</summary>
+        private void TakeListener(int pid, int fd)
+        {
+            Span<byte> flag = stackalloc byte[4];
+            try
+            {
+                var listener = Notify.ListenerHandle.TakeFrom(pid, fd);
+                flag[0] = 1; // taken = 1 (offset 8 of struct handover)
+                if (pwrite(handoverFd, flag, 4, 8) != 4)
+                {
+                    var e = KernelException.FromLastError("pwrite(handover)");
+                    listener.Dispose();
+                    throw e;
+                }
+                Taken.TrySetResult(listener);
+            }
+            catch (SyscageException e)
+            {
+                flag[0] = 2; // taken = 2: gave up, the launcher kills the command's process
+                _ = pwrite(handoverFd, flag, 4, 8);
+                Taken.TrySetException(e);
+            }
+        }
+
+        /// <summary>Waits for the launcher with its pidfd (which no other wait can confuse with a reused pid).</summary>
+        private unsafe void Reap()
+        {
+            byte* info = stackalloc byte[128];
+            new Span<byte>(info, 128).Clear();
+            bool added = false;
+            try
+            {
+                launcherPidfd.DangerousAddRef(ref added);
+                while (waitid(P_PIDFD, (int)launcherPidfd.DangerousGetHandle(), info, WEXITED) != 0)
+                    if (Marshal.GetLastPInvokeError() != 4 /* EINTR */)
+                        return; // ECHILD: someone reaped it for us; the status lines are what counts
+            }
+            finally
+            {
+                if (added)
+                    launcherPidfd.DangerousRelease();
+            }
+            // siginfo_t: si_code at offset 8 (CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3), si_status at 24.
+            int code = *(int*)(info + 8), value = *(int*)(info + 24);
+            if (code == 1)
+                _launcherExit = value;
+            else if (code is 2 or 3)
+                _launcherSignal = value;
+        }
+
+        /// <summary>How the command ended, from the status lines (and the launcher's own end when they say nothing).</summary>
+        public SandboxExit Exit()
+        {
+            string? failure = null;
+            int swept = 0;
+            foreach (var line in _text.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var parts = line.Split(' ');
+                int Number(int i) => parts.Length > i && int.TryParse(parts[i], CultureInfo.InvariantCulture, out int v) ? v : 0;
+                switch (parts[0])
+                {
+                    case "exit":
+                        return new SandboxExit(Number(1), null, false, failure) { Swept = swept };
+                    case "signal":
+                        return new SandboxExit(null, Number(1), Number(2) == 1, failure) { Swept = swept };
+                    case "swept":
+                        swept = Number(1);
+                        break;
+                    case "pid" or "listener":
+                        break;
+                    default:
+                        failure = parts[0] switch
+                        {
+                            "seccomp" => $"seccomp(SECCOMP_SET_MODE_FILTER): {KernelException.Describe(Number(1))}",
+                            "prctl" => $"prctl: {KernelException.Describe(Number(1))}",
+                            "exec" => $"execve: {KernelException.Describe(Number(1))}",
+                            "read" => $"reading the filters: {KernelException.Describe(Number(1))}",
+                            "chdir" => $"chdir: {KernelException.Describe(Number(1))}",
+                            _ => $"{parts[0]}: {KernelException.Describe(Number(1))}",
+                        };
+                        break;
+                }
+            }
+            if (failure is null && _launcherSignal != 0)
+                failure = string.Create(CultureInfo.InvariantCulture, $"the launcher was killed by signal {_launcherSignal}");
+            return new SandboxExit(failure is null ? _launcherExit : null, null, false, failure ?? (_launcherExit < 0 ? "the launcher ended without a report" : null)) { Swept = swept };
+        }
     }
 }

@@ -64,6 +64,9 @@ internal static partial class Interop
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial nint syscall(nint number, nint a1, nint a2, nint a3);
 
+        [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
+        internal static partial nint syscall4(nint number, nint a1, nint a2, nint a3, nint a4);
+
         [LibraryImport(Lib, EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int memfd_create(string name, uint flags);
 
@@ -132,5 +135,43 @@ internal static partial class Interop
 
         [LibraryImport(Lib, SetLastError = true)]
         internal static unsafe partial nint recvmsg(int fd, MsgHdr* msg, int flags);
+
+        internal const int PR_SET_PDEATHSIG = 1;
+        internal const int PR_GET_DUMPABLE = 3;
+        internal const int PR_SET_DUMPABLE = 4;
+        internal const int F_DUPFD_CLOEXEC = 1030;
+        internal const int P_PIDFD = 3;
+        internal const int WEXITED = 4;
+        internal const int WNOHANG = 1;
+
+        // posix_spawn(3): the file actions and attributes are opaque glibc structures (80 and 336 bytes on 64-bit
+        // Linux); callers give them this much zeroed memory.
+        internal const int PosixSpawnOpaqueSize = 512;
+
+        [LibraryImport(Lib)]
+        internal static unsafe partial int posix_spawn_file_actions_init(void* actions);
+
+        [LibraryImport(Lib)]
+        internal static unsafe partial int posix_spawn_file_actions_adddup2(void* actions, int fd, int newfd);
+
+        [LibraryImport(Lib)]
+        internal static unsafe partial int posix_spawn_file_actions_destroy(void* actions);
+
+        // Returns an error number (not -1 with errno).
+        [LibraryImport(Lib)]
+        internal static unsafe partial int posix_spawn(int* pid, byte* path, void* fileActions, void* attributes, byte** argv, byte** envp);
+
+        // int waitid(idtype_t, id_t, siginfo_t *, int): with P_PIDFD the id is a pidfd. siginfo_t is 128 bytes.
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial int waitid(int idType, int id, byte* info, int options);
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static partial int getpgrp();
+
+        // include/uapi/linux/pidfd.h (Linux 6.9, newer than some installed headers): pidfd_send_signal's scope flags.
+        internal const uint PIDFD_SIGNAL_PROCESS_GROUP = 1u << 2;
+
+        [LibraryImport(Lib, EntryPoint = "readlink", SetLastError = true)]
+        internal static unsafe partial nint readlink(byte* path, byte* buffer, nuint size);
     }
 }
