@@ -28,6 +28,9 @@ public sealed record EbpfHandlerOptions
     /// <see cref="NotificationRouter"/> for the policy that logs to <see cref="Log"/>.
     /// </summary>
     public NotificationRouter? Router { get; init; }
+
+    /// <summary>What applies the verdicts; shared with the run's other handlers so one record of kills serves the report.</summary>
+    public VerdictApplier? Applier { get; init; }
 }
 
 /// <summary>One ring-buffer record, with the program and map it came from.</summary>
@@ -42,24 +45,12 @@ public readonly record struct EbpfRingBufRecord(SeccompEbpfProgram Program, Ring
 /// — and applies the verdict as the kernel would have, as far as user space can.
 /// </summary>
 /// <remarks>
-/// <para>The verdict (after the kernel's own normalisation, <see cref="SeccompAction.Effective"/>) becomes:</para>
-/// <list type="bullet">
-/// <item>ALLOW: the call runs (<c>SECCOMP_USER_NOTIF_FLAG_CONTINUE</c>).</item>
-/// <item>ERRNO(n): the call fails with n, data above 4095 clamped to 4095; ERRNO(0) returns 0 without running the call —
-/// both as the kernel does.</item>
-/// <item>LOG: the call runs, and one line with the decoded call goes to <see cref="EbpfHandlerOptions.Log"/>.</item>
-/// <item>TRACE(n): fails with ENOSYS, the kernel's answer when no tracer is attached (none can be here).</item>
-/// <item>KILL_PROCESS, KILL_THREAD and unknown actions: the caller's process is killed while its call is pending, with
-/// SIGSYS when SIGSYS would kill it (default disposition, not blocked by the calling thread) so the exit status reads
-/// 128+31 as after a kernel kill, else with SIGKILL. Not exact: KILL_THREAD kills the whole process — user space can't
-/// end one thread of another process — and the kernel's kill needs no signal delivery at all.</item>
-/// <item>TRAP(n): the call fails with ENOSYS, then SIGSYS goes to the calling thread (<c>tgkill</c>). Not exact: the
-/// handler gets an ordinary <c>SI_TKILL</c> siginfo without <c>si_syscall</c>, <c>si_call_addr</c> or
-/// <c>si_errno</c> = n (the kernel refuses a forged <c>SYS_SECCOMP</c> si_code), a little after the call returned.</item>
-/// <item>USER_NOTIF: when the set's policy sends the call to user space with a <c>NOTIFY(handler)</c> rule, the
-/// <see cref="EbpfHandlerOptions.Router"/> handles it; a program returning USER_NOTIF itself gets ENOSYS, what the kernel
-/// answers a filter that has no listener.</item>
-/// </list>
+/// <para>The verdict is applied by the <see cref="VerdictApplier"/> shared with every supervised path (ALLOW, ERRNO and
+/// TRACE as the kernel; KILL_* with SIGKILL, which is final where a SIGSYS from user space is not; TRAP with a SIGSYS
+/// after the call). LOG lets the call run and writes one line with the decoded call to
+/// <see cref="EbpfHandlerOptions.Log"/>. USER_NOTIF: when the set's policy sends the call to user space with a
+/// <c>NOTIFY(handler)</c> rule, the <see cref="EbpfHandlerOptions.Router"/> handles it; a program returning USER_NOTIF
+/// itself gets ENOSYS, what the kernel answers a filter that has no listener.</para>
 /// <para>Memory read by <c>bpf_probe_read_user[_str]</c> can change after the read (another thread, shared memory): use it
 /// for logging and fast rejection, never to allow a call.</para>
 /// <para>Thread safety: the supervisor calls this from several workers at once. Programs and maps are safe for that
@@ -68,7 +59,6 @@ public readonly record struct EbpfRingBufRecord(SeccompEbpfProgram Program, Ring
 /// </remarks>
 public sealed class EbpfNotificationHandler
 {
-    private const int ENOSYS = 38, SIGKILL = 9, SIGSYS = 31;
     private readonly TextWriter? _log;
     private readonly NotificationRouter? _router;
     private readonly Action<EbpfRingBufRecord>? _onRecord;
@@ -90,7 +80,11 @@ public sealed class EbpfNotificationHandler
         _onRecord = options.OnRecord;
         _trace = options.TraceSink;
         _rings = [.. set.Programs.SelectMany(p => p.Maps.OfType<RingBufMap>().Select(m => (p, m)))];
+        Applier = options.Applier ?? new VerdictApplier();
     }
+
+    /// <summary>What applies the programs' verdicts (and remembers the kills).</summary>
+    public VerdictApplier Applier { get; }
 
     /// <summary>The programs (and policy) run on each call.</summary>
     public EbpfFilterSet Set { get; }
@@ -128,44 +122,34 @@ public sealed class EbpfNotificationHandler
         _byVerdict.AddOrUpdate(action.Kind, 1, static (_, c) => c + 1);
         switch (action.Kind)
         {
-            case SeccompActionKind.Allow:
-                return ValueTask.FromResult(NotificationResponse.Continue);
-            case SeccompActionKind.Errno:
-                return ValueTask.FromResult(action.Data == 0 ? NotificationResponse.Return(0) : NotificationResponse.Error(action.Data));
+            case SeccompActionKind.Allow or SeccompActionKind.Errno or SeccompActionKind.Trace:
+                return ValueTask.FromResult(Applier.Apply(action, context, ""));
             case SeccompActionKind.Log:
                 _log?.WriteLine($"syscage: {SyscallDecoder.Decode(notification.Data, context)} -> LOG (pid {notification.Pid})");
                 return ValueTask.FromResult(NotificationResponse.Continue);
-            case SeccompActionKind.Trace:
-                return ValueTask.FromResult(NotificationResponse.Error(ENOSYS));
             case SeccompActionKind.UserNotif:
                 if (_router is not null && Set.Policy is { } policy && policy.Evaluate(notification.Data) is { Action.Kind: SeccompActionKind.UserNotif } d
                     && (d.Rule is null || EbpfFilterSet.ProgramNameOf(d.Rule) is null))
                     return _router.HandleAsync(notification, context);
                 _log?.WriteLine($"syscage: {SyscallDecoder.Name(notification.Data)} -> ENOSYS: an eBPF program returned USER_NOTIF, which has no listener of its own (pid {notification.Pid})");
-                return ValueTask.FromResult(NotificationResponse.Error(ENOSYS));
+                return ValueTask.FromResult(Applier.Apply(action, context, ""));
             case SeccompActionKind.Trap:
             {
-                _log?.WriteLine($"syscage: {SyscallDecoder.Decode(notification.Data, context)} -> TRAP({action.Data}): SIGSYS to thread {notification.Pid}");
-                int tgid = task.Tgid;
-                // Answer first: a signal during the wait would interrupt the call and, restarted, notify it again.
-                if (context.Respond(NotificationResponse.Error(ENOSYS)) && tgid > 0)
-                    _ = Kernel.Interop.Libc.syscall(Kernel.Interop.Libc.SYS_tgkill, tgid, notification.Pid, SIGSYS);
-                return ValueTask.FromResult(NotificationResponse.Handled);
+                string call = SyscallDecoder.Decode(notification.Data, context);
+                _log?.WriteLine($"syscage: {call} -> TRAP({action.Data}): SIGSYS to thread {notification.Pid}");
+                return ValueTask.FromResult(Applier.Apply(action, context, call));
             }
             default:
             {
-                int signal = SigsysWouldKill(notification.Pid) ? SIGSYS : SIGKILL;
+                string call = SyscallDecoder.Decode(notification.Data, context);
                 string name = new SeccompAction(verdict).Kind switch
                 {
                     SeccompActionKind.KillThread => "KILL_THREAD",
                     SeccompActionKind.KillProcess => "KILL_PROCESS",
                     _ => string.Create(CultureInfo.InvariantCulture, $"unknown action 0x{verdict:x8} (kills, as in the kernel)"),
                 };
-                _log?.WriteLine($"syscage: {SyscallDecoder.Decode(notification.Data, context)} -> {name}: killing pid {notification.Pid}'s process with {(signal == SIGSYS ? "SIGSYS" : "SIGKILL")}");
-                // Signal while the call is pending, so the task never sees it return; answer ENOSYS in case it survives.
-                if (!context.SignalProcess(signal))
-                    return ValueTask.FromResult(NotificationResponse.Handled);
-                return ValueTask.FromResult(NotificationResponse.Error(ENOSYS));
+                _log?.WriteLine($"syscage: {call} -> {name}: killing pid {notification.Pid}'s process with SIGKILL");
+                return ValueTask.FromResult(Applier.Apply(action, context, call));
             }
         }
     }
@@ -178,24 +162,5 @@ public sealed class EbpfNotificationHandler
         lock (_drainLock)
             foreach (var (program, map) in _rings)
                 map.Consume(r => _onRecord(new EbpfRingBufRecord(program, map, r.ToArray())));
-    }
-
-    /// <summary>
-    /// True when SIGSYS would end the thread's process: not caught, not ignored (<c>SigCgt</c>, <c>SigIgn</c>, per
-    /// process) and not blocked by the thread (<c>SigBlk</c>) in <c>/proc/PID/status</c>.
-    /// </summary>
-    private static bool SigsysWouldKill(int pid)
-    {
-        const ulong bit = 1UL << (SIGSYS - 1);
-        Span<byte> buffer = stackalloc byte[Kernel.ProcFs.StatusBytes];
-        int n = Kernel.ProcFs.Read(pid, "status"u8, buffer);
-        if (n <= 0)
-            return false;
-        var text = buffer[..n];
-        return Clear(text, "SigBlk:"u8) && Clear(text, "SigIgn:"u8) && Clear(text, "SigCgt:"u8);
-
-        // A mask that is there must be readable and clear of SIGSYS; a missing line sets nothing.
-        static bool Clear(ReadOnlySpan<byte> text, ReadOnlySpan<byte> field) =>
-            Kernel.ProcFs.TryField(text, field, hex: true, out ulong mask) ? (mask & bit) == 0 : text.IndexOf(field) < 0;
     }
 }

@@ -11,38 +11,32 @@ namespace Syscage.Kernel.Notify;
 /// <remarks>
 /// The kernel runs <see cref="NotifyDenials"/>'s variant of the policy, where every denial (ERRNO, KILL_*, TRAP) is
 /// USER_NOTIF; the supervisor finds the original verdict and the deciding rule with the policy's reference
-/// evaluator, logs, and applies it:
-/// <list type="bullet">
-/// <item>ERRNO(n): the call fails with n (ERRNO(0) returns 0), exactly as the kernel would.</item>
-/// <item>KILL_PROCESS, KILL_THREAD: SIGSYS to the caller's process, whose default action ends it with a core,
-/// as the kernel's does. Not exact: a process that catches or blocks SIGSYS survives (its call is interrupted
-/// and, restarted, notified again), and KILL_THREAD ends the whole process, not just the thread.</item>
-/// <item>TRAP(n): the call fails with ENOSYS and SIGSYS goes to the calling thread (tgkill). Not exact: the
-/// kernel's siginfo (si_code SYS_SECCOMP, si_syscall, si_call_addr, si_errno = n) can't be forged from
-/// another process — the kernel refuses positive si_code values from rt_tgsigqueueinfo — so the handler sees
-/// an ordinary SI_TKILL SIGSYS, a little after the call returned rather than in its place.</item>
-/// </list>
-/// Calls the original policy itself sends to user space (NOTIFY) go to <see cref="NotificationRouter"/>.
+/// evaluator, logs, and applies it with the <see cref="VerdictApplier"/> (ERRNO exactly as the kernel; KILL with
+/// SIGKILL, which is final where a SIGSYS from user space is not; TRAP with a SIGSYS after the call). Calls the
+/// original policy itself sends to user space (NOTIFY) go to <see cref="NotificationRouter"/>.
 /// </remarks>
 public sealed class DenialReporter
 {
-    private const int SIGSYS = 31, ENOSYS = 38;
     private readonly TextWriter _log;
     private readonly NotificationRouter _router;
     private long _denials;
 
     /// <summary>Creates a reporter for <paramref name="policy"/> (the original one), writing to <paramref name="log"/>.</summary>
-    public DenialReporter(SeccompPolicy policy, TextWriter log, NotificationRouter? router = null)
+    public DenialReporter(SeccompPolicy policy, TextWriter log, NotificationRouter? router = null, VerdictApplier? applier = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(log);
         Policy = policy;
         _log = TextWriter.Synchronized(log);
         _router = router ?? new NotificationRouter(policy, log);
+        Applier = applier ?? new VerdictApplier();
     }
 
     /// <summary>The original policy.</summary>
     public SeccompPolicy Policy { get; }
+
+    /// <summary>What applies the verdicts (and remembers the kills).</summary>
+    public VerdictApplier Applier { get; }
 
     /// <summary>Denied calls seen so far.</summary>
     public long Denials => Interlocked.Read(ref _denials);
@@ -81,29 +75,14 @@ public sealed class DenialReporter
             DecisionReason.Default => $"the default action of {Policy.Name}",
             _ => $"the bad-arch action of {Policy.Name}",
         };
-        switch (action.Kind)
+        string what = action.Kind switch
         {
-            case SeccompActionKind.Errno:
-                _log.WriteLine($"syscage: {call} -> {Errno.Name(action.Data) ?? action.Data.ToString(System.Globalization.CultureInfo.InvariantCulture)} by {by}");
-                return ValueTask.FromResult(action.Data == 0 ? NotificationResponse.Return(0) : NotificationResponse.Error(action.Data));
-            case SeccompActionKind.Trap:
-            {
-                _log.WriteLine($"syscage: {call} -> TRAP({action.Data}) by {by}: SIGSYS to thread {notification.Pid}");
-                int tgid = context.ThreadGroupId();
-                // Answer first: a signal during the wait would interrupt and restart the call, notifying it again.
-                if (context.Respond(NotificationResponse.Error(ENOSYS)) && tgid > 0)
-                    _ = Interop.Libc.syscall(Interop.Libc.SYS_tgkill, tgid, notification.Pid, SIGSYS);
-                return ValueTask.FromResult(NotificationResponse.Handled);
-            }
-            default:
-            {
-                string name = action.Kind == SeccompActionKind.KillThread ? "KILL_THREAD" : "KILL_PROCESS";
-                _log.WriteLine($"syscage: {call} -> {name} by {by}: killing pid {notification.Pid} with SIGSYS");
-                // Signal while the call is still pending, so the task never sees the call return.
-                if (!context.SignalProcess(SIGSYS))
-                    return ValueTask.FromResult(NotificationResponse.Handled);
-                return ValueTask.FromResult(NotificationResponse.Error(ENOSYS));
-            }
-        }
+            SeccompActionKind.Errno => Errno.Name(action.Data) ?? action.Data.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            SeccompActionKind.Trap => $"TRAP({action.Data}) by {by}: SIGSYS to thread {notification.Pid}",
+            SeccompActionKind.KillThread => $"KILL_THREAD by {by}: killing pid {notification.Pid}'s process with SIGKILL",
+            _ => $"KILL_PROCESS by {by}: killing pid {notification.Pid}'s process with SIGKILL",
+        };
+        _log.WriteLine(action.Kind == SeccompActionKind.Errno ? $"syscage: {call} -> {what} by {by}" : $"syscage: {call} -> {what}");
+        return ValueTask.FromResult(Applier.Apply(action, context, call));
     }
 }

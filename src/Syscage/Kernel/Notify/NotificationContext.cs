@@ -133,12 +133,37 @@ public readonly struct NotificationContext
         return syscall(SYS_tgkill, tgid, Notification.Pid, signal) == 0;
     }
 
-    /// <summary>Sends <paramref name="signal"/> to the caller's whole process (<c>kill</c> on its thread group id).</summary>
-    public bool SignalProcess(int signal)
+    /// <summary>
+    /// A pidfd for the caller's whole process, opened before the notification is checked to be still pending, so it
+    /// names the caller's process and never a process that reused its pid; null when the call is gone (its task died
+    /// or was interrupted) or the pidfd could not be opened.
+    /// </summary>
+    public Microsoft.Win32.SafeHandles.SafeFileHandle? OpenProcess() => OpenProcess(out _);
+
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? OpenProcess(out int tgid)
     {
-        int tgid = ThreadGroupId();
+        tgid = ThreadGroupId();
         if (tgid < 0)
-            return false;
-        return kill(tgid, signal) == 0;
+            return null;
+        var pidfd = new Microsoft.Win32.SafeHandles.SafeFileHandle((nint)syscall(SYS_pidfd_open, tgid, 0, 0), ownsHandle: true);
+        if (pidfd.IsInvalid || !IsValid())
+        {
+            pidfd.Dispose();
+            return null;
+        }
+        return pidfd;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="signal"/> to the caller's whole process through <see cref="OpenProcess()"/>'s pidfd, so the
+    /// signal can only reach the caller's process. Returns the process id when the signal was sent, 0 when the call is
+    /// gone, -1 when the signal could not be sent.
+    /// </summary>
+    public int KillProcess(int signal)
+    {
+        using var pidfd = OpenProcess(out int tgid);
+        if (pidfd is null)
+            return IsValid() ? -1 : 0;
+        return syscall4(SYS_pidfd_send_signal, pidfd.DangerousGetHandle(), signal, 0, 0) == 0 ? tgid : -1;
     }
 }
