@@ -7,6 +7,7 @@ using Syscage.Kernel;
 using Syscage.Kernel.Notify;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
+using Syscage.Supervision;
 
 namespace Syscage.Cli.Commands;
 
@@ -66,13 +67,16 @@ public static class RunCommand
         if (ebpf is not null && (ebpf.Knobs.Count > 0 || ebpf.ShowMaps || ebpf.EventsFile is not null || ebpf.NoSplit || ebpf.Stats))
             throw new CliException(ExitCode.Usage, "--set, --maps, --events, --no-split and --stats go with --ebpf OBJ");
         policy ??= "default";
-        BpfProgram program;
-        NotificationHandler? handler = null;
+        var applier = new VerdictApplier();
+        var report = new DeathReport($"policy '{policy}'", null, applier);
+        Func<SandboxedProcessStartInfo, SandboxSession> start;
+        var sessionOptions = new SessionOptions { Supervisor = new SupervisorOptions { OnError = OnError(stderr) }, ForwardSignals = true };
         if (PolicyInputs.IsProgram(policy))
         {
             if (logDenials)
                 throw new CliException(ExitCode.Usage, $"{policy}: --log-denials needs a policy (its rules name the verdicts), not a compiled program");
-            program = PolicyInputs.LoadProgram(policy, Policy.Syscalls.Architecture.Native);
+            var program = PolicyInputs.LoadProgram(policy, Policy.Syscalls.Architecture.Native);
+            start = info => SandboxSession.Start(program, info, sessionOptions);
         }
         else
         {
@@ -80,26 +84,15 @@ public static class RunCommand
             if (loaded.Rules.FirstOrDefault(r => EbpfFilterSet.ProgramNameOf(r) is not null) is { } ebpfRule)
                 throw new CliException(ExitCode.Usage, $"{ebpfRule.Source?.ToString() ?? policy}: EBPF({EbpfFilterSet.ProgramNameOf(ebpfRule)}) needs the program: add --ebpf {EbpfFilterSet.ProgramNameOf(ebpfRule)}=FILE.o");
             var router = new NotificationRouter(loaded, stderr);
-            if (logDenials)
-            {
-                handler = new DenialReporter(loaded, stderr, router).HandleAsync;
-                program = PolicyCompiler.Compile(DenialReporter.NotifyDenials(loaded));
-            }
-            else
-            {
-                if (UsesNotify(loaded))
-                    handler = router.HandleAsync;
-                program = PolicyCompiler.Compile(loaded);
-            }
+            var kernelPolicy = logDenials ? DenialReporter.NotifyDenials(loaded) : loaded;
+            NotificationHandler handler = logDenials ? new DenialReporter(loaded, stderr, router, applier).HandleAsync : router.HandleAsync;
+            start = info => SandboxSession.Start(kernelPolicy, info, sessionOptions with { Handler = handler });
         }
-        return Execute(stderr, command, $"a KILL action of policy '{policy}'", info =>
+        return Execute(stderr, command, report, info =>
         {
-            info.Flags = handler is null ? FilterFlags.None : FilterFlags.NewListener;
-            var process = SandboxedProcess.Start(program, info);
-            var supervisor = handler is not null && process.Listener is not null
-                ? new NotificationSupervisor(process.Listener, handler, new SupervisorOptions { OnError = OnError(stderr) }).Start()
-                : null;
-            return (process, supervisor);
+            var session = start(info);
+            report.Filter = session.Filter;
+            return (session.Process, session.WaitForExit, session);
         });
     }
 
@@ -108,44 +101,38 @@ public static class RunCommand
     /// one, starts the supervisor), waits for it, and returns its shell status. <paramref name="afterExit"/> runs once
     /// the command has ended and the supervisor has stopped.
     /// </summary>
-    private static int Execute(TextWriter stderr, string[] command, string killedBy,
-        Func<SandboxedProcessStartInfo, (SandboxedProcess Process, IDisposable? Supervisor)> start, Action? afterExit = null)
+    private static int Execute(TextWriter stderr, string[] command, DeathReport report,
+        Func<SandboxedProcessStartInfo, (SandboxedProcess Process, Func<SandboxExit> Wait, IDisposable Owner)> start, Action? afterExit = null)
     {
         var info = new SandboxedProcessStartInfo(command[0], command.Skip(1));
-        SandboxedProcess process;
-        IDisposable? supervisor;
+        (SandboxedProcess Process, Func<SandboxExit> Wait, IDisposable Owner) run;
         try
         {
-            (process, supervisor) = start(info);
+            run = start(info);
+        }
+        catch (CommandNotRunnableException e)
+        {
+            stderr.WriteLine($"syscage: {e.Message}");
+            return e.ShellStatus;
         }
         catch (SyscageException e)
         {
             stderr.WriteLine($"syscage: {e.Message}");
             return 127;
         }
-        SandboxExit exit;
-        using (process)
+        using (run.Owner)
         {
-            using (supervisor)
-            {
-                // Ctrl-C goes to the whole foreground group: let the command decide; SIGTERM/SIGHUP to us go on to it.
-                using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
-                using var onQuit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, c => c.Cancel = true);
-                using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; Forward(process, 15); });
-                using var onHup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => { c.Cancel = true; Forward(process, 1); });
-                exit = process.WaitForExit();
-            }
+            var exit = run.Wait();
             afterExit?.Invoke();
             if (exit.Failure is not null)
             {
                 stderr.WriteLine($"syscage: {command[0]}: {exit.Failure}");
                 return exit.Failure.StartsWith("execve", StringComparison.Ordinal) ? 126 : 127;
             }
-            if (exit.KilledBySeccomp)
-                stderr.WriteLine($"syscage: {command[0]} was killed by seccomp (SIGSYS): a system call hit {killedBy}" +
-                                 "; 'syscage explain' shows which rule decides a call");
-            else if (exit.Signal is int s)
-                stderr.WriteLine($"syscage: {command[0]} was killed by signal {s}{(exit.CoreDumped ? " (core dumped)" : "")}");
+            if (report.Describe(exit, run.Process.CommandPid) is { } line)
+                stderr.WriteLine($"syscage: {command[0]} {line}");
+            if (exit.Swept > 0)
+                stderr.WriteLine($"syscage: killed {exit.Swept} process{(exit.Swept == 1 ? "" : "es")} the command left running");
             return exit.ShellStatus;
         }
     }
@@ -180,17 +167,21 @@ public static class RunCommand
                     Log = log,
                     OnRecord = r => events.WriteLine(EbpfReport.FormatRecord(r)),
                     TraceSink = line => log.WriteLine($"syscage: trace_printk: {line}"),
+                    Applier = new VerdictApplier(),
                 },
                 OnError = OnError(log),
+                ForwardSignals = true,
             };
-            string killedBy = policy is null
-                ? $"a KILL verdict of eBPF program{(programs.Count > 1 ? "s" : "")} {string.Join(", ", programs.Select(p => p.Name))}"
-                : $"a KILL verdict of policy '{policyInput}' or its eBPF programs";
+            string source = policy is null
+                ? $"eBPF program{(programs.Count > 1 ? "s" : "")} {string.Join(", ", programs.Select(p => p.Name))}"
+                : $"policy '{policyInput}' or its eBPF programs";
+            var report = new DeathReport(source, null, sandboxOptions.Handler.Applier!);
             EbpfSandboxedProcess? sandbox = null;
-            return Execute(log, command, killedBy, info =>
+            return Execute(log, command, report, info =>
             {
                 sandbox = EbpfSandboxedProcess.Start(set, info, sandboxOptions);
-                return (sandbox.Process, sandbox.Supervisor);
+                report.Filter = sandbox.Filter.Filter;
+                return (sandbox.Process, sandbox.WaitForExit, sandbox);
             }, () =>
             {
                 var handler = sandbox!.Handler;
@@ -229,21 +220,6 @@ public static class RunCommand
         }
     }
 
-    /// <summary>Whether calls reach the router: the default or a rule notifies (a bad-arch NOTIFY alone installs no listener, as before).</summary>
-    private static bool UsesNotify(SeccompPolicy policy) =>
-        policy.DefaultAction.Kind == SeccompActionKind.UserNotif || policy.Rules.Any(r => r.Action.Kind == SeccompActionKind.UserNotif);
-
-    private static void Forward(SandboxedProcess process, int signal)
-    {
-        try
-        {
-            process.SendSignal(signal);
-        }
-        catch (SyscageException)
-        {
-            // The command is already gone.
-        }
-    }
 }
 
 /// <summary>The <c>--ebpf</c> options of <c>syscage run</c>.</summary>

@@ -1,6 +1,7 @@
 using Syscage.Bpf;
 using Syscage.Kernel;
 using Syscage.Kernel.Notify;
+using Syscage.Supervision;
 
 namespace Syscage.Ebpf.Seccomp;
 
@@ -21,6 +22,9 @@ public sealed record EbpfSandboxOptions
 
     /// <summary>Called when answering a call fails (the call then fails with EPERM).</summary>
     public Action<Notification, Exception>? OnError { get; init; }
+
+    /// <summary>Pass the signals this process receives on to the command (see <see cref="SessionOptions.ForwardSignals"/>).</summary>
+    public bool ForwardSignals { get; init; }
 }
 
 /// <summary>
@@ -36,30 +40,31 @@ public sealed record EbpfSandboxOptions
 /// </remarks>
 public sealed class EbpfSandboxedProcess : IDisposable
 {
-    private EbpfSandboxedProcess(HybridFilter filter, SandboxedProcess process, EbpfNotificationHandler handler, NotificationSupervisor? supervisor)
+    private readonly SandboxSession _session;
+
+    private EbpfSandboxedProcess(HybridFilter filter, SandboxSession session, EbpfNotificationHandler handler)
     {
         Filter = filter;
-        Process = process;
+        _session = session;
         Handler = handler;
-        Supervisor = supervisor;
     }
 
     /// <summary>The kernel half that was installed.</summary>
     public HybridFilter Filter { get; }
 
     /// <summary>The command (its stdio, pid, signals).</summary>
-    public SandboxedProcess Process { get; }
+    public SandboxedProcess Process => _session.Process;
 
     /// <summary>The handler: notification counters, the programs' maps through the set.</summary>
     public EbpfNotificationHandler Handler { get; }
 
     /// <summary>The supervisor, when the filter needs one.</summary>
-    public NotificationSupervisor? Supervisor { get; }
+    public NotificationSupervisor? Supervisor => _session.Supervisor;
 
     /// <summary>
-    /// Compiles <paramref name="set"/>'s kernel half and starts <paramref name="info"/> under it (its
-    /// <see cref="SandboxedProcessStartInfo.Flags"/> get <see cref="FilterFlags.NewListener"/> when a supervisor is
-    /// needed). Throws <see cref="SyscageException"/> when the command can't be started.
+    /// Compiles <paramref name="set"/>'s kernel half and starts <paramref name="info"/> under it through a
+    /// <see cref="SandboxSession"/> (guarded; a supervisor when some call needs one). Throws
+    /// <see cref="SyscageException"/> when the command can't be started.
     /// </summary>
     public static EbpfSandboxedProcess Start(EbpfFilterSet set, SandboxedProcessStartInfo info, EbpfSandboxOptions? options = null)
     {
@@ -68,17 +73,15 @@ public sealed class EbpfSandboxedProcess : IDisposable
         options ??= new EbpfSandboxOptions();
         var filter = set.Compile(options.Hybrid);
         var handler = new EbpfNotificationHandler(set, options.Handler);
-        info.Flags = filter.NeedsSupervisor ? info.Flags | FilterFlags.NewListener : info.Flags & ~FilterFlags.NewListener;
-        var process = SandboxedProcess.Start(filter.Filter, info);
-        NotificationSupervisor? supervisor = null;
-        if (filter.NeedsSupervisor && process.Listener is not null)
+        bool fast = !set.HasBlockingHandlers;
+        int workers = options.Workers ?? (fast ? 1 : 2);
+        var session = SandboxSession.Start(filter.Policy, info, new SessionOptions
         {
-            bool fast = !set.HasBlockingHandlers;
-            int workers = options.Workers ?? (fast ? 1 : 2);
-            supervisor = new NotificationSupervisor(process.Listener, handler.HandleAsync,
-                new SupervisorOptions { SyncWakeUp = workers == 1, Workers = workers, OnError = options.OnError }).Start();
-        }
-        return new EbpfSandboxedProcess(filter, process, handler, supervisor);
+            Handler = handler.HandleAsync,
+            Supervisor = new SupervisorOptions { SyncWakeUp = workers == 1, Workers = workers, OnError = options.OnError },
+            ForwardSignals = options.ForwardSignals,
+        }, filter.Filter);
+        return new EbpfSandboxedProcess(filter with { Filter = session.Filter }, session, handler);
     }
 
     /// <summary>
@@ -87,16 +90,11 @@ public sealed class EbpfSandboxedProcess : IDisposable
     /// </summary>
     public SandboxExit WaitForExit()
     {
-        var exit = Process.WaitForExit();
-        Supervisor?.Dispose();
+        var exit = _session.WaitForExit();
         Handler.Drain();
         return exit;
     }
 
     /// <inheritdoc/>
-    public void Dispose()
-    {
-        Supervisor?.Dispose();
-        Process.Dispose();
-    }
+    public void Dispose() => _session.Dispose();
 }

@@ -1,0 +1,150 @@
+using Syscage.Bpf;
+using Syscage.Kernel;
+using Syscage.Kernel.Notify;
+using Syscage.Policy;
+using Syscage.Policy.Compiler;
+
+namespace Syscage.Supervision;
+
+/// <summary>How a <see cref="SandboxSession"/> runs its command.</summary>
+public sealed record SessionOptions
+{
+    /// <summary>
+    /// Handles the calls the filter sends to user space (USER_NOTIF); null when it sends none. With a handler the
+    /// filter is installed with a listener and a <see cref="NotificationSupervisor"/> serves it.
+    /// </summary>
+    public NotificationHandler? Handler { get; init; }
+
+    /// <summary>How the supervisor runs (workers, SYNC_WAKE_UP, errors).</summary>
+    public SupervisorOptions Supervisor { get; init; } = new();
+
+    /// <summary>
+    /// Pass every catchable signal this process receives on to the command (<see cref="SignalForwarding"/>): what a
+    /// command-line tool does; a library host usually has signal handling of its own.
+    /// </summary>
+    public bool ForwardSignals { get; init; }
+}
+
+/// <summary>
+/// The one start of every sandboxed run — plain, with NOTIFY handlers or <c>--log-denials</c>, with eBPF programs —
+/// and the place its protections live (docs/security.md):
+/// <list type="bullet">
+/// <item>this process, the supervisor, is made not dumpable, so the command (same user) can't ptrace it, read or
+/// write its memory or take its descriptors (the launcher does the same for itself);</item>
+/// <item>a guard filter (<see cref="SupervisorGuard"/>) goes in before the policy: no signal, pidfd or rlimit of the
+/// command reaches the supervisor or the launcher, and no second listener can be installed while calls are
+/// supervised;</item>
+/// <item>the launcher ties the command's whole tree to this process: when the supervisor dies, whatever killed it,
+/// or when the session is disposed, the tree is killed; nothing the command started outlives the command;</item>
+/// <item>with <see cref="SessionOptions.ForwardSignals"/>, signals sent to this process reach the command.</item>
+/// </list>
+/// </summary>
+public sealed class SandboxSession : IDisposable
+{
+    private static int s_protected;
+    private readonly SignalForwarding? _forwarding;
+
+    private SandboxSession(SandboxedProcess process, NotificationSupervisor? supervisor, SignalForwarding? forwarding)
+    {
+        Process = process;
+        Supervisor = supervisor;
+        _forwarding = forwarding;
+    }
+
+    /// <summary>The command (stdio, pids, signals).</summary>
+    public SandboxedProcess Process { get; }
+
+    /// <summary>The supervisor, when calls go to user space.</summary>
+    public NotificationSupervisor? Supervisor { get; }
+
+    /// <summary>The filter installed after the guard.</summary>
+    public BpfProgram Filter { get; private init; } = null!;
+
+    /// <summary>
+    /// Starts <paramref name="info"/> under <paramref name="policy"/>, behind the guard. When the policy sends calls to
+    /// user space (<see cref="SeccompPolicy.UsesNotify"/>), <see cref="SessionOptions.Handler"/> is required and serves
+    /// them, and <c>pidfd_send_signal</c> goes through the supervisor too
+    /// (<see cref="SupervisorGuard.RouteSignalDescriptors"/>). <paramref name="compiled"/>, when given, is the policy
+    /// already compiled (used when the guard leaves the policy as it is).
+    /// </summary>
+    /// <exception cref="CommandNotRunnableException">The command was not found or is not executable.</exception>
+    /// <exception cref="SyscageException">The launcher could not be started.</exception>
+    public static SandboxSession Start(SeccompPolicy policy, SandboxedProcessStartInfo info, SessionOptions? options = null, BpfProgram? compiled = null)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        options ??= new SessionOptions();
+        if (!policy.UsesNotify)
+            return Start(compiled ?? PolicyCompiler.Compile(policy), info, options with { Handler = null });
+        var handler = options.Handler ?? throw new ArgumentException($"{policy.Name} sends calls to user space: a handler is needed", nameof(options));
+        var routed = SupervisorGuard.RouteSignalDescriptors(policy);
+        var filter = compiled is not null && SamePolicy(routed, policy) ? compiled : PolicyCompiler.Compile(routed);
+        int[] protectedProcesses = [];
+        var guarded = SupervisorGuard.Handler(handler, policy, () => protectedProcesses);
+        return Start(filter, info, options with { Handler = guarded }, context => protectedProcesses = [context.SupervisorPid, context.LauncherPid]);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="info"/> under <paramref name="filter"/> (a compiled program: nothing goes to user space
+    /// unless <see cref="SessionOptions.Handler"/> is given, and then the program alone decides what does), behind
+    /// the guard.
+    /// </summary>
+    /// <exception cref="CommandNotRunnableException">The command was not found or is not executable.</exception>
+    /// <exception cref="SyscageException">The launcher could not be started.</exception>
+    public static SandboxSession Start(BpfProgram filter, SandboxedProcessStartInfo info, SessionOptions? options = null) =>
+        Start(filter, info, options ?? new SessionOptions(), null);
+
+    private static SandboxSession Start(BpfProgram filter, SandboxedProcessStartInfo info, SessionOptions options, Action<LaunchContext>? launched)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        ArgumentNullException.ThrowIfNull(info);
+        ProtectThisProcess();
+        bool supervised = options.Handler is not null;
+        info.Flags = supervised ? info.Flags | FilterFlags.NewListener : info.Flags & ~FilterFlags.NewListener;
+        info.Guard = context =>
+        {
+            launched?.Invoke(context);
+            return SupervisorGuard.Create(context, supervised);
+        };
+        var process = SandboxedProcess.Start(filter, info);
+        NotificationSupervisor? supervisor = null;
+        try
+        {
+            if (options.Handler is { } handler && process.Listener is { } listener)
+                supervisor = new NotificationSupervisor(listener, handler, options.Supervisor).Start();
+        }
+        catch
+        {
+            process.Dispose();
+            throw;
+        }
+        return new SandboxSession(process, supervisor, options.ForwardSignals ? SignalForwarding.Start(process) : null) { Filter = filter };
+    }
+
+    private static bool SamePolicy(SeccompPolicy a, SeccompPolicy b) =>
+        a.Sections.Zip(b.Sections).All(p => p.First.Syscalls.Count == p.Second.Syscalls.Count &&
+            p.First.Syscalls.All(kv => p.Second.Syscalls.TryGetValue(kv.Key, out var rules) && rules.SequenceEqual(kv.Value)));
+
+    /// <summary>Waits for the command and its tree, then stops the supervisor; says how the command ended.</summary>
+    public SandboxExit WaitForExit()
+    {
+        var exit = Process.WaitForExit();
+        Supervisor?.Dispose();
+        _forwarding?.Dispose();
+        return exit;
+    }
+
+    /// <summary>Kills the command's tree if it still runs, stops the supervisor and the signal forwarding.</summary>
+    public void Dispose()
+    {
+        _forwarding?.Dispose();
+        Process.Dispose();
+        Supervisor?.Dispose();
+    }
+
+    /// <summary>Makes this process not dumpable, once (it stays so).</summary>
+    private static void ProtectThisProcess()
+    {
+        if (Interlocked.Exchange(ref s_protected, 1) == 0)
+            Dumpability.Disable();
+    }
+}

@@ -1,0 +1,86 @@
+using System.Runtime.InteropServices;
+using Syscage.Kernel;
+using Syscage.Policy;
+
+namespace Syscage.Supervision;
+
+/// <summary>
+/// Passes every catchable signal this process receives on to a sandboxed command, through its launcher, so a signal
+/// sent to <c>syscage run</c> reaches the command instead of ending the supervisor. The launcher drops the copy of a
+/// signal that was sent to the whole process group (the terminal's Ctrl-C, a shell's job control): the command got
+/// its own.
+/// </summary>
+/// <remarks>
+/// Not forwarded, and left to their default or to the runtime: SIGKILL and SIGSTOP (they can't be caught; SIGKILL
+/// ends the supervisor, and the launcher then kills the command's tree), the faults (SIGILL, SIGTRAP, SIGABRT,
+/// SIGBUS, SIGFPE, SIGSEGV, SIGSYS) and SIGPIPE, which the runtime owns, SIGCHLD, SIGTTIN and SIGTTOU (about this
+/// process's own children and terminal), and SIGRTMIN, the .NET runtime's thread-activation signal. SIGTSTP, SIGCONT
+/// and SIGWINCH are passed on and keep their default effect here too (a stopped job stops its supervisor).
+/// </remarks>
+public sealed class SignalForwarding : IDisposable
+{
+    private const int LastSignal = 64; // _NSIG - 1 on Linux
+
+    private static readonly int[] KeepDefault = Signals("SIGCONT", "SIGTSTP", "SIGWINCH");
+
+    // 32 and 33 are the C library's own; 34, its SIGRTMIN, is the .NET runtime's INJECT_ACTIVATION_SIGNAL.
+    private static readonly int[] NotForwarded =
+    [
+        .. Signals("SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGSEGV", "SIGPIPE", "SIGCHLD", "SIGSTOP",
+                   "SIGTTIN", "SIGTTOU", "SIGSYS"),
+        KernelConstants.Signal("SIGRTMIN"), KernelConstants.Signal("SIGRTMIN") + 1, KernelConstants.Signal("SIGRTMIN") + 2,
+    ];
+    private readonly List<PosixSignalRegistration> _registrations = [];
+
+    private SignalForwarding(SandboxedProcess process)
+    {
+        foreach (int signal in Forwarded)
+        {
+            bool keep = KeepDefault.Contains(signal);
+            try
+            {
+                _registrations.Add(PosixSignalRegistration.Create((PosixSignal)signal, c =>
+                {
+                    c.Cancel = !keep;
+                    Forward(process, signal);
+                }));
+            }
+            catch (IOException)
+            {
+                // A signal this runtime can't handle (it says EINVAL): it keeps its default.
+            }
+        }
+    }
+
+    /// <summary>The signals passed on (for documentation and tests).</summary>
+    public static IEnumerable<int> Forwarded => Enumerable.Range(1, LastSignal).Where(s => !NotForwarded.Contains(s));
+
+    /// <summary>Starts passing signals on to <paramref name="process"/>; dispose to stop.</summary>
+    public static SignalForwarding Start(SandboxedProcess process)
+    {
+        ArgumentNullException.ThrowIfNull(process);
+        return new SignalForwarding(process);
+    }
+
+    private static void Forward(SandboxedProcess process, int signal)
+    {
+        try
+        {
+            process.SendSignal(signal);
+        }
+        catch (SyscageException)
+        {
+            // The command is already gone.
+        }
+    }
+
+    private static int[] Signals(params string[] names) => [.. names.Select(KernelConstants.Signal)];
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        foreach (var r in _registrations)
+            r.Dispose();
+        _registrations.Clear();
+    }
+}
