@@ -195,6 +195,6 @@ public sealed class RunSignalTests
             kill.WaitForExit();
         Assert.True(p.WaitForExit(30_000), "syscage run did not end after SIGTERM");
         Assert.Equal(128 + 15, p.ExitCode);
-        Assert.Contains("killed by signal 15", await stderr, StringComparison.Ordinal);
+        Assert.Contains("was killed by SIGTERM", await stderr, StringComparison.Ordinal);
     }
 }

@@ -1,0 +1,96 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Syscage.Supervision;
+
+namespace Syscage.Hardening.Tests;
+
+/// <summary>
+/// Signals sent to <c>syscage run</c> reach the command, exactly once even when the whole process group got them; SIGKILL
+/// to syscage kills the command's whole tree, daemons and new sessions included, within a second.
+/// </summary>
+public partial class SignalTests
+{
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int kill(int pid, int signal);
+
+    /// <summary>syscage run under setsid: its own process group, so a group signal can't reach the test runner.</summary>
+    private static Process StartInOwnGroup(params string[] args)
+    {
+        var psi = new ProcessStartInfo("setsid") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "dotnet", Path.Combine(Attack.SharedDir, "Syscage.Cli.dll") }.Concat(args))
+            psi.ArgumentList.Add(a);
+        return Process.Start(psi)!;
+    }
+
+    private static int Count(string file, int signal) => File.ReadAllLines(file).Count(l => l == $"sig {signal}");
+
+    private static void WaitCount(string file, int signal, int count)
+    {
+        var watch = Stopwatch.StartNew();
+        while (Count(file, signal) < count && watch.Elapsed < TimeSpan.FromSeconds(5))
+            Thread.Sleep(5);
+        Thread.Sleep(50); // a duplicate would come right after
+    }
+
+    [Fact]
+    public void Every_catchable_signal_sent_to_syscage_reaches_the_command_once()
+    {
+        string file = Path.Combine(Attack.Scratch(), "signals");
+        using var p = StartInOwnGroup("run", "--policy", Attack.Share("allow.policy", "default ALLOW\n"), "--", Attack.Attacker, "signals", file);
+        try
+        {
+            Attack.WaitFor(file, "ready");
+            // SIGTSTP would stop syscage itself (a stopped job stops its supervisor), so it is left out here.
+            var sent = SignalForwarding.Forwarded.Where(s => s != 20).ToList();
+            foreach (int s in sent)
+            {
+                Assert.Equal(0, kill(p.Id, s));
+                WaitCount(file, s, 1);
+            }
+            var wrong = sent.Where(s => Count(file, s) != 1).Select(s => $"{s}: {Count(file, s)}").ToList();
+            Assert.True(wrong.Count == 0, $"signals not received exactly once: {string.Join(", ", wrong)}\n{File.ReadAllText(file)}");
+
+            // To the whole group, as a terminal's Ctrl-C or a shell's kill -PGID: the command gets its own copy, and
+            // the launcher drops syscage's.
+            foreach (int s in new[] { 2, 10, 40 })
+            {
+                Assert.Equal(0, kill(-p.Id, s));
+                WaitCount(file, s, 2);
+                Assert.Equal(2, Count(file, s));
+            }
+        }
+        finally
+        {
+            File.WriteAllText(file + ".quit", "");
+            if (!p.WaitForExit(10_000))
+                p.Kill(true);
+        }
+        Assert.Equal(0, p.ExitCode);
+    }
+
+    [Fact]
+    public void Sigkill_to_syscage_kills_the_whole_tree_within_a_second()
+    {
+        string file = Path.Combine(Attack.Scratch(), "tree");
+        using var p = Attack.Start(Attack.Nobody, "run", "--", Attack.Attacker, "tree", file);
+        Attack.WaitFor(file, "started");
+        var tree = Attack.Pids(file);
+        Assert.True(tree.Length >= 7, File.ReadAllText(file));
+        Assert.All(tree, pid => Assert.True(Attack.IsAlive(pid), $"{pid} should be running"));
+        // setpriv execs dotnet: the Process is syscage itself.
+        Assert.Equal(0, kill(p.Id, 9));
+        var alive = Attack.WaitDead(tree, TimeSpan.FromSeconds(1));
+        Assert.True(alive.Length == 0, $"still running 1 s after syscage was killed: {string.Join(", ", alive)}");
+        p.WaitForExit(10_000);
+    }
+
+    [Fact]
+    public void The_command_ending_ends_what_it_left_running()
+    {
+        var r = Attack.Run(null, "run", "--", "/bin/sh", "-c", "sleep 300 & sleep 300 & echo $! ; exit 0");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("killed 2 processes the command left running", r.Stderr, StringComparison.Ordinal);
+        int last = int.Parse(r.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.False(Attack.IsAlive(last));
+    }
+}
