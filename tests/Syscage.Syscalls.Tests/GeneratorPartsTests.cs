@@ -17,6 +17,8 @@ public class GeneratorPartsTests
     [InlineData("2 != 2 ? 5 : 6", 6)]
     [InlineData("0xC000003E | 0", 0xC000003E)]
     [InlineData("-1 + ~0", -2)]
+    [InlineData("_IO(0xAA, 0x00)", 0xAA00)]          // USERFAULTFD_IOC_NEW
+    [InlineData("_IO(0x54, 0x12) | 1", 0x5413)]
     public void IntegerExpressionsEvaluateLikeC(string text, long expected)
         => Assert.Equal(expected, IntegerExpression.Evaluate(text, NoMacros, inCondition: false, "test"));
 

@@ -60,6 +60,7 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
         ("linux/ptrace.h", @"^PTRACE_"),
         ("linux/random.h", @"^GRND_"),
         ("linux/membarrier.h", @"^MEMBARRIER_CMD_"),
+        ("linux/userfaultfd.h", @"^(USERFAULTFD_IOC_NEW$|UFFD_USER_MODE_ONLY$)"),
     ];
 
     /// <summary>One constant: its name, its value as the filter compares it (sign-extended to 64 bits), its header.</summary>

@@ -168,6 +168,12 @@ internal static class IntegerExpression
                 continue;
             }
 
+            if (!inCondition && token.Text == "_IO" && IoctlNumber(tokens, ref i, macros, context, expanding) is { } ioctl)
+            {
+                output.Add(ioctl);
+                continue;
+            }
+
             if (macros.TryGetValue(token.Text, out MacroDefinition? macro) && !expanding.Contains(token.Text))
             {
                 if (macro.IsFunctionLike)
@@ -189,6 +195,45 @@ internal static class IntegerExpression
             // C11 6.10.1p4: identifiers left after macro expansion in #if are replaced by 0.
             output.Add(new CToken(CTokenKind.Number, "0", 0));
         }
+    }
+
+    /// <summary>
+    /// <c>_IO(type, nr)</c> of asm-generic/ioctl.h, the ioctl number without data: <c>_IOC(_IOC_NONE, type, nr, 0)</c> =
+    /// <c>(type &lt;&lt; _IOC_TYPESHIFT) | (nr &lt;&lt; _IOC_NRSHIFT)</c> with the generic shifts 8 and 0 (x86's). The
+    /// forms with data (<c>_IOR</c>, <c>_IOW</c>, <c>_IOWR</c>) need the C type's size and stay unexpanded. On success
+    /// <paramref name="i"/> moves to the closing parenthesis.
+    /// </summary>
+    private static CToken? IoctlNumber(IReadOnlyList<CToken> tokens, ref int i, IReadOnlyDictionary<string, MacroDefinition> macros, string context, HashSet<string> expanding)
+    {
+        const int TypeShift = 8, NrShift = 0;
+        if (i + 1 >= tokens.Count || tokens[i + 1].Text != "(")
+            return null;
+        var args = new List<List<CToken>> { new() };
+        int depth = 0, j = i + 2;
+        for (; j < tokens.Count; j++)
+        {
+            string t = tokens[j].Text;
+            if (t == ")" && depth == 0)
+                break;
+            if (t == "," && depth == 0)
+            {
+                args.Add([]);
+                continue;
+            }
+            depth += t == "(" ? 1 : t == ")" ? -1 : 0;
+            args[^1].Add(tokens[j]);
+        }
+        if (j >= tokens.Count || args.Count != 2)
+            throw new FormatException($"malformed _IO(type, nr) in {context}");
+        long Value(List<CToken> arg)
+        {
+            var expanded = new List<CToken>();
+            ExpandInto(arg, macros, inCondition: false, context, expanding, expanded);
+            return Evaluate(expanded, context);
+        }
+        long value = (Value(args[0]) << TypeShift) | (Value(args[1]) << NrShift);
+        i = j;
+        return new CToken(CTokenKind.Number, value.ToString(CultureInfo.InvariantCulture), value);
     }
 
     /// <summary>Evaluates an expanded token list (numbers and operators only).</summary>

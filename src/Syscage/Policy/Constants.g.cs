@@ -40,6 +40,7 @@
 //     linux/ptrace.h
 //     linux/random.h
 //     linux/membarrier.h
+//     linux/userfaultfd.h
 //   Where a value depends on the architecture, it is x86_64's. Do not edit; regenerate with:
 //   dotnet run --project tools/Syscage.Generator -- <repo-root>
 // </auto-generated>
@@ -90,9 +91,10 @@ public static partial class KernelConstants
         "linux/ptrace.h",
         "linux/random.h",
         "linux/membarrier.h",
+        "linux/userfaultfd.h",
     ];
 
-    // 1378 constants: name, value (sign-extended to 64 bits), index into Headers.
+    // 1380 constants: name, value (sign-extended to 64 bits), index into Headers.
     private static readonly (string Name, ulong Value, int Header)[] Table =
     [
         ("O_ACCMODE", 0x3UL, 0),
@@ -1473,5 +1475,7 @@ public static partial class KernelConstants
         ("MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ", 0x100UL, 39),
         ("MEMBARRIER_CMD_SHARED", 0x1UL, 39),
         ("MEMBARRIER_CMD_FLAG_CPU", 0x1UL, 39),
+        ("USERFAULTFD_IOC_NEW", 0xAA00UL, 40),
+        ("UFFD_USER_MODE_ONLY", 0x1UL, 40),
     ];
 }
