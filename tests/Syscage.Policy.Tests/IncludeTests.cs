@@ -109,6 +109,9 @@ public class SampleTests
         Assert.Equal(SeccompAction.Errno(1), Eval(web, "clone", 0x01200011)); // fork
         Assert.Equal(SeccompAction.Allow, Eval(web, "ioctl", 1, 0x5401));
         Assert.Equal(SeccompAction.Allow, Eval(web, "fcntl", 1, 3));
+        // It refuses tracing (LOG would let it run).
+        foreach (string call in new[] { "ptrace", "kcmp", "process_vm_readv", "process_vm_writev", "pidfd_getfd" })
+            Assert.Equal(SeccompAction.Errno(1), Eval(web, call, 0));
         foreach (string file in files)
             Assert.True(PolicyLanguage.TryParseFile(file, out _, out var error) || error.Message.Contains("no default action", StringComparison.Ordinal), error?.ToString());
     }

@@ -6,6 +6,9 @@
  *   attacker reach                  try every way to reach syscage and the launcher, harmlessly (signal 0, reads):
  *                                   one line "<vector> <result>" each, result "ok" or the errno's name; one
  *                                   control that must work: SIGTERM to its own child through a /proc pidfd
+ *   attacker interfaces             try the interfaces container escapes use (userfaultfd also through
+ *                                   /dev/userfaultfd, io_uring, ptrace, process_vm_*, bpf, perf, keyrings, mount
+ *                                   APIs, namespaces, vsock, TIOCSTI, ...): one line "<name> <result>" each
  *   attacker takeover CALL [ARG]    kill syscage by every way there is (stop at the first that works; the last is
  *                                   tkill of each of its threads), then for
  *                                   3 s keep trying to install a listener of its own that answers CONTINUE, and to
@@ -33,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
@@ -73,6 +77,7 @@ static const char *result(long r)
     case ESRCH: return "ESRCH";
     case EINVAL: return "EINVAL";
     case ENOSYS: return "ENOSYS";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
     default:
         snprintf(text, sizeof text, "errno%d", errno);
         return text;
@@ -181,6 +186,65 @@ static int reach(void)
     struct iovec local = { &byte, 1 }, remote = { (void *)0x400000, 1 };
     say("vm-read-supervisor", process_vm_readv(supervisor, &local, 1, &remote, 1, 0));
     say("listener", install_listener(SYS_getppid));
+    return 0;
+}
+
+/*
+ * The interfaces a container escape reaches for, each tried once with arguments that, if the call reaches the kernel
+ * as root, either work harmlessly or fail with an error other than EPERM (so "refused by the filter" stands out).
+ */
+static int interfaces(void)
+{
+    char c = 0;
+    struct { unsigned int sq_entries, cq_entries, flags, sq_thread_cpu, sq_thread_idle, features, wq_fd, resv[3];
+             char offsets[80]; } uring;
+    memset(&uring, 0, sizeof uring);
+    int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+    say("userfaultfd", syscall(SYS_userfaultfd, O_CLOEXEC));
+    say("dev-userfaultfd-ioctl", dev < 0 ? dev : ioctl(dev, 0xAA00 /* USERFAULTFD_IOC_NEW */, 0));
+    say("dev-userfaultfd-ioctl-high-bits", dev < 0 ? dev : syscall(SYS_ioctl, dev, (1UL << 32) | 0xAA00, 0));
+    say("io_uring_setup", syscall(SYS_io_uring_setup, 1, &uring));
+    say("ptrace", ptrace(PTRACE_PEEKDATA, 999999999, 0, 0));
+    struct iovec local = { &c, 1 }, remote = { &c, 1 };
+    say("process_vm_readv", process_vm_readv(999999999, &local, 1, &remote, 1, 0));
+    say("process_vm_writev", process_vm_writev(999999999, &local, 1, &remote, 1, 0));
+    say("bpf", syscall(SYS_bpf, -1, NULL, 0));
+    say("perf_event_open", syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0));
+    say("keyctl", syscall(SYS_keyctl, -1, 0, 0, 0, 0));
+    say("add_key", syscall(SYS_add_key, NULL, NULL, NULL, 0, 0));
+    say("mount", syscall(SYS_mount, "none", "/nonexistent-syscage", "tmpfs", 0, NULL));
+    say("fsopen", syscall(SYS_fsopen, "nonexistent-syscage-fs", 0));
+    say("open_tree", syscall(SYS_open_tree, -1, "/nonexistent-syscage", 0));
+    say("move_mount", syscall(SYS_move_mount, -1, "", -1, "", 0));
+    say("pivot_root", syscall(SYS_pivot_root, "/nonexistent-syscage", "/nonexistent-syscage"));
+    long child = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (child == 0)
+        _exit(0);
+    if (child > 0)
+        waitpid((pid_t)child, NULL, 0);
+    say("clone-newuser", child);
+    say("clone3", syscall(SYS_clone3, NULL, 0));
+    say("setns", setns(-1, 0));
+    say("socket-vsock", socket(40 /* AF_VSOCK */, SOCK_STREAM, 0));
+    say("socket-vsock-high-bits", syscall(SYS_socket, (1L << 32) | 40, SOCK_STREAM, 0));
+    say("ioctl-tiocsti", ioctl(0, TIOCSTI, &c));
+    say("ioctl-tiocsti-high-bits", syscall(SYS_ioctl, 0, (1UL << 32) | TIOCSTI, &c));
+    say("kcmp", syscall(SYS_kcmp, getpid(), getpid(), 0 /* KCMP_FILE */, 0, 0));
+    say("pidfd_getfd", syscall(SYS_pidfd_getfd, -1, 0, 0));
+    say("open_by_handle_at", syscall(SYS_open_by_handle_at, -1, NULL, 0));
+    say("name_to_handle_at", syscall(SYS_name_to_handle_at, -1, "", NULL, NULL, 0));
+    say("kexec_load", syscall(SYS_kexec_load, 0, 0, NULL, 0xffffffffUL));
+    say("finit_module", syscall(SYS_finit_module, -1, "", 0));
+    say("iopl", syscall(SYS_iopl, 4));
+    say("personality", syscall(SYS_personality, 0x0006 /* PER_BSD */));
+    say("swapon", syscall(SYS_swapon, "/nonexistent-syscage", 0));
+    say("quotactl", syscall(SYS_quotactl, 0, NULL, 0, NULL));
+    say("syslog", syscall(SYS_syslog, 10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0));
+    say("reboot", syscall(SYS_reboot, 0, 0, 0, NULL));
+    say("clock_settime", syscall(SYS_clock_settime, 12345, NULL));
+    say("sethostname", syscall(SYS_sethostname, "x", 100000));
+    say("memfd_secret", syscall(447 /* memfd_secret */, 0));
+    say("unshare-user", unshare(CLONE_NEWUSER)); /* last: once in a new user namespace, root is root no more */
     return 0;
 }
 
@@ -396,6 +460,8 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "reach") == 0)
         return reach();
+    if (argc >= 2 && strcmp(argv[1], "interfaces") == 0)
+        return interfaces();
     if (argc >= 3 && strcmp(argv[1], "takeover") == 0)
         return takeover(argv[2], argc > 3 ? argv[3] : "");
     if (argc == 4 && strcmp(argv[1], "survive-kill") == 0)
@@ -404,6 +470,6 @@ int main(int argc, char **argv)
         return signals(argv[2]);
     if (argc == 3 && strcmp(argv[1], "tree") == 0)
         return tree(argv[2]);
-    fputs("usage: attacker reach | takeover CALL [ARG] | survive-kill NR N | signals FILE | tree FILE\n", stderr);
+    fputs("usage: attacker reach | interfaces | takeover CALL [ARG] | survive-kill NR N | signals FILE | tree FILE\n", stderr);
     return 2;
 }
