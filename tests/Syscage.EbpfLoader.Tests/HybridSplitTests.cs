@@ -266,6 +266,34 @@ public class HybridSplitTests
         Assert.Equal(SeccompAction.UserNotif, Interpreter.Run(filter.Filter, new SeccompData(257, Architecture.X86_64.AuditArch)).Action);
     }
 
+    /// <summary>
+    /// A program keeps its own semantics: one that loads all 64 bits of <c>args[0]</c> compares 64 bits, one that loads
+    /// 32 compares 32, whatever the argument's type. A policy beside them compares at the kernel's widths (socket's
+    /// domain is an int: 32 bits).
+    /// </summary>
+    [Fact]
+    public void ProgramsCompareWhatTheyLoadAndPoliciesWhatTheKernelReads()
+    {
+        var wide = Clang.Compile(Prelude + "SEC(\"seccomp\") int wide(struct seccomp_data *ctx) { if (ctx->nr == 41 && ctx->args[0] == 40) return SECCOMP_RET_ERRNO | 13; return SECCOMP_RET_ALLOW; }\n");
+        var narrow = Clang.Compile(Prelude + "SEC(\"seccomp\") int narrow(struct seccomp_data *ctx) { if (ctx->nr == 41 && (__u32)ctx->args[0] == 40) return SECCOMP_RET_ERRNO | 14; return SECCOMP_RET_ALLOW; }\n");
+        ulong[] interesting = [40, 0x1_0000_0028, 0xffff_ffff_0000_0028, 41];
+        var vsock = new SeccompData(41, Architecture.X86_64.AuditArch, 0, 0x1_0000_0028, 1, 0);
+
+        var (_, _, wideFilter) = Differential(() => Load(wide), random: 300, interesting: interesting);
+        Assert.Equal(SeccompAction.Allow, Interpreter.Run(wideFilter.Filter, vsock).Action);
+        Assert.Equal(SeccompAction.Errno(13), Interpreter.Run(wideFilter.Filter, new SeccompData(41, Architecture.X86_64.AuditArch, 0, 40)).Action);
+
+        var (_, _, narrowFilter) = Differential(() => Load(narrow), random: 300, interesting: interesting);
+        Assert.Equal(SeccompAction.Errno(14), Interpreter.Run(narrowFilter.Filter, vsock).Action);
+
+        const string policy = """
+            default ALLOW
+            ERRNO(EAFNOSUPPORT) socket if domain == AF_VSOCK
+            """;
+        var (_, _, combined) = Differential(() => Load(wide, policy: policy), random: 300, interesting: interesting);
+        Assert.Equal(SeccompAction.Errno(97), Interpreter.Run(combined.Filter, vsock).Action);
+    }
+
     private static EbpfProgram Verify(byte[] elf)
     {
         var o = EbpfObject.Load(elf);

@@ -45,11 +45,21 @@ internal static class LibseccompBehaviour
     /// </summary>
     public const string MissingNrLoad = "x86_64+x32 block compares the syscall number with A still holding seccomp_data.arch (nr load missing)";
 
+    /// <summary>
+    /// libseccomp compares every argument on all 64 bits (x86_64) or all 32 (x86, x32); the kernel reads an <c>int</c>
+    /// on its low 32 bits and an <c>umode_t</c> on its low 16, and so does Syscage. <c>socket((1 &lt;&lt; 32) |
+    /// AF_VSOCK)</c> passes Docker's <c>domain</c> checks in libseccomp and is refused by Syscage.
+    /// </summary>
+    public const string Width = "argument compared on the whole register by libseccomp, at the width of its type (int: 32 bits, umode_t: 16) by the kernel and Syscage";
+
     [Flags]
     private enum Model
     {
         None = 0,
+        /// <summary>x32 as a 32-bit ABI.</summary>
         X32Low = 1,
+        /// <summary>Every comparison on the whole register, whatever the argument's type.</summary>
+        FullWidth = 2,
     }
 
     /// <summary>The name of the behaviour that explains libseccomp's answer <paramref name="libseccomp"/>, or null.</summary>
@@ -72,22 +82,21 @@ internal static class LibseccompBehaviour
         for (int i = 0; i < 6; i++)
             args[i] = data.Arg(i);
         var arch = section.Architecture;
-        var models = new List<Model> { Model.None };
+        var models = new List<Model> { Model.None, Model.FullWidth };
         if (arch == Architecture.X32)
-            models.Add(Model.X32Low);
-        // First match under a model. On x32, libseccomp's 32-bit view also decides which rules count as
-        // unconditional (a MASKED_EQ whose mask has no low bits), and so which rule wins over the others.
+            models.AddRange([Model.X32Low, Model.X32Low | Model.FullWidth]);
+        // First match under a model. The model's view of the widths also decides which rules count as unconditional
+        // (a MASKED_EQ whose mask has no bit in the width), and so which rule wins over the others.
         foreach (var m in models.Skip(1))
         {
-            var candidates = (m & Model.X32Low) != 0 ? RulesWith32BitUnconditional(profile, arch, data.Nr) : rules;
-            var answer = FirstMatch(candidates, args, arch, m) ?? profile.Policy.DefaultAction.Value;
+            var answer = FirstMatch(ModelledRules(profile, arch, data.Nr, m), args, arch, m) ?? profile.Policy.DefaultAction.Value;
             if (answer == libseccomp)
                 return Name(m, overlap: false);
         }
         // Any matching rule's action under a model: the tree order picked another matching rule.
         foreach (var m in models)
         {
-            foreach (var r in rules)
+            foreach (var r in m == Model.None ? rules : ModelledRules(profile, arch, data.Nr, m))
                 if (Matches(r, args, arch, m) && r.Action.Value == libseccomp)
                     return Name(m, overlap: true);
         }
@@ -98,17 +107,22 @@ internal static class LibseccompBehaviour
         return null;
     }
 
-    /// <summary>The syscall's rules as the OCI loader makes them, but with "unconditional" judged on the low 32 bits.</summary>
-    private static List<Rule> RulesWith32BitUnconditional(OciProfile profile, Architecture arch, int nr)
+    /// <summary>
+    /// The syscall's rules as the OCI loader makes them, but under a model: with <see cref="Model.FullWidth"/> each
+    /// comparison on the whole register (libseccomp's reading of <c>args</c>) instead of the argument type's width, and
+    /// with "unconditional" (a rule whose every MASKED_EQ mask has no bit left) judged at the model's widths.
+    /// </summary>
+    private static List<Rule> ModelledRules(OciProfile profile, Architecture arch, int nr, Model m)
     {
         var all = new List<Rule>();
-        if (!arch.Syscalls.TryGetName(nr, out string? name))
+        if (!arch.Syscalls.TryGet(nr, out Syscall? syscall))
             return all;
+        bool is64 = Is64(arch, m);
         foreach (var e in profile.Entries)
         {
-            if (e.Action == profile.Policy.DefaultAction || !e.Names.Contains(name))
+            if (e.Action == profile.Policy.DefaultAction || !e.Names.Contains(syscall.Name))
                 continue;
-            var predicates = e.Args.Select(a => a.ToPredicate()).ToList();
+            var predicates = e.Args.Select(a => (m & Model.FullWidth) != 0 ? a.ToPredicate() : a.ToPredicate(syscall, out _)).ToList();
             if (predicates.Count == 0)
                 all.Add(new Rule(Condition.True, e.Action));
             else if (e.ArgsAreOred)
@@ -116,15 +130,20 @@ internal static class LibseccompBehaviour
             else
                 all.Add(new Rule(Condition.All(predicates.Select(Condition.Of)), e.Action));
         }
-        var first = all.FirstOrDefault(r => r.Condition.Predicates().All(p => p.Op == ComparisonOp.MaskedEq && (p.Mask & uint.MaxValue) == 0));
+        var first = all.FirstOrDefault(r => r.Condition.Predicates().All(p => p.Op == ComparisonOp.MaskedEq && p.At(is64).Mask == 0));
         return first is null ? all : [first];
     }
+
+    /// <summary>Whether the model sees 64-bit registers: libseccomp's x32 has 32.</summary>
+    private static bool Is64(Architecture arch, Model m) => arch.Is64Bit && (m & Model.X32Low) == 0;
 
     private static string Name(Model m, bool overlap)
     {
         var parts = new List<string>();
         if (overlap)
             parts.Add(Overlap);
+        if ((m & Model.FullWidth) != 0)
+            parts.Add(Width);
         if ((m & Model.X32Low) != 0)
             parts.Add(X32LowHalves);
         return string.Join(" + ", parts);
@@ -139,9 +158,5 @@ internal static class LibseccompBehaviour
     }
 
     /// <summary>Whether a rule (a conjunction of predicates, as the OCI loader makes them) matches under a model.</summary>
-    private static bool Matches(Rule rule, ReadOnlySpan<ulong> args, Architecture arch, Model m)
-    {
-        bool is64 = arch.Is64Bit && (m & Model.X32Low) == 0;
-        return rule.Condition.Evaluate(args, is64);
-    }
+    private static bool Matches(Rule rule, ReadOnlySpan<ulong> args, Architecture arch, Model m) => rule.Condition.Evaluate(args, Is64(arch, m));
 }

@@ -24,12 +24,12 @@ public class ExplainerTests
             section x86_64: 3 rules for openat
               rule 1 at t.policy:3: ERRNO(EACCES) openat if (flags & O_ACCMODE) != O_RDONLY
                 false  not
-                  true   (arg2 & 3) == 0     flags = 0x0
+                  true   (arg2.lo32 & 3) == 0     flags = 0x0 (flags is int: compared on its low 32 bits)
                 => does not match
               rule 2 at t.policy:4: ALLOW openat if dirfd == AT_FDCWD || dirfd < 100
                 true   any of
-                  false  arg0 == 0xffffffffffffff9c     dirfd = 0x5
-                  true   arg0 < 0x64     dirfd = 0x5
+                  false  arg0.lo32 == 0xffffff9c     dirfd = 0x5 (dirfd is int: compared on its low 32 bits)
+                  true   arg0.lo32 < 0x64     dirfd = 0x5 (dirfd is int: compared on its low 32 bits)
                 => matches: ALLOW
               rule 3 at t.policy:5: not tried
             decision: ALLOW by rule 2 at t.policy:4

@@ -70,7 +70,7 @@ public class LanguageTests
         Assert.Equal(SeccompAction.Errno(13), Eval(p, "openat", 0, 0, 2 /*O_RDWR*/ | 0x40));
         var rules = p.Sections[0].RulesFor(257);
         Assert.Equal(2, rules.Count);
-        Assert.Equal(Condition.Not(Condition.Of(new ArgPredicate(2, ComparisonOp.MaskedEq, 0, 3))), rules[0].Condition);
+        Assert.Equal(Condition.Not(Condition.Of(new ArgPredicate(2, ComparisonOp.MaskedEq, 0, 3, Width: 32))), rules[0].Condition);   // flags is an int
         Assert.Equal(new PolicySource("t.policy", 2, 1, "ERRNO(EACCES) openat if (flags & O_ACCMODE) != O_RDONLY"), rules[0].Source);
         Assert.True(rules[1].Condition.IsTrue);
     }
@@ -121,15 +121,16 @@ public class LanguageTests
             ALLOW lseek if !(fd == 3)
             """);
         var rules = p.Sections[0];
-        Assert.Equal(Condition.Of(new ArgPredicate(0, ComparisonOp.Eq, 0)), rules.RulesFor(0)[0].Condition);
-        Assert.Equal(Condition.All(Condition.Of(new ArgPredicate(0, ComparisonOp.Ne, 1)), Condition.Of(new ArgPredicate(0, ComparisonOp.Lt, 10))),
+        // fd and oldfd are unsigned int (fs/read_write.c, fs/fcntl.c): compared on their low 32 bits.
+        Assert.Equal(Condition.Of(new ArgPredicate(0, ComparisonOp.Eq, 0, Width: 32)), rules.RulesFor(0)[0].Condition);
+        Assert.Equal(Condition.All(Condition.Of(new ArgPredicate(0, ComparisonOp.Ne, 1, Width: 32)), Condition.Of(new ArgPredicate(0, ComparisonOp.Lt, 10, Width: 32))),
             rules.RulesFor(0)[1].Condition);
-        Assert.Equal(Condition.Any(Condition.Of(new ArgPredicate(0, ComparisonOp.Le, 2)),
-            Condition.All(Condition.Of(new ArgPredicate(0, ComparisonOp.Gt, 100)), Condition.Of(new ArgPredicate(0, ComparisonOp.Ge, 200)))),
+        Assert.Equal(Condition.Any(Condition.Of(new ArgPredicate(0, ComparisonOp.Le, 2, Width: 32)),
+            Condition.All(Condition.Of(new ArgPredicate(0, ComparisonOp.Gt, 100, Width: 32)), Condition.Of(new ArgPredicate(0, ComparisonOp.Ge, 200, Width: 32)))),
             rules.RulesFor(1)[0].Condition);
-        Assert.Equal(Condition.Of(new ArgPredicate(0, ComparisonOp.Ne, 0)), rules.RulesFor(3)[0].Condition);
-        Assert.Equal(Condition.Of(new ArgPredicate(0, ComparisonOp.Eq, 0)), rules.RulesFor(32)[0].Condition);
-        Assert.Equal(Condition.Of(new ArgPredicate(0, ComparisonOp.Ne, 3)), rules.RulesFor(8)[0].Condition);
+        Assert.Equal(Condition.Of(new ArgPredicate(0, ComparisonOp.Ne, 0, Width: 32)), rules.RulesFor(3)[0].Condition);
+        Assert.Equal(Condition.Of(new ArgPredicate(0, ComparisonOp.Eq, 0, Width: 32)), rules.RulesFor(32)[0].Condition);
+        Assert.Equal(Condition.Of(new ArgPredicate(0, ComparisonOp.Ne, 3, Width: 32)), rules.RulesFor(8)[0].Condition);
         Assert.Equal(SeccompAction.Allow, Eval(p, "mmap", 0, 4096, 3, 2));
         Assert.Equal(Eperm, Eval(p, "mmap", 0, 4096, 7, 2));
         Assert.Equal(Eperm, Eval(p, "mmap", 0, 4096, 3, 0x20));

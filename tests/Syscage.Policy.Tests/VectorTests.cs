@@ -1,5 +1,6 @@
 using System.Globalization;
 using Syscage.Bpf;
+using Syscage.Policy.Compiler;
 using Syscage.Policy.Language;
 using Syscage.Policy.Syscalls;
 
@@ -10,7 +11,7 @@ namespace Syscage.Policy.Tests;
 /// line 1 is the line after the title); then expectations:
 /// <c>&gt;&gt;&gt; ARCH SYSCALL [ARGS...] = ACTION</c> evaluates a call with the reference evaluator, and
 /// <c>!!! LINE:COL: MESSAGE</c> expects the policy to fail with exactly that error. A failure names the vector's
-/// <c>file:line</c>.
+/// <c>file:line</c>. Each call is also run through the compiled filter, optimised and not, which must agree.
 /// </summary>
 public class VectorTests
 {
@@ -54,6 +55,9 @@ public class VectorTests
         string where = $"{c.File}:{c.Line} ({c.Title})";
         Assert.True(c.Expectations.Count > 0, $"{where}: a case needs >>> or !!! lines");
         bool parsed = PolicyLanguage.TryParse(c.Policy, out var policy, out var error, "t.policy");
+        BpfProgram[] programs = parsed
+            ? [PolicyCompiler.Compile(policy!), PolicyCompiler.Compile(policy!, new CompileOptions { Optimize = false })]
+            : [];
         foreach (var (line, text) in c.Expectations)
         {
             string at = $"{c.File}:{line}";
@@ -74,9 +78,15 @@ public class VectorTests
                 ? ulong.Parse(a.AsSpan(2), NumberStyles.HexNumber, CultureInfo.InvariantCulture)
                 : ulong.Parse(a, CultureInfo.InvariantCulture)).ToArray();
             Assert.True(SeccompAction.TryParse(sides[1], out var expected, Errno.Number), $"{at}: bad action '{sides[1]}'");
-            var decision = policy!.Evaluate(new SeccompData(nr, arch.AuditArch, 0, args));
+            var data = new SeccompData(nr, arch.AuditArch, 0, args);
+            var decision = policy!.Evaluate(data);
             Assert.True(expected == decision.Action,
                 $"{at}: {sides[0]} gives {decision.Action} ({decision.Reason}{(decision.Rule?.Source is { } s ? $" at {s}" : "")}), expected {expected}");
+            foreach (var program in programs)
+            {
+                var compiled = Interpreter.Run(program, data).Action;
+                Assert.True(expected == compiled, $"{at}: {sides[0]}: the compiled filter gives {compiled}, the evaluator {expected}\n{Disassembler.ToText(program.Instructions.AsSpan())}");
+            }
         }
     }
 }

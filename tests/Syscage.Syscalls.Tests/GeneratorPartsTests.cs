@@ -194,4 +194,130 @@ public class GeneratorPartsTests
             """);
         Assert.Empty(found);
     }
+
+    [Theory]
+    [InlineData("int", 32)]
+    [InlineData("unsigned int", 32)]
+    [InlineData("unsigned", 32)]
+    [InlineData("const int", 32)]
+    [InlineData("pid_t", 32)]
+    [InlineData("key_serial_t", 32)]
+    [InlineData("timer_t", 32)]            // the kernel's int, not glibc's pointer
+    [InlineData("enum landlock_rule_type", 32)]
+    [InlineData("const enum landlock_rule_type", 32)]
+    [InlineData("umode_t", 16)]
+    [InlineData("old_uid_t", 16)]
+    [InlineData("long", 64)]
+    [InlineData("unsigned long int", 64)]
+    [InlineData("size_t", 64)]
+    [InlineData("loff_t", 64)]
+    [InlineData("const char *", 64)]
+    [InlineData("struct iocb **", 64)]
+    [InlineData("char *const *", 64)]
+    public void ArgumentTypeWidths(string type, int bits)
+    {
+        Assert.True(ArgumentTypes.TryGetBits(type, out int actual), type);
+        Assert.Equal(bits, actual);
+    }
+
+    [Fact]
+    public void AnUnknownArgumentTypeIsAnErrorThatNamesWhereItIs()
+    {
+        Assert.False(ArgumentTypes.TryGetBits("frobnicator_t", out _));
+        var e = Assert.Throws<InvalidDataException>(() => ArgumentTypes.Bits("frobnicator_t", "p.csv:7"));
+        Assert.StartsWith("p.csv:7: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("frobnicator_t", e.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("const char *_Nullable", "const char *")]
+    [InlineData("char *const []", "char *const *")]
+    [InlineData("int[]", "int *")]
+    [InlineData("struct iocb * *", "struct iocb **")]
+    [InlineData("struct rlimit *_Nullable restrict", "struct rlimit *")]
+    public void ManPageTypesAreNormalised(string type, string expected)
+    {
+        Assert.Equal(expected, ManPagePrototypes.NormalizeType(type));
+    }
+
+    private const string Header = "#syscall,abis,arg0,arg1,arg2,arg3,arg4,arg5,source\n";
+
+    [Fact]
+    public void PrototypeRowsRoundTrip()
+    {
+        string text = Header
+            + "ioctl,,int fd,unsigned long request,,,,,man ioctl.2\n"
+            + "ioctl,,unsigned int fd,unsigned int request,unsigned long arg,,,,kernel fs/ioctl.c SYSCALL_DEFINE3(ioctl)\n"
+            + "clone,x86 aarch64,unsigned long flags,void *stack,int *parent_tid,unsigned long tls,int *child_tid,,\"man clone.2 NOTES, CONFIG_CLONE_BACKWARDS\"\n"
+            + "getpid,,,,,,,,man getpid.2\n"
+            + "fcntl,,int fd,int cmd,arg,,,,man fcntl.2\n";
+        IReadOnlyList<PrototypeRow> rows = PrototypeFile.Parse(text, "p.csv");
+        Assert.Equal(5, rows.Count);
+        Assert.Equal(PrototypeSource.Kernel, rows[1].Source);
+        Assert.Equal("fs/ioctl.c SYSCALL_DEFINE3(ioctl)", rows[1].Origin);
+        Assert.Equal(new[] { "x86", "aarch64" }, rows[2].Abis);
+        Assert.Equal("unsigned long", rows[2].Arguments[3].Type);
+        Assert.Equal("tls", rows[2].Arguments[3].Name);
+        Assert.Equal("man clone.2 NOTES, CONFIG_CLONE_BACKWARDS", "man " + rows[2].Origin);
+        Assert.Empty(rows[3].Arguments);
+        Assert.Equal(new Parameter("", "arg"), rows[4].Arguments[2]);   // fcntl(2)'s untyped "... /* arg */"
+        Assert.Equal(4, rows[2].Line);   // line 1 is the column line
+        Assert.Equal(text, PrototypeFile.Render(rows, []));
+    }
+
+    [Theory]
+    [InlineData("read,,int fd,,,,,man read.2", "p.csv:2: expected 9 fields")]
+    [InlineData("read,,int fd,,const char *buf,,,,man read.2", "p.csv:2: arg2 follows an empty argument")]
+    [InlineData("read,,int  fd,,,,,,man read.2", "p.csv:2: arg0: write 'int  fd' as 'int fd'")]
+    [InlineData("read,,int fd,,,,,,book read", "p.csv:2: the source must start with 'man' or 'kernel'")]
+    [InlineData(",,int fd,,,,,,man read.2", "p.csv:2: the syscall name is empty")]
+    [InlineData("read,,\"int fd,,,,,,,man read.2", "p.csv:2: a quoted field is not closed")]
+    public void MalformedPrototypeRowsAreErrorsWithTheirLine(string row, string message)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => PrototypeFile.Parse(Header + row + "\n", "p.csv"));
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+    }
+
+    private static ArchitectureSpec Spec(string name) => ArchitectureSpec.All.Single(a => a.Name == name);
+
+    [Fact]
+    public void AKernelRowWinsOverAManRowAndAnArchitectureRowOverAnAllRow()
+    {
+        var set = new PrototypeSet(PrototypeFile.Parse(Header
+            + "chown,,const char *pathname,uid_t owner,gid_t group,,,,man chown.2\n"
+            + "chown,x86,const char *pathname,old_uid_t owner,old_gid_t group,,,,kernel kernel/uid16.c\n"
+            + "chmod,,const char *pathname,mode_t mode,,,,,man chmod.2\n"
+            + "chmod,,const char *pathname,umode_t mode,,,,,kernel fs/open.c\n"
+            + "pread64,,int fd,void *buf,size_t count,off_t offset,,,man pread.2\n", "p.csv"), "p.csv");
+        Assert.Equal("uid_t", set.Arguments(Spec("x86_64"), "chown")[1].Type);
+        Assert.Equal("old_uid_t", set.Arguments(Spec("x86"), "chown")[1].Type);
+        Assert.Equal("umode_t", set.Arguments(Spec("x86_64"), "chmod")[1].Type);
+        Assert.Equal("umode_t", set.Arguments(Spec("x86"), "chmod")[1].Type);
+        // On a 32-bit ABI the arguments stop before the first one that takes two registers.
+        Assert.Equal(4, set.Arguments(Spec("x86_64"), "pread64").Count);
+        Assert.Equal(3, set.Arguments(Spec("x86"), "pread64").Count);
+        Assert.Empty(set.Arguments(Spec("x86_64"), "nothing_known"));
+    }
+
+    [Theory]
+    [InlineData("read,sparc,int fd,,,,,,man read.2\n", "p.csv:2: unknown architecture 'sparc'")]
+    [InlineData("read,,widget_t fd,,,,,,man read.2\n", "p.csv:2: the width of the type 'widget_t' is not known")]
+    [InlineData("read,,int fd,,,,,,man read.2\nread,,unsigned int fd,,,,,,man read.2\n", "p.csv:3: read already has a man row for these architectures at line 2")]
+    [InlineData("read,x86 x32,int fd,,,,,,kernel a.c\nread,x32,unsigned int fd,,,,,,kernel b.c\n", "p.csv:3: read already has a kernel row")]
+    public void InconsistentPrototypeRowsAreErrors(string rows, string message)
+    {
+        var e = Assert.Throws<InvalidDataException>(() => new PrototypeSet(PrototypeFile.Parse(Header + rows, "p.csv"), "p.csv"));
+        Assert.StartsWith(message, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AnArgumentWithoutATypeNeedsAKernelRow()
+    {
+        var set = new PrototypeSet(PrototypeFile.Parse(Header + "fcntl,,int fd,int cmd,arg,,,,man fcntl.2\n", "p.csv"), "p.csv");
+        var e = Assert.Throws<InvalidDataException>(() => set.Arguments(Spec("x86_64"), "fcntl"));
+        Assert.Contains("'arg' has no type", e.Message, StringComparison.Ordinal);
+        var stray = new PrototypeSet(PrototypeFile.Parse(Header + "frobnicate,,int fd,,,,,,kernel x.c\n", "p.csv"), "p.csv");
+        Assert.Contains("no architecture's table has a syscall called frobnicate",
+            Assert.Throws<InvalidDataException>(() => stray.CheckEveryRowIsUsed(["read"])).Message, StringComparison.Ordinal);
+    }
 }

@@ -13,7 +13,7 @@ public class RegenerationTests
     [Fact]
     public void CommittedTablesMatchTheHeadersOnThisMachine()
     {
-        string expected = GenerateOrFail(new SyscallTableGenerator());
+        string expected = GenerateOrFail(new SyscallTableGenerator(Prototypes));
         string path = Path.Combine(RepositoryRoot(), SyscallTableGenerator.OutputRelativePath);
         Assert.True(File.Exists(path), $"{path} is missing; generate it with: {SyscallTableGenerator.RegenerateCommand}");
         string committed = File.ReadAllText(path);
@@ -50,7 +50,7 @@ public class RegenerationTests
     [Fact]
     public void GenerationIsDeterministic()
     {
-        Assert.Equal(GenerateOrFail(new SyscallTableGenerator()), GenerateOrFail(new SyscallTableGenerator()));
+        Assert.Equal(GenerateOrFail(new SyscallTableGenerator(Prototypes)), GenerateOrFail(new SyscallTableGenerator(Prototypes)));
     }
 
     [Fact]
@@ -59,7 +59,7 @@ public class RegenerationTests
         string empty = Directory.CreateTempSubdirectory("syscage-no-headers-").FullName;
         try
         {
-            var e = Assert.Throws<MissingSourceException>(() => new SyscallTableGenerator(includeDirectory: empty).Generate());
+            var e = Assert.Throws<MissingSourceException>(() => new SyscallTableGenerator(Prototypes, includeDirectory: empty).Generate());
             Assert.Contains("linux-libc-dev", e.Message, StringComparison.Ordinal);
             Assert.Contains(empty, e.Message, StringComparison.Ordinal);
         }
@@ -75,12 +75,37 @@ public class RegenerationTests
         string empty = Directory.CreateTempSubdirectory("syscage-no-man-").FullName;
         try
         {
-            var e = Assert.Throws<MissingSourceException>(() => new SyscallTableGenerator(manDirectory: empty).Generate());
+            var e = Assert.Throws<MissingSourceException>(() => PrototypeExtraction.Extract(Prototypes, empty, ["read"]));
             Assert.Contains("manpages-dev", e.Message, StringComparison.Ordinal);
         }
         finally
         {
             Directory.Delete(empty, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The committed prototypes file is what extracting the man pages on this machine gives, with its kernel rows kept:
+    /// the man rows record the pages faithfully, and re-extraction loses none of the hand-written kernel rows.
+    /// </summary>
+    [Fact]
+    public void CommittedPrototypesAreTheManPagesOnThisMachinePlusTheKernelRows()
+    {
+        string expected;
+        try
+        {
+            expected = PrototypeExtraction.Extract(Prototypes, "/usr/share/man/man2", new SyscallTableGenerator(Prototypes).SyscallNames());
+        }
+        catch (MissingSourceException e)
+        {
+            Assert.Fail(e.Message);
+            throw;
+        }
+
+        string committed = File.ReadAllText(Prototypes);
+        if (committed != expected)
+        {
+            Assert.Fail(DescribeDifference(PrototypeFile.RelativePath, committed, expected, PrototypeExtraction.Command));
         }
     }
 
@@ -91,7 +116,7 @@ public class RegenerationTests
     [Fact]
     public void TheCPreprocessorAgreesOnEveryTable()
     {
-        var generator = new SyscallTableGenerator();
+        var generator = new SyscallTableGenerator(Prototypes);
         SyscallTableGenerator.Snapshot snapshot;
         try
         {
@@ -165,13 +190,16 @@ public class RegenerationTests
     /// <summary>The repository root, as the shared test library finds it.</summary>
     internal static string RepositoryRoot() => Syscage.Testing.NativeProbe.RepositoryRoot;
 
-    private static string DescribeDifference(string file, string committed, string expected)
+    /// <summary>The committed prototypes file.</summary>
+    internal static string Prototypes => Path.Combine(RepositoryRoot(), PrototypeFile.RelativePath);
+
+    private static string DescribeDifference(string file, string committed, string expected, string command = SyscallTableGenerator.RegenerateCommand)
     {
         string[] a = committed.Split('\n');
         string[] b = expected.Split('\n');
         var message = new StringBuilder();
-        message.Append(file).Append(" is not what the headers on this machine give; regenerate it with:\n    ")
-            .Append(SyscallTableGenerator.RegenerateCommand).Append("\nand commit the result. First differing lines (- committed, + generated):\n");
+        message.Append(file).Append(" is not what the sources on this machine give; regenerate it with:\n    ")
+            .Append(command).Append("\nand commit the result. First differing lines (- committed, + generated):\n");
         int shown = 0;
         for (int i = 0; i < Math.Max(a.Length, b.Length) && shown < 20; i++)
         {

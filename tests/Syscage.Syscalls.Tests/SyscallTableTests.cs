@@ -150,7 +150,7 @@ public class SyscallTableTests
     [InlineData("aarch64", "openat", new[] { "dirfd", "pathname", "flags", "mode" })]
     [InlineData("x86_64", "execve", new[] { "pathname", "argv", "envp" })]
     [InlineData("x86_64", "fcntl", new[] { "fd", "cmd", "arg" })]
-    [InlineData("x86_64", "ioctl", new[] { "fd", "request" })]
+    [InlineData("x86_64", "ioctl", new[] { "fd", "request", "arg" })]
     [InlineData("x86_64", "mremap", new[] { "old_address", "old_size", "new_size", "flags", "new_address" })]
     [InlineData("x86_64", "futex", new[] { "uaddr", "futex_op", "val", "timeout", "uaddr2", "val3" })]
     [InlineData("x86_64", "clone3", new[] { "cl_args", "size" })]
@@ -169,13 +169,66 @@ public class SyscallTableTests
     [InlineData("x86", "fallocate", new[] { "fd", "mode" })]
     [InlineData("x86", "pread64", new[] { "fd", "buf", "count" })]
     // i386's mmap and select are old_mmap/old_select (one pointer to the arguments).
-    [InlineData("x86", "mmap", new string[0])]
-    [InlineData("x86", "select", new string[0])]
+    [InlineData("x86", "mmap", new[] { "arg" })]
+    [InlineData("x86", "select", new[] { "arg" })]
+    // The kernel's prototype wins over the glibc wrapper's: no flags for faccessat, preadv2's flags are the sixth argument.
+    [InlineData("x86_64", "faccessat", new[] { "dirfd", "pathname", "mode" })]
+    [InlineData("x86_64", "preadv2", new[] { "fd", "iov", "iovcnt", "offset", "pos_h", "flags" })]
+    [InlineData("x32", "preadv2", new[] { "fd", "iov", "iovcnt", "offset", "flags" })]
+    [InlineData("x86_64", "getpgrp", new string[0])]
+    // No man page: from the kernel's SYSCALL_DEFINE.
+    [InlineData("x86_64", "io_uring_enter", new[] { "fd", "to_submit", "min_complete", "flags", "argp", "argsz" })]
     [InlineData("x86", "mmap2", new[] { "addr", "length", "prot", "flags", "fd", "pgoffset" })]
     public void ArgumentNames(string arch, string name, string[] expected)
     {
         Assert.True(Architecture.Parse(arch).Syscalls.TryGet(name, out Syscall? syscall), $"{arch} has no {name}");
         Assert.Equal(expected, syscall.ArgNames);
+    }
+
+    /// <summary>The kernel's syscall wrappers cast each register to the declared type: the width a filter must compare.</summary>
+    [Theory]
+    [InlineData("x86_64", "socket", 0, "int", 32)]
+    [InlineData("x86_64", "ioctl", 1, "unsigned int", 32)]      // man: unsigned long request; fs/ioctl.c: unsigned int cmd
+    [InlineData("x86_64", "ioctl", 2, "unsigned long", 64)]
+    [InlineData("x32", "ioctl", 2, "compat_ulong_t", 32)]       // x32's ioctl is compat_sys_ioctl
+    [InlineData("x86_64", "chmod", 1, "umode_t", 16)]           // man: mode_t; fs/open.c: umode_t
+    [InlineData("x86_64", "openat", 3, "umode_t", 16)]
+    [InlineData("x86_64", "openat", 0, "int", 32)]
+    [InlineData("x86_64", "openat", 1, "const char *", 64)]
+    [InlineData("x86_64", "personality", 0, "unsigned int", 32)] // man: unsigned long
+    [InlineData("x86_64", "unshare", 0, "unsigned long", 64)]   // man: int
+    [InlineData("x86_64", "mmap", 2, "unsigned long", 64)]      // man: int prot
+    [InlineData("x86_64", "clone", 0, "unsigned long", 64)]
+    [InlineData("x86_64", "kill", 0, "pid_t", 32)]
+    [InlineData("x86_64", "keyctl", 0, "int", 32)]
+    [InlineData("x86_64", "setuid", 0, "uid_t", 32)]
+    [InlineData("x86", "setuid", 0, "old_uid_t", 16)]           // i386 23 is setuid16
+    [InlineData("x86", "setuid32", 0, "uid_t", 32)]
+    [InlineData("x86_64", "ptrace", 0, "long", 64)]             // man: enum __ptrace_request
+    [InlineData("x32", "ptrace", 0, "compat_long_t", 32)]
+    [InlineData("aarch64", "socket", 0, "int", 32)]
+    public void ArgumentTypesAndWidths(string arch, string name, int index, string type, int bits)
+    {
+        Assert.True(Architecture.Parse(arch).Syscalls.TryGet(name, out Syscall? syscall), $"{arch} has no {name}");
+        Assert.Equal(type, syscall.ArgType(index));
+        Assert.Equal(bits, syscall.ArgWidth(index));
+    }
+
+    [Fact]
+    public void EveryNamedArgumentHasATypeWithAWidth()
+    {
+        foreach (Architecture arch in Architecture.All)
+        {
+            foreach (Syscall s in arch.Syscalls.All)
+            {
+                Assert.True(s.ArgTypes.Count == s.ArgNames.Count, $"{arch}: {s}: {s.ArgTypes.Count} types for {s.ArgNames.Count} names");
+                for (int i = 0; i < s.ArgTypes.Count; i++)
+                    Assert.Contains(s.ArgWidth(i), new[] { 16, 32, 64 });
+            }
+        }
+        Assert.True(Architecture.X86_64.Syscalls.TryGet("read", out Syscall? read));
+        Assert.Null(read.ArgType(3));
+        Assert.Equal(64, read.ArgWidth(3));   // beyond the prototype: the full register
     }
 
     [Fact]
@@ -185,7 +238,8 @@ public class SyscallTableTests
         Assert.Equal(2, openat.IndexOfArg("flags"));
         Assert.Equal(-1, openat.IndexOfArg("nope"));
         Assert.Equal("openat(dirfd, pathname, flags, mode) = 257", openat.ToString());
-        Assert.Equal(new Syscall("openat", 257, ["dirfd", "pathname", "flags", "mode"]), openat);
+        Assert.Equal(new Syscall("openat", 257, ["dirfd", "pathname", "flags", "mode"], ["int", "const char *", "int", "umode_t"]), openat);
+        Assert.NotEqual(new Syscall("openat", 257, ["dirfd", "pathname", "flags", "mode"]), openat);
     }
 
     [Fact]

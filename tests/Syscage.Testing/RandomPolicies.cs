@@ -6,7 +6,7 @@ namespace Syscage.Testing;
 
 /// <summary>
 /// Seeded random policies in the IR: random architecture sets, default and bad-arch actions, syscalls with
-/// 0..4 rules whose conditions nest all/any/not over predicates of every comparison, with values on the
+/// 0..4 rules whose conditions nest all/any/not over predicates of every comparison and width, with values on the
 /// 32-bit half boundaries where compiled code is most likely to go wrong.
 /// </summary>
 public static class RandomPolicies
@@ -23,6 +23,18 @@ public static class RandomPolicies
         0 => (ulong)rng.NextInt64(),
         1 => (ulong)rng.Next(64),
         _ => unchecked(Edges[rng.Next(Edges.Length)] + (ulong)(rng.Next(3) - 1)),
+    };
+
+    /// <summary>
+    /// A width a comparison is made at: mostly the whole register, often an <c>int</c>'s 32 bits, sometimes an
+    /// <c>umode_t</c>'s 16 or 8. Values are not reduced to it: the compiler and the evaluator must both do that.
+    /// </summary>
+    public static int Width(Random rng) => rng.Next(20) switch
+    {
+        < 10 => ArgPredicate.FullWidth,
+        < 15 => 32,
+        < 18 => 16,
+        _ => 8,
     };
 
     /// <summary>A random action (all kinds, small data).</summary>
@@ -49,7 +61,7 @@ public static class RandomPolicies
             case 5: return Syscage.Policy.Condition.Not(Condition(rng, depth + 1));
             default:
                 var op = (ComparisonOp)rng.Next(7);
-                return Syscage.Policy.Condition.Of(new ArgPredicate(rng.Next(6), op, Value(rng), op == ComparisonOp.MaskedEq ? Value(rng) : ulong.MaxValue));
+                return Syscage.Policy.Condition.Of(new ArgPredicate(rng.Next(6), op, Value(rng), op == ComparisonOp.MaskedEq ? Value(rng) : ulong.MaxValue, Width(rng)));
         }
     }
 

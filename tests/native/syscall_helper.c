@@ -7,12 +7,14 @@
  *                                        if that thread died, "thread gone" from the main thread
  *   syscall_helper trap NR [A0..A5]      with a SIGSYS handler: print "sigsys syscall <nr> errno <data> code <c>"
  *
- * Numbers are strtoull base 0 (decimal, 0x hex); NR may be negative.
+ * Numbers are strtoull base 0 (decimal, 0x hex); NR may be negative. An argument written s:TEXT is a pointer to
+ * the string TEXT (a path for chmod, for instance).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +59,7 @@ int main(int argc, char **argv)
     }
     nr = strtol(argv[2], NULL, 0);
     for (int i = 0; i < 6 && 3 + i < argc; i++)
-        a[i] = strtoull(argv[3 + i], NULL, 0);
+        a[i] = strncmp(argv[3 + i], "s:", 2) == 0 ? (unsigned long long)(uintptr_t)(argv[3 + i] + 2) : strtoull(argv[3 + i], NULL, 0);
     if (strcmp(argv[1], "call") == 0) {
         do_call("");
     } else if (strcmp(argv[1], "thread") == 0) {

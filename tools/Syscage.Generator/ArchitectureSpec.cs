@@ -31,10 +31,6 @@ internal sealed record SnippetStep(string Source, string Text) : HeaderStep;
 /// </param>
 /// <param name="NumberBitMacro">A macro whose value every syscall number carries (<c>__X32_SYSCALL_BIT</c>), or null.</param>
 /// <param name="Steps">What to read, in order; null when no header on the machine gives the table.</param>
-/// <param name="NotTheKernelAbi">
-/// Syscalls whose man-page prototype does not describe this architecture's kernel arguments, so their argument
-/// names are left out.
-/// </param>
 /// <param name="Note">Why the table is empty, when <paramref name="Steps"/> is null.</param>
 internal sealed record ArchitectureSpec(
     string Name,
@@ -44,30 +40,23 @@ internal sealed record ArchitectureSpec(
     bool CloneBackwards,
     string? NumberBitMacro,
     IReadOnlyList<HeaderStep>? Steps,
-    IReadOnlySet<string> NotTheKernelAbi,
     string? Note = null)
 {
     /// <summary>Debian's multiarch directory for the x86 uapi asm headers (linux-libc-dev:amd64).</summary>
     public const string X86AsmDirectory = "x86_64-linux-gnu/asm";
 
-    private static readonly IReadOnlySet<string> None = new HashSet<string>(StringComparer.Ordinal);
-
     /// <summary>The architectures, in the order of <c>Architecture.All</c> (arm last: its table is empty here).</summary>
     public static IReadOnlyList<ArchitectureSpec> All { get; } =
     [
         new("x86_64", "X86_64", "AUDIT_ARCH_X86_64", Is64Bit: true, CloneBackwards: false, NumberBitMacro: null,
-            [new FileStep($"{X86AsmDirectory}/unistd_64.h")], None),
+            [new FileStep($"{X86AsmDirectory}/unistd_64.h")]),
 
         new("x86", "X86", "AUDIT_ARCH_I386", Is64Bit: false, CloneBackwards: true, NumberBitMacro: null,
-            [new FileStep($"{X86AsmDirectory}/unistd_32.h")],
-            // arch/x86/entry/syscalls/syscall_32.tbl: "82 i386 select sys_old_select" and "90 i386 mmap sys_old_mmap"
-            // take one pointer to a block of arguments; i386 selects OLD_SIGSUSPEND3, whose sigsuspend takes
-            // (int, int, old_sigset_t mask). The man pages describe the glibc wrappers instead.
-            new HashSet<string>(["select", "mmap", "sigsuspend"], StringComparer.Ordinal)),
+            [new FileStep($"{X86AsmDirectory}/unistd_32.h")]),
 
         new("x32", "X32", "AUDIT_ARCH_X86_64", Is64Bit: true, CloneBackwards: false, NumberBitMacro: "__X32_SYSCALL_BIT",
             // asm/unistd.h defines __X32_SYSCALL_BIT; its #include of a unistd_*.h is skipped.
-            [new FileStep($"{X86AsmDirectory}/unistd.h"), new FileStep($"{X86AsmDirectory}/unistd_x32.h")], None),
+            [new FileStep($"{X86AsmDirectory}/unistd.h"), new FileStep($"{X86AsmDirectory}/unistd_x32.h")]),
 
         new("aarch64", "Aarch64", "AUDIT_ARCH_AARCH64", Is64Bit: true, CloneBackwards: true, NumberBitMacro: null,
             [
@@ -85,8 +74,7 @@ internal sealed record ArchitectureSpec(
                     #define __ARCH_WANT_MEMFD_SECRET
                     """),
                 new FileStep("asm-generic/unistd.h"),
-            ],
-            None),
+            ]),
 
         new("riscv64", "Riscv64", "AUDIT_ARCH_RISCV64", Is64Bit: true, CloneBackwards: true, NumberBitMacro: null,
             [
@@ -112,11 +100,10 @@ internal sealed record ArchitectureSpec(
                     #define __NR_riscv_flush_icache (__NR_arch_specific_syscall + 15)
                     #endif
                     """),
-            ],
-            None),
+            ]),
 
         new("arm", "Arm", "AUDIT_ARCH_ARM", Is64Bit: false, CloneBackwards: true, NumberBitMacro: null,
-            Steps: null, None,
+            Steps: null,
             Note: "arm's EABI numbers are not asm-generic's: they come from arch/arm/tools/syscall.tbl, installed as "
                 + "asm/unistd-eabi.h and asm/unistd-common.h by linux-libc-dev:armhf, which this machine does not have"),
     ];

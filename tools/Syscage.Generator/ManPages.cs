@@ -441,7 +441,7 @@ internal static partial class ManPages
     /// (<c>int cmd, ... /* arg */</c>, <c>... /* mode_t mode */</c>); any other comment is dropped
     /// (futex's <c>/* or: uint32_t val2 */</c> names an alternative, not another argument).
     /// </summary>
-    private static List<Parameter>? ParseParameters(string list)
+    internal static List<Parameter>? ParseParameters(string list)
     {
         var expanded = new StringBuilder();
         int i = 0;

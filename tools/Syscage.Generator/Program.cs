@@ -1,19 +1,26 @@
 using Syscage.Generator;
 
-// dotnet run --project tools/Syscage.Generator -- <repo-root> [--check] [--include-dir DIR] [--man-dir DIR]
-//   Writes src/Syscage/Policy/Syscalls/SyscallTables.g.cs, Errno.g.cs and src/Syscage/Policy/Constants.g.cs under <repo-root>; with --check, writes
-//   nothing and exits 1 when a committed file differs from what the headers on this machine give.
+// dotnet run --project tools/Syscage.Generator -- <repo-root> [--check] [--extract-prototypes] [--include-dir DIR] [--man-dir DIR]
+//   Writes src/Syscage/Policy/Syscalls/SyscallTables.g.cs, Errno.g.cs and src/Syscage/Policy/Constants.g.cs under <repo-root>
+//   from the headers on this machine and <repo-root>/facts/syscall-prototypes.csv. With --extract-prototypes, first
+//   rewrites the man rows of that file from the man pages (its kernel rows are kept). With --check, writes nothing and
+//   exits 1 when a committed file differs from what would be written.
 // Exit codes: 0 ok, 1 --check found a difference, 2 usage error or a missing source.
 string? root = null;
 bool check = false;
+bool extract = false;
 string includeDirectory = "/usr/include";
 string manDirectory = "/usr/share/man/man2";
+const string Usage = "usage: Syscage.Generator <repo-root> [--check] [--extract-prototypes] [--include-dir /usr/include] [--man-dir /usr/share/man/man2]";
 for (int i = 0; i < args.Length; i++)
 {
     switch (args[i])
     {
         case "--check":
             check = true;
+            break;
+        case "--extract-prototypes":
+            extract = true;
             break;
         case "--include-dir" when i + 1 < args.Length:
             includeDirectory = args[++i];
@@ -22,7 +29,7 @@ for (int i = 0; i < args.Length; i++)
             manDirectory = args[++i];
             break;
         case "-h" or "--help":
-            Console.WriteLine("usage: Syscage.Generator <repo-root> [--check] [--include-dir /usr/include] [--man-dir /usr/share/man/man2]");
+            Console.WriteLine(Usage);
             return 0;
         default:
             if (root is not null || args[i].StartsWith('-'))
@@ -38,44 +45,58 @@ for (int i = 0; i < args.Length; i++)
 
 if (root is null || !Directory.Exists(root))
 {
-    Console.Error.WriteLine("usage: Syscage.Generator <repo-root> [--check] [--include-dir /usr/include] [--man-dir /usr/share/man/man2]");
+    Console.Error.WriteLine(Usage);
     return 2;
 }
 
-var generator = new SyscallTableGenerator(includeDirectory, manDirectory);
-var outputs = new List<(string RelativePath, string Text)>();
-try
-{
-    outputs.Add((SyscallTableGenerator.OutputRelativePath, generator.Generate()));
-    outputs.Add((ErrnoTableGenerator.OutputRelativePath, new ErrnoTableGenerator(includeDirectory).Generate()));
-    outputs.Add((ConstantsTableGenerator.OutputRelativePath, new ConstantsTableGenerator(includeDirectory).Generate()));
-}
-catch (MissingSourceException e)
-{
-    Console.Error.WriteLine($"Syscage.Generator: {e.Message}");
-    return 2;
-}
-
+string prototypesFile = Path.Combine(root, PrototypeFile.RelativePath);
+var generator = new SyscallTableGenerator(prototypesFile, includeDirectory);
 int exit = 0;
-foreach (var (relativePath, text) in outputs)
+
+bool Emit(string relativePath, string text)
 {
     string output = Path.Combine(root, relativePath);
     string? current = File.Exists(output) ? File.ReadAllText(output) : null;
     if (current == text)
     {
         Console.WriteLine($"{relativePath} is up to date");
+        return true;
     }
-    else if (check)
+
+    if (check)
     {
-        Console.Error.WriteLine($"{relativePath} differs from the headers on this machine; run: {SyscallTableGenerator.RegenerateCommand}");
+        Console.Error.WriteLine($"{relativePath} differs from what the sources on this machine give; run: "
+            + (relativePath == PrototypeFile.RelativePath ? PrototypeExtraction.Command : SyscallTableGenerator.RegenerateCommand));
         exit = 1;
+        return false;
     }
-    else
+
+    Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+    File.WriteAllText(output, text);
+    Console.WriteLine($"wrote {output}");
+    return true;
+}
+
+try
+{
+    if (extract && !Emit(PrototypeFile.RelativePath, PrototypeExtraction.Extract(prototypesFile, manDirectory, generator.SyscallNames())))
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-        File.WriteAllText(output, text);
-        Console.WriteLine($"wrote {output}");
+        return exit; // --check: the tables would be made from a file that is about to change
     }
+
+    Emit(SyscallTableGenerator.OutputRelativePath, generator.Generate());
+    Emit(ErrnoTableGenerator.OutputRelativePath, new ErrnoTableGenerator(includeDirectory).Generate());
+    Emit(ConstantsTableGenerator.OutputRelativePath, new ConstantsTableGenerator(includeDirectory).Generate());
+}
+catch (MissingSourceException e)
+{
+    Console.Error.WriteLine($"Syscage.Generator: {e.Message}");
+    return 2;
+}
+catch (InvalidDataException e)
+{
+    Console.Error.WriteLine($"Syscage.Generator: {e.Message}");
+    return 2;
 }
 
 if (!check)

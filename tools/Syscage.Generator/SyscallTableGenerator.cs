@@ -13,9 +13,9 @@ public sealed class MissingSourceException : Exception
 
 /// <summary>
 /// Writes <c>src/Syscage/Policy/Syscalls/SyscallTables.g.cs</c>: the syscall numbers of each architecture, read from
-/// the kernel uapi headers of Debian's linux-libc-dev, with argument names from the SYNOPSIS prototypes of
-/// manpages-dev, and the <c>AUDIT_ARCH_*</c> values from linux/audit.h and linux/elf-em.h.
-/// The output depends only on those files: sorted, invariant culture, no timestamps.
+/// the kernel uapi headers of Debian's linux-libc-dev, with argument names and types from the repository's
+/// <c>facts/syscall-prototypes.csv</c> (see <see cref="PrototypeFile"/>), and the <c>AUDIT_ARCH_*</c> values from
+/// linux/audit.h and linux/elf-em.h. The output depends only on those files: sorted, invariant culture, no timestamps.
 /// </summary>
 public sealed partial class SyscallTableGenerator
 {
@@ -28,50 +28,96 @@ public sealed partial class SyscallTableGenerator
     /// <summary>Macros named <c>__NR_*</c> that are not system calls.</summary>
     private static readonly HashSet<string> NotSyscalls = new(StringComparer.Ordinal) { "__NR_syscalls", "__NR_arch_specific_syscall" };
 
-    /// <summary>Creates a generator reading <paramref name="includeDirectory"/> and <paramref name="manDirectory"/>.</summary>
-    public SyscallTableGenerator(string includeDirectory = "/usr/include", string manDirectory = "/usr/share/man/man2")
+    /// <summary>Creates a generator reading <paramref name="prototypesFile"/> and the headers under <paramref name="includeDirectory"/>.</summary>
+    public SyscallTableGenerator(string prototypesFile, string includeDirectory = "/usr/include")
     {
+        PrototypesFile = prototypesFile;
         IncludeDirectory = includeDirectory;
-        ManDirectory = manDirectory;
     }
 
     /// <summary>The root of the kernel uapi headers (linux-libc-dev).</summary>
     public string IncludeDirectory { get; }
 
-    /// <summary>The section-2 man pages (manpages-dev).</summary>
-    public string ManDirectory { get; }
+    /// <summary>The argument names and types (<see cref="PrototypeFile.RelativePath"/>).</summary>
+    public string PrototypesFile { get; }
 
     /// <summary>Reads the sources and returns the C# text of the output file.</summary>
     /// <exception cref="MissingSourceException">A header or the man pages are not installed.</exception>
     public string Generate() => Render(Read());
 
-    /// <summary>One line per architecture: its syscall count and how many have argument names.</summary>
+    /// <summary>
+    /// One line per architecture: its syscall count, how many have argument names, and how many arguments the kernel
+    /// reads narrower than the ABI's registers (32 or 16 bits on a 64-bit ABI, 16 on a 32-bit one).
+    /// </summary>
     public IReadOnlyList<string> Summarize()
-        => Read().Tables.Select(t => string.Create(
-            CultureInfo.InvariantCulture,
-            $"{t.Spec.Name}: {t.Syscalls.Count} syscalls, {t.Syscalls.Count(s => s.ArgNames.Count > 0)} with argument names")).ToList();
+    {
+        Snapshot snapshot = Read();
+        return snapshot.Tables.Select(t =>
+        {
+            int register = t.Spec.Is64Bit ? 64 : 32;
+            var narrowed = t.Syscalls.SelectMany(s => s.ArgTypes).Select(type => snapshot.TypeBits[type]).Where(bits => bits < register).ToList();
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"{t.Spec.Name}: {t.Syscalls.Count} syscalls, {t.Syscalls.Count(s => s.ArgNames.Count > 0)} with argument names; "
+                + $"arguments narrower than the registers: {narrowed.Count(b => b == 32)} of 32 bits, {narrowed.Count(b => b == 16)} of 16 bits");
+        }).ToList();
+    }
 
     /// <summary>Everything read from the machine.</summary>
     internal sealed record Snapshot(
         IReadOnlyList<GeneratedTable> Tables,
         IReadOnlyList<(string Macro, uint Value, string Definition)> AuditArches,
         string KernelHeadersVersion,
-        string ManPagesVersion,
-        int ManPageCount,
-        IReadOnlyList<string> Sources);
+        IReadOnlyList<string> Sources,
+        IReadOnlyDictionary<string, int> TypeBits);
 
     /// <summary>One architecture's table.</summary>
     internal sealed record GeneratedTable(ArchitectureSpec Spec, IReadOnlyList<GeneratedSyscall> Syscalls, long NumberBit);
 
-    /// <summary>One syscall as generated.</summary>
-    internal sealed record GeneratedSyscall(string Name, int Number, IReadOnlyList<string> ArgNames);
+    /// <summary>One syscall as generated: its arguments' names and C types, in register order.</summary>
+    internal sealed record GeneratedSyscall(string Name, int Number, IReadOnlyList<string> ArgNames, IReadOnlyList<string> ArgTypes);
 
     private Snapshot? snapshot;
 
     /// <summary>Reads the sources once per generator.</summary>
     internal Snapshot Read() => snapshot ??= ReadSources();
 
+    /// <summary>What the headers give: per architecture its syscall numbers, the audit values, the kernel version.</summary>
+    private sealed record Headers(
+        IReadOnlyList<(ArchitectureSpec Spec, IReadOnlyList<(string Name, int Number)> Numbers, long Bit)> Tables,
+        IReadOnlyList<(string Macro, uint Value, string Definition)> AuditArches,
+        string KernelHeadersVersion,
+        IReadOnlyList<string> Sources);
+
+    private Headers? headers;
+
+    /// <summary>Every syscall name of every architecture's table, from the headers alone (the prototypes file is not read).</summary>
+    internal IReadOnlyList<string> SyscallNames()
+        => (headers ??= ReadHeaders()).Tables.SelectMany(t => t.Numbers.Select(n => n.Name)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
     private Snapshot ReadSources()
+    {
+        Headers read = headers ??= ReadHeaders();
+        var prototypes = new PrototypeSet(PrototypeFile.Read(PrototypesFile), PrototypesFile);
+        var tables = read.Tables.Select(t => new GeneratedTable(
+            t.Spec,
+            t.Numbers.Select(n =>
+            {
+                IReadOnlyList<Parameter> arguments = prototypes.Arguments(t.Spec, n.Name);
+                return new GeneratedSyscall(n.Name, n.Number, arguments.Select(a => a.Name).ToList(), arguments.Select(a => a.Type).ToList());
+            }).ToList(),
+            t.Bit)).ToList();
+        prototypes.CheckEveryRowIsUsed(tables.SelectMany(t => t.Syscalls.Select(s => s.Name)));
+        var typeBits = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (string type in tables.SelectMany(t => t.Syscalls).SelectMany(s => s.ArgTypes))
+        {
+            typeBits[type] = ArgumentTypes.Bits(type, PrototypesFile);
+        }
+
+        return new Snapshot(tables, read.AuditArches, read.KernelHeadersVersion, read.Sources, typeBits);
+    }
+
+    private Headers ReadHeaders()
     {
         var sources = new List<string>();
         string Require(string relativePath)
@@ -94,20 +140,12 @@ public sealed partial class SyscallTableGenerator
             return path;
         }
 
-        if (!Directory.Exists(ManDirectory) || !Directory.EnumerateFiles(ManDirectory, "*.2*").Any())
-        {
-            throw new MissingSourceException(
-                $"no section-2 man pages in {ManDirectory}: install Debian's manpages-dev (apt-get install manpages-dev), "
-                + "which the syscall argument names are read from");
-        }
-
-        var argumentNames = new ArgumentNames(ManDirectory);
-        var tables = new List<GeneratedTable>();
+        var tables = new List<(ArchitectureSpec, IReadOnlyList<(string, int)>, long)>();
         foreach (ArchitectureSpec spec in ArchitectureSpec.All)
         {
             if (spec.Steps is null)
             {
-                tables.Add(new GeneratedTable(spec, [], 0));
+                tables.Add((spec, [], 0));
                 continue;
             }
 
@@ -131,15 +169,13 @@ public sealed partial class SyscallTableGenerator
 
             long bit = spec.NumberBitMacro is null ? 0
                 : IntegerExpression.Evaluate(spec.NumberBitMacro, preprocessor.Macros, inCondition: false, $"{spec.NumberBitMacro} ({spec.Name})");
-            var syscalls = Numbers(preprocessor.Macros, spec.Name)
-                .Select(n => new GeneratedSyscall(n.Name, n.Number, argumentNames.For(spec, n.Name)))
-                .ToList();
-            if (syscalls.Count == 0)
+            var numbers = Numbers(preprocessor.Macros, spec.Name);
+            if (numbers.Count == 0)
             {
                 throw new InvalidDataException($"no __NR_* macros found for {spec.Name}");
             }
 
-            tables.Add(new GeneratedTable(spec, syscalls, bit));
+            tables.Add((spec, numbers, bit));
         }
 
         // AUDIT_ARCH_* (linux/audit.h) are built from EM_* (linux/elf-em.h), which audit.h #includes.
@@ -170,7 +206,7 @@ public sealed partial class SyscallTableGenerator
             $"{IntegerExpression.Evaluate("LINUX_VERSION_CODE >> 16", version.Macros, false, "LINUX_VERSION_CODE")}."
             + $"{IntegerExpression.Evaluate("(LINUX_VERSION_CODE >> 8) & 255", version.Macros, false, "LINUX_VERSION_CODE")}");
 
-        return new Snapshot(tables, auditArches, kernel, argumentNames.ManPagesVersion, argumentNames.PageCount, sources);
+        return new Headers(tables, auditArches, kernel, sources);
     }
 
     /// <summary>
@@ -244,9 +280,7 @@ public sealed partial class SyscallTableGenerator
             w.Append("//     ").Append(source).Append('\n');
         }
 
-        w.Append("//   and, for argument names, the SYNOPSIS of ").Append(snapshot.ManPageCount.ToString(CultureInfo.InvariantCulture))
-            .Append(" pages in ").Append(ManDirectory.TrimEnd('/')).Append("/*.2.gz")
-            .Append(" (manpages-dev, ").Append(snapshot.ManPagesVersion).Append(").\n");
+        w.Append("//   and, for argument names and types, ").Append(PrototypeFile.RelativePath).Append(".\n");
         w.Append("//   Do not edit; regenerate with: ").Append(RegenerateCommand).Append('\n');
         w.Append("// </auto-generated>\n\n");
         w.Append("#nullable enable\n\n");
@@ -277,8 +311,18 @@ public sealed partial class SyscallTableGenerator
         w.Append("internal static class SyscallTables\n{\n");
         w.Append("    /// <summary>The kernel version of the headers the tables were read from.</summary>\n");
         w.Append("    internal const string KernelHeadersVersion = \"").Append(snapshot.KernelHeadersVersion).Append("\";\n\n");
-        w.Append("    /// <summary>The man-pages release the argument names were read from.</summary>\n");
-        w.Append("    internal const string ManPagesVersion = \"").Append(snapshot.ManPagesVersion).Append("\";\n");
+        w.Append("    /// <summary>\n");
+        w.Append("    /// The width in bits of each argument type of the tables, as the kernel's syscall wrappers read the register on a\n");
+        w.Append("    /// 64-bit ABI: they cast it to the declared type, so an <c>int</c> is the low 32 bits (tools/Syscage.Generator/ArgumentTypes.cs).\n");
+        w.Append("    /// </summary>\n");
+        w.Append("    internal static Dictionary<string, int> ArgumentTypeBits() => new(StringComparer.Ordinal)\n");
+        w.Append("    {\n");
+        foreach ((string type, int bits) in snapshot.TypeBits)
+        {
+            w.Append("        [\"").Append(type).Append("\"] = ").Append(bits.ToString(CultureInfo.InvariantCulture)).Append(",\n");
+        }
+
+        w.Append("    };\n");
         foreach (GeneratedTable table in snapshot.Tables.Where(t => t.NumberBit != 0))
         {
             w.Append('\n');
@@ -337,7 +381,13 @@ public sealed partial class SyscallTableGenerator
                     w.Append(syscall.Number.ToString(CultureInfo.InvariantCulture));
                 }
 
-                w.Append(", [").Append(string.Join(", ", syscall.ArgNames.Select(a => $"\"{a}\""))).Append("]),\n");
+                w.Append(", [").Append(string.Join(", ", syscall.ArgNames.Select(a => $"\"{a}\""))).Append("]");
+                if (syscall.ArgTypes.Count > 0)
+                {
+                    w.Append(", [").Append(string.Join(", ", syscall.ArgTypes.Select(a => $"\"{a}\""))).Append(']');
+                }
+
+                w.Append("),\n");
             }
 
             w.Append("    ];\n");

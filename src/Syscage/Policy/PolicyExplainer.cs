@@ -7,8 +7,9 @@ namespace Syscage.Policy;
 
 /// <summary>
 /// Says why a policy decides what it does for one call (<c>syscage explain POLICY SYSCALL [ARGS]</c>): which
-/// architecture section was consulted, which rules of the syscall were tried with the truth of every predicate, which
-/// rule decided and where it was written (<see cref="PolicySource"/>), or that the default or bad-arch action applied.
+/// architecture section was consulted, which rules of the syscall were tried with the truth of every predicate (and,
+/// for a comparison made on the low bits of its argument only, why: <c>domain is int: compared on its low 32 bits</c>),
+/// which rule decided and where it was written (<see cref="PolicySource"/>), or that the default or bad-arch action applied.
 /// The verdict is the reference evaluator's (<see cref="SeccompPolicy.Evaluate"/>).
 /// </summary>
 /// <example>
@@ -19,8 +20,8 @@ namespace Syscage.Policy;
 /// // section x86_64: 2 rules for ioctl
 /// //   rule 1 at default.policy:26: ERRNO(EPERM) ioctl if (request &amp; 0xffffffff) == TIOCSTI || (request &amp; 0xffffffff) == TIOCLINUX
 /// //     true   any of
-/// //       true   (arg1 &amp; 0xffffffff) == 0x5412     request = 0x5412
-/// //       false  (arg1 &amp; 0xffffffff) == 0x541c     request = 0x5412
+/// //       true   (arg1.lo32 &amp; 0xffffffff) == 0x5412     request = 0x5412 (request is unsigned int: compared on its low 32 bits)
+/// //       false  (arg1.lo32 &amp; 0xffffffff) == 0x541c     request = 0x5412 (request is unsigned int: compared on its low 32 bits)
 /// //     => matches: ERRNO(1) (EPERM)
 /// //   rule 2 at default.policy:32: not tried
 /// // decision: ERRNO(1) (EPERM) by rule 1 at default.policy:26
@@ -178,11 +179,25 @@ public static class PolicyExplainer
         switch (c)
         {
             case Condition.Predicate { Value: var p }:
-                w.Append(p).Append("     ").Append(ArgLabel(syscall, p.Arg)).Append(Invariant($" = 0x{args[p.Arg]:x}"));
-                if (!is64 && args[p.Arg] > uint.MaxValue)
+            {
+                var made = p.At(is64);
+                string label = ArgLabel(syscall, p.Arg);
+                ulong arg = args[p.Arg];
+                w.Append(made).Append("     ").Append(label).Append(Invariant($" = 0x{arg:x}"));
+                int register = is64 ? ArgPredicate.FullWidth : ArgPredicate.RegisterWidth32;
+                if (made.Width < register)
+                {
+                    // Narrowed by the argument's type: the kernel's wrapper casts the register to it.
+                    string? type = syscall?.ArgWidth(p.Arg) == made.Width ? syscall.ArgType(p.Arg) : null;
+                    ulong reduced = arg & ArgPredicate.WidthMask(made.Width);
+                    w.Append(" (").Append(type is null ? "" : $"{label} is {type}: ").Append(Invariant($"compared on its low {made.Width} bits"))
+                        .Append(reduced != arg ? Invariant($", 0x{reduced:x}") : "").Append(')');
+                }
+                else if (!is64 && arg > uint.MaxValue)
                     w.Append(" (32-bit ABI: compared on the low 32 bits)");
                 w.Append('\n');
                 break;
+            }
             case Condition.AllOf all:
                 w.Append("all of\n");
                 foreach (var x in all.Conditions)

@@ -71,8 +71,9 @@ public sealed record PolicyDecision(SeccompAction Action, DecisionReason Reason,
 /// Semantics (DESIGN.md): the section is chosen by <c>seccomp_data.arch</c>; on <c>AUDIT_ARCH_X86_64</c> a
 /// number with the x32 bit (0x40000000) set belongs to the x32 section, except -1 (which tracers use to skip a
 /// call) that stays with x86_64. An architecture not covered gets the bad-arch action. Within a section the
-/// first matching rule of the syscall decides, else the default action. Argument comparisons are 64-bit on
-/// 64-bit ABIs and on the low 32 bits on 32-bit ABIs.
+/// first matching rule of the syscall decides, else the default action. Each argument comparison is made at its
+/// <see cref="ArgPredicate.Width"/> — the width at which the kernel reads the argument — and at most 32 bits on
+/// 32-bit ABIs (<see cref="ArgPredicate.At"/>).
 /// </remarks>
 public sealed class SeccompPolicy
 {

@@ -303,8 +303,14 @@ public static class HybridCompiler
             }
         }
 
+        /// <summary>
+        /// A path's atoms on the arguments as a condition. The atoms say what the program itself compares: it loads the
+        /// argument's bytes it wants (a 32-bit load of an <c>int</c> is an atom with mask 0xffffffff), so the
+        /// predicates keep the program's own semantics and are made at the full width, whatever the argument's type.
+        /// </summary>
         private static Condition ToCondition(IReadOnlyList<Atom> atoms, Architecture arch)
         {
+            const int width = ArgPredicate.FullWidth;
             ulong full = arch.Is64Bit ? ulong.MaxValue : uint.MaxValue;
             var parts = new List<Condition>();
             foreach (var a in atoms)
@@ -315,12 +321,12 @@ public static class HybridCompiler
                 if (a.IsRange)
                 {
                     if (a.Lo > 0)
-                        parts.Add(Condition.Of(new ArgPredicate(arg, ComparisonOp.Ge, a.Lo)));
+                        parts.Add(Condition.Of(new ArgPredicate(arg, ComparisonOp.Ge, a.Lo, Width: width)));
                     if (a.Hi < full)
-                        parts.Add(Condition.Of(new ArgPredicate(arg, ComparisonOp.Le, a.Hi)));
+                        parts.Add(Condition.Of(new ArgPredicate(arg, ComparisonOp.Le, a.Hi, Width: width)));
                     continue;
                 }
-                var p = a.Mask == full ? new ArgPredicate(arg, ComparisonOp.Eq, a.Value) : new ArgPredicate(arg, ComparisonOp.MaskedEq, a.Value, a.Mask);
+                var p = a.Mask == full ? new ArgPredicate(arg, ComparisonOp.Eq, a.Value, Width: width) : new ArgPredicate(arg, ComparisonOp.MaskedEq, a.Value, a.Mask, width);
                 parts.Add(!a.Negated ? Condition.Of(p) : a.Mask == full ? Condition.Of(p with { Op = ComparisonOp.Ne }) : Condition.Not(Condition.Of(p)));
             }
             return parts.Count switch { 0 => Condition.True, 1 => parts[0], _ => Condition.All(parts) };

@@ -90,12 +90,17 @@ internal sealed class DecisionGraph(bool shareNodes = true)
     };
 
     /// <summary>
-    /// One 64-bit comparison as tests on the 32-bit halves (high half first), or on the low half alone for a
-    /// 32-bit ABI, whose seccomp_data arguments are the zero-extended 32-bit registers.
+    /// One comparison at the width it is made at on the ABI (<see cref="ArgPredicate.At"/>): at 64 bits, tests on the
+    /// 32-bit halves, high half first; at 32 bits (an <c>int</c> argument, or any argument of a 32-bit ABI, whose
+    /// seccomp_data arguments are the zero-extended registers) a test of the low half alone; below 32 bits (an
+    /// <c>umode_t</c>) a test of the low half ANDed with the width's mask.
     /// </summary>
-    public DecisionNode Predicate(ArgPredicate p, DecisionNode t, DecisionNode f, bool is64Bit)
+    public DecisionNode Predicate(ArgPredicate predicate, DecisionNode t, DecisionNode f, bool is64Bit)
     {
+        var p = predicate.At(is64Bit);
         uint lo = SeccompData.ArgsOffset + 8 * (uint)p.Arg, hi = lo + 4;
+        bool wide = p.Width == ArgPredicate.FullWidth;
+        var low = new AValue(lo, (uint)ArgPredicate.WidthMask(Math.Min(p.Width, ArgPredicate.RegisterWidth32)));
         ulong value = p.Value, mask = p.Mask;
         uint vHi = (uint)(value >> 32), vLo = (uint)value;
         switch (p.Op)
@@ -108,36 +113,38 @@ internal sealed class DecisionGraph(bool shareNodes = true)
                 return Predicate(p with { Op = ComparisonOp.Gt }, f, t, is64Bit);
             case ComparisonOp.Eq:
             {
-                var low = Test(AValue.Word(lo), BPF_JEQ, vLo, t, f);
-                return is64Bit ? Test(AValue.Word(hi), BPF_JEQ, vHi, low, f) : low;
+                var lowTest = Test(low, BPF_JEQ, vLo, t, f);
+                return wide ? Test(AValue.Word(hi), BPF_JEQ, vHi, lowTest, f) : lowTest;
             }
             case ComparisonOp.Gt:
             case ComparisonOp.Ge:
             {
                 ushort op = p.Op == ComparisonOp.Gt ? BPF_JGT : BPF_JGE;
-                var low = LowCompare(lo, op, vLo, t, f);
-                if (!is64Bit)
-                    return low;
+                var lowTest = LowCompare(low, op, vLo, t, f);
+                if (!wide)
+                    return lowTest;
                 // hi > vHi: true; hi == vHi: compare the low halves; hi < vHi: false.
-                var equalHigh = Test(AValue.Word(hi), BPF_JEQ, vHi, low, f);
+                var equalHigh = Test(AValue.Word(hi), BPF_JEQ, vHi, lowTest, f);
                 return vHi == uint.MaxValue ? equalHigh : Test(AValue.Word(hi), BPF_JGT, vHi, t, equalHigh);
             }
             default:
             {
-                if (!is64Bit)
-                    mask &= uint.MaxValue;
+                // At() has reduced the mask to the width: a narrower one only ever ANDs the low half.
                 ulong datum = value & mask;
-                var low = Masked(lo, (uint)mask, (uint)datum, t, f);
-                return is64Bit ? Masked(hi, (uint)(mask >> 32), (uint)(datum >> 32), low, f) : low;
+                var lowTest = Masked(lo, (uint)mask, (uint)datum, t, f);
+                return wide ? Masked(hi, (uint)(mask >> 32), (uint)(datum >> 32), lowTest, f) : lowTest;
             }
         }
     }
 
-    /// <summary>Unsigned <c>A op K</c> on a low half, with the always-true and always-false cases folded.</summary>
-    private DecisionNode LowCompare(uint offset, ushort op, uint k, DecisionNode t, DecisionNode f) =>
+    /// <summary>
+    /// Unsigned <c>A op K</c> on a low half (ANDed with the width's mask below 32 bits), with the always-true and
+    /// always-false cases folded.
+    /// </summary>
+    private DecisionNode LowCompare(AValue value, ushort op, uint k, DecisionNode t, DecisionNode f) =>
         op == BPF_JGE && k == 0 ? t
-        : op == BPF_JGT && k == uint.MaxValue ? f
-        : Test(AValue.Word(offset), op, k, t, f);
+        : op == BPF_JGT && k >= value.Mask ? f
+        : Test(value, op, k, t, f);
 
     /// <summary>
     /// <c>(A &amp; mask) == datum</c> on one half: nothing for a zero mask, a bit test (JSET, no AND) when the

@@ -49,8 +49,10 @@ public static class PseudoFilterCode
         _ => c.ToString(),
     };
 
-    /// <summary>On a 32-bit ABI only the low halves exist: show the predicate as the filter evaluates it.</summary>
-    private static string Predicate(ArgPredicate p, bool is64Bit) => is64Bit
-        ? p.Format($"$a{p.Arg}")
-        : (p with { Value = p.Value & uint.MaxValue, Mask = p.Mask & uint.MaxValue }).Format($"$a{p.Arg}.lo32");
+    /// <summary>
+    /// The predicate as the filter evaluates it (<see cref="ArgPredicate.At"/>): an argument compared on its low bits
+    /// only — an <c>int</c>, an <c>umode_t</c>, anything on a 32-bit ABI — is written <c>$a0.lo32</c>, <c>$a1.lo16</c>.
+    /// </summary>
+    private static string Predicate(ArgPredicate p, bool is64Bit) =>
+        p.At(is64Bit).FormatAtWidth(string.Create(CultureInfo.InvariantCulture, $"$a{p.Arg}"));
 }

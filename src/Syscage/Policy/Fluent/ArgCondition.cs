@@ -21,7 +21,11 @@ public sealed class CallArgs
     public ArgTest this[string name] => Arg(name);
 }
 
-/// <summary>One argument, to be compared (unsigned 64-bit; on 32-bit ABIs the low 32 bits).</summary>
+/// <summary>
+/// One argument, to be compared unsigned at the width the kernel reads it (its C type: the low 32 bits of an
+/// <c>int</c>, the low 16 of an <c>umode_t</c>; all 64 bits of a <c>long</c> or a pointer; on 32-bit ABIs at most 32).
+/// A constant that does not fit that width throws when the policy is built (negative values of the width fit: -1).
+/// </summary>
 public sealed class ArgTest
 {
     private readonly int? _index;
@@ -109,8 +113,12 @@ public abstract class ArgCondition
 
     internal sealed class Test(ArgTest arg, ComparisonOp op, ulong value, ulong mask) : ArgCondition
     {
-        internal override Condition Lower(Architecture arch, Syscall? syscall, string syscallName) =>
-            Condition.Of(new ArgPredicate(arg.Resolve(arch, syscall, syscallName), op, value, mask));
+        /// <summary>The comparison at the width the kernel reads the argument; a constant that does not fit it throws.</summary>
+        internal override Condition Lower(Architecture arch, Syscall? syscall, string syscallName)
+        {
+            var p = ArgPredicate.ForArgument(syscall, arg.Resolve(arch, syscall, syscallName), op, value, mask, out string? misfit);
+            return misfit is null ? Condition.Of(p) : throw new ArgumentException($"{misfit} (on {arch.Name})");
+        }
 
         public override string ToString()
         {

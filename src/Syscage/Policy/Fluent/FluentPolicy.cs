@@ -126,7 +126,10 @@ public sealed class PolicyDefinition
     }
 
     /// <summary>Makes the policy.</summary>
-    /// <exception cref="ArgumentException">A syscall, group or argument name is unknown (the message suggests a close one).</exception>
+    /// <exception cref="ArgumentException">
+    /// A syscall, group or argument name is unknown (the message suggests a close one), or a constant does not fit the
+    /// width at which the kernel reads its argument (<see cref="ArgPredicate.ForArgument"/>).
+    /// </exception>
     public SeccompPolicy Build()
     {
         var builder = new PolicyBuilder(_default, _arches ?? PolicyBuilder.DefaultArchitectures)

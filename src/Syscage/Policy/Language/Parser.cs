@@ -514,11 +514,15 @@ internal sealed class Parser
         var start = Peek();
         ArgRef arg;
         ulong? mask = null;
+        At maskAt = default;
         if (Accept("("))
         {
             arg = Argument();
             if (Accept("&"))
+            {
+                maskAt = new At(Peek().Line, Peek().Column);
                 mask = ConstExpr();
+            }
             Expect(")", "to close the argument's '('");
         }
         else
@@ -526,6 +530,7 @@ internal sealed class Parser
             arg = Argument();
             if (Accept("&"))
             {
+                maskAt = new At(Peek().Line, Peek().Column);
                 mask = ConstExpr();
                 if (Peek().Kind == TokenKind.Punct && Peek().Text is "==" or "!=" or "<" or "<=" or ">" or ">=")
                     throw Fail(Peek(), $"write '({arg.Name} & ...) {Peek().Text} ...': in C, '{Peek().Text}' binds tighter than '&'");
@@ -537,11 +542,12 @@ internal sealed class Parser
             _i++;
             if (mask is not null && op.Text is not ("==" or "!="))
                 throw Fail(op, $"a masked argument can only be compared with == or !=, not {op.Text}");
+            var valueAt = new At(Peek().Line, Peek().Column);
             ulong value = ConstExpr();
             if (mask is { } m && (value & ~m) != 0)
                 throw Fail(op, string.Create(CultureInfo.InvariantCulture,
                     $"the comparison {(op.Text == "==" ? "never holds" : "always holds")}: 0x{value:x} has bits outside the mask 0x{m:x}"));
-            return new TestNode(arg, mask, op.Text, value, op.Line, op.Column, start.Line, start.Column);
+            return new TestNode(arg, mask, op.Text, value, op.Line, op.Column, start.Line, start.Column, maskAt, valueAt);
         }
         if (op.Is("="))
             throw Fail(op, "'=' is not a comparison: write '=='");
@@ -549,7 +555,7 @@ internal sealed class Parser
         {
             if (mask == 0)
                 throw Fail(start, "'& 0' has no bit to test: the condition never holds");
-            return new TestNode(arg, mask, null, 0, op.Line, op.Column, start.Line, start.Column);
+            return new TestNode(arg, mask, null, 0, op.Line, op.Column, start.Line, start.Column, maskAt);
         }
         throw Fail(op, $"expected a comparison (== != < <= > >=), '&&', '||' or the end of the condition but found {op.Describe()}");
     }
@@ -701,8 +707,8 @@ internal sealed class Parser
                 if (t.Mask is ulong mask)
                 {
                     if (t.Op is null)
-                        return Condition.Not(Condition.Of(new ArgPredicate(index, ComparisonOp.MaskedEq, 0, mask)));
-                    var eq = Condition.Of(new ArgPredicate(index, ComparisonOp.MaskedEq, t.Value, mask));
+                        return Condition.Not(Condition.Of(AtWidth(syscall, arch, index, ComparisonOp.MaskedEq, 0, mask, t.MaskAt)));
+                    var eq = Condition.Of(AtWidth(syscall, arch, index, ComparisonOp.MaskedEq, t.Value, mask, t.MaskAt));
                     return t.Op == "==" ? eq : Condition.Not(eq);
                 }
                 var op = t.Op switch
@@ -714,9 +720,21 @@ internal sealed class Parser
                     ">" => ComparisonOp.Gt,
                     _ => ComparisonOp.Ge,
                 };
-                return Condition.Of(new ArgPredicate(index, op, t.Op is null ? 0 : t.Value));
+                return Condition.Of(AtWidth(syscall, arch, index, op, t.Op is null ? 0 : t.Value, ulong.MaxValue, t.ValueAt));
             }
         }
+    }
+
+    /// <summary>
+    /// The comparison at the width the kernel reads the argument (<see cref="ArgPredicate.ForArgument"/>); a constant
+    /// that does not fit that width is an error at <paramref name="at"/>, where it is written.
+    /// </summary>
+    private ArgPredicate AtWidth(Syscall? syscall, Architecture arch, int index, ComparisonOp op, ulong value, ulong mask, At at)
+    {
+        var p = ArgPredicate.ForArgument(syscall, index, op, value, mask, out string? misfit);
+        if (misfit is not null)
+            throw Fail(at.Line, at.Column, $"{misfit} (on {arch.Name})");
+        return p;
     }
 
     private int ArgIndex(ArgRef arg, Architecture arch, Syscall? syscall, SyscallItem item)

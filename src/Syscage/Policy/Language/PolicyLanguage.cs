@@ -49,7 +49,9 @@ public sealed class PolicyParseOptions
 /// Conditions: <c>&amp;&amp;</c>, <c>||</c>, <c>!</c> and parentheses over tests of one argument each. An argument is
 /// named as the syscall's man page names it (<c>flags</c> — resolved per architecture, so it may be a different
 /// position on each) or by position <c>arg0</c>..<c>arg5</c>. Tests: <c>arg OP value</c> with
-/// <c>== != &lt; &lt;= &gt; &gt;=</c> (unsigned 64-bit); <c>(arg &amp; MASK) == value</c> and <c>!=</c> (libseccomp's
+/// <c>== != &lt; &lt;= &gt; &gt;=</c> (unsigned, at the width the kernel reads the argument: the low 32 bits of an
+/// <c>int</c>, 16 of an <c>umode_t</c>, all 64 of a <c>long</c>; a constant that does not fit is an error);
+/// <c>(arg &amp; MASK) == value</c> and <c>!=</c> (libseccomp's
 /// MASKED_EQ and its negation); a bare <c>arg &amp; MASK</c> (some bit of MASK set); a bare <c>arg</c> (non-zero).
 /// Values are constant expressions: numbers, <see cref="KernelConstants"/> names, <c>| &lt;&lt; &gt;&gt; + - ~</c>
 /// and parentheses. The first rule of a syscall whose condition holds decides, in file order.

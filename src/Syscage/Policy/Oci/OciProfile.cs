@@ -12,12 +12,20 @@ namespace Syscage.Policy.Oci;
 public sealed record OciArg(int Index, ComparisonOp Op, ulong Value, ulong ValueTwo)
 {
     /// <summary>
-    /// The IR predicate: <c>SCMP_A0(SCMP_CMP_MASKED_EQ, mask, datum)</c> takes the mask first, so for MASKED_EQ
-    /// <see cref="Value"/> is the mask and <see cref="ValueTwo"/> the datum.
+    /// The IR predicate as libseccomp reads the comparison, on all 64 bits of the argument:
+    /// <c>SCMP_A0(SCMP_CMP_MASKED_EQ, mask, datum)</c> takes the mask first, so for MASKED_EQ <see cref="Value"/> is the
+    /// mask and <see cref="ValueTwo"/> the datum.
     /// </summary>
-    public ArgPredicate ToPredicate() => Op == ComparisonOp.MaskedEq
-        ? new ArgPredicate(Index, ComparisonOp.MaskedEq, ValueTwo, Value)
-        : new ArgPredicate(Index, Op, Value);
+    public ArgPredicate ToPredicate() => ToPredicate(null, out _);
+
+    /// <summary>
+    /// The IR predicate for the argument of <paramref name="syscall"/>, at the width the kernel reads it
+    /// (<see cref="ArgPredicate.ForArgument"/>): what the profile plainly means. <paramref name="misfit"/> says why a
+    /// value (for MASKED_EQ, the mask) does not fit that width; it is then reduced to it.
+    /// </summary>
+    public ArgPredicate ToPredicate(Syscall? syscall, out string? misfit) => Op == ComparisonOp.MaskedEq
+        ? ArgPredicate.ForArgument(syscall, Index, ComparisonOp.MaskedEq, ValueTwo, Value, out misfit)
+        : ArgPredicate.ForArgument(syscall, Index, Op, Value, ulong.MaxValue, out misfit);
 }
 
 /// <summary>

@@ -28,7 +28,10 @@ namespace Syscage.Policy.Oci;
 /// <item>Names: looked up per covered architecture; a name an architecture lacks is skipped there (libseccomp);
 /// a name no Syscage table knows is a warning (Docker profiles name calls of other architectures).</item>
 /// <item><c>args</c> are ANDed, except when two name the same argument: runc then adds one rule per comparison,
-/// so they are ORed.</item>
+/// so they are ORed. Each is compared at the width the kernel reads the argument (the low 32 bits of an
+/// <c>int</c>); libseccomp compares 64 bits, so there <c>socket((1 &lt;&lt; 32) | AF_VSOCK)</c> passes Docker's
+/// <c>domain != AF_VSOCK</c>. The plain meaning wins; a value that does not fit the width is a warning and is reduced
+/// to it (docs/libseccomp-differences.md).</item>
 /// <item>Several rules for one syscall: libseccomp keeps the first rule without argument checks and drops all
 /// others — before or after it (<c>db_rule_add</c>: a new unconditional rule replaces the existing chains; an
 /// existing one makes later rules redundant). So does the IR. Conditional rules with different actions that
@@ -173,6 +176,7 @@ public static class OciProfileLoader
     private sealed class Lowering(OciOptions options, JsonPositions positions)
     {
         private readonly List<OciWarning> _warnings = [];
+        private readonly HashSet<(string Path, string Message)> _misfits = [];
         private readonly string _file = options.FileName;
 
         public OciProfile Run(JsonElement root)
@@ -287,25 +291,22 @@ public static class OciProfileLoader
                 // runc: "This rule is redundant, silently skip it" (libseccomp refuses a rule with the default action).
                 if (entry.Action == defaultAction)
                     continue;
-                var predicates = entry.Args.Select(a => a.ToPredicate()).ToList();
-                IReadOnlyList<Condition> conditions = predicates.Count == 0 ? [Condition.True]
-                    : entry.ArgsAreOred ? predicates.Select(Condition.Of).ToList()
-                    : [Condition.All(predicates.Select(Condition.Of))];
                 for (int n = 0; n < entry.Names.Count; n++)
                 {
                     string name = entry.Names[n];
                     bool known = false;
                     foreach (var arch in arches)
                     {
-                        if (!arch.Syscalls.TryGetNumber(name, out int nr))
+                        if (!arch.Syscalls.TryGet(name, out var syscall))
                             continue;
                         known = true;
+                        int nr = syscall.Number;
                         if (!perCall.TryGetValue((arch, nr), out var list))
                         {
                             perCall[(arch, nr)] = list = [];
                             order.Add((arch, nr));
                         }
-                        foreach (var c in conditions)
+                        foreach (var c in Conditions(entry, syscall))
                             list.Add(new Rule(c, entry.Action, entry.Source));
                     }
                     if (!known && !Architecture.All.Any(a => a.Syscalls.TryGetNumber(name, out _)))
@@ -332,13 +333,37 @@ public static class OciProfileLoader
         }
 
         /// <summary>
-        /// True when libseccomp generates no argument check for the condition on <paramref name="arch"/>: no
-        /// predicates, or only MASKED_EQ with a mask that is zero in the argument's width.
+        /// The entry's comparisons for <paramref name="syscall"/> as conditions (one, ANDed; or one per comparison when
+        /// runc ORs them), each at the width the kernel reads its argument. A value that does not fit the width is a
+        /// warning, once per value and syscall; the comparison uses the bits the kernel reads, the profile's plain
+        /// meaning (libseccomp compares all 64 bits, so <c>socket((1 &lt;&lt; 32) | AF_VSOCK)</c> passes
+        /// <c>domain != AF_VSOCK</c> there; see docs/libseccomp-differences.md).
+        /// </summary>
+        private IReadOnlyList<Condition> Conditions(OciSyscallEntry entry, Syscall syscall)
+        {
+            if (entry.Args.Count == 0)
+                return [Condition.True];
+            var predicates = new List<ArgPredicate>();
+            for (int j = 0; j < entry.Args.Count; j++)
+            {
+                var p = entry.Args[j].ToPredicate(syscall, out string? misfit);
+                string path = Indexed(Indexed("syscalls", entry.Index) + ".args", j) + ".value";   // for MASKED_EQ, the mask
+                if (misfit is not null && _misfits.Add((path, misfit)))
+                    Warn(path, misfit + "; compared on those bits, as the kernel reads them");
+                predicates.Add(p);
+            }
+            return entry.ArgsAreOred ? predicates.Select(Condition.Of).ToList() : [Condition.All(predicates.Select(Condition.Of))];
+        }
+
+        /// <summary>
+        /// True when no argument check is left of the condition on <paramref name="arch"/> (libseccomp's test for a rule
+        /// that wins over the syscall's other rules): no predicates, or only MASKED_EQ with a mask that is zero at the
+        /// width the comparison is made at.
         /// </summary>
         private static bool IsUnconditional(Condition condition, Architecture arch) =>
             condition.IsTrue
             || condition is Condition.AllOf or Condition.Predicate
-            && condition.Predicates().All(p => p.Op == ComparisonOp.MaskedEq && (arch.Is64Bit ? p.Mask : p.Mask & uint.MaxValue) == 0);
+            && condition.Predicates().All(p => p.Op == ComparisonOp.MaskedEq && p.At(arch.Is64Bit).Mask == 0);
 
         /// <summary>One <c>syscalls[i]</c>; null when its includes/excludes leave it out.</summary>
         private OciSyscallEntry? Entry(JsonElement s, int index)

@@ -3,21 +3,22 @@ using System.Text.RegularExpressions;
 namespace Syscage.Generator;
 
 /// <summary>
-/// Argument names per system call, from the SYNOPSIS prototypes of the section-2 man pages, adjusted where a
-/// page's prototype is not what the kernel receives on an architecture.
+/// The <c>man</c> rows of <c>facts/syscall-prototypes.csv</c>: each system call's arguments as the SYNOPSIS
+/// prototypes of the section-2 man pages give them (types and names), for the calls whose page, or whose glibc
+/// wrapper's page, has one.
 /// </summary>
-internal sealed partial class ArgumentNames
+internal sealed partial class ManPagePrototypes
 {
-    /// <summary>seccomp_data.args has six slots; a longer prototype is a library function, not a syscall.</summary>
-    private const int MaxArguments = 6;
-
+    /// <summary>The architectures built with <c>CONFIG_CLONE_BACKWARDS</c>, for clone's second row.</summary>
+    private readonly IReadOnlyList<string> cloneBackwardsArches;
     private readonly Dictionary<string, Prototype> synopsis = new(StringComparer.Ordinal);
-    private readonly IReadOnlyList<string>? cloneDefault;
-    private readonly IReadOnlyList<string>? cloneBackwards;
+    private readonly Prototype? cloneDefault;
+    private readonly Prototype? cloneBackwards;
 
     /// <summary>Reads every page of <paramref name="manDirectory"/>.</summary>
-    public ArgumentNames(string manDirectory)
+    public ManPagePrototypes(string manDirectory, IReadOnlyList<string> cloneBackwardsArches)
     {
+        this.cloneBackwardsArches = cloneBackwardsArches;
         var all = new List<Prototype>();
         var versions = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach ((string page, string text) in ManPages.ReadPages(manDirectory))
@@ -54,14 +55,13 @@ internal sealed partial class ArgumentNames
         // and, with CONFIG_CLONE_BACKWARDS, the same with the last two arguments swapped.
         foreach (Prototype p in all.Where(p => p.Function == "clone" && PageName(p.Page) == "clone" && p.Parameters.Count == 5 && p.Parameters[0].Name == "flags"))
         {
-            string[] names = p.Parameters.Select(q => q.Name).ToArray();
-            if (names[4] == "tls")
+            if (p.Parameters[4].Name == "tls")
             {
-                cloneDefault ??= names;
+                cloneDefault ??= p;
             }
-            else if (names[3] == "tls")
+            else if (p.Parameters[3].Name == "tls")
             {
-                cloneBackwards ??= names;
+                cloneBackwards ??= p;
             }
         }
     }
@@ -72,41 +72,51 @@ internal sealed partial class ArgumentNames
     /// <summary>How many pages were read.</summary>
     public int PageCount { get; }
 
-    /// <summary>The names of <paramref name="syscall"/>'s arguments on <paramref name="arch"/>; empty when unknown.</summary>
-    public IReadOnlyList<string> For(ArchitectureSpec arch, string syscall)
+    /// <summary>The rows for the kernel's call <paramref name="syscall"/>: none when no page gives its arguments.</summary>
+    public IEnumerable<PrototypeRow> RowsFor(string syscall)
     {
-        if (arch.NotTheKernelAbi.Contains(syscall))
-        {
-            return [];
-        }
-
         if (syscall == "clone")
         {
-            return (arch.CloneBackwards ? cloneBackwards : cloneDefault) ?? [];
+            if (cloneDefault is not null)
+            {
+                yield return Row(syscall, [], cloneDefault, "NOTES");
+            }
+
+            if (cloneBackwards is not null)
+            {
+                yield return Row(syscall, cloneBackwardsArches, cloneBackwards, "NOTES, CONFIG_CLONE_BACKWARDS");
+            }
+
+            yield break;
         }
 
         if ((!synopsis.TryGetValue(syscall, out Prototype? prototype)
                 && !(WrapperNames.TryGetValue(syscall, out string? wrapper) && synopsis.TryGetValue(wrapper, out prototype)))
-            || prototype.Parameters.Count > MaxArguments)
+            || prototype.Parameters.Count > PrototypeFile.MaxArguments)
         {
-            return [];
+            yield break; // a longer prototype is a library function, not a syscall
         }
 
-        var names = new List<string>();
-        foreach (Parameter parameter in prototype.Parameters)
-        {
-            // On a 32-bit ABI a 64-bit value takes two registers, split and aligned in ways that differ per
-            // architecture (x86 fallocate: fd, mode, offset_lo, offset_hi, len_lo, len_hi). Names after it would
-            // point at the wrong register, so stop at the first one.
-            if (!arch.Is64Bit && parameter.IsByValue && IsSixtyFourBit(parameter.Type))
-            {
-                break;
-            }
+        yield return Row(syscall, [], prototype, prototype.Function == syscall ? "" : $"{prototype.Function}()");
+    }
 
-            names.Add(parameter.Name);
-        }
+    private static PrototypeRow Row(string syscall, IReadOnlyList<string> abis, Prototype prototype, string note)
+    {
+        string page = prototype.Page.EndsWith(".gz", StringComparison.Ordinal) ? prototype.Page[..^3] : prototype.Page;
+        string origin = page + (note.Length > 0 ? " " + note : "");
+        return new PrototypeRow(syscall, abis, prototype.Parameters.Select(p => p with { Type = NormalizeType(p.Type) }).ToList(), PrototypeSource.Man, origin);
+    }
 
-        return names;
+    /// <summary>
+    /// A man-page type as the prototypes file writes it: without the nullability annotations and <c>restrict</c>
+    /// (which say nothing about the register), array parameters as the pointers they are.
+    /// </summary>
+    internal static string NormalizeType(string type)
+    {
+        string t = Annotation().Replace(type, " ");
+        t = t.Replace("[]", " *", StringComparison.Ordinal);
+        t = WhiteSpace().Replace(t, " ").Trim();
+        return StarsTogether().Replace(t, "*");
     }
 
     /// <summary>
@@ -115,7 +125,7 @@ internal sealed partial class ArgumentNames
     /// calls were renamed to pread64() and pwrite64()"; stat(2): fstatat's system call "is actually called
     /// fstatat64() or, on some architectures, newfstatat()"; chown(2) and the other uid/gid pages: the 32-bit-ID
     /// calls chown32() and so on; the *_time64 calls of 32-bit ABIs take the same arguments with 64-bit times).
-    /// A kernel call with extra trailing arguments (rt_sigaction's sigsetsize) gets only the wrapper's names.
+    /// A kernel call with extra trailing arguments (rt_sigaction's sigsetsize) gets only the wrapper's arguments.
     /// Not listed: statfs64/fstatfs64, which take a size argument the wrappers do not, and signalfd4/pselect6,
     /// whose arguments differ from signalfd()/pselect().
     /// </summary>
@@ -176,13 +186,6 @@ internal sealed partial class ArgumentNames
         ["sched_rr_get_interval_time64"] = "sched_rr_get_interval",
     };
 
-    private static bool IsSixtyFourBit(string type)
-    {
-        string[] words = type.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return words.Count(w => w == "long") >= 2
-            || words.Any(w => w is "off_t" or "loff_t" or "off64_t" or "uint64_t" or "int64_t" or "u64" or "__u64" or "s64" or "__s64" or "__aligned_u64");
-    }
-
     private static string PageName(string page)
     {
         string name = page.EndsWith(".gz", StringComparison.Ordinal) ? page[..^3] : page;
@@ -191,4 +194,13 @@ internal sealed partial class ArgumentNames
 
     [GeneratedRegex(@"^\.TH\s+\S+\s+\S+\s+\S+\s+""(?<version>[^""]+)""", RegexOptions.Multiline | RegexOptions.CultureInvariant)]
     private static partial Regex TitleLine();
+
+    [GeneratedRegex(@"\b(_Nullable|_Nonnull|restrict|__restrict)\b", RegexOptions.CultureInvariant)]
+    private static partial Regex Annotation();
+
+    [GeneratedRegex(@"\s+", RegexOptions.CultureInvariant)]
+    private static partial Regex WhiteSpace();
+
+    [GeneratedRegex(@"\*\s+(?=\*)", RegexOptions.CultureInvariant)]
+    private static partial Regex StarsTogether();
 }
