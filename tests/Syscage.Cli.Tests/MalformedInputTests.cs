@@ -76,6 +76,41 @@ public sealed class MalformedInputTests
     }
 
     [Fact]
+    public void EndlessInputIsRefusedAtTheLimitWithoutReadingOn()
+    {
+        // /dev/zero never ends: each reader stops one byte past its limit, whatever the verb and the file's kind.
+        using var dir = new TempDir();
+        foreach (var name in new[] { "z.json", "z.o", "z.asm", "z.s" })
+            File.CreateSymbolicLink(dir.File(name), "/dev/zero");
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        AssertOneLineError(CliRunner.Run("compile", "/dev/zero"), "/dev/zero:1:1: cannot read the policy: larger than 1 MiB");
+        AssertOneLineError(CliRunner.Run("explain", "/dev/zero", "read"), "/dev/zero:1:1: cannot read the policy: larger than 1 MiB");
+        AssertOneLineError(CliRunner.Run("disasm", "/dev/zero"), "/dev/zero: larger than 16 MiB, the most Syscage reads of binary input");
+        AssertOneLineError(CliRunner.Run("ebpf", "disasm", "/dev/zero"), "/dev/zero: larger than 16 MiB");
+        AssertOneLineError(CliRunner.Run("compile", dir.File("z.json")), "z.json: larger than 1 MiB, the most Syscage reads of text");
+        AssertOneLineError(CliRunner.Run("compile", dir.File("z.o")), "z.o: larger than 16 MiB");
+        AssertOneLineError(CliRunner.Run("ebpf", "verify", dir.File("z.o")), "z.o: larger than 16 MiB");
+        AssertOneLineError(CliRunner.Run("asm", dir.File("z.asm")), "z.asm: larger than 1 MiB");
+        AssertOneLineError(CliRunner.Run("ebpf", "asm", dir.File("z.s")), "z.s: larger than 1 MiB");
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), $"refusing endless input took {sw.Elapsed}");
+    }
+
+    [Fact]
+    public void AFileJustOverTheLimitIsRefusedAndOneAtTheLimitIsRead()
+    {
+        using var dir = new TempDir();
+        // A comment line padded to exactly 1 MiB parses (and then lacks a default action); one more byte is refused.
+        string policy = "default ALLOW\n#";
+        string atLimit = policy + new string('x', InputLimits.MaxTextBytes - policy.Length);
+        File.WriteAllText(dir.File("at.policy"), atLimit);
+        Assert.Equal(0, CliRunner.Run("compile", dir.File("at.policy"), "-f", "pfc").ExitCode);
+        File.WriteAllText(dir.File("over.policy"), atLimit + "x");
+        AssertOneLineError(CliRunner.Run("compile", dir.File("over.policy"), "-f", "pfc"), "over.policy:1:1: cannot read the policy: larger than 1 MiB");
+        File.WriteAllText(dir.File("inc.policy"), "default ALLOW\ninclude \"over.policy\"\n");
+        AssertOneLineError(CliRunner.Run("compile", dir.File("inc.policy"), "-f", "pfc"), "inc.policy:2:9: cannot include 'over.policy': larger than 1 MiB");
+    }
+
+    [Fact]
     public void TheRealToolPrintsNoStackTrace()
     {
         using var dir = new TempDir();

@@ -65,8 +65,9 @@ public sealed class EbpfObject
     /// <summary>The parsed <c>.BTF</c> section, or null when the object has none.</summary>
     public BtfInfo? Btf { get; }
 
-    /// <summary>Reads and loads an object file.</summary>
-    public static EbpfObject LoadFile(string path) => Load(File.ReadAllBytes(path));
+    /// <summary>Reads and loads an object file of at most <see cref="InputLimits.MaxBinaryBytes"/>.</summary>
+    /// <exception cref="InputTooLargeException">The file is larger.</exception>
+    public static EbpfObject LoadFile(string path) => Load(InputFile.ReadBinary(path));
 
     /// <summary>Loads an object from its bytes; throws <see cref="EbpfLoadException"/> when it is malformed or unsupported.</summary>
     public static EbpfObject Load(byte[] elf)

@@ -106,13 +106,14 @@ public static class OciProfileLoader
 
     /// <summary>Loads a profile file; <see cref="OciOptions.FileName"/> defaults to <paramref name="path"/>.</summary>
     /// <exception cref="OciProfileException">The profile is malformed or means nothing runc would accept.</exception>
+    /// <exception cref="InputTooLargeException">The file is larger than <see cref="InputLimits.MaxTextBytes"/>.</exception>
     public static OciProfile Load(string path, OciOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         options ??= new OciOptions();
         if (options.FileName == new OciOptions().FileName)
             options = options with { FileName = path };
-        return Parse(File.ReadAllBytes(path), options);
+        return Parse(InputFile.ReadTextBytes(path), options);
     }
 
     /// <summary>Loads a profile from its JSON text.</summary>

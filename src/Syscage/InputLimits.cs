@@ -1,0 +1,32 @@
+namespace Syscage;
+
+/// <summary>
+/// The bounds Syscage puts on the input it reads, so that hostile input (a policy, a profile, an object, a program
+/// written to exhaust the reader) gets a clear error in bounded time and memory instead of a crash. Each bound is
+/// defined here once, far above what any real input needs; the README lists them.
+/// </summary>
+public static class InputLimits
+{
+    /// <summary>
+    /// The largest text file read: a policy or each file it includes, an OCI/Docker profile, classic or eBPF assembler
+    /// text — 1 MiB. Docker's default profile is 25 KB, a classic program at the kernel's limit of 4096 instructions
+    /// is about 400 KB of commented assembler.
+    /// </summary>
+    public const int MaxTextBytes = 1 << 20;
+
+    /// <summary>
+    /// The largest binary file read: an eBPF ELF object (with its BTF and DWARF), raw eBPF or classic BPF
+    /// instructions — 16 MiB. The samples' objects are a few kilobytes; the loader accepts programs of at most a
+    /// million instructions, 8 MiB of code.
+    /// </summary>
+    public const int MaxBinaryBytes = 16 << 20;
+
+    /// <summary>A size for messages: <c>1 MiB</c>, <c>16 MiB</c>, <c>128 MiB</c>, or bytes below 1 KiB.</summary>
+    public static string Describe(long bytes) => bytes switch
+    {
+        >= 1L << 30 when bytes % (1L << 30) == 0 => FormattableString.Invariant($"{bytes >> 30} GiB"),
+        >= 1 << 20 when bytes % (1 << 20) == 0 => FormattableString.Invariant($"{bytes >> 20} MiB"),
+        >= 1 << 10 when bytes % (1 << 10) == 0 => FormattableString.Invariant($"{bytes >> 10} KiB"),
+        _ => FormattableString.Invariant($"{bytes} bytes"),
+    };
+}
