@@ -21,6 +21,15 @@ public static class InputLimits
     /// </summary>
     public const int MaxBinaryBytes = 16 << 20;
 
+    /// <summary>
+    /// How deeply the policy language nests parentheses, <c>!</c> and unary operators in one condition or constant:
+    /// 100 levels. Real conditions use two or three.
+    /// </summary>
+    public const int MaxNesting = 100;
+
+    /// <summary>How deeply policy files include each other: 32 files (the built-in policies use one level).</summary>
+    public const int MaxIncludeDepth = 32;
+
     /// <summary>A size for messages: <c>1 MiB</c>, <c>16 MiB</c>, <c>128 MiB</c>, or bytes below 1 KiB.</summary>
     public static string Describe(long bytes) => bytes switch
     {

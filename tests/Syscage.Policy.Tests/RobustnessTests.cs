@@ -1,3 +1,4 @@
+using Syscage.Bpf;
 using Syscage.Policy.Language;
 
 namespace Syscage.Policy.Tests;
@@ -54,4 +55,33 @@ public class RobustnessTests
             }
         }
     }
+
+    [Theory]
+    [InlineData("", "(", "arg0 == 1", ")", 15)]    // parentheses around a condition
+    [InlineData("arg0 == ", "(", "1", ")", 23)]     // parentheses in a constant
+    [InlineData("", "!", "arg0", "", 15)]           // negations
+    [InlineData("arg0 == ", "~", "1", "", 23)]      // unary operators in a constant
+    [InlineData("arg0 == ", "-", "1", "", 23)]
+    public void SixteenThousandNestingLevelsAreAPositionedErrorNotAStackOverflow(string prefix, string open, string inner, string close, int firstColumn)
+    {
+        const int levels = 16_000;
+        string policy = "default ALLOW\nALLOW read if " + prefix + Repeat(open, levels) + inner + Repeat(close, levels) + "\n";
+        var error = PolicyAssert.Error(policy, "deep.policy");
+        // The error points at the first opening token past the limit.
+        Assert.Equal($"deep.policy:2:{firstColumn + InputLimits.MaxNesting}: nested too deeply: more than {InputLimits.MaxNesting} levels of parentheses and unary operators",
+            error.ToString());
+    }
+
+    [Fact]
+    public void NestingUpToTheLimitIsRead()
+    {
+        int levels = InputLimits.MaxNesting - 1;
+        string condition = Repeat("(", levels) + "!arg0" + Repeat(")", levels);
+        var policy = PolicyAssert.Parse("default ALLOW\nERRNO(EPERM) read if " + condition + "\n");
+        Assert.Equal(SeccompAction.Errno(1), PolicyAssert.Eval(policy, "read", 0));
+        Assert.Equal(SeccompAction.Allow, PolicyAssert.Eval(policy, "read", 1));
+        PolicyAssert.Error("default ALLOW\nALLOW read if (" + condition + ")\n");
+    }
+
+    private static string Repeat(string s, int n) => string.Concat(Enumerable.Repeat(s, n));
 }

@@ -46,6 +46,8 @@ internal sealed class Parser
     private List<Token> _tokens = [];
     private int _i;
     private IReadOnlyList<Architecture>? _section;
+    // Levels of '(' '!' '~' '-' open in the condition or constant being read (InputLimits.MaxNesting bounds the recursion).
+    private int _nesting;
 
     public Parser(IncludeReader reader, IReadOnlyList<Architecture>? forcedArches, IReadOnlyDictionary<string, GroupDefinition> groups, bool groupsOnly = false)
     {
@@ -130,6 +132,15 @@ internal sealed class Parser
     private PolicySyntaxException Fail(Token at, string message) => Fail(at.Line, at.Column, message);
 
     private PolicySyntaxException Fail(int line, int column, string message) => new(new PolicyError(_file, line, column, message));
+
+    /// <summary>Enters one level of a nested condition or constant at <paramref name="at"/>; <see cref="Leave"/> ends it.</summary>
+    private void Enter(Token at)
+    {
+        if (++_nesting > InputLimits.MaxNesting)
+            throw Fail(at, $"nested too deeply: more than {InputLimits.MaxNesting} levels of parentheses and unary operators");
+    }
+
+    private void Leave() => _nesting--;
 
     private static string Hint(IReadOnlyList<string> close) => close.Count > 0 ? $"; did you mean '{close[0]}'?" : "";
 
@@ -287,6 +298,8 @@ internal sealed class Parser
         if (path.Kind != TokenKind.String)
             throw Fail(path, $"expected a file name in quotes after 'include' but found {path.Describe()}");
         EndOfStatement();
+        if (_includeStack.Count >= InputLimits.MaxIncludeDepth)
+            throw Fail(path, $"includes nest too deeply: more than {InputLimits.MaxIncludeDepth} files, each including the next");
         if (!_reader(_file, path.Text, out string display, out string key, out string text, out string error))
             throw Fail(path, error);
         if (_includeStack.Contains(key))
@@ -497,13 +510,18 @@ internal sealed class Parser
         {
             if (Peek().Kind == TokenKind.Ident && Peek(1).Is("&"))
                 throw Fail(Peek(), $"write '!({Peek().Text} & ...)': in C, '!' applies to '{Peek().Text}' alone");
-            return new NotNode(Unary(), t.Line, t.Column);
+            Enter(t);
+            var negated = new NotNode(Unary(), t.Line, t.Column);
+            Leave();
+            return negated;
         }
         if (t.Is("(") && !(Peek(1).Kind == TokenKind.Ident && (Peek(2).Is("&") || Peek(2).Is(")"))))
         {
             _i++;
+            Enter(t);
             var inner = Or();
             Expect(")", "to close the condition's '('");
+            Leave();
             return inner;
         }
         return Test();
@@ -611,14 +629,18 @@ internal sealed class Parser
     private ulong ConstUnary()
     {
         var t = Take();
-        if (t.Is("~"))
-            return ~ConstUnary();
-        if (t.Is("-"))
-            return unchecked(0 - ConstUnary());
-        if (t.Is("("))
+        if (t.Is("~") || t.Is("-") || t.Is("("))
         {
-            ulong v = ConstExpr();
-            Expect(")", "to close the constant's '('");
+            Enter(t);
+            ulong v = t.Text switch
+            {
+                "~" => ~ConstUnary(),
+                "-" => unchecked(0 - ConstUnary()),
+                _ => ConstExpr(),
+            };
+            if (t.Is("("))
+                Expect(")", "to close the constant's '('");
+            Leave();
             return v;
         }
         if (t.Kind == TokenKind.Number)
