@@ -30,6 +30,9 @@ public static class InputLimits
     /// <summary>How deeply policy files include each other: 32 files (the built-in policies use one level).</summary>
     public const int MaxIncludeDepth = 32;
 
+    /// <summary>How deeply an OCI/Docker profile's JSON nests: 64 levels (a profile needs 4).</summary>
+    public const int MaxJsonDepth = 64;
+
     /// <summary>A size for messages: <c>1 MiB</c>, <c>16 MiB</c>, <c>128 MiB</c>, or bytes below 1 KiB.</summary>
     public static string Describe(long bytes) => bytes switch
     {

@@ -110,6 +110,47 @@ public sealed class MalformedInputTests
         AssertOneLineError(CliRunner.Run("compile", dir.File("inc.policy"), "-f", "pfc"), "inc.policy:2:9: cannot include 'over.policy': larger than 1 MiB");
     }
 
+    public static TheoryData<string, string> WrongTypedProfiles => new()
+    {
+        // Each value of the wrong JSON type is an error at its own position, never an internal error.
+        { """{"defaultAction": 5}""", "t.json:1:19: defaultAction: expected a string, found the number 5" },
+        { """{"defaultAction": ["SCMP_ACT_ALLOW"]}""", "t.json:1:19: defaultAction: expected a string, found an array" },
+        { """{"defaultAction": {"x": 1}}""", "t.json:1:19: defaultAction: expected a string, found an object" },
+        { """{"defaultAction": true}""", "t.json:1:19: defaultAction: expected a string, found true" },
+        { """{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"name": 7, "action": "SCMP_ACT_ERRNO"}]}""",
+          "t.json:1:59: syscalls[0].name: expected a string, found the number 7" },
+        { "{\"defaultAction\": \"SCMP_ACT_ALLOW\",\n  \"syscalls\": [{\"names\": [\"read\", null], \"action\": \"SCMP_ACT_ERRNO\"}]}",
+          "t.json:2:35: syscalls[0].names[1]: expected a string, found null" },
+        { """{"defaultAction": "SCMP_ACT_ALLOW", "architectures": "SCMP_ARCH_X86"}""",
+          "t.json:1:54: architectures: expected an array, found the string \"SCMP_ARCH_X86\"" },
+        { """{"defaultAction": "SCMP_ACT_ALLOW", "archMap": {"architecture": "SCMP_ARCH_X86_64"}}""",
+          "t.json:1:48: archMap: expected an array, found an object" },
+        { """{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": "read", "action": "SCMP_ACT_ERRNO"}]}""",
+          "t.json:1:60: syscalls[0].names: expected an array, found the string \"read\"" },
+        { """{"defaultAction": "SCMP_ACT_ALLOW", "archMap": [{"architecture": 3}]}""",
+          "t.json:1:66: archMap[0].architecture: expected a string, found the number 3" },
+        { """{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ERRNO", "includes": {"minKernel": 4.8}}]}""",
+          "t.json:1:124: syscalls[0].includes.minKernel: expected a string, found the number 4.8" },
+        { """{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["read"], "action": 1}]}""",
+          "t.json:1:80: syscalls[0].action: expected a string, found the number 1" },
+        // Invalid UTF-8: in a value, in a key, on a later line after a character outside the BMP (two columns).
+        // (Characters U+0080..U+00FF stand for single bytes: the file is written as Latin-1.)
+        { "{\"defaultAction\": \"SCMP_ACT_\u00ff\"}", "t.json:1:29: not valid UTF-8: byte 0xff" },
+        { "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"\u00fe\": 1}", "t.json:1:38: not valid UTF-8: byte 0xfe" },
+        { "{\"defaultAction\": \"SCMP_ACT_ALLOW\",\n \"syscalls\": [{\"names\": [\"\u00f0\u009f\u0098\u0080\", \"re\u00c3d\"]}]}",
+          "t.json:2:35: not valid UTF-8: byte 0xc3" },
+    };
+
+    [Theory]
+    [MemberData(nameof(WrongTypedProfiles))]
+    public void WrongTypedProfileValuesAreBadInputAtFileLineColumn(string json, string expected)
+    {
+        using var dir = new TempDir();
+        File.WriteAllBytes(dir.File("t.json"), System.Text.Encoding.Latin1.GetBytes(json));
+        var r = CliRunner.Run("compile", dir.File("t.json"), "-f", "pfc");
+        AssertOneLineError(r, dir.File(expected));
+    }
+
     [Fact]
     public void TheRealToolPrintsNoStackTrace()
     {
