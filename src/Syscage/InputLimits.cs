@@ -33,6 +33,13 @@ public static class InputLimits
     /// <summary>How deeply an OCI/Docker profile's JSON nests: 64 levels (a profile needs 4).</summary>
     public const int MaxJsonDepth = 64;
 
+    /// <summary>
+    /// How many argument tests the rules of one syscall may hold, all rules together, for the compiler: 1024. The
+    /// kernel runs at most 4096 instructions per filter and each test takes one or two; Docker's default profile has
+    /// at most five per syscall. The compiler walks a syscall's tests as one chain, so this also bounds its recursion.
+    /// </summary>
+    public const int MaxArgumentTestsPerSyscall = 1024;
+
     /// <summary>A size for messages: <c>1 MiB</c>, <c>16 MiB</c>, <c>128 MiB</c>, or bytes below 1 KiB.</summary>
     public static string Describe(long bytes) => bytes switch
     {
