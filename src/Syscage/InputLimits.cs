@@ -40,12 +40,24 @@ public static class InputLimits
     /// </summary>
     public const int MaxArgumentTestsPerSyscall = 1024;
 
-    /// <summary>A size for messages: <c>1 MiB</c>, <c>16 MiB</c>, <c>128 MiB</c>, or bytes below 1 KiB.</summary>
+    /// <summary>
+    /// The memory the maps of one eBPF object may declare: 128 MiB of values and per-entry bookkeeping (see
+    /// <see cref="Ebpf.Maps.MapDefinition.MemoryBytes"/>). Maps are preallocated, as the kernel preallocates array and
+    /// hash maps: an array of a million 64-byte values takes 61 MiB, a hash map of as many with 4-byte keys 126 MiB;
+    /// the samples' largest map, 4096 counters, takes 300 KiB.
+    /// </summary>
+    public const long MaxMapMemoryBytes = 128L << 20;
+
+    /// <summary>A size for messages: <c>1 MiB</c>, <c>4 GiB</c>, <c>112.5 MiB</c>, <c>4 KiB</c>, or bytes below 1 KiB.</summary>
     public static string Describe(long bytes) => bytes switch
     {
-        >= 1L << 30 when bytes % (1L << 30) == 0 => FormattableString.Invariant($"{bytes >> 30} GiB"),
-        >= 1 << 20 when bytes % (1 << 20) == 0 => FormattableString.Invariant($"{bytes >> 20} MiB"),
-        >= 1 << 10 when bytes % (1 << 10) == 0 => FormattableString.Invariant($"{bytes >> 10} KiB"),
+        >= 1L << 30 => Scaled(bytes, 30, "GiB"),
+        >= 1 << 20 => Scaled(bytes, 20, "MiB"),
+        >= 1 << 10 => Scaled(bytes, 10, "KiB"),
         _ => FormattableString.Invariant($"{bytes} bytes"),
     };
+
+    private static string Scaled(long bytes, int shift, string unit) => bytes % (1L << shift) == 0
+        ? FormattableString.Invariant($"{bytes >> shift} {unit}")
+        : FormattableString.Invariant($"{(double)bytes / (1L << shift):0.0} {unit}");
 }

@@ -151,6 +151,34 @@ public sealed class MalformedInputTests
         AssertOneLineError(r, dir.File(expected));
     }
 
+    /// <summary>An eBPF seccomp program with an array map of <paramref name="entries"/> 64-byte values; it touches one.</summary>
+    internal static string ArrayMapProgram(string entries) => $$"""
+        #include "common.h"
+        struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, {{entries}}); __type(key, __u32); __type(value, char[64]); } huge SEC(".maps");
+        SEC("seccomp")
+        int touch_one(struct seccomp_data *ctx) { __u32 k = ctx->nr & 7; char *v = bpf_map_lookup_elem(&huge, &k); if (v) v[0]++; return SECCOMP_RET_ALLOW; }
+        char LICENSE[] SEC("license") = "GPL";
+        """;
+
+    [Fact]
+    public void AMapOfFourGibibytesIsRefusedByEveryVerbNamingIt()
+    {
+        using var dir = new TempDir();
+        string obj = Samples.CompileSource(dir, "huge_map", ArrayMapProgram("1 << 26"));
+        string expected = $"{obj}: map 'huge' needs 4 GiB: more than the 128 MiB Syscage gives the maps of one object";
+        AssertOneLineError(CliRunner.Run("ebpf", "run", obj, "--ctx", "read"), expected);
+        AssertOneLineError(CliRunner.Run("ebpf", "split", obj), expected);
+        AssertOneLineError(CliRunner.Run("ebpf", "verify", obj), expected);
+        AssertOneLineError(CliRunner.Run("compile", obj), expected);
+        AssertOneLineError(CliRunner.Run("run", "--ebpf", obj, "--", "/bin/true"), expected);
+
+        // A map of 4 MiB runs, and keeps what the program wrote.
+        string small = Samples.CompileSource(dir, "small_map", ArrayMapProgram("1 << 16"));
+        var r = CliRunner.Run("ebpf", "run", small, "--ctx", "read", "-n", "3", "--maps");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("#   00000000 = 03000000", r.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void TheRealToolPrintsNoStackTrace()
     {

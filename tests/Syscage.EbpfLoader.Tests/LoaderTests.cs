@@ -158,6 +158,54 @@ public class LoaderTests
         Assert.Contains("EM_BPF", Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(obj)).Message);
     }
 
+    private static string MapProgram(string maps, string map) => $$"""
+        #include "common.h"
+        {{maps}}
+        SEC("seccomp")
+        int touch(struct seccomp_data *ctx) { __u32 k = ctx->nr & 7; char *v = bpf_map_lookup_elem(&{{map}}, &k); if (v) v[0]++; return SECCOMP_RET_ALLOW; }
+        char LICENSE[] SEC("license") = "GPL";
+        """;
+
+    private static string ArrayMap(string name, string entries, int valueSize) =>
+        $"struct {{ __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, {entries}); __type(key, __u32); __type(value, char[{valueSize}]); }} {name} SEC(\".maps\");";
+
+    [Fact]
+    public void Maps_larger_than_the_limit_are_refused_at_load_naming_the_map()
+    {
+        // 2^26 values of 64 bytes: 4 GiB, which the VM used to allocate (and zero) whole.
+        var e = Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(Clang.Compile(MapProgram(ArrayMap("huge", "1 << 26", 64), "huge"))));
+        Assert.Equal("map 'huge' needs 4 GiB: more than the 128 MiB Syscage gives the maps of one object (maps are allocated whole when the program is loaded)", e.Message);
+
+        // Exactly the limit loads; the limit is on all maps of the object together, so a second map over it is named.
+        var atLimit = EbpfObject.Load(Clang.Compile(MapProgram(ArrayMap("full", "1 << 21", 64), "full")));
+        Assert.Equal(InputLimits.MaxMapMemoryBytes, atLimit.Maps.Single().MemoryBytes);
+        e = Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(Clang.Compile(MapProgram(ArrayMap("first", "1 << 20", 64) + ArrayMap("second", "1 << 20", 72), "second"))));
+        Assert.Matches(@"^map '(first|second)' needs (64|72) MiB, and (64|72) MiB for the maps before it: more than the 128 MiB", e.Message);
+
+        // Global data counts too, before its bytes are made: a .bss section has a size and no contents in the file.
+        e = Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(Clang.Compile("""
+            #include "common.h"
+            char buffer[1 << 28];
+            SEC("seccomp")
+            int touch(struct seccomp_data *ctx) { buffer[ctx->nr & 7]++; return SECCOMP_RET_ALLOW; }
+            char LICENSE[] SEC("license") = "GPL";
+            """)));
+        Assert.StartsWith("map '.bss' needs 256 MiB: more than the 128 MiB", e.Message);
+    }
+
+    [Fact]
+    public void Map_sets_made_from_definitions_are_held_to_the_same_limit()
+    {
+        MapDefinition Hash(string name, int entries) => new(name, MapType.Hash, 8, 56, entries);
+        // A hash entry costs its value slot, its key and the bookkeeping: 128 bytes here.
+        Assert.Equal(128L << 20, Hash("h", 1 << 20).MemoryBytes);
+        var e = Assert.Throws<SyscageException>(() => EbpfMapSet.Create([Hash("small", 16), Hash("h", 1 << 20)]));
+        Assert.StartsWith("map 'h' needs 128 MiB, and 2 KiB for the maps before it", e.Message);
+        Assert.StartsWith("map 'big' needs 4 GiB", Assert.Throws<SyscageException>(() => EbpfMap.Create(new MapDefinition("big", MapType.Array, 4, 64, 1 << 26))).Message);
+        using var fits = EbpfMapSet.Create([Hash("small", 16), new MapDefinition("ring", MapType.RingBuf, 0, 0, 1 << 20)]);
+        Assert.Equal(2, fits.Count);
+    }
+
     [Fact]
     public void Unsupported_features_name_the_section_and_pc()
     {

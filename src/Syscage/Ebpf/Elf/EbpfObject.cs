@@ -65,9 +65,23 @@ public sealed class EbpfObject
     /// <summary>The parsed <c>.BTF</c> section, or null when the object has none.</summary>
     public BtfInfo? Btf { get; }
 
-    /// <summary>Reads and loads an object file of at most <see cref="InputLimits.MaxBinaryBytes"/>.</summary>
+    /// <summary>
+    /// Reads and loads an object file of at most <see cref="InputLimits.MaxBinaryBytes"/>; the message of an
+    /// <see cref="EbpfLoadException"/> starts with <paramref name="path"/>.
+    /// </summary>
     /// <exception cref="InputTooLargeException">The file is larger.</exception>
-    public static EbpfObject LoadFile(string path) => Load(InputFile.ReadBinary(path));
+    public static EbpfObject LoadFile(string path)
+    {
+        byte[] bytes = InputFile.ReadBinary(path);
+        try
+        {
+            return Load(bytes);
+        }
+        catch (EbpfLoadException e)
+        {
+            throw new EbpfLoadException($"{path}: {e.Message}");
+        }
+    }
 
     /// <summary>Loads an object from its bytes; throws <see cref="EbpfLoadException"/> when it is malformed or unsupported.</summary>
     public static EbpfObject Load(byte[] elf)
@@ -166,6 +180,7 @@ public sealed class EbpfObject
         private readonly Dictionary<int, int> _dataMapBySection = [];
         private readonly Dictionary<int, Dictionary<int, ElfRelocation>> _relocs = [];
         private BtfInfo? _btf;
+        private long _mapMemory;
 
         public EbpfObject Run()
         {
@@ -187,8 +202,10 @@ public sealed class EbpfObject
                     ReadLegacyMaps(s);
                 else if (IsDataSection(s))
                 {
+                    // Accounted before its contents are read: a .bss section declares its size without bytes in the file.
+                    Account(s.Name, MapDefinition.MemoryOf(MapType.Array, 4, (long)Math.Min(s.Size, long.MaxValue), 1));
                     _dataMapBySection[s.Index] = _maps.Count;
-                    _maps.Add(new MapDefinition(s.Name, MapType.Array, 4, checked((int)s.Size), 1,
+                    _maps.Add(new MapDefinition(s.Name, MapType.Array, 4, (int)s.Size, 1,
                         s.Name.StartsWith(".rodata", StringComparison.Ordinal) ? MapDefinition.BPF_F_RDONLY_PROG : 0, _elf.Contents(s)));
                 }
             }
@@ -258,7 +275,7 @@ public sealed class EbpfObject
                 var sym = _elf.Symbols.FirstOrDefault(y => y.Name == v.Name && y.SectionIndex == section.Index)
                     ?? throw new EbpfLoadException($"section '.maps': map '{v.Name}' has no symbol");
                 _mapBySymbol[(section.Index, sym.Value)] = _maps.Count;
-                _maps.Add(ReadBtfMap(v.Name, _btf.SkipModifiers((int)v.SizeOrType)));
+                _maps.Add(Accounted(ReadBtfMap(v.Name, _btf.SkipModifiers((int)v.SizeOrType))));
             }
         }
 
@@ -332,8 +349,22 @@ public sealed class EbpfObject
                     if (Field(i) != 0)
                         throw new EbpfLoadException($"map '{y.Name}': struct bpf_map_def fields beyond map_flags (inner maps, numa node) are not supported");
                 _mapBySymbol[(section.Index, y.Value)] = _maps.Count;
-                _maps.Add(MakeMap(y.Name, Field(0), Field(1), Field(2), Field(3), Field(4)));
+                _maps.Add(Accounted(MakeMap(y.Name, Field(0), Field(1), Field(2), Field(3), Field(4))));
             }
+        }
+
+        /// <summary>Adds <paramref name="bytes"/> of map <paramref name="name"/> to the object's map memory, within <see cref="InputLimits.MaxMapMemoryBytes"/>.</summary>
+        private void Account(string name, long bytes)
+        {
+            if (MapDefinition.MemoryLimitError(name, bytes, _mapMemory) is { } error)
+                throw new EbpfLoadException(error);
+            _mapMemory += bytes;
+        }
+
+        private MapDefinition Accounted(MapDefinition map)
+        {
+            Account(map.Name, map.MemoryBytes);
+            return map;
         }
 
         private static MapDefinition MakeMap(string name, long type, long keySize, long valueSize, long maxEntries, long flags)
