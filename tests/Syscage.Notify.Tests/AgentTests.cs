@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
+using Syscage.Kernel;
 using Syscage.Kernel.Agent;
 using Syscage.Testing;
 
@@ -83,6 +84,308 @@ public class AgentTests
             Assert.True(run.Wait(10_000), "the agent did not stop");
             Assert.Equal(0, run.Result);
             Assert.False(File.Exists(socket));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    // ---- Hostile clients: the agent's clients are not trusted (a process that can reach the socket is one). ----
+
+    private static string ProcessState(string id, int pid = 0) =>
+        $$$"""{"ociVersion":"1.0.2","fds":["seccompFd"],"pid":{{{pid}}},"metadata":"m","state":{"ociVersion":"1.0.2","id":"{{{id}}}","status":"creating","bundle":"/b"}}""";
+
+    /// <summary>Connects to <paramref name="socket"/> and sends the process state with <paramref name="fds"/>, as runc does.</summary>
+    private static Socket SendState(string socket, string state, params int[] fds)
+    {
+        var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        s.Connect(new UnixDomainSocketEndPoint(socket));
+        Native.SendWithDescriptors(s, Encoding.UTF8.GetBytes(state), fds);
+        return s;
+    }
+
+    /// <summary>Sends <paramref name="count"/> clients whose <c>seccompFd</c> is an eventfd.</summary>
+    private static void SendEventFds(string socket, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            int efd = Native.EventFd(0, 0x80000 /* EFD_CLOEXEC */);
+            Assert.True(efd >= 0);
+            try
+            {
+                using var s = SendState(socket, ProcessState($"eventfd-{i}"), efd);
+            }
+            finally
+            {
+                Native.Close(efd);
+            }
+        }
+    }
+
+    /// <summary>A helper stopped in a notified mkdir(<paramref name="path"/>) until a supervisor answers; its listener is ours to pass on.</summary>
+    private static SandboxedProcess StoppedInMkdir(string path)
+    {
+        var p = Notified.Start(Notified.NotifyPolicy(Notified.Nr("mkdir")), "mkdir", path);
+        Assert.NotNull(p.Listener);
+        return p;
+    }
+
+    /// <summary>Hands <paramref name="p"/>'s listener to the agent at <paramref name="socket"/> and returns what its mkdir got.</summary>
+    private static string ServeThroughAgent(string socket, SandboxedProcess p, string id)
+    {
+        using (SendState(socket, ProcessState(id, p.CommandPid), p.Listener!.Fd))
+        {
+        }
+        p.Listener.Dispose(); // the agent has its own copy now
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        Assert.True(p.Process.WaitForExit(30_000), "the helper was not answered");
+        p.WaitForExit();
+        return stdout.Result.Trim();
+    }
+
+    private static int Count(string dir) => Directory.GetFileSystemEntries(dir).Length;
+
+    /// <summary><c>syscage agent</c> as a child process, so that its threads and descriptors are its own.</summary>
+    private sealed class AgentProcess : IDisposable
+    {
+        private readonly Process _process;
+        public SyncWriter Stdout { get; } = new();
+        public SyncWriter Stderr { get; } = new();
+
+        public AgentProcess(params string[] args)
+        {
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Syscage.Cli.dll"));
+            psi.ArgumentList.Add("agent");
+            foreach (var a in args)
+                psi.ArgumentList.Add(a);
+            _process = Process.Start(psi)!;
+            _process.OutputDataReceived += (_, e) => { if (e.Data is not null) Stdout.WriteLine(e.Data); };
+            _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) Stderr.WriteLine(e.Data); };
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+            WaitFor(() => Stderr.Text.Contains("listening on", StringComparison.Ordinal) || _process.HasExited, "the agent to listen");
+            Assert.False(_process.HasExited, Stderr.Text);
+        }
+
+        public int Threads => Count($"/proc/{_process.Id}/task");
+        public int Descriptors => Count($"/proc/{_process.Id}/fd");
+        public int SupervisorThreads => Directory.GetDirectories($"/proc/{_process.Id}/task")
+            .Count(t => File.ReadAllText(Path.Combine(t, "comm")).StartsWith("syscage-notify", StringComparison.Ordinal));
+
+        public int Lines(string fragment) => Stderr.Text.Split('\n').Count(l => l.Contains(fragment, StringComparison.Ordinal));
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                Native.Kill(_process.Id, 15 /* SIGTERM */);
+                if (!_process.WaitForExit(10_000))
+                    _process.Kill();
+            }
+            _process.Dispose();
+        }
+    }
+
+    [Fact]
+    public void An_eventfd_as_seccompFd_is_refused_and_100_of_them_leave_no_thread_or_descriptor_behind()
+    {
+        string dir = TempDirectory();
+        try
+        {
+            string socket = Path.Combine(dir, "agent.sock");
+            using var agent = new AgentProcess("--socket", socket, "--default-handler", "deny_EROFS");
+            const string refused = "'seccompFd' is not a seccomp listener";
+            // The runtime starts its socket engine and thread-pool workers with the first clients: measure after them.
+            SendEventFds(socket, 20);
+            WaitFor(() => agent.Lines(refused) == 20, "20 refusals");
+            Thread.Sleep(500);
+            int threads = agent.Threads, fds = agent.Descriptors;
+
+            SendEventFds(socket, 100);
+            WaitFor(() => agent.Lines(refused) == 120, "120 refusals");
+            // Each refused client's descriptors are closed once its line is written: wait for the count to settle. The old
+            // agent started a supervisor per client (a thread polling the eventfd forever, two descriptors kept).
+            var sw = Stopwatch.StartNew();
+            while ((agent.Descriptors > fds || agent.Threads > threads + 2) && sw.ElapsedMilliseconds < 10_000)
+                Thread.Sleep(50);
+            Assert.True(agent.Descriptors <= fds, $"descriptors grew from {fds} to {agent.Descriptors}");
+            // A thread or two may come and go with the runtime's housekeeping (thread pool, tiered compilation); 100 clients
+            // held 100 threads before.
+            Assert.True(agent.Threads <= threads + 2, $"threads grew from {threads} to {agent.Threads}");
+            Assert.Equal(0, agent.SupervisorThreads);
+            Assert.Contains("connection 120: 'seccompFd' is not a seccomp listener (its /proc/self/fd link does not read 'anon_inode:seccomp notify'); ignored, still serving",
+                agent.Stderr.Text, StringComparison.Ordinal);
+
+            // And it serves on: a real listener gets the agent's answer.
+            using var p = StoppedInMkdir(Path.Combine(dir, "never-made"));
+            Assert.Equal("ret -1 errno 30", ServeThroughAgent(socket, p, "real-1"));
+            WaitFor(() => agent.Stdout.Text.Contains("\"container\":\"real-1\"", StringComparison.Ordinal), "the decision line");
+            Assert.Contains("\"verdict\":\"error EROFS\"", agent.Stdout.Text, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(Path.Combine(dir, "never-made")));
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void A_client_that_sends_nothing_is_dropped_at_the_deadline_and_holds_up_no_one()
+    {
+        string dir = TempDirectory();
+        try
+        {
+            var decisions = new SyncWriter();
+            var diagnostics = new SyncWriter();
+            var deadline = TimeSpan.FromSeconds(2);
+            using var agent = new SeccompAgent(Path.Combine(dir, "agent.sock"), decisions, diagnostics,
+                new SeccompAgentOptions { DefaultHandler = "deny_EROFS", HandshakeTimeout = deadline }).Start();
+            using var silent = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            silent.Connect(new UnixDomainSocketEndPoint(agent.SocketPath));
+            // One that starts a message and never finishes it: the deadline is for the whole message, not each read.
+            using var trickle = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            trickle.Connect(new UnixDomainSocketEndPoint(agent.SocketPath));
+            var started = Stopwatch.StartNew();
+            var trickling = Task.Run(async () =>
+            {
+                try
+                {
+                    foreach (char c in "{\"fds\": [")
+                    {
+                        trickle.Send([(byte)c]);
+                        await Task.Delay(300);
+                    }
+                }
+                catch (SocketException)
+                {
+                    // Dropped while still sending.
+                }
+            });
+
+            // Meanwhile a real client is served at once.
+            using var p = StoppedInMkdir(Path.Combine(dir, "never-made"));
+            Assert.Equal("ret -1 errno 30", ServeThroughAgent(agent.SocketPath, p, "while-others-wait"));
+            Assert.True(started.Elapsed < deadline, $"the real client waited {started.Elapsed} behind the silent ones");
+
+            // Then both are dropped: the agent closes their connections (they read end of stream) and says why.
+            silent.ReceiveTimeout = 10_000;
+            Assert.Equal(0, silent.Receive(new byte[16]));
+            Assert.True(started.Elapsed >= deadline - TimeSpan.FromMilliseconds(100), $"dropped after {started.Elapsed}, before the deadline");
+            trickle.ReceiveTimeout = 10_000;
+            Assert.Equal(0, trickle.Receive(new byte[16]));
+            trickling.Wait(10_000);
+            WaitFor(() => diagnostics.Text.Split('\n').Count(l => l.Contains("no complete message within 2 s; dropped, still serving", StringComparison.Ordinal)) == 2,
+                "two dropped connections");
+            Assert.Equal(3, agent.Containers);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void Clients_past_the_handshake_cap_wait_for_a_slot()
+    {
+        string dir = TempDirectory();
+        try
+        {
+            var decisions = new SyncWriter();
+            var diagnostics = new SyncWriter();
+            var deadline = TimeSpan.FromSeconds(2);
+            using var agent = new SeccompAgent(Path.Combine(dir, "agent.sock"), decisions, diagnostics,
+                new SeccompAgentOptions { DefaultHandler = "deny_EROFS", HandshakeTimeout = deadline, MaxHandshakes = 2 }).Start();
+            using var a = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            using var b = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            a.Connect(new UnixDomainSocketEndPoint(agent.SocketPath));
+            b.Connect(new UnixDomainSocketEndPoint(agent.SocketPath));
+            WaitFor(() => agent.Containers == 2, "two accepted clients");
+            var started = Stopwatch.StartNew();
+            // Both slots are taken by clients that send nothing: the third is accepted only when one of them is dropped.
+            using var p = StoppedInMkdir(Path.Combine(dir, "never-made"));
+            Assert.Equal("ret -1 errno 30", ServeThroughAgent(agent.SocketPath, p, "third"));
+            Assert.True(started.Elapsed >= deadline - TimeSpan.FromMilliseconds(500), $"served after {started.Elapsed}, while both slots were held");
+            Assert.Equal(3, agent.Containers);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void More_descriptors_than_the_agent_takes_fail_the_message_and_are_all_closed()
+    {
+        string dir = TempDirectory();
+        try
+        {
+            var diagnostics = new SyncWriter();
+            using var agent = new SeccompAgent(Path.Combine(dir, "agent.sock"), new SyncWriter(), diagnostics).Start();
+            // Twenty copies of a pipe's write end: when every copy the agent got is closed, the read end sees end of file.
+            using var pipe = new System.IO.Pipes.AnonymousPipeServerStream(System.IO.Pipes.PipeDirection.In);
+            int writeEnd = (int)pipe.ClientSafePipeHandle.DangerousGetHandle();
+            using (SendState(agent.SocketPath, ProcessState("many"), [.. Enumerable.Repeat(writeEnd, SeccompAgent.MaxDescriptors + 4)]))
+            {
+            }
+            pipe.DisposeLocalCopyOfClientHandle();
+            WaitFor(() => diagnostics.Text.Contains("more than 16 descriptors passed: runc passes one, 'seccompFd'; ignored, still serving", StringComparison.Ordinal),
+                "the refusal");
+            var read = pipe.ReadAsync(new byte[1]).AsTask();
+            Assert.True(read.Wait(10_000), "a copy of the descriptors passed is still open in the agent");
+            Assert.Equal(0, read.Result);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
+    public void A_socket_path_that_is_not_a_socket_is_refused_and_left_as_it_was()
+    {
+        string dir = TempDirectory();
+        try
+        {
+            string file = Path.Combine(dir, "precious.txt");
+            File.WriteAllText(file, "keep me");
+            var e = Assert.Throws<IOException>(() => new SeccompAgent(file, new SyncWriter(), new SyncWriter()));
+            Assert.Equal($"{file} exists and is not a socket: refusing to replace it (remove it, or choose another --socket path)", e.Message);
+            Assert.Equal("keep me", File.ReadAllText(file));
+
+            // The real tool: exit 4 (a file it can't write), one line, the file untouched.
+            var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+            foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "Syscage.Cli.dll"), "agent", "--socket", file])
+                psi.ArgumentList.Add(a);
+            using (var tool = Process.Start(psi)!)
+            {
+                string err = tool.StandardError.ReadToEnd();
+                Assert.True(tool.WaitForExit(30_000));
+                Assert.Equal(4, tool.ExitCode);
+                Assert.Equal($"syscage: {file} exists and is not a socket: refusing to replace it (remove it, or choose another --socket path)\n", err);
+            }
+            Assert.Equal("keep me", File.ReadAllText(file));
+
+            // A socket someone listens on is not taken over; a stale one (no listener) is replaced.
+            string socket = Path.Combine(dir, "agent.sock");
+            using (var first = new SeccompAgent(socket, new SyncWriter(), new SyncWriter()).Start())
+            {
+                e = Assert.Throws<IOException>(() => new SeccompAgent(socket, new SyncWriter(), new SyncWriter()));
+                Assert.Contains("another process is listening on this socket", e.Message, StringComparison.Ordinal);
+            }
+            Assert.False(File.Exists(socket));
+            // (A .NET socket deletes its file when disposed, so the stale one is made with mknod, as a crashed agent leaves it.)
+            Assert.Equal(0, Native.Mknod(socket, 0xc000 /* S_IFSOCK */ | 0x180, 0));
+            using (new SeccompAgent(socket, new SyncWriter(), new SyncWriter()).Start())
+                Assert.True(File.Exists(socket));
+
+            // At exit the agent removes its own socket only: a file put in its place meanwhile stays.
+            var agent = new SeccompAgent(socket, new SyncWriter(), new SyncWriter()).Start();
+            File.Delete(socket);
+            File.WriteAllText(socket, "not the agent's");
+            agent.Dispose();
+            Assert.Equal("not the agent's", File.ReadAllText(socket));
         }
         finally
         {
