@@ -30,7 +30,7 @@ public static class InputLimits
     /// <summary>How deeply policy files include each other: 32 files (the built-in policies use one level).</summary>
     public const int MaxIncludeDepth = 32;
 
-    /// <summary>How deeply an OCI/Docker profile's JSON nests: 64 levels (a profile needs 4).</summary>
+    /// <summary>How deeply an OCI/Docker profile's JSON nests: 64 levels (a profile needs 5: syscalls[].args[] in the top object).</summary>
     public const int MaxJsonDepth = 64;
 
     /// <summary>
@@ -44,7 +44,7 @@ public static class InputLimits
     /// The memory the maps of one eBPF object may declare: 128 MiB of values and per-entry bookkeeping (see
     /// <see cref="Ebpf.Maps.MapDefinition.MemoryBytes"/>). Maps are preallocated, as the kernel preallocates array and
     /// hash maps: an array of a million 64-byte values takes 61 MiB, a hash map of as many with 4-byte keys 126 MiB;
-    /// the samples' largest map, 4096 counters, takes 300 KiB.
+    /// the samples' largest map, 4096 counters in a hash map, takes 304 KiB.
     /// </summary>
     public const long MaxMapMemoryBytes = 128L << 20;
 
