@@ -1,8 +1,10 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Syscage.Kernel;
 
 namespace Syscage.Notify.Tests;
 
+/// <summary>libc calls the tests make as the agent's clients; the structures are the library's own (Kernel/Interop).</summary>
 internal static partial class Native
 {
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
@@ -18,26 +20,7 @@ internal static partial class Native
     public static partial int Close(int fd);
 
     [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
-    private static unsafe partial nint SendMsg(int fd, MsgHdr* msg, int flags);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVec
-    {
-        public nint Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MsgHdr
-    {
-        public nint Name;
-        public uint NameLen;
-        public nint Iov;
-        public nuint IovLen;
-        public nint Control;
-        public nuint ControlLen;
-        public int Flags;
-    }
+    private static unsafe partial nint SendMsg(int fd, Interop.Libc.MsgHdr* msg, int flags);
 
     /// <summary>Sends <paramref name="data"/> with <paramref name="fds"/> as SCM_RIGHTS in one message, as runc does.</summary>
     public static unsafe void SendWithDescriptors(Socket socket, ReadOnlySpan<byte> data, params int[] fds)
@@ -56,8 +39,8 @@ internal static partial class Native
         }
         fixed (byte* p = data)
         {
-            var iov = new IoVec { Base = (nint)p, Length = (nuint)data.Length };
-            var msg = new MsgHdr { Iov = (nint)(&iov), IovLen = 1, Control = controlLength == 0 ? 0 : (nint)control, ControlLen = (nuint)controlLength };
+            var iov = new Interop.Libc.IoVec { Base = (nint)p, Length = (nuint)data.Length };
+            var msg = new Interop.Libc.MsgHdr { Iov = (nint)(&iov), IovLen = 1, Control = controlLength == 0 ? 0 : (nint)control, ControlLen = (nuint)controlLength };
             if (SendMsg((int)socket.Handle, &msg, 0) != data.Length)
                 throw new IOException($"sendmsg failed: errno {Marshal.GetLastPInvokeError()}");
         }
