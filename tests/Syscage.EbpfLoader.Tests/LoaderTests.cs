@@ -206,6 +206,73 @@ public class LoaderTests
         Assert.Equal(2, fits.Count);
     }
 
+    /// <summary>
+    /// An ELF object with <paramref name="sections"/> code sections, all over the same one instruction, and
+    /// <paramref name="symbols"/> global function symbols spread over them: within the size limit, and the shape that
+    /// made the loader scan every symbol once per section and once per function (hours for 65,000 × 300,000).
+    /// </summary>
+    private static byte[] ManySectionsAndSymbols(int sections, int symbols)
+    {
+        byte[] shstrtab = "\0seccomp\0.symtab\0.strtab\0.shstrtab\0"u8.ToArray();
+        byte[] strtab = "\0f\0"u8.ToArray();
+        int code = 64, names = code + 8, strings = names + shstrtab.Length;
+        int symtab = (strings + strtab.Length + 7) & ~7, headers = symtab + 24 * symbols;
+        int total = sections + 3; // the null section, the code sections, .symtab, .strtab, .shstrtab
+        var elf = new byte[headers + 64 * (total + 1)];
+        var span = elf.AsSpan();
+        // Elf64_Ehdr: ELFCLASS64, little endian, ET_REL, EM_BPF, section headers at 'headers'.
+        "\u007fELF"u8.CopyTo(span);
+        elf[4] = 2; elf[5] = 1; elf[6] = 1;
+        BinaryPrimitives.WriteUInt16LittleEndian(span[16..], 1);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[18..], 247);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[40..], (ulong)headers);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[52..], 64);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[58..], 64);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[60..], (ushort)(total + 1));
+        BinaryPrimitives.WriteUInt16LittleEndian(span[62..], (ushort)total);
+        elf[code] = BPF_JMP | BPF_EXIT;
+        shstrtab.CopyTo(span[names..]);
+        strtab.CopyTo(span[strings..]);
+        for (int i = 1; i < symbols; i++)
+        {
+            // Elf64_Sym: name "f", STB_GLOBAL | STT_FUNC, in code section 1 + i % sections, value 0, size 8.
+            var sym = span[(symtab + 24 * i)..];
+            BinaryPrimitives.WriteUInt32LittleEndian(sym, 1);
+            sym[4] = 0x12;
+            BinaryPrimitives.WriteUInt16LittleEndian(sym[6..], (ushort)(1 + i % sections));
+            BinaryPrimitives.WriteUInt64LittleEndian(sym[16..], 8);
+        }
+        void Section(int index, uint name, uint type, ulong flags, int offset, int size, uint link = 0, uint info = 0, ulong entrySize = 0)
+        {
+            var h = elf.AsSpan(headers + 64 * index);
+            BinaryPrimitives.WriteUInt32LittleEndian(h, name);
+            BinaryPrimitives.WriteUInt32LittleEndian(h[4..], type);
+            BinaryPrimitives.WriteUInt64LittleEndian(h[8..], flags);
+            BinaryPrimitives.WriteUInt64LittleEndian(h[24..], (ulong)offset);
+            BinaryPrimitives.WriteUInt64LittleEndian(h[32..], (ulong)size);
+            BinaryPrimitives.WriteUInt32LittleEndian(h[40..], link);
+            BinaryPrimitives.WriteUInt32LittleEndian(h[44..], info);
+            BinaryPrimitives.WriteUInt64LittleEndian(h[56..], entrySize);
+        }
+        for (int i = 1; i <= sections; i++)
+            Section(i, 1, 1 /* SHT_PROGBITS */, 0x6 /* SHF_ALLOC | SHF_EXECINSTR */, code, 8);
+        Section(sections + 1, 9, 2 /* SHT_SYMTAB */, 0, symtab, 24 * symbols, link: (uint)sections + 2, info: 1, entrySize: 24);
+        Section(sections + 2, 17, 3 /* SHT_STRTAB */, 0, strings, strtab.Length);
+        Section(sections + 3, 25, 3, 0, names, shstrtab.Length);
+        return elf;
+    }
+
+    [Fact]
+    public void An_object_of_many_sections_and_symbols_loads_in_time_linear_in_its_size()
+    {
+        byte[] elf = ManySectionsAndSymbols(sections: 60_000, symbols: 300_000);
+        Assert.True(elf.Length < InputLimits.MaxBinaryBytes);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var o = EbpfObject.Load(elf);
+        Assert.Equal(299_999, o.Programs.Length);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), $"loading took {sw.Elapsed}");
+    }
+
     [Fact]
     public void Unsupported_features_name_the_section_and_pc()
     {
