@@ -447,9 +447,19 @@ internal sealed class Parser
 
     // ---- syscall lists ----
 
+    /// <summary>
+    /// A list of syscalls, each once, in first-mention order: groups are expanded, so without the check a group of
+    /// a group of a group, each doubling, grows as 2^depth (forty lines asked for 24 GB).
+    /// </summary>
     private List<SyscallItem> Items()
     {
         var items = new List<SyscallItem>();
+        var seen = new HashSet<SyscallItem>();
+        void Add(SyscallItem item)
+        {
+            if (seen.Add(item))
+                items.Add(item);
+        }
         do
         {
             var t = Take();
@@ -461,17 +471,18 @@ internal sealed class Parser
                         var close = Suggest.Closest(t.Text, AllSyscallNames.Value, 1);
                         throw Fail(t, $"unknown syscall '{t.Text}'{Hint(close)}");
                     }
-                    items.Add(new SyscallItem(t.Text, null));
+                    Add(new SyscallItem(t.Text, null));
                     break;
                 case TokenKind.Number:
                     if (t.Value > 0xffff_ffff || (int)(uint)t.Value < 0)
                         throw Fail(t, $"syscall number {t.Text} is out of range");
-                    items.Add(new SyscallItem(t.Text, (int)t.Value));
+                    Add(new SyscallItem(t.Text, (int)t.Value));
                     break;
                 case TokenKind.Group:
                     if (!_groups.TryGetValue(t.Text, out var group))
                         throw Fail(t, $"unknown group '{t.Text}'{Hint(Suggest.Closest(t.Text, _groups.Keys, 1))}");
-                    items.AddRange(group.Members);
+                    foreach (var member in group.Members)
+                        Add(member);
                     break;
                 default:
                     throw Fail(t, $"expected a syscall name, number or @group but found {t.Describe()}");
