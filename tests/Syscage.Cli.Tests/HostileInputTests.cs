@@ -115,6 +115,24 @@ public sealed class HostileInputTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Policies_that_multiply_what_they_say_stay_within_bounds()
+    {
+        using var dir = new TempDir();
+        // Forty groups, each naming the one before twice: 2^40 syscalls if lists kept repeats.
+        var groups = new StringBuilder("default ERRNO(EPERM)\ngroup @g0 = read, write\n");
+        for (int i = 1; i < 40; i++)
+            groups.Append(CultureInfo.InvariantCulture, $"group @g{i} = @g{i - 1}, @g{i - 1}\n");
+        File.WriteAllText(dir.File("groups.policy"), groups.Append("ALLOW @g39\n").ToString());
+        Check(dir, "compile groups.policy (2^40 by doubling)", 0, null, "compile", dir.File("groups.policy"), "-f", "asm");
+        // Sixty thousand tests on two hundred syscalls: a copy of the condition per syscall and architecture was 5 GB.
+        string condition = string.Join(" || ", Enumerable.Range(0, 60_000).Select(i => string.Create(CultureInfo.InvariantCulture, $"arg0 == {i}")));
+        File.WriteAllText(dir.File("cross.policy"), "default ALLOW\nALLOW @basic-io, @file-system, @network, @process, @memory if " + condition + "\n");
+        Check(dir, "compile -f pfc cross.policy (60,000 tests x 200 calls)", 3, "cross.policy:2:1: read on x86_64: the rules test its arguments more than 1024 times",
+            "compile", dir.File("cross.policy"), "-f", "pfc");
+        Check(dir, "explain cross.policy", 0, null, "explain", dir.File("cross.policy"), "read", "59999");
+    }
+
+    [Fact]
     public void The_largest_inputs_the_limits_let_through_stay_within_bounds()
     {
         using var dir = new TempDir();

@@ -62,10 +62,11 @@ public static class PolicyCompiler
 
     /// <summary>
     /// Refuses a syscall whose rules hold more than <see cref="InputLimits.MaxArgumentTestsPerSyscall"/> argument tests,
-    /// naming the rule that crosses the limit: such a filter can't fit the kernel's 4096 instructions, and the graph
-    /// passes would recurse once per test.
+    /// naming the rule that crosses the limit: such a filter can't fit the kernel's 4096 instructions, the graph
+    /// passes would recurse once per test, and <see cref="PseudoFilterCode"/> would write the tests out per syscall.
     /// </summary>
-    private static void CheckSize(SeccompPolicy policy)
+    /// <exception cref="PolicyCompileException">A syscall has too many tests.</exception>
+    internal static void CheckSize(SeccompPolicy policy)
     {
         foreach (var section in policy.Sections)
             foreach (var (nr, rules) in section.Syscalls)

@@ -681,6 +681,10 @@ internal sealed class Parser
     private void Lower(List<SyscallItem> items, CondNode? condition, SeccompAction action, string? handler, PolicySource source)
     {
         var builder = Builder();
+        // A condition is resolved once per placement of the arguments it names, and shared: per syscall, a long
+        // condition on a long list of syscalls was a copy for each (a 1 MiB policy took 5 GB).
+        var named = condition is null ? [] : NamedArguments(condition);
+        var resolved = new Dictionary<string, Condition>(StringComparer.Ordinal);
         foreach (var arch in builder.Architectures)
         {
             if (_section is not null && !_section.Contains(arch))
@@ -703,10 +707,34 @@ internal sealed class Parser
                 }
                 if (!done.Add(nr))
                     continue;
-                var cond = condition is null ? Condition.True : Resolve(condition, arch, syscall, item);
+                var cond = Condition.True;
+                if (condition is not null)
+                {
+                    string placement = string.Join(',', named.Select(a => ArgIndex(a, arch, syscall, item)));
+                    if (!resolved.TryGetValue(placement, out cond))
+                        resolved[placement] = cond = Resolve(condition, arch, syscall, item);
+                }
                 builder.Add(arch, nr, new Rule(cond, action, source, handler));
             }
         }
+    }
+
+    /// <summary>The arguments a condition names (not <c>argN</c>), each at its first mention, in the order they are written.</summary>
+    private static List<ArgRef> NamedArguments(CondNode condition)
+    {
+        var found = new List<ArgRef>();
+        void Walk(CondNode node)
+        {
+            switch (node)
+            {
+                case AndNode a: a.Items.ToList().ForEach(Walk); break;
+                case OrNode o: o.Items.ToList().ForEach(Walk); break;
+                case NotNode n: Walk(n.Inner); break;
+                case TestNode t when t.Arg.Index is null && !found.Any(f => f.Name == t.Arg.Name): found.Add(t.Arg); break;
+            }
+        }
+        Walk(condition);
+        return found;
     }
 
     private Condition Resolve(CondNode node, Architecture arch, Syscall? syscall, SyscallItem item)
