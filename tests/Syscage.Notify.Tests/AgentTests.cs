@@ -203,7 +203,7 @@ public class AgentTests
         using var temp = new TempDir();
         string dir = temp.Path;
         string socket = Path.Combine(dir, "agent.sock");
-        using var agent = new AgentProcess("--socket", socket, "--default-handler", "deny_EROFS");
+        using var agent = new AgentProcess("--socket", socket, "--default-handler", "deny_EROFS", "--handshake-timeout", "1.5");
         const string refused = "'seccompFd' is not a seccomp listener";
         // The runtime starts its socket engine and thread-pool workers with the first clients: measure after them.
         SendEventFds(socket, 20);
@@ -226,9 +226,14 @@ public class AgentTests
         Assert.Contains("connection 120: 'seccompFd' is not a seccomp listener (its /proc/self/fd link does not read 'anon_inode:seccomp notify'); ignored, still serving",
             agent.Stderr.Text, StringComparison.Ordinal);
 
-        // And it serves on: a real listener gets the agent's answer.
+        // And it serves on: a real listener gets the agent's answer, while a client that sends nothing is pending and
+        // then dropped at the deadline given on the command line.
+        using var silent = Connect(socket);
         using var p = StoppedInMkdir(Path.Combine(dir, "never-made"));
         Assert.Equal("ret -1 errno 30", ServeThroughAgent(socket, p, "real-1"));
+        silent.ReceiveTimeout = 10_000;
+        Assert.Equal(0, silent.Receive(new byte[16]));
+        WaitFor(() => agent.Lines("connection 121: no complete message within 1.5 s; dropped, still serving") == 1, "the silent client dropped");
         WaitFor(() => agent.Stdout.Text.Contains("\"container\":\"real-1\"", StringComparison.Ordinal), "the decision line");
         Assert.Contains("\"verdict\":\"error EROFS\"", agent.Stdout.Text, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(dir, "never-made")));
