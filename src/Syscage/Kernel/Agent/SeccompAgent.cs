@@ -127,9 +127,9 @@ public sealed class SeccompAgent : IDisposable
         name.CopyTo(new Span<byte>(address.Path, 108));
         if (bind(fd, &address, (uint)(2 + name.Length + 1)) != 0 || listen(fd, 64) != 0)
         {
-            var error = KernelException.FromLastError($"bind/listen({path})");
+            int errno = Marshal.GetLastPInvokeError();
             close(fd);
-            throw error;
+            throw new IOException($"{path}: cannot listen there: {KernelException.Describe(errno)}");
         }
         return new Socket(new SafeSocketHandle(fd, ownsHandle: true));
     }
@@ -162,6 +162,10 @@ public sealed class SeccompAgent : IDisposable
             catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
             {
                 // A socket file left by an agent that is gone.
+            }
+            catch (SocketException e)
+            {
+                throw new IOException($"{path}: cannot tell whether another process listens on this socket: {e.Message}", e);
             }
         }
         File.Delete(path);
