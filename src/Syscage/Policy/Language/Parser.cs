@@ -723,14 +723,25 @@ internal sealed class Parser
     private static List<ArgRef> NamedArguments(CondNode condition)
     {
         var found = new List<ArgRef>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
         void Walk(CondNode node)
         {
             switch (node)
             {
-                case AndNode a: a.Items.ToList().ForEach(Walk); break;
-                case OrNode o: o.Items.ToList().ForEach(Walk); break;
-                case NotNode n: Walk(n.Inner); break;
-                case TestNode t when t.Arg.Index is null && !found.Any(f => f.Name == t.Arg.Name): found.Add(t.Arg); break;
+                case AndNode a:
+                    foreach (var item in a.Items)
+                        Walk(item);
+                    break;
+                case OrNode o:
+                    foreach (var item in o.Items)
+                        Walk(item);
+                    break;
+                case NotNode n:
+                    Walk(n.Inner);
+                    break;
+                case TestNode t when t.Arg.Index is null && names.Add(t.Arg.Name):
+                    found.Add(t.Arg);
+                    break;
             }
         }
         Walk(condition);
