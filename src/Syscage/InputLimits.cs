@@ -34,6 +34,13 @@ public static class InputLimits
     public const int MaxJsonDepth = 64;
 
     /// <summary>
+    /// How many different syscalls a policy may have rules for on one architecture: 4096. The tables hold at most 440
+    /// per architecture; more can only be numbers outside them, and each costs the IR and the compiler a few hundred
+    /// bytes (150,000 numbers on five architectures took 550 MB).
+    /// </summary>
+    public const int MaxSyscallsPerArchitecture = 4096;
+
+    /// <summary>
     /// How many argument tests the rules of one syscall may hold, all rules together, for the compiler: 1024. The
     /// kernel runs at most 4096 instructions per filter and each test takes one or two; Docker's default profile has
     /// at most five per syscall. The compiler walks a syscall's tests as one chain, so this also bounds its recursion.

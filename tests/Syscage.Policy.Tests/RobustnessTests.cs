@@ -130,6 +130,17 @@ public class RobustnessTests
         Assert.Equal(SeccompAction.Errno(1), PolicyAssert.Eval(policy, "dup", 9, 4));
     }
 
+    [Fact]
+    public void RulesForMoreSyscallsThanTheLimitAreAnErrorAtTheRuleThatCrossesIt()
+    {
+        // Numbers outside the tables are syscalls too: 150,000 of them on five architectures took 550 MB.
+        int limit = InputLimits.MaxSyscallsPerArchitecture;
+        string numbers = string.Join(", ", Enumerable.Range(0, limit));
+        PolicyAssert.Parse($"default ERRNO(EPERM)\nALLOW {numbers}\nALLOW read\n");
+        var error = PolicyAssert.Error($"default ERRNO(EPERM)\nALLOW {numbers}\n  ALLOW {limit}\n", "many.policy");
+        Assert.Equal($"many.policy:3:3: rules for more than {limit} different syscalls on x86_64, whose table has 362", error.ToString());
+    }
+
     private static bool NoIncludes(string includingFile, string path, out string displayName, out string key, out string text, out string error)
     {
         (displayName, key, text, error) = (path, path, "", "no includes here");

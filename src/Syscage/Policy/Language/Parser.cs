@@ -707,6 +707,9 @@ internal sealed class Parser
                 }
                 if (!done.Add(nr))
                     continue;
+                if (!builder.Has(arch, nr) && builder.SyscallCount(arch) >= InputLimits.MaxSyscallsPerArchitecture)
+                    throw Fail(source.Line, source.Column,
+                        $"rules for more than {InputLimits.MaxSyscallsPerArchitecture} different syscalls on {arch.Name}, whose table has {arch.Syscalls.Count}");
                 var cond = Condition.True;
                 if (condition is not null)
                 {
