@@ -43,22 +43,38 @@ public static class ProgramFiles
         return program;
     }
 
-    /// <summary>Reads a file (or stdin for <c>-</c>) as bytes, with a clean error for a missing file.</summary>
+    /// <summary>
+    /// Reads a binary file (or stdin for <c>-</c>), at most <see cref="InputLimits.MaxBinaryBytes"/>, with a clean error
+    /// for a missing file.
+    /// </summary>
     public static byte[] ReadBytes(string path)
     {
         if (path == "-")
         {
-            using var ms = new MemoryStream();
-            Console.OpenStandardInput().CopyTo(ms);
-            return ms.ToArray();
+            using var stdin = Console.OpenStandardInput();
+            return InputFile.ReadBinary(stdin, "<stdin>");
         }
-        if (!File.Exists(path))
-            throw new CliException(ExitCode.IoError, Directory.Exists(path) ? $"{path}: is a directory" : $"{path}: no such file");
-        return File.ReadAllBytes(path);
+        CheckExists(path);
+        return InputFile.ReadBinary(path);
     }
 
-    /// <summary>Reads a file (or stdin for <c>-</c>) as UTF-8 text.</summary>
-    public static string ReadText(string path) => System.Text.Encoding.UTF8.GetString(ReadBytes(path));
+    /// <summary>Reads a text file (or stdin for <c>-</c>) as UTF-8, at most <see cref="InputLimits.MaxTextBytes"/>.</summary>
+    public static string ReadText(string path)
+    {
+        if (path == "-")
+        {
+            using var stdin = Console.OpenStandardInput();
+            return System.Text.Encoding.UTF8.GetString(InputFile.ReadTextBytes(stdin, "<stdin>"));
+        }
+        CheckExists(path);
+        return InputFile.ReadText(path);
+    }
+
+    private static void CheckExists(string path)
+    {
+        if (!File.Exists(path))
+            throw new CliException(ExitCode.IoError, Directory.Exists(path) ? $"{path}: is a directory" : $"{path}: no such file");
+    }
 
     /// <summary>Parses <c>--arch</c>, with the valid names in the error.</summary>
     public static Architecture ParseArch(string? name)

@@ -3,17 +3,28 @@ using Syscage.Testing;
 
 namespace Syscage.Cli.Tests;
 
-/// <summary>The eBPF samples, compiled at test time as users compile them.</summary>
+/// <summary>The eBPF samples, and programs the tests write, compiled at test time as users compile them.</summary>
 internal static class Samples
 {
+    private static string SamplesDir => Path.Combine(NativeProbe.RepositoryRoot, "samples", "ebpf");
+
     /// <summary>Compiles samples/ebpf/SAMPLE.c with the real clang into <paramref name="dir"/>; returns the object path.</summary>
-    public static string Compile(TempDir dir, string sample)
+    public static string Compile(TempDir dir, string sample) => CompileFile(dir, Path.Combine(SamplesDir, sample + ".c"), sample);
+
+    /// <summary>Compiles C <paramref name="source"/> (which may include the samples' "common.h") into <paramref name="dir"/>/NAME.o.</summary>
+    public static string CompileSource(TempDir dir, string name, string source)
+    {
+        string file = dir.File(name + ".c");
+        File.WriteAllText(file, source);
+        return CompileFile(dir, file, name);
+    }
+
+    private static string CompileFile(TempDir dir, string source, string name)
     {
         string clang = NativeBuild.FindOnPath("clang") ?? throw new InvalidOperationException("clang is not installed: apt-get install clang (scripts/ensure-deps.sh does)");
-        string source = Path.Combine(NativeProbe.RepositoryRoot, "samples", "ebpf", sample + ".c");
-        string output = dir.File(sample + ".o");
+        string output = dir.File(name + ".o");
         var psi = new ProcessStartInfo(clang) { RedirectStandardError = true };
-        foreach (var a in new[] { "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-c", source, "-o", output })
+        foreach (var a in new[] { "-O2", "-g", "-target", "bpf", "-I/usr/include/x86_64-linux-gnu", "-I" + SamplesDir, "-c", source, "-o", output })
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         string err = p.StandardError.ReadToEnd();

@@ -131,6 +131,30 @@ public sealed class CompilerTests(ITestOutputHelper output)
         var e = Assert.Throws<PolicyCompileException>(() => PolicyCompiler.Compile(b.Build()));
         Assert.Contains("the kernel allows at most 4096", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void TooManyArgumentTestsOnOneSyscallAreRefusedAtTheRuleThatCrossesTheLimit()
+    {
+        // Twenty thousand rules for one syscall used to recurse through the graph passes until the stack overflowed;
+        // identical tests (which compile small once shared) count too: the bound is on the input, before any pass.
+        var read = Architecture.X86_64.Syscalls.All.First(s => s.Name == "read").Number;
+        foreach (int rules in new[] { InputLimits.MaxArgumentTestsPerSyscall, 20_000 })
+        {
+            var b = new PolicyBuilder(SeccompAction.Allow, Architecture.X86_64);
+            for (int i = 0; i < rules; i++)
+                b.Add(Architecture.X86_64, read, new Rule(Condition.Of(new ArgPredicate(0, ComparisonOp.Eq, (ulong)i % 2)), SeccompAction.Errno(1),
+                    new PolicySource("many.policy", i + 1, 3)));
+            var policy = b.Build();
+            if (rules == InputLimits.MaxArgumentTestsPerSyscall)
+            {
+                var program = PolicyCompiler.Compile(policy);
+                Assert.True(EquivalenceChecker.Check(policy, program).Equivalent, Show(program));
+                continue;
+            }
+            var e = Assert.Throws<PolicyCompileException>(() => PolicyCompiler.Compile(policy));
+            Assert.Equal($"many.policy:{InputLimits.MaxArgumentTestsPerSyscall + 1}:3: read on x86_64: the rules test its arguments more than 1024 times, the most a filter holds for one syscall", e.Message);
+        }
+    }
 }
 
 /// <summary>The specialiser: a test whose outcome earlier tests settled is not made again on that path.</summary>

@@ -158,6 +158,121 @@ public class LoaderTests
         Assert.Contains("EM_BPF", Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(obj)).Message);
     }
 
+    private static string MapProgram(string maps, string map) => $$"""
+        #include "common.h"
+        {{maps}}
+        SEC("seccomp")
+        int touch(struct seccomp_data *ctx) { __u32 k = ctx->nr & 7; char *v = bpf_map_lookup_elem(&{{map}}, &k); if (v) v[0]++; return SECCOMP_RET_ALLOW; }
+        char LICENSE[] SEC("license") = "GPL";
+        """;
+
+    private static string ArrayMap(string name, string entries, int valueSize) =>
+        $"struct {{ __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, {entries}); __type(key, __u32); __type(value, char[{valueSize}]); }} {name} SEC(\".maps\");";
+
+    [Fact]
+    public void Maps_larger_than_the_limit_are_refused_at_load_naming_the_map()
+    {
+        // 2^26 values of 64 bytes: 4 GiB, which the VM used to allocate (and zero) whole.
+        var e = Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(Clang.Compile(MapProgram(ArrayMap("huge", "1 << 26", 64), "huge"))));
+        Assert.Equal("map 'huge' needs 4 GiB: more than the 128 MiB Syscage gives the maps of one object (maps are allocated whole when the program is loaded)", e.Message);
+
+        // Exactly the limit loads; the limit is on all maps of the object together, so a second map over it is named.
+        var atLimit = EbpfObject.Load(Clang.Compile(MapProgram(ArrayMap("full", "1 << 21", 64), "full")));
+        Assert.Equal(InputLimits.MaxMapMemoryBytes, atLimit.Maps.Single().MemoryBytes);
+        e = Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(Clang.Compile(MapProgram(ArrayMap("first", "1 << 20", 64) + ArrayMap("second", "1 << 20", 72), "second"))));
+        Assert.Matches(@"^map '(first|second)' needs (64|72) MiB, and (64|72) MiB for the maps before it: more than the 128 MiB", e.Message);
+
+        // Global data counts too, before its bytes are made: a .bss section has a size and no contents in the file.
+        e = Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(Clang.Compile("""
+            #include "common.h"
+            char buffer[1 << 28];
+            SEC("seccomp")
+            int touch(struct seccomp_data *ctx) { buffer[ctx->nr & 7]++; return SECCOMP_RET_ALLOW; }
+            char LICENSE[] SEC("license") = "GPL";
+            """)));
+        Assert.StartsWith("map '.bss' needs 256 MiB: more than the 128 MiB", e.Message);
+    }
+
+    [Fact]
+    public void Map_sets_made_from_definitions_are_held_to_the_same_limit()
+    {
+        MapDefinition Hash(string name, int entries) => new(name, MapType.Hash, 8, 56, entries);
+        // A hash entry costs its value slot, its key and the bookkeeping: 128 bytes here.
+        Assert.Equal(128L << 20, Hash("h", 1 << 20).MemoryBytes);
+        var e = Assert.Throws<SyscageException>(() => EbpfMapSet.Create([Hash("small", 16), Hash("h", 1 << 20)]));
+        Assert.StartsWith("map 'h' needs 128 MiB, and 2 KiB for the maps before it", e.Message);
+        Assert.StartsWith("map 'big' needs 4 GiB", Assert.Throws<SyscageException>(() => EbpfMap.Create(new MapDefinition("big", MapType.Array, 4, 64, 1 << 26))).Message);
+        using var fits = EbpfMapSet.Create([Hash("small", 16), new MapDefinition("ring", MapType.RingBuf, 0, 0, 1 << 20)]);
+        Assert.Equal(2, fits.Count);
+    }
+
+    /// <summary>
+    /// An ELF object with <paramref name="sections"/> code sections, all over the same one instruction, and
+    /// <paramref name="symbols"/> global function symbols spread over them: within the size limit, and the shape that
+    /// made the loader scan every symbol once per section and once per function (hours for 65,000 × 300,000).
+    /// </summary>
+    private static byte[] ManySectionsAndSymbols(int sections, int symbols)
+    {
+        byte[] shstrtab = "\0seccomp\0.symtab\0.strtab\0.shstrtab\0"u8.ToArray();
+        byte[] strtab = "\0f\0"u8.ToArray();
+        int code = 64, names = code + 8, strings = names + shstrtab.Length;
+        int symtab = (strings + strtab.Length + 7) & ~7, headers = symtab + 24 * symbols;
+        int total = sections + 3; // the null section, the code sections, .symtab, .strtab, .shstrtab
+        var elf = new byte[headers + 64 * (total + 1)];
+        var span = elf.AsSpan();
+        // Elf64_Ehdr: ELFCLASS64, little endian, ET_REL, EM_BPF, section headers at 'headers'.
+        "\u007fELF"u8.CopyTo(span);
+        elf[4] = 2; elf[5] = 1; elf[6] = 1;
+        BinaryPrimitives.WriteUInt16LittleEndian(span[16..], 1);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[18..], 247);
+        BinaryPrimitives.WriteUInt64LittleEndian(span[40..], (ulong)headers);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[52..], 64);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[58..], 64);
+        BinaryPrimitives.WriteUInt16LittleEndian(span[60..], (ushort)(total + 1));
+        BinaryPrimitives.WriteUInt16LittleEndian(span[62..], (ushort)total);
+        elf[code] = BPF_JMP | BPF_EXIT;
+        shstrtab.CopyTo(span[names..]);
+        strtab.CopyTo(span[strings..]);
+        for (int i = 1; i < symbols; i++)
+        {
+            // Elf64_Sym: name "f", STB_GLOBAL | STT_FUNC, in code section 1 + i % sections, value 0, size 8.
+            var sym = span[(symtab + 24 * i)..];
+            BinaryPrimitives.WriteUInt32LittleEndian(sym, 1);
+            sym[4] = 0x12;
+            BinaryPrimitives.WriteUInt16LittleEndian(sym[6..], (ushort)(1 + i % sections));
+            BinaryPrimitives.WriteUInt64LittleEndian(sym[16..], 8);
+        }
+        void Section(int index, uint name, uint type, ulong flags, int offset, int size, uint link = 0, uint info = 0, ulong entrySize = 0)
+        {
+            var h = elf.AsSpan(headers + 64 * index);
+            BinaryPrimitives.WriteUInt32LittleEndian(h, name);
+            BinaryPrimitives.WriteUInt32LittleEndian(h[4..], type);
+            BinaryPrimitives.WriteUInt64LittleEndian(h[8..], flags);
+            BinaryPrimitives.WriteUInt64LittleEndian(h[24..], (ulong)offset);
+            BinaryPrimitives.WriteUInt64LittleEndian(h[32..], (ulong)size);
+            BinaryPrimitives.WriteUInt32LittleEndian(h[40..], link);
+            BinaryPrimitives.WriteUInt32LittleEndian(h[44..], info);
+            BinaryPrimitives.WriteUInt64LittleEndian(h[56..], entrySize);
+        }
+        for (int i = 1; i <= sections; i++)
+            Section(i, 1, 1 /* SHT_PROGBITS */, 0x6 /* SHF_ALLOC | SHF_EXECINSTR */, code, 8);
+        Section(sections + 1, 9, 2 /* SHT_SYMTAB */, 0, symtab, 24 * symbols, link: (uint)sections + 2, info: 1, entrySize: 24);
+        Section(sections + 2, 17, 3 /* SHT_STRTAB */, 0, strings, strtab.Length);
+        Section(sections + 3, 25, 3, 0, names, shstrtab.Length);
+        return elf;
+    }
+
+    [Fact]
+    public void An_object_of_many_sections_and_symbols_loads_in_time_linear_in_its_size()
+    {
+        byte[] elf = ManySectionsAndSymbols(sections: 60_000, symbols: 300_000);
+        Assert.True(elf.Length < InputLimits.MaxBinaryBytes);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var o = EbpfObject.Load(elf);
+        Assert.Equal(299_999, o.Programs.Length);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), $"loading took {sw.Elapsed}");
+    }
+
     [Fact]
     public void Unsupported_features_name_the_section_and_pc()
     {

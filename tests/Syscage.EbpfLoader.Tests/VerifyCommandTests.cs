@@ -54,8 +54,9 @@ public class VerifyCommandTests
         var unknown = Cli("ebpf", "verify", path, "--set", "nht=1");
         Assert.Equal((int)ExitCode.BadInput, unknown.Code);
         Assert.Contains("did you mean 'nth'", unknown.Err);
-        var notElf = Cli("ebpf", "verify", WriteObject("junk", [1, 2, 3]));
+        string junk = WriteObject("junk", [1, 2, 3]);
+        var notElf = Cli("ebpf", "verify", junk);
         Assert.Equal((int)ExitCode.BadInput, notElf.Code);
-        Assert.Equal("syscage: not an ELF file (bad magic)\n", notElf.Err);
+        Assert.Equal($"syscage: {junk}: not an ELF file (bad magic)\n", notElf.Err);
     }
 }

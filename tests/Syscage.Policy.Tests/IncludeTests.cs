@@ -59,6 +59,22 @@ public sealed class IncludeTests : IDisposable
     }
 
     [Fact]
+    public void IncludesNestAtMostMaxIncludeDepthFiles()
+    {
+        // A chain of files, each including the next: the one past the limit is an error at the include naming it.
+        int files = InputLimits.MaxIncludeDepth;
+        for (int i = 1; i < files; i++)
+            Write($"c{i}.policy", i + 1 < files ? $"include \"c{i + 1}.policy\"\n" : "ALLOW read\n");
+        string main = Write("c0.policy", "default ERRNO(EPERM)\ninclude \"c1.policy\"\n");
+        Assert.Equal(SeccompAction.Allow, Eval(PolicyLanguage.ParseFile(main), "read"));
+
+        Write($"c{files - 1}.policy", $"include \"c{files}.policy\"\n");
+        Write($"c{files}.policy", "ALLOW read\n");
+        Assert.False(PolicyLanguage.TryParseFile(main, out _, out var error));
+        Assert.Equal($"{Path.Combine(_dir, $"c{files - 1}.policy")}:1:9: includes nest too deeply: more than 32 files, each including the next", error.ToString());
+    }
+
+    [Fact]
     public void AMissingIncludeIsAnErrorAtItsName()
     {
         string main = Write("main.policy", "default ALLOW\ninclude   \"nope.policy\"\n");

@@ -61,6 +61,12 @@ public sealed class PolicyBuilder
         return this;
     }
 
+    /// <summary>True when a rule for syscall number <paramref name="nr"/> on <paramref name="architecture"/> has been added.</summary>
+    public bool Has(Architecture architecture, int nr) => _rules.TryGetValue(architecture, out var byNr) && byNr.ContainsKey(nr);
+
+    /// <summary>How many different syscalls of <paramref name="architecture"/> have rules so far.</summary>
+    public int SyscallCount(Architecture architecture) => _rules.TryGetValue(architecture, out var byNr) ? byNr.Count : 0;
+
     /// <summary>
     /// Appends a rule for a syscall by name on every covered architecture that has it; returns how many
     /// architectures had the name.

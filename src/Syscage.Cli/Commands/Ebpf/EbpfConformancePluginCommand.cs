@@ -42,9 +42,7 @@ public static class EbpfConformancePluginCommand
     public static int Run(TextWriter stdout, TextWriter stderr, Stream stdin, string? memoryHex, bool interpret = false)
     {
         ArgumentNullException.ThrowIfNull(stdin);
-        using var ms = new MemoryStream();
-        stdin.CopyTo(ms);
-        var bytes = ms.ToArray();
+        var bytes = InputFile.ReadBinary(stdin, "<stdin>");
         if (bytes.Length == 0 || bytes.Length % EbpfInstruction.Size != 0)
             throw new CliException(ExitCode.BadInput, $"<stdin>: {bytes.Length} bytes is not a non-empty whole number of 8-byte eBPF instructions");
         byte[] memory = ParseHex(memoryHex ?? "");

@@ -65,8 +65,23 @@ public sealed class EbpfObject
     /// <summary>The parsed <c>.BTF</c> section, or null when the object has none.</summary>
     public BtfInfo? Btf { get; }
 
-    /// <summary>Reads and loads an object file.</summary>
-    public static EbpfObject LoadFile(string path) => Load(File.ReadAllBytes(path));
+    /// <summary>
+    /// Reads and loads an object file of at most <see cref="InputLimits.MaxBinaryBytes"/>; the message of an
+    /// <see cref="EbpfLoadException"/> starts with <paramref name="path"/>.
+    /// </summary>
+    /// <exception cref="InputTooLargeException">The file is larger.</exception>
+    public static EbpfObject LoadFile(string path)
+    {
+        byte[] bytes = InputFile.ReadBinary(path);
+        try
+        {
+            return Load(bytes);
+        }
+        catch (EbpfLoadException e)
+        {
+            throw new EbpfLoadException($"{path}: {e.Message}");
+        }
+    }
 
     /// <summary>Loads an object from its bytes; throws <see cref="EbpfLoadException"/> when it is malformed or unsupported.</summary>
     public static EbpfObject Load(byte[] elf)
@@ -165,6 +180,7 @@ public sealed class EbpfObject
         private readonly Dictionary<int, int> _dataMapBySection = [];
         private readonly Dictionary<int, Dictionary<int, ElfRelocation>> _relocs = [];
         private BtfInfo? _btf;
+        private long _mapMemory;
 
         public EbpfObject Run()
         {
@@ -186,8 +202,10 @@ public sealed class EbpfObject
                     ReadLegacyMaps(s);
                 else if (IsDataSection(s))
                 {
+                    // Accounted before its contents are read: a .bss section declares its size without bytes in the file.
+                    Account(s.Name, MapDefinition.MemoryOf(MapType.Array, 4, (long)Math.Min(s.Size, long.MaxValue), 1));
                     _dataMapBySection[s.Index] = _maps.Count;
-                    _maps.Add(new MapDefinition(s.Name, MapType.Array, 4, checked((int)s.Size), 1,
+                    _maps.Add(new MapDefinition(s.Name, MapType.Array, 4, (int)s.Size, 1,
                         s.Name.StartsWith(".rodata", StringComparison.Ordinal) ? MapDefinition.BPF_F_RDONLY_PROG : 0, _elf.Contents(s)));
                 }
             }
@@ -249,15 +267,18 @@ public sealed class EbpfObject
             if (_btf is null)
                 throw new EbpfLoadException("section '.maps' needs BTF type information, but the object has no .BTF section (compile with -g)");
             var datasec = _btf.FindDatasec(".maps") ?? throw new EbpfLoadException("section '.maps': no DATASEC '.maps' in .BTF");
+            var byName = new Dictionary<string, ElfSymbol>(StringComparer.Ordinal);
+            foreach (var y in _elf.SymbolsIn(section.Index))
+                byName.TryAdd(y.Name, y);
             foreach (var entry in datasec.Members)
             {
                 var v = _btf.Get(entry.Type);
                 if (v.Kind != BtfKind.Var)
                     throw new EbpfLoadException(Inv($"section '.maps': DATASEC entry type {entry.Type} is not a VAR"));
-                var sym = _elf.Symbols.FirstOrDefault(y => y.Name == v.Name && y.SectionIndex == section.Index)
+                var sym = byName.GetValueOrDefault(v.Name)
                     ?? throw new EbpfLoadException($"section '.maps': map '{v.Name}' has no symbol");
                 _mapBySymbol[(section.Index, sym.Value)] = _maps.Count;
-                _maps.Add(ReadBtfMap(v.Name, _btf.SkipModifiers((int)v.SizeOrType)));
+                _maps.Add(Accounted(ReadBtfMap(v.Name, _btf.SkipModifiers((int)v.SizeOrType))));
             }
         }
 
@@ -312,7 +333,7 @@ public sealed class EbpfObject
 
         private void ReadLegacyMaps(ElfSection section)
         {
-            var syms = _elf.Symbols.Where(y => y.SectionIndex == section.Index && y.Type != ElfSymbol.STT_SECTION && y.Name.Length > 0)
+            var syms = _elf.SymbolsIn(section.Index).Where(y => y.Type != ElfSymbol.STT_SECTION && y.Name.Length > 0)
                 .OrderBy(y => y.Value).ToList();
             if (syms.Count == 0)
                 return;
@@ -331,8 +352,22 @@ public sealed class EbpfObject
                     if (Field(i) != 0)
                         throw new EbpfLoadException($"map '{y.Name}': struct bpf_map_def fields beyond map_flags (inner maps, numa node) are not supported");
                 _mapBySymbol[(section.Index, y.Value)] = _maps.Count;
-                _maps.Add(MakeMap(y.Name, Field(0), Field(1), Field(2), Field(3), Field(4)));
+                _maps.Add(Accounted(MakeMap(y.Name, Field(0), Field(1), Field(2), Field(3), Field(4))));
             }
+        }
+
+        /// <summary>Adds <paramref name="bytes"/> of map <paramref name="name"/> to the object's map memory, within <see cref="InputLimits.MaxMapMemoryBytes"/>.</summary>
+        private void Account(string name, long bytes)
+        {
+            if (MapDefinition.MemoryLimitError(name, bytes, _mapMemory) is { } error)
+                throw new EbpfLoadException(error);
+            _mapMemory += bytes;
+        }
+
+        private MapDefinition Accounted(MapDefinition map)
+        {
+            Account(map.Name, map.MemoryBytes);
+            return map;
         }
 
         private static MapDefinition MakeMap(string name, long type, long keySize, long valueSize, long maxEntries, long flags)
@@ -366,15 +401,29 @@ public sealed class EbpfObject
             return new MapDefinition(name, t, (int)keySize, (int)valueSize, (int)maxEntries, (uint)flags);
         }
 
-        /// <summary>A code unit: one function (or a whole section without function symbols).</summary>
-        private sealed record Unit(ElfSection Section, string Name, int Start, int Count);
+        /// <summary>
+        /// A code unit: one function (or a whole section without function symbols). <c>Global</c>: the function's
+        /// symbol is global (or weak), an entry point when a section has any.
+        /// </summary>
+        private sealed record Unit(ElfSection Section, string Name, int Start, int Count, bool Global = false);
 
+        private readonly Dictionary<int, List<Unit>> _functions = [];
+
+        /// <summary>The code units of a section, worked out once per section (calls into it ask again).</summary>
         private List<Unit> Functions(ElfSection s)
+        {
+            if (!_functions.TryGetValue(s.Index, out var units))
+                _functions[s.Index] = units = ReadFunctions(s);
+            return units;
+        }
+
+        private List<Unit> ReadFunctions(ElfSection s)
         {
             int total = (int)(s.Size / EbpfInstruction.Size);
             if (s.Size % EbpfInstruction.Size != 0)
                 throw new EbpfLoadException(Inv($"section '{s.Name}': size {s.Size} is not a whole number of 8-byte instructions"));
-            var funcs = _elf.Symbols.Where(y => y.SectionIndex == s.Index && y.Type == ElfSymbol.STT_FUNC).OrderBy(y => y.Value).ToList();
+            var funcs = _elf.SymbolsIn(s.Index).Where(y => y.Type == ElfSymbol.STT_FUNC).OrderBy(y => y.Value).ToList();
+            var global = funcs.Where(y => y.Binding != 0).Select(y => y.Name).ToHashSet(StringComparer.Ordinal);
             if (funcs.Count == 0)
                 return [new Unit(s, s.Name, 0, total)];
             var units = new List<Unit>();
@@ -388,7 +437,7 @@ public sealed class EbpfObject
                     count = (k + 1 < funcs.Count ? (int)Math.Min(funcs[k + 1].Value / EbpfInstruction.Size, (ulong)total) : total) - start;
                 if (count <= 0)
                     continue;
-                units.Add(new Unit(s, f.Name, start, count));
+                units.Add(new Unit(s, f.Name, start, count, global.Contains(f.Name)));
             }
             return units;
         }
@@ -396,7 +445,7 @@ public sealed class EbpfObject
         private IEnumerable<Unit> EntryPoints(ElfSection s)
         {
             var funcs = Functions(s);
-            var globals = funcs.Where(u => _elf.Symbols.Any(y => y.Name == u.Name && y.SectionIndex == s.Index && y.Type == ElfSymbol.STT_FUNC && y.Binding != 0)).ToList();
+            var globals = funcs.Where(u => u.Global).ToList();
             return globals.Count > 0 ? globals : funcs;
         }
 
@@ -473,8 +522,22 @@ public sealed class EbpfObject
         /// <summary>The unit holding <paramref name="targetLocal"/> in <paramref name="section"/>, queued for appending if new.</summary>
         private Unit Place(ElfSection section, long targetLocal, string where, Dictionary<Unit, int> bases, Queue<Unit> queue, ref int nextBase)
         {
-            var unit = Functions(section).FirstOrDefault(u => targetLocal >= u.Start && targetLocal < u.Start + u.Count)
-                ?? throw new EbpfLoadException(Inv($"{where}: call target {targetLocal} is outside every function of '{section.Name}'"));
+            // Units are in address order: the one that can hold the target is the last starting at or before it.
+            var units = Functions(section);
+            int lo = 0, hi = units.Count - 1, last = -1;
+            while (lo <= hi)
+            {
+                int mid = lo + ((hi - lo) >> 1);
+                if (units[mid].Start <= targetLocal)
+                {
+                    last = mid;
+                    lo = mid + 1;
+                }
+                else
+                    hi = mid - 1;
+            }
+            var unit = last >= 0 && targetLocal < units[last].Start + units[last].Count ? units[last]
+                : throw new EbpfLoadException(Inv($"{where}: call target {targetLocal} is outside every function of '{section.Name}'"));
             if (!bases.ContainsKey(unit))
             {
                 // Units are appended in the order they are queued.

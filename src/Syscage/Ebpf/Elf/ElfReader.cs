@@ -40,6 +40,14 @@ internal sealed class ElfReader
     public IReadOnlyList<ElfSection> Sections { get; }
     public IReadOnlyList<ElfSymbol> Symbols { get; }
 
+    private ILookup<int, ElfSymbol>? _bySection;
+
+    /// <summary>
+    /// The symbols defined in section <paramref name="section"/>, in table order: grouped once, so that a loader asking
+    /// per section stays linear in the file however many sections and symbols it has.
+    /// </summary>
+    public IEnumerable<ElfSymbol> SymbolsIn(int section) => (_bySection ??= Symbols.ToLookup(y => (int)y.SectionIndex))[section];
+
     public ElfReader(byte[] data)
     {
         _data = data;

@@ -51,10 +51,15 @@ public abstract unsafe class EbpfMap : IDisposable
     /// <summary>The map's name.</summary>
     public string Name => Definition.Name;
 
-    /// <summary>Creates a map of the definition's type (global-data definitions give one-element arrays holding their initial value).</summary>
+    /// <summary>
+    /// Creates a map of the definition's type (global-data definitions give one-element arrays holding their initial
+    /// value); a map that needs more than <see cref="InputLimits.MaxMapMemoryBytes"/> is refused, naming it.
+    /// </summary>
     public static EbpfMap Create(MapDefinition definition)
     {
         ArgumentNullException.ThrowIfNull(definition);
+        if (MapDefinition.MemoryLimitError(definition.Name, definition.MemoryBytes, 0) is { } error)
+            throw new SyscageException(error);
         return definition.Type switch
         {
             MapType.Array => new ArrayMap(definition),

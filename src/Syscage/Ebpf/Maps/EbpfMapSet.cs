@@ -13,14 +13,26 @@ public sealed class EbpfMapSet : IReadOnlyList<EbpfMap>, IDisposable
     /// <summary>An empty set, for programs without maps.</summary>
     public static EbpfMapSet Empty { get; } = new([]);
 
-    /// <summary>Creates one map per definition (global-data maps start with their initial values).</summary>
+    /// <summary>
+    /// Creates one map per definition (global-data maps start with their initial values). Throws
+    /// <see cref="SyscageException"/>, naming the map, when together they need more than
+    /// <see cref="InputLimits.MaxMapMemoryBytes"/>.
+    /// </summary>
     public static EbpfMapSet Create(IEnumerable<MapDefinition> definitions)
     {
         ArgumentNullException.ThrowIfNull(definitions);
+        var list = definitions.ToList();
+        long total = 0;
+        foreach (var d in list)
+        {
+            if (MapDefinition.MemoryLimitError(d.Name, d.MemoryBytes, total) is { } error)
+                throw new SyscageException(error);
+            total += d.MemoryBytes;
+        }
         var created = new List<EbpfMap>();
         try
         {
-            foreach (var d in definitions)
+            foreach (var d in list)
                 created.Add(EbpfMap.Create(d));
         }
         catch

@@ -33,4 +33,44 @@ public sealed record MapDefinition(string Name, MapType Type, int KeySize, int V
 
     /// <summary>True when programs may only read the map's values.</summary>
     public bool ReadOnlyForProgram => (Flags & BPF_F_RDONLY_PROG) != 0;
+
+    /// <summary>
+    /// The memory the map takes once created, at most: every value slot (8-byte aligned) of an array or hash map,
+    /// which are preallocated, plus <see cref="HashEntryBytes"/> and the key per hash entry; a ring buffer's size; one
+    /// value for task storage (which grows by one value per task that gets one). Counted against
+    /// <see cref="InputLimits.MaxMapMemoryBytes"/>.
+    /// </summary>
+    public long MemoryBytes => MemoryOf(Type, KeySize, ValueSize, MaxEntries);
+
+    /// <summary>The bookkeeping of one hash entry besides its key and value: index, LRU links, free list, the key's array.</summary>
+    public const int HashEntryBytes = 64;
+
+    /// <summary><see cref="MemoryBytes"/> of a map not made yet, from its declared sizes (the loader checks before it reads more).</summary>
+    internal static long MemoryOf(MapType type, long keySize, long valueSize, long maxEntries)
+    {
+        // In 128 bits: the loader asks before it has checked the sizes against anything but their field widths.
+        Int128 slot = ((Int128)Math.Max(valueSize, 0) + 7) & ~(Int128)7;
+        Int128 entries = Math.Max(maxEntries, 0);
+        Int128 bytes = type switch
+        {
+            MapType.Array => slot * entries,
+            MapType.Hash or MapType.LruHash => (slot + Math.Max(keySize, 0) + HashEntryBytes) * entries,
+            MapType.RingBuf => entries,
+            _ => slot,
+        };
+        return bytes > long.MaxValue ? long.MaxValue : (long)bytes;
+    }
+
+    /// <summary>
+    /// The error when map <paramref name="name"/>, taking <paramref name="bytes"/>, brings the maps of one object
+    /// (<paramref name="before"/> bytes so far) over <see cref="InputLimits.MaxMapMemoryBytes"/>; null when it fits.
+    /// </summary>
+    internal static string? MemoryLimitError(string name, long bytes, long before)
+    {
+        if (bytes <= InputLimits.MaxMapMemoryBytes - before)
+            return null;
+        string others = before > 0 ? $", and {InputLimits.Describe(before)} for the maps before it" : "";
+        return $"map '{name}' needs {InputLimits.Describe(bytes)}{others}: more than the {InputLimits.Describe(InputLimits.MaxMapMemoryBytes)} " +
+               "Syscage gives the maps of one object (maps are allocated whole when the program is loaded)";
+    }
 }

@@ -53,15 +53,7 @@ public sealed class SeccompEbpfProgram : IDisposable
         var (alias, file, section) = ParseSpec(spec);
         if (!File.Exists(file))
             throw new SyscageException($"{file}: no such file");
-        EbpfObject obj;
-        try
-        {
-            obj = EbpfObject.LoadFile(file);
-        }
-        catch (EbpfLoadException e)
-        {
-            throw new SyscageException($"{file}: {e.Message}");
-        }
+        var obj = EbpfObject.LoadFile(file);
         var chosen = section is not null ? Try(file, () => obj.GetProgram(section))
             : obj.Programs.Length == 1 ? obj.Programs[0]
             : obj.Programs.Length == 0 ? throw new SyscageException($"{file}: no programs in it")

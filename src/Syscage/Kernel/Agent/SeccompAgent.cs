@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -32,6 +33,24 @@ public sealed record SeccompAgentOptions
 
     /// <summary>Worker threads per container (default 1).</summary>
     public int WorkersPerContainer { get; init; } = 1;
+
+    /// <summary><see cref="HandshakeTimeout"/>'s default: 5 s (runc sends its message as soon as it connects).</summary>
+    public static readonly TimeSpan DefaultHandshakeTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary><see cref="MaxHandshakes"/>' default: 16 clients (each handshake of runc takes milliseconds).</summary>
+    public const int DefaultMaxHandshakes = 16;
+
+    /// <summary>
+    /// The time a client has, from the moment it is accepted, to send its whole message with the listener; a client
+    /// still sending after it is dropped.
+    /// </summary>
+    public TimeSpan HandshakeTimeout { get; init; } = DefaultHandshakeTimeout;
+
+    /// <summary>
+    /// Clients accepted and still sending their message, at most; while that many are, the agent accepts no more
+    /// (new clients wait in the socket's backlog until one finishes or is dropped at its deadline).
+    /// </summary>
+    public int MaxHandshakes { get; init; } = DefaultMaxHandshakes;
 }
 
 /// <summary>
@@ -42,12 +61,20 @@ public sealed record SeccompAgentOptions
 /// per decision: container id, pid, syscall, decoded call, arguments, verdict.
 /// </summary>
 /// <remarks>
-/// A malformed message gets one line on the diagnostics writer and its descriptors closed; the agent keeps serving.
-/// Handlers see the target's memory only for display (see <see cref="NotificationContext"/>).
+/// <para>Clients are not trusted: a malformed message gets one line on the diagnostics writer and its descriptors
+/// closed, and the agent keeps serving. A message must arrive whole within <see cref="SeccompAgentOptions.HandshakeTimeout"/>,
+/// hold at most 1 MiB and <see cref="MaxDescriptors"/> descriptors, and its <c>seccompFd</c> must be a seccomp listener
+/// (<see cref="ListenerHandle.IsSeccompListener"/>); at most <see cref="SeccompAgentOptions.MaxHandshakes"/> clients
+/// are read at once, and reading one holds no thread.</para>
+/// <para>Handlers see the target's memory only for display (see <see cref="NotificationContext"/>).</para>
 /// </remarks>
 public sealed class SeccompAgent : IDisposable
 {
     private const int MaxMessage = 1 << 20;
+
+    /// <summary>Descriptors one message may pass (runc passes one, <c>seccompFd</c>); more fail the message.</summary>
+    public const int MaxDescriptors = 16;
+
     private readonly Socket _socket;
     private readonly SeccompAgentOptions _options;
     private readonly TextWriter _decisions;
@@ -55,10 +82,17 @@ public sealed class SeccompAgent : IDisposable
     private readonly List<NotificationSupervisor> _supervisors = [];
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _handshakeSlots;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, Task> _handshakes = new();
+    private readonly (ulong Device, ulong Inode) _bound;
     private Task? _acceptLoop;
     private int _connections;
 
-    /// <summary>Binds <paramref name="socketPath"/> (replacing a stale socket file) and listens.</summary>
+    /// <summary>
+    /// Binds <paramref name="socketPath"/> and listens. A stale socket file there (no one listening) is replaced;
+    /// anything else is refused with an <see cref="IOException"/>: a live agent's socket, and any file that is not a
+    /// socket, which is left as it was.
+    /// </summary>
     public SeccompAgent(string socketPath, TextWriter decisions, TextWriter diagnostics, SeccompAgentOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(socketPath);
@@ -68,11 +102,73 @@ public sealed class SeccompAgent : IDisposable
         _decisions = TextWriter.Synchronized(decisions);
         _diagnostics = TextWriter.Synchronized(diagnostics);
         _options = options ?? new SeccompAgentOptions();
-        if (File.Exists(socketPath))
-            File.Delete(socketPath);
-        _socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _socket.Bind(new UnixDomainSocketEndPoint(socketPath));
-        _socket.Listen(64);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(_options.HandshakeTimeout, TimeSpan.Zero, nameof(options));
+        ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxHandshakes, 1, nameof(options));
+        _handshakeSlots = new SemaphoreSlim(_options.MaxHandshakes, _options.MaxHandshakes);
+        RemoveStaleSocket(socketPath);
+        _socket = Listen(socketPath);
+        _bound = Identity(socketPath) ?? default;
+    }
+
+    /// <summary>
+    /// A socket listening at <paramref name="path"/>, bound with <c>bind(2)</c> directly: a .NET socket bound to a path
+    /// deletes whatever file is at that path when it is disposed, even one put there after it, which the agent must not.
+    /// bind(2) itself never replaces a file: one made at the path since the check fails it with EADDRINUSE.
+    /// </summary>
+    private static unsafe Socket Listen(string path)
+    {
+        byte[] name = Encoding.UTF8.GetBytes(path);
+        if (name.Length > 107 || name.Contains((byte)0))
+            throw new IOException($"{path}: a socket path is at most 107 bytes, without NUL");
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            throw KernelException.FromLastError("socket(AF_UNIX)");
+        var address = new SockaddrUn { Family = AF_UNIX };
+        name.CopyTo(new Span<byte>(address.Path, 108));
+        if (bind(fd, &address, (uint)(2 + name.Length + 1)) != 0 || listen(fd, 64) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            close(fd);
+            throw new IOException($"{path}: cannot listen there: {KernelException.Describe(errno)}");
+        }
+        return new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+    }
+
+    /// <summary>The device and inode of the socket file at <paramref name="path"/>; null when there is none (or not a socket).</summary>
+    private static (ulong Device, ulong Inode)? Identity(string path) =>
+        statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO, out var st) == 0 && (st.Mode & S_IFMT) == S_IFSOCK
+            ? (((ulong)st.DevMajor << 32) | st.DevMinor, st.Ino)
+            : null;
+
+    /// <summary>Makes way for the socket: nothing there, or a socket no one listens on (removed); anything else is refused.</summary>
+    private static void RemoveStaleSocket(string path)
+    {
+        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, out var st) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == 2 /* ENOENT */)
+                return;
+            throw new IOException($"{path}: cannot listen there: {KernelException.Describe(errno)}");
+        }
+        if ((st.Mode & S_IFMT) != S_IFSOCK)
+            throw new IOException($"{path} exists and is not a socket: refusing to replace it (remove it, or choose another --socket path)");
+        using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            try
+            {
+                probe.Connect(new UnixDomainSocketEndPoint(path));
+                throw new IOException($"{path}: another process is listening on this socket: refusing to take it over");
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
+            {
+                // A socket file left by an agent that is gone.
+            }
+            catch (SocketException e)
+            {
+                throw new IOException($"{path}: cannot tell whether another process listens on this socket: {e.Message}", e);
+            }
+        }
+        File.Delete(path);
     }
 
     /// <summary>The socket's path.</summary>
@@ -88,7 +184,10 @@ public sealed class SeccompAgent : IDisposable
         return this;
     }
 
-    /// <summary>Stops accepting, closes every container's listener (their notified calls then get ENOSYS) and removes the socket.</summary>
+    /// <summary>
+    /// Stops accepting, drops clients still handshaking, closes every container's listener (their notified calls then
+    /// get ENOSYS) and removes the socket file — if it is still the one this agent made.
+    /// </summary>
     public void Dispose()
     {
         _stop.Cancel();
@@ -96,6 +195,7 @@ public sealed class SeccompAgent : IDisposable
         try
         {
             _acceptLoop?.Wait(5000);
+            Task.WaitAll([.. _handshakes.Values], 5000);
         }
         catch (AggregateException)
         {
@@ -108,11 +208,13 @@ public sealed class SeccompAgent : IDisposable
         }
         try
         {
-            File.Delete(SocketPath);
+            if (Identity(SocketPath) == _bound)
+                File.Delete(SocketPath);
         }
         catch (IOException)
         {
         }
+        // The handshake semaphore is not disposed: a handshake still ending may release it (it holds no OS handle).
         _stop.Dispose();
     }
 
@@ -123,31 +225,55 @@ public sealed class SeccompAgent : IDisposable
             Socket client;
             try
             {
+                // A slot first: while MaxHandshakes clients are being read, new ones wait in the backlog.
+                await _handshakeSlots.WaitAsync(_stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            try
+            {
                 client = await _socket.AcceptAsync(_stop.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
             {
+                _handshakeSlots.Release();
                 return;
             }
             int n = Interlocked.Increment(ref _connections);
-            _ = Task.Factory.StartNew(() => Serve(client, n), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+            // Removed by a continuation, which runs after this line even when the handshake finished synchronously.
+            var handshake = Handshake(client, n);
+            _handshakes[n] = handshake;
+            _ = handshake.ContinueWith(_ => _handshakes.TryRemove(n, out var _), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
         }
     }
 
-    private void Serve(Socket client, int connection)
+    /// <summary>Reads one client's message within the deadline and serves its listener; holds no thread while it waits.</summary>
+    private async Task Handshake(Socket client, int connection)
     {
         var fds = new List<int>();
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        deadline.CancelAfter(_options.HandshakeTimeout);
         try
         {
             using (client)
             {
-                client.ReceiveTimeout = 5000;
-                byte[] message = ReceiveMessage(client, fds);
+                byte[] message = await ReceiveMessage(client, fds, deadline.Token).ConfigureAwait(false);
                 var (state, listenerFd) = ParseState(message, fds);
+                if (!ListenerHandle.IsSeccompListener(listenerFd))
+                    throw new SyscageException("'seccompFd' is not a seccomp listener (its /proc/self/fd link does not read 'anon_inode:seccomp notify')");
                 fds.Remove(listenerFd);
-                var listener = new ListenerHandle(listenerFd);
-                Serve(state, listener);
+                Serve(state, new ListenerHandle(listenerFd));
             }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (OperationCanceledException)
+        {
+            _diagnostics.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"syscage agent: connection {connection}: no complete message within {_options.HandshakeTimeout.TotalSeconds:0.###} s; dropped, still serving"));
         }
         catch (Exception e) when (e is SyscageException or JsonException or SocketException or IOException or FormatException or KeyNotFoundException or InvalidOperationException)
         {
@@ -157,6 +283,7 @@ public sealed class SeccompAgent : IDisposable
         {
             foreach (int fd in fds)
                 close(fd);
+            _handshakeSlots.Release();
         }
     }
 
@@ -216,57 +343,66 @@ public sealed class SeccompAgent : IDisposable
 
     /// <summary>
     /// Reads the runtime's message: bytes until the JSON is complete or the peer closes, collecting every fd passed
-    /// with SCM_RIGHTS (received close-on-exec).
+    /// with SCM_RIGHTS (received close-on-exec). Waiting is a zero-byte receive, which completes when the socket is
+    /// readable and takes nothing; the bytes and descriptors are then taken with <c>recvmsg</c>, which .NET has no API for.
     /// </summary>
-    private static unsafe byte[] ReceiveMessage(Socket client, List<int> fds)
+    private static async Task<byte[]> ReceiveMessage(Socket client, List<int> fds, CancellationToken deadline)
     {
         var data = new MemoryStream();
         byte[] chunk = new byte[16384];
-        byte* control = stackalloc byte[1024];
-        int fd = (int)client.Handle;
-        while (data.Length < MaxMessage)
+        while (true)
         {
-            nint n;
-            fixed (byte* p = chunk)
-            {
-                IoVec iov = new() { Base = (nint)p, Length = (nuint)chunk.Length };
-                MsgHdr msg = new() { Iov = (nint)(&iov), IovLen = 1, Control = (nint)control, ControlLen = 1024 };
-                n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-                if (n < 0)
-                {
-                    int e = Marshal.GetLastPInvokeError();
-                    if (e == 4 /* EINTR */)
-                        continue;
-                    if (e == 11 /* EAGAIN: .NET keeps sockets non-blocking */)
-                    {
-                        PollFd pfd = new() { Fd = fd, Events = POLLIN };
-                        if (poll(&pfd, 1, 5000) == 0)
-                            throw new SyscageException("no complete message within 5 s");
-                        continue;
-                    }
-                    throw new KernelException("recvmsg", e);
-                }
-                // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; unsigned char data[]; }, 8-aligned.
-                nuint offset = 0;
-                while (offset + 16 <= msg.ControlLen)
-                {
-                    byte* h = control + offset;
-                    nuint len = *(nuint*)h;
-                    if (len < 16 || offset + len > msg.ControlLen)
-                        break;
-                    if (*(int*)(h + 8) == SOL_SOCKET && *(int*)(h + 12) == SCM_RIGHTS)
-                        for (nuint i = 16; i + 4 <= len; i += 4)
-                            fds.Add(*(int*)(h + i));
-                    offset += (len + 7) & ~(nuint)7;
-                }
-            }
+            await client.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, deadline).ConfigureAwait(false);
+            int n = ReceiveAvailable((int)client.Handle, chunk, fds);
+            if (n < 0)
+                continue;
             if (n == 0)
                 break;
-            data.Write(chunk, 0, (int)n);
+            if (data.Length + n > MaxMessage)
+                throw new SyscageException($"message larger than {InputLimits.Describe(MaxMessage)}: a process state is a few kilobytes");
+            data.Write(chunk, 0, n);
             if (IsCompleteJson(data))
                 break;
         }
         return data.ToArray();
+    }
+
+    /// <summary>One <c>recvmsg</c> that does not wait: the bytes read (0 at the end of the stream), or -1 when there were none yet.</summary>
+    private static unsafe int ReceiveAvailable(int fd, byte[] chunk, List<int> fds)
+    {
+        // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; unsigned char data[]; }, 8-aligned: room for
+        // MaxDescriptors; the kernel closes the descriptors that don't fit and sets MSG_CTRUNC.
+        const int controlLength = 16 + MaxDescriptors * 4;
+        byte* control = stackalloc byte[controlLength];
+        fixed (byte* p = chunk)
+        {
+            IoVec iov = new() { Base = (nint)p, Length = (nuint)chunk.Length };
+            MsgHdr msg = new() { Iov = (nint)(&iov), IovLen = 1, Control = (nint)control, ControlLen = controlLength };
+            nint n;
+            do
+                n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+            while (n < 0 && Marshal.GetLastPInvokeError() == 4 /* EINTR */);
+            if (n < 0)
+            {
+                int e = Marshal.GetLastPInvokeError();
+                return e == 11 /* EAGAIN */ ? -1 : throw new KernelException("recvmsg", e);
+            }
+            nuint offset = 0;
+            while (offset + 16 <= msg.ControlLen)
+            {
+                byte* h = control + offset;
+                nuint len = *(nuint*)h;
+                if (len < 16 || offset + len > msg.ControlLen)
+                    break;
+                if (*(int*)(h + 8) == SOL_SOCKET && *(int*)(h + 12) == SCM_RIGHTS)
+                    for (nuint i = 16; i + 4 <= len; i += 4)
+                        fds.Add(*(int*)(h + i));
+                offset += (len + 7) & ~(nuint)7;
+            }
+            if ((msg.Flags & MSG_CTRUNC) != 0 || fds.Count > MaxDescriptors)
+                throw new SyscageException(string.Create(CultureInfo.InvariantCulture, $"more than {MaxDescriptors} descriptors passed: runc passes one, 'seccompFd'"));
+            return (int)n;
+        }
     }
 
     private static bool IsCompleteJson(MemoryStream data)
@@ -307,7 +443,7 @@ public sealed class SeccompAgent : IDisposable
             throw new SyscageException($"malformed message: 'fds' names {i} descriptor(s) but {fds.Count} came with SCM_RIGHTS");
         string id = root.TryGetProperty("state", out var st) && st.ValueKind == JsonValueKind.Object && st.TryGetProperty("id", out var idEl) && idEl.ValueKind == JsonValueKind.String
             ? idEl.GetString()! : throw new SyscageException("malformed process state: no 'state.id'");
-        int pid = root.TryGetProperty("pid", out var pidEl) && pidEl.TryGetInt32(out int p) ? p : 0;
+        int pid = root.TryGetProperty("pid", out var pidEl) && pidEl.ValueKind == JsonValueKind.Number && pidEl.TryGetInt32(out int p) ? p : 0;
         string? metadata = root.TryGetProperty("metadata", out var md) && md.ValueKind == JsonValueKind.String ? md.GetString() : null;
         string? bundle = st.TryGetProperty("bundle", out var b) && b.ValueKind == JsonValueKind.String ? b.GetString() : null;
         return (new ContainerProcessState(id, pid, metadata, bundle), fds[index]);

@@ -173,5 +173,53 @@ internal static partial class Interop
 
         [LibraryImport(Lib, EntryPoint = "readlink", SetLastError = true)]
         internal static unsafe partial nint readlink(byte* path, byte* buffer, nuint size);
+
+        internal const int MSG_DONTWAIT = 0x40;
+        internal const int MSG_CTRUNC = 0x8;
+
+        internal const int AF_UNIX = 1;
+        internal const int SOCK_STREAM = 1;
+        internal const int SOCK_CLOEXEC = 0x80000;
+
+        /// <summary><c>struct sockaddr_un</c>: the family, then a path of at most 107 bytes and its NUL.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal unsafe struct SockaddrUn
+        {
+            public ushort Family;
+            public fixed byte Path[108];
+        }
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static partial int socket(int domain, int type, int protocol);
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial int bind(int fd, SockaddrUn* address, uint length);
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static partial int listen(int fd, int backlog);
+
+        internal const int AT_FDCWD = -100;
+        internal const int AT_SYMLINK_NOFOLLOW = 0x100;
+        internal const uint STATX_TYPE = 0x1;
+        internal const uint STATX_INO = 0x100;
+        internal const ushort S_IFMT = 0xf000;     // 0170000
+        internal const ushort S_IFSOCK = 0xc000;   // 0140000
+
+        /// <summary>
+        /// <c>struct statx</c> (include/uapi/linux/stat.h): the same layout on every architecture, unlike
+        /// <c>struct stat</c>; 256 bytes, of which the fields up to the device numbers are named here.
+        /// </summary>
+        [StructLayout(LayoutKind.Explicit, Size = 256)]
+        internal struct Statx
+        {
+            [FieldOffset(0)] public uint Mask;
+            [FieldOffset(28)] public ushort Mode;
+            [FieldOffset(32)] public ulong Ino;
+            [FieldOffset(136)] public uint DevMajor;
+            [FieldOffset(140)] public uint DevMinor;
+        }
+
+        [LibraryImport(Lib, EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+        internal static partial int statx(int dirfd, string path, int flags, uint mask, out Statx statxbuf);
     }
 }

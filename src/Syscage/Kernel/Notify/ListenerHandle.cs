@@ -48,6 +48,25 @@ public sealed class ListenerHandle : SafeHandle
         }
     }
 
+    /// <summary>
+    /// True when descriptor <paramref name="fd"/> of this process is a seccomp user-notification listener: its
+    /// <c>/proc/self/fd</c> link reads <c>anon_inode:seccomp notify</c>, the name kernel/seccomp.c gives the file
+    /// (<c>anon_inode_getfile("seccomp notify", ...)</c>). Any other descriptor — an eventfd, a pipe, a socket — is not.
+    /// </summary>
+    public static bool IsSeccompListener(int fd)
+    {
+        if (fd < 0)
+            return false;
+        try
+        {
+            return new FileInfo($"/proc/self/fd/{fd.ToString(System.Globalization.CultureInfo.InvariantCulture)}").LinkTarget == "anon_inode:seccomp notify";
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <inheritdoc/>
     protected override bool ReleaseHandle() => close((int)handle) == 0;
 }

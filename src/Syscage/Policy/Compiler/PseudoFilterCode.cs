@@ -11,9 +11,13 @@ namespace Syscage.Policy.Compiler;
 public static class PseudoFilterCode
 {
     /// <summary>The PFC text of <paramref name="policy"/>.</summary>
+    /// <exception cref="PolicyCompileException">
+    /// A syscall's rules hold more argument tests than a filter can (<see cref="InputLimits.MaxArgumentTestsPerSyscall"/>).
+    /// </exception>
     public static string Render(SeccompPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(policy);
+        PolicyCompiler.CheckSize(policy);
         var sb = new StringBuilder();
         sb.Append("#\n# pseudo filter code start\n#\n");
         foreach (var section in policy.Sections)

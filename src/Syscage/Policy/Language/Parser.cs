@@ -46,6 +46,8 @@ internal sealed class Parser
     private List<Token> _tokens = [];
     private int _i;
     private IReadOnlyList<Architecture>? _section;
+    // Levels of '(' '!' '~' '-' open in the condition or constant being read (InputLimits.MaxNesting bounds the recursion).
+    private int _nesting;
 
     public Parser(IncludeReader reader, IReadOnlyList<Architecture>? forcedArches, IReadOnlyDictionary<string, GroupDefinition> groups, bool groupsOnly = false)
     {
@@ -130,6 +132,15 @@ internal sealed class Parser
     private PolicySyntaxException Fail(Token at, string message) => Fail(at.Line, at.Column, message);
 
     private PolicySyntaxException Fail(int line, int column, string message) => new(new PolicyError(_file, line, column, message));
+
+    /// <summary>Enters one level of a nested condition or constant at <paramref name="at"/>; <see cref="Leave"/> ends it.</summary>
+    private void Enter(Token at)
+    {
+        if (++_nesting > InputLimits.MaxNesting)
+            throw Fail(at, $"nested too deeply: more than {InputLimits.MaxNesting} levels of parentheses and unary operators");
+    }
+
+    private void Leave() => _nesting--;
 
     private static string Hint(IReadOnlyList<string> close) => close.Count > 0 ? $"; did you mean '{close[0]}'?" : "";
 
@@ -287,6 +298,8 @@ internal sealed class Parser
         if (path.Kind != TokenKind.String)
             throw Fail(path, $"expected a file name in quotes after 'include' but found {path.Describe()}");
         EndOfStatement();
+        if (_includeStack.Count >= InputLimits.MaxIncludeDepth)
+            throw Fail(path, $"includes nest too deeply: more than {InputLimits.MaxIncludeDepth} files, each including the next");
         if (!_reader(_file, path.Text, out string display, out string key, out string text, out string error))
             throw Fail(path, error);
         if (_includeStack.Contains(key))
@@ -434,9 +447,19 @@ internal sealed class Parser
 
     // ---- syscall lists ----
 
+    /// <summary>
+    /// A list of syscalls, each once, in first-mention order: groups are expanded, so without the check a group of
+    /// a group of a group, each doubling, grows as 2^depth (forty lines asked for 24 GB).
+    /// </summary>
     private List<SyscallItem> Items()
     {
         var items = new List<SyscallItem>();
+        var seen = new HashSet<SyscallItem>();
+        void Add(SyscallItem item)
+        {
+            if (seen.Add(item))
+                items.Add(item);
+        }
         do
         {
             var t = Take();
@@ -448,17 +471,18 @@ internal sealed class Parser
                         var close = Suggest.Closest(t.Text, AllSyscallNames.Value, 1);
                         throw Fail(t, $"unknown syscall '{t.Text}'{Hint(close)}");
                     }
-                    items.Add(new SyscallItem(t.Text, null));
+                    Add(new SyscallItem(t.Text, null));
                     break;
                 case TokenKind.Number:
                     if (t.Value > 0xffff_ffff || (int)(uint)t.Value < 0)
                         throw Fail(t, $"syscall number {t.Text} is out of range");
-                    items.Add(new SyscallItem(t.Text, (int)t.Value));
+                    Add(new SyscallItem(t.Text, (int)t.Value));
                     break;
                 case TokenKind.Group:
                     if (!_groups.TryGetValue(t.Text, out var group))
                         throw Fail(t, $"unknown group '{t.Text}'{Hint(Suggest.Closest(t.Text, _groups.Keys, 1))}");
-                    items.AddRange(group.Members);
+                    foreach (var member in group.Members)
+                        Add(member);
                     break;
                 default:
                     throw Fail(t, $"expected a syscall name, number or @group but found {t.Describe()}");
@@ -497,13 +521,18 @@ internal sealed class Parser
         {
             if (Peek().Kind == TokenKind.Ident && Peek(1).Is("&"))
                 throw Fail(Peek(), $"write '!({Peek().Text} & ...)': in C, '!' applies to '{Peek().Text}' alone");
-            return new NotNode(Unary(), t.Line, t.Column);
+            Enter(t);
+            var negated = new NotNode(Unary(), t.Line, t.Column);
+            Leave();
+            return negated;
         }
         if (t.Is("(") && !(Peek(1).Kind == TokenKind.Ident && (Peek(2).Is("&") || Peek(2).Is(")"))))
         {
             _i++;
+            Enter(t);
             var inner = Or();
             Expect(")", "to close the condition's '('");
+            Leave();
             return inner;
         }
         return Test();
@@ -617,14 +646,18 @@ internal sealed class Parser
     private ulong ConstUnary()
     {
         var t = Take();
-        if (t.Is("~"))
-            return ~ConstUnary();
-        if (t.Is("-"))
-            return unchecked(0 - ConstUnary());
-        if (t.Is("("))
+        if (t.Is("~") || t.Is("-") || t.Is("("))
         {
-            ulong v = ConstExpr();
-            Expect(")", "to close the constant's '('");
+            Enter(t);
+            ulong v = t.Text switch
+            {
+                "~" => ~ConstUnary(),
+                "-" => unchecked(0 - ConstUnary()),
+                _ => ConstExpr(),
+            };
+            if (t.Is("("))
+                Expect(")", "to close the constant's '('");
+            Leave();
             return v;
         }
         if (t.Kind == TokenKind.Number)
@@ -654,6 +687,12 @@ internal sealed class Parser
     private void Lower(List<SyscallItem> items, CondNode? condition, SeccompAction action, string? handler, PolicySource source)
     {
         var builder = Builder();
+        // A condition is resolved once per placement of the arguments it names and width of every argument it tests,
+        // and shared: per syscall, a long condition on a long list of syscalls was a copy for each (a 1 MiB policy took
+        // 5 GB). The widths belong in the key: the same argument is 16 bits in i386's setuid and 32 in setuid32.
+        var named = condition is null ? [] : NamedArguments(condition);
+        var positional = condition is null ? [] : PositionalArguments(condition);
+        var resolved = new Dictionary<string, Condition>(StringComparer.Ordinal);
         foreach (var arch in builder.Architectures)
         {
             if (_section is not null && !_section.Contains(arch))
@@ -676,10 +715,57 @@ internal sealed class Parser
                 }
                 if (!done.Add(nr))
                     continue;
-                var cond = condition is null ? Condition.True : Resolve(condition, arch, syscall, item);
+                if (!builder.Has(arch, nr) && builder.SyscallCount(arch) >= InputLimits.MaxSyscallsPerArchitecture)
+                    throw Fail(source.Line, source.Column,
+                        $"rules for more than {InputLimits.MaxSyscallsPerArchitecture} different syscalls on {arch.Name}, whose table has {arch.Syscalls.Count}");
+                var cond = Condition.True;
+                if (condition is not null)
+                {
+                    var indices = named.Select(a => ArgIndex(a, arch, syscall, item)).ToList();
+                    string placement = string.Join(',', indices) + "|" +
+                                       string.Join(',', indices.Concat(positional).Select(i => syscall?.ArgWidth(i) ?? 64));
+                    if (!resolved.TryGetValue(placement, out cond))
+                        resolved[placement] = cond = Resolve(condition, arch, syscall, item);
+                }
                 builder.Add(arch, nr, new Rule(cond, action, source, handler));
             }
         }
+    }
+
+    /// <summary>The arguments a condition names (not <c>argN</c>), each at its first mention, in the order they are written.</summary>
+    private static List<ArgRef> NamedArguments(CondNode condition) =>
+        [.. Tests(condition).Select(t => t.Arg).Where(a => a.Index is null).DistinctBy(a => a.Name)];
+
+    /// <summary>The indices of the <c>argN</c> a condition tests, in ascending order.</summary>
+    private static List<int> PositionalArguments(CondNode condition) =>
+        [.. Tests(condition).Select(t => t.Arg.Index).OfType<int>().Distinct().Order()];
+
+    /// <summary>Every test of a condition, in the order they are written.</summary>
+    private static List<TestNode> Tests(CondNode condition)
+    {
+        var found = new List<TestNode>();
+        void Walk(CondNode node)
+        {
+            switch (node)
+            {
+                case AndNode a:
+                    foreach (var item in a.Items)
+                        Walk(item);
+                    break;
+                case OrNode o:
+                    foreach (var item in o.Items)
+                        Walk(item);
+                    break;
+                case NotNode n:
+                    Walk(n.Inner);
+                    break;
+                case TestNode t:
+                    found.Add(t);
+                    break;
+            }
+        }
+        Walk(condition);
+        return found;
     }
 
     private Condition Resolve(CondNode node, Architecture arch, Syscall? syscall, SyscallItem item)

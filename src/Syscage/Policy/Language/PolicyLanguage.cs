@@ -76,20 +76,18 @@ public static class PolicyLanguage
     public static SeccompPolicy Parse(string text, string fileName = "<input>", PolicyParseOptions? options = null) =>
         TryParse(text, out var policy, out var error, fileName, options) ? policy : throw new PolicyParseException(error);
 
-    /// <summary>Reads the policy file at <paramref name="path"/>; a file that cannot be read is an error at <c>path:1:1</c>.</summary>
+    /// <summary>
+    /// Reads the policy file at <paramref name="path"/>; a file that cannot be read, or is larger than
+    /// <see cref="InputLimits.MaxTextBytes"/>, is an error at <c>path:1:1</c>.
+    /// </summary>
     public static bool TryParseFile(string path, [NotNullWhen(true)] out SeccompPolicy? policy, [NotNullWhen(false)] out PolicyError? error,
         PolicyParseOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        if (!TryRead(path, out string text, out string? problem))
         {
             policy = null;
-            error = new PolicyError(path, 1, 1, $"cannot read the policy: {e.Message}");
+            error = new PolicyError(path, 1, 1, $"cannot read the policy: {problem}");
             return false;
         }
         return TryParse(text, out policy, out error, path, options);
@@ -124,17 +122,37 @@ public static class PolicyLanguage
         string? dir = includingFile.StartsWith('<') ? null : Path.GetDirectoryName(includingFile);
         displayName = Path.IsPathRooted(path) || string.IsNullOrEmpty(dir) ? path : Path.Combine(dir, path);
         key = Path.GetFullPath(displayName);
+        if (TryRead(key, out text, out string? problem))
+        {
+            error = "";
+            return true;
+        }
+        error = $"cannot include '{path}': {problem}";
+        return false;
+    }
+
+    /// <summary>Reads a policy file within <see cref="InputLimits.MaxTextBytes"/>; <paramref name="problem"/> says why not.</summary>
+    private static bool TryRead(string path, out string text, [NotNullWhen(false)] out string? problem)
+    {
         text = "";
-        error = "";
+        problem = null;
         try
         {
-            text = File.ReadAllText(key);
+            text = InputFile.ReadText(path);
             return true;
+        }
+        catch (InputTooLargeException e)
+        {
+            problem = $"larger than {InputLimits.Describe(e.Limit)}, the most Syscage reads of a policy file";
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            problem = $"no such file ({Path.GetFullPath(path)})";
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            error = $"cannot include '{path}': {(e is FileNotFoundException or DirectoryNotFoundException ? $"no such file ({key})" : e.Message)}";
-            return false;
+            problem = e.Message;
         }
+        return false;
     }
 }

@@ -8,6 +8,7 @@ namespace Syscage.Policy.Oci;
 /// Where each value of a JSON document starts, by JSON path (<c>syscalls[3].args[0].op</c>), so that errors found
 /// while walking a <see cref="JsonDocument"/> (which keeps no positions) can say <c>file:line:col</c>.
 /// Object keys are recorded as written; lookups ignore case, as Go's encoding/json matches field names.
+/// Columns count UTF-16 characters, as editors do, not bytes. One pass over the text, in time linear in its size.
 /// </summary>
 internal sealed class JsonPositions
 {
@@ -15,15 +16,11 @@ internal sealed class JsonPositions
 
     private JsonPositions() { }
 
-    /// <summary>Records the position of every value in <paramref name="utf8"/> (which must be well-formed JSON).</summary>
+    /// <summary>Records the position of every value in <paramref name="utf8"/> (which must be well-formed JSON in valid UTF-8).</summary>
     public static JsonPositions Scan(ReadOnlySpan<byte> utf8, JsonReaderOptions options)
     {
         var map = new JsonPositions();
-        var lineStarts = new List<int> { 0 };
-        for (int i = 0; i < utf8.Length; i++)
-            if (utf8[i] == (byte)'\n')
-                lineStarts.Add(i + 1);
-
+        var cursor = new Cursor();
         var reader = new Utf8JsonReader(utf8, options);
         // One frame per open container: its path, whether it is an array, and the next array index.
         var stack = new Stack<(string Path, bool IsArray, int Next)>();
@@ -57,7 +54,7 @@ internal sealed class JsonPositions
                     path = top.Path.Length == 0 ? pendingName ?? "" : $"{top.Path}.{pendingName}";
                 stack.Push(top);
             }
-            map._positions.TryAdd(path, At(utf8, lineStarts, reader.TokenStartIndex));
+            map._positions.TryAdd(path, cursor.MoveTo(utf8, reader.TokenStartIndex));
             if (reader.TokenType == JsonTokenType.StartObject)
                 stack.Push((path, false, 0));
             else if (reader.TokenType == JsonTokenType.StartArray)
@@ -66,13 +63,35 @@ internal sealed class JsonPositions
         return map;
     }
 
-    private static (int, int) At(ReadOnlySpan<byte> utf8, List<int> lineStarts, long offset)
+    /// <summary>The line and column (1-based) of byte <paramref name="offset"/> of <paramref name="utf8"/>.</summary>
+    public static (int Line, int Column) At(ReadOnlySpan<byte> utf8, long offset) => new Cursor().MoveTo(utf8, offset);
+
+    /// <summary>The position of a <see cref="JsonException"/>'s 0-based line and byte in that line, with the column in characters.</summary>
+    public static (int Line, int Column) At(ReadOnlySpan<byte> utf8, long line, long bytePositionInLine)
     {
-        int index = lineStarts.BinarySearch((int)offset);
-        int line = index >= 0 ? index : ~index - 1;
-        // Columns count characters, not bytes, so a non-ASCII name before the error does not shift it.
-        int column = Encoding.UTF8.GetCharCount(utf8.Slice(lineStarts[line], (int)offset - lineStarts[line])) + 1;
-        return (line + 1, column);
+        long offset = 0;
+        for (long l = 0; l < line; l++)
+        {
+            int newline = utf8[(int)offset..].IndexOf((byte)'\n');
+            if (newline < 0)
+                break;
+            offset += newline + 1;
+        }
+        return At(utf8, offset + bytePositionInLine);
+    }
+
+    /// <summary>
+    /// The byte offset of the first byte that is not valid UTF-8, or -1 when all are valid. The JSON reader
+    /// accepts such bytes inside strings and fails only when one is converted, with no position.
+    /// </summary>
+    public static int FirstInvalidUtf8(ReadOnlySpan<byte> utf8)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(utf8))
+            return -1;
+        int at = 0;
+        while (Rune.DecodeFromUtf8(utf8[at..], out _, out int consumed) == System.Buffers.OperationStatus.Done)
+            at += consumed;
+        return at;
     }
 
     /// <summary>The line and column (1-based) of the value at <paramref name="path"/>, or of its nearest recorded ancestor.</summary>
@@ -86,6 +105,33 @@ internal sealed class JsonPositions
             if (cut <= 0)
                 return _positions.TryGetValue("", out var root) ? root : (1, 1);
             path = path[..cut];
+        }
+    }
+
+    /// <summary>
+    /// A position that only moves forward through the text, so that positions asked for in order cost one pass in all.
+    /// Counts lines at <c>\n</c> and columns in UTF-16 characters: one per UTF-8 lead byte, two for a 4-byte sequence
+    /// (a surrogate pair).
+    /// </summary>
+    private struct Cursor()
+    {
+        private long _offset;
+        private int _line = 1, _column = 1;
+
+        public (int Line, int Column) MoveTo(ReadOnlySpan<byte> utf8, long offset)
+        {
+            for (long end = Math.Min(offset, utf8.Length); _offset < end; _offset++)
+            {
+                byte b = utf8[(int)_offset];
+                if (b == (byte)'\n')
+                {
+                    _line++;
+                    _column = 1;
+                }
+                else if ((b & 0xC0) != 0x80)
+                    _column += b >= 0xF0 ? 2 : 1;
+            }
+            return (_line, _column);
         }
     }
 }

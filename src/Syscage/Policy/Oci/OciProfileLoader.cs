@@ -46,7 +46,8 @@ namespace Syscage.Policy.Oci;
 /// </remarks>
 public static class OciProfileLoader
 {
-    private static readonly JsonDocumentOptions DocumentOptions = new() { CommentHandling = JsonCommentHandling.Skip, MaxDepth = 64 };
+    private static readonly JsonDocumentOptions DocumentOptions = new() { CommentHandling = JsonCommentHandling.Skip, MaxDepth = InputLimits.MaxJsonDepth };
+    private static readonly JsonReaderOptions ReaderOptions = new() { CommentHandling = JsonCommentHandling.Skip, MaxDepth = InputLimits.MaxJsonDepth };
 
     /// <summary>The <c>SCMP_ARCH_*</c> names libseccomp 2.5 knows, with the Syscage architecture when Syscage has a table for it.</summary>
     private static readonly Dictionary<string, Architecture?> ScmpArches = new(StringComparer.Ordinal)
@@ -109,13 +110,14 @@ public static class OciProfileLoader
 
     /// <summary>Loads a profile file; <see cref="OciOptions.FileName"/> defaults to <paramref name="path"/>.</summary>
     /// <exception cref="OciProfileException">The profile is malformed or means nothing runc would accept.</exception>
+    /// <exception cref="InputTooLargeException">The file is larger than <see cref="InputLimits.MaxTextBytes"/>.</exception>
     public static OciProfile Load(string path, OciOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         options ??= new OciOptions();
         if (options.FileName == new OciOptions().FileName)
             options = options with { FileName = path };
-        return Parse(File.ReadAllBytes(path), options);
+        return Parse(InputFile.ReadTextBytes(path), options);
     }
 
     /// <summary>Loads a profile from its JSON text.</summary>
@@ -132,6 +134,13 @@ public static class OciProfileLoader
     {
         ArgumentNullException.ThrowIfNull(utf8);
         options ??= new OciOptions();
+        int invalid = JsonPositions.FirstInvalidUtf8(utf8);
+        if (invalid >= 0)
+        {
+            var (line, column) = JsonPositions.At(utf8, invalid);
+            throw new OciProfileException(options.FileName, line, column, "",
+                string.Create(CultureInfo.InvariantCulture, $"not valid UTF-8: byte 0x{utf8[invalid]:x2} (a profile is UTF-8 text)"));
+        }
         JsonDocument document;
         try
         {
@@ -139,12 +148,12 @@ public static class OciProfileLoader
         }
         catch (JsonException e)
         {
-            throw new OciProfileException(options.FileName, (int)(e.LineNumber ?? 0) + 1, (int)(e.BytePositionInLine ?? 0) + 1, "",
-                $"not valid JSON: {FirstSentence(e.Message)}");
+            var (line, column) = JsonPositions.At(utf8, e.LineNumber ?? 0, e.BytePositionInLine ?? 0);
+            throw new OciProfileException(options.FileName, line, column, "", $"not valid JSON: {FirstSentence(e.Message)}");
         }
         using (document)
         {
-            var positions = JsonPositions.Scan(utf8, new JsonReaderOptions { CommentHandling = JsonCommentHandling.Skip, MaxDepth = 64 });
+            var positions = JsonPositions.Scan(utf8, ReaderOptions);
             return new Lowering(options, positions).Run(document.RootElement);
         }
     }
@@ -166,18 +175,27 @@ public static class OciProfileLoader
         }
     }
 
+    /// <summary>The reader's message without the position and path it appends (the error says file:line:col).</summary>
     private static string FirstSentence(string message)
     {
-        int cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
+        foreach (string tail in (string[])[" LineNumber:", " Path:"])
+        {
+            int cut = message.IndexOf(tail, StringComparison.Ordinal);
+            if (cut > 0)
+                message = message[..cut];
+        }
+        return message.TrimEnd();
     }
 
     /// <summary>One load: the options, positions, warnings, and the walk over the document.</summary>
     private sealed class Lowering(OciOptions options, JsonPositions positions)
     {
+        /// <summary>How many unknown syscall names get a did-you-mean hint; the CLI shows the first three warnings.</summary>
+        private const int MaxSyscallHints = 16;
         private readonly List<OciWarning> _warnings = [];
         private readonly HashSet<(string Path, string Message)> _misfits = [];
         private readonly string _file = options.FileName;
+        private int _hinted;
 
         public OciProfile Run(JsonElement root)
         {
@@ -186,9 +204,8 @@ public static class OciProfileLoader
             var fields = Fields(root, "", TopLevelFields);
 
             // Default action.
-            uint? defaultErrnoRet = fields.TryGetValue("defaultErrnoRet", out var der) && der.ValueKind != JsonValueKind.Null
-                ? UInt16(der, "defaultErrnoRet") : null;
-            if (!fields.TryGetValue("defaultAction", out var da) || da.ValueKind == JsonValueKind.Null || da.GetString() is null or "")
+            uint? defaultErrnoRet = Optional(fields, "defaultErrnoRet") is { } der ? UInt16(der, "defaultErrnoRet") : null;
+            if (Optional(fields, "defaultAction") is not { } da || String(da, "defaultAction").Length == 0)
                 throw Error("defaultAction", "missing: a profile needs a defaultAction (e.g. SCMP_ACT_ERRNO)");
             var defaultAction = Action(da, "defaultAction", defaultErrnoRet);
             if (defaultAction.Kind == SeccompActionKind.UserNotif)
@@ -201,38 +218,39 @@ public static class OciProfileLoader
             {
                 var arch = ScmpArch(name, path);
                 if (arch is null)
-                    Warn(path, $"{name.GetString()} is not an architecture Syscage can filter; its calls get the bad-arch action");
+                    Warn(path, $"{String(name, path)} is not an architecture Syscage can filter; its calls get the bad-arch action");
                 else if (!arches.Contains(arch))
                     arches.Add(arch);
             }
-            bool hasArchitectures = fields.TryGetValue("architectures", out var archList) && archList.ValueKind != JsonValueKind.Null && archList.GetArrayLength() > 0;
-            bool hasArchMap = fields.TryGetValue("archMap", out var archMap) && archMap.ValueKind != JsonValueKind.Null && archMap.GetArrayLength() > 0;
-            if (hasArchitectures && hasArchMap)
+            var archList = NonEmptyArray(fields, "architectures", "architectures");
+            var archMap = NonEmptyArray(fields, "archMap", "archMap");
+            if (archList is not null && archMap is not null)
                 throw Error("archMap", "'architectures' and 'archMap' were both given; use one of them (Docker refuses both)");
-            if (hasArchitectures)
+            if (archList is { } list)
             {
                 int i = 0;
-                foreach (var a in Array(archList, "architectures"))
+                foreach (var a in list.EnumerateArray())
                     Cover(a, Indexed("architectures", i++));
             }
-            else if (hasArchMap)
+            else if (archMap is { } map)
             {
                 int i = 0;
                 string nativeScmp = ScmpName(native);
-                foreach (var entry in Array(archMap, "archMap"))
+                foreach (var entry in map.EnumerateArray())
                 {
                     string path = Indexed("archMap", i++);
                     if (entry.ValueKind != JsonValueKind.Object)
                         throw Error(path, "an archMap entry is an object with 'architecture' and 'subArchitectures'");
                     var ef = Fields(entry, path, ArchMapFields);
-                    if (!ef.TryGetValue("architecture", out var main) || main.ValueKind != JsonValueKind.String)
+                    if (Optional(ef, "architecture") is not { } mainEl)
                         throw Error(path + ".architecture", "missing: the SCMP_ARCH_* name this entry is for");
-                    if (!ScmpArches.ContainsKey(main.GetString()!))
-                        Warn(path + ".architecture", UnknownName("architecture", main.GetString()!, ScmpArches.Keys));
-                    if (main.GetString() != nativeScmp)
+                    string main = String(mainEl, path + ".architecture");
+                    if (!ScmpArches.ContainsKey(main))
+                        Warn(path + ".architecture", UnknownName("architecture", main, ScmpArches.Keys));
+                    if (main != nativeScmp)
                         continue;
                     // Docker takes the first entry for the native architecture only.
-                    if (ef.TryGetValue("subArchitectures", out var subs) && subs.ValueKind != JsonValueKind.Null)
+                    if (Optional(ef, "subArchitectures") is { } subs)
                     {
                         int j = 0;
                         foreach (var s in Array(subs, path + ".subArchitectures"))
@@ -244,7 +262,7 @@ public static class OciProfileLoader
 
             // Flags and the listener.
             var flags = new List<string>();
-            if (fields.TryGetValue("flags", out var flagList) && flagList.ValueKind != JsonValueKind.Null)
+            if (Optional(fields, "flags") is { } flagList)
             {
                 int i = 0;
                 foreach (var f in Array(flagList, "flags"))
@@ -256,12 +274,12 @@ public static class OciProfileLoader
                     flags.Add(name);
                 }
             }
-            string? listenerPath = fields.TryGetValue("listenerPath", out var lp) && lp.ValueKind != JsonValueKind.Null ? String(lp, "listenerPath") : null;
-            string? listenerMetadata = fields.TryGetValue("listenerMetadata", out var lm) && lm.ValueKind != JsonValueKind.Null ? String(lm, "listenerMetadata") : null;
+            string? listenerPath = Optional(fields, "listenerPath") is { } lp ? String(lp, "listenerPath") : null;
+            string? listenerMetadata = Optional(fields, "listenerMetadata") is { } lm ? String(lm, "listenerMetadata") : null;
 
             // Syscall entries.
             var entries = new List<OciSyscallEntry>();
-            if (fields.TryGetValue("syscalls", out var syscalls) && syscalls.ValueKind != JsonValueKind.Null)
+            if (Optional(fields, "syscalls") is { } syscalls)
             {
                 int i = 0;
                 foreach (var s in Array(syscalls, "syscalls"))
@@ -313,7 +331,10 @@ public static class OciProfileLoader
                     {
                         string path = entry.Names.Count == 1 && entry.Source.Text?.EndsWith(".name", StringComparison.Ordinal) == true
                             ? entry.Source.Text : Indexed(Indexed("syscalls", entry.Index) + ".names", n);
-                        var hint = Architecture.All.SelectMany(a => a.Syscalls.SuggestNames(name, 1)).Distinct().FirstOrDefault();
+                        // A hint searches every table: only the first few unknown names get one, so that a profile of a
+                        // million made-up names loads in linear time.
+                        var hint = _hinted++ < MaxSyscallHints
+                            ? Architecture.All.SelectMany(a => a.Syscalls.SuggestNames(name, 1)).Distinct().FirstOrDefault() : null;
                         Warn(path, $"unknown syscall '{name}' on every architecture Syscage knows; skipped" + (hint is null ? "" : $" (did you mean {hint}?)"));
                     }
                 }
@@ -374,26 +395,26 @@ public static class OciProfileLoader
             var f = Fields(s, path, SyscallFields);
 
             // Includes and excludes, in moby's order.
-            if (f.TryGetValue("excludes", out var ex) && ex.ValueKind != JsonValueKind.Null && Filter(ex, path + ".excludes", exclude: true))
+            if (Optional(f, "excludes") is { } ex && Filter(ex, path + ".excludes", exclude: true))
                 return null;
-            if (f.TryGetValue("includes", out var inc) && inc.ValueKind != JsonValueKind.Null && !Filter(inc, path + ".includes", exclude: false))
+            if (Optional(f, "includes") is { } inc && !Filter(inc, path + ".includes", exclude: false))
                 return null;
 
-            bool hasName = f.TryGetValue("name", out var nameEl) && nameEl.ValueKind != JsonValueKind.Null && nameEl.GetString() is { Length: > 0 };
-            bool hasNames = f.TryGetValue("names", out var namesEl) && namesEl.ValueKind != JsonValueKind.Null && namesEl.GetArrayLength() > 0;
-            if (hasName && hasNames)
+            string? single = Optional(f, "name") is { } nameEl ? String(nameEl, path + ".name") : null;
+            var namesEl = NonEmptyArray(f, "names", path + ".names");
+            if (single is { Length: > 0 } && namesEl is not null)
                 throw Error(path + ".name", "'name' and 'names' were both given; use one of them");
             var names = new List<string>();
             string sourcePath = path;
-            if (hasName)
+            if (single is { Length: > 0 })
             {
-                names.Add(String(nameEl, path + ".name"));
+                names.Add(single);
                 sourcePath = path + ".name";
             }
-            else if (hasNames)
+            else if (namesEl is { } namesArray)
             {
                 int j = 0;
-                foreach (var n in Array(namesEl, path + ".names"))
+                foreach (var n in namesArray.EnumerateArray())
                 {
                     string np = Indexed(path + ".names", j++);
                     string name = String(n, np);
@@ -405,15 +426,15 @@ public static class OciProfileLoader
             else
                 throw Error(path, "missing: 'names' (the syscalls this entry is for)");
 
-            uint? errnoRet = f.TryGetValue("errnoRet", out var er) && er.ValueKind != JsonValueKind.Null ? UInt16(er, path + ".errnoRet") : null;
-            if (!f.TryGetValue("action", out var act) || act.ValueKind == JsonValueKind.Null)
+            uint? errnoRet = Optional(f, "errnoRet") is { } er ? UInt16(er, path + ".errnoRet") : null;
+            if (Optional(f, "action") is not { } act)
                 throw Error(path, "missing: 'action' (e.g. SCMP_ACT_ALLOW)");
             var action = Action(act, path + ".action", errnoRet);
             if (errnoRet is not null && action.Kind is not (SeccompActionKind.Errno or SeccompActionKind.Trace))
                 Warn(path + ".errnoRet", $"errnoRet is only used with SCMP_ACT_ERRNO and SCMP_ACT_TRACE; ignored for {action}");
 
             var args = new List<OciArg>();
-            if (f.TryGetValue("args", out var argList) && argList.ValueKind != JsonValueKind.Null)
+            if (Optional(f, "args") is { } argList)
             {
                 int j = 0;
                 foreach (var a in Array(argList, path + ".args"))
@@ -438,8 +459,8 @@ public static class OciProfileLoader
             string opName = String(opEl, path + ".op");
             if (!Operators.TryGetValue(opName, out var op))
                 throw Error(path + ".op", UnknownName("operator", opName, Operators.Keys));
-            ulong value = f.TryGetValue("value", out var v) && v.ValueKind != JsonValueKind.Null ? UInt64(v, path + ".value") : 0;
-            ulong valueTwo = f.TryGetValue("valueTwo", out var v2) && v2.ValueKind != JsonValueKind.Null ? UInt64(v2, path + ".valueTwo") : 0;
+            ulong value = Optional(f, "value") is { } v ? UInt64(v, path + ".value") : 0;
+            ulong valueTwo = Optional(f, "valueTwo") is { } v2 ? UInt64(v2, path + ".valueTwo") : 0;
             return new OciArg((int)index, op, value, valueTwo);
         }
 
@@ -455,7 +476,7 @@ public static class OciProfileLoader
             string host = OciOptions.DockerArchName(options.NativeArchitecture);
 
             bool archHit = false, archGiven = false;
-            if (f.TryGetValue("arches", out var arches) && arches.ValueKind != JsonValueKind.Null)
+            if (Optional(f, "arches") is { } arches)
             {
                 int i = 0;
                 foreach (var a in Array(arches, path + ".arches"))
@@ -465,7 +486,7 @@ public static class OciProfileLoader
                 }
             }
             bool capsAny = false, capsAll = true;
-            if (f.TryGetValue("caps", out var caps) && caps.ValueKind != JsonValueKind.Null)
+            if (Optional(f, "caps") is { } caps)
             {
                 int i = 0;
                 foreach (var c in Array(caps, path + ".caps"))
@@ -476,7 +497,7 @@ public static class OciProfileLoader
                 }
             }
             bool? kernelAtLeast = null;
-            if (f.TryGetValue("minKernel", out var mk) && mk.ValueKind != JsonValueKind.Null && mk.GetString() is { Length: > 0 } min)
+            if (Optional(f, "minKernel") is { } mk && String(mk, path + ".minKernel") is { Length: > 0 } min)
             {
                 if (!KernelVersion.TryParse(min, out var wanted))
                     throw Error(path + ".minKernel", $"'{min}' is not a kernel version (e.g. \"4.8\" or \"5.10.0\")");
@@ -538,6 +559,14 @@ public static class OciProfileLoader
             }
             return result;
         }
+
+        /// <summary>A field's value, or null when it is absent or JSON null (Go leaves such a field at its zero value).</summary>
+        private static JsonElement? Optional(Dictionary<string, JsonElement> fields, string name) =>
+            fields.TryGetValue(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
+
+        /// <summary>A field that must be an array when given; null when it is absent, JSON null or empty.</summary>
+        private JsonElement? NonEmptyArray(Dictionary<string, JsonElement> fields, string name, string path) =>
+            Optional(fields, name) is { } value && Array(value, path).Any() ? value : null;
 
         private JsonElement.ArrayEnumerator Array(JsonElement element, string path) =>
             element.ValueKind == JsonValueKind.Array ? element.EnumerateArray() : throw Error(path, $"expected an array, found {Kind(element)}");
