@@ -40,11 +40,11 @@
  * memory or take its descriptors. The command's process makes itself dumpable again before installing the filters,
  * so the caller can take its listener; execve sets it anew for the program.
  *
- * Signals. The launcher receives every catchable signal through a signalfd. A signal from the caller (its parent)
- * is passed on to the command, unless the launcher got the same signal from elsewhere less than half a second
- * before: then it was sent to the whole process group (by the terminal, a shell's job control or kill(-pgid)), and
- * the command has its own copy. Signals from anyone else are group signals for the same reason and are not passed
- * on. SIGCHLD reaps.
+ * Signals. The launcher receives every catchable signal through a signalfd. A signal from anyone but the caller (its
+ * parent) was sent to the whole process group — by the terminal, a shell's job control or kill(-pgid) — and the
+ * command got its own copy: it is not passed on, but counted. A signal from the caller is the caller passing on one
+ * it received: passed on to the command, unless it matches such a group signal counted in the last five seconds
+ * (the caller got its copy of the same group signal), which it then uses up. SIGCHLD reaps.
  *
  * The listener hand-over (--listener, and SECCOMP_FILTER_FLAG_NEW_LISTENER on the last filter).
  * seccomp() returns the user-notification listener in the process that installs the filter, which is the
@@ -478,8 +478,11 @@ int main(int argc, char **argv)
     if (ho && !hand_over(ho, pid))
         kill(pid, SIGKILL);
 
-    uint64_t direct[NSIG];
-    memset(direct, 0, sizeof direct);
+    /* Group signals seen and not yet matched by the caller's forward of them, and when the last came. */
+    unsigned pending[NSIG];
+    uint64_t last_group[NSIG];
+    memset(pending, 0, sizeof pending);
+    memset(last_group, 0, sizeof last_group);
     while (command_status < 0) {
         struct pollfd p[2] = { { sfd, POLLIN, 0 }, { CONTROL_FD, POLLIN, 0 } };
         if (poll(p, 2, -1) < 0)
@@ -495,11 +498,15 @@ int main(int argc, char **argv)
             if (sig == SIGCHLD)
                 continue;
             if ((pid_t)si.ssi_pid != caller) {
-                direct[sig] = now_ms();   /* a group signal: the command has its own copy */
+                pending[sig]++;           /* a group signal: the command has its own copy */
+                last_group[sig] = now_ms();
                 continue;
             }
-            if (direct[sig] && now_ms() - direct[sig] < 500)
-                continue;                 /* the caller passing on the same group signal */
+            if (pending[sig] > 0 && now_ms() - last_group[sig] < 5000) {
+                pending[sig]--;           /* the caller passing on its copy of that group signal */
+                continue;
+            }
+            pending[sig] = 0;
             kill(command, sig);
         }
         reap();
