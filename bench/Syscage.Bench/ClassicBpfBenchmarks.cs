@@ -1,7 +1,7 @@
 using System.Text;
 using BenchmarkDotNet.Attributes;
 using Syscage.Bpf;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Bench;
 

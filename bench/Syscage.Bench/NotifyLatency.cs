@@ -5,7 +5,7 @@ using Syscage.Kernel;
 using Syscage.Kernel.Notify;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Bench;
 

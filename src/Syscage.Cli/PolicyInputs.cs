@@ -3,7 +3,7 @@ using Syscage.Policy;
 using Syscage.Policy.Compiler;
 using Syscage.Policy.Language;
 using Syscage.Policy.Oci;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Cli;
 

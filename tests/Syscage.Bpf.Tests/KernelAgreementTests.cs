@@ -5,6 +5,8 @@ using System.Text;
 using Syscage.Bpf;
 using Syscage.Testing;
 using Xunit.Abstractions;
+using Syscage.Abi;
+using Architecture = Syscage.Abi.Architecture;
 
 namespace Syscage.Bpf.Tests;
 
@@ -154,7 +156,7 @@ public sealed class KernelAgreementTests(ITestOutputHelper output)
     [Fact]
     public void Interpreter_agrees_with_the_kernel_on_random_alu_programs()
     {
-        Assert.True(RuntimeInformation.ProcessArchitecture == Architecture.X64,
+        Assert.True(RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64,
             $"the ALU programs are written for AUDIT_ARCH_X86_64; this test needs an x86_64 kernel, not {RuntimeInformation.ProcessArchitecture}");
         int seed = Setting("SYSCAGE_AGREEMENT_SEED", DefaultSeed) + 1;
         output.WriteLine($"seed {seed} (SYSCAGE_AGREEMENT_SEED + 1), {InterpreterPrograms} programs x {ArgumentSetsPerProgram} argument sets");

@@ -1,5 +1,5 @@
 using Syscage.Bpf;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using Syscage.Testing;
 using Xunit.Abstractions;
 using static Syscage.Testing.Libseccomp;

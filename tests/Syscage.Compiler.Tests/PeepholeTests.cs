@@ -1,6 +1,7 @@
 using Syscage.Bpf;
 using Syscage.Policy.Compiler;
 using static Syscage.Bpf.Opcode;
+using Syscage.Abi;
 
 namespace Syscage.Compiler.Tests;
 

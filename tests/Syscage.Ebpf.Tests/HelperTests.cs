@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Maps;
+using Syscage.Abi;
 
 namespace Syscage.Ebpf.Tests;
 

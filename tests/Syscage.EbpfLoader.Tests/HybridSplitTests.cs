@@ -9,7 +9,7 @@ using Ops = Syscage.Ebpf.Isa.EbpfOpcode;
 using Syscage.Ebpf.Seccomp;
 using Syscage.Policy;
 using Syscage.Policy.Language;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.EbpfLoader.Tests;
 

@@ -6,6 +6,7 @@ using Syscage.Ebpf.Isa;
 using Syscage.Ebpf.Maps;
 using Syscage.Ebpf.Verifier;
 using static Syscage.Ebpf.Isa.EbpfOpcode;
+using Syscage.Abi;
 
 namespace Syscage.EbpfLoader.Tests;
 

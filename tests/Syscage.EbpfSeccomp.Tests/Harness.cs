@@ -4,7 +4,7 @@ using Syscage.Cli;
 using Syscage.Ebpf.Seccomp;
 using Syscage.Kernel;
 using Syscage.Kernel.Notify;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using Syscage.Testing;
 
 namespace Syscage.EbpfSeccomp.Tests;

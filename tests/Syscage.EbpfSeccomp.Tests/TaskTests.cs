@@ -4,7 +4,7 @@ using Syscage.Bpf;
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Maps;
 using Syscage.Ebpf.Seccomp;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using static Syscage.EbpfSeccomp.Tests.Harness;
 
 namespace Syscage.EbpfSeccomp.Tests;

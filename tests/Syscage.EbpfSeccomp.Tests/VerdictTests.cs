@@ -2,6 +2,7 @@ using System.Globalization;
 using Syscage.Bpf;
 using Syscage.Ebpf.Seccomp;
 using static Syscage.EbpfSeccomp.Tests.Harness;
+using Syscage.Abi;
 
 namespace Syscage.EbpfSeccomp.Tests;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using Syscage.Testing;
 
 namespace Syscage.Hardening.Tests;

@@ -2,7 +2,7 @@ using Syscage.Bpf;
 using Syscage.Kernel;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using Syscage.Supervision;
 
 namespace Syscage.Hardening.Tests;

@@ -55,8 +55,8 @@ public class UnprivilegedTests
     public void An_unprivileged_user_runs_a_command_under_a_compiled_filter()
     {
         // ERRNO(42) for the unused syscall 1000, everything else allowed.
-        var b = new Syscage.Policy.PolicyBuilder(Syscage.Bpf.SeccompAction.Allow, Syscage.Policy.PolicyBuilder.DefaultArchitectures);
-        b.Add(Syscage.Policy.Syscalls.Architecture.Native, 1000, new Syscage.Policy.Rule(Syscage.Policy.Condition.True, Syscage.Bpf.SeccompAction.Errno(42)));
+        var b = new Syscage.Policy.PolicyBuilder(Syscage.Abi.SeccompAction.Allow, Syscage.Policy.PolicyBuilder.DefaultArchitectures);
+        b.Add(Syscage.Abi.Architecture.Native, 1000, new Syscage.Policy.Rule(Syscage.Policy.Condition.True, Syscage.Abi.SeccompAction.Errno(42)));
         string filter = Attack.Share("errno42.bpf", "");
         File.WriteAllBytes(filter, Syscage.Policy.Compiler.PolicyCompiler.Compile(b.Build()).ToBytes());
         var r = Attack.Run(Attack.Nobody, "run", "--policy", filter, "--", Attack.Helper("syscall_helper.c"), "call", "1000");

@@ -1,7 +1,7 @@
 using Syscage.Bpf;
 using Syscage.Kernel;
 using Syscage.Policy;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using static Syscage.Kernel.Tests.Sandboxed;
 
 namespace Syscage.Kernel.Tests;

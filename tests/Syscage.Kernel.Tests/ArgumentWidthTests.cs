@@ -2,7 +2,7 @@ using Syscage.Bpf;
 using Syscage.Policy;
 using Syscage.Policy.Language;
 using Syscage.Policy.Oci;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using Syscage.Testing;
 using static Syscage.Kernel.Tests.Sandboxed;
 

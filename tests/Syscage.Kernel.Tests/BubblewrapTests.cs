@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Syscage.Bpf;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using Syscage.Testing;
 
 namespace Syscage.Kernel.Tests;

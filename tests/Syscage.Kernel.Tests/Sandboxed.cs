@@ -2,7 +2,7 @@ using Syscage.Bpf;
 using Syscage.Kernel;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using Syscage.Testing;
 
 namespace Syscage.Kernel.Tests;

@@ -3,7 +3,7 @@ using Syscage.Kernel;
 using Syscage.Kernel.Notify;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using Syscage.Testing;
 
 namespace Syscage.Notify.Tests;

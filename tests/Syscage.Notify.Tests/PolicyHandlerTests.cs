@@ -2,6 +2,7 @@ using Syscage.Cli.Commands;
 using Syscage.Kernel.Notify;
 using Syscage.Policy;
 using Syscage.Policy.Language;
+using Syscage.Abi;
 
 namespace Syscage.Notify.Tests;
 
@@ -73,7 +74,7 @@ public class PolicyHandlerTests
     {
         var policy = Parse("default ALLOW\nERRNO(EACCES) 1000\n");
         var variant = DenialReporter.NotifyDenials(policy);
-        Assert.Equal(Bpf.SeccompActionKind.UserNotif, variant.Evaluate(new Bpf.SeccompData(1000, Policy.Syscalls.Architecture.Native.AuditArch)).Action.Kind);
+        Assert.Equal(Abi.SeccompActionKind.UserNotif, variant.Evaluate(new Abi.SeccompData(1000, Abi.Architecture.Native.AuditArch)).Action.Kind);
         var log = new StringWriter();
         var outcome = Notified.Run(variant, new DenialReporter(policy, log).HandleAsync, null, "call", "1000", "5");
         Assert.Equal("ret -1 errno 13", outcome.Stdout);

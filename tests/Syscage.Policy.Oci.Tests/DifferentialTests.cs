@@ -5,7 +5,7 @@ using Syscage.Bpf;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
 using Syscage.Policy.Oci;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using Syscage.Testing;
 using Xunit.Abstractions;
 

@@ -1,7 +1,7 @@
 using Syscage.Bpf;
 using Syscage.Policy;
 using Syscage.Policy.Oci;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Oci.Tests;
 

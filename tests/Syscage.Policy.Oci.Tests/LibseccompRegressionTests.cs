@@ -1,7 +1,7 @@
 using Syscage.Bpf;
 using Syscage.Policy.Compiler;
 using Syscage.Policy.Oci;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using Syscage.Testing;
 
 namespace Syscage.Policy.Oci.Tests;

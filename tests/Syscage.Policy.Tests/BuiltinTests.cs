@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Syscage.Bpf;
 using Syscage.Policy.Language;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using static Syscage.Policy.Tests.PolicyAssert;
 
 namespace Syscage.Policy.Tests;

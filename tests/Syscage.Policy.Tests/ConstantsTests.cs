@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Syscage.Generator;
+using Syscage.Policy.Language;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Tests;
 
@@ -142,7 +144,7 @@ public class ConstantExpressionTests
     [InlineData("18446744073709551615", ulong.MaxValue)]
     public void Evaluate(string expression, ulong value)
     {
-        Assert.True(KernelConstants.TryEvaluate(expression, out ulong v, out string? error), error);
+        Assert.True(PolicyLanguage.TryEvaluateConstant(expression, out ulong v, out string? error), error);
         Assert.Equal(value, v);
     }
 
@@ -153,7 +155,7 @@ public class ConstantExpressionTests
     [InlineData("18446744073709551616", "1:1: bad number '18446744073709551616': write decimal, 0x hexadecimal or 0 octal, at most 64 bits")]
     public void Errors(string expression, string message)
     {
-        Assert.False(KernelConstants.TryEvaluate(expression, out _, out string? error));
+        Assert.False(PolicyLanguage.TryEvaluateConstant(expression, out _, out string? error));
         Assert.Equal(message, error);
     }
 }

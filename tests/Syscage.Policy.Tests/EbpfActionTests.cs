@@ -1,5 +1,6 @@
 using Syscage.Bpf;
 using static Syscage.Policy.Tests.PolicyAssert;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Tests;
 
@@ -14,11 +15,11 @@ public class EbpfActionTests
             EBPF(exec_once) execve, execveat
             ebpf("count") openat if flags & O_CREAT
             """);
-        var execve = p.Evaluate(Call(Syscalls.Architecture.X86_64, "execve"));
+        var execve = p.Evaluate(Call(Abi.Architecture.X86_64, "execve"));
         Assert.Equal(SeccompAction.UserNotif, execve.Action);
         Assert.Equal("ebpf:exec_once", execve.Rule!.Handler);
-        Assert.Equal("ebpf:exec_once", p.Evaluate(Call(Syscalls.Architecture.X86_64, "execveat")).Rule!.Handler);
-        var creat = p.Evaluate(Call(Syscalls.Architecture.X86_64, "openat", 0, 0, 0x40));
+        Assert.Equal("ebpf:exec_once", p.Evaluate(Call(Abi.Architecture.X86_64, "execveat")).Rule!.Handler);
+        var creat = p.Evaluate(Call(Abi.Architecture.X86_64, "openat", 0, 0, 0x40));
         Assert.Equal("ebpf:count", creat.Rule!.Handler);
         Assert.Equal(SeccompAction.Allow, Eval(p, "openat", 0, 0, 0));
     }
@@ -42,7 +43,7 @@ public class EbpfActionTests
     public void ExplainNamesTheProgram()
     {
         var p = Parse("default ALLOW\nEBPF(exec_once) execve\n");
-        string text = PolicyExplainer.Explain(p, Call(Syscalls.Architecture.X86_64, "execve"));
+        string text = PolicyExplainer.Explain(p, Call(Abi.Architecture.X86_64, "execve"));
         Assert.Contains("the eBPF program 'exec_once' decides", text, StringComparison.Ordinal);
     }
 }

@@ -1,6 +1,6 @@
 using Syscage.Bpf;
 using Syscage.Policy.Fluent;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using static Syscage.Policy.Tests.PolicyAssert;
 
 namespace Syscage.Policy.Tests;

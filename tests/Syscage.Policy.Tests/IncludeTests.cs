@@ -2,6 +2,7 @@ using Syscage.Testing;
 using Syscage.Bpf;
 using Syscage.Policy.Language;
 using static Syscage.Policy.Tests.PolicyAssert;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Tests;
 
@@ -27,7 +28,7 @@ public sealed class IncludeTests : IDisposable
         string main = Write("main.policy", "default ERRNO(EPERM)\ninclude \"lib/io.policy\"\nALLOW @io\n");
         var p = PolicyLanguage.ParseFile(main);
         Assert.Equal(SeccompAction.Allow, Eval(p, "write"));
-        var socket = p.Evaluate(Call(Syscalls.Architecture.X86_64, "socket")).Rule!.Source!;
+        var socket = p.Evaluate(Call(Abi.Architecture.X86_64, "socket")).Rule!.Source!;
         Assert.Equal(Path.Combine(_dir, "lib", "more", "net.policy"), socket.File);
         Assert.Equal(1, socket.Line);
     }

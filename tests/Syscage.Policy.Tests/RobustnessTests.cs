@@ -1,5 +1,6 @@
 using Syscage.Bpf;
 using Syscage.Policy.Language;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Tests;
 
@@ -98,7 +99,7 @@ public class RobustnessTests
         var policy = PolicyAssert.Parse("default ERRNO(EPERM)\n" + text + "ALLOW @g20, @g20, write\n");
         Assert.Equal(SeccompAction.Allow, PolicyAssert.Eval(policy, "read"));
         // Number 1 is write on x86_64: one rule per syscall, as if each had been named once.
-        var section = policy.Sections.Single(s => s.Architecture == Syscalls.Architecture.X86_64);
+        var section = policy.Sections.Single(s => s.Architecture == Abi.Architecture.X86_64);
         Assert.Equal(2, section.Syscalls.Count);
         Assert.All(section.Syscalls.Values, rules => Assert.Single(rules));
     }
@@ -113,9 +114,9 @@ public class RobustnessTests
             ERRNO(2) openat, mkdirat, unlinkat if dirfd == 3
             ERRNO(3) open, mkdir if pathname == 0
             """);
-        var x64 = policy.Sections.Single(s => s.Architecture == Syscalls.Architecture.X86_64);
+        var x64 = policy.Sections.Single(s => s.Architecture == Abi.Architecture.X86_64);
         Condition ConditionOf(string name) =>
-            x64.Syscalls[Syscalls.Architecture.X86_64.Syscalls.TryGetNumber(name, out int nr) ? nr : throw new ArgumentException(name)].Single().Condition;
+            x64.Syscalls[Abi.Architecture.X86_64.Syscalls.TryGetNumber(name, out int nr) ? nr : throw new ArgumentException(name)].Single().Condition;
         // Positional arguments: one condition for every syscall and architecture.
         var byPosition = ConditionOf("read");
         Assert.All(policy.Sections.SelectMany(s => s.Syscalls.Values).Select(r => r.Single()).Where(r => r.Action == SeccompAction.Errno(1)),

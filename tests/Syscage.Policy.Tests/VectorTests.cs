@@ -2,7 +2,7 @@ using System.Globalization;
 using Syscage.Bpf;
 using Syscage.Policy.Compiler;
 using Syscage.Policy.Language;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Tests;
 

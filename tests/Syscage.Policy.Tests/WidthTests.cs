@@ -1,7 +1,7 @@
 using Syscage.Bpf;
 using Syscage.Policy.Compiler;
 using Syscage.Policy.Fluent;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using static Syscage.Policy.Tests.PolicyAssert;
 
 namespace Syscage.Policy.Tests;

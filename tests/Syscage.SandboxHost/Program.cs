@@ -3,7 +3,8 @@ using Syscage.Bpf;
 using Syscage.Kernel;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
-using Architecture = Syscage.Policy.Syscalls.Architecture;
+using Syscage.Abi;
+using Architecture = Syscage.Abi.Architecture;
 
 // Syscage.SandboxHost THREADS NR ERRNO
 //   Starts THREADS threads, then sandboxes the whole process with a policy that answers syscall NR with

@@ -1,5 +1,5 @@
-using Syscage.Policy.Syscalls;
-using Architecture = Syscage.Policy.Syscalls.Architecture;
+using Syscage.Abi;
+using Architecture = Syscage.Abi.Architecture;
 using ProcessArchitecture = System.Runtime.InteropServices.Architecture;
 using RuntimeInformation = System.Runtime.InteropServices.RuntimeInformation;
 

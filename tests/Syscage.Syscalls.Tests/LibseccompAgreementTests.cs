@@ -1,4 +1,4 @@
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using Syscage.Testing;
 
 namespace Syscage.Syscalls.Tests;

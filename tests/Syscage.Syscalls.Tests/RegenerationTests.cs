@@ -40,11 +40,11 @@ public class RegenerationTests
         string committed = File.ReadAllText(path);
         if (committed != expected)
             Assert.Fail(DescribeDifference(ErrnoTableGenerator.OutputRelativePath, committed, expected));
-        Assert.Equal(1, Syscage.Policy.Syscalls.Errno.Number("EPERM"));
-        Assert.Equal(13, Syscage.Policy.Syscalls.Errno.Number("EACCES"));
-        Assert.Equal(11, Syscage.Policy.Syscalls.Errno.Number("EWOULDBLOCK"));
-        Assert.Equal("EAGAIN", Syscage.Policy.Syscalls.Errno.Name(11));
-        Assert.Equal(38, Syscage.Policy.Syscalls.Errno.Number("ENOSYS"));
+        Assert.Equal(1, Syscage.Abi.Errno.Number("EPERM"));
+        Assert.Equal(13, Syscage.Abi.Errno.Number("EACCES"));
+        Assert.Equal(11, Syscage.Abi.Errno.Number("EWOULDBLOCK"));
+        Assert.Equal("EAGAIN", Syscage.Abi.Errno.Name(11));
+        Assert.Equal(38, Syscage.Abi.Errno.Number("ENOSYS"));
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Syscalls.Tests;
 

@@ -1,6 +1,6 @@
 using Syscage.Policy;
 using Syscage.Policy.Oci;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Testing;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Syscage.Bpf;
 using static Syscage.Bpf.Opcode;
+using Syscage.Abi;
 
 namespace Syscage.Testing;
 

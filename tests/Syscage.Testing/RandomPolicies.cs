@@ -1,6 +1,6 @@
 using Syscage.Bpf;
 using Syscage.Policy;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Testing;
 

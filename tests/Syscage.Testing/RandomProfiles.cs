@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Testing;
 

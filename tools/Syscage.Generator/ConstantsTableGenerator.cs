@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace Syscage.Generator;
 
 /// <summary>
-/// Generates <c>src/Syscage/Policy/Constants.g.cs</c>: the named constants a policy condition may use
+/// Generates <c>src/Syscage/Abi/Constants.g.cs</c>: the named constants a policy condition may use
 /// (<c>O_ACCMODE</c>, <c>AF_UNIX</c>, <c>CLONE_NEWUSER</c>, <c>TCGETS</c> ...), read from the uapi and glibc headers
 /// on this machine. Each header contributes the names it defines (by <c>#define</c> or as an enumerator) that match
 /// its prefixes; a name whose value is not an integer constant expression (<c>_IOR('T', ...)</c>, casts) is left
@@ -14,7 +14,7 @@ namespace Syscage.Generator;
 public sealed partial class ConstantsTableGenerator(string includeDirectory = "/usr/include")
 {
     /// <summary>Where the output goes, relative to the repository root.</summary>
-    public const string OutputRelativePath = "src/Syscage/Policy/Constants.g.cs";
+    public const string OutputRelativePath = "src/Syscage/Abi/Constants.g.cs";
 
     /// <summary>The headers read, in order, with the names each one contributes.</summary>
     internal static readonly (string Header, string Pattern)[] Sources =
@@ -163,7 +163,7 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
         w.Append("//   Where a value depends on the architecture, it is x86_64's. Do not edit; regenerate with:\n");
         w.Append("//   ").Append(SyscallTableGenerator.RegenerateCommand).Append('\n');
         w.Append("// </auto-generated>\n\n");
-        w.Append("namespace Syscage.Policy;\n\n");
+        w.Append("namespace Syscage.Abi;\n\n");
         w.Append("public static partial class KernelConstants\n{\n");
         w.Append("    private static readonly string[] Headers =\n    [\n");
         foreach (string h in headers)

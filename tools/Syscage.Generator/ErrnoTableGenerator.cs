@@ -4,14 +4,14 @@ using System.Text;
 namespace Syscage.Generator;
 
 /// <summary>
-/// Generates <c>src/Syscage/Policy/Syscalls/Errno.g.cs</c>: errno names and numbers from the uapi headers
+/// Generates <c>src/Syscage/Abi/Errno.g.cs</c>: errno names and numbers from the uapi headers
 /// <c>asm-generic/errno-base.h</c> and <c>asm-generic/errno.h</c> (the ones x86, arm64 and riscv use), in
 /// header order, aliases such as <c>EWOULDBLOCK</c> included.
 /// </summary>
 public sealed class ErrnoTableGenerator(string includeDirectory = "/usr/include")
 {
     /// <summary>Where the output goes, relative to the repository root.</summary>
-    public const string OutputRelativePath = "src/Syscage/Policy/Syscalls/Errno.g.cs";
+    public const string OutputRelativePath = "src/Syscage/Abi/Errno.g.cs";
 
     private static readonly string[] Headers = ["asm-generic/errno-base.h", "asm-generic/errno.h"];
 
@@ -41,14 +41,16 @@ public sealed class ErrnoTableGenerator(string includeDirectory = "/usr/include"
             .Append(string.Join(" and ", Headers.Select(h => Path.Combine(includeDirectory, h))))
             .Append("; do not edit.\n");
         w.Append("// </auto-generated>\n\n");
-        w.Append("namespace Syscage.Policy.Syscalls;\n\n");
+        w.Append("namespace Syscage.Abi;\n\n");
         w.Append("public static partial class Errno\n{\n");
+        w.Append("#pragma warning disable CS1591 // Kernel names: include/uapi/asm-generic/errno*.h.\n");
+        var values = order.Select(name => (Name: name, Value: IntegerExpression.Evaluate(name, pre.Macros, inCondition: false, context: name))).ToList();
+        foreach (var (name, value) in values)
+            w.Append(CultureInfo.InvariantCulture, $"    public const int {name} = {value};\n");
+        w.Append("#pragma warning restore CS1591\n\n");
         w.Append("    private static readonly (string Name, int Number)[] Table =\n    [\n");
-        foreach (string name in order)
-        {
-            long value = IntegerExpression.Evaluate(name, pre.Macros, inCondition: false, context: name);
-            w.Append(CultureInfo.InvariantCulture, $"        (\"{name}\", {value}),\n");
-        }
+        foreach (var (name, _) in values)
+            w.Append(CultureInfo.InvariantCulture, $"        (\"{name}\", {name}),\n");
         w.Append("    ];\n}\n");
         return w.ToString();
     }

@@ -1,7 +1,7 @@
 using Syscage.Generator;
 
 // dotnet run --project tools/Syscage.Generator -- <repo-root> [--check] [--extract-prototypes] [--include-dir DIR] [--man-dir DIR]
-//   Writes src/Syscage/Policy/Syscalls/SyscallTables.g.cs, Errno.g.cs and src/Syscage/Policy/Constants.g.cs under <repo-root>
+//   Writes src/Syscage/Abi/SyscallTables.g.cs, Errno.g.cs and src/Syscage/Abi/Constants.g.cs under <repo-root>
 //   from the headers on this machine and <repo-root>/facts/syscall-prototypes.csv. With --extract-prototypes, first
 //   rewrites the man rows of that file from the man pages (its kernel rows are kept). With --check, writes nothing and
 //   exits 1 when a committed file differs from what would be written.

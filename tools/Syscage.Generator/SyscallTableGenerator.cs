@@ -12,7 +12,7 @@ public sealed class MissingSourceException : Exception
 }
 
 /// <summary>
-/// Writes <c>src/Syscage/Policy/Syscalls/SyscallTables.g.cs</c>: the syscall numbers of each architecture, read from
+/// Writes <c>src/Syscage/Abi/SyscallTables.g.cs</c>: the syscall numbers of each architecture, read from
 /// the kernel uapi headers of Debian's linux-libc-dev, with argument names and types from the repository's
 /// <c>facts/syscall-prototypes.csv</c> (see <see cref="PrototypeFile"/>), and the <c>AUDIT_ARCH_*</c> values from
 /// linux/audit.h and linux/elf-em.h. The output depends only on those files: sorted, invariant culture, no timestamps.
@@ -20,7 +20,7 @@ public sealed class MissingSourceException : Exception
 public sealed partial class SyscallTableGenerator
 {
     /// <summary>Where the output goes, relative to the repository root.</summary>
-    public const string OutputRelativePath = "src/Syscage/Policy/Syscalls/SyscallTables.g.cs";
+    public const string OutputRelativePath = "src/Syscage/Abi/SyscallTables.g.cs";
 
     /// <summary>The command that regenerates the output, for messages.</summary>
     public const string RegenerateCommand = "dotnet run --project tools/Syscage.Generator -- <repo-root>";
@@ -284,7 +284,7 @@ public sealed partial class SyscallTableGenerator
         w.Append("//   Do not edit; regenerate with: ").Append(RegenerateCommand).Append('\n');
         w.Append("// </auto-generated>\n\n");
         w.Append("#nullable enable\n\n");
-        w.Append("namespace Syscage.Policy.Syscalls;\n\n");
+        w.Append("namespace Syscage.Abi;\n\n");
 
         w.Append("/// <summary>\n");
         w.Append("/// The <c>AUDIT_ARCH_*</c> values of linux/audit.h that Syscage knows, in the kernel's spelling: what\n");

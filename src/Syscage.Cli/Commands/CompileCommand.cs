@@ -53,7 +53,7 @@ public static class CompileCommand
         var hybrid = filterSet.Compile(new HybridOptions { Optimize = !noOptimize });
         if (hybrid.NeedsSupervisor)
         {
-            var needs = hybrid.Report.SelectMany(r => r.Supervised.Concat(r.Mixed).Select(n => r.Architecture == Policy.Syscalls.Architecture.Native ? n : $"{r.Architecture.Name}.{n}")).Take(12).ToList();
+            var needs = hybrid.Report.SelectMany(r => r.Supervised.Concat(r.Mixed).Select(n => r.Architecture == Abi.Architecture.Native ? n : $"{r.Architecture.Name}.{n}")).Take(12).ToList();
             string where = needs.Count > 0 ? string.Join(", ", needs) : "syscalls outside the tables or other architectures";
             throw new CliException(ExitCode.Rejected, $"{spec}: {filterSet.Programs[0].Name} needs a user-space supervisor (maps, helpers or state) for {where}; " +
                 "it can't be a classic BPF filter: run it with 'syscage run --ebpf', or see 'syscage ebpf split'");

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Syscage.Bpf;
 using Syscage.Kernel;
+using Syscage.Abi;
 
 namespace Syscage.Cli.Commands;
 

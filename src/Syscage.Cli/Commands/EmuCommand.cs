@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Syscage.Bpf;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Cli.Commands;
 

@@ -75,7 +75,7 @@ public static class RunCommand
         {
             if (logDenials)
                 throw new CliException(ExitCode.Usage, $"{policy}: --log-denials needs a policy (its rules name the verdicts), not a compiled program");
-            var program = PolicyInputs.LoadProgram(policy, Policy.Syscalls.Architecture.Native);
+            var program = PolicyInputs.LoadProgram(policy, Abi.Architecture.Native);
             start = info => SandboxSession.Start(program, info, sessionOptions);
         }
         else

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Cli.Commands;
 

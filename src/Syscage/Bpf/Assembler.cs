@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using static Syscage.Bpf.Opcode;
 
 namespace Syscage.Bpf;

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Syscage.Abi;
 
 namespace Syscage.Bpf;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using static Syscage.Bpf.Opcode;
 
 namespace Syscage.Bpf;

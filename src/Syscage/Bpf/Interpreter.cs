@@ -1,4 +1,5 @@
 using static Syscage.Bpf.Opcode;
+using Syscage.Abi;
 
 namespace Syscage.Bpf;
 

@@ -1,4 +1,4 @@
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using static Syscage.Bpf.Opcode;
 
 namespace Syscage.Bpf;

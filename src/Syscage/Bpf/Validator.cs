@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using static Syscage.Bpf.Opcode;
+using Syscage.Abi;
 
 namespace Syscage.Bpf;
 

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using Syscalls = Syscage.Policy.Syscalls;
+using Syscalls = Syscage.Abi;
 
 namespace Syscage.Kernel;
 
@@ -24,11 +24,11 @@ public sealed class KernelException : SyscageException
     public int Errno { get; }
 
     /// <summary>The errno's kernel name (<c>EINVAL</c>), or its number when unknown.</summary>
-    public string ErrnoName => Syscalls.Errno.Name(Errno) ?? Errno.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public string ErrnoName => Abi.Errno.Name(Errno) ?? Errno.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary><c>EINVAL (Invalid argument)</c>.</summary>
     public static string Describe(int errno) =>
-        $"{Syscalls.Errno.Name(errno) ?? "errno " + errno} ({Marshal.GetPInvokeErrorMessage(errno)})";
+        $"{Abi.Errno.Name(errno) ?? "errno " + errno} ({Marshal.GetPInvokeErrorMessage(errno)})";
 
     /// <summary>The exception for the errno the last P/Invoke left.</summary>
     internal static KernelException FromLastError(string call, string? detail = null) => new(call, Marshal.GetLastPInvokeError(), detail);

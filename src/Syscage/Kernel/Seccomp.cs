@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Syscage.Bpf;
 using static Syscage.Kernel.Interop.Libc;
+using Syscage.Abi;
 
 namespace Syscage.Kernel;
 

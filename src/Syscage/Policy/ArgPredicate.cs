@@ -1,5 +1,5 @@
 using System.Globalization;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Policy;
 
@@ -27,7 +27,7 @@ public enum ComparisonOp
 /// the kernel reads the argument (its syscall wrapper casts the register to the declared type, so an <c>int</c> is
 /// its low 32 bits, an <c>umode_t</c> its low 16). Both sides are reduced to that width and compared unsigned; on a
 /// 32-bit ABI only the low 32 bits exist, so there nothing is wider than 32 (see <see cref="At"/>). The front-ends
-/// set the width from the syscall tables (<see cref="Syscalls.Syscall.ArgWidth"/>); 64, the default, compares the
+/// set the width from the syscall tables (<see cref="Syscall.ArgWidth"/>); 64, the default, compares the
 /// whole register.
 /// </summary>
 /// <param name="Arg">Argument index, 0..5.</param>

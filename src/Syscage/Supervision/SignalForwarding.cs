@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Syscage.Kernel;
 using Syscage.Policy;
+using Syscage.Abi;
 
 namespace Syscage.Supervision;
 

@@ -4,7 +4,7 @@ using Syscage.Kernel;
 using Syscage.Kernel.Notify;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Supervision;
 
@@ -156,7 +156,7 @@ public static class SupervisorGuard
     private static Condition Is32(int arg, ulong value) => Condition.Of(new ArgPredicate(arg, ComparisonOp.MaskedEq, value & Low32, Low32));
 
     private static ushort ErrnoValue(string name) =>
-        (ushort)(Syscage.Policy.Syscalls.Errno.Number(name) ?? throw new InvalidOperationException($"{name} is missing from the errno table"));
+        (ushort)(Syscage.Abi.Errno.Number(name) ?? throw new InvalidOperationException($"{name} is missing from the errno table"));
 
     private static ulong Constant(string name) =>
         KernelConstants.Value(name) ?? throw new InvalidOperationException($"{name} is missing from the constants table");

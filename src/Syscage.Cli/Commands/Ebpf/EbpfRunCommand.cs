@@ -5,7 +5,7 @@ using Syscage.Ebpf;
 using Syscage.Ebpf.Elf;
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Maps;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Cli.Commands.Ebpf;
 

@@ -21,10 +21,10 @@ internal static class Knobs
             ulong value;
             if (EmuCommand.TryParseInteger(text, out ulong number))
                 value = number;
-            else if (Policy.Syscalls.Architecture.Native.Syscalls.TryGetNumber(text, out int nr))
+            else if (Abi.Architecture.Native.Syscalls.TryGetNumber(text, out int nr))
                 value = (ulong)nr;
             else
-                throw new CliException(ExitCode.Usage, $"--set {name}: '{text}' is neither a number nor a syscall name of {Policy.Syscalls.Architecture.Native.Name}");
+                throw new CliException(ExitCode.Usage, $"--set {name}: '{text}' is neither a number nor a syscall name of {Abi.Architecture.Native.Name}");
             knobs.RemoveAll(k => k.Key == name);
             knobs.Add(new(name, value));
         }

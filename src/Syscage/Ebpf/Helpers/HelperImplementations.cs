@@ -3,7 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Syscage.Ebpf.Maps;
-using static Syscage.Ebpf.Helpers.HelperIds;
+using static Syscage.Abi.HelperIds;
+using Syscage.Abi;
 
 namespace Syscage.Ebpf.Helpers;
 

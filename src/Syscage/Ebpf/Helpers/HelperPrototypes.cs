@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using Syscage.Ebpf.Maps;
-using static Syscage.Ebpf.Helpers.HelperIds;
+using static Syscage.Abi.HelperIds;
+using Syscage.Abi;
 
 namespace Syscage.Ebpf.Helpers;
 

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Syscage.Abi;
 
 namespace Syscage.Ebpf.Maps;
 

@@ -1,3 +1,4 @@
+using Syscage.Abi;
 using System.Globalization;
 using System.Runtime.InteropServices;
 
@@ -12,19 +13,6 @@ public enum MapUpdateFlags : ulong
     NoExist = 1,
     /// <summary><c>BPF_EXIST</c>: update only.</summary>
     Exist = 2,
-}
-
-/// <summary>Negative errno values helpers return (kernel names, <c>asm-generic/errno-base.h</c>).</summary>
-internal static class Errno
-{
-    public const int EPERM = 1, ENOENT = 2, ESRCH = 3, E2BIG = 7, ENOMEM = 12, EFAULT = 14, EBUSY = 16, EEXIST = 17, EINVAL = 22, ENOSPC = 28, EOPNOTSUPP = 95;
-
-    public static string Name(int errno) => errno switch
-    {
-        EPERM => "EPERM", ENOENT => "ENOENT", ESRCH => "ESRCH", E2BIG => "E2BIG", ENOMEM => "ENOMEM", EFAULT => "EFAULT",
-        EBUSY => "EBUSY", EEXIST => "EEXIST", EINVAL => "EINVAL", ENOSPC => "ENOSPC", EOPNOTSUPP => "EOPNOTSUPP",
-        _ => errno.ToString(CultureInfo.InvariantCulture),
-    };
 }
 
 /// <summary>
@@ -105,7 +93,7 @@ public abstract unsafe class EbpfMap : IDisposable
             throw new SyscageException($"map '{Name}' is frozen: user space can no longer write it");
         int rc = UpdateCore(key, value, (ulong)flags);
         if (rc < 0)
-            throw new SyscageException($"map '{Name}': update failed: {Errno.Name(-rc)}");
+            throw new SyscageException($"map '{Name}': update failed: {Errno.Name(-rc) ?? (-rc).ToString(CultureInfo.InvariantCulture)}");
     }
 
     /// <summary>Removes <paramref name="key"/>; false when it was absent.</summary>
@@ -114,7 +102,7 @@ public abstract unsafe class EbpfMap : IDisposable
         CheckKey(key);
         int rc = DeleteCore(key);
         if (rc == -Errno.ENOENT) return false;
-        if (rc < 0) throw new SyscageException($"map '{Name}': delete failed: {Errno.Name(-rc)}");
+        if (rc < 0) throw new SyscageException($"map '{Name}': delete failed: {Errno.Name(-rc) ?? (-rc).ToString(CultureInfo.InvariantCulture)}");
         return true;
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Syscage.Abi;
 
 namespace Syscage.Ebpf.Maps;
 

@@ -1,6 +1,7 @@
 using Syscage.Bpf;
 using Syscage.Ebpf.Helpers;
 using Syscage.Policy;
+using Syscage.Abi;
 
 namespace Syscage.Ebpf.Seccomp;
 

@@ -5,6 +5,7 @@ using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Maps;
 using Syscage.Kernel.Notify;
 using Syscage.Policy;
+using Syscage.Abi;
 
 namespace Syscage.Ebpf.Seccomp;
 

@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Syscage.Ebpf.Btf;
 using Syscage.Ebpf.Maps;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Ebpf.Seccomp;
 

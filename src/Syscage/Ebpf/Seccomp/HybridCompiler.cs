@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Syscage.Bpf;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Ebpf.Seccomp;
 

@@ -4,6 +4,7 @@ using Syscage.Ebpf.Elf;
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Maps;
 using Syscage.Ebpf.Verifier;
+using Syscage.Abi;
 
 namespace Syscage.Ebpf.Seccomp;
 

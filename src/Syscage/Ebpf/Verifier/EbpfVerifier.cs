@@ -5,6 +5,7 @@ using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Isa;
 using Syscage.Ebpf.Maps;
 using static Syscage.Ebpf.Isa.EbpfOpcode;
+using Syscage.Abi;
 
 namespace Syscage.Ebpf.Verifier;
 

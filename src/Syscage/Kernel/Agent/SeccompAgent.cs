@@ -6,6 +6,7 @@ using System.Text.Json;
 using Syscage.Kernel.Notify;
 using Syscage.Policy;
 using static Syscage.Kernel.Interop.Libc;
+using Syscage.Abi;
 
 namespace Syscage.Kernel.Agent;
 
@@ -318,7 +319,7 @@ public sealed class SeccompAgent : IDisposable
         }, TaskScheduler.Default);
     }
 
-    private static readonly SeccompPolicy EmptyPolicy = new(Bpf.SeccompAction.UserNotif, Bpf.SeccompAction.KillProcess, [], "agent");
+    private static readonly SeccompPolicy EmptyPolicy = new(Abi.SeccompAction.UserNotif, Abi.SeccompAction.KillProcess, [], "agent");
 
     private void WriteDecision(ContainerProcessState state, Notification n, string call, NotificationResponse response)
     {

@@ -1,6 +1,7 @@
 using Syscage.Bpf;
 using Syscage.Policy;
-using Errno = Syscage.Policy.Syscalls.Errno;
+using Errno = Syscage.Abi.Errno;
+using Syscage.Abi;
 
 namespace Syscage.Kernel.Notify;
 

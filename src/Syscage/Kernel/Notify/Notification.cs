@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Syscage.Bpf;
+using Syscage.Abi;
 
 namespace Syscage.Kernel.Notify;
 
@@ -83,7 +84,7 @@ public readonly struct NotificationResponse : IEquatable<NotificationResponse>
     /// <inheritdoc/>
     public override string ToString() => Kind switch
     {
-        NotificationResponseKind.Error => $"error {Syscage.Policy.Syscalls.Errno.Name(Errno) ?? Errno.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
+        NotificationResponseKind.Error => $"error {Syscage.Abi.Errno.Name(Errno) ?? Errno.ToString(System.Globalization.CultureInfo.InvariantCulture)}",
         NotificationResponseKind.Return => $"return {Value}",
         _ => Kind.ToString().ToLowerInvariant(),
     };

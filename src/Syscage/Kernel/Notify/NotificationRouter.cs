@@ -2,7 +2,8 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using Syscage.Bpf;
 using Syscage.Policy;
-using Errno = Syscage.Policy.Syscalls.Errno;
+using Errno = Syscage.Abi.Errno;
+using Syscage.Abi;
 
 namespace Syscage.Kernel.Notify;
 

@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Syscage.Bpf;
 using static Syscage.Kernel.Interop.Libc;
 using static Syscage.Kernel.Notify.NotifStructs;
+using Syscage.Abi;
 
 namespace Syscage.Kernel.Notify;
 

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using Syscage.Bpf;
 using Syscage.Policy;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Kernel.Notify;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Syscage.Bpf;
+using Syscage.Abi;
 
 namespace Syscage.Kernel.Notify;
 

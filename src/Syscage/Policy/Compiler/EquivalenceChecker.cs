@@ -1,5 +1,5 @@
 using Syscage.Bpf;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Compiler;
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Syscage.Bpf;
 using static Syscage.Bpf.Opcode;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Compiler;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Syscage.Bpf;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using static Syscage.Bpf.Opcode;
 
 namespace Syscage.Policy.Compiler;

@@ -1,5 +1,6 @@
 using Syscage.Bpf;
 using static Syscage.Bpf.Opcode;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Compiler;
 

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Fluent;
 

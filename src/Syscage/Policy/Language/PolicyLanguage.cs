@@ -1,5 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Language;
 
@@ -154,5 +154,29 @@ public static class PolicyLanguage
             problem = e.Message;
         }
         return false;
+    }
+
+    /// <summary>
+    /// Evaluates a constant expression as the policy language reads one: numbers (decimal, <c>0x</c>, <c>0b</c>, C octal),
+    /// names of this table, <c>| &lt;&lt; &gt;&gt; + - ~</c> and parentheses — e.g. <c>O_WRONLY|O_CREAT</c> or <c>-100</c>,
+    /// for command-line arguments such as those of <c>syscage explain</c>. On failure <paramref name="error"/> says why
+    /// (<c>1:1: unknown constant 'O_RDONY'; did you mean 'O_RDONLY'?</c>).
+    /// </summary>
+    public static bool TryEvaluateConstant(string expression, out ulong value, [NotNullWhen(false)] out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(expression);
+        try
+        {
+            value = new Parser((string _, string _, out string d, out string k, out string t, out string e) => { d = k = t = e = ""; return false; },
+                null, new Dictionary<string, GroupDefinition>()).EvaluateConstant(expression, "<argument>");
+            error = null;
+            return true;
+        }
+        catch (PolicySyntaxException e)
+        {
+            value = 0;
+            error = $"{e.Error.Line}:{e.Error.Column}: {e.Error.Message}";
+            return false;
+        }
     }
 }

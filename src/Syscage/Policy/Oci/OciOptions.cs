@@ -1,6 +1,6 @@
 using System.Collections.Frozen;
 using System.Globalization;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Oci;
 

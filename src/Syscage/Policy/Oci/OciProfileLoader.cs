@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Syscage.Bpf;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Oci;
 

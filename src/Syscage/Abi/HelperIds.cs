@@ -1,9 +1,9 @@
-namespace Syscage.Ebpf.Helpers;
+namespace Syscage.Abi;
 
 /// <summary>
 /// The kernel ids of the helpers Syscage supports (<c>__BPF_FUNC_MAPPER</c> in <c>include/uapi/linux/bpf.h</c>; a test
-/// checks them against the header). <see cref="HelperPrototypes"/> gives their signatures for the verifier,
-/// <see cref="HelperImplementations"/> their code for the VM.
+/// checks them against the header). <c>Syscage.Ebpf.Helpers.HelperPrototypes</c> gives their signatures for the verifier,
+/// <c>HelperImplementations</c> their code for the VM.
 /// </summary>
 public static class HelperIds
 {

@@ -14,7 +14,7 @@
 
 #nullable enable
 
-namespace Syscage.Policy.Syscalls;
+namespace Syscage.Abi;
 
 /// <summary>
 /// The <c>AUDIT_ARCH_*</c> values of linux/audit.h that Syscage knows, in the kernel's spelling: what

@@ -45,7 +45,7 @@
 //   dotnet run --project tools/Syscage.Generator -- <repo-root>
 // </auto-generated>
 
-namespace Syscage.Policy;
+namespace Syscage.Abi;
 
 public static partial class KernelConstants
 {

@@ -1,7 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
-using Syscage.Policy.Language;
 
-namespace Syscage.Policy;
+namespace Syscage.Abi;
 
 /// <summary>
 /// Named constants from the kernel uapi and glibc headers, for policy conditions: open flags (<c>O_ACCMODE</c>,
@@ -60,30 +59,6 @@ public static partial class KernelConstants
 
     /// <summary>The header (relative to <c>/usr/include</c>) that defined <paramref name="name"/>, or null.</summary>
     public static string? HeaderOf(string name) => Index.ByName.TryGetValue(name, out var entry) ? Headers[entry.Header] : null;
-
-    /// <summary>
-    /// Evaluates a constant expression as the policy language reads one: numbers (decimal, <c>0x</c>, <c>0b</c>, C octal),
-    /// names of this table, <c>| &lt;&lt; &gt;&gt; + - ~</c> and parentheses — e.g. <c>O_WRONLY|O_CREAT</c> or <c>-100</c>,
-    /// for command-line arguments such as those of <c>syscage explain</c>. On failure <paramref name="error"/> says why
-    /// (<c>1:1: unknown constant 'O_RDONY'; did you mean 'O_RDONLY'?</c>).
-    /// </summary>
-    public static bool TryEvaluate(string expression, out ulong value, [NotNullWhen(false)] out string? error)
-    {
-        ArgumentNullException.ThrowIfNull(expression);
-        try
-        {
-            value = new Parser((string _, string _, out string d, out string k, out string t, out string e) => { d = k = t = e = ""; return false; },
-                null, new Dictionary<string, GroupDefinition>()).EvaluateConstant(expression, "<argument>");
-            error = null;
-            return true;
-        }
-        catch (PolicySyntaxException e)
-        {
-            value = 0;
-            error = $"{e.Error.Line}:{e.Error.Column}: {e.Error.Message}";
-            return false;
-        }
-    }
 
     /// <summary>Up to <paramref name="max"/> known names close to <paramref name="misspelt"/>, closest first.</summary>
     public static IReadOnlyList<string> SuggestNames(string misspelt, int max = 3) => Suggest.Closest(misspelt, Index.ByName.Keys, max);

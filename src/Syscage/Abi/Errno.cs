@@ -1,5 +1,5 @@
 
-namespace Syscage.Policy.Syscalls;
+namespace Syscage.Abi;
 
 /// <summary>
 /// errno names and numbers (<c>EPERM</c> = 1 ...), generated from the kernel's uapi

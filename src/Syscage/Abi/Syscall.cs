@@ -1,4 +1,4 @@
-namespace Syscage.Policy.Syscalls;
+namespace Syscage.Abi;
 
 /// <summary>
 /// A system call of one architecture: its name, its number as the kernel headers define it (x32 numbers include

@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 
-namespace Syscage.Bpf;
+namespace Syscage.Abi;
 
 /// <summary>The kind of a seccomp return value, from its <c>SECCOMP_RET_ACTION_FULL</c> bits.</summary>
 public enum SeccompActionKind

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 
-namespace Syscage.Bpf;
+namespace Syscage.Abi;
 
 /// <summary>
 /// The input of a seccomp filter, the kernel's <c>struct seccomp_data</c>:

@@ -1,9 +1,9 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
-using Audit = Syscage.Policy.Syscalls.AuditArch;
+using Audit = Syscage.Abi.AuditArch;
 using ProcessArchitecture = System.Runtime.InteropServices.Architecture;
 
-namespace Syscage.Policy.Syscalls;
+namespace Syscage.Abi;
 
 /// <summary>
 /// A Linux system-call ABI as a seccomp filter sees it: the value of <c>seccomp_data.arch</c>

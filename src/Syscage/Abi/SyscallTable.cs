@@ -1,7 +1,7 @@
 using System.Collections.ObjectModel;
 using System.Diagnostics.CodeAnalysis;
 
-namespace Syscage.Policy.Syscalls;
+namespace Syscage.Abi;
 
 /// <summary>
 /// The system calls of one architecture, generated from the kernel uapi headers (see <c>SyscallTables.g.cs</c>):
