@@ -42,6 +42,8 @@ public sealed partial class Libseccomp : IDisposable
     [LibraryImport(Lib)] private static partial int seccomp_export_bpf(IntPtr ctx, int fd);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] private static partial int seccomp_syscall_resolve_name_arch(uint arch, string name);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] private static partial int seccomp_syscall_resolve_name(string name);
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] private static partial int seccomp_syscall_resolve_name_rewrite(uint arch, string name);
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] private static partial uint seccomp_arch_resolve_name(string name);
 
     /// <summary>Starts a filter with a default action (a SECCOMP_RET_* value).</summary>
     public Libseccomp(uint defaultAction)
@@ -90,6 +92,25 @@ public sealed partial class Libseccomp : IDisposable
     /// have, <see cref="NR_SCMP_ERROR"/> for a name libseccomp does not know at all.
     /// </summary>
     public static int ResolveNative(string name) => seccomp_syscall_resolve_name(name);
+
+    /// <summary>
+    /// libseccomp's number for a syscall name on an architecture as <c>seccomp_rule_add</c> would filter it
+    /// (<c>seccomp_syscall_resolve_name_rewrite</c>, what <c>scmp_sys_resolver -t</c> prints): on the ABIs with
+    /// <c>socketcall(2)</c> and <c>ipc(2)</c> the socket and System V IPC calls come out as their multiplexer (2.5.4 on
+    /// x86: <c>socket</c> and <c>accept</c> are 102, <c>semop</c> 117). A negative pseudo-syscall number for a name
+    /// the architecture lacks, <see cref="NR_SCMP_ERROR"/> for a name libseccomp does not know.
+    /// </summary>
+    public static int ResolveRewrite(uint arch, string name) => seccomp_syscall_resolve_name_rewrite(arch, name);
+
+    /// <summary>
+    /// libseccomp's token for an architecture named as libseccomp names it (<c>x86_64</c>, <c>mipsel64n32</c>,
+    /// <c>s390x</c> ...; <c>seccomp_arch_resolve_name</c>), 0 for a name it does not know. The token is the
+    /// <c>AUDIT_ARCH_*</c> value, except x32's (<see cref="SCMP_ARCH_X32"/>).
+    /// </summary>
+    public static uint ArchToken(string name) => seccomp_arch_resolve_name(name);
+
+    /// <summary><c>SCMP_ARCH_NATIVE</c>: the architecture libseccomp was built for (this process's).</summary>
+    public const uint SCMP_ARCH_NATIVE = 0;
 
     /// <summary><c>__NR_SCMP_ERROR</c>: the name is unknown to libseccomp.</summary>
     public const int NR_SCMP_ERROR = -1;

@@ -34,10 +34,16 @@ public static class LibseccompProfile
     /// <summary>Builds <paramref name="profile"/> in libseccomp and exports its BPF.</summary>
     /// <param name="profile">A profile loaded for the native architecture of this process.</param>
     /// <param name="optimize"><c>SCMP_FLTATR_CTL_OPTIMIZE</c>: 1 (priority order) or 2 (binary tree).</param>
-    public static LibseccompBuild Build(OciProfile profile, uint optimize = 1)
+    /// <param name="architectures">
+    /// libseccomp's tokens (<see cref="Libseccomp.ArchToken"/>) for the architectures to cover instead of the profile's
+    /// own, so that architectures Syscage has no table for can be covered too: the profile's <c>architectures</c> as
+    /// runc on their first one would cover them. When they leave out this process's architecture it is removed, as
+    /// on a host of another architecture (libseccomp refuses to mix byte orders in one filter).
+    /// </param>
+    public static LibseccompBuild Build(OciProfile profile, uint optimize = 1, IReadOnlyList<uint>? architectures = null)
     {
         ArgumentNullException.ThrowIfNull(profile);
-        if (profile.Architectures.Count == 0 || profile.Architectures[0] != Architecture.Native)
+        if (architectures is null && (profile.Architectures.Count == 0 || profile.Architectures[0] != Architecture.Native))
             throw new ArgumentException("libseccomp builds for the native architecture of this process; load the profile for it", nameof(profile));
         uint defaultAction = profile.Policy.DefaultAction.Value;
         Libseccomp filter;
@@ -51,8 +57,18 @@ public static class LibseccompProfile
             return new LibseccompBuild(null, $"seccomp_init({profile.Policy.DefaultAction}) failed", 0);
         }
         using var owned = filter;
-        foreach (var arch in profile.Architectures.Skip(1))
-            filter.AddArch(Token(arch));
+        if (architectures is null)
+        {
+            foreach (var arch in profile.Architectures.Skip(1))
+                filter.AddArch(Token(arch));
+        }
+        else
+        {
+            if (!architectures.Contains(Token(Architecture.Native)))
+                filter.RemoveArch(Libseccomp.SCMP_ARCH_NATIVE);
+            foreach (uint token in architectures)
+                filter.AddArch(token);
+        }
         filter.SetAttr(Libseccomp.SCMP_FLTATR_CTL_OPTIMIZE, optimize);
         int added = 0;
         foreach (var entry in profile.Entries)

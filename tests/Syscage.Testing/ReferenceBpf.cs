@@ -107,6 +107,44 @@ public static class ReferenceBpf
     }
 
     /// <summary>
+    /// The 64-byte seccomp_data image of a big-endian machine, laid out so that <see cref="Run"/>'s 32-bit loads read
+    /// what that machine's loads read: <c>nr</c> and <c>arch</c> as they are, and each 64-bit argument with its high
+    /// half at the lower offset (where a little-endian machine keeps the low half).
+    /// </summary>
+    public static byte[] DataBigEndian(int nr, uint arch, ulong ip, params ulong[] args)
+    {
+        var d = new byte[64];
+        BinaryPrimitives.WriteInt32LittleEndian(d, nr);
+        BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(4), arch);
+        BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(8), (uint)(ip >> 32));
+        BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(12), (uint)ip);
+        for (int i = 0; i < args.Length; i++)
+        {
+            BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(16 + 8 * i), (uint)(args[i] >> 32));
+            BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(20 + 8 * i), (uint)args[i]);
+        }
+        return d;
+    }
+
+    /// <summary>
+    /// A program written in a big-endian machine's byte order (libseccomp exports a filter for big-endian
+    /// architectures that way: <c>code</c> and <c>k</c> big-endian) turned into the little-endian layout
+    /// <see cref="Run"/> reads; <c>jt</c> and <c>jf</c> are single bytes and stay.
+    /// </summary>
+    public static byte[] FromBigEndian(ReadOnlySpan<byte> program)
+    {
+        if (program.Length % 8 != 0)
+            throw new ArgumentException("program must be whole 8-byte instructions");
+        var le = program.ToArray();
+        for (int at = 0; at < le.Length; at += 8)
+        {
+            BinaryPrimitives.WriteUInt16LittleEndian(le.AsSpan(at), BinaryPrimitives.ReadUInt16BigEndian(program[at..]));
+            BinaryPrimitives.WriteUInt32LittleEndian(le.AsSpan(at + 4), BinaryPrimitives.ReadUInt32BigEndian(program[(at + 4)..]));
+        }
+        return le;
+    }
+
+    /// <summary>
     /// The action the kernel takes for a return value, spelt as <c>syscage emu</c> prints it: the kernel's
     /// <c>__seccomp_filter</c> switch, written out here independently.
     /// </summary>
