@@ -1,4 +1,5 @@
 using Syscage.Bpf;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Oci.Tests;
 

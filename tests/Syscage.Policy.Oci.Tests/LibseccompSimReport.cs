@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Syscage.Bpf;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Oci.Tests;
 

@@ -2,7 +2,7 @@ using System.Text.Json;
 using Syscage.Bpf;
 using Syscage.Policy.Compiler;
 using Syscage.Policy.Oci;
-using Syscage.Policy.Syscalls;
+using Syscage.Abi;
 using Syscage.Testing;
 using Xunit.Abstractions;
 

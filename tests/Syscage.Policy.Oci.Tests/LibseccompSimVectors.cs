@@ -1,5 +1,6 @@
 using System.Globalization;
 using Syscage.Bpf;
+using Syscage.Abi;
 
 namespace Syscage.Policy.Oci.Tests;
 
