@@ -4,6 +4,7 @@ using System.Text.RegularExpressions;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
 using Syscage.Testing;
+using Syscage.Policy.Builtin;
 
 namespace Syscage.Bench;
 

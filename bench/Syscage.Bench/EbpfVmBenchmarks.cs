@@ -7,10 +7,10 @@ using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
 using Syscage.Ebpf;
 using Syscage.Ebpf.Helpers;
-using Syscage.Ebpf.Interpreter;
 using Syscage.Ebpf.Isa;
 using Syscage.Ebpf.Verifier;
 using Syscage.Ebpf.Maps;
+using Syscage.Ebpf.Vm;
 
 namespace Syscage.Bench;
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
+using Syscage.Policy.Builtin;
 
 namespace Syscage.Bench;
 

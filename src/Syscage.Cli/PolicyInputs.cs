@@ -4,6 +4,7 @@ using Syscage.Policy.Compiler;
 using Syscage.Policy.Language;
 using Syscage.Policy.Oci;
 using Syscage.Abi;
+using Syscage.Policy.Builtin;
 
 namespace Syscage.Cli;
 

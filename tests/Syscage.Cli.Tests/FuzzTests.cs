@@ -8,6 +8,7 @@ using Syscage.Policy;
 using Syscage.Policy.Compiler;
 using Syscage.Testing;
 using Xunit.Abstractions;
+using Syscage.Policy.Builtin;
 
 namespace Syscage.Cli.Tests;
 

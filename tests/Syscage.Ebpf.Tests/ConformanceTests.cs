@@ -3,6 +3,7 @@ using Syscage.Bpf;
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Isa;
 using Syscage.Ebpf.Verifier;
+using Syscage.Ebpf.Vm;
 
 namespace Syscage.Ebpf.Tests;
 

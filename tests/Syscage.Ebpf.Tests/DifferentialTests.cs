@@ -2,6 +2,8 @@ using System.Globalization;
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Isa;
 using static Syscage.Ebpf.Isa.EbpfOpcode;
+using Syscage.Ebpf.Vm;
+using Syscage.Ebpf.Verifier;
 
 namespace Syscage.Ebpf.Tests;
 

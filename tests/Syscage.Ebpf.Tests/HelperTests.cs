@@ -3,6 +3,7 @@ using System.Text;
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Maps;
 using Syscage.Abi;
+using Syscage.Ebpf.Vm;
 
 namespace Syscage.Ebpf.Tests;
 

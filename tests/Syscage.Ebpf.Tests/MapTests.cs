@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Syscage.Ebpf.Maps;
+using Syscage.Ebpf.Vm;
 
 namespace Syscage.Ebpf.Tests;
 

@@ -1,6 +1,8 @@
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Isa;
 using Syscage.Ebpf.Maps;
+using Syscage.Ebpf.Vm;
+using Syscage.Ebpf.Verifier;
 
 namespace Syscage.Ebpf.Tests;
 

@@ -1,3 +1,4 @@
+using Syscage.Ebpf.Verifier;
 using Syscage.Ebpf.Elf;
 
 namespace Syscage.EbpfLoader.Tests;

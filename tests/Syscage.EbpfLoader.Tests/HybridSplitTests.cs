@@ -6,10 +6,11 @@ using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Isa;
 using Syscage.Ebpf.Verifier;
 using Ops = Syscage.Ebpf.Isa.EbpfOpcode;
-using Syscage.Ebpf.Seccomp;
 using Syscage.Policy;
 using Syscage.Policy.Language;
 using Syscage.Abi;
+using Syscage.Supervision;
+using Syscage.Ebpf.Seccomp;
 
 namespace Syscage.EbpfLoader.Tests;
 
@@ -57,10 +58,10 @@ public class HybridSplitTests
         return new EbpfFilterSet(programs, policy is null ? null : RouteToPrograms(PolicyLanguage.Parse(policy, "test.policy")));
     }
 
-    /// <summary>NOTIFY(name) rules become EBPF(name) rules (the IR form: handler "ebpf:name").</summary>
+    /// <summary>NOTIFY(name) rules become EBPF(name) rules (the IR form: a program route).</summary>
     private static SeccompPolicy RouteToPrograms(SeccompPolicy p) => new(p.DefaultAction, p.BadArchAction,
         p.Sections.Select(s => new ArchitecturePolicy(s.Architecture, s.Syscalls.ToDictionary(kv => kv.Key,
-            kv => (IReadOnlyList<Rule>)[.. kv.Value.Select(r => r.Handler is { } h && h != "log" ? r with { Handler = EbpfFilterSet.HandlerPrefix + h } : r)]))), p.Name);
+            kv => (IReadOnlyList<Rule>)[.. kv.Value.Select(r => r.Handler is { } h && h != "log" ? r with { Route = RuleRoute.Program(h) } : r)]))), p.Name);
 
     /// <summary>Inputs: every architecture, table numbers and edges, argument edges and random values.</summary>
     private static IEnumerable<SeccompData> Inputs(int seed, int randomCount, IEnumerable<ulong> interesting)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Syscage.Ebpf.Verifier;
 using Syscage.Ebpf.Elf;
 
 namespace Syscage.EbpfLoader.Tests;

@@ -1,11 +1,13 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Syscage.Cli;
-using Syscage.Ebpf.Seccomp;
 using Syscage.Kernel;
 using Syscage.Kernel.Notify;
 using Syscage.Abi;
 using Syscage.Testing;
+using Syscage.Supervision;
+using Syscage.Ebpf;
+using Syscage.Ebpf.Seccomp;
 
 namespace Syscage.EbpfSeccomp.Tests;
 

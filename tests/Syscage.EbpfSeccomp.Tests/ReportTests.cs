@@ -1,7 +1,9 @@
 using System.Text.Json;
 using Syscage.Ebpf.Maps;
-using Syscage.Ebpf.Seccomp;
 using static Syscage.EbpfSeccomp.Tests.Harness;
+using Syscage.Supervision;
+using Syscage.Ebpf;
+using Syscage.Ebpf.Seccomp;
 
 namespace Syscage.EbpfSeccomp.Tests;
 

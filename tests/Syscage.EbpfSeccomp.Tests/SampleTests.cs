@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using Syscage.Ebpf.Seccomp;
 using static Syscage.EbpfSeccomp.Tests.Harness;
 
 namespace Syscage.EbpfSeccomp.Tests;

@@ -3,9 +3,9 @@ using System.Globalization;
 using Syscage.Bpf;
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Maps;
-using Syscage.Ebpf.Seccomp;
 using Syscage.Abi;
 using static Syscage.EbpfSeccomp.Tests.Harness;
+using Syscage.Supervision;
 
 namespace Syscage.EbpfSeccomp.Tests;
 

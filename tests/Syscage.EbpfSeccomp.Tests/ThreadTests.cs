@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using Syscage.Ebpf.Maps;
-using Syscage.Ebpf.Seccomp;
 using static Syscage.EbpfSeccomp.Tests.Harness;
+using Syscage.Supervision;
 
 namespace Syscage.EbpfSeccomp.Tests;
 

@@ -1,8 +1,8 @@
 using System.Globalization;
 using Syscage.Bpf;
-using Syscage.Ebpf.Seccomp;
 using static Syscage.EbpfSeccomp.Tests.Harness;
 using Syscage.Abi;
+using Syscage.Supervision;
 
 namespace Syscage.EbpfSeccomp.Tests;
 

@@ -97,7 +97,7 @@ public class GuardTests
     {
         var b = new PolicyBuilder(SeccompAction.Allow, PolicyBuilder.DefaultArchitectures);
         b.Add("pidfd_send_signal", new Rule(Condition.Of(new ArgPredicate(1, ComparisonOp.Eq, 9)), SeccompAction.KillProcess));
-        b.Add("mkdir", new Rule(Condition.True, SeccompAction.UserNotif, Handler: "deny"));
+        b.Add("mkdir", new Rule(Condition.True, SeccompAction.UserNotif, Route: RuleRoute.Notify("deny")));
         var policy = b.Build();
         var routed = SupervisorGuard.RouteSignalDescriptors(policy);
         foreach (var arch in PolicyBuilder.DefaultArchitectures)

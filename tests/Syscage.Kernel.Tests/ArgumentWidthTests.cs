@@ -5,6 +5,7 @@ using Syscage.Policy.Oci;
 using Syscage.Abi;
 using Syscage.Testing;
 using static Syscage.Kernel.Tests.Sandboxed;
+using Syscage.Policy.Builtin;
 
 namespace Syscage.Kernel.Tests;
 

@@ -3,8 +3,8 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using Syscage.Kernel;
-using Syscage.Kernel.Agent;
 using Syscage.Testing;
+using Syscage.Supervision;
 
 namespace Syscage.Notify.Tests;
 

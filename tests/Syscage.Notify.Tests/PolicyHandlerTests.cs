@@ -3,6 +3,7 @@ using Syscage.Kernel.Notify;
 using Syscage.Policy;
 using Syscage.Policy.Language;
 using Syscage.Abi;
+using Syscage.Supervision;
 
 namespace Syscage.Notify.Tests;
 

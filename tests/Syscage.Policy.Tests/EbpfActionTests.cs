@@ -4,7 +4,7 @@ using Syscage.Abi;
 
 namespace Syscage.Policy.Tests;
 
-/// <summary>The <c>EBPF(name)</c> action: USER_NOTIF with the handler <c>ebpf:name</c>, which eBPF filter sets route.</summary>
+/// <summary>The <c>EBPF(name)</c> action: USER_NOTIF routed to the eBPF program called name.</summary>
 public class EbpfActionTests
 {
     [Fact]
@@ -17,10 +17,10 @@ public class EbpfActionTests
             """);
         var execve = p.Evaluate(Call(Abi.Architecture.X86_64, "execve"));
         Assert.Equal(SeccompAction.UserNotif, execve.Action);
-        Assert.Equal("ebpf:exec_once", execve.Rule!.Handler);
-        Assert.Equal("ebpf:exec_once", p.Evaluate(Call(Abi.Architecture.X86_64, "execveat")).Rule!.Handler);
+        Assert.Equal(RuleRoute.Program("exec_once"), execve.Rule!.Route);
+        Assert.Equal(RuleRoute.Program("exec_once"), p.Evaluate(Call(Abi.Architecture.X86_64, "execveat")).Rule!.Route);
         var creat = p.Evaluate(Call(Abi.Architecture.X86_64, "openat", 0, 0, 0x40));
-        Assert.Equal("ebpf:count", creat.Rule!.Handler);
+        Assert.Equal(RuleRoute.Program("count"), creat.Rule!.Route);
         Assert.Equal(SeccompAction.Allow, Eval(p, "openat", 0, 0, 0));
     }
 

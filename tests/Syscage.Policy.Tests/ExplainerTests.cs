@@ -1,6 +1,7 @@
 using Syscage.Bpf;
 using Syscage.Abi;
 using static Syscage.Policy.Tests.PolicyAssert;
+using Syscage.Policy.Builtin;
 
 namespace Syscage.Policy.Tests;
 

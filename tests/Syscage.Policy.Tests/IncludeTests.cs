@@ -3,6 +3,7 @@ using Syscage.Bpf;
 using Syscage.Policy.Language;
 using static Syscage.Policy.Tests.PolicyAssert;
 using Syscage.Abi;
+using Syscage.Policy.Builtin;
 
 namespace Syscage.Policy.Tests;
 

@@ -1,6 +1,7 @@
 using Syscage.Bpf;
 using Syscage.Policy.Language;
 using Syscage.Abi;
+using Syscage.Policy.Builtin;
 
 namespace Syscage.Policy.Tests;
 

@@ -3,6 +3,7 @@ using Syscage.Policy.Compiler;
 using Syscage.Policy.Fluent;
 using Syscage.Abi;
 using static Syscage.Policy.Tests.PolicyAssert;
+using Syscage.Policy.Builtin;
 
 namespace Syscage.Policy.Tests;
 

@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Syscage.Kernel.Agent;
+using Syscage.Supervision;
 
 namespace Syscage.Cli.Commands;
 

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using Syscage.Bpf;
 using Syscage.Cli.Commands.Ebpf;
-using Syscage.Ebpf.Seccomp;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
+using Syscage.Supervision;
 
 namespace Syscage.Cli.Commands;
 

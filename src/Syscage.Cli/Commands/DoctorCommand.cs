@@ -1,7 +1,5 @@
 using System.CommandLine;
-using Syscage.Bpf;
-using Syscage.Kernel;
-using Syscage.Abi;
+using Syscage.Supervision;
 
 namespace Syscage.Cli.Commands;
 
@@ -19,54 +17,22 @@ public static class DoctorCommand
     /// <summary>Prints one line per feature; exit 1 if seccomp filtering itself is missing.</summary>
     public static int Run(TextWriter stdout, TextWriter stderr)
     {
-        string release = File.Exists("/proc/sys/kernel/osrelease") ? File.ReadAllText("/proc/sys/kernel/osrelease").Trim() : "?";
-        stdout.WriteLine($"kernel           {release} ({System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture})");
-        bool filterOk;
-        try
+        var k = KernelSupport.Read();
+        stdout.WriteLine($"kernel           {k.Release} ({KernelSupport.MachineArchitecture})");
+        if (k.SeccompError is not null)
         {
-            filterOk = Seccomp.IsActionAvailable(SeccompAction.SECCOMP_RET_ALLOW);
-        }
-        catch (KernelException e)
-        {
-            stdout.WriteLine($"seccomp          not available: {e.Message}");
+            stdout.WriteLine($"seccomp          not available: {k.SeccompError}");
             return (int)ExitCode.Rejected;
         }
-        stdout.WriteLine($"seccomp          mode of this process: {Seccomp.CurrentMode() switch { 0 => "none", 1 => "strict", _ => "filter" }}");
-        var actions = new (string Name, uint Value)[]
-        {
-            ("KILL_PROCESS", SeccompAction.SECCOMP_RET_KILL_PROCESS), ("KILL_THREAD", SeccompAction.SECCOMP_RET_KILL_THREAD),
-            ("TRAP", SeccompAction.SECCOMP_RET_TRAP), ("ERRNO", SeccompAction.SECCOMP_RET_ERRNO),
-            ("USER_NOTIF", SeccompAction.SECCOMP_RET_USER_NOTIF), ("TRACE", SeccompAction.SECCOMP_RET_TRACE),
-            ("LOG", SeccompAction.SECCOMP_RET_LOG), ("ALLOW", SeccompAction.SECCOMP_RET_ALLOW),
-        };
-        stdout.WriteLine("actions          " + string.Join(" ", actions.Select(a => Seccomp.IsActionAvailable(a.Value) ? a.Name : $"no-{a.Name}")));
-        var flags = new[] { FilterFlags.Tsync, FilterFlags.Log, FilterFlags.SpecAllow, FilterFlags.NewListener, FilterFlags.TsyncEsrch, FilterFlags.WaitKillableRecv };
-        // WAIT_KILLABLE_RECV is only valid together with NEW_LISTENER.
-        stdout.WriteLine("filter flags     " + string.Join(" ", flags.Select(f =>
-            Seccomp.AreFlagsSupported(f == FilterFlags.WaitKillableRecv ? f | FilterFlags.NewListener : f) ? FlagName(f) : $"no-{FlagName(f)}")));
-        try
-        {
-            var sizes = Seccomp.GetNotifSizes();
-            stdout.WriteLine($"user notif       struct sizes: seccomp_notif {sizes.Notif}, seccomp_notif_resp {sizes.NotifResp}, seccomp_data {sizes.Data}");
-        }
-        catch (KernelException e)
-        {
-            stdout.WriteLine($"user notif       unavailable: {e.Message}");
-        }
-        string logged = File.Exists("/proc/sys/kernel/seccomp/actions_logged") ? File.ReadAllText("/proc/sys/kernel/seccomp/actions_logged").Trim() : "?";
-        stdout.WriteLine($"actions logged   {logged}");
-        stdout.WriteLine($"launcher         {(File.Exists(SandboxedProcess.LauncherPath) ? SandboxedProcess.LauncherPath : "MISSING: " + SandboxedProcess.LauncherPath)}");
+        stdout.WriteLine($"seccomp          mode of this process: {k.Mode switch { 0 => "none", 1 => "strict", _ => "filter" }}");
+        stdout.WriteLine("actions          " + string.Join(" ", k.Actions.Select(a => a.Available ? a.Name : $"no-{a.Name}")));
+        stdout.WriteLine("filter flags     " + string.Join(" ", k.FilterFlags.Select(f => f.Supported ? f.Name : $"no-{f.Name}")));
+        stdout.WriteLine(k.NotifSizes is var (notif, resp, data)
+            ? $"user notif       struct sizes: seccomp_notif {notif}, seccomp_notif_resp {resp}, seccomp_data {data}"
+            : $"user notif       unavailable: {k.NotifError}");
+        stdout.WriteLine($"actions logged   {k.ActionsLogged}");
+        stdout.WriteLine($"launcher         {(k.LauncherPresent ? k.LauncherPath : "MISSING: " + k.LauncherPath)}");
         stdout.WriteLine($"privileges       {(Environment.UserName == "root" ? "root: CAP_SYS_ADMIN would allow filters without no_new_privs, but Syscage sets it anyway" : "unprivileged: Syscage sets no_new_privs before installing (setuid binaries inside won't gain privileges)")}");
-        return filterOk ? (int)ExitCode.Ok : (int)ExitCode.Rejected;
+        return (int)ExitCode.Ok;
     }
-
-    private static string FlagName(FilterFlags f) => f switch
-    {
-        FilterFlags.Tsync => "TSYNC",
-        FilterFlags.Log => "LOG",
-        FilterFlags.SpecAllow => "SPEC_ALLOW",
-        FilterFlags.NewListener => "NEW_LISTENER",
-        FilterFlags.TsyncEsrch => "TSYNC_ESRCH",
-        _ => "WAIT_KILLABLE_RECV",
-    };
 }

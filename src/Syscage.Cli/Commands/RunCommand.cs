@@ -2,12 +2,10 @@ using System.CommandLine;
 using System.Runtime.InteropServices;
 using Syscage.Bpf;
 using Syscage.Cli.Commands.Ebpf;
-using Syscage.Ebpf.Seccomp;
-using Syscage.Kernel;
-using Syscage.Kernel.Notify;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
 using Syscage.Supervision;
+using Syscage.Abi;
 
 namespace Syscage.Cli.Commands;
 
@@ -53,7 +51,8 @@ public static class RunCommand
 
     /// <summary>
     /// Runs the command with inherited stdio and returns its status; with <paramref name="ebpf"/> programs, under them
-    /// (and under <paramref name="policy"/> only when it is given).
+    /// (and under <paramref name="policy"/> only when it is given). The inputs are read here; the run is one call,
+    /// <see cref="CommandRun.Run"/>.
     /// </summary>
     public static int Run(TextWriter stdout, TextWriter stderr, string? policy, string[] command, bool logDenials, EbpfRunOptions? ebpf)
     {
@@ -62,96 +61,35 @@ public static class RunCommand
         ArgumentNullException.ThrowIfNull(command);
         if (command.Length == 0)
             throw new CliException(ExitCode.Usage, "no command given: syscage run [--policy POLICY] -- CMD [ARGS...]");
-        if (ebpf is { Programs.Count: > 0 })
-            return RunEbpf(stdout, stderr, policy, command, logDenials, ebpf);
-        if (ebpf is not null && (ebpf.Knobs.Count > 0 || ebpf.ShowMaps || ebpf.EventsFile is not null || ebpf.NoSplit || ebpf.Stats))
+        bool withPrograms = ebpf is { Programs.Count: > 0 };
+        if (!withPrograms && ebpf is not null && (ebpf.Knobs.Count > 0 || ebpf.ShowMaps || ebpf.EventsFile is not null || ebpf.NoSplit || ebpf.Stats))
             throw new CliException(ExitCode.Usage, "--set, --maps, --events, --no-split and --stats go with --ebpf OBJ");
-        policy ??= "default";
-        var applier = new VerdictApplier();
-        var report = new DeathReport($"policy '{policy}'", null, applier);
-        Func<SandboxedProcessStartInfo, SandboxSession> start;
-        var sessionOptions = new SessionOptions { Supervisor = new SupervisorOptions { OnError = OnError(stderr) }, ForwardSignals = true };
-        if (PolicyInputs.IsProgram(policy))
+        if (logDenials && withPrograms)
+            throw new CliException(ExitCode.Usage, "--log-denials does not go with --ebpf (the programs' verdicts are not rules to show)");
+        policy ??= withPrograms ? null : "default";
+        var log = TextWriter.Synchronized(stderr);
+        var request = new RunRequest(command) { Log = log, LogDenials = logDenials, Source = $"policy '{policy}'" };
+        SeccompPolicy? loaded = null;
+        if (policy is not null && PolicyInputs.IsProgram(policy))
         {
             if (logDenials)
                 throw new CliException(ExitCode.Usage, $"{policy}: --log-denials needs a policy (its rules name the verdicts), not a compiled program");
-            var program = PolicyInputs.LoadProgram(policy, Abi.Architecture.Native);
-            start = info => SandboxSession.Start(program, info, sessionOptions);
+            if (withPrograms)
+                throw new CliException(ExitCode.Usage, $"{policy}: --ebpf needs a policy (its rules are combined with the programs), not a compiled program");
+            request = request with { Program = PolicyInputs.LoadProgram(policy, Abi.Architecture.Native) };
         }
-        else
+        else if (policy is not null)
+            loaded = PolicyInputs.LoadPolicy(policy, warnings: stderr);
+        if (!withPrograms)
         {
-            var loaded = PolicyInputs.LoadPolicy(policy, warnings: stderr);
-            if (loaded.Rules.FirstOrDefault(r => EbpfFilterSet.ProgramNameOf(r) is not null) is { } ebpfRule)
-                throw new CliException(ExitCode.Usage, $"{ebpfRule.Source?.ToString() ?? policy}: EBPF({EbpfFilterSet.ProgramNameOf(ebpfRule)}) needs the program: add --ebpf {EbpfFilterSet.ProgramNameOf(ebpfRule)}=FILE.o");
-            var router = new NotificationRouter(loaded, stderr);
-            var kernelPolicy = logDenials ? DenialReporter.NotifyDenials(loaded) : loaded;
-            NotificationHandler handler = logDenials ? new DenialReporter(loaded, stderr, router, applier).HandleAsync : router.HandleAsync;
-            start = info => SandboxSession.Start(kernelPolicy, info, sessionOptions with { Handler = handler });
+            if (loaded?.Rules.FirstOrDefault(r => r.Route is ProgramRoute) is { Route: ProgramRoute missing } rule)
+                throw new CliException(ExitCode.Usage, $"{rule.Source?.ToString() ?? policy}: EBPF({missing.Name}) needs the program: add --ebpf {missing.Name}=FILE.o");
+            return Finish(stderr, loaded is null ? CommandRun.Run(request) : CommandRun.Run(request with { Policy = loaded }));
         }
-        return Execute(stderr, command, report, info =>
-        {
-            var session = start(info);
-            report.Filter = session.Filter;
-            return (session.Process, session.WaitForExit, session);
-        });
-    }
 
-    /// <summary>
-    /// Starts <paramref name="command"/> with <paramref name="start"/> (which installs the filter and, when there is
-    /// one, starts the supervisor), waits for it, and returns its shell status. <paramref name="afterExit"/> runs once
-    /// the command has ended and the supervisor has stopped.
-    /// </summary>
-    private static int Execute(TextWriter stderr, string[] command, DeathReport report,
-        Func<SandboxedProcessStartInfo, (SandboxedProcess Process, Func<SandboxExit> Wait, IDisposable Owner)> start, Action? afterExit = null)
-    {
-        var info = new SandboxedProcessStartInfo(command[0], command.Skip(1));
-        (SandboxedProcess Process, Func<SandboxExit> Wait, IDisposable Owner) run;
-        try
-        {
-            run = start(info);
-        }
-        catch (CommandNotRunnableException e)
-        {
-            stderr.WriteLine($"syscage: {e.Message}");
-            return e.ShellStatus;
-        }
-        catch (SyscageException e)
-        {
-            stderr.WriteLine($"syscage: {e.Message}");
-            return 127;
-        }
-        using (run.Owner)
-        {
-            var exit = run.Wait();
-            afterExit?.Invoke();
-            if (exit.Failure is not null)
-            {
-                stderr.WriteLine($"syscage: {command[0]}: {exit.Failure}");
-                return exit.Failure.StartsWith("execve", StringComparison.Ordinal) ? 126 : 127;
-            }
-            if (report.Describe(exit, run.Process.CommandPid) is { } line)
-                stderr.WriteLine($"syscage: {command[0]} {line}");
-            if (exit.Swept > 0)
-                stderr.WriteLine($"syscage: killed {exit.Swept} process{(exit.Swept == 1 ? "" : "es")} the command left running");
-            return exit.ShellStatus;
-        }
-    }
-
-    private static int RunEbpf(TextWriter stdout, TextWriter stderr, string? policyInput, string[] command, bool logDenials, EbpfRunOptions options)
-    {
-        if (logDenials)
-            throw new CliException(ExitCode.Usage, "--log-denials does not go with --ebpf (the programs' verdicts are not rules to show)");
-        SeccompPolicy? policy = null;
-        if (policyInput is not null)
-        {
-            if (PolicyInputs.IsProgram(policyInput))
-                throw new CliException(ExitCode.Usage, $"{policyInput}: --ebpf needs a policy (its rules are combined with the programs), not a compiled program");
-            policy = PolicyInputs.LoadPolicy(policyInput, warnings: stderr);
-        }
-        var programs = EbpfInputs.Load(options.Programs, options.Knobs);
-        using var set = new EbpfFilterSet(programs, policy);
-        var log = TextWriter.Synchronized(stderr);
-        TextWriter events = options.EventsFile switch
+        var programs = EbpfInputs.Load(ebpf!.Programs, ebpf.Knobs);
+        using var set = new EbpfFilterSet(programs, loaded);
+        TextWriter events = ebpf.EventsFile switch
         {
             null => log,
             "-" => TextWriter.Synchronized(stdout),
@@ -159,54 +97,42 @@ public static class RunCommand
         };
         try
         {
-            var sandboxOptions = new EbpfSandboxOptions
+            var result = CommandRun.Run(request with
             {
-                Hybrid = new HybridOptions { Split = !options.NoSplit },
-                Handler = new EbpfHandlerOptions
-                {
-                    Log = log,
-                    OnRecord = r => events.WriteLine(EbpfReport.FormatRecord(r)),
-                    TraceSink = line => log.WriteLine($"syscage: trace_printk: {line}"),
-                    Applier = new VerdictApplier(),
-                },
-                OnError = OnError(log),
-                ForwardSignals = true,
-            };
-            string source = policy is null
-                ? $"eBPF program{(programs.Count > 1 ? "s" : "")} {string.Join(", ", programs.Select(p => p.Name))}"
-                : $"policy '{policyInput}' or its eBPF programs";
-            var report = new DeathReport(source, null, sandboxOptions.Handler.Applier!);
-            EbpfSandboxedProcess? sandbox = null;
-            return Execute(log, command, report, info =>
-            {
-                sandbox = EbpfSandboxedProcess.Start(set, info, sandboxOptions);
-                report.Filter = sandbox.Filter.Filter;
-                return (sandbox.Process, sandbox.WaitForExit, sandbox);
-            }, () =>
-            {
-                var handler = sandbox!.Handler;
-                handler.Drain();
-                events.Flush();
-                if (options.Stats)
-                {
-                    log.WriteLine($"syscage: {handler.Notifications} notified call{(handler.Notifications == 1 ? "" : "s")}" +
-                                  (sandbox.Filter.NeedsSupervisor ? "" : " (the kernel decided every call: no supervisor)"));
-                    foreach (var (name, count) in handler.NotificationsBySyscall)
-                        log.WriteLine($"syscage:   {name} {count}");
-                }
-                if (options.ShowMaps)
-                    EbpfReport.WriteMaps(log, set);
+                Programs = set,
+                Hybrid = new HybridOptions { Split = !ebpf.NoSplit },
+                OnRecord = r => events.WriteLine(EbpfReport.FormatRecord(r)),
+                TraceSink = line => log.WriteLine($"syscage: trace_printk: {line}"),
+                Source = loaded is null
+                    ? $"eBPF program{(programs.Count > 1 ? "s" : "")} {string.Join(", ", programs.Select(p => p.Name))}"
+                    : $"policy '{policy}' or its eBPF programs",
             });
+            events.Flush();
+            if (result.Handler is { } handler && ebpf.Stats)
+            {
+                log.WriteLine($"syscage: {handler.Notifications} notified call{(handler.Notifications == 1 ? "" : "s")}" +
+                              (result.Hybrid!.NeedsSupervisor ? "" : " (the kernel decided every call: no supervisor)"));
+                foreach (var (name, count) in handler.NotificationsBySyscall)
+                    log.WriteLine($"syscage:   {name} {count}");
+            }
+            if (result.Started && ebpf.ShowMaps)
+                EbpfReport.WriteMaps(log, set);
+            return Finish(log, result);
         }
         finally
         {
-            if (options.EventsFile is not null and not "-")
+            if (ebpf.EventsFile is not null and not "-")
                 events.Dispose();
         }
     }
 
-    private static Action<Notification, Exception> OnError(TextWriter log) =>
-        (n, e) => log.WriteLine($"syscage: handling {SyscallDecoder.Name(n.Data)} of pid {n.Pid}: {e.Message}");
+    /// <summary>Prints the run's messages and returns its shell status.</summary>
+    private static int Finish(TextWriter stderr, RunResult result)
+    {
+        foreach (var message in result.Messages)
+            stderr.WriteLine($"syscage: {message}");
+        return result.ShellStatus;
+    }
 
     private static TextWriter OpenEvents(string file)
     {

@@ -187,4 +187,13 @@ public readonly record struct SeccompAction(uint Value)
             return uint.TryParse(s.AsSpan(2), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out value);
         return uint.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out value);
     }
+
+    /// <summary>
+    /// The verdict the kernel keeps when <paramref name="next"/> comes after <paramref name="kept"/>: the later one only
+    /// when its action ranks strictly lower (<c>seccomp_run_filters</c>).
+    /// </summary>
+    public static uint Precede(uint kept, uint next) => RankOf(next) < RankOf(kept) ? next : kept;
+
+    /// <summary>The kernel's precedence rank of a verdict: <c>(s32)(ret &amp; SECCOMP_RET_ACTION_FULL)</c>, lower wins.</summary>
+    public static int RankOf(uint verdict) => new SeccompAction(verdict).Rank;
 }

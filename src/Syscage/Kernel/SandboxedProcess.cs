@@ -131,7 +131,7 @@ public sealed class SandboxedProcess : IDisposable
     /// command's process before it ran its command; null otherwise, or when the filter could not be installed
     /// (<see cref="WaitForExit()"/> says why). The caller owns it (hand it to a <c>NotificationSupervisor</c>).
     /// </summary>
-    public Notify.ListenerHandle? Listener { get; private set; }
+    public ListenerHandle? Listener { get; private set; }
 
     /// <summary>The command's process id (0 when the launcher failed before forking it).</summary>
     public int CommandPid { get; private set; }
@@ -499,7 +499,7 @@ public sealed class SandboxedProcess : IDisposable
         private int _launcherSignal, _launcherExit = -1;
 
         public ManualResetEventSlim Started { get; } = new();
-        public TaskCompletionSource<Notify.ListenerHandle?> Taken { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<ListenerHandle?> Taken { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public int CommandPid { get; private set; }
         public Task Ended => _ended.Task;
 
@@ -562,7 +562,7 @@ public sealed class SandboxedProcess : IDisposable
             Span<byte> flag = stackalloc byte[4];
             try
             {
-                var listener = Notify.ListenerHandle.TakeFrom(pid, fd);
+                var listener = ListenerHandle.TakeFrom(pid, fd);
                 flag[0] = 1; // taken = 1 (offset 8 of struct handover)
                 if (pwrite(handoverFd, flag, 4, 8) != 4)
                 {

@@ -100,10 +100,10 @@ public static class PolicyExplainer
             w.Append(Invariant($" by rule {IndexOf(rules, decision.Rule!) + 1}"));
             if (decision.Rule!.Source is { } s)
                 w.Append(" at ").Append(s);
-            if (decision.Rule.Handler is { } h && h.StartsWith("ebpf:", StringComparison.Ordinal))
-                w.Append(" (EBPF: the eBPF program '").Append(h[5..]).Append("' decides)");
-            else if (decision.Rule.Handler is { } h2)
-                w.Append(" (handler '").Append(h2).Append("')");
+            if (decision.Rule.Route is ProgramRoute program)
+                w.Append(" (EBPF: the eBPF program '").Append(program.Name).Append("' decides)");
+            else if (decision.Rule.Handler is { } h)
+                w.Append(" (handler '").Append(h).Append("')");
         }
         else
             w.Append(rules.Count == 0 ? " (the default action: no rule names this syscall)" : " (the default action: no rule matched)");
@@ -153,7 +153,7 @@ public static class PolicyExplainer
                 for (int i = 1; i < rules.Count; i++)
                 {
                     var by = rules.Take(i).FirstOrDefault(r => r.Condition.IsTrue || r.Condition.Equals(rules[i].Condition));
-                    if (by is not null && (by.Action != rules[i].Action || by.Handler != rules[i].Handler))
+                    if (by is not null && (by.Action != rules[i].Action || by.Route != rules[i].Route))
                     {
                         string name = section.Architecture.Syscalls.TryGetName(nr, out var n) ? n : Invariant($"syscall {nr}");
                         result.Add(new UnreachableRule(section.Architecture, nr, name, rules[i], by));

@@ -15,6 +15,44 @@ public sealed record PolicySource(string File, int Line = 0, int Column = 0, str
     public override string ToString() => Line > 0 ? string.Create(CultureInfo.InvariantCulture, $"{File}:{Line}") : File;
 }
 
+/// <summary>Where a rule's calls are decided: in the kernel, or in user space by a named handler or an eBPF program.</summary>
+public abstract record RuleRoute
+{
+    private protected RuleRoute() { }
+
+    /// <summary>The kernel decides (every action but USER_NOTIF).</summary>
+    public static RuleRoute Kernel { get; } = new KernelRoute();
+
+    /// <summary>A user-space handler decides (<c>NOTIFY(name)</c>; null: the supervisor's default handler).</summary>
+    public static RuleRoute Notify(string? handler = null) => new NotifyRoute(handler);
+
+    /// <summary>The eBPF program named <paramref name="name"/> decides (<c>EBPF(name)</c>).</summary>
+    public static RuleRoute Program(string name) => new ProgramRoute(name);
+}
+
+/// <summary>The kernel decides: the rule's action is the verdict.</summary>
+public sealed record KernelRoute : RuleRoute
+{
+    /// <inheritdoc/>
+    public override string ToString() => "kernel";
+}
+
+/// <summary>A user-space handler decides (the rule's action is USER_NOTIF).</summary>
+/// <param name="Handler">The handler's name (<c>NOTIFY(name)</c>), or null for the supervisor's default.</param>
+public sealed record NotifyRoute(string? Handler) : RuleRoute
+{
+    /// <inheritdoc/>
+    public override string ToString() => Handler is null ? "NOTIFY" : $"NOTIFY({Handler})";
+}
+
+/// <summary>An eBPF program decides (the rule's action is USER_NOTIF).</summary>
+/// <param name="Name">The program's name (<c>EBPF(name)</c>).</param>
+public sealed record ProgramRoute(string Name) : RuleRoute
+{
+    /// <inheritdoc/>
+    public override string ToString() => $"EBPF({Name})";
+}
+
 /// <summary>
 /// One rule of a syscall: when <see cref="Condition"/> holds, <see cref="Action"/> is the verdict. A syscall's
 /// rules are tried in order; the first that matches decides.
@@ -22,8 +60,31 @@ public sealed record PolicySource(string File, int Line = 0, int Column = 0, str
 /// <param name="Condition">What the arguments must satisfy (<see cref="Condition.True"/> for none).</param>
 /// <param name="Action">The verdict.</param>
 /// <param name="Source">Where the rule was written.</param>
-/// <param name="Handler">For <c>USER_NOTIF</c> rules: the named user-space handler (e.g. <c>log</c>), if any.</param>
-public sealed record Rule(Condition Condition, SeccompAction Action, PolicySource? Source = null, string? Handler = null);
+/// <param name="Route">
+/// For <c>USER_NOTIF</c> rules: who decides in user space (<see cref="NotifyRoute"/>, the default, or <see cref="ProgramRoute"/>);
+/// every other action is the kernel's (<see cref="KernelRoute"/>), whatever is given.
+/// </param>
+public sealed record Rule(Condition Condition, SeccompAction Action, PolicySource? Source = null, RuleRoute? Route = null)
+{
+    private readonly RuleRoute? _route = Route;
+
+    /// <summary>Who decides the rule's calls (read from the action: a rule made USER_NOTIF with <c>with</c> routes to the default handler).</summary>
+    public RuleRoute Route
+    {
+        get => Action.Kind != SeccompActionKind.UserNotif ? RuleRoute.Kernel : _route is null or KernelRoute ? RuleRoute.Notify() : _route;
+        init => _route = value;
+    }
+
+    /// <inheritdoc/>
+    public bool Equals(Rule? other) => other is not null && Condition.Equals(other.Condition) && Action == other.Action &&
+        Equals(Source, other.Source) && Route.Equals(other.Route);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Condition, Action, Source, Route);
+
+    /// <summary>The handler of a <c>NOTIFY(name)</c> rule (null for the default handler, a program or the kernel).</summary>
+    public string? Handler => (Route as NotifyRoute)?.Handler;
+}
 
 /// <summary>The rules for one architecture: per syscall number (as the kernel sees it: x32 numbers carry their bit).</summary>
 public sealed class ArchitecturePolicy

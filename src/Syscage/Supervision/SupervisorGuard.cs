@@ -109,7 +109,7 @@ public static class SupervisorGuard
         {
             if (!section.Architecture.Syscalls.TryGetNumber(SignalDescriptorCall, out int nr))
                 return section;
-            var rules = section.RulesFor(nr).Select(r => Runs(r.Action) ? r with { Action = notify, Handler = null } : r).ToList();
+            var rules = section.RulesFor(nr).Select(r => Runs(r.Action) ? r with { Action = notify, Route = RuleRoute.Notify() } : r).ToList();
             if (Runs(policy.DefaultAction))
                 rules.Add(new Rule(Condition.True, notify, new PolicySource("supervisor guard")));
             var syscalls = section.Syscalls.ToDictionary(kv => kv.Key, kv => kv.Value);

@@ -1,3 +1,4 @@
+using Syscage.Ebpf;
 using Syscage.Ebpf.Seccomp;
 
 namespace Syscage.Cli.Commands.Ebpf;

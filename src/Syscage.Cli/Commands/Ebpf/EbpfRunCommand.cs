@@ -1,11 +1,13 @@
 using System.CommandLine;
 using System.Globalization;
+using Syscage.Ebpf.Verifier;
 using Syscage.Bpf;
 using Syscage.Ebpf;
 using Syscage.Ebpf.Elf;
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Maps;
 using Syscage.Abi;
+using Syscage.Ebpf.Vm;
 
 namespace Syscage.Cli.Commands.Ebpf;
 

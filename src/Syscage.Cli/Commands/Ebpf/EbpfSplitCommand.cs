@@ -1,6 +1,6 @@
 using System.CommandLine;
-using Syscage.Ebpf.Seccomp;
 using Syscage.Policy.Compiler;
+using Syscage.Supervision;
 
 namespace Syscage.Cli.Commands.Ebpf;
 

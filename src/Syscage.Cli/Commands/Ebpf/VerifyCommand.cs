@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Syscage.Ebpf.Verifier;
 using Syscage.Ebpf.Elf;
 
 namespace Syscage.Cli.Commands.Ebpf;

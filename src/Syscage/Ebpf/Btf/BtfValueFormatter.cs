@@ -87,7 +87,7 @@ public sealed class BtfValueFormatter
             t = _btf.SkipModifiers(id);
             size = t.Kind == BtfKind.Void ? 0 : _btf.SizeOf(t.Id);
         }
-        catch (Elf.EbpfLoadException)
+        catch (EbpfLoadException)
         {
             Hex(w, d);
             return;
@@ -137,7 +137,7 @@ public sealed class BtfValueFormatter
                     {
                         memberSize = _btf.SizeOf(m.Type);
                     }
-                    catch (Elf.EbpfLoadException)
+                    catch (EbpfLoadException)
                     {
                         memberSize = -1;
                     }

@@ -6,7 +6,6 @@ using System.Text;
 using Syscage.Ebpf.Btf;
 using Syscage.Ebpf.Isa;
 using Syscage.Ebpf.Maps;
-using Syscage.Ebpf.Verifier;
 using static Syscage.Ebpf.Isa.EbpfOpcode;
 
 namespace Syscage.Ebpf.Elf;
@@ -149,25 +148,6 @@ public sealed class EbpfObject
     private GlobalVariable FindGlobal(string name) => Globals.FirstOrDefault(g => g.Name == name)
         ?? throw new EbpfLoadException($"no global variable named '{name}'" +
             (Suggest.Closest(name, Globals.Select(g => g.Name)) is { } s ? $"; did you mean '{s}'?" : ""));
-
-    /// <summary>
-    /// Verifies one of this object's programs as a seccomp filter (context <c>struct seccomp_data</c>) against the
-    /// object's current maps; throws <see cref="EbpfVerificationException"/> when it is rejected.
-    /// </summary>
-    public EbpfProgram Verify(EbpfObjectProgram program, VerifierOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(program);
-        options ??= new VerifierOptions();
-        return EbpfVerifier.Verify(program.Instructions, options with { Maps = [.. _maps], Name = program.Name });
-    }
-
-    /// <summary>Like <see cref="Verify"/>, reporting rejection as a <see cref="VerificationError"/>.</summary>
-    public bool TryVerify(EbpfObjectProgram program, [NotNullWhen(true)] out EbpfProgram? verified, [NotNullWhen(false)] out VerificationError? error, VerifierOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(program);
-        options ??= new VerifierOptions();
-        return EbpfVerifier.TryVerify(program.Instructions, options with { Maps = [.. _maps], Name = program.Name }, out verified, out error);
-    }
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 

@@ -1,7 +1,7 @@
 namespace Syscage.Ebpf.Maps;
 
 /// <summary>
-/// The map instances of one loaded object, in the order of <see cref="EbpfProgram.Maps"/> (an <c>lddw</c> map
+/// The map instances of one loaded object, in the order of the program's maps (<c>EbpfProgram.Maps</c>) (an <c>lddw</c> map
 /// reference's index). Several programs of the same object share one set; several supervisor threads may run them at once.
 /// </summary>
 public sealed class EbpfMapSet : IReadOnlyList<EbpfMap>, IDisposable

@@ -5,6 +5,7 @@ using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Maps;
 using Syscage.Ebpf.Verifier;
 using Syscage.Abi;
+using Syscage.Ebpf.Vm;
 
 namespace Syscage.Ebpf.Seccomp;
 

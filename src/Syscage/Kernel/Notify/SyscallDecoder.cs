@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using Syscage.Bpf;
-using Syscage.Policy;
 using Syscage.Abi;
 
 namespace Syscage.Kernel.Notify;

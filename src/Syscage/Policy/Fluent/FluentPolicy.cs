@@ -159,7 +159,7 @@ public sealed class PolicyDefinition
                     else
                         continue;
                     if (done.Add(nr))
-                        builder.Add(arch, nr, new Rule(rule.Condition?.Lower(arch, syscall, name) ?? Condition.True, rule.Action, source, rule.Handler));
+                        builder.Add(arch, nr, new Rule(rule.Condition?.Lower(arch, syscall, name) ?? Condition.True, rule.Action, source, RuleRoute.Notify(rule.Handler)));
                 }
             }
         }

@@ -209,13 +209,13 @@ internal sealed class Parser
         {
             case "default":
                 _i++;
-                SetOnce(ref _default, first, "default action", Action(out string? h1));
+                SetOnce(ref _default, first, "default action", Action(out RuleRoute? h1));
                 NoHandler(first, h1);
                 EndOfStatement();
                 return;
             case "bad-arch" or "badarch" or "bad_arch":
                 _i++;
-                SetOnce(ref _badArch, first, "bad-arch action", Action(out string? h2));
+                SetOnce(ref _badArch, first, "bad-arch action", Action(out RuleRoute? h2));
                 NoHandler(first, h2);
                 EndOfStatement();
                 return;
@@ -234,9 +234,9 @@ internal sealed class Parser
         }
     }
 
-    private void NoHandler(Token at, string? handler)
+    private void NoHandler(Token at, RuleRoute? route)
     {
-        if (handler is not null)
+        if (route is not null)
             throw Fail(at, "a handler name only makes sense on a rule, not on the default or bad-arch action");
     }
 
@@ -329,7 +329,7 @@ internal sealed class Parser
     private void RuleStatement(Token first)
     {
         int start = _i;
-        var action = Action(out string? handler);
+        var action = Action(out RuleRoute? route);
         string actionText = TextOf(start, _i);
         _firstRule ??= Source(first);
         if (Peek().Is("{"))
@@ -345,7 +345,7 @@ internal sealed class Parser
                     throw Fail(Peek(), "a '{' is not closed: expected '}' before the end of the file");
                 int lineStart = _i;
                 var lineFirst = Peek();
-                RuleBody(action, handler, lineFirst, lineStart, actionText + " ");
+                RuleBody(action, route, lineFirst, lineStart, actionText + " ");
                 if (!Peek().Is("}"))
                     EndOfStatement();
             }
@@ -353,11 +353,11 @@ internal sealed class Parser
             EndOfStatement();
             return;
         }
-        RuleBody(action, handler, first, start, "");
+        RuleBody(action, route, first, start, "");
         EndOfStatement();
     }
 
-    private void RuleBody(SeccompAction action, string? handler, Token at, int textStart, string textPrefix)
+    private void RuleBody(SeccompAction action, RuleRoute? route, Token at, int textStart, string textPrefix)
     {
         var items = Items();
         CondNode? condition = null;
@@ -367,14 +367,14 @@ internal sealed class Parser
             condition = Or();
         }
         var source = new PolicySource(_file, at.Line, at.Column, textPrefix + TextOf(textStart, _i));
-        Lower(items, condition, action, handler, source);
+        Lower(items, condition, action, route, source);
     }
 
     // ---- actions ----
 
-    private SeccompAction Action(out string? handler)
+    private SeccompAction Action(out RuleRoute? route)
     {
-        handler = null;
+        route = null;
         var t = Take();
         if (t.Kind != TokenKind.Ident)
             throw Fail(t, $"expected an action (ALLOW, KILL_PROCESS, ERRNO(EPERM), ...) but found {t.Describe()}");
@@ -402,15 +402,14 @@ internal sealed class Parser
                 {
                     if (h.Kind is not (TokenKind.Ident or TokenKind.String))
                         throw Fail(h, $"expected a handler name in {name}(...) but found {h.Describe()}");
-                    handler = h.Text;
+                    route = RuleRoute.Notify(h.Text);
                 }
                 return SeccompAction.UserNotif;
             case "EBPF":
-                // EBPF(name): the call goes to user space, where the eBPF program called name decides it
-                // (Syscage.Ebpf.Seccomp.EbpfFilterSet reads the "ebpf:" handler prefix).
+                // EBPF(name): the call goes to user space, where the eBPF program called name decides it.
                 if (arg is not { } p || p.Kind is not (TokenKind.Ident or TokenKind.String) || p.Text.Length == 0)
                     throw Fail(arg ?? t, arg is null ? "EBPF needs a program name: EBPF(name)" : $"expected a program name in EBPF(...) but found {arg.Value.Describe()}");
-                handler = "ebpf:" + p.Text;
+                route = RuleRoute.Program(p.Text);
                 return SeccompAction.UserNotif;
             case "TRAP": return SeccompAction.Trap(Data(name, arg, 0xffff));
             case "TRACE": return SeccompAction.Trace(Data(name, arg, 0xffff));
@@ -684,7 +683,7 @@ internal sealed class Parser
         return _builder;
     }
 
-    private void Lower(List<SyscallItem> items, CondNode? condition, SeccompAction action, string? handler, PolicySource source)
+    private void Lower(List<SyscallItem> items, CondNode? condition, SeccompAction action, RuleRoute? route, PolicySource source)
     {
         var builder = Builder();
         // A condition is resolved once per placement of the arguments it names and width of every argument it tests,
@@ -727,7 +726,7 @@ internal sealed class Parser
                     if (!resolved.TryGetValue(placement, out cond))
                         resolved[placement] = cond = Resolve(condition, arch, syscall, item);
                 }
-                builder.Add(arch, nr, new Rule(cond, action, source, handler));
+                builder.Add(arch, nr, new Rule(cond, action, source, route));
             }
         }
     }

@@ -21,7 +21,7 @@ public static class SyscallGroups
     public static IReadOnlyList<string> Names => [.. Loaded.Value.Values.OrderBy(g => g.Source.Line).Select(g => g.Name)];
 
     /// <summary>The text of <c>groups.policy</c>, where every group is defined and documented.</summary>
-    public static string Source => BuiltinPolicies.ReadResource(ResourceName);
+    public static string Source => ReadResource(ResourceName);
 
     /// <summary>
     /// The syscall names of group <paramref name="name"/> (with or without its <c>@</c>), nested groups expanded, in
@@ -83,7 +83,7 @@ public static class SyscallGroups
         var parser = new Parser(NoIncludes, null, new Dictionary<string, GroupDefinition>(), groupsOnly: true);
         try
         {
-            parser.ParseGroups(BuiltinPolicies.ReadResource(ResourceName), "groups.policy");
+            parser.ParseGroups(ReadResource(ResourceName), "groups.policy");
         }
         catch (PolicySyntaxException e)
         {
@@ -100,6 +100,15 @@ public static class SyscallGroups
     }
 
     internal static Stream? OpenResource(string name) => typeof(SyscallGroups).Assembly.GetManifestResourceStream(name);
+
+    /// <summary>The text of an embedded policy resource (the groups here, the built-in policies in Policy/Builtin).</summary>
+    internal static string ReadResource(string resource)
+    {
+        using var stream = OpenResource(resource)
+            ?? throw new InvalidOperationException($"embedded resource {resource} is missing from the Syscage assembly");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
 
     internal static Assembly Assembly => typeof(SyscallGroups).Assembly;
 }

@@ -1,7 +1,8 @@
 using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Maps;
+using Syscage.Ebpf.Verifier;
 
-namespace Syscage.Ebpf;
+namespace Syscage.Ebpf.Vm;
 
 /// <summary>
 /// Runs one verified program bound to its maps. Both engines (<see cref="EbpfEngine"/>) give the same results.

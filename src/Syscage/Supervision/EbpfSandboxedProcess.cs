@@ -3,7 +3,7 @@ using Syscage.Kernel;
 using Syscage.Kernel.Notify;
 using Syscage.Supervision;
 
-namespace Syscage.Ebpf.Seccomp;
+namespace Syscage.Supervision;
 
 /// <summary>How <see cref="EbpfSandboxedProcess.Start"/> runs a command under eBPF seccomp programs.</summary>
 public sealed record EbpfSandboxOptions

@@ -1,11 +1,10 @@
 using System.Runtime.CompilerServices;
 using Syscage.Ebpf.Helpers;
-using Syscage.Ebpf.Interpreter;
 using Syscage.Ebpf.Isa;
-using Syscage.Ebpf.Jit;
 using Syscage.Ebpf.Maps;
+using Syscage.Ebpf.Verifier;
 
-namespace Syscage.Ebpf;
+namespace Syscage.Ebpf.Vm;
 
 /// <summary>
 /// Entry point of the eBPF VM: binds a verified <see cref="EbpfProgram"/> to map instances and returns an executor.

@@ -2,8 +2,10 @@ using System.Buffers.Binary;
 using Syscage.Ebpf.Isa;
 using Syscage.Ebpf.Maps;
 using static Syscage.Ebpf.Isa.EbpfOpcode;
+using Syscage.Ebpf.Vm;
+using Syscage.Ebpf.Verifier;
 
-namespace Syscage.Ebpf.Seccomp;
+namespace Syscage.Ebpf.Analysis;
 
 /// <summary>A field of <c>struct seccomp_data</c> a path condition can test.</summary>
 internal enum DataField : byte

@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using Syscage.Policy.Language;
 
-namespace Syscage.Policy;
+namespace Syscage.Policy.Builtin;
 
 /// <summary>
 /// Policies shipped inside the library, written in the policy language (embedded resources
@@ -24,7 +24,7 @@ public static class BuiltinPolicies
     public static bool Contains(string name) => Names.Contains(name, StringComparer.Ordinal);
 
     /// <summary>The policy text of built-in <paramref name="name"/>, or null when there is none.</summary>
-    public static string? Source(string name) => Contains(name) ? ReadResource(Prefix + name + Suffix) : null;
+    public static string? Source(string name) => Contains(name) ? SyscallGroups.ReadResource(Prefix + name + Suffix) : null;
 
     /// <summary>
     /// Reads built-in <paramref name="name"/>. Its rules' <see cref="PolicySource"/> name the file <c>NAME.policy</c>.
@@ -39,7 +39,7 @@ public static class BuiltinPolicies
             throw new ArgumentException($"no built-in policy '{name}'{(close is null ? "" : $"; did you mean '{close}'?")} (built-in: {string.Join(", ", Names)})", nameof(name));
         }
         string file = name + Suffix;
-        if (!PolicyLanguage.TryParse(ReadResource(Prefix + file), file, file, BuiltinIncludes, options, out var policy, out var error))
+        if (!PolicyLanguage.TryParse(SyscallGroups.ReadResource(Prefix + file), file, file, BuiltinIncludes, options, out var policy, out var error))
             throw new PolicyParseException(error);
         return policy;
     }
@@ -51,14 +51,6 @@ public static class BuiltinPolicies
         return policy is not null;
     }
 
-    internal static string ReadResource(string resource)
-    {
-        using var stream = SyscallGroups.OpenResource(resource)
-            ?? throw new InvalidOperationException($"embedded resource {resource} is missing from the Syscage assembly");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    }
-
     // Built-in policies include each other by file name ("include \"default.policy\"").
     private static bool BuiltinIncludes(string includingFile, string path, out string displayName, out string key, out string text, out string error)
     {
@@ -68,7 +60,7 @@ public static class BuiltinPolicies
         string name = path.EndsWith(Suffix, StringComparison.Ordinal) ? path[..^Suffix.Length] : path;
         if (Contains(name))
         {
-            text = ReadResource(Prefix + name + Suffix);
+            text = SyscallGroups.ReadResource(Prefix + name + Suffix);
             return true;
         }
         error = $"cannot include '{path}': built-in policies include only other built-in policies ({string.Join(", ", Names.Select(n => n + Suffix))})";

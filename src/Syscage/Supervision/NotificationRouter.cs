@@ -4,8 +4,9 @@ using Syscage.Bpf;
 using Syscage.Policy;
 using Errno = Syscage.Abi.Errno;
 using Syscage.Abi;
+using Syscage.Kernel.Notify;
 
-namespace Syscage.Kernel.Notify;
+namespace Syscage.Supervision;
 
 /// <summary>
 /// Routes the notified calls of a policy to handlers by the name its <c>NOTIFY(handler)</c> rules give

@@ -2,7 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using Syscage.Policy.Language;
 using Syscage.Policy.Oci;
 
-namespace Syscage.Policy;
+namespace Syscage.Policy.Builtin;
 
 /// <summary>
 /// Finds the policy a user names on the command line: a <c>.policy</c> file, a <c>.json</c> OCI/Docker profile, or

@@ -6,8 +6,10 @@ using Syscage.Ebpf.Maps;
 using Syscage.Kernel.Notify;
 using Syscage.Policy;
 using Syscage.Abi;
+using Syscage.Ebpf;
+using Syscage.Ebpf.Seccomp;
 
-namespace Syscage.Ebpf.Seccomp;
+namespace Syscage.Supervision;
 
 /// <summary>What <see cref="EbpfNotificationHandler"/> does besides answering calls.</summary>
 public sealed record EbpfHandlerOptions
@@ -130,7 +132,7 @@ public sealed class EbpfNotificationHandler
                 return ValueTask.FromResult(NotificationResponse.Continue);
             case SeccompActionKind.UserNotif:
                 if (_router is not null && Set.Policy is { } policy && policy.Evaluate(notification.Data) is { Action.Kind: SeccompActionKind.UserNotif } d
-                    && (d.Rule is null || EbpfFilterSet.ProgramNameOf(d.Rule) is null))
+                    && (d.Rule is null || d.Rule.Route is not ProgramRoute))
                     return _router.HandleAsync(notification, context);
                 _log?.WriteLine($"syscage: {SyscallDecoder.Name(notification.Data)} -> ENOSYS: an eBPF program returned USER_NOTIF, which has no listener of its own (pid {notification.Pid})");
                 return ValueTask.FromResult(Applier.Apply(action, context, ""));

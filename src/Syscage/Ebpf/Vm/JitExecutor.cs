@@ -8,7 +8,7 @@ using Syscage.Ebpf.Isa;
 using Syscage.Ebpf.Maps;
 using static Syscage.Ebpf.Isa.EbpfOpcode;
 
-namespace Syscage.Ebpf.Jit;
+namespace Syscage.Ebpf.Vm;
 
 /// <summary>
 /// The compiled form, a delegate closed over the maps (its first IL argument), so calls skip the static-delegate

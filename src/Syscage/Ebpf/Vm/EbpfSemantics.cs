@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 
-namespace Syscage.Ebpf;
+namespace Syscage.Ebpf.Vm;
 
 /// <summary>
 /// The RFC 9669 operations that are more than one IL instruction, shared by the interpreter and the JIT so the two

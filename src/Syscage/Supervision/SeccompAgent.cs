@@ -7,8 +7,9 @@ using Syscage.Kernel.Notify;
 using Syscage.Policy;
 using static Syscage.Kernel.Interop.Libc;
 using Syscage.Abi;
+using Syscage.Kernel;
 
-namespace Syscage.Kernel.Agent;
+namespace Syscage.Supervision;
 
 /// <summary>What runc sent about a container (the OCI runtime spec's <c>ContainerProcessState</c>).</summary>
 /// <param name="ContainerId"><c>state.id</c>.</param>

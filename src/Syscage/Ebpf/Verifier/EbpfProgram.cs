@@ -2,7 +2,7 @@ using System.Collections.Immutable;
 using Syscage.Ebpf.Isa;
 using Syscage.Ebpf.Maps;
 
-namespace Syscage.Ebpf;
+namespace Syscage.Ebpf.Verifier;
 
 /// <summary>
 /// An eBPF program that the verifier has accepted. Like <see cref="Bpf.BpfProgram"/>, instances come only from

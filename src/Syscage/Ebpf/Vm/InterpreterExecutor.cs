@@ -4,7 +4,7 @@ using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Isa;
 using static Syscage.Ebpf.Isa.EbpfOpcode;
 
-namespace Syscage.Ebpf.Interpreter;
+namespace Syscage.Ebpf.Vm;
 
 /// <summary>
 /// Interprets a verified program: a loop over the slots with one switch per instruction class. Registers live in a

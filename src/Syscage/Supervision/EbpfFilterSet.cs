@@ -2,12 +2,14 @@ using Syscage.Bpf;
 using Syscage.Ebpf.Helpers;
 using Syscage.Policy;
 using Syscage.Abi;
+using Syscage.Ebpf;
+using Syscage.Ebpf.Seccomp;
 
-namespace Syscage.Ebpf.Seccomp;
+namespace Syscage.Supervision;
 
 /// <summary>
 /// What a process is filtered by: eBPF seccomp programs, optionally under a policy. A policy rule hands calls to a
-/// program with the action <c>EBPF(name)</c> (in the IR: <c>USER_NOTIF</c> with handler <c>ebpf:name</c>); such a
+/// program with the action <c>EBPF(name)</c> (in the IR: <c>USER_NOTIF</c> with a <see cref="ProgramRoute"/>); such a
 /// program sees only those calls. Every other program is <i>stacked</i>: it sees every call, as a filter installed
 /// after the policy would, and the kernel's precedence picks the verdict.
 /// </summary>
@@ -18,9 +20,6 @@ namespace Syscage.Ebpf.Seccomp;
 /// </remarks>
 public sealed class EbpfFilterSet : IDisposable
 {
-    /// <summary>The handler-name prefix that marks a policy rule handing calls to a program.</summary>
-    public const string HandlerPrefix = "ebpf:";
-
     private readonly Dictionary<string, SeccompEbpfProgram> _byName = new(StringComparer.Ordinal);
 
     /// <summary>Creates the set; a policy rule naming a program that is not given is an error.</summary>
@@ -35,7 +34,7 @@ public sealed class EbpfFilterSet : IDisposable
         var referenced = new HashSet<string>(StringComparer.Ordinal);
         if (policy is not null)
             foreach (var rule in policy.Rules)
-                if (ProgramNameOf(rule) is string name)
+                if (rule.Route is ProgramRoute { Name: var name })
                 {
                     if (!_byName.ContainsKey(name))
                         throw new SyscageException($"{rule.Source?.ToString() ?? policy.Name}: EBPF({name}): no eBPF program named '{name}' was given" +
@@ -66,18 +65,10 @@ public sealed class EbpfFilterSet : IDisposable
     /// </summary>
     public bool HasBlockingHandlers => Policy is { } p &&
         (p.DefaultAction.Kind == SeccompActionKind.UserNotif || p.BadArchAction.Kind == SeccompActionKind.UserNotif ||
-         p.Rules.Any(r => r.Action.Kind == SeccompActionKind.UserNotif && ProgramNameOf(r) is null));
+         p.Rules.Any(r => r.Action.Kind == SeccompActionKind.UserNotif && r.Route is not ProgramRoute));
 
     /// <summary>The program called <paramref name="name"/>.</summary>
     public SeccompEbpfProgram this[string name] => _byName[name];
-
-    /// <summary>The program a rule hands its calls to, or null when it is an ordinary rule.</summary>
-    public static string? ProgramNameOf(Rule rule)
-    {
-        ArgumentNullException.ThrowIfNull(rule);
-        return rule.Action.Kind == SeccompActionKind.UserNotif && rule.Handler is { } h && h.StartsWith(HandlerPrefix, StringComparison.Ordinal)
-            ? h[HandlerPrefix.Length..] : null;
-    }
 
     /// <summary>
     /// The verdict for one call, running the programs that see it: the policy's (a routed program's, for an
@@ -94,26 +85,17 @@ public sealed class EbpfFilterSet : IDisposable
         for (int i = Stacked.Count - 1; i >= 0; i--)
         {
             uint v = Stacked[i].Run(data, helpers);
-            verdict = first ? v : Precede(verdict, v);
+            verdict = first ? v : SeccompAction.Precede(verdict, v);
             first = false;
         }
         if (Policy is not null)
         {
             var decision = Policy.Evaluate(data);
-            uint v = decision.Rule is { } rule && ProgramNameOf(rule) is string name ? _byName[name].Run(data, helpers) : decision.Action.Value;
-            verdict = first ? v : Precede(verdict, v);
+            uint v = decision.Rule is { } rule && rule.Route is ProgramRoute { Name: var name } ? _byName[name].Run(data, helpers) : decision.Action.Value;
+            verdict = first ? v : SeccompAction.Precede(verdict, v);
         }
         return verdict;
     }
-
-    /// <summary>
-    /// The verdict the kernel keeps when <paramref name="next"/> comes after <paramref name="kept"/>: the later one only
-    /// when its action ranks strictly lower (<c>seccomp_run_filters</c>).
-    /// </summary>
-    public static uint Precede(uint kept, uint next) => Rank(next) < Rank(kept) ? next : kept;
-
-    /// <summary>The kernel's precedence rank of a verdict: <c>(s32)(ret &amp; SECCOMP_RET_ACTION_FULL)</c>, lower wins.</summary>
-    public static int Rank(uint verdict) => new SeccompAction(verdict).Rank;
 
     /// <summary>Compiles the kernel half (see <see cref="HybridCompiler"/>).</summary>
     public HybridFilter Compile(HybridOptions? options = null) => HybridCompiler.Compile(this, options);

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using static Syscage.Kernel.Interop.Libc;
 
-namespace Syscage.Kernel.Notify;
+namespace Syscage.Kernel;
 
 /// <summary>
 /// A seccomp user-notification listener: the file descriptor <c>seccomp(SECCOMP_SET_MODE_FILTER,

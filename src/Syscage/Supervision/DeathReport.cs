@@ -4,7 +4,7 @@ using Syscage.Kernel;
 using Syscage.Kernel.Notify;
 using Syscage.Abi;
 
-namespace Syscage.Cli;
+namespace Syscage.Supervision;
 
 /// <summary>
 /// Says how a sandboxed command died, honestly: a SIGSYS can come from a seccomp KILL, from a TRAP nobody handled, or
@@ -24,7 +24,7 @@ internal sealed class DeathReport(string source, BpfProgram? filter, VerdictAppl
     {
         if (exit.Signal is not int signal)
             return null;
-        if (signal == Abi.KernelConstants.Signal("SIGKILL") && applier.KillOf(commandPid) is { } kill)
+        if (signal == KernelConstants.Signal("SIGKILL") && applier.KillOf(commandPid) is { } kill)
             return $"was killed by the supervisor for a {kill.Action} verdict of {source} on {kill.Call} " +
                    "(with SIGKILL: from user space only SIGKILL is certain to kill; the kernel's own KILL uses SIGSYS)";
         if (!exit.KilledBySigsys)
@@ -45,5 +45,5 @@ internal sealed class DeathReport(string source, BpfProgram? filter, VerdictAppl
     }
 
     private static string SignalName(int signal) =>
-        Abi.KernelConstants.SignalName(signal) ?? string.Create(CultureInfo.InvariantCulture, $"signal {signal}");
+        KernelConstants.SignalName(signal) ?? string.Create(CultureInfo.InvariantCulture, $"signal {signal}");
 }

@@ -2,8 +2,9 @@ using Syscage.Bpf;
 using Syscage.Policy;
 using Errno = Syscage.Abi.Errno;
 using Syscage.Abi;
+using Syscage.Kernel.Notify;
 
-namespace Syscage.Kernel.Notify;
+namespace Syscage.Supervision;
 
 /// <summary>
 /// <c>syscage run --log-denials</c>: shows each denied call as it happens, decoded

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Syscage.Ebpf;
+namespace Syscage.Ebpf.Vm;
 
 /// <summary>Atomic read-modify-write operations .NET's <see cref="Interlocked"/> lacks; used by both engines.</summary>
 internal static class EbpfAtomics

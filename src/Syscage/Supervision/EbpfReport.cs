@@ -7,8 +7,10 @@ using System.Text.Json;
 using Syscage.Ebpf.Btf;
 using Syscage.Ebpf.Maps;
 using Syscage.Abi;
+using Syscage.Ebpf;
+using Syscage.Ebpf.Seccomp;
 
-namespace Syscage.Ebpf.Seccomp;
+namespace Syscage.Supervision;
 
 /// <summary>
 /// Human- and machine-readable views of what eBPF seccomp programs leave behind: ring-buffer records as JSON lines
@@ -219,7 +221,7 @@ public static class EbpfReport
                 return (key, value);
             }
         }
-        catch (Elf.EbpfLoadException)
+        catch (Syscage.Ebpf.EbpfLoadException)
         {
         }
         return (null, null);

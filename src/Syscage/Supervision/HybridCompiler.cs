@@ -3,8 +3,11 @@ using Syscage.Bpf;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
 using Syscage.Abi;
+using Syscage.Ebpf.Analysis;
+using Syscage.Ebpf;
+using Syscage.Ebpf.Verifier;
 
-namespace Syscage.Ebpf.Seccomp;
+namespace Syscage.Supervision;
 
 /// <summary>How <see cref="HybridCompiler"/> splits programs between the kernel and the supervisor.</summary>
 public sealed record HybridOptions
@@ -153,7 +156,7 @@ public static class HybridCompiler
         {
             if (v is null)
                 return null;
-            result = first ? v : EbpfFilterSet.Precede(result!.Value, v.Value);
+            result = first ? v : SeccompAction.Precede(result!.Value, v.Value);
             first = false;
         }
         return first ? SeccompAction.Allow.Value : result;
@@ -170,7 +173,7 @@ public static class HybridCompiler
                 foreach (var b in list)
                 {
                     var cond = a.Condition.IsTrue ? b.Condition : b.Condition.IsTrue ? a.Condition : Condition.All(a.Condition, b.Condition);
-                    uint? v = first ? b.Verdict : a.Verdict is null || b.Verdict is null ? null : EbpfFilterSet.Precede(a.Verdict.Value, b.Verdict.Value);
+                    uint? v = first ? b.Verdict : a.Verdict is null || b.Verdict is null ? null : SeccompAction.Precede(a.Verdict.Value, b.Verdict.Value);
                     next.Add(new Entry(cond, v));
                 }
             acc = next;
@@ -355,7 +358,7 @@ public static class HybridCompiler
                 return [];
             var keys = s.Syscalls.Keys.Select(k => (uint)k).ToList();
             foreach (var rule in s.Syscalls.Values.SelectMany(r => r))
-                if (EbpfFilterSet.ProgramNameOf(rule) is string name)
+                if (rule.Route is ProgramRoute { Name: var name })
                     keys.AddRange(programs[name].Keys(arch));
             return keys;
         }
@@ -372,7 +375,7 @@ public static class HybridCompiler
             foreach (var rule in s.RulesFor((int)nr))
             {
                 var guard = earlier.Count == 0 ? rule.Condition : Condition.All([rule.Condition, .. earlier.Select(Condition.Not)]);
-                if (EbpfFilterSet.ProgramNameOf(rule) is string name)
+                if (rule.Route is ProgramRoute { Name: var name })
                     foreach (var e in programs[name].Decide(arch, nr))
                         result.Add(new Entry(e.Condition.IsTrue ? guard : guard.IsTrue ? e.Condition : Condition.All(guard, e.Condition), e.Verdict));
                 else

@@ -1,4 +1,4 @@
-namespace Syscage.Ebpf.Elf;
+namespace Syscage.Ebpf;
 
 /// <summary>
 /// The object file can't be loaded: it is not a 64-bit little-endian BPF ELF relocatable, it is truncated or

@@ -1,4 +1,4 @@
-namespace Syscage.Ebpf;
+namespace Syscage.Ebpf.Verifier;
 
 /// <summary>
 /// What <c>r1</c> points to when a program starts: its size, whether the program may write it, and which

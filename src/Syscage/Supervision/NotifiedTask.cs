@@ -4,7 +4,7 @@ using Syscage.Kernel;
 using Syscage.Kernel.Notify;
 using static Syscage.Kernel.Interop.Libc;
 
-namespace Syscage.Ebpf.Seccomp;
+namespace Syscage.Supervision;
 
 /// <summary>
 /// The thread that made a notified system call, as eBPF helpers see it ("current"): ids and name from

@@ -1,0 +1,142 @@
+using Syscage.Abi;
+using Syscage.Bpf;
+using Syscage.Kernel;
+using Syscage.Kernel.Notify;
+using Syscage.Policy;
+
+namespace Syscage.Supervision;
+
+/// <summary>What <see cref="CommandRun.Run"/> runs, and under what: exactly one of a policy, a compiled program or a set of eBPF programs.</summary>
+/// <param name="Command">The command and its arguments (found on PATH when the name has no slash).</param>
+public sealed record RunRequest(IReadOnlyList<string> Command)
+{
+    /// <summary>A policy: its NOTIFY rules are served by a supervisor in this process.</summary>
+    public SeccompPolicy? Policy { get; init; }
+
+    /// <summary>A compiled filter instead of a policy: the kernel alone decides every call.</summary>
+    public BpfProgram? Program { get; init; }
+
+    /// <summary>eBPF programs (stacked, and combined with their policy when the set has one), split between the kernel and the supervisor.</summary>
+    public EbpfFilterSet? Programs { get; init; }
+
+    /// <summary>With <see cref="Policy"/>: show each denied call on <see cref="Log"/> as it happens, then give it its verdict.</summary>
+    public bool LogDenials { get; init; }
+
+    /// <summary>How eBPF programs split between the kernel and the supervisor.</summary>
+    public HybridOptions Hybrid { get; init; } = new();
+
+    /// <summary>Where denials, LOG verdicts, handler failures and routing problems are written (synchronised).</summary>
+    public TextWriter Log { get; init; } = TextWriter.Null;
+
+    /// <summary>Receives the eBPF programs' ring-buffer records.</summary>
+    public Action<EbpfRingBufRecord>? OnRecord { get; init; }
+
+    /// <summary>Receives <c>bpf_trace_printk</c> lines.</summary>
+    public Action<string>? TraceSink { get; init; }
+
+    /// <summary>What decided the calls, for the report of how the command died (<c>policy 'default'</c>).</summary>
+    public string Source { get; init; } = "the policy";
+
+    /// <summary>Pass the signals this process receives on to the command (what a command-line tool does).</summary>
+    public bool ForwardSignals { get; init; } = true;
+}
+
+/// <summary>How a run ended.</summary>
+/// <param name="ShellStatus">What a shell would show: the command's exit code, 128+signal, or 126/127 when it could not run.</param>
+/// <param name="Exit">How the command ended; null when it was never started.</param>
+/// <param name="Messages">Lines for the user, without a prefix: why the command could not run, how it died, what was swept.</param>
+/// <param name="Handler">With eBPF programs: the supervisor's handler (notification counts), whose ring buffers are drained.</param>
+/// <param name="Hybrid">With eBPF programs: the kernel half that was installed.</param>
+public sealed record RunResult(int ShellStatus, SandboxExit? Exit, IReadOnlyList<string> Messages, EbpfNotificationHandler? Handler, HybridFilter? Hybrid)
+{
+    /// <summary>True when the command was started (whether or not its execve then worked).</summary>
+    public bool Started => Exit is not null;
+}
+
+/// <summary>
+/// <c>syscage run</c> as one library call: starts the command through a <see cref="SandboxSession"/> (guarded, its
+/// tree tied to this process), serves what the kernel sends to user space — NOTIFY handlers, <c>--log-denials</c>, eBPF
+/// programs — waits, and says how it ended.
+/// </summary>
+public static class CommandRun
+{
+    /// <summary>Runs <paramref name="request"/> with this process's stdio and returns how it ended.</summary>
+    /// <exception cref="ArgumentException">Not exactly one of a policy, a program or eBPF programs; <c>LogDenials</c> without a policy; an <c>EBPF(name)</c> rule without its program.</exception>
+    public static RunResult Run(RunRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Command.Count == 0)
+            throw new ArgumentException("no command given", nameof(request));
+        if ((request.Policy is null ? 0 : 1) + (request.Program is null ? 0 : 1) + (request.Programs is null ? 0 : 1) != 1)
+            throw new ArgumentException("a run has exactly one of a policy, a compiled program or eBPF programs", nameof(request));
+        if (request.LogDenials && request.Policy is null)
+            throw new ArgumentException("--log-denials needs a policy: its rules name the verdicts", nameof(request));
+        if (request.Policy?.Rules.FirstOrDefault(r => r.Route is ProgramRoute) is { Route: ProgramRoute missing } rule)
+            throw new ArgumentException($"{rule.Source?.ToString() ?? request.Policy.Name}: EBPF({missing.Name}) needs the program", nameof(request));
+
+        var log = TextWriter.Synchronized(request.Log);
+        var applier = new VerdictApplier();
+        var supervisor = new SupervisorOptions { OnError = (n, e) => log.WriteLine($"syscage: handling {SyscallDecoder.Name(n.Data)} of pid {n.Pid}: {e.Message}") };
+        var info = new SandboxedProcessStartInfo(request.Command[0], request.Command.Skip(1));
+        var report = new DeathReport(request.Source, null, applier);
+        EbpfSandboxedProcess? ebpf = null;
+        SandboxSession? session = null;
+        try
+        {
+            if (request.Programs is { } set)
+            {
+                ebpf = EbpfSandboxedProcess.Start(set, info, new EbpfSandboxOptions
+                {
+                    Hybrid = request.Hybrid,
+                    Handler = new EbpfHandlerOptions { Log = log, OnRecord = request.OnRecord, TraceSink = request.TraceSink, Applier = applier },
+                    OnError = supervisor.OnError,
+                    ForwardSignals = request.ForwardSignals,
+                });
+                report.Filter = ebpf.Filter.Filter;
+            }
+            else
+            {
+                var options = new SessionOptions { Supervisor = supervisor, ForwardSignals = request.ForwardSignals };
+                if (request.Program is { } program)
+                    session = SandboxSession.Start(program, info, options);
+                else
+                {
+                    var policy = request.Policy!;
+                    var router = new NotificationRouter(policy, log);
+                    session = request.LogDenials
+                        ? SandboxSession.Start(DenialReporter.NotifyDenials(policy), info, options with { Handler = new DenialReporter(policy, log, router, applier).HandleAsync })
+                        : SandboxSession.Start(policy, info, options with { Handler = router.HandleAsync });
+                }
+                report.Filter = session.Filter;
+            }
+        }
+        catch (CommandNotRunnableException e)
+        {
+            return new RunResult(e.ShellStatus, null, [e.Message], null, null);
+        }
+        catch (SyscageException e)
+        {
+            return new RunResult(127, null, [e.Message], null, null);
+        }
+
+        using (ebpf)
+        using (session)
+        {
+            var exit = ebpf?.WaitForExit() ?? session!.WaitForExit();
+            int commandPid = ebpf?.Process.CommandPid ?? session!.Process.CommandPid;
+            string name = request.Command[0];
+            var messages = new List<string>();
+            int status = exit.ShellStatus;
+            if (exit.Failure is not null)
+            {
+                messages.Add($"{name}: {exit.Failure}");
+                status = exit.Failure.StartsWith("execve", StringComparison.Ordinal) ? 126 : 127;
+            }
+            else if (report.Describe(exit, commandPid) is { } line)
+                messages.Add($"{name} {line}");
+            if (exit.Swept > 0)
+                messages.Add($"killed {exit.Swept} process{(exit.Swept == 1 ? "" : "es")} the command left running");
+            return new RunResult(status, exit, messages, ebpf?.Handler, ebpf?.Filter);
+        }
+    }
+}
