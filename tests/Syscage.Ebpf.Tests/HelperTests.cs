@@ -334,10 +334,11 @@ public sealed class HelperTests
     [Fact]
     public void Every_helper_id_has_a_prototype_and_an_implementation()
     {
-        var ids = typeof(HelperIds).GetFields().Where(f => f.Name.StartsWith("BPF_FUNC_", StringComparison.Ordinal))
-            .Select(f => (int)f.GetValue(null)!).Order().ToArray();
+        // The kernel's table has every helper; Syscage supports 18 of them, each with a prototype and an implementation.
+        var ids = HelperImplementations.Implemented.Order().ToArray();
         Assert.Equal(18, ids.Length);
-        Assert.Equal(ids, HelperImplementations.Implemented.Order().ToArray());
         Assert.Equal(ids, HelperPrototypes.Default.Keys.Order().ToArray());
+        Assert.All(ids, id => Assert.NotNull(HelperIds.Name(id)));
+        Assert.Equal("bpf_map_lookup_elem", HelperIds.Name(HelperIds.BPF_FUNC_map_lookup_elem));
     }
 }

@@ -17,7 +17,7 @@ public class ConstantsTests
         string expected;
         try
         {
-            expected = new ConstantsTableGenerator().Generate();
+            expected = new ConstantsTableGenerator(newerFactsFile: Path.Combine(RepositoryRoot(), ConstantsTableGenerator.NewerFactsRelativePath)).Generate();
         }
         catch (MissingSourceException e)
         {

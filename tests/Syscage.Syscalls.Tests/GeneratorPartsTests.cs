@@ -17,10 +17,29 @@ public class GeneratorPartsTests
     [InlineData("2 != 2 ? 5 : 6", 6)]
     [InlineData("0xC000003E | 0", 0xC000003E)]
     [InlineData("-1 + ~0", -2)]
-    [InlineData("_IO(0xAA, 0x00)", 0xAA00)]          // USERFAULTFD_IOC_NEW
-    [InlineData("_IO(0x54, 0x12) | 1", 0x5413)]
     public void IntegerExpressionsEvaluateLikeC(string text, long expected)
         => Assert.Equal(expected, IntegerExpression.Evaluate(text, NoMacros, inCondition: false, "test"));
+
+    [Theory]
+    [InlineData("_IO(0xAA, 0x00)", 0xAA00)]                              // USERFAULTFD_IOC_NEW
+    [InlineData("_IOR('T', 0x30, unsigned int)", 0x80045430)]           // TIOCGPTN: a character, sizeof
+    [InlineData("SECCOMP_IOWR(0, struct seccomp_notif)", 0xC0502100)]   // a macro calling a macro; a structure's size
+    public void FunctionLikeMacrosExpandAsThePreprocessorDoes(string text, long expected)
+    {
+        var p = new HeaderPreprocessor();
+        p.Process(
+            """
+            #define _IOC(dir,type,nr,size) (((dir) << 30) | ((type) << 8) | ((nr) << 0) | ((size) << 16))
+            #define _IO(type,nr) _IOC(0,(type),(nr),0)
+            #define _IOR(type,nr,size) _IOC(2,(type),(nr),(sizeof(size)))
+            #define _IOWR(type,nr,size) _IOC(3,(type),(nr),(sizeof(size)))
+            #define SECCOMP_IOC_MAGIC '!'
+            #define SECCOMP_IOWR(nr, type) _IOWR(SECCOMP_IOC_MAGIC, nr, type)
+            """, "test.h");
+        TypeSizes.Learn("struct seccomp_data { int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]; };\n" +
+                        "struct seccomp_notif { __u64 id; __u32 pid; __u32 flags; struct seccomp_data data; };");
+        Assert.Equal(expected, IntegerExpression.Evaluate(text, p.Macros, inCondition: false, "test"));
+    }
 
     [Fact]
     public void ConditionsUseDefinedAndTreatUnknownNamesAsZero()

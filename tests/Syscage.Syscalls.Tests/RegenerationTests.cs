@@ -45,6 +45,26 @@ public class RegenerationTests
         Assert.Equal(11, Syscage.Abi.Errno.Number("EWOULDBLOCK"));
         Assert.Equal("EAGAIN", Syscage.Abi.Errno.Name(11));
         Assert.Equal(38, Syscage.Abi.Errno.Number("ENOSYS"));
+        Assert.Equal(38, Syscage.Abi.Errno.ENOSYS);
+    }
+
+    public static TheoryData<string> GeneratedConstantFiles => ["uapi", "signals", "helpers"];
+
+    [Theory]
+    [MemberData(nameof(GeneratedConstantFiles))]
+    public void CommittedConstantFilesMatchTheHeadersAndTheNewerFacts(string which)
+    {
+        string root = RepositoryRoot();
+        var (relativePath, expected) = which switch
+        {
+            "uapi" => (ConstantsTableGenerator.UapiOutputRelativePath,
+                       new ConstantsTableGenerator(newerFactsFile: Path.Combine(root, ConstantsTableGenerator.NewerFactsRelativePath)).GenerateUapi()),
+            "signals" => (SignalTableGenerator.OutputRelativePath, new SignalTableGenerator().Generate()),
+            _ => (HelperIdTableGenerator.OutputRelativePath, new HelperIdTableGenerator().Generate()),
+        };
+        string committed = File.ReadAllText(Path.Combine(root, relativePath));
+        if (committed != expected)
+            Assert.Fail(DescribeDifference(relativePath, committed, expected));
     }
 
     [Fact]

@@ -11,18 +11,25 @@ namespace Syscage.Generator;
 /// its prefixes; a name whose value is not an integer constant expression (<c>_IOR('T', ...)</c>, casts) is left
 /// out. Where a value depends on the architecture, the x86_64 headers are read.
 /// </summary>
-public sealed partial class ConstantsTableGenerator(string includeDirectory = "/usr/include")
+public sealed partial class ConstantsTableGenerator(string includeDirectory = "/usr/include", string? newerFactsFile = null)
 {
     /// <summary>Where the output goes, relative to the repository root.</summary>
     public const string OutputRelativePath = "src/Syscage/Abi/Constants.g.cs";
 
+    /// <summary>Where the internal constants go: every name of the table as a C# constant, for the library's own use.</summary>
+    public const string UapiOutputRelativePath = "src/Syscage/Abi/Uapi.g.cs";
+
+    /// <summary>The facts newer than the build machine's headers, relative to the repository root (read after them).</summary>
+    public const string NewerFactsRelativePath = "facts/uapi-newer.h";
+
     /// <summary>The headers read, in order, with the names each one contributes.</summary>
     internal static readonly (string Header, string Pattern)[] Sources =
     [
+        ("asm-generic/ioctl.h", @"(?!)"),   // the _IO/_IOR/_IOW/_IOWR macros the ioctl numbers below are made with
         ("asm-generic/fcntl.h", @"^(O_|F_|FD_|LOCK_)"),
         ("linux/fcntl.h", @"^(AT_|F_|DN_)"),
         ("linux/openat2.h", @"^RESOLVE_"),
-        ("linux/stat.h", @"^S_I"),
+        ("linux/stat.h", @"^(S_I|STATX_)"),
         ("linux/fs.h", @"^(RENAME_|SEEK_)"),
         ("linux/falloc.h", @"^FALLOC_FL_"),
         ("linux/close_range.h", @"^CLOSE_RANGE_"),
@@ -61,6 +68,15 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
         ("linux/random.h", @"^GRND_"),
         ("linux/membarrier.h", @"^MEMBARRIER_CMD_"),
         ("linux/userfaultfd.h", @"^(USERFAULTFD_IOC_NEW$|UFFD_USER_MODE_ONLY$)"),
+        ("asm-generic/poll.h", @"^POLL"),
+        ("x86_64-linux-gnu/bits/eventfd.h", @"^EFD_"),
+        ("linux/pidfd.h", @"^PIDFD_"),
+        ("linux/elf.h", @"^(EM_BPF$|ET_REL$|SHT_|SHF_(WRITE|ALLOC|EXECINSTR)$|STT_|SHN_(UNDEF|LORESERVE)$)"),
+        ("elf.h", @"^R_BPF_"),
+        ("linux/btf.h", @"^BTF_"),
+        ("linux/bpf_common.h", @"^BPF_"),
+        ("linux/filter.h", @"^BPF_(MAXINSNS|MEMWORDS)$"),
+        ("linux/bpf.h", @"^BPF_"),
     ];
 
     /// <summary>One constant: its name, its value as the filter compares it (sign-extended to 64 bits), its header.</summary>
@@ -75,6 +91,7 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
         pre.Define("__x86_64__");
         pre.Define("__LP64__");
         pre.Define("_SYS_SOCKET_H");
+        pre.Define("_SYS_EVENTFD_H");
         pre.Define("__USE_GNU");
         pre.Define("__USE_MISC");
         pre.Define("__USE_XOPEN2K8");
@@ -85,42 +102,53 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
             string path = Path.Combine(includeDirectory, header);
             if (!File.Exists(path))
             {
-                string package = header.Contains("bits/", StringComparison.Ordinal) ? "libc6-dev" : "linux-libc-dev";
+                string package = header.Contains("bits/", StringComparison.Ordinal) || !header.Contains('/', StringComparison.Ordinal) ? "libc6-dev" : "linux-libc-dev";
                 throw new MissingSourceException($"{path} is missing: install Debian's {package} (apt-get install {package})");
             }
-
-            string text = File.ReadAllText(path);
-            pre.Process(text, path);
-            var names = new List<string>();
-            foreach (Match m in DefineLine().Matches(text))
-                names.Add(m.Groups[1].Value);
-            foreach (var (name, body) in Enumerators(text))
-            {
-                // An enumerator is a constant of its own: it replaces glibc's "#define SOCK_STREAM SOCK_STREAM".
-                pre.Define(name, body);
-                names.Add(name);
-            }
-
-            var wanted = new Regex(pattern, RegexOptions.CultureInvariant);
-            foreach (string name in names)
-            {
-                if (!wanted.IsMatch(name) || !seen.Add(name))
-                    continue;
-                long value;
-                try
-                {
-                    value = IntegerExpression.Evaluate(name, pre.Macros, inCondition: false, context: name);
-                }
-                catch (FormatException)
-                {
-                    // Not an integer constant expression for us (function-like macros, casts, character literals).
-                    seen.Remove(name);
-                    continue;
-                }
-                result.Add(new Constant(name, unchecked((ulong)value), header));
-            }
+            ReadHeader(pre, File.ReadAllText(path), path, header, pattern, result, seen);
+        }
+        if (newerFactsFile is not null)
+        {
+            if (!File.Exists(newerFactsFile))
+                throw new MissingSourceException($"{newerFactsFile} is missing (it is part of the repository: {NewerFactsRelativePath})");
+            ReadHeader(pre, File.ReadAllText(newerFactsFile), newerFactsFile, NewerFactsRelativePath, ".", result, seen);
         }
         return result;
+    }
+
+    /// <summary>Runs one header through the preprocessor, learns its structures' sizes, and adds the constants it defines that <paramref name="pattern"/> wants.</summary>
+    private static void ReadHeader(HeaderPreprocessor pre, string text, string path, string header, string pattern, List<Constant> result, HashSet<string> seen)
+    {
+        pre.Process(text, path);
+        TypeSizes.Learn(HeaderPreprocessor.StripComments(HeaderPreprocessor.JoinContinuationLines(text)));
+        var names = new List<string>();
+        foreach (Match m in DefineLine().Matches(text))
+            names.Add(m.Groups[1].Value);
+        foreach (var (name, body) in Enumerators(text))
+        {
+            // An enumerator is a constant of its own: it replaces glibc's "#define SOCK_STREAM SOCK_STREAM".
+            pre.Define(name, body);
+            names.Add(name);
+        }
+
+        var wanted = new Regex(pattern, RegexOptions.CultureInvariant);
+        foreach (string name in names)
+        {
+            if (!wanted.IsMatch(name) || !seen.Add(name))
+                continue;
+            long value;
+            try
+            {
+                value = IntegerExpression.Evaluate(name, pre.Macros, inCondition: false, context: name);
+            }
+            catch (FormatException)
+            {
+                // Not an integer constant expression for us (casts, unknown structure sizes, stringizing).
+                seen.Remove(name);
+                continue;
+            }
+            result.Add(new Constant(name, unchecked((ulong)value), header));
+        }
     }
 
     /// <summary>
@@ -174,6 +202,35 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
         foreach (var c in constants)
             w.Append(CultureInfo.InvariantCulture, $"        (\"{c.Name}\", 0x{c.Value:X}UL, {headers.IndexOf(c.Header)}),\n");
         w.Append("    ];\n}\n");
+        return w.ToString();
+    }
+
+    /// <summary>
+    /// The generated <c>Uapi.g.cs</c>: every constant of the table as an internal C# constant, typed by its value (int,
+    /// then uint, long, ulong), for the library's own use — interop, opcodes, ELF and BTF — so that no kernel number is
+    /// written anywhere else.
+    /// </summary>
+    public string GenerateUapi()
+    {
+        var constants = Read();
+        var w = new StringBuilder();
+        w.Append("// <auto-generated>\n");
+        w.Append("//   Generated by tools/Syscage.Generator from the same headers as Constants.g.cs; do not edit; regenerate with:\n");
+        w.Append("//   ").Append(SyscallTableGenerator.RegenerateCommand).Append('\n');
+        w.Append("// </auto-generated>\n\n");
+        w.Append("namespace Syscage.Abi;\n\n");
+        w.Append("/// <summary>The kernel's and the C library's constants, by their C names (see Constants.g.cs for the headers).</summary>\n");
+        w.Append("internal static class Uapi\n{\n");
+        foreach (var c in constants)
+        {
+            long signed = unchecked((long)c.Value);
+            string decl = signed is >= int.MinValue and <= int.MaxValue ? $"int {c.Name} = {signed}"
+                : c.Value <= uint.MaxValue ? $"uint {c.Name} = 0x{c.Value:X}"
+                : signed < 0 ? $"long {c.Name} = {signed}"
+                : $"ulong {c.Name} = 0x{c.Value:X}";
+            w.Append(CultureInfo.InvariantCulture, $"    internal const {decl};\n");
+        }
+        w.Append("}\n");
         return w.ToString();
     }
 

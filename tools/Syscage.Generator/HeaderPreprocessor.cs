@@ -133,12 +133,15 @@ internal sealed class HeaderPreprocessor
         string name = argument[..end];
         bool functionLike = end < argument.Length && argument[end] == '(';
         string body = argument[end..];
+        string[] parameters = [];
         if (functionLike)
         {
-            body = body[(body.IndexOf(')', StringComparison.Ordinal) + 1)..];
+            int close = body.IndexOf(')', StringComparison.Ordinal);
+            parameters = body[1..close].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            body = body[(close + 1)..];
         }
 
-        macros[name] = new MacroDefinition(name, functionLike, body.Trim());
+        macros[name] = new MacroDefinition(name, functionLike, body.Trim()) { Parameters = parameters };
     }
 
     internal static string JoinContinuationLines(string text)

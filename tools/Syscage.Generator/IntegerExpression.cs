@@ -18,7 +18,11 @@ internal readonly record struct CToken(CTokenKind Kind, string Text, long Value)
 }
 
 /// <summary>A <c>#define</c>: object-like (<c>#define A (B + 1)</c>) or function-like (<c>#define F(x) ...</c>).</summary>
-internal sealed record MacroDefinition(string Name, bool IsFunctionLike, string Body);
+internal sealed record MacroDefinition(string Name, bool IsFunctionLike, string Body)
+{
+    /// <summary>A function-like macro's parameter names, in order.</summary>
+    public IReadOnlyList<string> Parameters { get; init; } = [];
+}
 
 /// <summary>
 /// Integer constant expressions as the C preprocessor sees them: the <c>#if</c> conditions of the uapi headers
@@ -57,6 +61,14 @@ internal static class IntegerExpression
                 }
 
                 tokens.Add(new CToken(CTokenKind.Identifier, text[start..i], 0));
+                continue;
+            }
+
+            if (c == '\'' && i + 2 < text.Length && text[i + 1] != '\\' && text[i + 2] == '\'')
+            {
+                // A character constant ('T' in _IOR('T', 0x30, int)): its code.
+                tokens.Add(new CToken(CTokenKind.Number, text.Substring(i, 3), text[i + 1]));
+                i += 3;
                 continue;
             }
 
@@ -168,21 +180,45 @@ internal static class IntegerExpression
                 continue;
             }
 
-            if (!inCondition && token.Text == "_IO" && IoctlNumber(tokens, ref i, macros, context, expanding) is { } ioctl)
+            if (!inCondition && token.Text == "sizeof" && i + 1 < tokens.Count && tokens[i + 1].Text == "(")
             {
-                output.Add(ioctl);
+                // sizeof(type): the size a C compiler gives it on x86_64, from the types the caller knows.
+                i = Arguments(tokens, i + 1, context, out var typeTokens);
+                string type = string.Join(' ', typeTokens.SelectMany(a => a).Select(t => t.Text));
+                long size = TypeSizes.Of(type) ?? throw new FormatException($"sizeof({type}) is not known, in {context}");
+                output.Add(new CToken(CTokenKind.Number, size.ToString(CultureInfo.InvariantCulture), size));
                 continue;
             }
 
             if (macros.TryGetValue(token.Text, out MacroDefinition? macro) && !expanding.Contains(token.Text))
             {
+                List<CToken> body = Tokenize(macro.Body);
                 if (macro.IsFunctionLike)
                 {
-                    throw new FormatException($"function-like macro {macro.Name} used in {context}; the generator does not expand those");
+                    if (i + 1 >= tokens.Count || tokens[i + 1].Text != "(")
+                    {
+                        throw new FormatException($"function-like macro {macro.Name} used without arguments in {context}");
+                    }
+
+                    i = Arguments(tokens, i + 1, context, out var arguments);
+                    if (arguments.Count != macro.Parameters.Count && !(macro.Parameters.Count == 0 && arguments is [[]]))
+                    {
+                        throw new FormatException($"{macro.Name} takes {macro.Parameters.Count} arguments, given {arguments.Count}, in {context}");
+                    }
+
+                    if (body.Any(t => t.Text is "#" or "##"))
+                    {
+                        throw new FormatException($"{macro.Name} stringizes or pastes tokens, which the generator does not do, in {context}");
+                    }
+
+                    // Each parameter is replaced by its argument's tokens, as the preprocessor does; the result is expanded again.
+                    body = [.. body.SelectMany(t => t.Kind == CTokenKind.Identifier && ParameterIndex(macro, t.Text) is int k and >= 0
+                        ? arguments[k]
+                        : (IEnumerable<CToken>)[t])];
                 }
 
                 expanding.Add(token.Text);
-                ExpandInto(Tokenize(macro.Body), macros, inCondition, context, expanding, output);
+                ExpandInto(body, macros, inCondition, context, expanding, output);
                 expanding.Remove(token.Text);
                 continue;
             }
@@ -197,43 +233,41 @@ internal static class IntegerExpression
         }
     }
 
-    /// <summary>
-    /// <c>_IO(type, nr)</c> of asm-generic/ioctl.h, the ioctl number without data: <c>_IOC(_IOC_NONE, type, nr, 0)</c> =
-    /// <c>(type &lt;&lt; _IOC_TYPESHIFT) | (nr &lt;&lt; _IOC_NRSHIFT)</c> with the generic shifts 8 and 0 (x86's). The
-    /// forms with data (<c>_IOR</c>, <c>_IOW</c>, <c>_IOWR</c>) need the C type's size and stay unexpanded. On success
-    /// <paramref name="i"/> moves to the closing parenthesis.
-    /// </summary>
-    private static CToken? IoctlNumber(IReadOnlyList<CToken> tokens, ref int i, IReadOnlyDictionary<string, MacroDefinition> macros, string context, HashSet<string> expanding)
+    private static int ParameterIndex(MacroDefinition macro, string name)
     {
-        const int TypeShift = 8, NrShift = 0;
-        if (i + 1 >= tokens.Count || tokens[i + 1].Text != "(")
-            return null;
-        var args = new List<List<CToken>> { new() };
-        int depth = 0, j = i + 2;
-        for (; j < tokens.Count; j++)
+        for (int k = 0; k < macro.Parameters.Count; k++)
+        {
+            if (macro.Parameters[k] == name)
+            {
+                return k;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// The arguments of a macro call or <c>sizeof</c> whose <c>(</c> is at <paramref name="open"/>: the token lists between
+    /// top-level commas. Returns the index of the closing <c>)</c>.
+    /// </summary>
+    private static int Arguments(IReadOnlyList<CToken> tokens, int open, string context, out List<List<CToken>> arguments)
+    {
+        arguments = [[]];
+        int depth = 0;
+        for (int j = open + 1; j < tokens.Count; j++)
         {
             string t = tokens[j].Text;
             if (t == ")" && depth == 0)
-                break;
+                return j;
             if (t == "," && depth == 0)
             {
-                args.Add([]);
+                arguments.Add([]);
                 continue;
             }
             depth += t == "(" ? 1 : t == ")" ? -1 : 0;
-            args[^1].Add(tokens[j]);
+            arguments[^1].Add(tokens[j]);
         }
-        if (j >= tokens.Count || args.Count != 2)
-            throw new FormatException($"malformed _IO(type, nr) in {context}");
-        long Value(List<CToken> arg)
-        {
-            var expanded = new List<CToken>();
-            ExpandInto(arg, macros, inCondition: false, context, expanding, expanded);
-            return Evaluate(expanded, context);
-        }
-        long value = (Value(args[0]) << TypeShift) | (Value(args[1]) << NrShift);
-        i = j;
-        return new CToken(CTokenKind.Number, value.ToString(CultureInfo.InvariantCulture), value);
+        throw new FormatException($"unbalanced parentheses in {context}");
     }
 
     /// <summary>Evaluates an expanded token list (numbers and operators only).</summary>

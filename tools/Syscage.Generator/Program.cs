@@ -86,7 +86,11 @@ try
 
     Emit(SyscallTableGenerator.OutputRelativePath, generator.Generate());
     Emit(ErrnoTableGenerator.OutputRelativePath, new ErrnoTableGenerator(includeDirectory).Generate());
-    Emit(ConstantsTableGenerator.OutputRelativePath, new ConstantsTableGenerator(includeDirectory).Generate());
+    var constants = new ConstantsTableGenerator(includeDirectory, Path.Combine(root, ConstantsTableGenerator.NewerFactsRelativePath));
+    Emit(ConstantsTableGenerator.OutputRelativePath, constants.Generate());
+    Emit(ConstantsTableGenerator.UapiOutputRelativePath, constants.GenerateUapi());
+    Emit(SignalTableGenerator.OutputRelativePath, new SignalTableGenerator(includeDirectory).Generate());
+    Emit(HelperIdTableGenerator.OutputRelativePath, new HelperIdTableGenerator(includeDirectory).Generate());
 }
 catch (MissingSourceException e)
 {

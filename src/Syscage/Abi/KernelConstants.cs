@@ -43,20 +43,6 @@ public static partial class KernelConstants
     /// <summary>The value of <paramref name="name"/>, or null when it is not known.</summary>
     public static ulong? Value(string name) => TryGetValue(name, out ulong v) ? v : null;
 
-    /// <summary>
-    /// The name of signal <paramref name="number"/> (<c>SIGSEGV</c>), the first of its names in header order
-    /// (<c>SIGABRT</c>, not <c>SIGIOT</c>), or null when it has none (real-time signals).
-    /// </summary>
-    public static string? SignalName(int number) =>
-        number is > 0 and < 32 ? Table.FirstOrDefault(c => c.Value == (ulong)number && IsSignalName(c.Name)).Name : null;
-
-    /// <summary>The number of signal <paramref name="name"/> (<c>SIGTERM</c> → 15).</summary>
-    public static int Signal(string name) =>
-        IsSignalName(name) && Value(name) is ulong v ? (int)v : throw new ArgumentException($"{name} is not a signal this table knows", nameof(name));
-
-    private static bool IsSignalName(string name) =>
-        name.Length > 3 && name.StartsWith("SIG", StringComparison.Ordinal) && name.AsSpan(3).IndexOfAnyExceptInRange('A', 'Z') < 0 && name != "SIGSTKSZ";
-
     /// <summary>The header (relative to <c>/usr/include</c>) that defined <paramref name="name"/>, or null.</summary>
     public static string? HeaderOf(string name) => Index.ByName.TryGetValue(name, out var entry) ? Headers[entry.Header] : null;
 

@@ -33,18 +33,18 @@ public enum SeccompActionKind
 public readonly record struct SeccompAction(uint Value)
 {
 #pragma warning disable CS1591 // Kernel names, see include/uapi/linux/seccomp.h.
-    public const uint SECCOMP_RET_KILL_PROCESS = 0x80000000;
-    public const uint SECCOMP_RET_KILL_THREAD = 0x00000000;
+    public const uint SECCOMP_RET_KILL_PROCESS = Uapi.SECCOMP_RET_KILL_PROCESS;
+    public const uint SECCOMP_RET_KILL_THREAD = (uint)Uapi.SECCOMP_RET_KILL_THREAD;
     public const uint SECCOMP_RET_KILL = SECCOMP_RET_KILL_THREAD;
-    public const uint SECCOMP_RET_TRAP = 0x00030000;
-    public const uint SECCOMP_RET_ERRNO = 0x00050000;
-    public const uint SECCOMP_RET_USER_NOTIF = 0x7fc00000;
-    public const uint SECCOMP_RET_TRACE = 0x7ff00000;
-    public const uint SECCOMP_RET_LOG = 0x7ffc0000;
-    public const uint SECCOMP_RET_ALLOW = 0x7fff0000;
-    public const uint SECCOMP_RET_ACTION_FULL = 0xffff0000;
-    public const uint SECCOMP_RET_ACTION = 0x7fff0000;
-    public const uint SECCOMP_RET_DATA = 0x0000ffff;
+    public const uint SECCOMP_RET_TRAP = (uint)Uapi.SECCOMP_RET_TRAP;
+    public const uint SECCOMP_RET_ERRNO = (uint)Uapi.SECCOMP_RET_ERRNO;
+    public const uint SECCOMP_RET_USER_NOTIF = (uint)Uapi.SECCOMP_RET_USER_NOTIF;
+    public const uint SECCOMP_RET_TRACE = (uint)Uapi.SECCOMP_RET_TRACE;
+    public const uint SECCOMP_RET_LOG = (uint)Uapi.SECCOMP_RET_LOG;
+    public const uint SECCOMP_RET_ALLOW = (uint)Uapi.SECCOMP_RET_ALLOW;
+    public const uint SECCOMP_RET_ACTION_FULL = Uapi.SECCOMP_RET_ACTION_FULL;
+    public const uint SECCOMP_RET_ACTION = (uint)Uapi.SECCOMP_RET_ACTION;
+    public const uint SECCOMP_RET_DATA = (uint)Uapi.SECCOMP_RET_DATA;
     /// <summary><c>MAX_ERRNO</c>: the kernel clamps ERRNO data to this (include/linux/err.h).</summary>
     public const int MAX_ERRNO = 4095;
 #pragma warning restore CS1591

@@ -1,3 +1,4 @@
+using Syscage.Abi;
 namespace Syscage.Bpf;
 
 /// <summary>
@@ -8,55 +9,55 @@ namespace Syscage.Bpf;
 public static class Opcode
 {
 #pragma warning disable CS1591 // The kernel names document themselves; see bpf_common.h.
-    public const ushort BPF_LD = 0x00;
-    public const ushort BPF_LDX = 0x01;
-    public const ushort BPF_ST = 0x02;
-    public const ushort BPF_STX = 0x03;
-    public const ushort BPF_ALU = 0x04;
-    public const ushort BPF_JMP = 0x05;
-    public const ushort BPF_RET = 0x06;
-    public const ushort BPF_MISC = 0x07;
+    public const ushort BPF_LD = (ushort)Uapi.BPF_LD;
+    public const ushort BPF_LDX = (ushort)Uapi.BPF_LDX;
+    public const ushort BPF_ST = (ushort)Uapi.BPF_ST;
+    public const ushort BPF_STX = (ushort)Uapi.BPF_STX;
+    public const ushort BPF_ALU = (ushort)Uapi.BPF_ALU;
+    public const ushort BPF_JMP = (ushort)Uapi.BPF_JMP;
+    public const ushort BPF_RET = (ushort)Uapi.BPF_RET;
+    public const ushort BPF_MISC = (ushort)Uapi.BPF_MISC;
 
-    public const ushort BPF_W = 0x00;
-    public const ushort BPF_H = 0x08;
-    public const ushort BPF_B = 0x10;
+    public const ushort BPF_W = (ushort)Uapi.BPF_W;
+    public const ushort BPF_H = (ushort)Uapi.BPF_H;
+    public const ushort BPF_B = (ushort)Uapi.BPF_B;
 
-    public const ushort BPF_IMM = 0x00;
-    public const ushort BPF_ABS = 0x20;
-    public const ushort BPF_IND = 0x40;
-    public const ushort BPF_MEM = 0x60;
-    public const ushort BPF_LEN = 0x80;
-    public const ushort BPF_MSH = 0xa0;
+    public const ushort BPF_IMM = (ushort)Uapi.BPF_IMM;
+    public const ushort BPF_ABS = (ushort)Uapi.BPF_ABS;
+    public const ushort BPF_IND = (ushort)Uapi.BPF_IND;
+    public const ushort BPF_MEM = (ushort)Uapi.BPF_MEM;
+    public const ushort BPF_LEN = (ushort)Uapi.BPF_LEN;
+    public const ushort BPF_MSH = (ushort)Uapi.BPF_MSH;
 
-    public const ushort BPF_ADD = 0x00;
-    public const ushort BPF_SUB = 0x10;
-    public const ushort BPF_MUL = 0x20;
-    public const ushort BPF_DIV = 0x30;
-    public const ushort BPF_OR = 0x40;
-    public const ushort BPF_AND = 0x50;
-    public const ushort BPF_LSH = 0x60;
-    public const ushort BPF_RSH = 0x70;
-    public const ushort BPF_NEG = 0x80;
-    public const ushort BPF_MOD = 0x90;
-    public const ushort BPF_XOR = 0xa0;
+    public const ushort BPF_ADD = (ushort)Uapi.BPF_ADD;
+    public const ushort BPF_SUB = (ushort)Uapi.BPF_SUB;
+    public const ushort BPF_MUL = (ushort)Uapi.BPF_MUL;
+    public const ushort BPF_DIV = (ushort)Uapi.BPF_DIV;
+    public const ushort BPF_OR = (ushort)Uapi.BPF_OR;
+    public const ushort BPF_AND = (ushort)Uapi.BPF_AND;
+    public const ushort BPF_LSH = (ushort)Uapi.BPF_LSH;
+    public const ushort BPF_RSH = (ushort)Uapi.BPF_RSH;
+    public const ushort BPF_NEG = (ushort)Uapi.BPF_NEG;
+    public const ushort BPF_MOD = (ushort)Uapi.BPF_MOD;
+    public const ushort BPF_XOR = (ushort)Uapi.BPF_XOR;
 
-    public const ushort BPF_JA = 0x00;
-    public const ushort BPF_JEQ = 0x10;
-    public const ushort BPF_JGT = 0x20;
-    public const ushort BPF_JGE = 0x30;
-    public const ushort BPF_JSET = 0x40;
+    public const ushort BPF_JA = (ushort)Uapi.BPF_JA;
+    public const ushort BPF_JEQ = (ushort)Uapi.BPF_JEQ;
+    public const ushort BPF_JGT = (ushort)Uapi.BPF_JGT;
+    public const ushort BPF_JGE = (ushort)Uapi.BPF_JGE;
+    public const ushort BPF_JSET = (ushort)Uapi.BPF_JSET;
 
-    public const ushort BPF_K = 0x00;
-    public const ushort BPF_X = 0x08;
+    public const ushort BPF_K = (ushort)Uapi.BPF_K;
+    public const ushort BPF_X = (ushort)Uapi.BPF_X;
     public const ushort BPF_A = 0x10;
 
     public const ushort BPF_TAX = 0x00;
     public const ushort BPF_TXA = 0x80;
 
     /// <summary><c>BPF_MAXINSNS</c>: the most instructions a classic program may have.</summary>
-    public const int BPF_MAXINSNS = 4096;
+    public const int BPF_MAXINSNS = Uapi.BPF_MAXINSNS;
     /// <summary><c>BPF_MEMWORDS</c>: the number of scratch memory words.</summary>
-    public const int BPF_MEMWORDS = 16;
+    public const int BPF_MEMWORDS = Uapi.BPF_MEMWORDS;
     /// <summary><c>SKF_AD_OFF</c>: start of the socket-filter ancillary-data offsets (meaningless to seccomp).</summary>
     public const uint SKF_AD_OFF = unchecked((uint)-0x1000);
 #pragma warning restore CS1591

@@ -1,3 +1,4 @@
+using Syscage.Abi;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -70,7 +71,7 @@ public sealed record SandboxGuard(BpfProgram Filter, ulong Marker);
 public sealed record SandboxExit(int? ExitCode, int? Signal, bool CoreDumped, string? Failure)
 {
     /// <summary><c>SIGSYS</c>: the signal of <c>SECCOMP_RET_KILL_*</c> and <c>SECCOMP_RET_TRAP</c>.</summary>
-    public const int SIGSYS = 31;
+    public const int SIGSYS = Uapi.SIGSYS;
 
     /// <summary>Processes of the command's tree still running when it ended, which the launcher then killed.</summary>
     public int Swept { get; init; }
@@ -275,7 +276,7 @@ public sealed class SandboxedProcess : IDisposable
             if (syscall4(SYS_pidfd_send_signal, _launcherPidfd.DangerousGetHandle(), signal, 0, 0) != 0)
             {
                 var e = KernelException.FromLastError("pidfd_send_signal(launcher)");
-                if (e.Errno != 3 /* ESRCH: already gone */)
+                if (e.Errno != Errno.ESRCH) // already gone
                     throw e;
             }
         }
@@ -333,7 +334,7 @@ public sealed class SandboxedProcess : IDisposable
                 nint n = write(fd, bytes.AsSpan(done), bytes.Length - done);
                 if (n < 0)
                 {
-                    if (Marshal.GetLastPInvokeError() == 4 /* EINTR */)
+                    if (Marshal.GetLastPInvokeError() == Errno.EINTR)
                         continue;
                     break; // the launcher is gone; its status says why
                 }
@@ -512,7 +513,7 @@ public sealed class SandboxedProcess : IDisposable
                 while (true)
                 {
                     nint n = read(statusFd, buffer, buffer.Length);
-                    if (n < 0 && Marshal.GetLastPInvokeError() == 4 /* EINTR */)
+                    if (n < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR)
                         continue;
                     if (n <= 0)
                         break;
@@ -590,7 +591,7 @@ public sealed class SandboxedProcess : IDisposable
             {
                 launcherPidfd.DangerousAddRef(ref added);
                 while (waitid(P_PIDFD, (int)launcherPidfd.DangerousGetHandle(), info, WEXITED) != 0)
-                    if (Marshal.GetLastPInvokeError() != 4 /* EINTR */)
+                    if (Marshal.GetLastPInvokeError() != Errno.EINTR)
                         return; // ECHILD: someone reaped it for us; the status lines are what counts
             }
             finally

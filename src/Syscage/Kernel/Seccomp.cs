@@ -12,17 +12,17 @@ public enum FilterFlags : uint
     /// <summary>No flags.</summary>
     None = 0,
     /// <summary><c>SECCOMP_FILTER_FLAG_TSYNC</c>: install on every thread of the process, or fail.</summary>
-    Tsync = 1 << 0,
+    Tsync = Uapi.SECCOMP_FILTER_FLAG_TSYNC,
     /// <summary><c>SECCOMP_FILTER_FLAG_LOG</c>: log every action but ALLOW.</summary>
-    Log = 1 << 1,
+    Log = Uapi.SECCOMP_FILTER_FLAG_LOG,
     /// <summary><c>SECCOMP_FILTER_FLAG_SPEC_ALLOW</c>: don't force the speculative-store-bypass mitigation.</summary>
-    SpecAllow = 1 << 2,
+    SpecAllow = Uapi.SECCOMP_FILTER_FLAG_SPEC_ALLOW,
     /// <summary><c>SECCOMP_FILTER_FLAG_NEW_LISTENER</c>: return a user-notification listener fd.</summary>
-    NewListener = 1 << 3,
+    NewListener = Uapi.SECCOMP_FILTER_FLAG_NEW_LISTENER,
     /// <summary><c>SECCOMP_FILTER_FLAG_TSYNC_ESRCH</c>: a TSYNC failure returns ESRCH instead of a thread id.</summary>
-    TsyncEsrch = 1 << 4,
+    TsyncEsrch = Uapi.SECCOMP_FILTER_FLAG_TSYNC_ESRCH,
     /// <summary><c>SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV</c>: once received, a notified task waits killably.</summary>
-    WaitKillableRecv = 1 << 5,
+    WaitKillableRecv = Uapi.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
 }
 
 /// <summary>
@@ -33,10 +33,10 @@ public enum FilterFlags : uint
 public static class Seccomp
 {
 #pragma warning disable CS1591 // Kernel names: include/uapi/linux/seccomp.h.
-    public const uint SECCOMP_SET_MODE_STRICT = 0;
-    public const uint SECCOMP_SET_MODE_FILTER = 1;
-    public const uint SECCOMP_GET_ACTION_AVAIL = 2;
-    public const uint SECCOMP_GET_NOTIF_SIZES = 3;
+    public const uint SECCOMP_SET_MODE_STRICT = (uint)Uapi.SECCOMP_SET_MODE_STRICT;
+    public const uint SECCOMP_SET_MODE_FILTER = (uint)Uapi.SECCOMP_SET_MODE_FILTER;
+    public const uint SECCOMP_GET_ACTION_AVAIL = (uint)Uapi.SECCOMP_GET_ACTION_AVAIL;
+    public const uint SECCOMP_GET_NOTIF_SIZES = (uint)Uapi.SECCOMP_GET_NOTIF_SIZES;
 #pragma warning restore CS1591
 
     /// <summary>Sizes of the user-notification structures this kernel uses (<c>struct seccomp_notif_sizes</c>).</summary>
@@ -56,7 +56,7 @@ public static class Seccomp
         if (rc == 0)
             return true;
         int errno = Marshal.GetLastPInvokeError();
-        if (errno == 95 /* EOPNOTSUPP */)
+        if (errno == Errno.EOPNOTSUPP)
             return false;
         throw new KernelException("seccomp(SECCOMP_GET_ACTION_AVAIL)", errno);
     }
@@ -80,7 +80,7 @@ public static class Seccomp
         int errno = Marshal.GetLastPInvokeError();
         if (rc == 0)
             throw new InvalidOperationException("seccomp accepted a null filter");
-        return errno == 14 /* EFAULT */;
+        return errno == Errno.EFAULT;
     }
 
     /// <summary>

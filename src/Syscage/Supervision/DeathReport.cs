@@ -24,7 +24,7 @@ internal sealed class DeathReport(string source, BpfProgram? filter, VerdictAppl
     {
         if (exit.Signal is not int signal)
             return null;
-        if (signal == KernelConstants.Signal("SIGKILL") && applier.KillOf(commandPid) is { } kill)
+        if (signal == Signals.SIGKILL && applier.KillOf(commandPid) is { } kill)
             return $"was killed by the supervisor for a {kill.Action} verdict of {source} on {kill.Call} " +
                    "(with SIGKILL: from user space only SIGKILL is certain to kill; the kernel's own KILL uses SIGSYS)";
         if (!exit.KilledBySigsys)
@@ -45,5 +45,5 @@ internal sealed class DeathReport(string source, BpfProgram? filter, VerdictAppl
     }
 
     private static string SignalName(int signal) =>
-        KernelConstants.SignalName(signal) ?? string.Create(CultureInfo.InvariantCulture, $"signal {signal}");
+        Signals.Name(signal) ?? string.Create(CultureInfo.InvariantCulture, $"signal {signal}");
 }

@@ -26,7 +26,6 @@ namespace Syscage.Supervision;
 /// </remarks>
 public sealed class NotificationRouter
 {
-    private const int EPERM = 1, ENOSYS = 38;
     private readonly ConcurrentDictionary<string, NotificationHandler> _handlers = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, NotificationHandler> _emulated = new(StringComparer.Ordinal);
 
@@ -88,8 +87,8 @@ public sealed class NotificationRouter
             return handler(notification, context);
         if (TryDenyErrno(name, out int errno))
             return ValueTask.FromResult(NotificationResponse.Error(errno));
-        Log?.WriteLine($"syscage: {SyscallDecoder.Decode(notification.Data, context)} -> ENOSYS: no handler named '{name}' (pid {notification.Pid})");
-        return ValueTask.FromResult(NotificationResponse.Error(ENOSYS));
+        Log?.WriteLine($"syscage: {SyscallDecoder.Decode(notification.Data, context)} -> Errno.ENOSYS: no handler named '{name}' (pid {notification.Pid})");
+        return ValueTask.FromResult(NotificationResponse.Error(Errno.ENOSYS));
     }
 
     /// <summary><c>deny</c> (EPERM), <c>deny_EACCES</c>, <c>deny(EACCES)</c>, <c>deny(13)</c>.</summary>
@@ -99,7 +98,7 @@ public sealed class NotificationRouter
         errno = 0;
         if (handlerName == "deny")
         {
-            errno = EPERM;
+            errno = Errno.EPERM;
             return true;
         }
         string? arg = handlerName.StartsWith("deny_", StringComparison.Ordinal) ? handlerName[5..]

@@ -1,3 +1,4 @@
+using Syscage.Abi;
 using System.Runtime.InteropServices;
 using Syscage.Ebpf.Helpers;
 using Syscage.Kernel;
@@ -19,7 +20,6 @@ namespace Syscage.Supervision;
 /// </remarks>
 public sealed class NotifiedTask : IBpfTask
 {
-    private const int EFAULT = 14;
     private readonly NotificationContext _context;
     private Status? _status;
     private string? _comm;
@@ -74,7 +74,7 @@ public sealed class NotifiedTask : IBpfTask
         if (destination.IsEmpty)
             return 0;
         int n = _context.ReadMemory(address, destination);
-        return n == destination.Length ? 0 : -EFAULT;
+        return n == destination.Length ? 0 : -Errno.EFAULT;
     }
 
     /// <summary>
@@ -140,7 +140,7 @@ public sealed class NotifiedTask : IBpfTask
         int pidfd = -1;
         if (ThreadGroups.Count < MaxPidFds)
         {
-            const int PIDFD_THREAD = 0x80; // O_EXCL: a pidfd for one thread (Linux 6.9)
+            const int PIDFD_THREAD = Uapi.PIDFD_THREAD; // O_EXCL: a pidfd for one thread (Linux 6.9)
             pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD, 0);
         }
         var entry = new ThreadEntry(tgid, pidfd < 0 ? -1 : pidfd);
@@ -202,7 +202,7 @@ public sealed class NotifiedTask : IBpfTask
         if (n >= 0)
             return true; // something is mapped at 0 (mmap_min_addr = 0): the read was allowed
         int e = Marshal.GetLastPInvokeError();
-        return e == EFAULT; // EPERM, EACCES: no ptrace access; ESRCH: gone
+        return e == Errno.EFAULT; // EPERM, EACCES: no ptrace access; ESRCH: gone
     }
 
     private readonly record struct Status(int Tgid, uint Uid, uint Gid);

@@ -148,7 +148,7 @@ public sealed class SeccompAgent : IDisposable
         if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, out var st) != 0)
         {
             int errno = Marshal.GetLastPInvokeError();
-            if (errno == 2 /* ENOENT */)
+            if (errno == Errno.ENOENT)
                 return;
             throw new IOException($"{path}: cannot listen there: {KernelException.Describe(errno)}");
         }
@@ -383,11 +383,11 @@ public sealed class SeccompAgent : IDisposable
             nint n;
             do
                 n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-            while (n < 0 && Marshal.GetLastPInvokeError() == 4 /* EINTR */);
+            while (n < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR);
             if (n < 0)
             {
                 int e = Marshal.GetLastPInvokeError();
-                return e == 11 /* EAGAIN */ ? -1 : throw new KernelException("recvmsg", e);
+                return e == Errno.EAGAIN ? -1 : throw new KernelException("recvmsg", e);
             }
             nuint offset = 0;
             while (offset + 16 <= msg.ControlLen)

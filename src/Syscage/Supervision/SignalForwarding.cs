@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using Syscage.Kernel;
-using Syscage.Policy;
 using Syscage.Abi;
 
 namespace Syscage.Supervision;
@@ -20,16 +19,14 @@ namespace Syscage.Supervision;
 /// </remarks>
 public sealed class SignalForwarding : IDisposable
 {
-    private const int LastSignal = 64; // _NSIG - 1 on Linux
-
-    private static readonly int[] KeepDefault = Signals("SIGCONT", "SIGTSTP", "SIGWINCH");
+    private static readonly int[] KeepDefault = [Signals.SIGCONT, Signals.SIGTSTP, Signals.SIGWINCH];
 
     // 32 and 33 are the C library's own; 34, its SIGRTMIN, is the .NET runtime's INJECT_ACTIVATION_SIGNAL.
     private static readonly int[] NotForwarded =
     [
-        .. Signals("SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGSEGV", "SIGPIPE", "SIGCHLD", "SIGSTOP",
-                   "SIGTTIN", "SIGTTOU", "SIGSYS"),
-        KernelConstants.Signal("SIGRTMIN"), KernelConstants.Signal("SIGRTMIN") + 1, KernelConstants.Signal("SIGRTMIN") + 2,
+        Signals.SIGILL, Signals.SIGTRAP, Signals.SIGABRT, Signals.SIGBUS, Signals.SIGFPE, Signals.SIGKILL, Signals.SIGSEGV,
+        Signals.SIGPIPE, Signals.SIGCHLD, Signals.SIGSTOP, Signals.SIGTTIN, Signals.SIGTTOU, Signals.SIGSYS,
+        Signals.SIGRTMIN, Signals.SIGRTMIN + 1, Signals.SIGRTMIN + 2,
     ];
     private readonly List<PosixSignalRegistration> _registrations = [];
 
@@ -54,7 +51,7 @@ public sealed class SignalForwarding : IDisposable
     }
 
     /// <summary>The signals passed on (for documentation and tests).</summary>
-    public static IEnumerable<int> Forwarded => Enumerable.Range(1, LastSignal).Where(s => !NotForwarded.Contains(s));
+    public static IEnumerable<int> Forwarded => Enumerable.Range(1, Signals.Last).Where(s => !NotForwarded.Contains(s));
 
     /// <summary>Starts passing signals on to <paramref name="process"/>; dispose to stop.</summary>
     public static SignalForwarding Start(SandboxedProcess process)
@@ -74,8 +71,6 @@ public sealed class SignalForwarding : IDisposable
             // The command is already gone.
         }
     }
-
-    private static int[] Signals(params string[] names) => [.. names.Select(KernelConstants.Signal)];
 
     /// <inheritdoc/>
     public void Dispose()

@@ -68,7 +68,7 @@ public static class SupervisorGuard
             Refuse(call, OneOf(0, ours), eperm);
         var setown = Condition.All(Is32(1, Constant("F_SETOWN")), OneOf(2, [.. ours, -context.SupervisorProcessGroup]));
         // F_SETSIG picks the signal an I/O owner gets; an uncatchable one would end the supervisor whatever it owns.
-        var setsig = Condition.All(Is32(1, Constant("F_SETSIG")), OneOf(2, [KernelConstants.Signal("SIGKILL"), KernelConstants.Signal("SIGSTOP")]));
+        var setsig = Condition.All(Is32(1, Constant("F_SETSIG")), OneOf(2, [Signals.SIGKILL, Signals.SIGSTOP]));
         foreach (var fcntl in (string[])["fcntl", "fcntl64"])
         {
             Refuse(fcntl, setown, eperm);

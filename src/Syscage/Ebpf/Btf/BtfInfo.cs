@@ -1,3 +1,4 @@
+using Syscage.Abi;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
@@ -11,7 +12,7 @@ namespace Syscage.Ebpf.Btf;
 /// </summary>
 public sealed class BtfInfo
 {
-    private const ushort BTF_MAGIC = 0xeB9F;
+    private const ushort BTF_MAGIC = (ushort)Uapi.BTF_MAGIC;
     private const int MaxResolveDepth = 32;
     private readonly List<BtfType> _types;
 

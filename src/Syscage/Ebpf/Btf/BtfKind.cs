@@ -1,48 +1,49 @@
+using Syscage.Abi;
 namespace Syscage.Ebpf.Btf;
 
 /// <summary>BTF type kinds with the kernel's values (<c>BTF_KIND_*</c> in <c>include/uapi/linux/btf.h</c>).</summary>
 public enum BtfKind
 {
     /// <summary><c>BTF_KIND_UNKN</c>: type id 0 is <c>void</c>.</summary>
-    Void = 0,
+    Void = Uapi.BTF_KIND_UNKN,
     /// <summary><c>BTF_KIND_INT</c>.</summary>
-    Int = 1,
+    Int = Uapi.BTF_KIND_INT,
     /// <summary><c>BTF_KIND_PTR</c>.</summary>
-    Ptr = 2,
+    Ptr = Uapi.BTF_KIND_PTR,
     /// <summary><c>BTF_KIND_ARRAY</c>.</summary>
-    Array = 3,
+    Array = Uapi.BTF_KIND_ARRAY,
     /// <summary><c>BTF_KIND_STRUCT</c>.</summary>
-    Struct = 4,
+    Struct = Uapi.BTF_KIND_STRUCT,
     /// <summary><c>BTF_KIND_UNION</c>.</summary>
-    Union = 5,
+    Union = Uapi.BTF_KIND_UNION,
     /// <summary><c>BTF_KIND_ENUM</c>.</summary>
-    Enum = 6,
+    Enum = Uapi.BTF_KIND_ENUM,
     /// <summary><c>BTF_KIND_FWD</c>.</summary>
-    Fwd = 7,
+    Fwd = Uapi.BTF_KIND_FWD,
     /// <summary><c>BTF_KIND_TYPEDEF</c>.</summary>
-    Typedef = 8,
+    Typedef = Uapi.BTF_KIND_TYPEDEF,
     /// <summary><c>BTF_KIND_VOLATILE</c>.</summary>
-    Volatile = 9,
+    Volatile = Uapi.BTF_KIND_VOLATILE,
     /// <summary><c>BTF_KIND_CONST</c>.</summary>
-    Const = 10,
+    Const = Uapi.BTF_KIND_CONST,
     /// <summary><c>BTF_KIND_RESTRICT</c>.</summary>
-    Restrict = 11,
+    Restrict = Uapi.BTF_KIND_RESTRICT,
     /// <summary><c>BTF_KIND_FUNC</c>.</summary>
-    Func = 12,
+    Func = Uapi.BTF_KIND_FUNC,
     /// <summary><c>BTF_KIND_FUNC_PROTO</c>.</summary>
-    FuncProto = 13,
+    FuncProto = Uapi.BTF_KIND_FUNC_PROTO,
     /// <summary><c>BTF_KIND_VAR</c>.</summary>
-    Var = 14,
+    Var = Uapi.BTF_KIND_VAR,
     /// <summary><c>BTF_KIND_DATASEC</c>.</summary>
-    Datasec = 15,
+    Datasec = Uapi.BTF_KIND_DATASEC,
     /// <summary><c>BTF_KIND_FLOAT</c>.</summary>
-    Float = 16,
+    Float = Uapi.BTF_KIND_FLOAT,
     /// <summary><c>BTF_KIND_DECL_TAG</c>.</summary>
-    DeclTag = 17,
+    DeclTag = Uapi.BTF_KIND_DECL_TAG,
     /// <summary><c>BTF_KIND_TYPE_TAG</c>.</summary>
-    TypeTag = 18,
+    TypeTag = Uapi.BTF_KIND_TYPE_TAG,
     /// <summary><c>BTF_KIND_ENUM64</c>.</summary>
-    Enum64 = 19,
+    Enum64 = Uapi.BTF_KIND_ENUM64,
 }
 
 /// <summary>A struct or union member, a DATASEC entry (<c>Type</c>, <c>Offset</c> in bytes, <c>Size</c>) or a function parameter.</summary>

@@ -1,3 +1,4 @@
+using Syscage.Abi;
 using System.Buffers.Binary;
 using System.Collections.Immutable;
 using System.Diagnostics.CodeAnalysis;
@@ -37,7 +38,7 @@ public sealed record GlobalVariable(string Name, string Section, int MapIndex, i
 /// </summary>
 public sealed class EbpfObject
 {
-    private const uint R_BPF_NONE = 0, R_BPF_64_64 = 1, R_BPF_64_ABS64 = 2, R_BPF_64_ABS32 = 3, R_BPF_64_NODYLD32 = 4, R_BPF_64_32 = 10;
+    private const uint R_BPF_NONE = (uint)Uapi.R_BPF_NONE, R_BPF_64_64 = (uint)Uapi.R_BPF_64_64, R_BPF_64_ABS64 = (uint)Uapi.R_BPF_64_ABS64, R_BPF_64_ABS32 = (uint)Uapi.R_BPF_64_ABS32, R_BPF_64_NODYLD32 = (uint)Uapi.R_BPF_64_NODYLD32, R_BPF_64_32 = (uint)Uapi.R_BPF_64_32;
     private readonly List<MapDefinition> _maps;
 
     private EbpfObject(ImmutableArray<EbpfObjectProgram> programs, List<MapDefinition> maps, ImmutableArray<GlobalVariable> globals, string? license, BtfInfo? btf)

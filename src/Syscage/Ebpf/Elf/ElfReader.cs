@@ -1,3 +1,4 @@
+using Syscage.Abi;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
@@ -7,8 +8,8 @@ namespace Syscage.Ebpf.Elf;
 /// <summary>One section header (<c>Elf64_Shdr</c>).</summary>
 internal sealed record ElfSection(int Index, string Name, uint Type, ulong Flags, ulong Offset, ulong Size, uint Link, uint Info, ulong EntrySize)
 {
-    public const uint SHT_PROGBITS = 1, SHT_SYMTAB = 2, SHT_STRTAB = 3, SHT_RELA = 4, SHT_NOBITS = 8, SHT_REL = 9;
-    public const ulong SHF_WRITE = 0x1, SHF_ALLOC = 0x2, SHF_EXECINSTR = 0x4;
+    public const uint SHT_PROGBITS = (uint)Uapi.SHT_PROGBITS, SHT_SYMTAB = (uint)Uapi.SHT_SYMTAB, SHT_STRTAB = (uint)Uapi.SHT_STRTAB, SHT_RELA = (uint)Uapi.SHT_RELA, SHT_NOBITS = (uint)Uapi.SHT_NOBITS, SHT_REL = (uint)Uapi.SHT_REL;
+    public const ulong SHF_WRITE = Uapi.SHF_WRITE, SHF_ALLOC = Uapi.SHF_ALLOC, SHF_EXECINSTR = Uapi.SHF_EXECINSTR;
 
     public bool IsExecutable => Type == SHT_PROGBITS && (Flags & SHF_EXECINSTR) != 0;
 }
@@ -16,8 +17,8 @@ internal sealed record ElfSection(int Index, string Name, uint Type, ulong Flags
 /// <summary>One symbol (<c>Elf64_Sym</c>).</summary>
 internal sealed record ElfSymbol(int Index, string Name, byte Info, ushort SectionIndex, ulong Value, ulong Size)
 {
-    public const byte STT_NOTYPE = 0, STT_OBJECT = 1, STT_FUNC = 2, STT_SECTION = 3;
-    public const ushort SHN_UNDEF = 0, SHN_LORESERVE = 0xff00;
+    public const byte STT_NOTYPE = (byte)Uapi.STT_NOTYPE, STT_OBJECT = (byte)Uapi.STT_OBJECT, STT_FUNC = (byte)Uapi.STT_FUNC, STT_SECTION = (byte)Uapi.STT_SECTION;
+    public const ushort SHN_UNDEF = (ushort)Uapi.SHN_UNDEF, SHN_LORESERVE = (ushort)Uapi.SHN_LORESERVE;
 
     public byte Type => (byte)(Info & 0xf);
     public byte Binding => (byte)(Info >> 4);
@@ -33,7 +34,7 @@ internal readonly record struct ElfRelocation(ulong Offset, int Symbol, uint Typ
 /// </summary>
 internal sealed class ElfReader
 {
-    private const ushort ET_REL = 1;
+    private const ushort ET_REL = (ushort)Uapi.ET_REL;
     private const ushort EM_BPF = 247;
     private readonly byte[] _data;
 

@@ -19,11 +19,11 @@ public static unsafe class HelperImplementations
 #pragma warning disable CS1591 // Kernel names: BPF_FUNC_* in include/uapi/linux/bpf.h.
 
     /// <summary><c>BPF_LOCAL_STORAGE_GET_F_CREATE</c>.</summary>
-    public const ulong BPF_LOCAL_STORAGE_GET_F_CREATE = 1;
+    public const ulong BPF_LOCAL_STORAGE_GET_F_CREATE = Uapi.BPF_LOCAL_STORAGE_GET_F_CREATE;
     /// <summary><c>BPF_RB_NO_WAKEUP</c>.</summary>
-    public const ulong BPF_RB_NO_WAKEUP = 1;
+    public const ulong BPF_RB_NO_WAKEUP = Uapi.BPF_RB_NO_WAKEUP;
     /// <summary><c>BPF_RB_FORCE_WAKEUP</c>.</summary>
-    public const ulong BPF_RB_FORCE_WAKEUP = 2;
+    public const ulong BPF_RB_FORCE_WAKEUP = Uapi.BPF_RB_FORCE_WAKEUP;
 #pragma warning restore CS1591
 
     /// <summary>The helper ids implemented here.</summary>

@@ -1,3 +1,4 @@
+using Syscage.Abi;
 namespace Syscage.Ebpf.Isa;
 
 /// <summary>
@@ -8,83 +9,83 @@ public static class EbpfOpcode
 {
 #pragma warning disable CS1591 // Kernel names; see include/uapi/linux/bpf.h and RFC 9669.
     // Instruction classes.
-    public const byte BPF_LD = 0x00;
-    public const byte BPF_LDX = 0x01;
-    public const byte BPF_ST = 0x02;
-    public const byte BPF_STX = 0x03;
-    public const byte BPF_ALU = 0x04;
-    public const byte BPF_JMP = 0x05;
-    public const byte BPF_JMP32 = 0x06;
-    public const byte BPF_ALU64 = 0x07;
+    public const byte BPF_LD = (byte)Uapi.BPF_LD;
+    public const byte BPF_LDX = (byte)Uapi.BPF_LDX;
+    public const byte BPF_ST = (byte)Uapi.BPF_ST;
+    public const byte BPF_STX = (byte)Uapi.BPF_STX;
+    public const byte BPF_ALU = (byte)Uapi.BPF_ALU;
+    public const byte BPF_JMP = (byte)Uapi.BPF_JMP;
+    public const byte BPF_JMP32 = (byte)Uapi.BPF_JMP32;
+    public const byte BPF_ALU64 = (byte)Uapi.BPF_ALU64;
 
     // Sizes.
-    public const byte BPF_W = 0x00;
-    public const byte BPF_H = 0x08;
-    public const byte BPF_B = 0x10;
-    public const byte BPF_DW = 0x18;
+    public const byte BPF_W = (byte)Uapi.BPF_W;
+    public const byte BPF_H = (byte)Uapi.BPF_H;
+    public const byte BPF_B = (byte)Uapi.BPF_B;
+    public const byte BPF_DW = (byte)Uapi.BPF_DW;
 
     // Memory modes.
-    public const byte BPF_IMM = 0x00;
-    public const byte BPF_ABS = 0x20;
-    public const byte BPF_IND = 0x40;
-    public const byte BPF_MEM = 0x60;
+    public const byte BPF_IMM = (byte)Uapi.BPF_IMM;
+    public const byte BPF_ABS = (byte)Uapi.BPF_ABS;
+    public const byte BPF_IND = (byte)Uapi.BPF_IND;
+    public const byte BPF_MEM = (byte)Uapi.BPF_MEM;
     public const byte BPF_MEMSX = 0x80;
-    public const byte BPF_ATOMIC = 0xc0;
+    public const byte BPF_ATOMIC = (byte)Uapi.BPF_ATOMIC;
 
     // Source.
-    public const byte BPF_K = 0x00;
-    public const byte BPF_X = 0x08;
+    public const byte BPF_K = (byte)Uapi.BPF_K;
+    public const byte BPF_X = (byte)Uapi.BPF_X;
     /// <summary>For <c>BPF_END</c>: convert to little endian (ALU) — in ALU64 class it is the unconditional <c>bswap</c>.</summary>
-    public const byte BPF_TO_LE = 0x00;
+    public const byte BPF_TO_LE = (byte)Uapi.BPF_TO_LE;
     /// <summary>For <c>BPF_END</c>: convert to big endian.</summary>
-    public const byte BPF_TO_BE = 0x08;
+    public const byte BPF_TO_BE = (byte)Uapi.BPF_TO_BE;
 
     // ALU operations.
-    public const byte BPF_ADD = 0x00;
-    public const byte BPF_SUB = 0x10;
-    public const byte BPF_MUL = 0x20;
-    public const byte BPF_DIV = 0x30;
-    public const byte BPF_OR = 0x40;
-    public const byte BPF_AND = 0x50;
-    public const byte BPF_LSH = 0x60;
-    public const byte BPF_RSH = 0x70;
-    public const byte BPF_NEG = 0x80;
-    public const byte BPF_MOD = 0x90;
-    public const byte BPF_XOR = 0xa0;
-    public const byte BPF_MOV = 0xb0;
-    public const byte BPF_ARSH = 0xc0;
-    public const byte BPF_END = 0xd0;
+    public const byte BPF_ADD = (byte)Uapi.BPF_ADD;
+    public const byte BPF_SUB = (byte)Uapi.BPF_SUB;
+    public const byte BPF_MUL = (byte)Uapi.BPF_MUL;
+    public const byte BPF_DIV = (byte)Uapi.BPF_DIV;
+    public const byte BPF_OR = (byte)Uapi.BPF_OR;
+    public const byte BPF_AND = (byte)Uapi.BPF_AND;
+    public const byte BPF_LSH = (byte)Uapi.BPF_LSH;
+    public const byte BPF_RSH = (byte)Uapi.BPF_RSH;
+    public const byte BPF_NEG = (byte)Uapi.BPF_NEG;
+    public const byte BPF_MOD = (byte)Uapi.BPF_MOD;
+    public const byte BPF_XOR = (byte)Uapi.BPF_XOR;
+    public const byte BPF_MOV = (byte)Uapi.BPF_MOV;
+    public const byte BPF_ARSH = (byte)Uapi.BPF_ARSH;
+    public const byte BPF_END = (byte)Uapi.BPF_END;
 
     // Jump operations.
-    public const byte BPF_JA = 0x00;
-    public const byte BPF_JEQ = 0x10;
-    public const byte BPF_JGT = 0x20;
-    public const byte BPF_JGE = 0x30;
-    public const byte BPF_JSET = 0x40;
-    public const byte BPF_JNE = 0x50;
-    public const byte BPF_JSGT = 0x60;
-    public const byte BPF_JSGE = 0x70;
-    public const byte BPF_CALL = 0x80;
-    public const byte BPF_EXIT = 0x90;
-    public const byte BPF_JLT = 0xa0;
-    public const byte BPF_JLE = 0xb0;
-    public const byte BPF_JSLT = 0xc0;
-    public const byte BPF_JSLE = 0xd0;
+    public const byte BPF_JA = (byte)Uapi.BPF_JA;
+    public const byte BPF_JEQ = (byte)Uapi.BPF_JEQ;
+    public const byte BPF_JGT = (byte)Uapi.BPF_JGT;
+    public const byte BPF_JGE = (byte)Uapi.BPF_JGE;
+    public const byte BPF_JSET = (byte)Uapi.BPF_JSET;
+    public const byte BPF_JNE = (byte)Uapi.BPF_JNE;
+    public const byte BPF_JSGT = (byte)Uapi.BPF_JSGT;
+    public const byte BPF_JSGE = (byte)Uapi.BPF_JSGE;
+    public const byte BPF_CALL = (byte)Uapi.BPF_CALL;
+    public const byte BPF_EXIT = (byte)Uapi.BPF_EXIT;
+    public const byte BPF_JLT = (byte)Uapi.BPF_JLT;
+    public const byte BPF_JLE = (byte)Uapi.BPF_JLE;
+    public const byte BPF_JSLT = (byte)Uapi.BPF_JSLT;
+    public const byte BPF_JSLE = (byte)Uapi.BPF_JSLE;
 
     // Atomic operations (in imm of BPF_STX | BPF_ATOMIC).
-    public const int BPF_FETCH = 0x01;
-    public const int BPF_XCHG = 0xe0 | BPF_FETCH;
-    public const int BPF_CMPXCHG = 0xf0 | BPF_FETCH;
+    public const int BPF_FETCH = Uapi.BPF_FETCH;
+    public const int BPF_XCHG = Uapi.BPF_XCHG;
+    public const int BPF_CMPXCHG = Uapi.BPF_CMPXCHG;
 
     // Pseudo sources.
     /// <summary><c>lddw</c> src: imm is a map fd (or, in an ELF object, a relocation to a map).</summary>
-    public const byte BPF_PSEUDO_MAP_FD = 1;
+    public const byte BPF_PSEUDO_MAP_FD = (byte)Uapi.BPF_PSEUDO_MAP_FD;
     /// <summary><c>lddw</c> src: imm is a map fd and the next imm an offset into its value.</summary>
-    public const byte BPF_PSEUDO_MAP_VALUE = 2;
+    public const byte BPF_PSEUDO_MAP_VALUE = (byte)Uapi.BPF_PSEUDO_MAP_VALUE;
     /// <summary><c>call</c> src: a bpf-to-bpf call, imm is the pc-relative target.</summary>
-    public const byte BPF_PSEUDO_CALL = 1;
+    public const byte BPF_PSEUDO_CALL = (byte)Uapi.BPF_PSEUDO_CALL;
     /// <summary><c>call</c> src: a call to a kernel function by BTF id (not supported by Syscage).</summary>
-    public const byte BPF_PSEUDO_KFUNC_CALL = 2;
+    public const byte BPF_PSEUDO_KFUNC_CALL = (byte)Uapi.BPF_PSEUDO_KFUNC_CALL;
 
     /// <summary>Registers: r0 return value, r1-r5 arguments, r6-r9 callee-saved, r10 read-only frame pointer.</summary>
     public const int MAX_BPF_REG = 11;

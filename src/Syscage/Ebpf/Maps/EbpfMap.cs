@@ -8,11 +8,11 @@ namespace Syscage.Ebpf.Maps;
 public enum MapUpdateFlags : ulong
 {
     /// <summary><c>BPF_ANY</c>: create or update.</summary>
-    Any = 0,
+    Any = Uapi.BPF_ANY,
     /// <summary><c>BPF_NOEXIST</c>: create only.</summary>
-    NoExist = 1,
+    NoExist = Uapi.BPF_NOEXIST,
     /// <summary><c>BPF_EXIST</c>: update only.</summary>
-    Exist = 2,
+    Exist = Uapi.BPF_EXIST,
 }
 
 /// <summary>

@@ -1,18 +1,19 @@
+using Syscage.Abi;
 namespace Syscage.Ebpf.Maps;
 
 /// <summary>Map types Syscage supports, with the kernel's <c>enum bpf_map_type</c> values.</summary>
 public enum MapType
 {
     /// <summary><c>BPF_MAP_TYPE_HASH</c>.</summary>
-    Hash = 1,
+    Hash = Uapi.BPF_MAP_TYPE_HASH,
     /// <summary><c>BPF_MAP_TYPE_ARRAY</c> (also the global-data maps <c>.data</c>, <c>.bss</c>, <c>.rodata</c>).</summary>
-    Array = 2,
+    Array = Uapi.BPF_MAP_TYPE_ARRAY,
     /// <summary><c>BPF_MAP_TYPE_LRU_HASH</c>.</summary>
-    LruHash = 9,
+    LruHash = Uapi.BPF_MAP_TYPE_LRU_HASH,
     /// <summary><c>BPF_MAP_TYPE_RINGBUF</c>.</summary>
-    RingBuf = 27,
+    RingBuf = Uapi.BPF_MAP_TYPE_RINGBUF,
     /// <summary><c>BPF_MAP_TYPE_TASK_STORAGE</c>.</summary>
-    TaskStorage = 29,
+    TaskStorage = Uapi.BPF_MAP_TYPE_TASK_STORAGE,
 }
 
 /// <summary>
@@ -29,7 +30,7 @@ public enum MapType
 public sealed record MapDefinition(string Name, MapType Type, int KeySize, int ValueSize, int MaxEntries, uint Flags = 0, byte[]? InitialValue = null)
 {
     /// <summary><c>BPF_F_RDONLY_PROG</c>: the program may not write the map (<c>.rodata</c>).</summary>
-    public const uint BPF_F_RDONLY_PROG = 1u << 7;
+    public const uint BPF_F_RDONLY_PROG = (uint)Uapi.BPF_F_RDONLY_PROG;
 
     /// <summary>True when programs may only read the map's values.</summary>
     public bool ReadOnlyForProgram => (Flags & BPF_F_RDONLY_PROG) != 0;

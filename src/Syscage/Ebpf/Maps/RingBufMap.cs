@@ -21,11 +21,11 @@ public delegate void RingBufRecordHandler(ReadOnlySpan<byte> record);
 public sealed unsafe class RingBufMap : EbpfMap
 {
     /// <summary><c>BPF_RINGBUF_BUSY_BIT</c>.</summary>
-    public const uint BPF_RINGBUF_BUSY_BIT = 1u << 31;
+    public const uint BPF_RINGBUF_BUSY_BIT = Uapi.BPF_RINGBUF_BUSY_BIT;
     /// <summary><c>BPF_RINGBUF_DISCARD_BIT</c>.</summary>
-    public const uint BPF_RINGBUF_DISCARD_BIT = 1u << 30;
+    public const uint BPF_RINGBUF_DISCARD_BIT = (uint)Uapi.BPF_RINGBUF_DISCARD_BIT;
     /// <summary><c>BPF_RINGBUF_HDR_SZ</c>.</summary>
-    public const int BPF_RINGBUF_HDR_SZ = 8;
+    public const int BPF_RINGBUF_HDR_SZ = Uapi.BPF_RINGBUF_HDR_SZ;
 
     private readonly object _produceLock = new();
     private readonly object _consumeLock = new();

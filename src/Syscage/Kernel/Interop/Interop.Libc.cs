@@ -1,3 +1,4 @@
+using Syscage.Abi;
 using System.Runtime.InteropServices;
 
 namespace Syscage.Kernel;
@@ -12,25 +13,27 @@ internal static partial class Interop
     {
         private const string Lib = "libc";
 
-        /// <summary>x86_64 and aarch64 numbers of the raw syscalls glibc has no wrapper for.</summary>
-        internal static readonly nint SYS_seccomp = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 277 : 317;
-        internal static readonly nint SYS_pidfd_open = 434;
-        internal static readonly nint SYS_pidfd_getfd = 438;
-        internal static readonly nint SYS_pidfd_send_signal = 424;
-        internal static readonly nint SYS_tgkill = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? 131 : 234;
+        /// <summary>The raw syscalls glibc has no wrapper for, numbered for this process's architecture by the generated tables.</summary>
+        internal static readonly nint SYS_seccomp = Number("seccomp");
+        internal static readonly nint SYS_pidfd_open = Number("pidfd_open");
+        internal static readonly nint SYS_pidfd_getfd = Number("pidfd_getfd");
+        internal static readonly nint SYS_pidfd_send_signal = Number("pidfd_send_signal");
+        internal static readonly nint SYS_tgkill = Number("tgkill");
 
-        // include/uapi/linux/seccomp.h: SECCOMP_IOC_MAGIC '!', values as the C compiler computes them.
-        internal const ulong SECCOMP_IOCTL_NOTIF_RECV = 0xc0502100;      // SECCOMP_IOWR(0, struct seccomp_notif)
-        internal const ulong SECCOMP_IOCTL_NOTIF_SEND = 0xc0182101;      // SECCOMP_IOWR(1, struct seccomp_notif_resp)
-        internal const ulong SECCOMP_IOCTL_NOTIF_ID_VALID = 0x40082102;  // SECCOMP_IOW(2, __u64)
-        internal const ulong SECCOMP_IOCTL_NOTIF_ADDFD = 0x40182103;     // SECCOMP_IOW(3, struct seccomp_notif_addfd)
-        // SECCOMP_IOW(4, __u64): Linux 6.6, newer than some installed headers.
-        internal const ulong SECCOMP_IOCTL_NOTIF_SET_FLAGS = 0x40082104;
+        private static nint Number(string syscall) => Abi.Architecture.Native.Syscalls.TryGetNumber(syscall, out int nr) ? nr
+            : throw new PlatformNotSupportedException($"{syscall} has no number on {Abi.Architecture.Native.Name} in Syscage's tables");
 
-        internal const short POLLIN = 0x1;
-        internal const short POLLERR = 0x8;
-        internal const short POLLHUP = 0x10;
-        internal const int EFD_CLOEXEC = 0x80000;
+        // include/uapi/linux/seccomp.h: SECCOMP_IOWR('!', nr, struct ...), as the generator computes them.
+        internal const ulong SECCOMP_IOCTL_NOTIF_RECV = (ulong)Uapi.SECCOMP_IOCTL_NOTIF_RECV;      // SECCOMP_IOWR(0, struct seccomp_notif)
+        internal const ulong SECCOMP_IOCTL_NOTIF_SEND = (ulong)Uapi.SECCOMP_IOCTL_NOTIF_SEND;      // SECCOMP_IOWR(1, struct seccomp_notif_resp)
+        internal const ulong SECCOMP_IOCTL_NOTIF_ID_VALID = Uapi.SECCOMP_IOCTL_NOTIF_ID_VALID;  // SECCOMP_IOW(2, __u64)
+        internal const ulong SECCOMP_IOCTL_NOTIF_ADDFD = Uapi.SECCOMP_IOCTL_NOTIF_ADDFD;     // SECCOMP_IOW(3, struct seccomp_notif_addfd)
+        internal const ulong SECCOMP_IOCTL_NOTIF_SET_FLAGS = Uapi.SECCOMP_IOCTL_NOTIF_SET_FLAGS;
+
+        internal const short POLLIN = (short)Uapi.POLLIN;
+        internal const short POLLERR = (short)Uapi.POLLERR;
+        internal const short POLLHUP = (short)Uapi.POLLHUP;
+        internal const int EFD_CLOEXEC = Uapi.EFD_CLOEXEC;
 
         /// <summary><c>struct pollfd</c>.</summary>
         [StructLayout(LayoutKind.Sequential)]
@@ -49,12 +52,12 @@ internal static partial class Interop
             public nuint Length;
         }
 
-        internal const int PR_SET_NO_NEW_PRIVS = 38;
-        internal const int PR_GET_NO_NEW_PRIVS = 39;
-        internal const int PR_GET_SECCOMP = 21;
-        internal const uint MFD_CLOEXEC = 1;
-        internal const int F_SETFD = 2;
-        internal const int FD_CLOEXEC = 1;
+        internal const int PR_SET_NO_NEW_PRIVS = Uapi.PR_SET_NO_NEW_PRIVS;
+        internal const int PR_GET_NO_NEW_PRIVS = Uapi.PR_GET_NO_NEW_PRIVS;
+        internal const int PR_GET_SECCOMP = Uapi.PR_GET_SECCOMP;
+        internal const uint MFD_CLOEXEC = (uint)Uapi.MFD_CLOEXEC;
+        internal const int F_SETFD = Uapi.F_SETFD;
+        internal const int FD_CLOEXEC = Uapi.FD_CLOEXEC;
 
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial int prctl(int option, nuint arg2, nuint arg3, nuint arg4, nuint arg5);
@@ -116,9 +119,9 @@ internal static partial class Interop
         [LibraryImport(Lib, EntryPoint = "access", SetLastError = true)]
         internal static unsafe partial int access(byte* path, int mode);
 
-        internal const int SOL_SOCKET = 1;
-        internal const int SCM_RIGHTS = 1;
-        internal const int MSG_CMSG_CLOEXEC = 0x40000000;
+        internal const int SOL_SOCKET = Uapi.SOL_SOCKET;
+        internal const int SCM_RIGHTS = Uapi.SCM_RIGHTS;
+        internal const int MSG_CMSG_CLOEXEC = Uapi.MSG_CMSG_CLOEXEC;
 
         /// <summary><c>struct msghdr</c> (64-bit Linux).</summary>
         [StructLayout(LayoutKind.Sequential)]
@@ -136,13 +139,13 @@ internal static partial class Interop
         [LibraryImport(Lib, SetLastError = true)]
         internal static unsafe partial nint recvmsg(int fd, MsgHdr* msg, int flags);
 
-        internal const int PR_SET_PDEATHSIG = 1;
-        internal const int PR_GET_DUMPABLE = 3;
-        internal const int PR_SET_DUMPABLE = 4;
-        internal const int F_DUPFD_CLOEXEC = 1030;
-        internal const int P_PIDFD = 3;
-        internal const int WEXITED = 4;
-        internal const int WNOHANG = 1;
+        internal const int PR_SET_PDEATHSIG = Uapi.PR_SET_PDEATHSIG;
+        internal const int PR_GET_DUMPABLE = Uapi.PR_GET_DUMPABLE;
+        internal const int PR_SET_DUMPABLE = Uapi.PR_SET_DUMPABLE;
+        internal const int F_DUPFD_CLOEXEC = Uapi.F_DUPFD_CLOEXEC;
+        internal const int P_PIDFD = Uapi.P_PIDFD;
+        internal const int WEXITED = Uapi.WEXITED;
+        internal const int WNOHANG = Uapi.WNOHANG;
 
         // posix_spawn(3): the file actions and attributes are opaque glibc structures (80 and 336 bytes on 64-bit
         // Linux); callers give them this much zeroed memory.
@@ -169,17 +172,17 @@ internal static partial class Interop
         internal static partial int getpgrp();
 
         // include/uapi/linux/pidfd.h (Linux 6.9, newer than some installed headers): pidfd_send_signal's scope flags.
-        internal const uint PIDFD_SIGNAL_PROCESS_GROUP = 1u << 2;
+        internal const uint PIDFD_SIGNAL_PROCESS_GROUP = (uint)Uapi.PIDFD_SIGNAL_PROCESS_GROUP;
 
         [LibraryImport(Lib, EntryPoint = "readlink", SetLastError = true)]
         internal static unsafe partial nint readlink(byte* path, byte* buffer, nuint size);
 
-        internal const int MSG_DONTWAIT = 0x40;
-        internal const int MSG_CTRUNC = 0x8;
+        internal const int MSG_DONTWAIT = Uapi.MSG_DONTWAIT;
+        internal const int MSG_CTRUNC = Uapi.MSG_CTRUNC;
 
-        internal const int AF_UNIX = 1;
-        internal const int SOCK_STREAM = 1;
-        internal const int SOCK_CLOEXEC = 0x80000;
+        internal const int AF_UNIX = Uapi.AF_UNIX;
+        internal const int SOCK_STREAM = Uapi.SOCK_STREAM;
+        internal const int SOCK_CLOEXEC = Uapi.SOCK_CLOEXEC;
 
         /// <summary><c>struct sockaddr_un</c>: the family, then a path of at most 107 bytes and its NUL.</summary>
         [StructLayout(LayoutKind.Sequential)]
@@ -198,12 +201,12 @@ internal static partial class Interop
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial int listen(int fd, int backlog);
 
-        internal const int AT_FDCWD = -100;
-        internal const int AT_SYMLINK_NOFOLLOW = 0x100;
-        internal const uint STATX_TYPE = 0x1;
-        internal const uint STATX_INO = 0x100;
-        internal const ushort S_IFMT = 0xf000;     // 0170000
-        internal const ushort S_IFSOCK = 0xc000;   // 0140000
+        internal const int AT_FDCWD = Uapi.AT_FDCWD;
+        internal const int AT_SYMLINK_NOFOLLOW = Uapi.AT_SYMLINK_NOFOLLOW;
+        internal const uint STATX_TYPE = (uint)Uapi.STATX_TYPE;
+        internal const uint STATX_INO = (uint)Uapi.STATX_INO;
+        internal const ushort S_IFMT = (ushort)Uapi.S_IFMT;     // 0170000
+        internal const ushort S_IFSOCK = (ushort)Uapi.S_IFSOCK;   // 0140000
 
         /// <summary>
         /// <c>struct statx</c> (include/uapi/linux/stat.h): the same layout on every architecture, unlike

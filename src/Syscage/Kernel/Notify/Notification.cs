@@ -133,8 +133,8 @@ internal static class NotifStructs
         public uint newfd_flags;
     }
 
-    internal const uint SECCOMP_USER_NOTIF_FLAG_CONTINUE = 1;
-    internal const uint SECCOMP_ADDFD_FLAG_SETFD = 1;
-    internal const uint SECCOMP_ADDFD_FLAG_SEND = 2;
-    internal const ulong SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = 1;
+    internal const uint SECCOMP_USER_NOTIF_FLAG_CONTINUE = (uint)Uapi.SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    internal const uint SECCOMP_ADDFD_FLAG_SETFD = (uint)Uapi.SECCOMP_ADDFD_FLAG_SETFD;
+    internal const uint SECCOMP_ADDFD_FLAG_SEND = (uint)Uapi.SECCOMP_ADDFD_FLAG_SEND;
+    internal const ulong SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP = Uapi.SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP;
 }

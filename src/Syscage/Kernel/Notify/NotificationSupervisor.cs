@@ -107,9 +107,11 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     /// <summary>Starts the worker threads. Returns this supervisor.</summary>
     public NotificationSupervisor Start()
     {
-        if (Interlocked.Exchange(ref _started, 1) == 0)
-            foreach (var t in _workers)
-                t.Start();
+        // Under the lock Dispose takes before joining: it never sees a worker that is about to be started.
+        lock (_workers)
+            if (Interlocked.Exchange(ref _started, 1) == 0)
+                foreach (var t in _workers)
+                    t.Start();
         return this;
     }
 
@@ -131,10 +133,12 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         Stop();
-        if (Volatile.Read(ref _started) != 0)
-            foreach (var t in _workers)
-                if (t != Thread.CurrentThread)
-                    t.Join();
+        Thread[] started;
+        lock (_workers)
+            started = Volatile.Read(ref _started) != 0 ? _workers : [];
+        foreach (var t in started)
+            if (t != Thread.CurrentThread)
+                t.Join();
         _listener.Dispose();
         close(_stopFd);
     }
@@ -181,7 +185,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 flags = (targetFd is null ? 0 : SECCOMP_ADDFD_FLAG_SETFD) | (send ? SECCOMP_ADDFD_FLAG_SEND : 0),
                 srcfd = (uint)fd.DangerousGetHandle(),
                 newfd = (uint)(targetFd ?? 0),
-                newfd_flags = closeOnExec ? 0x80000u /* O_CLOEXEC */ : 0,
+                newfd_flags = closeOnExec ? (uint)Uapi.O_CLOEXEC : 0,
             };
             int rc = ioctl(_listener.Fd, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
             if (rc >= 0 && send)
@@ -252,7 +256,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
             if (poll(fds, 2, -1) < 0)
             {
                 int e = Marshal.GetLastPInvokeError();
-                if (e == 4 /* EINTR */)
+                if (e == Errno.EINTR)
                     return 0;
                 _completion.TrySetException(new KernelException("poll(seccomp listener)", e));
                 return -1;
@@ -388,7 +392,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 Interlocked.Increment(ref _answered);
                 return true;
             }
-            if (e is 2 /* ENOENT: the task died or a signal interrupted its wait */ or 9)
+            if (e is Errno.ENOENT or Errno.EBADF) // the task died or a signal interrupted its wait; or the supervisor was disposed
                 Interlocked.Increment(ref _gone);
             else
             {

@@ -1,3 +1,4 @@
+using Syscage.Abi;
 using System.Runtime.InteropServices;
 using static Syscage.Kernel.Interop.Libc;
 
@@ -19,7 +20,7 @@ namespace Syscage.Kernel.Notify;
 /// </remarks>
 public static class PidfdSignal
 {
-    private const int EPERM = 1, EBADF = 9, EFAULT = 14, SiginfoBytes = 128;
+    private const int SiginfoBytes = 128;
 
     /// <summary>
     /// Performs the notified <c>pidfd_send_signal(pidfd, sig, info, flags)</c> of <paramref name="context"/> unless the
@@ -38,15 +39,15 @@ public static class PidfdSignal
             return NotificationResponse.Handled; // the call is gone
         int copy = (int)syscall(SYS_pidfd_getfd, caller.DangerousGetHandle(), fd, 0);
         if (copy < 0)
-            return context.IsValid() ? NotificationResponse.Error(EBADF) : NotificationResponse.Handled;
+            return context.IsValid() ? NotificationResponse.Error(Errno.EBADF) : NotificationResponse.Handled;
         try
         {
             int target = ProcFs.ProcessOfDescriptor(copy);
             if (target > 0 && Reaches(target, flags, protectedProcesses))
-                return NotificationResponse.Error(EPERM);
+                return NotificationResponse.Error(Errno.EPERM);
             Span<byte> siginfo = stackalloc byte[SiginfoBytes];
             if (info != 0 && context.ReadMemory(info, siginfo) != SiginfoBytes)
-                return context.IsValid() ? NotificationResponse.Error(EFAULT) : NotificationResponse.Handled;
+                return context.IsValid() ? NotificationResponse.Error(Errno.EFAULT) : NotificationResponse.Handled;
             if (!context.IsValid())
                 return NotificationResponse.Handled;
             fixed (byte* p = siginfo)

@@ -37,7 +37,6 @@ public sealed record SupervisorKill(int ProcessId, int ThreadId, SeccompAction A
 /// </remarks>
 public sealed class VerdictApplier
 {
-    private const int ENOSYS = 38, SIGKILL = 9, SIGSYS = 31;
     private readonly ConcurrentQueue<SupervisorKill> _kills = new();
     private readonly ConcurrentQueue<int> _traps = new();
 
@@ -65,26 +64,26 @@ public sealed class VerdictApplier
             case SeccompActionKind.Errno:
                 return action.Data == 0 ? NotificationResponse.Return(0) : NotificationResponse.Error(action.Data);
             case SeccompActionKind.Trace or SeccompActionKind.UserNotif:
-                return NotificationResponse.Error(ENOSYS);
+                return NotificationResponse.Error(Errno.ENOSYS);
             case SeccompActionKind.Trap:
             {
                 int tgid = context.ThreadGroupId();
                 // Answer first: a signal during the wait would interrupt the call and, restarted, notify it again.
-                if (context.Respond(NotificationResponse.Error(ENOSYS)) && tgid > 0 &&
-                    Interop.Libc.syscall(Interop.Libc.SYS_tgkill, tgid, context.Notification.Pid, SIGSYS) == 0)
+                if (context.Respond(NotificationResponse.Error(Errno.ENOSYS)) && tgid > 0 &&
+                    Interop.Libc.syscall(Interop.Libc.SYS_tgkill, tgid, context.Notification.Pid, Signals.SIGSYS) == 0)
                     _traps.Enqueue(context.Notification.Pid);
                 return NotificationResponse.Handled;
             }
             default:
             {
-                int tgid = context.KillProcess(SIGKILL);
+                int tgid = context.KillProcess(Signals.SIGKILL);
                 if (tgid > 0)
                 {
                     _kills.Enqueue(new SupervisorKill(tgid, context.Notification.Pid, action, call));
                     return NotificationResponse.Handled;
                 }
                 // Gone already (nothing to answer), or the kill failed: then the call must not run.
-                return tgid == 0 ? NotificationResponse.Handled : NotificationResponse.Error(ENOSYS);
+                return tgid == 0 ? NotificationResponse.Handled : NotificationResponse.Error(Errno.ENOSYS);
             }
         }
     }
