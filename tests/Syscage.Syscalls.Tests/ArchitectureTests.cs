@@ -122,4 +122,18 @@ public class ArchitectureTests
         };
         Assert.Same(expected, Architecture.Native);
     }
+
+    [Fact]
+    public void TheX32RuleIsTheBitExceptMinusOne()
+    {
+        uint x86_64 = Architecture.X86_64.AuditArch;
+        Assert.Same(Architecture.X86_64, Architecture.Of(x86_64, 0));
+        Assert.Same(Architecture.X32, Architecture.Of(x86_64, 0x4000_0000));
+        Assert.Same(Architecture.X32, Architecture.Of(x86_64, unchecked((int)0xc000_0001)));
+        Assert.Same(Architecture.X86_64, Architecture.Of(x86_64, -1));
+        Assert.Same(Architecture.X86, Architecture.Of(Architecture.X86.AuditArch, 0x4000_0000));
+        Assert.Null(Architecture.Of(0x1234, 0));
+        Assert.True(Architecture.X32.Owns(0x4000_0001) && !Architecture.X86_64.Owns(0x4000_0001) && Architecture.X86_64.Owns(-1) && !Architecture.X32.Owns(-1));
+        Assert.True(Architecture.X86.Owns(0x4000_0001));
+    }
 }

@@ -155,9 +155,28 @@ public sealed class Architecture
 
     /// <summary>
     /// The architecture whose <c>seccomp_data.arch</c> is <paramref name="auditArch"/>, or null. For
-    /// <c>AUDIT_ARCH_X86_64</c> this is <see cref="X86_64"/>: x32 is told apart only by the syscall number.
+    /// <c>AUDIT_ARCH_X86_64</c> this is <see cref="X86_64"/>: x32 is told apart only by the syscall number (see <see cref="Of"/>).
     /// </summary>
     public static Architecture? FromAuditArch(uint auditArch) => Known.FirstOrDefault(a => a.AuditArch == auditArch);
+
+    /// <summary>
+    /// The number a tracer sets to skip a call (<c>-1</c>): under <c>AUDIT_ARCH_X86_64</c> it belongs to x86_64,
+    /// although it has the x32 bit.
+    /// </summary>
+    public const int SkippedCall = -1;
+
+    /// <summary>
+    /// The x32 rule, stated once: under <c>AUDIT_ARCH_X86_64</c>, a number with <c>__X32_SYSCALL_BIT</c> is an x32
+    /// call — except <see cref="SkippedCall"/>, which stays with x86_64.
+    /// </summary>
+    public static bool IsX32Number(int nr) => (nr & (int)X32.SyscallNumberBit) != 0 && nr != SkippedCall;
+
+    /// <summary>Whether a call numbered <paramref name="nr"/> under this ABI's <c>AUDIT_ARCH_*</c> is this ABI's (the x32 rule for x86_64 and x32; always for the others).</summary>
+    public bool Owns(int nr) => this == X86_64 ? !IsX32Number(nr) : this != X32 || IsX32Number(nr);
+
+    /// <summary>The ABI of a call, as the kernel sees it: by <paramref name="auditArch"/>, then by the x32 rule; null when unknown.</summary>
+    public static Architecture? Of(uint auditArch, int nr) =>
+        FromAuditArch(auditArch) is { } arch && arch == X86_64 && IsX32Number(nr) ? X32 : FromAuditArch(auditArch);
 
     /// <summary>The <see cref="Name"/>.</summary>
     public override string ToString() => Name;

@@ -50,7 +50,7 @@ public static class PolicyExplainer
         w.Append(name).Append('(').Append(string.Join(", ", args)).Append(") on ")
             .Append(arch?.Name ?? Invariant($"arch 0x{data.Arch:x8}"))
             .Append(Invariant($": nr {data.Nr}"));
-        if (data.Arch == Architecture.X86_64.AuditArch && (data.Nr & (int)Architecture.X32.SyscallNumberBit) != 0 && data.Nr != -1)
+        if (data.Arch == Architecture.X86_64.AuditArch && Architecture.IsX32Number(data.Nr))
             w.Append(" (the x32 bit is set: an x32 call)");
         w.Append('\n');
 

@@ -164,21 +164,23 @@ public sealed class SeccompPolicy
     /// <summary>Every rule of every section.</summary>
     public IEnumerable<Rule> Rules => Sections.SelectMany(s => s.Syscalls.Values).SelectMany(rules => rules);
 
-    /// <summary>True when some call can get <c>USER_NOTIF</c> (a rule, the default or the bad-arch action): a filter for it needs a listener.</summary>
-    public bool UsesNotify =>
+    /// <summary>
+    /// True when some call can get <c>USER_NOTIF</c> (a rule, the default or the bad-arch action): a filter for it needs a
+    /// listener, and a supervisor to serve it. The one answer to "does this policy need notification?".
+    /// </summary>
+    public bool UsesNotify => UsesHandlers || Rules.Any(r => r.Route is ProgramRoute);
+
+    /// <summary>
+    /// True when some call goes to a user-space handler (<c>NOTIFY</c>, <c>NOTIFY(name)</c>, or a USER_NOTIF default or
+    /// bad-arch action), rather than only to eBPF programs (<c>EBPF(name)</c>): handlers may block, programs never do.
+    /// </summary>
+    public bool UsesHandlers =>
         DefaultAction.Kind == SeccompActionKind.UserNotif || BadArchAction.Kind == SeccompActionKind.UserNotif ||
-        Rules.Any(r => r.Action.Kind == SeccompActionKind.UserNotif);
+        Rules.Any(r => r.Route is NotifyRoute);
 
     /// <summary>The section for a call, or null when its architecture is not covered.</summary>
-    public ArchitecturePolicy? SectionFor(in SeccompData data)
-    {
-        Architecture? arch;
-        if (data.Arch == Architecture.X86_64.AuditArch)
-            arch = (data.Nr & (int)Architecture.X32.SyscallNumberBit) != 0 && data.Nr != -1 ? Architecture.X32 : Architecture.X86_64;
-        else
-            arch = Architecture.FromAuditArch(data.Arch);
-        return arch is null ? null : Sections.FirstOrDefault(s => s.Architecture == arch);
-    }
+    public ArchitecturePolicy? SectionFor(in SeccompData data) =>
+        Architecture.Of(data.Arch, data.Nr) is { } arch ? Sections.FirstOrDefault(s => s.Architecture == arch) : null;
 
     /// <summary>The reference evaluator: what the policy decides for one call, and why.</summary>
     public PolicyDecision Evaluate(in SeccompData data)

@@ -63,9 +63,7 @@ public sealed class EbpfFilterSet : IDisposable
     /// True when the policy sends calls to <c>NOTIFY</c> handlers of its own (such as <c>log</c>), which may block: the
     /// supervisor then needs more than one worker.
     /// </summary>
-    public bool HasBlockingHandlers => Policy is { } p &&
-        (p.DefaultAction.Kind == SeccompActionKind.UserNotif || p.BadArchAction.Kind == SeccompActionKind.UserNotif ||
-         p.Rules.Any(r => r.Action.Kind == SeccompActionKind.UserNotif && r.Route is not ProgramRoute));
+    public bool HasBlockingHandlers => Policy?.UsesHandlers ?? false;
 
     /// <summary>The program called <paramref name="name"/>.</summary>
     public SeccompEbpfProgram this[string name] => _byName[name];

@@ -58,7 +58,7 @@ public sealed record HybridSectionReport(Architecture Architecture, IReadOnlyLis
 /// </summary>
 public static class HybridCompiler
 {
-    private const ulong X32Bit = 0x4000_0000;
+    private static readonly ulong X32Bit = Architecture.X32.SyscallNumberBit;
     private const int DenseNumbers = 1024;
 
     /// <summary>Compiles the kernel half of <paramref name="set"/>.</summary>
@@ -134,14 +134,12 @@ public static class HybridCompiler
     private static readonly Architecture[] Sections = [Architecture.X86_64, Architecture.X32, Architecture.X86, Architecture.Aarch64, Architecture.Arm, Architecture.Riscv64];
 
     /// <summary>Whether <paramref name="nr"/> belongs to <paramref name="arch"/>'s section (x86_64 and x32 share an audit value).</summary>
-    private static bool Owns(Architecture arch, uint nr) =>
-        arch == Architecture.X86_64 ? (nr & X32Bit) == 0 || nr == uint.MaxValue
-        : arch != Architecture.X32 || ((nr & X32Bit) != 0 && nr != uint.MaxValue);
+    private static bool Owns(Architecture arch, uint nr) => arch.Owns(unchecked((int)nr));
 
     /// <summary>The facts that hold for every number of a section's default (beyond the excluded keys).</summary>
     internal static Atom[] SectionFacts(Architecture arch) =>
         arch == Architecture.X86_64 ? [Atom.MaskedEq(DataField.Nr, X32Bit, 0)]
-        : arch == Architecture.X32 ? [Atom.MaskedEq(DataField.Nr, X32Bit, X32Bit), Atom.MaskedEq(DataField.Nr, uint.MaxValue, uint.MaxValue, negated: true)]
+        : arch == Architecture.X32 ? [Atom.MaskedEq(DataField.Nr, X32Bit, X32Bit), Atom.MaskedEq(DataField.Nr, uint.MaxValue, unchecked((uint)Architecture.SkippedCall), negated: true)]
         : [];
 
     /// <summary>

@@ -30,12 +30,7 @@ public static class SyscallDecoder
     ];
 
     /// <summary>The architecture of a call, from <c>seccomp_data.arch</c> and the x32 bit of <c>nr</c>.</summary>
-    public static Architecture? ArchitectureOf(in SeccompData data)
-    {
-        if (data.Arch == Architecture.X86_64.AuditArch)
-            return (data.Nr & (int)Architecture.X32.SyscallNumberBit) != 0 && data.Nr != -1 ? Architecture.X32 : Architecture.X86_64;
-        return Architecture.FromAuditArch(data.Arch);
-    }
+    public static Architecture? ArchitectureOf(in SeccompData data) => Architecture.Of(data.Arch, data.Nr);
 
     /// <summary>The call's name (<c>openat</c>), or <c>syscall_NNN</c> when the table has none.</summary>
     public static string Name(in SeccompData data) =>

@@ -81,7 +81,7 @@ public static class EquivalenceChecker
                 numbers.Add((uint)nr);
                 numbers.Add(unchecked((uint)nr + 1));
                 numbers.Add(unchecked((uint)nr - 1));
-                numbers.Add((uint)nr ^ 0x4000_0000);
+                numbers.Add((uint)nr ^ Architecture.X32.SyscallNumberBit);
             }
         }
         foreach (uint auditArch in arches)

@@ -100,15 +100,16 @@ public static class PolicyCompiler
         if (auditArch == Architecture.X86_64.AuditArch)
         {
             ArchitecturePolicy? x64 = Find(Architecture.X86_64), x32 = Find(Architecture.X32);
+            // The x32 rule: the x32 bit, bit 30, splits each half of the number space; -1 (all ones) is x86_64's.
+            uint bit = Architecture.X32.SyscallNumberBit, skipped = unchecked((uint)Architecture.SkippedCall);
             return
             [
-                new(0x0000_0000, 0x3fff_ffff, x64),
-                new(0x4000_0000, 0x7fff_ffff, x32),
-                new(0x8000_0000, 0xbfff_ffff, x64),
-                new(0xc000_0000, 0xffff_fffe, x32),
-                new(0xffff_ffff, 0xffff_ffff, x64),
-            ];
-        }
+                new(0, bit - 1, x64),
+                new(bit, 2 * bit - 1, x32),
+                new(2 * bit, 3 * bit - 1, x64),
+                new(3 * bit, skipped - 1, x32),
+                new(skipped, skipped, x64),
+            ];        }
         return [new(0, uint.MaxValue, policy.Sections.First(s => s.Architecture.AuditArch == auditArch))];
     }
 
@@ -169,10 +170,10 @@ public static class PolicyCompiler
                 otherwise);
         if (auditArch != Architecture.X86_64.AuditArch)
             return Chain(policy.Sections.First(s => s.Architecture.AuditArch == auditArch), _ => true);
-        const uint x32Bit = 0x4000_0000;
-        var x64 = Chain(policy.Sections.FirstOrDefault(s => s.Architecture == Architecture.X86_64), n => (n & x32Bit) == 0 || n == uint.MaxValue);
-        var x32 = Chain(policy.Sections.FirstOrDefault(s => s.Architecture == Architecture.X32), n => (n & x32Bit) != 0 && n != uint.MaxValue);
+        // The x32 rule (Architecture.IsX32Number) as code: -1 is x86_64's, else the x32 bit decides.
+        var x64 = Chain(policy.Sections.FirstOrDefault(s => s.Architecture == Architecture.X86_64), n => Architecture.X86_64.Owns((int)n));
+        var x32 = Chain(policy.Sections.FirstOrDefault(s => s.Architecture == Architecture.X32), n => Architecture.X32.Owns((int)n));
         var nr = AValue.Word(SeccompData.NrOffset);
-        return graph.Test(nr, BPF_JEQ, uint.MaxValue, x64, graph.Test(nr, BPF_JSET, x32Bit, x32, x64));
+        return graph.Test(nr, BPF_JEQ, unchecked((uint)Architecture.SkippedCall), x64, graph.Test(nr, BPF_JSET, Architecture.X32.SyscallNumberBit, x32, x64));
     }
 }
