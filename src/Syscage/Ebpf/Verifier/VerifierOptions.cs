@@ -54,7 +54,7 @@ public sealed record VerifierOptions
 /// <param name="Reason">What is wrong.</param>
 /// <param name="Pc">The instruction at fault, or -1 for a fault of the whole program.</param>
 /// <param name="Instruction">The instruction at <paramref name="Pc"/>, when there is one.</param>
-/// <param name="Text">A short disassembly of the instruction.</param>
+/// <param name="Text">The instruction as <see cref="EbpfDisassembler.Format"/> prints it (<c>.raw 0x...</c> when no mnemonic spells it).</param>
 public sealed record VerificationError(string Reason, int Pc, EbpfInstruction? Instruction, string? Text)
 {
     /// <summary><c>&lt;reason&gt; at pc &lt;n&gt;: &lt;instruction&gt;</c>.</summary>
