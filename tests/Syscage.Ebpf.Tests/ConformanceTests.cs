@@ -4,6 +4,7 @@ using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Isa;
 using Syscage.Ebpf.Verifier;
 using Syscage.Ebpf.Vm;
+using Syscage.Testing;
 
 namespace Syscage.Ebpf.Tests;
 
