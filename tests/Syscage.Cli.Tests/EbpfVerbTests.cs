@@ -1,5 +1,7 @@
 using System.Text;
 using Syscage.Cli.Commands.Ebpf;
+using Syscage.Ebpf.Isa;
+using Syscage.Testing;
 
 namespace Syscage.Cli.Tests;
 
@@ -55,6 +57,40 @@ public sealed class EbpfVerbTests
         int rc = EbpfConformancePluginCommand.Run(o, TextWriter.Null, new MemoryStream(bytes), "00 fa 00", interpret);
         Assert.Equal(0, rc);
         Assert.Equal("fd\n", o.ToString());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Conformance_plugin_passes_the_suite(bool interpret)
+    {
+        // What bpf_conformance does with the plugin: the -- asm program's bytes on stdin, the -- mem bytes as hex.
+        var names = ConformanceFile.AllNames();
+        Assert.True(names.Count >= 300, $"expected the suite in {ConformanceFile.Directory}, found {names.Count} files");
+        var wrong = new List<string>();
+        foreach (var name in names)
+        {
+            var vector = ConformanceFile.Load(name);
+            var bytes = EbpfInstruction.WriteAll(EbpfAssembler.Assemble(vector.Asm!, vector.Path));
+            var o = new StringWriter { NewLine = "\n" };
+            string memory = Convert.ToHexString(vector.Memory);
+            string got;
+            try
+            {
+                EbpfConformancePluginCommand.Run(o, TextWriter.Null, new MemoryStream(bytes), memory, interpret);
+                got = $"r0 = 0x{o.ToString().Trim()}";
+            }
+            catch (SyscageException e)
+            {
+                got = e.Message;
+            }
+            bool ok = vector.Error is { } error ? got.Contains(error, StringComparison.Ordinal)
+                : name == "callx.data" ? got.Contains("callx (indirect call through a register) is not supported", StringComparison.Ordinal)
+                : got == $"r0 = 0x{vector.Result:x}";
+            if (!ok)
+                wrong.Add($"{vector.Path}:{vector.ResultLine}: expected {vector.Error ?? $"r0 = 0x{vector.Result:x}"}, got {got}");
+        }
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
     }
 
     [Fact]
