@@ -6,16 +6,10 @@ namespace Syscage.EbpfLoader.Tests;
 
 /// <summary>
 /// The bpf_conformance programs through the verifier, with the suite's calling convention (r1 = memory,
-/// r2 = its length). A sane verifier accepts them all except the ones listed with the reason.
+/// r2 = its length). A sane verifier accepts them all except <see cref="ConformanceFile.Refused"/>, each for its reason.
 /// </summary>
 public class ConformanceTests
 {
-    /// <summary>Files the verifier rejects on purpose, with the expected reason.</summary>
-    private static readonly Dictionary<string, string> Rejected = new()
-    {
-        ["callx.data"] = "callx (indirect call through a register) is not supported",
-    };
-
     public static TheoryData<string> Files => [.. ConformanceFile.AllNames()];
 
     [Theory]
@@ -27,7 +21,7 @@ public class ConformanceTests
         var program = EbpfAssembler.Assemble(vector.Asm, vector.Path);
         var options = new VerifierOptions { Context = ContextDescription.Memory(vector.Memory.Length), ContextSizeInR2 = true };
         bool ok = EbpfVerifier.TryVerify(program, options, out _, out var error);
-        if (Rejected.TryGetValue(file, out var reason))
+        if (ConformanceFile.Refused.TryGetValue(file, out var reason))
         {
             Assert.False(ok, $"{vector.Path} was expected to be rejected ({reason})");
             Assert.StartsWith(reason, error!.Reason);

@@ -38,6 +38,16 @@ public sealed class ConformanceFile
     /// <summary>The <c>error</c> section: text the run's error message must contain.</summary>
     public string? Error { get; init; }
 
+    /// <summary>
+    /// The files whose programs Syscage refuses on purpose, each with the start of the verifier's reason — the one list,
+    /// for every test that runs the suite. <c>callx</c> (<c>BPF_CALL | BPF_X</c>, an indirect call through a register)
+    /// is a clang extension outside RFC 9669 that the kernel's verifier rejects too.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Refused { get; } = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["callx.data"] = "callx (indirect call through a register) is not supported",
+    };
+
     /// <summary>The suite: <c>$SYSCAGE_EBPF_CONFORMANCE</c>, else <c>../shared/ebpf-conformance</c> beside the repository.</summary>
     public static string Directory =>
         Environment.GetEnvironmentVariable("SYSCAGE_EBPF_CONFORMANCE") is { Length: > 0 } env
