@@ -22,9 +22,9 @@ public sealed record VerifierOptions
     public bool ContextSizeInR2 { get; init; }
 
     /// <summary>
-    /// Known values of context fields, by (offset, size): loads of exactly that field give the constant. The
-    /// supervisor uses this to ask "what does the program do for syscall N" (e.g. <c>{(0, 4): 59}</c>) and read
-    /// the answer from <see cref="EbpfProgram.Facts"/>.
+    /// Known values of context fields, by (offset, size): loads of exactly that field give the constant, so a caller
+    /// can ask "what does the program do for syscall N" (e.g. <c>{(0, 4): 59}</c>) and read the answer from
+    /// <see cref="EbpfProgram.Facts"/>. The hybrid split does not use it: it explores the program symbolically.
     /// </summary>
     public IReadOnlyDictionary<(int Offset, int Size), ulong>? ContextAssumptions { get; init; }
 
