@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Syscage.Cli.Commands;
+using Syscage.Cli.Commands.Ebpf;
 
 namespace Syscage.Cli;
 
@@ -13,7 +14,7 @@ public static class CliApp
         Recursive = true,
     };
 
-    /// <summary>The root command with every verb.</summary>
+    /// <summary>The root command with every verb: the one place that names the commands (they never use each other).</summary>
     public static RootCommand BuildRootCommand()
     {
         var root = new RootCommand(
@@ -30,7 +31,15 @@ public static class CliApp
             RunCommand.Create(),
             AgentCommand.Create(),
             DoctorCommand.Create(),
-            EbpfCommand.Create(),
+            new Command("ebpf", "eBPF seccomp programs: assemble, disassemble, load and verify clang objects, run the conformance suite")
+            {
+                VerifyCommand.Create(),
+                EbpfAsmCommand.Create(),
+                EbpfDisasmCommand.Create(),
+                EbpfConformancePluginCommand.Create(),
+                EbpfRunCommand.Create(),
+                EbpfSplitCommand.Create(),
+            },
         };
         root.Add(Verbose);
         return root;

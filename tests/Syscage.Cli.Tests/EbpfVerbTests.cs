@@ -1,5 +1,7 @@
 using System.Text;
 using Syscage.Cli.Commands.Ebpf;
+using Syscage.Ebpf.Isa;
+using Syscage.Testing;
 
 namespace Syscage.Cli.Tests;
 
@@ -55,6 +57,40 @@ public sealed class EbpfVerbTests
         int rc = EbpfConformancePluginCommand.Run(o, TextWriter.Null, new MemoryStream(bytes), "00 fa 00", interpret);
         Assert.Equal(0, rc);
         Assert.Equal("fd\n", o.ToString());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Conformance_plugin_passes_the_suite(bool interpret)
+    {
+        // What bpf_conformance does with the plugin: the -- asm program's bytes on stdin, the -- mem bytes as hex.
+        var names = ConformanceFile.AllNames();
+        Assert.True(names.Count >= 300, $"expected the suite in {ConformanceFile.Directory}, found {names.Count} files");
+        var wrong = new List<string>();
+        foreach (var name in names)
+        {
+            var vector = ConformanceFile.Load(name);
+            var bytes = EbpfInstruction.WriteAll(EbpfAssembler.Assemble(vector.Asm!, vector.Path));
+            var o = new StringWriter { NewLine = "\n" };
+            string memory = Convert.ToHexString(vector.Memory);
+            string got;
+            try
+            {
+                EbpfConformancePluginCommand.Run(o, TextWriter.Null, new MemoryStream(bytes), memory, interpret);
+                got = $"r0 = 0x{o.ToString().Trim()}";
+            }
+            catch (SyscageException e)
+            {
+                got = e.Message;
+            }
+            // A refused program or an expected error: a message that says so; else exactly r0.
+            string? message = ConformanceFile.Refused.TryGetValue(name, out var refusal) ? refusal : vector.Error;
+            string expected = message ?? $"r0 = 0x{vector.Result:x}";
+            if (message is null ? got != expected : !got.Contains(message, StringComparison.Ordinal))
+                wrong.Add($"{vector.Path}:{vector.ResultLine}: expected {expected}, got {got}");
+        }
+        Assert.True(wrong.Count == 0, string.Join("\n", wrong));
     }
 
     [Fact]

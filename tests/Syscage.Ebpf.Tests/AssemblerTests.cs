@@ -1,5 +1,6 @@
 using Syscage.Bpf;
 using Syscage.Ebpf.Isa;
+using Syscage.Testing;
 using static Syscage.Ebpf.Isa.EbpfOpcode;
 
 namespace Syscage.Ebpf.Tests;

@@ -4,6 +4,7 @@ using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Isa;
 using Syscage.Ebpf.Verifier;
 using Syscage.Ebpf.Vm;
+using Syscage.Testing;
 
 namespace Syscage.Ebpf.Tests;
 
@@ -13,12 +14,6 @@ namespace Syscage.Ebpf.Tests;
 /// </summary>
 public sealed class ConformanceTests
 {
-    /// <summary>The one list of files not run, each with the reason.</summary>
-    public static readonly IReadOnlyDictionary<string, string> Unsupported = new Dictionary<string, string>
-    {
-        ["callx.data"] = "callx (BPF_CALL | BPF_X, an indirect call through a register) is a clang extension outside RFC 9669 that the kernel verifier rejects",
-    };
-
     /// <summary>Every file: all of them must assemble and round-trip through the disassembler.</summary>
     public static TheoryData<string> Files()
     {
@@ -28,21 +23,21 @@ public sealed class ConformanceTests
         return data;
     }
 
-    /// <summary>The files that run: all but <see cref="Unsupported"/>.</summary>
+    /// <summary>The files that run: all but <see cref="ConformanceFile.Refused"/>.</summary>
     public static TheoryData<string> RunnableFiles()
     {
         var data = new TheoryData<string>();
-        foreach (var name in ConformanceFile.AllNames().Where(n => !Unsupported.ContainsKey(n)))
+        foreach (var name in ConformanceFile.AllNames().Where(n => !ConformanceFile.Refused.ContainsKey(n)))
             data.Add(name);
         return data;
     }
 
     [Fact]
-    public void The_suite_is_there_and_the_unsupported_list_names_real_files()
+    public void The_suite_is_there_and_the_refused_list_names_real_files()
     {
         var names = ConformanceFile.AllNames().ToList();
         Assert.True(names.Count >= 300, $"expected the whole suite in {ConformanceFile.Directory}, found {names.Count} files");
-        foreach (var name in Unsupported.Keys)
+        foreach (var name in ConformanceFile.Refused.Keys)
             Assert.Contains(name, names);
     }
 

@@ -33,7 +33,7 @@ public class HostileProgramTests
 
     private static VerificationError RejectAsm(string asm, VerifierOptions? options = null)
     {
-        var insns = ConformanceReader.Parse(asm);
+        var insns = EbpfAssembler.Assemble(asm);
         Assert.False(EbpfVerifier.TryVerify(insns, options, out _, out var error), "the verifier accepted:\n" + asm);
         return error;
     }
@@ -199,7 +199,7 @@ public class HostileProgramTests
     [Fact]
     public void Bounded_loop_is_accepted()
     {
-        var insns = ConformanceReader.Parse("""
+        var insns = EbpfAssembler.Assemble("""
             mov %r0, 0
             mov %r2, 0
             loop:
@@ -352,7 +352,7 @@ public class HostileProgramTests
     [Fact]
     public void Verify_throws_with_the_same_message()
     {
-        var insns = ConformanceReader.Parse("exit");
+        var insns = EbpfAssembler.Assemble("exit");
         var ex = Assert.Throws<EbpfVerificationException>(() => EbpfVerifier.Verify(insns));
         Assert.Equal("r0 is not set at exit (read of uninitialised register r0) at pc 0: exit", ex.Message);
         Assert.IsAssignableFrom<SyscageException>(ex);

@@ -11,9 +11,9 @@ public static class CheckCommand
     /// <summary>The command definition; it only unpacks the parse result.</summary>
     public static Command Create()
     {
-        var file = new Argument<string>("FILE") { Description = "A raw .bpf filter or assembler text (validated), or a POLICY (compiled, then proved equivalent)" };
+        var file = new Argument<string>("FILE") { Description = "A raw .bpf filter or assembler text (validated), or a POLICY (compiled, then compared with the policy on every architecture, syscall number and argument edge)" };
         var arch = new Option<string?>("--arch") { Description = "Architecture for syscall names in assembler text (default: native)" };
-        var cmd = new Command("check", "Validate a program as seccomp(SECCOMP_SET_MODE_FILTER) would, or prove a policy's compiled filter equivalent to it; exit 0 if so, 1 if not") { file, arch };
+        var cmd = new Command("check", "Validate a program as seccomp(SECCOMP_SET_MODE_FILTER) would, or check a policy's compiled filter against the policy; exit 0 if they agree, 1 if not") { file, arch };
         cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(file)!, p.GetValue(arch))));
         return cmd;
     }
@@ -35,7 +35,8 @@ public static class CheckCommand
 
     /// <summary>
     /// Compiles the policy (optimised and not) and compares each program with the policy's reference evaluator
-    /// on every architecture, syscall number and predicate edge.
+    /// on every architecture, syscall number and predicate edge (<see cref="EquivalenceChecker"/>); says when a
+    /// syscall's argument combinations were too many and only a sample of them was compared.
     /// </summary>
     private static int CheckPolicy(TextWriter stdout, TextWriter stderr, string policyName)
     {
@@ -49,15 +50,21 @@ public static class CheckCommand
             if (report.Equivalent)
             {
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{policyName}: {kind} filter of {program.Length} instructions matches the policy on all {report.Vectors} inputs checked"));
+                    $"{policyName}: {kind} filter of {program.Length} instructions matches the policy on {Inputs(report)}"));
                 continue;
             }
             status = (int)ExitCode.Rejected;
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{policyName}: {kind} filter differs from the policy on {report.MismatchCount} of {report.Vectors} inputs; first ones:"));
+                $"{policyName}: {kind} filter differs from the policy on {report.MismatchCount} of {Inputs(report)}; first ones:"));
             foreach (var m in report.Mismatches.Take(10))
                 stdout.WriteLine($"  {m.Data}: policy {m.Expected}, filter {m.Actual}");
         }
         return status;
     }
+
+    /// <summary>"all N input combinations", or "N sampled input combinations of M (...)" when some were left out.</summary>
+    private static string Inputs(EquivalenceReport report) => report.Sampled
+        ? string.Create(CultureInfo.InvariantCulture,
+            $"{report.Vectors} sampled input combinations of {report.Combinations} ({(report.SampledSyscalls == 1 ? "one syscall has" : $"{report.SampledSyscalls} syscalls (counted per architecture) have")} more than {EquivalenceChecker.MaxCombinationsPerSyscall} argument combinations, tried in part)")
+        : string.Create(CultureInfo.InvariantCulture, $"all {report.Vectors} input combinations");
 }

@@ -23,7 +23,7 @@ public static class ExplainCommand
     {
         var architecture = ProgramFiles.ParseArch(arch);
         var ir = PolicyInputs.LoadPolicy(policy, null, stderr);
-        var data = EmuCommand.MakeData(architecture, syscall, args, null);
+        var data = CallInputs.MakeData(architecture, syscall, args, null);
         stdout.Write(PolicyExplainer.Explain(ir, data));
         return (int)ExitCode.Ok;
     }

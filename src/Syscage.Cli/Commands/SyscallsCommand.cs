@@ -28,7 +28,7 @@ public static class SyscallsCommand
                 stdout.WriteLine(Line(a, s));
             return (int)ExitCode.Ok;
         }
-        if (EmuCommand.TryParseInteger(query, out ulong number))
+        if (CallInputs.TryParseInteger(query, out ulong number))
         {
             var a = ProgramFiles.ParseArch(arch);
             if (number > int.MaxValue || !a.Syscalls.TryGetName((int)number, out var name))

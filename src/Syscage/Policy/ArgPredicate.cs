@@ -148,10 +148,11 @@ public sealed record ArgPredicate(int Arg, ComparisonOp Op, ulong Value, ulong M
     };
 
     /// <summary>
-    /// Argument values around every point where this predicate's truth (or the 32-bit halves the compiled
-    /// code compares) can change: the value and its neighbours, the half-word edges, sign edges, the mask's
-    /// bits set and cleared, and for a narrowed comparison the edges of its width and values that differ from the
-    /// value only above it. Compiler tests and the equivalence checker sweep them.
+    /// Argument values where this predicate's truth (or the 32-bit halves the compiled code compares) changes, or
+    /// where a wrong compilation would show: the value and its neighbours, the half-word edges, sign edges, for a
+    /// narrowed comparison the edges of its width and values that differ from the value only above it, and for a mask
+    /// the datum, with every bit outside the mask set, its complement within the mask, and with the mask's lowest and
+    /// highest bits flipped (not every bit). Compiler tests and the equivalence checker sweep them.
     /// </summary>
     public IEnumerable<ulong> InterestingValues()
     {

@@ -13,7 +13,9 @@ namespace Syscage.Supervision;
 public sealed record HybridOptions
 {
     /// <summary>
-    /// True (default): decide in the kernel every call whose verdict follows from <c>struct seccomp_data</c> alone.
+    /// True (default): decide in the kernel the calls whose verdict the symbolic exploration finds to follow from
+    /// <c>struct seccomp_data</c> alone, in terms the policy IR can express; the others go to the supervisor (so does,
+    /// for instance, a call decided by a test of the instruction pointer: docs/ebpf-hybrid.md lists what stays out).
     /// False: every call goes to the supervisor (a baseline for measurements and differential tests).
     /// </summary>
     public bool Split { get; init; } = true;
@@ -52,8 +54,9 @@ public sealed record HybridSectionReport(Architecture Architecture, IReadOnlyLis
 /// <summary>
 /// Compiles verified eBPF seccomp programs into their kernel half (see <see cref="HybridFilter"/>), through the
 /// policy IR: each program is explored symbolically per architecture (<see cref="SymbolicExplorer"/>); a path that
-/// only reads the context, the stack and read-only globals ends in a constant and becomes a rule with that verdict;
-/// every other path becomes a <c>USER_NOTIF</c> rule. Stacked programs and a policy combine as the kernel combines
+/// only reads the context, the stack and read-only globals, calls no helper and tests only what the IR can express
+/// (not the instruction pointer, nor arithmetic on an argument) ends in a constant and becomes a rule with that
+/// verdict; every other path becomes a <c>USER_NOTIF</c> rule. Stacked programs and a policy combine as the kernel combines
 /// stacked filters; a call is decided in the kernel only when no program that sees it needs the supervisor.
 /// </summary>
 public static class HybridCompiler

@@ -52,7 +52,7 @@ public static class EbpfRunCommand
         if (repeat < 1)
             throw new CliException(ExitCode.Usage, "--repeat must be at least 1");
         var architecture = ProgramFiles.ParseArch(arch);
-        var data = EmuCommand.MakeData(architecture, ctx[0], ctx[1..], null);
+        var data = CallInputs.MakeData(architecture, ctx[0], ctx[1..], null);
 
         var obj = EbpfObject.LoadFile(file);
         Knobs.Apply(obj, set ?? []);

@@ -19,7 +19,7 @@ internal static class Knobs
                 throw new CliException(ExitCode.Usage, $"--set expects NAME=VALUE, not '{assignment}'");
             string name = assignment[..eq], text = assignment[(eq + 1)..];
             ulong value;
-            if (EmuCommand.TryParseInteger(text, out ulong number))
+            if (CallInputs.TryParseInteger(text, out ulong number))
                 value = number;
             else if (Abi.Architecture.Native.Syscalls.TryGetNumber(text, out int nr))
                 value = (ulong)nr;

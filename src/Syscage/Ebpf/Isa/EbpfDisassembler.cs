@@ -5,10 +5,12 @@ using static Syscage.Ebpf.Isa.EbpfOpcode;
 namespace Syscage.Ebpf.Isa;
 
 /// <summary>
-/// Prints eBPF instructions in the conformance-suite syntax that <see cref="EbpfAssembler"/> reads. Jump and
-/// local-call targets become labels (<c>L12</c> for slot 12); a slot that no mnemonic spells exactly (unknown opcode,
-/// stray bits in unused fields, a jump out of the program) is printed as <c>.raw 0x...</c>, so the text always
-/// re-assembles to identical bytes.
+/// The one printer of eBPF instructions, in the conformance-suite syntax that <see cref="EbpfAssembler"/> reads: it
+/// writes <c>syscage ebpf disasm</c> listings (<see cref="ToText"/>) and the instruction in the verifier's
+/// <c>&lt;reason&gt; at pc N: &lt;instruction&gt;</c> and the interpreter's and JIT's errors (<see cref="Format"/>).
+/// Jump and local-call targets become labels (<c>L12</c> for slot 12) in a listing, signed offsets alone; a slot that
+/// no mnemonic spells exactly (unknown opcode, stray bits in unused fields, a jump out of the program) is printed as
+/// <c>.raw 0x...</c>, so the text always re-assembles to identical bytes.
 /// </summary>
 public static class EbpfDisassembler
 {
@@ -116,6 +118,16 @@ public static class EbpfDisassembler
     private static readonly string?[] AluNames =
         ["add", "sub", "mul", "div", "or", "and", "lsh", "rsh", "neg", "mod", "xor", "mov", "arsh", "end", null, null];
 
+    /// <summary>
+    /// The mnemonic of ALU operation <paramref name="op"/> (<c>BPF_MUL</c>: <c>mul</c>), without the <c>32</c> of the
+    /// 32-bit class; <c>sdiv</c> and <c>smod</c> when <paramref name="offset"/> is 1. Null for an unknown operation.
+    /// </summary>
+    internal static string? AluMnemonic(byte op, short offset)
+    {
+        string? name = AluNames[op >> 4];
+        return name is not null && op is BPF_DIV or BPF_MOD && offset == 1 ? "s" + name : name;
+    }
+
     private static readonly string?[] JumpNames =
         ["ja", "jeq", "jgt", "jge", "jset", "jne", "jsgt", "jsge", "call", "exit", "jlt", "jle", "jslt", "jsle", null, null];
 
@@ -143,10 +155,9 @@ public static class EbpfDisassembler
                 }
                 if (op == BPF_NEG)
                     return regs || i.Src != 0 || i.Offset != 0 || i.Imm != 0 ? null : $"neg{suffix} {d}";
-                string? name = AluNames[op >> 4];
+                string? name = AluMnemonic(op, i.Offset);
                 if (name is null) return null;
-                if (op is BPF_DIV or BPF_MOD && i.Offset == 1) name = "s" + name;
-                else if (op == BPF_MOV && regs && i.Offset != 0)
+                if (op == BPF_MOV && regs && i.Offset != 0)
                 {
                     if (i.Imm != 0 || i.Src > 10) return null;
                     return (cls, i.Offset) switch
@@ -159,7 +170,8 @@ public static class EbpfDisassembler
                         _ => null,
                     };
                 }
-                else if (i.Offset != 0) return null;
+                bool signed = op is BPF_DIV or BPF_MOD && i.Offset == 1;
+                if (i.Offset != 0 && !signed) return null;
                 if (regs)
                     return i.Imm != 0 || i.Src > 10 ? null : $"{name}{suffix} {d}, {s}";
                 return i.Src != 0 ? null : $"{name}{suffix} {d}, {Imm(i.Imm)}";

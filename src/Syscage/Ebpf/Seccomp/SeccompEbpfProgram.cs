@@ -32,7 +32,10 @@ public sealed class SeccompEbpfProgram : IDisposable
     /// <summary>Where it came from (<c>file.o:section</c>), for messages.</summary>
     public string Source { get; }
 
-    /// <summary>The verified program (its <see cref="EbpfProgram.Facts"/> drive the hybrid split).</summary>
+    /// <summary>
+    /// The verified program. The hybrid split reads its instructions (it explores them symbolically per architecture),
+    /// not the verifier's <see cref="EbpfProgram.Facts"/>.
+    /// </summary>
     public EbpfProgram Program { get; }
 
     /// <summary>Its maps (global variables included), shared by every run.</summary>

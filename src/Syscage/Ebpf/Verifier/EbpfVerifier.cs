@@ -117,7 +117,7 @@ public static class EbpfVerifier
             if (pc < 0 || pc >= _n)
                 return new RejectException(new VerificationError(reason, -1, null, null));
             var next = pc + 1 < _n ? insns[pc + 1] : (EbpfInstruction?)null;
-            return new RejectException(new VerificationError(reason, pc, insns[pc], InstructionText.Format(insns[pc], next)));
+            return new RejectException(new VerificationError(reason, pc, insns[pc], EbpfDisassembler.Format(insns[pc], next)));
         }
 
         private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
@@ -770,7 +770,7 @@ public static class EbpfVerifier
 
         private RegisterState PointerArithmetic(byte op, bool is64, RegisterState a, RegisterState b, EbpfInstruction i)
         {
-            string opName = op == BPF_SUB ? "sub" : op == BPF_ADD ? "add" : InstructionText.Format(i).Split(' ')[0];
+            string opName = EbpfDisassembler.AluMnemonic(op, i.Offset) ?? Inv($"ALU operation 0x{op:x2}");
             if (!is64)
                 throw Reject(Inv($"32-bit arithmetic on a pointer ({(a.IsPointer ? a.TypeName : b.TypeName)}) is not allowed"));
             if (a.IsPointer && b.IsPointer)

@@ -22,9 +22,9 @@ public sealed record VerifierOptions
     public bool ContextSizeInR2 { get; init; }
 
     /// <summary>
-    /// Known values of context fields, by (offset, size): loads of exactly that field give the constant. The
-    /// supervisor uses this to ask "what does the program do for syscall N" (e.g. <c>{(0, 4): 59}</c>) and read
-    /// the answer from <see cref="EbpfProgram.Facts"/>.
+    /// Known values of context fields, by (offset, size): loads of exactly that field give the constant, so a caller
+    /// can ask "what does the program do for syscall N" (e.g. <c>{(0, 4): 59}</c>) and read the answer from
+    /// <see cref="EbpfProgram.Facts"/>. The hybrid split does not use it: it explores the program symbolically.
     /// </summary>
     public IReadOnlyDictionary<(int Offset, int Size), ulong>? ContextAssumptions { get; init; }
 
@@ -54,7 +54,7 @@ public sealed record VerifierOptions
 /// <param name="Reason">What is wrong.</param>
 /// <param name="Pc">The instruction at fault, or -1 for a fault of the whole program.</param>
 /// <param name="Instruction">The instruction at <paramref name="Pc"/>, when there is one.</param>
-/// <param name="Text">A short disassembly of the instruction.</param>
+/// <param name="Text">The instruction as <see cref="EbpfDisassembler.Format"/> prints it (<c>.raw 0x...</c> when no mnemonic spells it).</param>
 public sealed record VerificationError(string Reason, int Pc, EbpfInstruction? Instruction, string? Text)
 {
     /// <summary><c>&lt;reason&gt; at pc &lt;n&gt;: &lt;instruction&gt;</c>.</summary>

@@ -1,5 +1,6 @@
-using Syscage.Bpf;
+using System.Numerics;
 using Syscage.Abi;
+using Syscage.Bpf;
 
 namespace Syscage.Policy.Compiler;
 
@@ -11,25 +12,45 @@ public sealed record Mismatch(SeccompData Data, SeccompAction Expected, SeccompA
 
 /// <summary>The outcome of <see cref="EquivalenceChecker.Check"/>.</summary>
 /// <param name="Vectors">How many calls were compared.</param>
+/// <param name="Combinations">
+/// How many calls a complete check would compare: every input <see cref="EquivalenceChecker.Vectors"/> draws from, with
+/// each syscall's whole product of argument values. Equal to <paramref name="Vectors"/> unless some were sampled.
+/// </param>
+/// <param name="SampledSyscalls">For how many (architecture, syscall) pairs only a sample of the argument product was compared.</param>
 /// <param name="Mismatches">The calls where the verdicts differ (at most the first 100).</param>
 /// <param name="MismatchCount">How many calls differed in all.</param>
-public sealed record EquivalenceReport(long Vectors, IReadOnlyList<Mismatch> Mismatches, long MismatchCount)
+public sealed record EquivalenceReport(long Vectors, BigInteger Combinations, int SampledSyscalls, IReadOnlyList<Mismatch> Mismatches, long MismatchCount)
 {
     /// <summary>True when every compared call got the same verdict.</summary>
     public bool Equivalent => MismatchCount == 0;
+
+    /// <summary>
+    /// True when some argument combinations were left out (<see cref="EquivalenceChecker.MaxCombinationsPerSyscall"/>):
+    /// <see cref="Vectors"/> were compared out of <see cref="Combinations"/>.
+    /// </summary>
+    public bool Sampled => SampledSyscalls > 0;
 }
 
 /// <summary>
-/// Proves a compiled program equal to its policy over the inputs where they could differ: every covered and
-/// some foreign architectures; every syscall number of the tables, every number a rule names, the edges of the
-/// number space (-1, the x32 bit, sign and half edges); and for each syscall with argument rules, the product of
-/// the interesting values (<see cref="ArgPredicate.InterestingValues"/>) of every argument its rules test.
-/// Between those values no predicate — nor any 32-bit half the code compares — changes truth, so agreement on
-/// them is agreement everywhere.
+/// Compares a compiled program with its policy (the reference evaluator) on the inputs where they are most likely to
+/// differ: every covered and some foreign architectures; every syscall number of the tables, every number a rule
+/// names and its neighbours, the edges of the number space (-1, the x32 bit, sign and half edges); and for each
+/// syscall with argument rules, the product of the interesting values (<see cref="ArgPredicate.InterestingValues"/>)
+/// of every argument its rules test: each comparison's value and neighbours at every width it can be read at, the
+/// 32-bit half edges the compiled code compares, a mask's lowest and highest bits flipped.
 /// </summary>
+/// <remarks>
+/// What agreement means: a plain comparison changes truth only at its edges, so for a program that tests what the
+/// policy tests (the compiler's output) agreement on every combination leaves little room for a difference; it is still
+/// a test, not a proof. Masks are tried on a few bits, not all; values between edges, the instruction pointer, and
+/// arguments of syscalls without argument rules are not varied, so a program that tests something the policy does not
+/// can differ unseen. Above <see cref="MaxCombinationsPerSyscall"/> combinations for one syscall, only every
+/// single-argument variation and a seeded random sample of the product are compared; the report says so
+/// (<see cref="EquivalenceReport.Sampled"/>).
+/// </remarks>
 public static class EquivalenceChecker
 {
-    /// <summary>Above this many argument combinations for one syscall, the product is sampled (seeded).</summary>
+    /// <summary>Above this many argument combinations for one syscall, the product is sampled (seeded): at most this many random combinations besides the single-argument variations.</summary>
     public const int MaxCombinationsPerSyscall = 20_000;
 
     private static readonly uint[] EdgeNumbers =
@@ -41,12 +62,20 @@ public static class EquivalenceChecker
     /// <summary>Foreign <c>AUDIT_ARCH_*</c> values tried besides the known ones: always the bad-arch action unless covered.</summary>
     private static readonly uint[] ForeignArches = [0, 0xdead_beef, 0x4000_003e /* libseccomp's x32 token */, 0xc000_0015 /* ppc64 */];
 
-    /// <summary>Compares <paramref name="program"/> with <paramref name="policy"/> on every deciding input.</summary>
+    /// <summary>What an enumeration of the inputs left out, filled in as it goes.</summary>
+    private sealed class Tally
+    {
+        public BigInteger Combinations;
+        public int SampledSyscalls;
+    }
+
+    /// <summary>Compares <paramref name="program"/> with <paramref name="policy"/> on the inputs of <see cref="Vectors"/>.</summary>
     public static EquivalenceReport Check(SeccompPolicy policy, BpfProgram program)
     {
         var mismatches = new List<Mismatch>();
         long vectors = 0, count = 0;
-        foreach (var data in Vectors(policy))
+        var tally = new Tally();
+        foreach (var data in Inputs(policy, tally))
         {
             vectors++;
             var expected = policy.Evaluate(data).Action;
@@ -58,11 +87,13 @@ public static class EquivalenceChecker
                     mismatches.Add(new Mismatch(data, expected, actual));
             }
         }
-        return new EquivalenceReport(vectors, mismatches, count);
+        return new EquivalenceReport(vectors, tally.Combinations, tally.SampledSyscalls, mismatches, count);
     }
 
     /// <summary>The inputs <see cref="Check"/> compares.</summary>
-    public static IEnumerable<SeccompData> Vectors(SeccompPolicy policy)
+    public static IEnumerable<SeccompData> Vectors(SeccompPolicy policy) => Inputs(policy, new Tally());
+
+    private static IEnumerable<SeccompData> Inputs(SeccompPolicy policy, Tally tally)
     {
         var arches = Architecture.All.Select(a => a.AuditArch).Concat(ForeignArches).Distinct();
         var numbers = new SortedSet<uint>(EdgeNumbers);
@@ -89,18 +120,19 @@ public static class EquivalenceChecker
             foreach (uint nr in numbers)
             {
                 var data = new SeccompData(unchecked((int)nr), auditArch);
+                tally.Combinations++;
                 yield return data;
                 var section = policy.SectionFor(data);
                 if (section is null || !section.Syscalls.TryGetValue(data.Nr, out var rules) || rules.All(r => r.Condition.IsTrue))
                     continue;
-                foreach (var args in ArgumentVectors(rules, unchecked((int)nr)))
+                foreach (var args in ArgumentVectors(rules, unchecked((int)nr), tally))
                     yield return new SeccompData(data.Nr, auditArch, 0, args);
             }
         }
     }
 
-    /// <summary>The product of each tested argument's interesting values (sampled above the cap).</summary>
-    private static IEnumerable<ulong[]> ArgumentVectors(IReadOnlyList<Rule> rules, int seed)
+    /// <summary>The product of each tested argument's interesting values; above the cap, a sample of it, without repeats.</summary>
+    private static IEnumerable<ulong[]> ArgumentVectors(IReadOnlyList<Rule> rules, int seed, Tally tally)
     {
         var perArg = new SortedSet<ulong>[6];
         foreach (var p in rules.SelectMany(r => r.Condition.Predicates()))
@@ -108,11 +140,13 @@ public static class EquivalenceChecker
                 (perArg[p.Arg] ??= []).Add(v);
         var tested = Enumerable.Range(0, 6).Where(i => perArg[i] is not null).ToArray();
         var values = tested.Select(i => perArg[i].ToArray()).ToArray();
-        long total = values.Aggregate(1L, (acc, v) => acc * v.Length);
+        // Exact: six arguments of many predicates each overflow a long.
+        var total = values.Aggregate(BigInteger.One, (acc, v) => acc * v.Length);
+        tally.Combinations += total;
         if (total <= MaxCombinationsPerSyscall)
         {
             var index = new int[tested.Length];
-            for (long n = 0; n < total; n++)
+            for (long n = 0; n < (long)total; n++)
             {
                 var args = new ulong[6];
                 for (int k = 0; k < tested.Length; k++)
@@ -123,23 +157,32 @@ public static class EquivalenceChecker
             }
             yield break;
         }
-        // Too many to enumerate: every single-argument variation, then seeded random combinations.
-        for (int k = 0; k < tested.Length; k++)
+        // Too many to enumerate: every single-argument variation, then seeded random combinations, each once.
+        var seen = new HashSet<(ulong, ulong, ulong, ulong, ulong, ulong)>();
+        IEnumerable<ulong[]> Candidates()
         {
-            foreach (ulong v in values[k])
+            for (int k = 0; k < tested.Length; k++)
+            {
+                foreach (ulong v in values[k])
+                {
+                    var args = new ulong[6];
+                    args[tested[k]] = v;
+                    yield return args;
+                }
+            }
+            var rng = new Random(seed);
+            for (int n = 0; n < MaxCombinationsPerSyscall; n++)
             {
                 var args = new ulong[6];
-                args[tested[k]] = v;
+                for (int k = 0; k < tested.Length; k++)
+                    args[tested[k]] = values[k][rng.Next(values[k].Length)];
                 yield return args;
             }
         }
-        var rng = new Random(seed);
-        for (int n = 0; n < MaxCombinationsPerSyscall; n++)
-        {
-            var args = new ulong[6];
-            for (int k = 0; k < tested.Length; k++)
-                args[tested[k]] = values[k][rng.Next(values[k].Length)];
-            yield return args;
-        }
+        foreach (var args in Candidates())
+            if (seen.Add((args[0], args[1], args[2], args[3], args[4], args[5])))
+                yield return args;
+        if (seen.Count < total)
+            tally.SampledSyscalls++;
     }
 }
