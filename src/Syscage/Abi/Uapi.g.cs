@@ -1218,6 +1218,13 @@ internal static class Uapi
     internal const int P_PID = 1;
     internal const int P_PGID = 2;
     internal const int P_PIDFD = 3;
+    internal const int CLD_EXITED = 1;
+    internal const int CLD_KILLED = 2;
+    internal const int CLD_DUMPED = 3;
+    internal const int CLD_TRAPPED = 4;
+    internal const int CLD_STOPPED = 5;
+    internal const int CLD_CONTINUED = 6;
+    internal const int SYS_SECCOMP = 1;
     internal const int RLIMIT_CPU = 0;
     internal const int RLIMIT_FSIZE = 1;
     internal const int RLIMIT_DATA = 2;

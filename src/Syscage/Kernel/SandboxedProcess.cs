@@ -107,18 +107,18 @@ public sealed class SandboxedProcess : IDisposable
     private const int ControlFd = 3, StatusFd = 4, HandoverFd = 5;
     private static readonly Lock StartLock = new();
     private readonly int _launcherPid;
-    private readonly SafeFileHandle _launcherPidfd;
+    private readonly ProcessHandle _launcher;
     private readonly SafeFileHandle _control;
     private readonly Thread _statusReader;
     private readonly StatusLines _status;
     private readonly StreamWriter? _stdin;
     private readonly StreamReader? _stdout, _stderr;
 
-    private SandboxedProcess(int launcherPid, SafeFileHandle launcherPidfd, SafeFileHandle control, StatusLines status, Thread reader,
+    private SandboxedProcess(int launcherPid, ProcessHandle launcher, SafeFileHandle control, StatusLines status, Thread reader,
                              StreamWriter? stdin, StreamReader? stdout, StreamReader? stderr)
     {
         _launcherPid = launcherPid;
-        _launcherPidfd = launcherPidfd;
+        _launcher = launcher;
         _control = control;
         _status = status;
         _statusReader = reader;
@@ -212,16 +212,12 @@ public sealed class SandboxedProcess : IDisposable
             int pid;
             lock (StartLock)
                 pid = Spawn(launcher, argv, info.Environment, fds);
-            if (handover >= 0)
-                fds.Release(handover); // shared: the launcher's copy and ours (for the hand-over's "taken")
+            // Ours of the hand-over page stays open: the launcher's copy and ours (for the hand-over's "taken").
+            var handoverPage = handover >= 0 ? fds.Take(handover) : null;
             fds.CloseGiven();
-            var pidfd = new SafeFileHandle((nint)syscall(SYS_pidfd_open, pid, 0, 0), ownsHandle: true);
-            if (pidfd.IsInvalid)
-                throw KernelException.FromLastError("pidfd_open(launcher)");
-            var control = new SafeFileHandle(controlWrite, ownsHandle: true);
-            fds.Release(controlWrite);
-            var status = new StatusLines(statusRead, handover, pidfd);
-            fds.Release(statusRead);
+            var pidfd = ProcessHandle.Open(pid, out int errno) ?? throw new KernelException("pidfd_open(launcher)", errno);
+            var control = fds.Take(controlWrite);
+            var status = new StatusLines(fds.Take(statusRead), handoverPage, pidfd);
             var reader = new Thread(status.Run) { IsBackground = true, Name = "syscage-launcher-status" };
             reader.Start();
             var process = new SandboxedProcess(pid, pidfd, control, status, reader, stdin, stdout, stderr);
@@ -268,26 +264,16 @@ public sealed class SandboxedProcess : IDisposable
     /// </summary>
     public void SendSignal(int signal)
     {
-        bool added = false;
         try
         {
-            _launcherPidfd.DangerousAddRef(ref added);
             // The pidfd names the launcher even after it has ended and its pid was reused: ESRCH, never a stranger.
-            if (syscall4(SYS_pidfd_send_signal, _launcherPidfd.DangerousGetHandle(), signal, 0, 0) != 0)
-            {
-                var e = KernelException.FromLastError("pidfd_send_signal(launcher)");
-                if (e.Errno != Errno.ESRCH) // already gone
-                    throw e;
-            }
+            int errno = _launcher.Signal(signal);
+            if (errno != 0 && errno != Errno.ESRCH) // ESRCH: already gone
+                throw new KernelException("pidfd_send_signal(launcher)", errno);
         }
         catch (ObjectDisposedException)
         {
             // The launcher has ended and been reaped.
-        }
-        finally
-        {
-            if (added)
-                _launcherPidfd.DangerousRelease();
         }
     }
 
@@ -465,13 +451,14 @@ public sealed class SandboxedProcess : IDisposable
 
         public void Give(int fd, int target) => Given.Add((fd, target));
 
-        public FileStream Stream(int fd, FileAccess access)
-        {
-            Release(fd);
-            return new FileStream(new SafeFileHandle(fd, ownsHandle: true), access, bufferSize: 0);
-        }
+        public FileStream Stream(int fd, FileAccess access) => new(Take(fd), access, bufferSize: 0);
 
-        public void Release(int fd) => _owned.Remove(fd);
+        /// <summary>Hands <paramref name="fd"/> over to a SafeFileHandle, which closes it from now on.</summary>
+        public SafeFileHandle Take(int fd)
+        {
+            _owned.Remove(fd);
+            return new SafeFileHandle(fd, ownsHandle: true);
+        }
 
         /// <summary>After the spawn: the launcher has its copies; ours of the ends it got are closed.</summary>
         public void CloseGiven()
@@ -493,7 +480,7 @@ public sealed class SandboxedProcess : IDisposable
     /// Reads the launcher's STATUS lines on a thread of its own until the launcher ends, takes the listener when it is
     /// published, and reaps the launcher.
     /// </summary>
-    private sealed class StatusLines(int statusFd, int handoverFd, SafeFileHandle launcherPidfd)
+    private sealed class StatusLines(SafeFileHandle statusPipe, SafeFileHandle? handoverPage, ProcessHandle launcher)
     {
         private readonly StringBuilder _text = new();
         private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -510,11 +497,18 @@ public sealed class SandboxedProcess : IDisposable
             {
                 var buffer = new byte[256];
                 int seen = 0;
+                using var pipe = new FileStream(statusPipe, FileAccess.Read, bufferSize: 0);
                 while (true)
                 {
-                    nint n = read(statusFd, buffer, buffer.Length);
-                    if (n < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR)
-                        continue;
+                    int n;
+                    try
+                    {
+                        n = pipe.Read(buffer, 0, buffer.Length);
+                    }
+                    catch (IOException)
+                    {
+                        break;
+                    }
                     if (n <= 0)
                         break;
                     _text.Append(Encoding.ASCII.GetString(buffer, 0, (int)n));
@@ -525,11 +519,11 @@ public sealed class SandboxedProcess : IDisposable
             }
             finally
             {
-                close(statusFd);
-                if (handoverFd >= 0)
-                    close(handoverFd);
-                Reap();
-                launcherPidfd.Dispose();
+                statusPipe.Dispose();
+                handoverPage?.Dispose();
+                if (launcher.WaitForExit(out int exit, out int signal))
+                    (_launcherExit, _launcherSignal) = (exit, signal);
+                launcher.Dispose();
                 Started.Set();
                 Taken.TrySetResult(null);
                 _ended.TrySetResult();
@@ -544,7 +538,7 @@ public sealed class SandboxedProcess : IDisposable
                     CommandPid = int.Parse(parts[1], CultureInfo.InvariantCulture);
                     Started.Set();
                     break;
-                case "listener" when parts.Length == 3 && handoverFd >= 0:
+                case "listener" when parts.Length == 3 && handoverPage is not null:
                     TakeListener(int.Parse(parts[1], CultureInfo.InvariantCulture), int.Parse(parts[2], CultureInfo.InvariantCulture));
                     break;
                 case "exit" or "signal" or "swept" or "listener":
@@ -561,50 +555,35 @@ public sealed class SandboxedProcess : IDisposable
         private void TakeListener(int pid, int fd)
         {
             Span<byte> flag = stackalloc byte[4];
+            var page = handoverPage!;
             try
             {
                 var listener = ListenerHandle.TakeFrom(pid, fd);
                 flag[0] = 1; // taken = 1 (offset 8 of struct handover)
-                if (pwrite(handoverFd, flag, 4, 8) != 4)
+                try
                 {
-                    var e = KernelException.FromLastError("pwrite(handover)");
+                    RandomAccess.Write(page, flag, 8);
+                }
+                catch (IOException e)
+                {
                     listener.Dispose();
-                    throw e;
+                    throw new SyscageException($"writing the hand-over page: {e.Message}");
                 }
                 Taken.TrySetResult(listener);
             }
             catch (SyscageException e)
             {
                 flag[0] = 2; // taken = 2: gave up, the launcher kills the command's process
-                _ = pwrite(handoverFd, flag, 4, 8);
+                try
+                {
+                    RandomAccess.Write(page, flag, 8);
+                }
+                catch (IOException)
+                {
+                    // The launcher is gone: the command's process with it.
+                }
                 Taken.TrySetException(e);
             }
-        }
-
-        /// <summary>Waits for the launcher with its pidfd (which no other wait can confuse with a reused pid).</summary>
-        private unsafe void Reap()
-        {
-            byte* info = stackalloc byte[128];
-            new Span<byte>(info, 128).Clear();
-            bool added = false;
-            try
-            {
-                launcherPidfd.DangerousAddRef(ref added);
-                while (waitid(P_PIDFD, (int)launcherPidfd.DangerousGetHandle(), info, WEXITED) != 0)
-                    if (Marshal.GetLastPInvokeError() != Errno.EINTR)
-                        return; // ECHILD: someone reaped it for us; the status lines are what counts
-            }
-            finally
-            {
-                if (added)
-                    launcherPidfd.DangerousRelease();
-            }
-            // siginfo_t: si_code at offset 8 (CLD_EXITED 1, CLD_KILLED 2, CLD_DUMPED 3), si_status at 24.
-            int code = *(int*)(info + 8), value = *(int*)(info + 24);
-            if (code == 1)
-                _launcherExit = value;
-            else if (code is 2 or 3)
-                _launcherSignal = value;
         }
 
         /// <summary>How the command ended, from the status lines (and the launcher's own end when they say nothing).</summary>

@@ -1,9 +1,7 @@
 using Syscage.Abi;
-using System.Runtime.InteropServices;
 using Syscage.Ebpf.Helpers;
 using Syscage.Kernel;
 using Syscage.Kernel.Notify;
-using static Syscage.Kernel.Interop.Libc;
 
 namespace Syscage.Supervision;
 
@@ -50,17 +48,15 @@ public sealed class NotifiedTask : IBpfTask
 
     /// <summary>
     /// The eBPF-seccomp patch set lets <c>bpf_probe_read_user[_str]</c> read the task only when the filter's installer
-    /// could ptrace it. Here the supervisor tries exactly what it would do — <c>process_vm_readv</c>, which needs
-    /// <c>PTRACE_MODE_ATTACH_REALCREDS</c> ("Permission to read from or write to another process is governed by a ptrace
-    /// access mode PTRACE_MODE_ATTACH_REALCREDS check", process_vm_readv(2)) — on address 0, one byte: EFAULT means the
-    /// check passed and only the address is bad; EPERM, EACCES or ESRCH mean no.
+    /// could ptrace it. Here the supervisor asks exactly what it would do: may it <c>process_vm_readv</c> the task
+    /// (<see cref="NotificationContext.MayReadMemory"/>)?
     /// </summary>
     public bool MayReadMemory
     {
         get
         {
             if (_mayRead < 0)
-                _mayRead = ProbeMayRead(Pid) ? 1 : 0;
+                _mayRead = _context.MayReadMemory() ? 1 : 0;
             return _mayRead == 1;
         }
     }
@@ -117,14 +113,14 @@ public sealed class NotifiedTask : IBpfTask
             return s.Tgid;
         if (ThreadGroups.TryGetValue(Pid, out var cached))
         {
-            if (cached.PidFd >= 0 ? !Exited(cached.PidFd) : ProcFs.IsThreadOf(Pid, cached.Tgid))
+            if (cached.Thread is { } thread ? !Exited(thread) : ProcFs.IsThreadOf(Pid, cached.Tgid))
                 return cached.Tgid;
             Forget(Pid);
         }
         return ReadStatus().Tgid;
     }
 
-    private sealed record ThreadEntry(int Tgid, int PidFd);
+    private sealed record ThreadEntry(int Tgid, ProcessHandle? Thread);
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<int, ThreadEntry> ThreadGroups = new();
 
@@ -135,30 +131,33 @@ public sealed class NotifiedTask : IBpfTask
     {
         if (ThreadGroups.Count >= MaxPidFds)
             foreach (var (key, e) in ThreadGroups)
-                if (e.PidFd < 0 || Exited(e.PidFd)) // only dead threads: a live one's pidfd may be in use by another worker
+                if (e.Thread is not { } t || Exited(t))
                     Forget(key);
-        int pidfd = -1;
-        if (ThreadGroups.Count < MaxPidFds)
-        {
-            const int PIDFD_THREAD = Uapi.PIDFD_THREAD; // O_EXCL: a pidfd for one thread (Linux 6.9)
-            pidfd = (int)syscall(SYS_pidfd_open, tid, PIDFD_THREAD, 0);
-        }
-        var entry = new ThreadEntry(tgid, pidfd < 0 ? -1 : pidfd);
-        if (!ThreadGroups.TryAdd(tid, entry) && entry.PidFd >= 0)
-            close(entry.PidFd);
+        var thread = ThreadGroups.Count < MaxPidFds ? ProcessHandle.OpenThread(tid, out _) : null;
+        if (!ThreadGroups.TryAdd(tid, new ThreadEntry(tgid, thread)))
+            thread?.Dispose();
     }
 
     private static void Forget(int tid)
     {
-        if (ThreadGroups.TryRemove(tid, out var entry) && entry.PidFd >= 0)
-            close(entry.PidFd);
+        if (ThreadGroups.TryRemove(tid, out var entry))
+            entry.Thread?.Dispose();
     }
 
-    /// <summary>A pidfd polls readable once its thread has exited.</summary>
-    private static unsafe bool Exited(int pidfd)
+    /// <summary>
+    /// A thread pidfd polls readable once its thread has exited. Another worker may have forgotten (disposed) it
+    /// meanwhile: the SafeHandle then says so rather than polling a descriptor number that may name something else now.
+    /// </summary>
+    private static bool Exited(ProcessHandle thread)
     {
-        PollFd fd = new() { Fd = pidfd, Events = POLLIN };
-        return poll(&fd, 1, 0) != 0; // 1: exited; -1: treat as gone too
+        try
+        {
+            return thread.HasExited;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
     }
 
     private string ReadComm()
@@ -191,18 +190,6 @@ public sealed class NotifiedTask : IBpfTask
             rest = rest[(space + 1)..];
         }
         return System.Buffers.Text.Utf8Parser.TryParse(rest, out ulong t, out _) ? t : 0;
-    }
-
-    private static unsafe bool ProbeMayRead(int pid)
-    {
-        byte b;
-        IoVec local = new() { Base = (nint)(&b), Length = 1 };
-        IoVec remote = new() { Base = 0, Length = 1 };
-        nint n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
-        if (n >= 0)
-            return true; // something is mapped at 0 (mmap_min_addr = 0): the read was allowed
-        int e = Marshal.GetLastPInvokeError();
-        return e == Errno.EFAULT; // EPERM, EACCES: no ptrace access; ESRCH: gone
     }
 
     private readonly record struct Status(int Tgid, uint Uid, uint Gid);

@@ -5,7 +5,7 @@ using System.Text;
 using System.Text.Json;
 using Syscage.Kernel.Notify;
 using Syscage.Policy;
-using static Syscage.Kernel.Interop.Libc;
+using Microsoft.Win32.SafeHandles;
 using Syscage.Abi;
 using Syscage.Kernel;
 
@@ -108,51 +108,25 @@ public sealed class SeccompAgent : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxHandshakes, 1, nameof(options));
         _handshakeSlots = new SemaphoreSlim(_options.MaxHandshakes, _options.MaxHandshakes);
         RemoveStaleSocket(socketPath);
-        _socket = Listen(socketPath);
-        _bound = Identity(socketPath) ?? default;
+        _socket = UnixSocket.Listen(socketPath);
+        _bound = UnixSocket.Identity(socketPath) ?? default;
     }
-
-    /// <summary>
-    /// A socket listening at <paramref name="path"/>, bound with <c>bind(2)</c> directly: a .NET socket bound to a path
-    /// deletes whatever file is at that path when it is disposed, even one put there after it, which the agent must not.
-    /// bind(2) itself never replaces a file: one made at the path since the check fails it with EADDRINUSE.
-    /// </summary>
-    private static unsafe Socket Listen(string path)
-    {
-        byte[] name = Encoding.UTF8.GetBytes(path);
-        if (name.Length > 107 || name.Contains((byte)0))
-            throw new IOException($"{path}: a socket path is at most 107 bytes, without NUL");
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            throw KernelException.FromLastError("socket(AF_UNIX)");
-        var address = new SockaddrUn { Family = AF_UNIX };
-        name.CopyTo(new Span<byte>(address.Path, 108));
-        if (bind(fd, &address, (uint)(2 + name.Length + 1)) != 0 || listen(fd, 64) != 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            close(fd);
-            throw new IOException($"{path}: cannot listen there: {KernelException.Describe(errno)}");
-        }
-        return new Socket(new SafeSocketHandle(fd, ownsHandle: true));
-    }
-
-    /// <summary>The device and inode of the socket file at <paramref name="path"/>; null when there is none (or not a socket).</summary>
-    private static (ulong Device, ulong Inode)? Identity(string path) =>
-        statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_INO, out var st) == 0 && (st.Mode & S_IFMT) == S_IFSOCK
-            ? (((ulong)st.DevMajor << 32) | st.DevMinor, st.Ino)
-            : null;
 
     /// <summary>Makes way for the socket: nothing there, or a socket no one listens on (removed); anything else is refused.</summary>
     private static void RemoveStaleSocket(string path)
     {
-        if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE, out var st) != 0)
+        SocketPathState state;
+        try
         {
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno == Errno.ENOENT)
-                return;
-            throw new IOException($"{path}: cannot listen there: {KernelException.Describe(errno)}");
+            state = UnixSocket.StateOf(path);
         }
-        if ((st.Mode & S_IFMT) != S_IFSOCK)
+        catch (IOException e)
+        {
+            throw new IOException($"cannot listen there: {e.Message}", e);
+        }
+        if (state == SocketPathState.Missing)
+            return;
+        if (state != SocketPathState.Socket)
             throw new IOException($"{path} exists and is not a socket: refusing to replace it (remove it, or choose another --socket path)");
         using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
@@ -210,7 +184,7 @@ public sealed class SeccompAgent : IDisposable
         }
         try
         {
-            if (Identity(SocketPath) == _bound)
+            if (UnixSocket.Identity(SocketPath) == _bound)
                 File.Delete(SocketPath);
         }
         catch (IOException)
@@ -254,7 +228,7 @@ public sealed class SeccompAgent : IDisposable
     /// <summary>Reads one client's message within the deadline and serves its listener; holds no thread while it waits.</summary>
     private async Task Handshake(Socket client, int connection)
     {
-        var fds = new List<int>();
+        var fds = new List<SafeFileHandle>();
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         deadline.CancelAfter(_options.HandshakeTimeout);
         try
@@ -262,11 +236,10 @@ public sealed class SeccompAgent : IDisposable
             using (client)
             {
                 byte[] message = await ReceiveMessage(client, fds, deadline.Token).ConfigureAwait(false);
-                var (state, listenerFd) = ParseState(message, fds);
-                if (!ListenerHandle.IsSeccompListener(listenerFd))
+                var (state, index) = ParseState(message, fds.Count);
+                if (!ListenerHandle.IsSeccompListener(fds[index]))
                     throw new SyscageException("'seccompFd' is not a seccomp listener (its /proc/self/fd link does not read 'anon_inode:seccomp notify')");
-                fds.Remove(listenerFd);
-                Serve(state, new ListenerHandle(listenerFd));
+                Serve(state, ListenerHandle.Adopt(fds[index]));
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -283,8 +256,8 @@ public sealed class SeccompAgent : IDisposable
         }
         finally
         {
-            foreach (int fd in fds)
-                close(fd);
+            foreach (var fd in fds)
+                fd.Dispose(); // the listener's is invalid by now when it was adopted
             _handshakeSlots.Release();
         }
     }
@@ -348,14 +321,22 @@ public sealed class SeccompAgent : IDisposable
     /// with SCM_RIGHTS (received close-on-exec). Waiting is a zero-byte receive, which completes when the socket is
     /// readable and takes nothing; the bytes and descriptors are then taken with <c>recvmsg</c>, which .NET has no API for.
     /// </summary>
-    private static async Task<byte[]> ReceiveMessage(Socket client, List<int> fds, CancellationToken deadline)
+    private static async Task<byte[]> ReceiveMessage(Socket client, List<SafeFileHandle> fds, CancellationToken deadline)
     {
         var data = new MemoryStream();
         byte[] chunk = new byte[16384];
         while (true)
         {
             await client.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, deadline).ConfigureAwait(false);
-            int n = ReceiveAvailable((int)client.Handle, chunk, fds);
+            int n;
+            try
+            {
+                n = UnixSocket.ReceiveAvailable(client, chunk, fds, MaxDescriptors);
+            }
+            catch (SyscageException e) when (e is not KernelException)
+            {
+                throw new SyscageException($"{e.Message}: runc passes one, 'seccompFd'");
+            }
             if (n < 0)
                 continue;
             if (n == 0)
@@ -367,44 +348,6 @@ public sealed class SeccompAgent : IDisposable
                 break;
         }
         return data.ToArray();
-    }
-
-    /// <summary>One <c>recvmsg</c> that does not wait: the bytes read (0 at the end of the stream), or -1 when there were none yet.</summary>
-    private static unsafe int ReceiveAvailable(int fd, byte[] chunk, List<int> fds)
-    {
-        // struct cmsghdr { size_t cmsg_len; int cmsg_level; int cmsg_type; unsigned char data[]; }, 8-aligned: room for
-        // MaxDescriptors; the kernel closes the descriptors that don't fit and sets MSG_CTRUNC.
-        const int controlLength = 16 + MaxDescriptors * 4;
-        byte* control = stackalloc byte[controlLength];
-        fixed (byte* p = chunk)
-        {
-            IoVec iov = new() { Base = (nint)p, Length = (nuint)chunk.Length };
-            MsgHdr msg = new() { Iov = (nint)(&iov), IovLen = 1, Control = (nint)control, ControlLen = controlLength };
-            nint n;
-            do
-                n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-            while (n < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR);
-            if (n < 0)
-            {
-                int e = Marshal.GetLastPInvokeError();
-                return e == Errno.EAGAIN ? -1 : throw new KernelException("recvmsg", e);
-            }
-            nuint offset = 0;
-            while (offset + 16 <= msg.ControlLen)
-            {
-                byte* h = control + offset;
-                nuint len = *(nuint*)h;
-                if (len < 16 || offset + len > msg.ControlLen)
-                    break;
-                if (*(int*)(h + 8) == SOL_SOCKET && *(int*)(h + 12) == SCM_RIGHTS)
-                    for (nuint i = 16; i + 4 <= len; i += 4)
-                        fds.Add(*(int*)(h + i));
-                offset += (len + 7) & ~(nuint)7;
-            }
-            if ((msg.Flags & MSG_CTRUNC) != 0 || fds.Count > MaxDescriptors)
-                throw new SyscageException(string.Create(CultureInfo.InvariantCulture, $"more than {MaxDescriptors} descriptors passed: runc passes one, 'seccompFd'"));
-            return (int)n;
-        }
     }
 
     private static bool IsCompleteJson(MemoryStream data)
@@ -420,10 +363,12 @@ public sealed class SeccompAgent : IDisposable
         }
     }
 
-    /// <summary>Parses a <c>ContainerProcessState</c> and finds the listener among the passed fds.</summary>
-    public static (ContainerProcessState State, int ListenerFd) ParseState(ReadOnlySpan<byte> message, IReadOnlyList<int> fds)
+    /// <summary>
+    /// Parses a <c>ContainerProcessState</c> that came with <paramref name="descriptorCount"/> descriptors, and finds the
+    /// listener's place among them (the index its <c>fds</c> array gives <c>seccompFd</c>).
+    /// </summary>
+    public static (ContainerProcessState State, int ListenerIndex) ParseState(ReadOnlySpan<byte> message, int descriptorCount)
     {
-        ArgumentNullException.ThrowIfNull(fds);
         if (message.IsEmpty)
             throw new SyscageException("empty message: expected the container's process state (JSON) and the listener fd");
         using var doc = JsonDocument.Parse(message.ToArray());
@@ -441,13 +386,13 @@ public sealed class SeccompAgent : IDisposable
         }
         if (index < 0)
             throw new SyscageException("malformed process state: 'fds' does not name a 'seccompFd'");
-        if (index >= fds.Count)
-            throw new SyscageException($"malformed message: 'fds' names {i} descriptor(s) but {fds.Count} came with SCM_RIGHTS");
+        if (index >= descriptorCount)
+            throw new SyscageException($"malformed message: 'fds' names {i} descriptor(s) but {descriptorCount} came with SCM_RIGHTS");
         string id = root.TryGetProperty("state", out var st) && st.ValueKind == JsonValueKind.Object && st.TryGetProperty("id", out var idEl) && idEl.ValueKind == JsonValueKind.String
             ? idEl.GetString()! : throw new SyscageException("malformed process state: no 'state.id'");
         int pid = root.TryGetProperty("pid", out var pidEl) && pidEl.ValueKind == JsonValueKind.Number && pidEl.TryGetInt32(out int p) ? p : 0;
         string? metadata = root.TryGetProperty("metadata", out var md) && md.ValueKind == JsonValueKind.String ? md.GetString() : null;
         string? bundle = st.TryGetProperty("bundle", out var b) && b.ValueKind == JsonValueKind.String ? b.GetString() : null;
-        return (new ContainerProcessState(id, pid, metadata, bundle), fds[index]);
+        return (new ContainerProcessState(id, pid, metadata, bundle), index);
     }
 }

@@ -110,7 +110,7 @@ internal static partial class Interop
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial int ftruncate(int fd, long length);
 
-        internal const int O_RDONLY_CLOEXEC = 0x80000;
+        internal const int O_RDONLY_CLOEXEC = Uapi.O_RDONLY | Uapi.O_CLOEXEC;
 
         // open(2) with a NUL-terminated path in a caller's buffer: no marshalling allocation on hot paths.
         [LibraryImport(Lib, EntryPoint = "open", SetLastError = true)]

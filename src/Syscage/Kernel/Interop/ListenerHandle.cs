@@ -32,34 +32,35 @@ public sealed class ListenerHandle : SafeHandle
     /// </summary>
     public static ListenerHandle TakeFrom(int pid, int fd)
     {
-        int pidfd = (int)syscall(SYS_pidfd_open, pid, 0, 0);
-        if (pidfd < 0)
-            throw KernelException.FromLastError("pidfd_open");
-        try
-        {
-            int mine = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
-            if (mine < 0)
-                throw KernelException.FromLastError("pidfd_getfd", "the listener is taken from the command's process, which needs ptrace rights over it (same user; Yama ptrace_scope at most 1)");
-            return new ListenerHandle(mine);
-        }
-        finally
-        {
-            close(pidfd);
-        }
+        using var process = ProcessHandle.Open(pid, out int errno) ?? throw new KernelException("pidfd_open", errno);
+        var mine = process.TakeDescriptor(fd, out errno) ?? throw new KernelException("pidfd_getfd", errno,
+            "the listener is taken from the command's process, which needs ptrace rights over it (same user; Yama ptrace_scope at most 1)");
+        return Adopt(mine);
+    }
+
+    /// <summary>Takes over <paramref name="descriptor"/> (which is then invalid) as a listener handle, without checking what it is.</summary>
+    public static ListenerHandle Adopt(SafeHandle descriptor)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        var listener = new ListenerHandle((int)descriptor.DangerousGetHandle());
+        descriptor.SetHandleAsInvalid();
+        return listener;
     }
 
     /// <summary>
-    /// True when descriptor <paramref name="fd"/> of this process is a seccomp user-notification listener: its
+    /// True when <paramref name="descriptor"/> (of this process) is a seccomp user-notification listener: its
     /// <c>/proc/self/fd</c> link reads <c>anon_inode:seccomp notify</c>, the name kernel/seccomp.c gives the file
     /// (<c>anon_inode_getfile("seccomp notify", ...)</c>). Any other descriptor — an eventfd, a pipe, a socket — is not.
     /// </summary>
-    public static bool IsSeccompListener(int fd)
+    public static bool IsSeccompListener(SafeHandle descriptor)
     {
-        if (fd < 0)
+        ArgumentNullException.ThrowIfNull(descriptor);
+        if (descriptor.IsInvalid || descriptor.IsClosed)
             return false;
         try
         {
-            return new FileInfo($"/proc/self/fd/{fd.ToString(System.Globalization.CultureInfo.InvariantCulture)}").LinkTarget == "anon_inode:seccomp notify";
+            string fd = ((int)descriptor.DangerousGetHandle()).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return new FileInfo($"/proc/self/fd/{fd}").LinkTarget == "anon_inode:seccomp notify";
         }
         catch (IOException)
         {

@@ -1,7 +1,8 @@
+using Syscage.Abi;
 using System.Runtime.InteropServices;
 using System.Text;
 using static Syscage.Kernel.Interop.Libc;
-using static Syscage.Kernel.Notify.NotifStructs;
+using static Syscage.Kernel.Interop.NotifStructs;
 
 namespace Syscage.Kernel.Notify;
 
@@ -35,6 +36,23 @@ public readonly struct NotificationContext
 
     /// <summary><c>SECCOMP_IOCTL_NOTIF_ID_VALID</c>: true while the call still waits for an answer.</summary>
     public bool IsValid() => _supervisor.IsIdValid(Notification.Id);
+
+    /// <summary>
+    /// Whether this process may read the caller's memory at all: <c>process_vm_readv</c> needs
+    /// <c>PTRACE_MODE_ATTACH_REALCREDS</c> ("Permission to read from or write to another process is governed by a ptrace
+    /// access mode PTRACE_MODE_ATTACH_REALCREDS check", process_vm_readv(2)). One byte at address 0 is tried: EFAULT means
+    /// the check passed and only the address is bad; EPERM, EACCES or ESRCH mean no.
+    /// </summary>
+    public unsafe bool MayReadMemory()
+    {
+        byte b;
+        IoVec local = new() { Base = (nint)(&b), Length = 1 };
+        IoVec remote = new() { Base = 0, Length = 1 };
+        nint n = process_vm_readv(Notification.Pid, &local, 1, &remote, 1, 0);
+        if (n >= 0)
+            return true; // something is mapped at 0 (mmap_min_addr = 0): the read was allowed
+        return Marshal.GetLastPInvokeError() == Errno.EFAULT;
+    }
 
     /// <summary>
     /// Reads the caller's memory at <paramref name="address"/> with <c>process_vm_readv</c>, then checks the
@@ -138,15 +156,15 @@ public readonly struct NotificationContext
     /// names the caller's process and never a process that reused its pid; null when the call is gone (its task died
     /// or was interrupted) or the pidfd could not be opened.
     /// </summary>
-    public Microsoft.Win32.SafeHandles.SafeFileHandle? OpenProcess() => OpenProcess(out _);
+    public ProcessHandle? OpenProcess() => OpenProcess(out _);
 
-    private Microsoft.Win32.SafeHandles.SafeFileHandle? OpenProcess(out int tgid)
+    private ProcessHandle? OpenProcess(out int tgid)
     {
         tgid = ThreadGroupId();
         if (tgid < 0)
             return null;
-        var pidfd = new Microsoft.Win32.SafeHandles.SafeFileHandle((nint)syscall(SYS_pidfd_open, tgid, 0, 0), ownsHandle: true);
-        if (pidfd.IsInvalid || !IsValid())
+        var pidfd = ProcessHandle.Open(tgid, out _);
+        if (pidfd is not null && !IsValid())
         {
             pidfd.Dispose();
             return null;
@@ -164,6 +182,6 @@ public readonly struct NotificationContext
         using var pidfd = OpenProcess(out int tgid);
         if (pidfd is null)
             return IsValid() ? -1 : 0;
-        return syscall4(SYS_pidfd_send_signal, pidfd.DangerousGetHandle(), signal, 0, 0) == 0 ? tgid : -1;
+        return pidfd.Signal(signal) == 0 ? tgid : -1;
     }
 }

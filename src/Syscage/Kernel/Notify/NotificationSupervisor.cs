@@ -1,7 +1,8 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 using Syscage.Bpf;
 using static Syscage.Kernel.Interop.Libc;
-using static Syscage.Kernel.Notify.NotifStructs;
+using static Syscage.Kernel.Interop.NotifStructs;
 using Syscage.Abi;
 
 namespace Syscage.Kernel.Notify;
@@ -52,7 +53,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     private readonly Lock _receiveGate = new();
     private readonly Thread[] _workers;
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly int _stopFd;
+    private readonly SafeFileHandle _stop;
     private int _started, _stopped, _disposed;
     private long _received, _answered, _gone, _failed;
     private int _inFlight;
@@ -70,9 +71,10 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         if (sizes.Notif != RecvSize || sizes.NotifResp != 24 || sizes.Data != SeccompData.Size)
             throw new SyscageException($"this kernel's user-notification structures differ from the uapi ones Syscage was written for " +
                                        $"(seccomp_notif {sizes.Notif}, seccomp_notif_resp {sizes.NotifResp}, seccomp_data {sizes.Data}; expected 80, 24, 64)");
-        _stopFd = eventfd(0, EFD_CLOEXEC);
-        if (_stopFd < 0)
+        int stop = eventfd(0, EFD_CLOEXEC);
+        if (stop < 0)
             throw KernelException.FromLastError("eventfd");
+        _stop = new SafeFileHandle(stop, ownsHandle: true);
         if (_options.SyncWakeUp)
             SyncWakeUp = TrySetSyncWakeUp();
         _workers = new Thread[_options.Workers];
@@ -122,7 +124,20 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
             return;
         Span<byte> one = stackalloc byte[8];
         one[0] = 1;
-        _ = write(_stopFd, one, 8);
+        bool added = false;
+        try
+        {
+            _stop.DangerousAddRef(ref added);
+            _ = write((int)_stop.DangerousGetHandle(), one, 8);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        finally
+        {
+            if (added)
+                _stop.DangerousRelease();
+        }
         if (Volatile.Read(ref _started) == 0)
             _completion.TrySetResult();
     }
@@ -140,7 +155,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
             if (t != Thread.CurrentThread)
                 t.Join();
         _listener.Dispose();
-        close(_stopFd);
+        _stop.Dispose();
     }
 
     /// <inheritdoc/>
@@ -213,14 +228,15 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     private unsafe void Work()
     {
         var buffer = (seccomp_notif*)NativeMemory.AlignedAlloc(RecvSize, 8);
-        bool added = false;
+        bool added = false, addedStop = false;
         try
         {
             _listener.DangerousAddRef(ref added);
-            int fd = _listener.Fd;
+            _stop.DangerousAddRef(ref addedStop);
+            int fd = _listener.Fd, stop = (int)_stop.DangerousGetHandle();
             while (true)
             {
-                int got = Receive(fd, buffer);
+                int got = Receive(fd, stop, buffer);
                 if (got < 0)
                     break;
                 if (got == 0)
@@ -236,6 +252,8 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         }
         finally
         {
+            if (addedStop)
+                _stop.DangerousRelease();
             if (added)
                 _listener.DangerousRelease();
             NativeMemory.AlignedFree(buffer);
@@ -244,7 +262,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
 
     /// <summary>1: a notification is in the buffer; 0: none after all, try again; -1: stop.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private unsafe int Receive(int fd, seccomp_notif* buffer)
+    private unsafe int Receive(int fd, int stop, seccomp_notif* buffer)
     {
         lock (_receiveGate)
         {
@@ -252,7 +270,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 return -1;
             PollFd* fds = stackalloc PollFd[2];
             fds[0] = new PollFd { Fd = fd, Events = POLLIN };
-            fds[1] = new PollFd { Fd = _stopFd, Events = POLLIN };
+            fds[1] = new PollFd { Fd = stop, Events = POLLIN };
             if (poll(fds, 2, -1) < 0)
             {
                 int e = Marshal.GetLastPInvokeError();

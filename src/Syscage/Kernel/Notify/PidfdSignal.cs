@@ -1,5 +1,4 @@
 using Syscage.Abi;
-using System.Runtime.InteropServices;
 using static Syscage.Kernel.Interop.Libc;
 
 namespace Syscage.Kernel.Notify;
@@ -27,7 +26,7 @@ public static class PidfdSignal
     /// descriptor names one of <paramref name="protectedProcesses"/> or one of their threads, or asks for the process
     /// group one of them is in (<c>PIDFD_SIGNAL_PROCESS_GROUP</c>): then EPERM, as for a process one may not signal.
     /// </summary>
-    public static unsafe NotificationResponse Send(NotificationContext context, IReadOnlyCollection<int> protectedProcesses)
+    public static NotificationResponse Send(NotificationContext context, IReadOnlyCollection<int> protectedProcesses)
     {
         ArgumentNullException.ThrowIfNull(protectedProcesses);
         var data = context.Notification.Data;
@@ -37,30 +36,19 @@ public static class PidfdSignal
         using var caller = context.OpenProcess();
         if (caller is null)
             return NotificationResponse.Handled; // the call is gone
-        int copy = (int)syscall(SYS_pidfd_getfd, caller.DangerousGetHandle(), fd, 0);
-        if (copy < 0)
+        using var copy = caller.TakeDescriptor(fd, out _);
+        if (copy is null)
             return context.IsValid() ? NotificationResponse.Error(Errno.EBADF) : NotificationResponse.Handled;
-        try
-        {
-            int target = ProcFs.ProcessOfDescriptor(copy);
-            if (target > 0 && Reaches(target, flags, protectedProcesses))
-                return NotificationResponse.Error(Errno.EPERM);
-            Span<byte> siginfo = stackalloc byte[SiginfoBytes];
-            if (info != 0 && context.ReadMemory(info, siginfo) != SiginfoBytes)
-                return context.IsValid() ? NotificationResponse.Error(Errno.EFAULT) : NotificationResponse.Handled;
-            if (!context.IsValid())
-                return NotificationResponse.Handled;
-            fixed (byte* p = siginfo)
-            {
-                if (syscall4(SYS_pidfd_send_signal, copy, signal, info != 0 ? (nint)p : 0, (nint)flags) == 0)
-                    return NotificationResponse.Return(0);
-                return NotificationResponse.Error(Marshal.GetLastPInvokeError());
-            }
-        }
-        finally
-        {
-            close(copy);
-        }
+        int target = ProcFs.ProcessOfDescriptor((int)copy.DangerousGetHandle());
+        if (target > 0 && Reaches(target, flags, protectedProcesses))
+            return NotificationResponse.Error(Errno.EPERM);
+        Span<byte> siginfo = stackalloc byte[SiginfoBytes];
+        if (info != 0 && context.ReadMemory(info, siginfo) != SiginfoBytes)
+            return context.IsValid() ? NotificationResponse.Error(Errno.EFAULT) : NotificationResponse.Handled;
+        if (!context.IsValid())
+            return NotificationResponse.Handled;
+        int errno = ProcessHandle.Signal(copy, signal, info != 0 ? siginfo : default, flags);
+        return errno == 0 ? NotificationResponse.Return(0) : NotificationResponse.Error(errno);
     }
 
     private static bool Reaches(int target, uint flags, IReadOnlyCollection<int> protectedProcesses)
