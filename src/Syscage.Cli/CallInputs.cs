@@ -22,8 +22,8 @@ public static class CallInputs
                 throw new CliException(ExitCode.BadInput, $"syscall number '{syscall}' does not fit in 32 bits");
             nr = unchecked((int)(uint)raw);
         }
-        else if (ProgramFacts.TryResolveSyscall(arch, syscall, out uint number))
-            nr = (int)number;
+        else if (arch.TryParseSyscall(syscall, out int number))
+            nr = number;
         else
         {
             var hint = arch.Syscalls.SuggestNames(syscall).FirstOrDefault();

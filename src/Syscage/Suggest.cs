@@ -1,7 +1,7 @@
 namespace Syscage;
 
 /// <summary>"Did you mean" hints: the known names closest to a misspelt one by edit distance.</summary>
-public static class Suggest
+internal static class Suggest
 {
     /// <summary>
     /// Up to <paramref name="max"/> candidates within an edit distance of a third of the name's length (at

@@ -38,9 +38,9 @@ public static class EmuCommand
         Action<TraceStep>? tracer = null;
         if (trace)
         {
-            var facts = ProgramFacts.Analyze(program.Instructions.AsSpan(), architecture);
+            var text = Disassembler.FormatEach(program.Instructions.AsSpan(), architecture);
             tracer = s => stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{s.Pc:D4}: A=0x{s.A:x8} X=0x{s.X:x8}  {Disassembler.Format(s.Instruction, s.Pc, program.Length, facts[s.Pc])}"));
+                $"{s.Pc:D4}: A=0x{s.A:x8} X=0x{s.X:x8}  {text[s.Pc]}"));
         }
         var result = Interpreter.Run(program, data, tracer);
         string name = architecture.Syscalls.TryGetName(data.Nr, out var n) ? n : "?";

@@ -50,7 +50,7 @@ public static class SyscallsCommand
         }
         if (!found)
         {
-            var hint = Suggest.Closest(query, arches.SelectMany(a => a.Syscalls.All.Select(s => s.Name)).Distinct());
+            var hint = arches.SelectMany(a => a.Syscalls.SuggestNames(query, 1)).FirstOrDefault();
             throw new CliException(ExitCode.BadInput, $"unknown syscall '{query}'{(hint is null ? "" : $"; did you mean '{hint}'?")}");
         }
         return (int)ExitCode.Ok;

@@ -178,6 +178,39 @@ public sealed class Architecture
     public static Architecture? Of(uint auditArch, int nr) =>
         FromAuditArch(auditArch) is { } arch && arch == X86_64 && IsX32Number(nr) ? X32 : FromAuditArch(auditArch);
 
+    /// <summary>
+    /// The name under which <paramref name="number"/> (as a filter compares <c>seccomp_data.nr</c>) is printed for
+    /// this architecture: the plain name from its table, or, on x86_64, <c>x32.name</c> for an x32 number (they share
+    /// <c>AUDIT_ARCH_X86_64</c>). Null when no table names it.
+    /// </summary>
+    public string? SyscallName(uint number)
+    {
+        if (number > int.MaxValue)
+            return null;
+        if (Syscalls.TryGetName((int)number, out var name))
+            return name;
+        if (this == X86_64 && IsX32Number((int)number) && X32.Syscalls.TryGetName((int)number, out var x32))
+            return X32.Name + "." + x32;
+        return null;
+    }
+
+    /// <summary>Reads a name printed by <see cref="SyscallName"/>, or <c>arch.name</c> for any architecture.</summary>
+    public bool TryParseSyscall(string name, out int number)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        number = 0;
+        var table = Syscalls;
+        int dot = name.IndexOf('.', StringComparison.Ordinal);
+        if (dot > 0)
+        {
+            if (!TryParse(name[..dot], out var qualified))
+                return false;
+            table = qualified.Syscalls;
+            name = name[(dot + 1)..];
+        }
+        return table.TryGetNumber(name, out number);
+    }
+
     /// <summary>The <see cref="Name"/>.</summary>
     public override string ToString() => Name;
 }

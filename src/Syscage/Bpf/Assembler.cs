@@ -155,9 +155,9 @@ public static class Assembler
                 var f = facts[pc];
                 if (f.A == AccumulatorContent.Arch)
                     throw new AsmException(new AssemblyError(p.NamePos, $"'{p.Name}' compared with arch: use an AUDIT_ARCH_* name or a number"));
-                if (!ProgramFacts.TryResolveSyscall(f.Architecture, p.Name, out uint nr))
+                if (!f.Architecture.TryParseSyscall(p.Name, out int nr))
                     throw new AsmException(new AssemblyError(p.NamePos, UnknownName(p.Name, f.Architecture)));
-                insns[pc] = insns[pc] with { K = nr };
+                insns[pc] = insns[pc] with { K = (uint)nr };
             }
             return new AssemblyResult(insns, _insns.Select(p => p.Pos).ToArray());
         }

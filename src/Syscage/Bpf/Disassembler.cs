@@ -61,8 +61,21 @@ public static class Disassembler
     /// <summary>The label a disassembly gives to instruction <paramref name="pc"/>.</summary>
     public static string LabelFor(int pc) => string.Create(CultureInfo.InvariantCulture, $"L{pc:D4}");
 
+    /// <summary>
+    /// Each instruction's text, without labels (jump targets shown as <c>L</c>+pc), with the names of syscalls and
+    /// architectures the program compares against (as in <see cref="ToText"/>).
+    /// </summary>
+    public static string[] FormatEach(ReadOnlySpan<Instruction> insns, Architecture defaultArchitecture)
+    {
+        var facts = ProgramFacts.Analyze(insns, defaultArchitecture);
+        var result = new string[insns.Length];
+        for (int pc = 0; pc < insns.Length; pc++)
+            result[pc] = Format(insns[pc], pc, insns.Length, facts[pc]);
+        return result;
+    }
+
     /// <summary>One instruction's text, without labels (jump targets shown as <c>L</c>+pc).</summary>
-    public static string Format(Instruction ins, int pc, int length, InstructionFacts facts)
+    internal static string Format(Instruction ins, int pc, int length, InstructionFacts facts)
     {
         uint k = ins.K;
         string Target(long t) => LabelFor((int)t);
@@ -163,7 +176,7 @@ public static class Disassembler
     {
         if (facts.A == AccumulatorContent.Arch && Architecture.FromAuditArch(k) is { } arch)
             return arch.AuditArchName;
-        if (facts.A == AccumulatorContent.SyscallNumber && ProgramFacts.SyscallName(facts.Architecture, k) is { } name)
+        if (facts.A == AccumulatorContent.SyscallNumber && facts.Architecture.SyscallName(k) is { } name)
             return name;
         return Number(k);
     }

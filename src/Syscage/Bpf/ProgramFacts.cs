@@ -4,7 +4,7 @@ using static Syscage.Bpf.Opcode;
 namespace Syscage.Bpf;
 
 /// <summary>What the accumulator holds at an instruction, as far as a forward analysis can tell.</summary>
-public enum AccumulatorContent
+internal enum AccumulatorContent
 {
     /// <summary>Not known.</summary>
     Unknown,
@@ -26,14 +26,14 @@ public enum AccumulatorContent
 /// analysis' default architecture when paths disagree or none checked.
 /// </param>
 /// <param name="ArchKnown">True when <paramref name="Architecture"/> comes from a check in the program.</param>
-public readonly record struct InstructionFacts(AccumulatorContent A, int ArgIndex, Architecture Architecture, bool ArchKnown);
+internal readonly record struct InstructionFacts(AccumulatorContent A, int ArgIndex, Architecture Architecture, bool ArchKnown);
 
 /// <summary>
 /// A forward analysis over a classic program (any program; invalid jumps are ignored) that the assembler
 /// and disassembler share, so that a syscall name printed by one is read back as the same number by the
 /// other: after <c>A = arch; if (A == AUDIT_ARCH_I386) ...</c> the taken branch compares i386 numbers.
 /// </summary>
-public static class ProgramFacts
+internal static class ProgramFacts
 {
     private readonly record struct State(AccumulatorContent A, int Arg, uint? Arch, bool Reached);
 
@@ -110,35 +110,4 @@ public static class ProgramFacts
             true);
     }
 
-    /// <summary>
-    /// The name under which <paramref name="number"/> is printed for <paramref name="arch"/>: the plain name
-    /// from its table, or, on x86_64, <c>x32.name</c> for an x32 number (they share <c>AUDIT_ARCH_X86_64</c>).
-    /// Null when no table names it.
-    /// </summary>
-    public static string? SyscallName(Architecture arch, uint number)
-    {
-        if (number <= int.MaxValue && arch.Syscalls.TryGetName((int)number, out var name))
-            return name;
-        if (arch == Architecture.X86_64 && number <= int.MaxValue && Architecture.X32.Syscalls.TryGetName((int)number, out var x32))
-            return Architecture.X32.Name + "." + x32;
-        return null;
-    }
-
-    /// <summary>Reads a name printed by <see cref="SyscallName"/> (or <c>arch.name</c> for any architecture).</summary>
-    public static bool TryResolveSyscall(Architecture arch, string name, out uint number)
-    {
-        number = 0;
-        int dot = name.IndexOf('.');
-        if (dot > 0)
-        {
-            if (!Architecture.TryParse(name[..dot], out var qualified))
-                return false;
-            arch = qualified;
-            name = name[(dot + 1)..];
-        }
-        if (!arch.Syscalls.TryGetNumber(name, out int nr))
-            return false;
-        number = (uint)nr;
-        return true;
-    }
 }

@@ -8,7 +8,7 @@ using static Syscage.Kernel.Interop.Libc;
 namespace Syscage.Kernel;
 
 /// <summary>What is at a socket path.</summary>
-public enum SocketPathState
+internal enum SocketPathState
 {
     /// <summary>Nothing.</summary>
     Missing,
@@ -22,7 +22,7 @@ public enum SocketPathState
 /// The parts of a Unix-domain socket server .NET does not offer: listening at a path without .NET's delete-at-dispose,
 /// telling what is at a path and which socket file it is, and receiving descriptors passed with <c>SCM_RIGHTS</c>.
 /// </summary>
-public static class UnixSocket
+internal static class UnixSocket
 {
     /// <summary>The longest socket path: <c>sun_path</c> holds 108 bytes, the last a NUL.</summary>
     public const int MaxPathBytes = 107;

@@ -17,7 +17,7 @@ namespace Syscage.Supervision;
 /// process's own children and terminal), and SIGRTMIN, the .NET runtime's thread-activation signal. SIGTSTP, SIGCONT
 /// and SIGWINCH are passed on and keep their default effect here too (a stopped job stops its supervisor).
 /// </remarks>
-public sealed class SignalForwarding : IDisposable
+internal sealed class SignalForwarding : IDisposable
 {
     private static readonly int[] KeepDefault = [Signals.SIGCONT, Signals.SIGTSTP, Signals.SIGWINCH];
 

@@ -11,7 +11,7 @@ namespace Syscage.Ebpf.Btf;
 /// <c>"0x..."</c> strings. What BTF can't describe exactly — unions, bitfields, floats, data too short for its type —
 /// is a hex string.
 /// </summary>
-public sealed class BtfValueFormatter
+internal sealed class BtfValueFormatter
 {
     private const int MaxDepth = 16;
     private readonly BtfInfo _btf;

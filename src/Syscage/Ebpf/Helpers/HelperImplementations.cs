@@ -14,7 +14,7 @@ namespace Syscage.Ebpf.Helpers;
 /// verifier's business (<c>HelperPrototypes</c>); these implementations trust that pointers are valid for the sizes given,
 /// as kernel helpers do, except for user-memory reads, which go through <see cref="IBpfTask.ReadMemory"/>.
 /// </summary>
-public static unsafe class HelperImplementations
+internal static unsafe class HelperImplementations
 {
 #pragma warning disable CS1591 // Kernel names: BPF_FUNC_* in include/uapi/linux/bpf.h.
 

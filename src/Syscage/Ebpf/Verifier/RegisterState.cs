@@ -39,7 +39,7 @@ public enum RegisterType : byte
 /// <param name="MemSize">For PtrToMem: the reservation's size in bytes.</param>
 /// <param name="Id">Shared by copies of one maybe-null pointer, so a null check marks all of them; 0 otherwise.</param>
 /// <param name="RefId">For ring-buffer reservations: the reference that must be released; 0 otherwise.</param>
-public readonly record struct RegisterState(RegisterType Type, int Offset, ScalarRange Range, int MapIndex = -1, int Frame = 0, int MemSize = 0, int Id = 0, int RefId = 0)
+internal readonly record struct RegisterState(RegisterType Type, int Offset, ScalarRange Range, int MapIndex = -1, int Frame = 0, int MemSize = 0, int Id = 0, int RefId = 0)
 {
     /// <summary>An unreadable register.</summary>
     public static RegisterState NotInit { get; } = new(RegisterType.NotInit, 0, ScalarRange.Unknown);

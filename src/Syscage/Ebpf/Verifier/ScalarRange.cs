@@ -13,7 +13,7 @@ namespace Syscage.Ebpf.Verifier;
 /// <param name="SMax">Signed maximum.</param>
 /// <param name="Value">Known bits (bits under <see cref="Mask"/> are 0 here).</param>
 /// <param name="Mask">Unknown bits.</param>
-public readonly record struct ScalarRange(ulong UMin, ulong UMax, long SMin, long SMax, ulong Value, ulong Mask)
+internal readonly record struct ScalarRange(ulong UMin, ulong UMax, long SMin, long SMax, ulong Value, ulong Mask)
 {
     /// <summary>Nothing known.</summary>
     public static ScalarRange Unknown { get; } = new(0, ulong.MaxValue, long.MinValue, long.MaxValue, 0, ulong.MaxValue);

@@ -9,12 +9,12 @@ namespace Syscage.Ebpf.Verifier;
 /// <param name="Visits">How many times a path reached the instruction (pruned arrivals not counted).</param>
 /// <param name="Registers">r0..r10 before the instruction.</param>
 /// <param name="Frames">The deepest call depth seen here (1 = the program's own frame).</param>
-public sealed record InstructionFacts(int Visits, ImmutableArray<RegisterFact> Registers, int Frames);
+internal sealed record InstructionFacts(int Visits, ImmutableArray<RegisterFact> Registers, int Frames);
 
 /// <summary>One register at one instruction, joined over paths.</summary>
 /// <param name="State">The joined state (its <see cref="RegisterState.Range"/> covers every path).</param>
 /// <param name="Mixed">True when paths disagree on the type (the state then says NotInit).</param>
-public readonly record struct RegisterFact(RegisterState State, bool Mixed);
+internal readonly record struct RegisterFact(RegisterState State, bool Mixed);
 
 /// <summary>
 /// The verifier's per-program findings, kept with the verified program for later analysis (the seccomp supervisor
@@ -33,7 +33,7 @@ public sealed class VerifierFacts
     }
 
     /// <summary>Facts per instruction slot; null for unreachable slots (and the second slot of <c>lddw</c>).</summary>
-    public ImmutableArray<InstructionFacts?> Instructions { get; }
+    internal ImmutableArray<InstructionFacts?> Instructions { get; }
 
     /// <summary>True when some path reaches the instruction.</summary>
     public bool IsReachable(int pc) => pc >= 0 && pc < Instructions.Length && Instructions[pc] is not null;

@@ -10,7 +10,7 @@ namespace Syscage.Policy.Compiler;
 /// nothing but loads of <c>nr</c>/<c>arch</c>, <c>JA</c>, <c>JEQ/JGE/JGT/JSET</c> with K and <c>AND</c> with K.
 /// A cached syscall skips the filter entirely on later calls.
 /// </summary>
-public static class ActionCache
+internal static class ActionCache
 {
     /// <summary>Whether the kernel would cache <paramref name="nr"/> on <paramref name="auditArch"/> as always allowed.</summary>
     public static bool IsConstAllow(BpfProgram program, uint auditArch, int nr)

@@ -7,7 +7,7 @@ namespace Syscage.Policy.Compiler;
 /// Small pure passes over classic programs, run to a fixpoint (gVisor's optimizer is the model): each takes a
 /// program in a form with absolute jump targets and returns an equivalent one, and each is tested alone.
 /// </summary>
-public static class Peephole
+internal static class Peephole
 {
     /// <summary>An instruction with absolute targets (for jumps), so passes can move code freely.</summary>
     /// <param name="Ins">The instruction; its jump fields are recomputed on the way out.</param>
