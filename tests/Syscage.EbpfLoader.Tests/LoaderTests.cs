@@ -159,8 +159,8 @@ public class LoaderTests
         Assert.Contains("EM_BPF", Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(obj)).Message);
     }
 
-    /// <summary>Where section <paramref name="name"/> of an ELF object starts in the file (the test's own small reader).</summary>
-    private static int SectionOffset(byte[] elf, string name)
+    /// <summary>Where the header of section <paramref name="name"/> of an ELF object is in the file (the test's own small reader).</summary>
+    private static int SectionHeader(byte[] elf, string name)
     {
         int headers = (int)BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(40)), count = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(60));
         int Header(int i) => headers + 64 * i;
@@ -169,10 +169,13 @@ public class LoaderTests
         {
             int at = names + (int)BinaryPrimitives.ReadUInt32LittleEndian(elf.AsSpan(Header(i)));
             if (System.Text.Encoding.ASCII.GetString(elf, at, elf.AsSpan(at).IndexOf((byte)0)) == name)
-                return (int)BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(Header(i) + 24));
+                return Header(i);
         }
         throw new InvalidOperationException($"no section {name}");
     }
+
+    /// <summary>Where section <paramref name="name"/> starts in the file.</summary>
+    private static int SectionOffset(byte[] elf, string name) => (int)BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(SectionHeader(elf, name) + 24));
 
     public static TheoryData<string, string> MalformedObjects => new()
     {
@@ -227,6 +230,19 @@ public class LoaderTests
         {
             File.Delete(path);
         }
+    }
+
+    [Fact]
+    public void A_section_of_no_type_is_read_only_within_the_file()
+    {
+        // SHT_NULL sections are not checked with the headers (they hold nothing), but one may be called .BTF: reading it
+        // past the end of the file was an internal error (exit 70).
+        var obj = Clang.Sample("pure_filter").ToArray();
+        int header = SectionHeader(obj, ".BTF");
+        BinaryPrimitives.WriteUInt32LittleEndian(obj.AsSpan(header + 4), 0);             // sh_type = SHT_NULL
+        BinaryPrimitives.WriteUInt64LittleEndian(obj.AsSpan(header + 24), 0x7fff_fff0);   // sh_offset far past the end
+        Assert.False(EbpfObject.TryLoad(obj, out _, out var error));
+        Assert.Matches($@"^section \d+ \(offset {0x7fff_fff0}, size \d+\) lies outside the file \({obj.Length} bytes\)$", error);
     }
 
     [Fact]

@@ -143,15 +143,17 @@ internal sealed class ElfReader
         return true;
     }
 
-    /// <summary>The bytes of a section (zeros for <c>SHT_NOBITS</c>); an error for one too large to hold.</summary>
+    /// <summary>The bytes of a section (zeros for <c>SHT_NOBITS</c>); an error for one too large to hold or outside the file.</summary>
     public bool TryContents(ElfSection section, [NotNullWhen(true)] out byte[]? bytes, [NotNullWhen(false)] out string? error)
     {
         (bytes, error) = (null, null);
         if (section.Size > int.MaxValue)
-        {
             error = $"section '{section.Name}' is too large";
+        // The headers were checked against the file except those of SHT_NULL sections, which hold nothing but may be named.
+        else if (section.Type != ElfSection.SHT_NOBITS && !Inside(section.Offset, section.Size))
+            error = Outside(Inv($"section {section.Index}"), section.Offset, section.Size);
+        if (error is not null)
             return false;
-        }
         bytes = section.Type == ElfSection.SHT_NOBITS ? new byte[section.Size] : _data.AsSpan((int)section.Offset, (int)section.Size).ToArray();
         return true;
     }
@@ -196,9 +198,12 @@ internal sealed class ElfReader
         return true;
     }
 
-    private bool Check(ulong offset, ulong size, string what) =>
-        (offset <= (ulong)_data.Length && size <= (ulong)_data.Length - offset)
-        || Fail(Inv($"{what} (offset {offset}, size {size}) lies outside the file ({_data.Length} bytes)"));
+    private bool Check(ulong offset, ulong size, string what) => Inside(offset, size) || Fail(Outside(what, offset, size));
+
+    private bool Inside(ulong offset, ulong size) => offset <= (ulong)_data.Length && size <= (ulong)_data.Length - offset;
+
+    private string Outside(string what, ulong offset, ulong size) =>
+        Inv($"{what} (offset {offset}, size {size}) lies outside the file ({_data.Length} bytes)");
 
     private ushort U16(int at) => BinaryPrimitives.ReadUInt16LittleEndian(_data.AsSpan(at));
     private uint U32(int at) => BinaryPrimitives.ReadUInt32LittleEndian(_data.AsSpan(at));
