@@ -101,14 +101,8 @@ public static class Assembler
         private int _i;
         private int _line;
 
-        public bool TryRun([NotNullWhen(true)] out AssemblyResult? result, [NotNullWhen(false)] out AssemblyError? error)
-        {
-            error = null;
-            if (Run(out result))
-                return true;
-            error = _errors.Error;
-            return false;
-        }
+        public bool TryRun([NotNullWhen(true)] out AssemblyResult? result, [NotNullWhen(false)] out AssemblyError? error) =>
+            _errors.Outcome(Run(out result), out error);
 
         private bool Run([NotNullWhen(true)] out AssemblyResult? result)
         {

@@ -52,14 +52,8 @@ public static class EbpfAssembler
         private readonly Dictionary<string, int> _labels = new(StringComparer.Ordinal);
         private int _line;
 
-        public bool TryRun([NotNullWhen(true)] out EbpfInstruction[]? result, [NotNullWhen(false)] out AssemblyError? error)
-        {
-            error = null;
-            if (Run(out result))
-                return true;
-            error = _errors.Error;
-            return false;
-        }
+        public bool TryRun([NotNullWhen(true)] out EbpfInstruction[]? result, [NotNullWhen(false)] out AssemblyError? error) =>
+            _errors.Outcome(Run(out result), out error);
 
         private bool Run([NotNullWhen(true)] out EbpfInstruction[]? result)
         {

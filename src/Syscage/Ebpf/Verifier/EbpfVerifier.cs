@@ -74,14 +74,8 @@ public static class EbpfVerifier
         private readonly SortedSet<int> _helpersCalled = [], _mapsUsed = [];
         private int _pc;
 
-        public bool TryExecute([NotNullWhen(true)] out VerifierFacts? facts, [NotNullWhen(false)] out VerificationError? error)
-        {
-            error = null;
-            if (Execute(out facts))
-                return true;
-            error = _errors.Error;
-            return false;
-        }
+        public bool TryExecute([NotNullWhen(true)] out VerifierFacts? facts, [NotNullWhen(false)] out VerificationError? error) =>
+            _errors.Outcome(Execute(out facts), out error);
 
         private bool Execute([NotNullWhen(true)] out VerifierFacts? result)
         {

@@ -513,37 +513,30 @@ internal sealed class Parser
 
     // ---- conditions ----
 
-    private bool Or([NotNullWhen(true)] out CondNode? node)
-    {
-        var first = Peek();
-        node = null;
-        if (!And(out var item))
-            return false;
-        var items = new List<CondNode> { item };
-        while (Accept("||"))
-        {
-            if (!And(out item))
-                return false;
-            items.Add(item);
-        }
-        node = items.Count == 1 ? items[0] : new OrNode(items, first.Line, first.Column);
-        return true;
-    }
+    /// <summary>A step that reads one part of a condition.</summary>
+    private delegate bool ConditionStep([NotNullWhen(true)] out CondNode? node);
 
-    private bool And([NotNullWhen(true)] out CondNode? node)
+    private bool Or([NotNullWhen(true)] out CondNode? node) =>
+        Chain("||", And, (items, at) => new OrNode(items, at.Line, at.Column), out node);
+
+    private bool And([NotNullWhen(true)] out CondNode? node) =>
+        Chain("&&", Unary, (items, at) => new AndNode(items, at.Line, at.Column), out node);
+
+    /// <summary>Operands read by <paramref name="operand"/> separated by <paramref name="op"/>; more than one are joined.</summary>
+    private bool Chain(string op, ConditionStep operand, Func<List<CondNode>, Token, CondNode> join, [NotNullWhen(true)] out CondNode? node)
     {
         var first = Peek();
         node = null;
-        if (!Unary(out var item))
+        if (!operand(out var item))
             return false;
         var items = new List<CondNode> { item };
-        while (Accept("&&"))
+        while (Accept(op))
         {
-            if (!Unary(out item))
+            if (!operand(out item))
                 return false;
             items.Add(item);
         }
-        node = items.Count == 1 ? items[0] : new AndNode(items, first.Line, first.Column);
+        node = items.Count == 1 ? items[0] : join(items, first);
         return true;
     }
 

@@ -203,14 +203,8 @@ public static class OciProfileLoader
         private readonly string _file = options.FileName;
         private int _hinted;
 
-        public bool TryRun(JsonElement root, [NotNullWhen(true)] out OciProfile? profile, [NotNullWhen(false)] out OciProfileError? error)
-        {
-            error = null;
-            if (Run(root, out profile))
-                return true;
-            error = _errors.Error;
-            return false;
-        }
+        public bool TryRun(JsonElement root, [NotNullWhen(true)] out OciProfile? profile, [NotNullWhen(false)] out OciProfileError? error) =>
+            _errors.Outcome(Run(root, out profile), out error);
 
         private bool Run(JsonElement root, [NotNullWhen(true)] out OciProfile? profile)
         {
