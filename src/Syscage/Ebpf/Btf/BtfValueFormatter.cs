@@ -80,19 +80,9 @@ public sealed class BtfValueFormatter
 
     private void Write(Utf8JsonWriter w, int id, ReadOnlySpan<byte> d, int depth)
     {
-        BtfType t;
-        long size;
-        try
-        {
-            t = _btf.SkipModifiers(id);
-            size = t.Kind == BtfKind.Void ? 0 : _btf.SizeOf(t.Id);
-        }
-        catch (EbpfLoadException)
-        {
-            Hex(w, d);
-            return;
-        }
-        if (depth > MaxDepth || size > d.Length || size <= 0)
+        long size = 0;
+        if (!_btf.TrySkipModifiers(id, out var t, out _) || (t.Kind != BtfKind.Void && !_btf.TrySizeOf(t.Id, out size, out _))
+            || depth > MaxDepth || size > d.Length || size <= 0)
         {
             Hex(w, d);
             return;
@@ -132,15 +122,7 @@ public sealed class BtfValueFormatter
                 foreach (var m in t.Members)
                 {
                     w.WritePropertyName(m.Name.Length > 0 ? m.Name : string.Create(CultureInfo.InvariantCulture, $"_{anonymous++}"));
-                    long memberSize;
-                    try
-                    {
-                        memberSize = _btf.SizeOf(m.Type);
-                    }
-                    catch (EbpfLoadException)
-                    {
-                        memberSize = -1;
-                    }
+                    long memberSize = _btf.TrySizeOf(m.Type, out long known, out _) ? known : -1;
                     // Bit offsets that are not whole bytes are bitfields, whose widths this BTF reader does not keep.
                     if (m.Offset % 8 != 0 || memberSize < 0 || m.Offset / 8 + memberSize > size)
                         w.WriteNullValue();
