@@ -63,6 +63,10 @@ public sealed class AssemblerTests
     [InlineData("  exit %r0", "<input>:1:3: 'exit' takes no operands")]
     [InlineData("x: exit\nx: exit", "<input>:2:1: label 'x' defined twice")]
     [InlineData("lock nand [%r1], %r2", "<input>:1:6: unknown atomic operation 'nand' (add, or, and, xor, xchg, cmpxchg, with an optional 32 suffix)")]
+    // Of two errors the first met is reported: the memory operand is read before the register, the register before the target.
+    [InlineData("ldxw %r11, [%r1+40000]", "<input>:1:12: memory offset '+40000' is not a 16-bit signed integer")]
+    [InlineData("jeq %r11, 1, nowhere\nexit", "<input>:1:5: expected a register %r0..%r10, found '%r11'")]
+    [InlineData("mov %r0, 1\nmovv %r0, 1\nmov %r11, 1", "<input>:2:1: unknown instruction 'movv' (did you mean 'mov'?)")]
     public void Errors_point_at_line_and_column(string text, string message)
     {
         Assert.False(EbpfAssembler.TryAssemble(text, out _, out AssemblyError? error));

@@ -159,6 +159,102 @@ public class LoaderTests
         Assert.Contains("EM_BPF", Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(obj)).Message);
     }
 
+    /// <summary>Where the header of section <paramref name="name"/> of an ELF object is in the file (the test's own small reader).</summary>
+    private static int SectionHeader(byte[] elf, string name)
+    {
+        int headers = (int)BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(40)), count = BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(60));
+        int Header(int i) => headers + 64 * i;
+        int names = (int)BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(Header(BinaryPrimitives.ReadUInt16LittleEndian(elf.AsSpan(62))) + 24));
+        for (int i = 0; i < count; i++)
+        {
+            int at = names + (int)BinaryPrimitives.ReadUInt32LittleEndian(elf.AsSpan(Header(i)));
+            if (System.Text.Encoding.ASCII.GetString(elf, at, elf.AsSpan(at).IndexOf((byte)0)) == name)
+                return Header(i);
+        }
+        throw new InvalidOperationException($"no section {name}");
+    }
+
+    /// <summary>Where section <paramref name="name"/> starts in the file.</summary>
+    private static int SectionOffset(byte[] elf, string name) => (int)BinaryPrimitives.ReadUInt64LittleEndian(elf.AsSpan(SectionHeader(elf, name) + 24));
+
+    public static TheoryData<string, string> MalformedObjects => new()
+    {
+        { "not ELF", "not an ELF file (bad magic)" },
+        { "x86-64", "ELF machine 62 is not EM_BPF (247): compile with 'clang -target bpf'" },
+        { "bad BTF", "section '.BTF': bad magic (expected 0xeb9f, little endian)" },
+        // Two problems: the map is read (and found too large) before the program's relocations.
+        { "huge map and extern", "map 'huge' needs 4 GiB: more than the 128 MiB Syscage gives the maps of one object (maps are allocated whole when the program is loaded)" },
+    };
+
+    private static byte[] Malformed(string what)
+    {
+        var obj = Clang.Sample("pure_filter").ToArray();
+        switch (what)
+        {
+            case "not ELF":
+                return new byte[100];
+            case "x86-64":
+                obj[18] = 62; // EM_X86_64
+                return obj;
+            case "bad BTF":
+                obj[SectionOffset(obj, ".BTF")] ^= 0xff;
+                return obj;
+            default:
+                return Clang.Compile("""
+                    #include "common.h"
+                    struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 1 << 26); __type(key, __u32); __type(value, char[64]); } huge SEC(".maps");
+                    extern int some_kernel_symbol __attribute__((weak));
+                    SEC("seccomp")
+                    int prog(struct seccomp_data *ctx) { __u32 k = 0; char *v = bpf_map_lookup_elem(&huge, &k); if (v) v[0]++; return &some_kernel_symbol ? SECCOMP_RET_ALLOW : SECCOMP_RET_KILL_PROCESS; }
+                    char LICENSE[] SEC("license") = "GPL";
+                    """);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(MalformedObjects))]
+    public void Malformed_objects_fail_alike_through_TryLoad_Load_and_LoadFile(string what, string message)
+    {
+        var bytes = Malformed(what);
+        Assert.False(EbpfObject.TryLoad(bytes, out var obj, out var error));
+        Assert.Null(obj);
+        Assert.Equal(message, error);
+        Assert.Equal(message, Assert.Throws<EbpfLoadException>(() => EbpfObject.Load(bytes)).Message);
+        string path = Path.Combine(Path.GetTempPath(), $"syscage-malformed-{Environment.ProcessId}-{what.Replace(' ', '-')}.o");
+        try
+        {
+            File.WriteAllBytes(path, bytes);
+            Assert.Equal($"{path}: {message}", Assert.Throws<EbpfLoadException>(() => EbpfObject.LoadFile(path)).Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void A_section_of_no_type_is_read_only_within_the_file()
+    {
+        // SHT_NULL sections are not checked with the headers (they hold nothing), but one may be called .BTF: reading it
+        // past the end of the file was an internal error (exit 70).
+        var obj = Clang.Sample("pure_filter").ToArray();
+        int header = SectionHeader(obj, ".BTF");
+        BinaryPrimitives.WriteUInt32LittleEndian(obj.AsSpan(header + 4), 0);             // sh_type = SHT_NULL
+        BinaryPrimitives.WriteUInt64LittleEndian(obj.AsSpan(header + 24), 0x7fff_fff0);   // sh_offset far past the end
+        Assert.False(EbpfObject.TryLoad(obj, out _, out var error));
+        Assert.Matches($@"^section \d+ \(offset {0x7fff_fff0}, size \d+\) lies outside the file \({obj.Length} bytes\)$", error);
+    }
+
+    [Fact]
+    public void Type_information_fails_through_its_throwing_methods_with_the_loader_exception()
+    {
+        Assert.Equal("section '.BTF': truncated header", Assert.Throws<EbpfLoadException>(() => Syscage.Ebpf.Btf.BtfInfo.Parse(new byte[3])).Message);
+        var btf = Load("syscall_count").Btf!;
+        Assert.Equal("section '.BTF': type id -1 is out of range", Assert.Throws<EbpfLoadException>(() => btf.Get(-1)).Message);
+        Assert.Equal("section '.BTF': type id -1 is out of range", Assert.Throws<EbpfLoadException>(() => btf.SkipModifiers(-1)).Message);
+        Assert.Equal("section '.BTF': type id -1 is out of range", Assert.Throws<EbpfLoadException>(() => btf.SizeOf(-1)).Message);
+    }
+
     private static string MapProgram(string maps, string map) => $$"""
         #include "common.h"
         {{maps}}

@@ -20,6 +20,15 @@ public sealed class ReportTests
     }
 
     [Fact]
+    public void ATypeTheBtfDoesNotDescribeIsHex()
+    {
+        using var program = SeccompEbpfProgram.Load(Sample("open_logger"));
+        var formatter = new Syscage.Ebpf.Btf.BtfValueFormatter(program.Object!.Btf!);
+        Assert.Equal("\"010203\"", formatter.Format(-1, [1, 2, 3]));
+        Assert.Equal("\"010203\"", formatter.Format(program.Object.Btf!.Types.Count, [1, 2, 3]));
+    }
+
+    [Fact]
     public void ARecordOfTheEventsSizeIsDecodedByItsStruct()
     {
         using var program = SeccompEbpfProgram.Load(Sample("open_logger"));

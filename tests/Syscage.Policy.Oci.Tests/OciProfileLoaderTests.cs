@@ -207,6 +207,15 @@ public class OciProfileLoaderTests
         { """{"defaultAction":"SCMP_ACT_ERRNO","flags":["SECCOMP_FILTER_FLAG_LGO"]}""", "flags[0]: unknown seccomp flag 'SECCOMP_FILTER_FLAG_LGO' (did you mean SECCOMP_FILTER_FLAG_LOG?)" },
         { """{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":70000}""", "defaultErrnoRet: 70000 does not fit" },
         { "{\"defaultAction\":", "profile.json:1:" },
+        // includes and excludes are read before the names: their errors stop the load, whether or not the entry applies.
+        { """{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","excludes":{"minKernel":"four"}}]}""",
+          "syscalls[0].excludes.minKernel: 'four' is not a kernel version" },
+        { """{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","includes":{"caps":"CAP_SYS_ADMIN"}}]}""",
+          "syscalls[0].includes.caps: expected an array, found the string \"CAP_SYS_ADMIN\"" },
+        // Of several errors the first met is reported.
+        { """{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALOW"},{"names":["write"]}]}""",
+          "profile.json:1:74: syscalls[0].action: unknown action 'SCMP_ACT_ALOW' (did you mean SCMP_ACT_ALLOW?)" },
+        { """{"defaultErrnoRet":-1,"defaultAction":"SCMP_ACT_ERNO"}""", "defaultErrnoRet: -1 is not an unsigned 64-bit integer" },
     };
 
     [Theory]

@@ -153,6 +153,7 @@ public class ConstantExpressionTests
     [InlineData("1 2", "1:3: unexpected '2' after the constant")]
     [InlineData("", "1:1: expected a constant (a number or a name such as O_RDONLY) but found end of file")]
     [InlineData("18446744073709551616", "1:1: bad number '18446744073709551616': write decimal, 0x hexadecimal or 0 octal, at most 64 bits")]
+    [InlineData("O_RDONY | 1 <<", "1:1: unknown constant 'O_RDONY'; did you mean 'O_RDONLY'?")]
     public void Errors(string expression, string message)
     {
         Assert.False(PolicyLanguage.TryEvaluateConstant(expression, out _, out string? error));

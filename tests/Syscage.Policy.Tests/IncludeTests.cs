@@ -109,6 +109,29 @@ public sealed class IncludeTests : IDisposable
         Assert.Equal("default.policy", builtin.Name);
         Assert.Equal(SeccompAction.Errno(1), PolicyLoader.Load(Path.Combine(NativeProbe.RepositoryRoot, "..", "shared", "profiles", "docker-default.json")).DefaultAction);
     }
+
+    [Fact]
+    public void TheLoaderFailsAlikeThroughTryLoadAndLoad()
+    {
+        // Load throws what the front-end that found the problem throws (the exact type), with TryLoad's message.
+        FailsAlike<SyscageException>("defualt");
+        FailsAlike<PolicyParseException>(Path.Combine(_dir, "missing.policy"));
+        FailsAlike<PolicyParseException>(Write("bad.policy", "default ALOW\n"));
+        FailsAlike<Oci.OciProfileException>(Write("bad.json", "{\"defaultAction\":\"SCMP_ACT_ALOW\"}"));
+        FailsAlike<InputTooLargeException>(Write("huge.json", new string(' ', InputLimits.MaxTextBytes + 1)));
+        FailsAlike<SyscageException>(Write("p.json", "{\"defaultAction\":\"SCMP_ACT_ALLOW\"}"), new PolicyParseOptions { Architectures = [Architecture.X86_64] });
+        // A file that can't be read is not a malformed policy: both throw.
+        Assert.Throws<FileNotFoundException>(() => PolicyLoader.TryLoad(Path.Combine(_dir, "missing.json"), out _, out _));
+        Assert.Throws<FileNotFoundException>(() => PolicyLoader.Load(Path.Combine(_dir, "missing.json")));
+    }
+
+    private static void FailsAlike<TException>(string nameOrPath, PolicyParseOptions? options = null) where TException : SyscageException
+    {
+        Assert.False(PolicyLoader.TryLoad(nameOrPath, out var policy, out string? error, options), nameOrPath);
+        Assert.Null(policy);
+        var e = Assert.Throws<TException>(() => PolicyLoader.Load(nameOrPath, options));
+        Assert.Equal(e.Message, error);
+    }
 }
 
 public class SampleTests

@@ -94,7 +94,7 @@ public class RobustnessTests
         for (int i = 1; i <= 20; i++)
             text.Append(System.Globalization.CultureInfo.InvariantCulture, $"group @g{i} = @g{i - 1}, @g{i - 1}, read\n");
         var parser = new Parser(NoIncludes, null, SyscallGroups.Definitions, groupsOnly: true);
-        parser.ParseGroups(text.ToString(), "groups.policy");
+        Assert.True(parser.TryParseGroups(text.ToString(), "groups.policy", out var error), error?.ToString());
         Assert.Equal(["read", "write", "1"], parser.Groups["@g20"].Members.Select(m => m.Name));
 
         var policy = PolicyAssert.Parse("default ERRNO(EPERM)\n" + text + "ALLOW @g20, @g20, write\n");

@@ -7,8 +7,9 @@ namespace Syscage.Policy.Tests;
 /// <summary>
 /// Runs <c>tests/vectors/policy/*.vectors</c> (format: <see cref="PolicyVectors"/>): each <c>&gt;&gt;&gt;</c> call is
 /// evaluated with the reference evaluator and run through the compiled filter, optimised and not, in the classic BPF
-/// interpreter; each <c>!!!</c> line expects the policy to fail with exactly that error. A failure names the vector's
-/// <c>file:line</c>. <see cref="VectorKernelTests"/> runs the same calls in the kernel.
+/// interpreter; each <c>!!!</c> line expects the policy to fail with exactly that error, from the Try method and as the
+/// message of the throwing one. A failure names the vector's <c>file:line</c>. <see cref="VectorKernelTests"/> runs the
+/// same calls in the kernel.
 /// </summary>
 public class VectorTests
 {
@@ -30,6 +31,8 @@ public class VectorTests
             {
                 Assert.True(!parsed, $"{at}: the policy parses, but the vector expects: {e.Message}");
                 Assert.True($"t.policy:{e.Message}" == error!.ToString(), $"{at}: expected t.policy:{e.Message}\n   but got {error}");
+                var thrown = Assert.Throws<PolicyParseException>(() => PolicyLanguage.Parse(c.Policy, "t.policy"));
+                Assert.True(thrown.Message == error.ToString() && thrown.Error == error, $"{at}: Parse throws '{thrown.Message}', TryParse says '{error}'");
                 continue;
             }
             var call = (VectorCall)expectation;

@@ -46,18 +46,8 @@ public static class Assembler
     public static bool TryAssemble(string text, [NotNullWhen(true)] out AssemblyResult? result, [NotNullWhen(false)] out AssemblyError? error,
         string fileName = "<input>", Architecture? defaultArchitecture = null)
     {
-        try
-        {
-            result = new Parser(text, fileName, defaultArchitecture ?? Architecture.Native).Run();
-            error = null;
-            return true;
-        }
-        catch (AsmException e)
-        {
-            result = null;
-            error = e.Error;
-            return false;
-        }
+        ArgumentNullException.ThrowIfNull(text);
+        return new Parser(text, fileName, defaultArchitecture ?? Architecture.Native).TryRun(out result, out error);
     }
 
     /// <summary>Assembles <paramref name="text"/> or throws <see cref="BpfFormatException"/> with <c>file:line:col: message</c>.</summary>
@@ -84,11 +74,6 @@ public static class Assembler
         return false;
     }
 
-    private sealed class AsmException(AssemblyError error) : Exception(error.Message)
-    {
-        public AssemblyError Error { get; } = error;
-    }
-
     private enum T { Ident, Number, Punct, End }
 
     private readonly record struct Token(T Kind, string Text, uint Value, int Col);
@@ -106,21 +91,28 @@ public static class Assembler
         public byte RawJt, RawJf;
     }
 
+    /// <summary>One assembly, Try-first: a step that meets bad input records it (<see cref="Fail(int, string)"/>) and returns false, and so does every caller.</summary>
     private sealed class Parser(string text, string file, Architecture defaultArch)
     {
+        private readonly FirstError<AssemblyError> _errors = new();
         private readonly List<Pending> _insns = [];
         private readonly Dictionary<string, (int Pc, SourcePosition Pos)> _labels = new(StringComparer.Ordinal);
         private List<Token> _toks = [];
         private int _i;
         private int _line;
 
-        public AssemblyResult Run()
+        public bool TryRun([NotNullWhen(true)] out AssemblyResult? result, [NotNullWhen(false)] out AssemblyError? error) =>
+            _errors.Outcome(Run(out result), out error);
+
+        private bool Run([NotNullWhen(true)] out AssemblyResult? result)
         {
+            result = null;
             var lines = text.Split('\n');
             for (int ln = 0; ln < lines.Length; ln++)
             {
                 _line = ln + 1;
-                _toks = Tokenize(lines[ln].TrimEnd('\r'));
+                if (!Tokenize(lines[ln].TrimEnd('\r'), out _toks))
+                    return false;
                 _i = 0;
                 // Any number of "label:" prefixes.
                 while (Peek.Kind == T.Ident && PeekAt(1) is { Kind: T.Punct, Text: ":" })
@@ -128,24 +120,28 @@ public static class Assembler
                     var t = Next();
                     Next();
                     if (_labels.TryGetValue(t.Text, out var prev))
-                        Fail(t.Col, $"label '{t.Text}' is already defined at {prev.Pos}");
+                        return Fail(t.Col, $"label '{t.Text}' is already defined at {prev.Pos}");
                     _labels[t.Text] = (_insns.Count, Pos(t.Col));
                 }
                 if (Peek.Kind == T.End)
                     continue;
-                _insns.Add(Statement());
+                var p = new Pending { Pos = Pos(Peek.Col) };
+                if (!Statement(p))
+                    return false;
+                _insns.Add(p);
                 if (Peek.Kind != T.End)
-                    Fail(Peek.Col, $"unexpected '{Peek.Text}' after the instruction");
+                    return Fail(Peek.Col, $"unexpected '{Peek.Text}' after the instruction");
             }
             foreach (var (name, (pc, pos)) in _labels)
                 if (pc >= _insns.Count)
-                    throw new AsmException(new AssemblyError(pos, $"label '{name}' marks no instruction (it is at the end of the program)"));
+                    return Fail(pos, $"label '{name}' marks no instruction (it is at the end of the program)");
             if (_insns.Count == 0)
-                throw new AsmException(new AssemblyError(new SourcePosition(file, 1, 1), "empty program: no instructions"));
+                return Fail(new SourcePosition(file, 1, 1), "empty program: no instructions");
 
             var insns = new Instruction[_insns.Count];
             for (int pc = 0; pc < insns.Length; pc++)
-                insns[pc] = Encode(pc, _insns[pc]);
+                if (!Encode(pc, _insns[pc], out insns[pc]))
+                    return false;
             var facts = ProgramFacts.Analyze(insns, defaultArch);
             for (int pc = 0; pc < insns.Length; pc++)
             {
@@ -154,12 +150,13 @@ public static class Assembler
                     continue;
                 var f = facts[pc];
                 if (f.A == AccumulatorContent.Arch)
-                    throw new AsmException(new AssemblyError(p.NamePos, $"'{p.Name}' compared with arch: use an AUDIT_ARCH_* name or a number"));
+                    return Fail(p.NamePos, $"'{p.Name}' compared with arch: use an AUDIT_ARCH_* name or a number");
                 if (!f.Architecture.TryParseSyscall(p.Name, out int nr))
-                    throw new AsmException(new AssemblyError(p.NamePos, UnknownName(p.Name, f.Architecture)));
+                    return Fail(p.NamePos, UnknownName(p.Name, f.Architecture));
                 insns[pc] = insns[pc] with { K = (uint)nr };
             }
-            return new AssemblyResult(insns, _insns.Select(p => p.Pos).ToArray());
+            result = new AssemblyResult(insns, _insns.Select(p => p.Pos).ToArray());
+            return true;
         }
 
         private static string UnknownName(string name, Architecture arch)
@@ -176,165 +173,169 @@ public static class Assembler
             return $"unknown syscall '{name}' on {arch.Name}{hint}";
         }
 
-        private Instruction Encode(int pc, Pending p)
+        private bool Encode(int pc, Pending p, out Instruction insn)
         {
+            insn = default;
             if (p.Raw)
-                return new Instruction(p.Code, p.RawJt, p.RawJf, p.K);
+            {
+                insn = new Instruction(p.Code, p.RawJt, p.RawJf, p.K);
+                return true;
+            }
             if (p.Code == (BPF_JMP | BPF_JA))
-                return new Instruction(p.Code, 0, 0, (uint)Distance(pc, p.True!, p.TruePos, long.MaxValue));
+            {
+                if (!Distance(pc, p.True!, p.TruePos, long.MaxValue, out long k))
+                    return false;
+                insn = new Instruction(p.Code, 0, 0, (uint)k);
+                return true;
+            }
+            long jt = 0, jf = 0;
             if (IsConditionalJump(p.Code))
             {
-                byte jt = p.True is null ? (byte)0 : (byte)Distance(pc, p.True, p.TruePos, 255);
-                byte jf = p.False is null ? (byte)0 : (byte)Distance(pc, p.False, p.FalsePos, 255);
-                return new Instruction(p.Code, jt, jf, p.K);
+                if (p.True is not null && !Distance(pc, p.True, p.TruePos, 255, out jt))
+                    return false;
+                if (p.False is not null && !Distance(pc, p.False, p.FalsePos, 255, out jf))
+                    return false;
             }
-            return new Instruction(p.Code, 0, 0, p.K);
+            insn = new Instruction(p.Code, (byte)jt, (byte)jf, p.K);
+            return true;
         }
 
-        private long Distance(int pc, string label, SourcePosition pos, long max)
+        private bool Distance(int pc, string label, SourcePosition pos, long max, out long distance)
         {
+            distance = 0;
             if (!_labels.TryGetValue(label, out var target))
             {
                 var close = Suggest.Closest(label, _labels.Keys);
-                throw new AsmException(new AssemblyError(pos, $"undefined label '{label}'{(close is null ? "" : $"; did you mean '{close}'?")}"));
+                return Fail(pos, $"undefined label '{label}'{(close is null ? "" : $"; did you mean '{close}'?")}");
             }
-            long d = target.Pc - pc - 1L;
-            if (d < 0)
-                throw new AsmException(new AssemblyError(pos, $"jump to '{label}' goes backward (from pc {pc} to pc {target.Pc}); classic BPF jumps only forward"));
-            if (d > max)
-                throw new AsmException(new AssemblyError(pos, $"jump out of range: '{label}' is {d} instructions ahead of pc {pc}, a conditional jump reaches at most 255; jump to a 'goto' placed within reach"));
-            return d;
+            distance = target.Pc - pc - 1L;
+            if (distance < 0)
+                return Fail(pos, $"jump to '{label}' goes backward (from pc {pc} to pc {target.Pc}); classic BPF jumps only forward");
+            if (distance > max)
+                return Fail(pos, $"jump out of range: '{label}' is {distance} instructions ahead of pc {pc}, a conditional jump reaches at most 255; jump to a 'goto' placed within reach");
+            return true;
         }
 
-        private Pending Statement()
+        private bool Statement(Pending p)
         {
             var first = Peek;
-            var p = new Pending { Pos = Pos(first.Col) };
             if (first.Kind != T.Ident)
-                Fail(first.Col, $"expected an instruction, found '{first.Text}'");
+                return Fail(first.Col, $"expected an instruction, found '{first.Text}'");
             switch (first.Text)
             {
                 case "return":
                     Next();
-                    ReturnOperand(p);
-                    return p;
+                    return ReturnOperand(p);
                 case "goto":
                     Next();
                     p.Code = BPF_JMP | BPF_JA;
-                    (p.True, p.TruePos) = Label();
-                    return p;
+                    return Label(out p.True, out p.TruePos);
                 case "if":
                     Next();
-                    Condition(p);
-                    return p;
+                    return Condition(p);
                 case "raw":
                     Next();
-                    Expect("(");
-                    uint code = Num(0xffff, "opcode");
-                    Expect(",");
-                    uint jt = Num(255, "jt");
-                    Expect(",");
-                    uint jf = Num(255, "jf");
-                    Expect(",");
-                    uint k = Num(uint.MaxValue, "k");
-                    Expect(")");
+                    if (!Expect("(") || !Num(0xffff, "opcode", out uint code) || !Expect(",") || !Num(255, "jt", out uint jt)
+                        || !Expect(",") || !Num(255, "jf", out uint jf) || !Expect(",") || !Num(uint.MaxValue, "k", out uint k) || !Expect(")"))
+                        return false;
                     p.Raw = true;
                     (p.Code, p.RawJt, p.RawJf, p.K) = ((ushort)code, (byte)jt, (byte)jf, k);
-                    return p;
+                    return true;
                 case "mem":
                 {
-                    uint idx = MemIndex();
-                    Expect("=");
+                    if (!MemIndex(out uint idx) || !Expect("="))
+                        return false;
                     var src = Next();
-                    p.Code = src.Text switch
+                    ushort? store = src.Text switch
                     {
                         "A" => BPF_ST,
                         "X" => BPF_STX,
-                        _ => Fail<ushort>(src.Col, $"expected A or X to store, found '{src.Text}'"),
+                        _ => null,
                     };
-                    p.K = idx;
-                    return p;
+                    if (store is null)
+                        return Fail(src.Col, $"expected A or X to store, found '{src.Text}'");
+                    (p.Code, p.K) = (store.Value, idx);
+                    return true;
                 }
                 case "A":
                     Next();
                     return AccumulatorStatement(p);
                 case "X":
                     Next();
-                    Expect("=");
+                    if (!Expect("="))
+                        return false;
                     var r = Peek;
                     if (r.Text == "len") { Next(); p.Code = BPF_LDX | BPF_W | BPF_LEN; }
                     else if (r.Text == "A") { Next(); p.Code = BPF_MISC | BPF_TAX; }
-                    else if (r.Text == "mem") { p.Code = BPF_LDX | BPF_MEM; p.K = MemIndex(); }
-                    else { p.Code = BPF_LDX | BPF_IMM; p.K = SignedNum("a value for X"); }
-                    return p;
+                    else if (r.Text == "mem") { p.Code = BPF_LDX | BPF_MEM; return MemIndex(out p.K); }
+                    else { p.Code = BPF_LDX | BPF_IMM; return SignedNum("a value for X", out p.K); }
+                    return true;
                 default:
                     var known = new[] { "return", "goto", "if", "raw", "mem", "A", "X" };
                     var close = Suggest.Closest(first.Text, known);
-                    Fail(first.Col, $"unknown instruction '{first.Text}'{(close is null ? "" : $"; did you mean '{close}'?")}");
-                    return p;
+                    return Fail(first.Col, $"unknown instruction '{first.Text}'{(close is null ? "" : $"; did you mean '{close}'?")}");
             }
         }
 
-        private Pending AccumulatorStatement(Pending p)
+        private bool AccumulatorStatement(Pending p)
         {
             var op = Next();
             if (op.Kind != T.Punct)
-                Fail(op.Col, $"expected '=' or an operator like '+=' after A, found '{op.Text}'");
+                return Fail(op.Col, $"expected '=' or an operator like '+=' after A, found '{op.Text}'");
             if (op.Text != "=")
             {
-                ushort alu = op.Text switch
+                ushort? alu = op.Text switch
                 {
                     "+=" => BPF_ADD, "-=" => BPF_SUB, "*=" => BPF_MUL, "/=" => BPF_DIV, "%=" => BPF_MOD,
                     "&=" => BPF_AND, "|=" => BPF_OR, "^=" => BPF_XOR, "<<=" => BPF_LSH, ">>=" => BPF_RSH,
-                    _ => Fail<ushort>(op.Col, $"unknown operator '{op.Text}'; expected one of = += -= *= /= %= &= |= ^= <<= >>="),
+                    _ => null,
                 };
+                if (alu is null)
+                    return Fail(op.Col, $"unknown operator '{op.Text}'; expected one of = += -= *= /= %= &= |= ^= <<= >>=");
                 if (Peek.Text == "X")
                 {
                     Next();
-                    p.Code = (ushort)(BPF_ALU | alu | BPF_X);
+                    p.Code = (ushort)(BPF_ALU | alu.Value | BPF_X);
+                    return true;
                 }
-                else
-                {
-                    p.Code = (ushort)(BPF_ALU | alu | BPF_K);
-                    p.K = SignedNum("an operand");
-                }
-                return p;
+                p.Code = (ushort)(BPF_ALU | alu.Value | BPF_K);
+                return SignedNum("an operand", out p.K);
             }
             var r = Peek;
+            bool high;
             switch (r.Text)
             {
-                case "sys_number" or "nr": Next(); Load(p, SeccompData.NrOffset); return p;
-                case "arch": Next(); Load(p, SeccompData.ArchOffset); return p;
+                case "sys_number" or "nr": Next(); Load(p, SeccompData.NrOffset); return true;
+                case "arch": Next(); Load(p, SeccompData.ArchOffset); return true;
                 case "instruction_pointer" or "ip":
                     Next();
-                    Load(p, SeccompData.InstructionPointerOffset + (HighHalf() ? 4u : 0u));
-                    return p;
+                    if (!HighHalf(out high))
+                        return false;
+                    Load(p, SeccompData.InstructionPointerOffset + (high ? 4u : 0u));
+                    return true;
                 case "args":
                 {
                     Next();
-                    Expect("[");
-                    uint i = Num(5, "argument index (0..5)");
-                    Expect("]");
-                    Load(p, SeccompData.ArgsOffset + 8 * i + (HighHalf() ? 4u : 0u));
-                    return p;
+                    if (!Expect("[") || !Num(5, "argument index (0..5)", out uint i) || !Expect("]") || !HighHalf(out high))
+                        return false;
+                    Load(p, SeccompData.ArgsOffset + 8 * i + (high ? 4u : 0u));
+                    return true;
                 }
                 case "data":
                 {
                     Next();
-                    Expect("[");
-                    uint off = Num(uint.MaxValue, "offset");
-                    Expect("]");
+                    if (!Expect("[") || !Num(uint.MaxValue, "offset", out uint off) || !Expect("]"))
+                        return false;
                     Load(p, off);
-                    return p;
+                    return true;
                 }
-                case "len": Next(); p.Code = BPF_LD | BPF_W | BPF_LEN; return p;
-                case "mem": p.Code = BPF_LD | BPF_MEM; p.K = MemIndex(); return p;
-                case "X": Next(); p.Code = BPF_MISC | BPF_TXA; return p;
-                case "-" when PeekAt(1).Text == "A": Next(); Next(); p.Code = BPF_ALU | BPF_NEG; return p;
+                case "len": Next(); p.Code = BPF_LD | BPF_W | BPF_LEN; return true;
+                case "mem": p.Code = BPF_LD | BPF_MEM; return MemIndex(out p.K);
+                case "X": Next(); p.Code = BPF_MISC | BPF_TXA; return true;
+                case "-" when PeekAt(1).Text == "A": Next(); Next(); p.Code = BPF_ALU | BPF_NEG; return true;
                 default:
                     p.Code = BPF_LD | BPF_IMM;
-                    p.K = SignedNum("a value, sys_number, arch, args[i], mem[i], len or X");
-                    return p;
+                    return SignedNum("a value, sys_number, arch, args[i], mem[i], len or X", out p.K);
             }
         }
 
@@ -344,43 +345,43 @@ public static class Assembler
             p.K = offset;
         }
 
-        private bool HighHalf()
+        /// <summary>An optional <c>&gt;&gt; 32</c> after a 64-bit field: <paramref name="high"/> says whether it was there.</summary>
+        private bool HighHalf(out bool high)
         {
+            high = false;
             if (Peek.Text != ">>")
-                return false;
+                return true;
             Next();
             var n = Next();
             if (n.Kind != T.Number || n.Value != 32)
-                Fail(n.Col, "only '>> 32' (the high half) can follow a 64-bit field");
+                return Fail(n.Col, "only '>> 32' (the high half) can follow a 64-bit field");
+            high = true;
             return true;
         }
 
-        private uint MemIndex()
+        private bool MemIndex(out uint index)
         {
-            Expect("mem");
-            Expect("[");
-            uint i = Num(uint.MaxValue, "scratch index");
-            Expect("]");
-            return i;
+            index = 0;
+            return Expect("mem") && Expect("[") && Num(uint.MaxValue, "scratch index", out index) && Expect("]");
         }
 
-        private void ReturnOperand(Pending p)
+        private bool ReturnOperand(Pending p)
         {
             var t = Peek;
             if (t.Text == "A")
             {
                 Next();
                 p.Code = BPF_RET | BPF_A;
-                return;
+                return true;
             }
             p.Code = BPF_RET | BPF_K;
             if (t.Kind == T.Number)
             {
                 p.K = Next().Value;
-                return;
+                return true;
             }
             if (t.Kind != T.Ident)
-                Fail(t.Col, $"expected an action after 'return', found '{t.Text}'");
+                return Fail(t.Col, $"expected an action after 'return', found '{t.Text}'");
             // Collect NAME or NAME(arg) and parse it as an action.
             Next();
             string s = t.Text;
@@ -388,18 +389,20 @@ public static class Assembler
             {
                 Next();
                 var arg = Next();
-                Expect(")");
+                if (!Expect(")"))
+                    return false;
                 s += "(" + arg.Text + ")";
             }
             if (!SeccompAction.TryParse(s, out var action, Errno.Number))
             {
                 var close = Suggest.Closest(t.Text.ToUpperInvariant(), ["ALLOW", "KILL_PROCESS", "KILL_THREAD", "KILL", "TRAP", "ERRNO", "USER_NOTIF", "TRACE", "LOG"]);
-                Fail(t.Col, $"unknown action '{s}'{(close is null ? "" : $"; did you mean '{close}'?")}");
+                return Fail(t.Col, $"unknown action '{s}'{(close is null ? "" : $"; did you mean '{close}'?")}");
             }
             p.K = action.Value;
+            return true;
         }
 
-        private void Condition(Pending p)
+        private bool Condition(Pending p)
         {
             bool negatedSet = false;
             if (Peek.Text == "!")
@@ -407,12 +410,13 @@ public static class Assembler
                 Next();
                 negatedSet = true;
             }
-            Expect("(");
+            if (!Expect("("))
+                return false;
             var a = Next();
             if (a.Text != "A")
-                Fail(a.Col, $"conditions compare A, found '{a.Text}'");
+                return Fail(a.Col, $"conditions compare A, found '{a.Text}'");
             var op = Next();
-            (ushort jop, bool negate) = op.Text switch
+            (ushort Op, bool Negate)? comparison = op.Text switch
             {
                 "==" => (BPF_JEQ, false),
                 "!=" => (BPF_JEQ, true),
@@ -421,10 +425,12 @@ public static class Assembler
                 ">=" => (BPF_JGE, false),
                 "<" => (BPF_JGE, true),
                 "&" => (BPF_JSET, false),
-                _ => Fail<(ushort, bool)>(op.Col, $"unknown comparison '{op.Text}'; expected == != > >= < <= or &"),
+                _ => null,
             };
+            if (comparison is not (var jop, var negate))
+                return Fail(op.Col, $"unknown comparison '{op.Text}'; expected == != > >= < <= or &");
             if (negatedSet && jop != BPF_JSET)
-                Fail(op.Col, "'!(...)' is only for bit tests: write if !(A & K)");
+                return Fail(op.Col, "'!(...)' is only for bit tests: write if !(A & K)");
             negate |= negatedSet;
             var v = Peek;
             if (v.Text == "X")
@@ -443,37 +449,37 @@ public static class Assembler
                     else
                         (p.Name, p.NamePos) = (v.Text, Pos(v.Col));
                 }
-                else
-                    p.K = SignedNum("a value to compare with");
+                else if (!SignedNum("a value to compare with", out p.K))
+                    return false;
             }
-            Expect(")");
-            Expect("goto");
-            var (l1, l1Pos) = Label();
+            if (!Expect(")") || !Expect("goto") || !Label(out string l1, out var l1Pos))
+                return false;
             if (Peek.Text == "else")
             {
                 Next();
-                Expect("goto");
-                var (l2, l2Pos) = Label();
+                if (!Expect("goto") || !Label(out string l2, out var l2Pos))
+                    return false;
                 if (negate)
-                    Fail(op.Col, "write 'if ... goto L1 else goto L2' with the positive condition");
+                    return Fail(op.Col, "write 'if ... goto L1 else goto L2' with the positive condition");
                 (p.True, p.TruePos, p.False, p.FalsePos) = (l1, l1Pos, l2, l2Pos);
             }
             else if (negate)
                 (p.False, p.FalsePos) = (l1, l1Pos);
             else
                 (p.True, p.TruePos) = (l1, l1Pos);
+            return true;
         }
 
-        private (string, SourcePosition) Label()
+        private bool Label(out string label, out SourcePosition pos)
         {
             var t = Next();
-            if (t.Kind != T.Ident)
-                Fail(t.Col, $"expected a label, found '{t.Text}'");
-            return (t.Text, Pos(t.Col));
+            (label, pos) = (t.Text, Pos(t.Col));
+            return t.Kind == T.Ident || Fail(t.Col, $"expected a label, found '{t.Text}'");
         }
 
-        private uint SignedNum(string what)
+        private bool SignedNum(string what, out uint value)
         {
+            value = 0;
             bool neg = false;
             var t = Peek;
             if (t.Text == "-")
@@ -483,25 +489,28 @@ public static class Assembler
             }
             var n = Next();
             if (n.Kind != T.Number)
-                Fail(n.Col, n.Kind == T.End ? $"expected {what} at the end of the line" : $"expected {what}, found '{n.Text}'");
-            return neg ? unchecked(0u - n.Value) : n.Value;
+                return Fail(n.Col, n.Kind == T.End ? $"expected {what} at the end of the line" : $"expected {what}, found '{n.Text}'");
+            value = neg ? unchecked(0u - n.Value) : n.Value;
+            return true;
         }
 
-        private uint Num(uint max, string what)
+        private bool Num(uint max, string what, out uint value)
         {
+            value = 0;
             var n = Next();
             if (n.Kind != T.Number)
-                Fail(n.Col, $"expected {what}, found '{(n.Kind == T.End ? "end of line" : n.Text)}'");
+                return Fail(n.Col, $"expected {what}, found '{(n.Kind == T.End ? "end of line" : n.Text)}'");
             if (n.Value > max)
-                Fail(n.Col, $"{what} {n.Text} is out of range (at most {max})");
-            return n.Value;
+                return Fail(n.Col, $"{what} {n.Text} is out of range (at most {max})");
+            value = n.Value;
+            return true;
         }
 
-        private void Expect(string text)
+        private bool Expect(string text)
         {
             var t = Next();
-            if (t.Text != text)
-                Fail(t.Col, t.Kind == T.End ? $"expected '{text}' at the end of the line" : $"expected '{text}', found '{t.Text}'");
+            return t.Text == text
+                || Fail(t.Col, t.Kind == T.End ? $"expected '{text}' at the end of the line" : $"expected '{text}', found '{t.Text}'");
         }
 
         private Token Peek => _toks[_i];
@@ -510,17 +519,16 @@ public static class Assembler
 
         private SourcePosition Pos(int col) => new(file, _line, col);
 
-        [DoesNotReturn]
-        private void Fail(int col, string message) => throw new AsmException(new AssemblyError(Pos(col), message));
+        /// <summary>Records an error at column <paramref name="col"/> of the current line; false.</summary>
+        private bool Fail(int col, string message) => Fail(Pos(col), message);
 
-        [DoesNotReturn]
-        private TResult Fail<TResult>(int col, string message) => throw new AsmException(new AssemblyError(Pos(col), message));
+        private bool Fail(SourcePosition pos, string message) => _errors.Fail(new AssemblyError(pos, message));
 
         private static readonly string[] Puncts = [">>=", "<<=", "==", "!=", ">=", "<=", ">>", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "=", ">", "<", "&", "!", "(", ")", "[", "]", ",", ":", "-"];
 
-        private List<Token> Tokenize(string line)
+        private bool Tokenize(string line, out List<Token> toks)
         {
-            var toks = new List<Token>();
+            toks = [];
             int i = 0;
             while (i < line.Length)
             {
@@ -542,18 +550,18 @@ public static class Assembler
                         i++;
                     string s = line[start..i];
                     if (!SeccompAction.TryParseNumber(s, out uint v))
-                        Fail(start + 1, $"bad number '{s}' (decimal or 0x hex, at most 32 bits)");
+                        return Fail(start + 1, $"bad number '{s}' (decimal or 0x hex, at most 32 bits)");
                     toks.Add(new Token(T.Number, s, v, start + 1));
                     continue;
                 }
                 string? p = Puncts.FirstOrDefault(x => string.CompareOrdinal(line, i, x, 0, x.Length) == 0);
                 if (p is null)
-                    Fail(start + 1, $"unexpected character '{c}'");
+                    return Fail(start + 1, $"unexpected character '{c}'");
                 toks.Add(new Token(T.Punct, p, 0, start + 1));
                 i += p.Length;
             }
             toks.Add(new Token(T.End, "", 0, line.Length + 1));
-            return toks;
+            return true;
         }
     }
 }

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Syscage.Ebpf;
 
 /// <summary>
@@ -8,4 +10,11 @@ public sealed class EbpfLoadException : SyscageException
 {
     /// <summary>Creates the exception with a user-facing message.</summary>
     public EbpfLoadException(string message) : base(message) { }
+
+    /// <summary>
+    /// The one way the loader's throwing methods (<c>EbpfObject.Load</c>, <c>BtfInfo.Parse</c> ...) fail: the error of
+    /// their Try twin, thrown. A generic result so that it fits <c>ok ? value : Throw&lt;T&gt;(error)</c>.
+    /// </summary>
+    [DoesNotReturn]
+    internal static T Throw<T>(string error) => throw new EbpfLoadException(error);
 }

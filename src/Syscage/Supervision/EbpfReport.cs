@@ -152,8 +152,7 @@ public static class EbpfReport
         {
             foreach (var m in datasec.Members)
             {
-                var v = btf.Get(m.Type);
-                if (v.Kind == BtfKind.Var)
+                if (btf.TryGet(m.Type, out var v, out _) && v.Kind == BtfKind.Var)
                     types[v.Name] = (int)v.SizeOrType;
             }
         }
@@ -200,29 +199,28 @@ public static class EbpfReport
     {
         if (btf?.FindDatasec(".maps") is not { } datasec)
             return (null, null);
-        try
+        // Type information the loader did not need may be broken: then the types are unknown.
+        foreach (var entry in datasec.Members)
         {
-            foreach (var entry in datasec.Members)
+            if (!btf.TryGet(entry.Type, out var v, out _))
+                return (null, null);
+            if (v.Kind != BtfKind.Var || v.Name != mapName)
+                continue;
+            if (!btf.TrySkipModifiers((int)v.SizeOrType, out var definition, out _))
+                return (null, null);
+            int? key = null, value = null;
+            foreach (var m in definition.Members)
             {
-                var v = btf.Get(entry.Type);
-                if (v.Kind != BtfKind.Var || v.Name != mapName)
+                if (!btf.TrySkipModifiers(m.Type, out var ptr, out _))
+                    return (null, null);
+                if (ptr.Kind != BtfKind.Ptr)
                     continue;
-                int? key = null, value = null;
-                foreach (var m in btf.SkipModifiers((int)v.SizeOrType).Members)
-                {
-                    var ptr = btf.SkipModifiers(m.Type);
-                    if (ptr.Kind != BtfKind.Ptr)
-                        continue;
-                    if (m.Name == "key")
-                        key = (int)ptr.SizeOrType;
-                    else if (m.Name == "value")
-                        value = (int)ptr.SizeOrType;
-                }
-                return (key, value);
+                if (m.Name == "key")
+                    key = (int)ptr.SizeOrType;
+                else if (m.Name == "value")
+                    value = (int)ptr.SizeOrType;
             }
-        }
-        catch (Syscage.Ebpf.EbpfLoadException)
-        {
+            return (key, value);
         }
         return (null, null);
     }

@@ -1,5 +1,6 @@
 using Syscage.Abi;
 using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 
@@ -22,20 +23,25 @@ public sealed class BtfInfo
     public IReadOnlyList<BtfType> Types => _types;
 
     /// <summary>Parses a <c>.BTF</c> section; throws <see cref="EbpfLoadException"/> when it is malformed.</summary>
-    public static BtfInfo Parse(ReadOnlySpan<byte> data)
+    public static BtfInfo Parse(ReadOnlySpan<byte> data) =>
+        TryParse(data, out var btf, out var error) ? btf : EbpfLoadException.Throw<BtfInfo>(error);
+
+    /// <summary>Parses a <c>.BTF</c> section; on failure <paramref name="error"/> says what is wrong first.</summary>
+    internal static bool TryParse(ReadOnlySpan<byte> data, [NotNullWhen(true)] out BtfInfo? btf, [NotNullWhen(false)] out string? error)
     {
+        btf = null;
         if (data.Length < 24)
-            throw new EbpfLoadException("section '.BTF': truncated header");
+            return Fail("section '.BTF': truncated header", out error);
         if (BinaryPrimitives.ReadUInt16LittleEndian(data) != BTF_MAGIC)
-            throw new EbpfLoadException("section '.BTF': bad magic (expected 0xeb9f, little endian)");
+            return Fail("section '.BTF': bad magic (expected 0xeb9f, little endian)", out error);
         if (data[2] != 1)
-            throw new EbpfLoadException(Inv($"section '.BTF': unsupported version {data[2]}"));
+            return Fail(Inv($"section '.BTF': unsupported version {data[2]}"), out error);
         uint hdrLen = U32(data, 4), typeOff = U32(data, 8), typeLen = U32(data, 12), strOff = U32(data, 16), strLen = U32(data, 20);
         if (hdrLen < 24 || hdrLen > (uint)data.Length)
-            throw new EbpfLoadException("section '.BTF': bad header length");
+            return Fail("section '.BTF': bad header length", out error);
         var body = data[(int)hdrLen..];
         if ((ulong)typeOff + typeLen > (ulong)body.Length || (ulong)strOff + strLen > (ulong)body.Length)
-            throw new EbpfLoadException("section '.BTF': type or string section lies outside the section");
+            return Fail("section '.BTF': type or string section lies outside the section", out error);
         var strings = body.Slice((int)strOff, (int)strLen);
         var typeData = body.Slice((int)typeOff, (int)typeLen);
 
@@ -45,14 +51,15 @@ public sealed class BtfInfo
         {
             int id = types.Count;
             if (typeData.Length - p < 12)
-                throw new EbpfLoadException(Inv($"section '.BTF': type {id} is truncated"));
-            string name = Str(strings, U32(typeData, p));
+                return Fail(Inv($"section '.BTF': type {id} is truncated"), out error);
+            if (!Str(strings, U32(typeData, p), out string name, out error))
+                return false;
             uint info = U32(typeData, p + 4);
             uint sizeOrType = U32(typeData, p + 8);
             int vlen = (int)(info & 0xffff);
             var kind = (BtfKind)((info >> 24) & 0x1f);
             p += 12;
-            int extra = kind switch
+            int? extraSize = kind switch
             {
                 BtfKind.Int or BtfKind.Var or BtfKind.DeclTag => 4,
                 BtfKind.Array => 12,
@@ -60,14 +67,17 @@ public sealed class BtfInfo
                 BtfKind.Enum or BtfKind.FuncProto => 8 * vlen,
                 BtfKind.Ptr or BtfKind.Fwd or BtfKind.Typedef or BtfKind.Volatile or BtfKind.Const or BtfKind.Restrict
                     or BtfKind.Func or BtfKind.Float or BtfKind.TypeTag => 0,
-                _ => throw new EbpfLoadException(Inv($"section '.BTF': type {id} has unknown kind {(int)kind}")),
+                _ => null,
             };
+            if (extraSize is not int extra)
+                return Fail(Inv($"section '.BTF': type {id} has unknown kind {(int)kind}"), out error);
             if (typeData.Length - p < extra)
-                throw new EbpfLoadException(Inv($"section '.BTF': type {id} ({kind}) is truncated"));
+                return Fail(Inv($"section '.BTF': type {id} ({kind}) is truncated"), out error);
             var extraData = typeData.Slice(p, extra);
             var members = new List<BtfMember>();
             int elemType = 0;
             uint nelems = 0;
+            string memberName;
             switch (kind)
             {
                 case BtfKind.Array:
@@ -79,8 +89,10 @@ public sealed class BtfInfo
                     for (int i = 0; i < vlen; i++)
                     {
                         uint off = U32(extraData, i * 12 + 8);
+                        if (!Str(strings, U32(extraData, i * 12), out memberName, out error))
+                            return false;
                         // With kind_flag set, the offset holds the bitfield size in its top 8 bits.
-                        members.Add(new BtfMember(Str(strings, U32(extraData, i * 12)), (int)U32(extraData, i * 12 + 4), bitfieldOffsets ? off & 0xffffff : off, 0));
+                        members.Add(new BtfMember(memberName, (int)U32(extraData, i * 12 + 4), bitfieldOffsets ? off & 0xffffff : off, 0));
                     }
                     break;
                 case BtfKind.Datasec:
@@ -89,67 +101,113 @@ public sealed class BtfInfo
                     break;
                 case BtfKind.FuncProto:
                     for (int i = 0; i < vlen; i++)
-                        members.Add(new BtfMember(Str(strings, U32(extraData, i * 8)), (int)U32(extraData, i * 8 + 4), 0, 0));
+                    {
+                        if (!Str(strings, U32(extraData, i * 8), out memberName, out error))
+                            return false;
+                        members.Add(new BtfMember(memberName, (int)U32(extraData, i * 8 + 4), 0, 0));
+                    }
                     break;
             }
             p += extra;
             types.Add(new BtfType(id, kind, name, sizeOrType, members, elemType, nelems));
         }
-        return new BtfInfo(types);
+        btf = new BtfInfo(types);
+        error = null;
+        return true;
     }
 
     /// <summary>The type with this id; throws <see cref="EbpfLoadException"/> when there is none.</summary>
-    public BtfType Get(int id) => id >= 0 && id < _types.Count
-        ? _types[id]
-        : throw new EbpfLoadException(Inv($"section '.BTF': type id {id} is out of range"));
+    public BtfType Get(int id) => TryGet(id, out var type, out var error) ? type : EbpfLoadException.Throw<BtfType>(error);
+
+    /// <summary>The type with this id; <paramref name="error"/> when there is none.</summary>
+    internal bool TryGet(int id, [NotNullWhen(true)] out BtfType? type, [NotNullWhen(false)] out string? error)
+    {
+        (type, error) = (null, null);
+        if (id >= 0 && id < _types.Count)
+        {
+            type = _types[id];
+            return true;
+        }
+        return Fail(Inv($"section '.BTF': type id {id} is out of range"), out error);
+    }
 
     /// <summary>Follows typedefs and CONST/VOLATILE/RESTRICT/TYPE_TAG modifiers to the underlying type.</summary>
-    public BtfType SkipModifiers(int id)
+    public BtfType SkipModifiers(int id) => TrySkipModifiers(id, out var type, out var error) ? type : EbpfLoadException.Throw<BtfType>(error);
+
+    /// <summary>Like <see cref="SkipModifiers"/>; <paramref name="error"/> for a bad id or a chain too deep (a cycle).</summary>
+    internal bool TrySkipModifiers(int id, [NotNullWhen(true)] out BtfType? type, [NotNullWhen(false)] out string? error)
     {
-        var t = Get(id);
-        for (int depth = 0; t.Kind is BtfKind.Typedef or BtfKind.Const or BtfKind.Volatile or BtfKind.Restrict or BtfKind.TypeTag; depth++)
+        if (!TryGet(id, out type, out error))
+            return false;
+        for (int depth = 0; type.Kind is BtfKind.Typedef or BtfKind.Const or BtfKind.Volatile or BtfKind.Restrict or BtfKind.TypeTag; depth++)
         {
             if (depth > MaxResolveDepth)
-                throw new EbpfLoadException(Inv($"section '.BTF': type {id} nests modifiers too deeply (a cycle?)"));
-            t = Get((int)t.SizeOrType);
+            {
+                type = null;
+                return Fail(Inv($"section '.BTF': type {id} nests modifiers too deeply (a cycle?)"), out error);
+            }
+            if (!TryGet((int)type.SizeOrType, out type, out error))
+                return false;
         }
-        return t;
+        return true;
     }
 
     /// <summary>The size in bytes of a type, through typedefs, modifiers, arrays and VARs.</summary>
-    public long SizeOf(int id) => SizeOf(id, 0);
+    public long SizeOf(int id) => TrySizeOf(id, out long size, out var error) ? size : EbpfLoadException.Throw<long>(error);
 
-    private long SizeOf(int id, int depth)
+    /// <summary>Like <see cref="SizeOf"/>; <paramref name="error"/> for a type without a size, a bad id or a chain too deep.</summary>
+    internal bool TrySizeOf(int id, out long size, [NotNullWhen(false)] out string? error) => TrySizeOf(id, 0, out size, out error);
+
+    private bool TrySizeOf(int id, int depth, out long size, [NotNullWhen(false)] out string? error)
     {
+        size = 0;
         if (depth > MaxResolveDepth)
-            throw new EbpfLoadException(Inv($"section '.BTF': type {id} nests too deeply (a cycle?)"));
-        var t = Get(id);
-        return t.Kind switch
+            return Fail(Inv($"section '.BTF': type {id} nests too deeply (a cycle?)"), out error);
+        if (!TryGet(id, out var t, out error))
+            return false;
+        switch (t.Kind)
         {
-            BtfKind.Int or BtfKind.Struct or BtfKind.Union or BtfKind.Enum or BtfKind.Enum64 or BtfKind.Datasec or BtfKind.Float => t.SizeOrType,
-            BtfKind.Ptr => 8,
-            BtfKind.Array => ArraySize(t, SizeOf(t.ArrayElementType, depth + 1)),
-            BtfKind.Typedef or BtfKind.Const or BtfKind.Volatile or BtfKind.Restrict or BtfKind.TypeTag or BtfKind.Var => SizeOf((int)t.SizeOrType, depth + 1),
-            _ => throw new EbpfLoadException(Inv($"section '.BTF': type {id} ({t.Kind} '{t.Name}') has no size")),
-        };
+            case BtfKind.Int or BtfKind.Struct or BtfKind.Union or BtfKind.Enum or BtfKind.Enum64 or BtfKind.Datasec or BtfKind.Float:
+                size = t.SizeOrType;
+                return true;
+            case BtfKind.Ptr:
+                size = 8;
+                return true;
+            case BtfKind.Array:
+                if (!TrySizeOf(t.ArrayElementType, depth + 1, out long elementSize, out error))
+                    return false;
+                if (elementSize != 0 && t.ArrayLength > int.MaxValue / elementSize)
+                    return Fail(Inv($"section '.BTF': array type {t.Id} is too large"), out error);
+                size = t.ArrayLength * elementSize;
+                return true;
+            case BtfKind.Typedef or BtfKind.Const or BtfKind.Volatile or BtfKind.Restrict or BtfKind.TypeTag or BtfKind.Var:
+                return TrySizeOf((int)t.SizeOrType, depth + 1, out size, out error);
+            default:
+                return Fail(Inv($"section '.BTF': type {id} ({t.Kind} '{t.Name}') has no size"), out error);
+        }
     }
-
-    private static long ArraySize(BtfType array, long elementSize) => elementSize != 0 && array.ArrayLength > int.MaxValue / elementSize
-        ? throw new EbpfLoadException(Inv($"section '.BTF': array type {array.Id} is too large"))
-        : array.ArrayLength * elementSize;
 
     /// <summary>The DATASEC with this name (<c>.maps</c>, <c>.data</c>, ...), or null.</summary>
     public BtfType? FindDatasec(string name) => _types.FirstOrDefault(t => t.Kind == BtfKind.Datasec && t.Name == name);
 
-    private static string Str(ReadOnlySpan<byte> strings, uint off)
+    private static bool Str(ReadOnlySpan<byte> strings, uint off, out string value, [NotNullWhen(false)] out string? error)
     {
+        (value, error) = ("", null);
         if (off >= strings.Length)
-            return off == 0 ? "" : throw new EbpfLoadException(Inv($"section '.BTF': string offset {off} is out of range"));
+            return off == 0 || Fail(Inv($"section '.BTF': string offset {off} is out of range"), out error);
         var s = strings[(int)off..];
         int end = s.IndexOf((byte)0);
         if (end < 0)
-            throw new EbpfLoadException("section '.BTF': string is not NUL-terminated");
-        return Encoding.UTF8.GetString(s[..end]);
+            return Fail("section '.BTF': string is not NUL-terminated", out error);
+        value = Encoding.UTF8.GetString(s[..end]);
+        return true;
+    }
+
+    /// <summary>Sets <paramref name="error"/> to <paramref name="message"/>; false, for <c>return Fail(..., out error)</c>.</summary>
+    private static bool Fail(string message, out string error)
+    {
+        error = message;
+        return false;
     }
 
     private static uint U32(ReadOnlySpan<byte> d, int at) => BinaryPrimitives.ReadUInt32LittleEndian(d[at..]);

@@ -45,9 +45,12 @@ internal sealed class BtfValueFormatter
     /// <summary>The type's name as C would spell it after typedefs are kept: <c>__u32</c>, <c>struct open_event</c>.</summary>
     public string TypeName(int typeId)
     {
-        var t = _btf.Get(typeId);
+        // Hostile type information (a chain to a missing id) reads as "?", never as an exception.
+        if (!_btf.TryGet(typeId, out var t, out _))
+            return "?";
         for (int i = 0; i < MaxDepth && t.Kind is BtfKind.Const or BtfKind.Volatile or BtfKind.Restrict or BtfKind.TypeTag; i++)
-            t = _btf.Get((int)t.SizeOrType);
+            if (!_btf.TryGet((int)t.SizeOrType, out t, out _))
+                return "?";
         return t.Kind switch
         {
             BtfKind.Struct => "struct " + (t.Name.Length > 0 ? t.Name : "(anonymous)"),
@@ -66,33 +69,25 @@ internal sealed class BtfValueFormatter
     public bool AnyNameInChain(int typeId, Func<string, bool> predicate)
     {
         ArgumentNullException.ThrowIfNull(predicate);
-        var t = _btf.Get(typeId);
+        if (!_btf.TryGet(typeId, out var t, out _))
+            return false;
         for (int i = 0; i < MaxDepth; i++)
         {
             if (t.Name.Length > 0 && predicate(t.Name))
                 return true;
             if (t.Kind is not (BtfKind.Typedef or BtfKind.Const or BtfKind.Volatile or BtfKind.Restrict or BtfKind.TypeTag))
                 return false;
-            t = _btf.Get((int)t.SizeOrType);
+            if (!_btf.TryGet((int)t.SizeOrType, out t, out _))
+                return false;
         }
         return false;
     }
 
     private void Write(Utf8JsonWriter w, int id, ReadOnlySpan<byte> d, int depth)
     {
-        BtfType t;
-        long size;
-        try
-        {
-            t = _btf.SkipModifiers(id);
-            size = t.Kind == BtfKind.Void ? 0 : _btf.SizeOf(t.Id);
-        }
-        catch (EbpfLoadException)
-        {
-            Hex(w, d);
-            return;
-        }
-        if (depth > MaxDepth || size > d.Length || size <= 0)
+        long size = 0;
+        if (!_btf.TrySkipModifiers(id, out var t, out _) || (t.Kind != BtfKind.Void && !_btf.TrySizeOf(t.Id, out size, out _))
+            || depth > MaxDepth || size > d.Length || size <= 0)
         {
             Hex(w, d);
             return;
@@ -111,7 +106,11 @@ internal sealed class BtfValueFormatter
                 return;
             case BtfKind.Array:
             {
-                var element = _btf.SkipModifiers(t.ArrayElementType);
+                if (!_btf.TrySkipModifiers(t.ArrayElementType, out var element, out _))
+                {
+                    Hex(w, d);
+                    return;
+                }
                 if (element.Kind == BtfKind.Int && element.SizeOrType == 1 && element.Name is "char" or "signed char")
                 {
                     int nul = d.IndexOf((byte)0);
@@ -132,15 +131,7 @@ internal sealed class BtfValueFormatter
                 foreach (var m in t.Members)
                 {
                     w.WritePropertyName(m.Name.Length > 0 ? m.Name : string.Create(CultureInfo.InvariantCulture, $"_{anonymous++}"));
-                    long memberSize;
-                    try
-                    {
-                        memberSize = _btf.SizeOf(m.Type);
-                    }
-                    catch (EbpfLoadException)
-                    {
-                        memberSize = -1;
-                    }
+                    long memberSize = _btf.TrySizeOf(m.Type, out long known, out _) ? known : -1;
                     // Bit offsets that are not whole bytes are bitfields, whose widths this BTF reader does not keep.
                     if (m.Offset % 8 != 0 || memberSize < 0 || m.Offset / 8 + memberSize > size)
                         w.WriteNullValue();

@@ -73,38 +73,19 @@ public sealed class EbpfObject
     public static EbpfObject LoadFile(string path)
     {
         byte[] bytes = InputFile.ReadBinary(path);
-        try
-        {
-            return Load(bytes);
-        }
-        catch (EbpfLoadException e)
-        {
-            throw new EbpfLoadException($"{path}: {e.Message}");
-        }
+        return TryLoad(bytes, out var obj, out var error) ? obj : EbpfLoadException.Throw<EbpfObject>($"{path}: {error}");
     }
 
     /// <summary>Loads an object from its bytes; throws <see cref="EbpfLoadException"/> when it is malformed or unsupported.</summary>
-    public static EbpfObject Load(byte[] elf)
-    {
-        ArgumentNullException.ThrowIfNull(elf);
-        return new Loader(elf).Run();
-    }
+    public static EbpfObject Load(byte[] elf) =>
+        TryLoad(elf, out var obj, out var error) ? obj : EbpfLoadException.Throw<EbpfObject>(error);
 
     /// <summary>Loads an object, reporting failure as the error message instead of an exception.</summary>
     public static bool TryLoad(byte[] elf, [NotNullWhen(true)] out EbpfObject? obj, [NotNullWhen(false)] out string? error)
     {
-        try
-        {
-            obj = Load(elf);
-            error = null;
-            return true;
-        }
-        catch (EbpfLoadException e)
-        {
-            obj = null;
-            error = e.Message;
-            return false;
-        }
+        ArgumentNullException.ThrowIfNull(elf);
+        obj = null;
+        return ElfReader.TryRead(elf, out var reader, out error) && new Loader(reader).TryRun(out obj, out error);
     }
 
     /// <summary>The program whose name or section is <paramref name="nameOrSection"/>; throws when there is none.</summary>
@@ -152,10 +133,14 @@ public sealed class EbpfObject
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
-    /// <summary>One load: the ELF file and the tables built from it.</summary>
-    private sealed class Loader(byte[] data)
+    /// <summary>
+    /// One load: the ELF file and the tables built from it. Try-first: a step that finds the object wrong records the
+    /// message (<see cref="Fail"/>) and returns false, and so does every caller.
+    /// </summary>
+    private sealed class Loader(ElfReader elf)
     {
-        private readonly ElfReader _elf = new(data);
+        private readonly FirstError<string> _errors = new();
+        private readonly ElfReader _elf = elf;
         private readonly List<MapDefinition> _maps = [];
         private readonly Dictionary<(int Section, ulong Offset), int> _mapBySymbol = [];
         private readonly Dictionary<int, int> _dataMapBySection = [];
@@ -163,34 +148,54 @@ public sealed class EbpfObject
         private BtfInfo? _btf;
         private long _mapMemory;
 
-        public EbpfObject Run()
+        public bool TryRun([NotNullWhen(true)] out EbpfObject? obj, [NotNullWhen(false)] out string? error) =>
+            _errors.Outcome(Run(out obj), out error);
+
+        private bool Fail(string message) => _errors.Fail(message);
+
+        private bool Run([NotNullWhen(true)] out EbpfObject? obj)
         {
+            obj = null;
             var btfSection = _elf.Sections.FirstOrDefault(s => s.Name == ".BTF");
             if (btfSection is not null)
-                _btf = BtfInfo.Parse(_elf.Contents(btfSection));
+            {
+                if (!Contents(btfSection, out var btf))
+                    return false;
+                if (!BtfInfo.TryParse(btf, out _btf, out var btfError))
+                    return Fail(btfError);
+            }
             string? license = null;
             if (_elf.Sections.FirstOrDefault(s => s.Name == "license") is { } lic)
             {
-                var bytes = _elf.Contents(lic);
+                if (!Contents(lic, out var bytes))
+                    return false;
                 int end = Array.IndexOf(bytes, (byte)0);
                 license = Encoding.UTF8.GetString(bytes, 0, end < 0 ? bytes.Length : end);
             }
             foreach (var s in _elf.Sections)
             {
                 if (s.Name == ".maps")
-                    ReadBtfMaps(s);
+                {
+                    if (!ReadBtfMaps(s))
+                        return false;
+                }
                 else if (s.Name == "maps")
-                    ReadLegacyMaps(s);
+                {
+                    if (!ReadLegacyMaps(s))
+                        return false;
+                }
                 else if (IsDataSection(s))
                 {
                     // Accounted before its contents are read: a .bss section declares its size without bytes in the file.
-                    Account(s.Name, MapDefinition.MemoryOf(MapType.Array, 4, (long)Math.Min(s.Size, long.MaxValue), 1));
+                    if (!Account(s.Name, MapDefinition.MemoryOf(MapType.Array, 4, (long)Math.Min(s.Size, long.MaxValue), 1)) || !Contents(s, out var initial))
+                        return false;
                     _dataMapBySection[s.Index] = _maps.Count;
                     _maps.Add(new MapDefinition(s.Name, MapType.Array, 4, (int)s.Size, 1,
-                        s.Name.StartsWith(".rodata", StringComparison.Ordinal) ? MapDefinition.BPF_F_RDONLY_PROG : 0, _elf.Contents(s)));
+                        s.Name.StartsWith(".rodata", StringComparison.Ordinal) ? MapDefinition.BPF_F_RDONLY_PROG : 0, initial));
                 }
             }
-            ReadRelocations();
+            if (!ReadRelocations())
+                return false;
             var globals = _elf.Symbols
                 .Where(y => y.Name.Length > 0 && y.Type is ElfSymbol.STT_OBJECT or ElfSymbol.STT_NOTYPE && _dataMapBySection.ContainsKey(y.SectionIndex))
                 .Where(y => y.Value + y.Size <= _elf.Sections[y.SectionIndex].Size && y.Size is > 0 and <= int.MaxValue)
@@ -202,12 +207,19 @@ public sealed class EbpfObject
             {
                 if (!s.IsExecutable || s.Name == ".text" || s.Size == 0)
                     continue;
-                foreach (var entry in EntryPoints(s))
-                    programs.Add(new EbpfObjectProgram(entry.Name, s.Name, Link(entry), license));
+                if (!EntryPoints(s, out var entries))
+                    return false;
+                foreach (var entry in entries)
+                {
+                    if (!Link(entry, out var code))
+                        return false;
+                    programs.Add(new EbpfObjectProgram(entry.Name, s.Name, code, license));
+                }
             }
             if (programs.Count == 0)
-                throw new EbpfLoadException("object has no program sections (executable sections other than .text)");
-            return new EbpfObject(programs.ToImmutable(), _maps, globals, license, _btf);
+                return Fail("object has no program sections (executable sections other than .text)");
+            obj = new EbpfObject(programs.ToImmutable(), _maps, globals, license, _btf);
+            return true;
         }
 
         private static bool IsDataSection(ElfSection s) =>
@@ -216,170 +228,225 @@ public sealed class EbpfObject
                 || s.Name.StartsWith(".data.", StringComparison.Ordinal) || s.Name.StartsWith(".bss.", StringComparison.Ordinal)
                 || s.Name.StartsWith(".rodata.", StringComparison.Ordinal));
 
-        private void ReadRelocations()
+        // The reader's and the type information's Try methods, with their errors recorded here.
+
+        private bool Contents(ElfSection section, out byte[] bytes)
+        {
+            bytes = [];
+            if (!_elf.TryContents(section, out var contents, out var error))
+                return Fail(error);
+            bytes = contents;
+            return true;
+        }
+
+        private bool Relocations(ElfSection rel, out List<ElfRelocation> relocations)
+        {
+            relocations = [];
+            if (!_elf.TryRelocations(rel, out var read, out var error))
+                return Fail(error);
+            relocations = read;
+            return true;
+        }
+
+        private bool SkipModifiers(int id, [NotNullWhen(true)] out BtfType? type) =>
+            _btf!.TrySkipModifiers(id, out type, out var error) || Fail(error);
+
+        private bool ReadRelocations()
         {
             foreach (var rel in _elf.Sections.Where(s => s.Type is ElfSection.SHT_REL or ElfSection.SHT_RELA))
             {
                 if (rel.Info >= _elf.Sections.Count)
-                    throw new EbpfLoadException($"relocation section '{rel.Name}' targets a section that does not exist");
+                    return Fail($"relocation section '{rel.Name}' targets a section that does not exist");
                 var target = _elf.Sections[(int)rel.Info];
                 if (target.IsExecutable)
                 {
+                    if (!Relocations(rel, out var relocations))
+                        return false;
                     var byPc = new Dictionary<int, ElfRelocation>();
-                    foreach (var r in _elf.Relocations(rel))
+                    foreach (var r in relocations)
                     {
                         if (r.Offset % EbpfInstruction.Size != 0 || r.Offset >= target.Size)
-                            throw new EbpfLoadException(Inv($"section '{target.Name}': relocation at offset {r.Offset} is not on an instruction"));
+                            return Fail(Inv($"section '{target.Name}': relocation at offset {r.Offset} is not on an instruction"));
                         if (!byPc.TryAdd((int)(r.Offset / EbpfInstruction.Size), r))
-                            throw new EbpfLoadException(Inv($"section '{target.Name}': two relocations at pc {r.Offset / EbpfInstruction.Size}"));
+                            return Fail(Inv($"section '{target.Name}': two relocations at pc {r.Offset / EbpfInstruction.Size}"));
                     }
                     _relocs[target.Index] = byPc;
                 }
-                else if (_dataMapBySection.ContainsKey(target.Index) && _elf.Relocations(rel).Any(r => r.Type != R_BPF_NONE))
+                else if (_dataMapBySection.ContainsKey(target.Index))
                 {
-                    var r = _elf.Relocations(rel).First(r => r.Type != R_BPF_NONE);
-                    throw new EbpfLoadException(Inv($"section '{target.Name}': relocation {RelocName(r.Type)} at offset {r.Offset} (a global holding an address) is not supported"));
+                    if (!Relocations(rel, out var relocations))
+                        return false;
+                    int k = relocations.FindIndex(r => r.Type != R_BPF_NONE);
+                    if (k >= 0)
+                        return Fail(Inv($"section '{target.Name}': relocation {RelocName(relocations[k].Type)} at offset {relocations[k].Offset} (a global holding an address) is not supported"));
                 }
             }
+            return true;
         }
 
-        private void ReadBtfMaps(ElfSection section)
+        private bool ReadBtfMaps(ElfSection section)
         {
             if (_btf is null)
-                throw new EbpfLoadException("section '.maps' needs BTF type information, but the object has no .BTF section (compile with -g)");
-            var datasec = _btf.FindDatasec(".maps") ?? throw new EbpfLoadException("section '.maps': no DATASEC '.maps' in .BTF");
+                return Fail("section '.maps' needs BTF type information, but the object has no .BTF section (compile with -g)");
+            if (_btf.FindDatasec(".maps") is not { } datasec)
+                return Fail("section '.maps': no DATASEC '.maps' in .BTF");
             var byName = new Dictionary<string, ElfSymbol>(StringComparer.Ordinal);
             foreach (var y in _elf.SymbolsIn(section.Index))
                 byName.TryAdd(y.Name, y);
             foreach (var entry in datasec.Members)
             {
-                var v = _btf.Get(entry.Type);
+                if (!_btf.TryGet(entry.Type, out var v, out var error))
+                    return Fail(error);
                 if (v.Kind != BtfKind.Var)
-                    throw new EbpfLoadException(Inv($"section '.maps': DATASEC entry type {entry.Type} is not a VAR"));
-                var sym = byName.GetValueOrDefault(v.Name)
-                    ?? throw new EbpfLoadException($"section '.maps': map '{v.Name}' has no symbol");
+                    return Fail(Inv($"section '.maps': DATASEC entry type {entry.Type} is not a VAR"));
+                if (byName.GetValueOrDefault(v.Name) is not { } sym)
+                    return Fail($"section '.maps': map '{v.Name}' has no symbol");
                 _mapBySymbol[(section.Index, sym.Value)] = _maps.Count;
-                _maps.Add(Accounted(ReadBtfMap(v.Name, _btf.SkipModifiers((int)v.SizeOrType))));
+                if (!SkipModifiers((int)v.SizeOrType, out var def) || !ReadBtfMap(v.Name, def, out var map) || !Accounted(map))
+                    return false;
+                _maps.Add(map);
             }
+            return true;
         }
 
-        private MapDefinition ReadBtfMap(string name, BtfType def)
+        private bool ReadBtfMap(string name, BtfType def, [NotNullWhen(true)] out MapDefinition? map)
         {
+            map = null;
             if (def.Kind != BtfKind.Struct)
-                throw new EbpfLoadException($"map '{name}': definition is a {def.Kind}, not a struct");
+                return Fail($"map '{name}': definition is a {def.Kind}, not a struct");
             long? type = null, maxEntries = null, keySize = null, valueSize = null;
             long flags = 0;
             foreach (var m in def.Members)
             {
+                long value;
                 switch (m.Name)
                 {
-                    case "type": type = UintMember(name, m); break;
-                    case "max_entries": maxEntries = UintMember(name, m); break;
-                    case "map_flags": flags = UintMember(name, m); break;
-                    case "key_size": keySize = UintMember(name, m); break;
-                    case "value_size": valueSize = UintMember(name, m); break;
-                    case "key": keySize = PointeeSize(name, m); break;
-                    case "value": valueSize = PointeeSize(name, m); break;
-                    case "pinning":
-                        if (UintMember(name, m) != 0)
-                            throw new EbpfLoadException($"map '{name}': pinning is not supported");
+                    case "type" or "max_entries" or "map_flags" or "key_size" or "value_size" or "pinning":
+                        if (!UintMember(name, m, out value))
+                            return false;
+                        break;
+                    case "key" or "value":
+                        if (!PointeeSize(name, m, out value))
+                            return false;
                         break;
                     default:
-                        throw new EbpfLoadException($"map '{name}': member '{m.Name}' is not supported (supported: type, key, value, key_size, value_size, max_entries, map_flags)");
+                        return Fail($"map '{name}': member '{m.Name}' is not supported (supported: type, key, value, key_size, value_size, max_entries, map_flags)");
+                }
+                switch (m.Name)
+                {
+                    case "type": type = value; break;
+                    case "max_entries": maxEntries = value; break;
+                    case "map_flags": flags = value; break;
+                    case "key_size" or "key": keySize = value; break;
+                    case "value_size" or "value": valueSize = value; break;
+                    default:
+                        if (value != 0) // pinning
+                            return Fail($"map '{name}': pinning is not supported");
+                        break;
                 }
             }
             if (type is null)
-                throw new EbpfLoadException($"map '{name}': no 'type' member");
-            return MakeMap(name, type.Value, keySize ?? 0, valueSize ?? 0, maxEntries ?? 0, flags);
+                return Fail($"map '{name}': no 'type' member");
+            return MakeMap(name, type.Value, keySize ?? 0, valueSize ?? 0, maxEntries ?? 0, flags, out map);
         }
 
         /// <summary><c>__uint(name, N)</c> is <c>int (*name)[N]</c>: a pointer to an array whose length is the value.</summary>
-        private long UintMember(string map, BtfMember m)
+        private bool UintMember(string map, BtfMember m, out long value)
         {
-            var ptr = _btf!.SkipModifiers(m.Type);
-            var array = ptr.Kind == BtfKind.Ptr ? _btf.SkipModifiers((int)ptr.SizeOrType) : null;
+            value = 0;
+            if (!SkipModifiers(m.Type, out var ptr))
+                return false;
+            BtfType? array = null;
+            if (ptr.Kind == BtfKind.Ptr && !SkipModifiers((int)ptr.SizeOrType, out array))
+                return false;
             if (array?.Kind != BtfKind.Array)
-                throw new EbpfLoadException($"map '{map}': member '{m.Name}' is not encoded as __uint (a pointer to an array)");
-            return array.ArrayLength;
+                return Fail($"map '{map}': member '{m.Name}' is not encoded as __uint (a pointer to an array)");
+            value = array.ArrayLength;
+            return true;
         }
 
         /// <summary><c>__type(name, T)</c> is <c>typeof(T) *name</c>: the size is the pointee's.</summary>
-        private long PointeeSize(string map, BtfMember m)
+        private bool PointeeSize(string map, BtfMember m, out long size)
         {
-            var ptr = _btf!.SkipModifiers(m.Type);
+            size = 0;
+            if (!SkipModifiers(m.Type, out var ptr))
+                return false;
             if (ptr.Kind != BtfKind.Ptr)
-                throw new EbpfLoadException($"map '{map}': member '{m.Name}' is not encoded as __type (a pointer)");
-            return _btf.SizeOf((int)ptr.SizeOrType);
+                return Fail($"map '{map}': member '{m.Name}' is not encoded as __type (a pointer)");
+            return _btf!.TrySizeOf((int)ptr.SizeOrType, out size, out var error) || Fail(error);
         }
 
-        private void ReadLegacyMaps(ElfSection section)
+        private bool ReadLegacyMaps(ElfSection section)
         {
             var syms = _elf.SymbolsIn(section.Index).Where(y => y.Type != ElfSymbol.STT_SECTION && y.Name.Length > 0)
                 .OrderBy(y => y.Value).ToList();
             if (syms.Count == 0)
-                return;
+                return true;
             ulong defSize = section.Size / (ulong)syms.Count;
             if (defSize < 16 || section.Size % (ulong)syms.Count != 0)
-                throw new EbpfLoadException(Inv($"section 'maps': {section.Size} bytes for {syms.Count} maps is not a whole number of struct bpf_map_def (at least 16 bytes)"));
-            var bytes = _elf.Contents(section);
+                return Fail(Inv($"section 'maps': {section.Size} bytes for {syms.Count} maps is not a whole number of struct bpf_map_def (at least 16 bytes)"));
+            if (!Contents(section, out var bytes))
+                return false;
             foreach (var y in syms)
             {
                 if (y.Value % defSize != 0 || y.Value + defSize > section.Size)
-                    throw new EbpfLoadException($"section 'maps': map '{y.Name}' is not at a struct bpf_map_def boundary");
+                    return Fail($"section 'maps': map '{y.Name}' is not at a struct bpf_map_def boundary");
                 int at = (int)y.Value, len = (int)defSize;
                 // struct bpf_map_def { unsigned int type, key_size, value_size, max_entries, map_flags; }
                 uint Field(int i) => len >= 4 * (i + 1) ? BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at + 4 * i)) : 0;
                 for (int i = 5; i < len / 4; i++)
                     if (Field(i) != 0)
-                        throw new EbpfLoadException($"map '{y.Name}': struct bpf_map_def fields beyond map_flags (inner maps, numa node) are not supported");
+                        return Fail($"map '{y.Name}': struct bpf_map_def fields beyond map_flags (inner maps, numa node) are not supported");
                 _mapBySymbol[(section.Index, y.Value)] = _maps.Count;
-                _maps.Add(Accounted(MakeMap(y.Name, Field(0), Field(1), Field(2), Field(3), Field(4))));
+                if (!MakeMap(y.Name, Field(0), Field(1), Field(2), Field(3), Field(4), out var map) || !Accounted(map))
+                    return false;
+                _maps.Add(map);
             }
+            return true;
         }
 
         /// <summary>Adds <paramref name="bytes"/> of map <paramref name="name"/> to the object's map memory, within <see cref="InputLimits.MaxMapMemoryBytes"/>.</summary>
-        private void Account(string name, long bytes)
+        private bool Account(string name, long bytes)
         {
             if (MapDefinition.MemoryLimitError(name, bytes, _mapMemory) is { } error)
-                throw new EbpfLoadException(error);
+                return Fail(error);
             _mapMemory += bytes;
+            return true;
         }
 
-        private MapDefinition Accounted(MapDefinition map)
-        {
-            Account(map.Name, map.MemoryBytes);
-            return map;
-        }
+        private bool Accounted(MapDefinition map) => Account(map.Name, map.MemoryBytes);
 
-        private static MapDefinition MakeMap(string name, long type, long keySize, long valueSize, long maxEntries, long flags)
+        private bool MakeMap(string name, long type, long keySize, long valueSize, long maxEntries, long flags, [NotNullWhen(true)] out MapDefinition? map)
         {
+            map = null;
             if (!Enum.IsDefined(typeof(MapType), (int)type) || type > int.MaxValue)
-                throw new EbpfLoadException(Inv($"map '{name}': map type {type} is not supported (supported: hash 1, array 2, lru_hash 9, ringbuf 27, task_storage 29)"));
+                return Fail(Inv($"map '{name}': map type {type} is not supported (supported: hash 1, array 2, lru_hash 9, ringbuf 27, task_storage 29)"));
             var t = (MapType)(int)type;
             if (maxEntries is <= 0 or > int.MaxValue && t != MapType.TaskStorage)
-                throw new EbpfLoadException(Inv($"map '{name}': max_entries {maxEntries} is out of range"));
+                return Fail(Inv($"map '{name}': max_entries {maxEntries} is out of range"));
             if (keySize is < 0 or > 512 || valueSize is < 0 or > (1 << 20))
-                throw new EbpfLoadException(Inv($"map '{name}': key size {keySize} or value size {valueSize} is out of range"));
+                return Fail(Inv($"map '{name}': key size {keySize} or value size {valueSize} is out of range"));
             switch (t)
             {
                 case MapType.RingBuf:
                     if (keySize != 0 || valueSize != 0)
-                        throw new EbpfLoadException($"map '{name}': a ring buffer has no key or value");
+                        return Fail($"map '{name}': a ring buffer has no key or value");
                     if ((maxEntries & (maxEntries - 1)) != 0 || maxEntries % 4096 != 0)
-                        throw new EbpfLoadException(Inv($"map '{name}': ring buffer size {maxEntries} is not a power of two and a multiple of 4096"));
+                        return Fail(Inv($"map '{name}': ring buffer size {maxEntries} is not a power of two and a multiple of 4096"));
                     break;
                 case MapType.Array:
                     if (keySize != 4 || valueSize == 0)
-                        throw new EbpfLoadException(Inv($"map '{name}': an array needs a 4-byte key and a value (key {keySize}, value {valueSize})"));
+                        return Fail(Inv($"map '{name}': an array needs a 4-byte key and a value (key {keySize}, value {valueSize})"));
                     break;
                 default:
                     if (keySize == 0 || valueSize == 0)
-                        throw new EbpfLoadException(Inv($"map '{name}': key size {keySize} and value size {valueSize} must not be zero"));
+                        return Fail(Inv($"map '{name}': key size {keySize} and value size {valueSize} must not be zero"));
                     break;
             }
             if (flags is < 0 or > uint.MaxValue)
-                throw new EbpfLoadException(Inv($"map '{name}': flags {flags} are out of range"));
-            return new MapDefinition(name, t, (int)keySize, (int)valueSize, (int)maxEntries, (uint)flags);
+                return Fail(Inv($"map '{name}': flags {flags} are out of range"));
+            map = new MapDefinition(name, t, (int)keySize, (int)valueSize, (int)maxEntries, (uint)flags);
+            return true;
         }
 
         /// <summary>
@@ -391,28 +458,37 @@ public sealed class EbpfObject
         private readonly Dictionary<int, List<Unit>> _functions = [];
 
         /// <summary>The code units of a section, worked out once per section (calls into it ask again).</summary>
-        private List<Unit> Functions(ElfSection s)
+        private bool Functions(ElfSection s, out List<Unit> units)
         {
-            if (!_functions.TryGetValue(s.Index, out var units))
-                _functions[s.Index] = units = ReadFunctions(s);
-            return units;
+            if (_functions.TryGetValue(s.Index, out var known))
+            {
+                units = known;
+                return true;
+            }
+            if (!ReadFunctions(s, out units))
+                return false;
+            _functions[s.Index] = units;
+            return true;
         }
 
-        private List<Unit> ReadFunctions(ElfSection s)
+        private bool ReadFunctions(ElfSection s, out List<Unit> units)
         {
+            units = [];
             int total = (int)(s.Size / EbpfInstruction.Size);
             if (s.Size % EbpfInstruction.Size != 0)
-                throw new EbpfLoadException(Inv($"section '{s.Name}': size {s.Size} is not a whole number of 8-byte instructions"));
+                return Fail(Inv($"section '{s.Name}': size {s.Size} is not a whole number of 8-byte instructions"));
             var funcs = _elf.SymbolsIn(s.Index).Where(y => y.Type == ElfSymbol.STT_FUNC).OrderBy(y => y.Value).ToList();
             var global = funcs.Where(y => y.Binding != 0).Select(y => y.Name).ToHashSet(StringComparer.Ordinal);
             if (funcs.Count == 0)
-                return [new Unit(s, s.Name, 0, total)];
-            var units = new List<Unit>();
+            {
+                units.Add(new Unit(s, s.Name, 0, total));
+                return true;
+            }
             for (int k = 0; k < funcs.Count; k++)
             {
                 var f = funcs[k];
                 if (f.Value % EbpfInstruction.Size != 0 || f.Value > s.Size || f.Size > s.Size - f.Value || f.Size % EbpfInstruction.Size != 0)
-                    throw new EbpfLoadException($"section '{s.Name}': function '{f.Name}' has a bad address or size");
+                    return Fail($"section '{s.Name}': function '{f.Name}' has a bad address or size");
                 int start = (int)(f.Value / EbpfInstruction.Size), count = (int)(f.Size / EbpfInstruction.Size);
                 if (count == 0) // hand-written assembly often has no sizes: run to the next function or the section's end
                     count = (k + 1 < funcs.Count ? (int)Math.Min(funcs[k + 1].Value / EbpfInstruction.Size, (ulong)total) : total) - start;
@@ -420,19 +496,25 @@ public sealed class EbpfObject
                     continue;
                 units.Add(new Unit(s, f.Name, start, count, global.Contains(f.Name)));
             }
-            return units;
+            return true;
         }
 
-        private IEnumerable<Unit> EntryPoints(ElfSection s)
+        private bool EntryPoints(ElfSection s, out List<Unit> entries)
         {
-            var funcs = Functions(s);
+            if (!Functions(s, out var funcs))
+            {
+                entries = [];
+                return false;
+            }
             var globals = funcs.Where(u => u.Global).ToList();
-            return globals.Count > 0 ? globals : funcs;
+            entries = globals.Count > 0 ? globals : funcs;
+            return true;
         }
 
         /// <summary>Copies the entry function, applies relocations, and appends every subprogram it reaches by calls.</summary>
-        private ImmutableArray<EbpfInstruction> Link(Unit entry)
+        private bool Link(Unit entry, out ImmutableArray<EbpfInstruction> code)
         {
+            code = [];
             var output = new List<EbpfInstruction>();
             var bases = new Dictionary<Unit, int>();
             int nextBase = entry.Count;
@@ -444,19 +526,21 @@ public sealed class EbpfObject
             {
                 var unit = queue.Dequeue();
                 var s = unit.Section;
-                var code = _elf.Contents(s);
+                if (!Contents(s, out var bytes))
+                    return false;
                 _relocs.TryGetValue(s.Index, out var relocs);
                 int baseOut = output.Count;
                 if (baseOut + unit.Count > 1_000_000)
-                    throw new EbpfLoadException($"program '{entry.Name}' is too large");
+                    return Fail($"program '{entry.Name}' is too large");
                 for (int i = 0; i < unit.Count; i++)
-                    output.Add(EbpfInstruction.Read(code.AsSpan((unit.Start + i) * EbpfInstruction.Size, EbpfInstruction.Size)));
+                    output.Add(EbpfInstruction.Read(bytes.AsSpan((unit.Start + i) * EbpfInstruction.Size, EbpfInstruction.Size)));
                 for (int i = 0; i < unit.Count; i++)
                 {
                     int local = unit.Start + i, outPc = baseOut + i;
                     var insn = output[outPc];
                     ElfRelocation? reloc = relocs is not null && relocs.TryGetValue(local, out var r) ? r : null;
                     bool isCall = insn.Opcode == (BPF_JMP | BPF_CALL);
+                    Unit? placed;
                     if (reloc is { } rr && rr.Type != R_BPF_NONE)
                     {
                         var sym = _elf.Symbols[rr.Symbol];
@@ -464,30 +548,36 @@ public sealed class EbpfObject
                         if (rr.Type == R_BPF_64_64)
                         {
                             if (!IsWide(insn.Opcode) || i + 1 >= unit.Count)
-                                throw new EbpfLoadException($"{where}: the instruction is not an lddw");
-                            ApplyDataReloc(output, outPc, sym, where);
+                                return Fail($"{where}: the instruction is not an lddw");
+                            if (!ApplyDataReloc(output, outPc, sym, where))
+                                return false;
                         }
                         else if (rr.Type == R_BPF_64_32 && isCall && insn.Src == BPF_PSEUDO_CALL)
                         {
-                            var target = TargetSection(sym, where);
+                            if (!TargetSection(sym, where, out var target))
+                                return false;
                             if (!target.IsExecutable)
-                                throw new EbpfLoadException($"{where}: the call target is not in a code section");
+                                return Fail($"{where}: the call target is not in a code section");
                             long targetLocal = (long)(sym.Value / EbpfInstruction.Size) + insn.Imm + 1;
-                            fixups.Add((outPc, Place(target, targetLocal, where, bases, queue, ref nextBase), (int)targetLocal));
+                            if (!Place(target, targetLocal, where, bases, queue, ref nextBase, out placed))
+                                return false;
+                            fixups.Add((outPc, placed, (int)targetLocal));
                         }
                         else if (rr.Type == R_BPF_64_32 && isCall)
-                            throw new EbpfLoadException($"{where}: a call to an external function (kfunc or extern) is not supported");
+                            return Fail($"{where}: a call to an external function (kfunc or extern) is not supported");
                         else
-                            throw new EbpfLoadException($"{where}: relocation type is not supported on this instruction");
+                            return Fail($"{where}: relocation type is not supported on this instruction");
                     }
                     else if (isCall && insn.Src == BPF_PSEUDO_CALL)
                     {
                         long targetLocal = (long)local + insn.Imm + 1;
                         string where = Inv($"section '{s.Name}': call at pc {local}");
-                        fixups.Add((outPc, Place(s, targetLocal, where, bases, queue, ref nextBase), (int)targetLocal));
+                        if (!Place(s, targetLocal, where, bases, queue, ref nextBase, out placed))
+                            return false;
+                        fixups.Add((outPc, placed, (int)targetLocal));
                     }
                     else if (IsWide(insn.Opcode) && insn.Src != 0)
-                        throw new EbpfLoadException(Inv($"section '{s.Name}': lddw with pseudo source {insn.Src} at pc {local} has no relocation"));
+                        return Fail(Inv($"section '{s.Name}': lddw with pseudo source {insn.Src} at pc {local} has no relocation"));
                     if (IsWide(insn.Opcode))
                         i++;
                 }
@@ -497,14 +587,18 @@ public sealed class EbpfObject
                 long imm = (long)bases[target] + (targetLocal - target.Start) - (outPc + 1);
                 output[outPc] = output[outPc] with { Imm = (int)imm };
             }
-            return [.. output];
+            code = [.. output];
+            return true;
         }
 
         /// <summary>The unit holding <paramref name="targetLocal"/> in <paramref name="section"/>, queued for appending if new.</summary>
-        private Unit Place(ElfSection section, long targetLocal, string where, Dictionary<Unit, int> bases, Queue<Unit> queue, ref int nextBase)
+        private bool Place(ElfSection section, long targetLocal, string where, Dictionary<Unit, int> bases, Queue<Unit> queue, ref int nextBase,
+            [NotNullWhen(true)] out Unit? unit)
         {
+            unit = null;
             // Units are in address order: the one that can hold the target is the last starting at or before it.
-            var units = Functions(section);
+            if (!Functions(section, out var units))
+                return false;
             int lo = 0, hi = units.Count - 1, last = -1;
             while (lo <= hi)
             {
@@ -517,8 +611,9 @@ public sealed class EbpfObject
                 else
                     hi = mid - 1;
             }
-            var unit = last >= 0 && targetLocal < units[last].Start + units[last].Count ? units[last]
-                : throw new EbpfLoadException(Inv($"{where}: call target {targetLocal} is outside every function of '{section.Name}'"));
+            if (last < 0 || targetLocal >= units[last].Start + units[last].Count)
+                return Fail(Inv($"{where}: call target {targetLocal} is outside every function of '{section.Name}'"));
+            unit = units[last];
             if (!bases.ContainsKey(unit))
             {
                 // Units are appended in the order they are queued.
@@ -526,44 +621,48 @@ public sealed class EbpfObject
                 nextBase += unit.Count;
                 queue.Enqueue(unit);
             }
-            return unit;
+            return true;
         }
 
-        private void ApplyDataReloc(List<EbpfInstruction> output, int pc, ElfSymbol sym, string where)
+        private bool ApplyDataReloc(List<EbpfInstruction> output, int pc, ElfSymbol sym, string where)
         {
             var insn = output[pc];
-            var target = TargetSection(sym, where);
+            if (!TargetSection(sym, where, out var target))
+                return false;
             // A map's own symbol gives its offset in the section; a section symbol leaves it in the immediate.
             ulong mapOffset = sym.Type == ElfSymbol.STT_SECTION ? (ulong)(long)insn.Imm : sym.Value;
             if (_mapBySymbol.TryGetValue((target.Index, mapOffset), out int mapIndex))
             {
                 output[pc] = insn with { Src = BPF_PSEUDO_MAP_FD, Imm = mapIndex };
                 output[pc + 1] = output[pc + 1] with { Imm = 0 };
+                return true;
             }
-            else if (_dataMapBySection.TryGetValue(target.Index, out int dataMap))
+            if (_dataMapBySection.TryGetValue(target.Index, out int dataMap))
             {
                 // A variable's symbol gives its offset; a section symbol leaves it in the lddw immediate.
                 long offset = (long)(sym.Type == ElfSymbol.STT_SECTION ? 0 : sym.Value) + insn.Imm;
                 if (offset < 0 || offset >= (long)target.Size)
-                    throw new EbpfLoadException(Inv($"{where}: offset {offset} is outside '{target.Name}' ({target.Size} bytes)"));
+                    return Fail(Inv($"{where}: offset {offset} is outside '{target.Name}' ({target.Size} bytes)"));
                 output[pc] = insn with { Src = BPF_PSEUDO_MAP_VALUE, Imm = dataMap };
                 output[pc + 1] = output[pc + 1] with { Imm = (int)offset };
+                return true;
             }
-            else if (target.IsExecutable)
-                throw new EbpfLoadException($"{where}: taking the address of a function (callbacks) is not supported");
-            else if (target.Name is ".maps" or "maps")
-                throw new EbpfLoadException($"{where}: the symbol is not at the start of a map definition");
-            else
-                throw new EbpfLoadException($"{where}: references section '{target.Name}', which is neither a map nor global data");
+            if (target.IsExecutable)
+                return Fail($"{where}: taking the address of a function (callbacks) is not supported");
+            if (target.Name is ".maps" or "maps")
+                return Fail($"{where}: the symbol is not at the start of a map definition");
+            return Fail($"{where}: references section '{target.Name}', which is neither a map nor global data");
         }
 
-        private ElfSection TargetSection(ElfSymbol sym, string where)
+        private bool TargetSection(ElfSymbol sym, string where, [NotNullWhen(true)] out ElfSection? section)
         {
+            section = null;
             if (sym.SectionIndex == ElfSymbol.SHN_UNDEF)
-                throw new EbpfLoadException($"{where}: the symbol is undefined (extern variables, kconfig and ksyms are not supported)");
+                return Fail($"{where}: the symbol is undefined (extern variables, kconfig and ksyms are not supported)");
             if (sym.SectionIndex >= ElfSymbol.SHN_LORESERVE || sym.SectionIndex >= _elf.Sections.Count)
-                throw new EbpfLoadException($"{where}: the symbol is not in a section (common or absolute symbols are not supported)");
-            return _elf.Sections[sym.SectionIndex];
+                return Fail($"{where}: the symbol is not in a section (common or absolute symbols are not supported)");
+            section = _elf.Sections[sym.SectionIndex];
+            return true;
         }
 
         private string SymbolName(ElfSymbol sym) => sym.Name.Length > 0 ? sym.Name

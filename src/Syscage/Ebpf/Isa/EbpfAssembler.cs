@@ -24,28 +24,13 @@ public static class EbpfAssembler
     public static bool TryAssemble(string text, [NotNullWhen(true)] out EbpfInstruction[]? instructions, [NotNullWhen(false)] out AssemblyError? error,
         string fileName = "<input>")
     {
-        try
-        {
-            instructions = new Parser(text, fileName).Run();
-            error = null;
-            return true;
-        }
-        catch (AsmException e)
-        {
-            instructions = null;
-            error = e.Error;
-            return false;
-        }
+        ArgumentNullException.ThrowIfNull(text);
+        return new Parser(text, fileName).TryRun(out instructions, out error);
     }
 
     /// <summary>Assembles <paramref name="text"/> or throws a <see cref="SyscageException"/> whose message is <c>file:line:col: message</c>.</summary>
     public static EbpfInstruction[] Assemble(string text, string fileName = "<input>") =>
         TryAssemble(text, out var result, out var error, fileName) ? result : throw new SyscageException(error.ToString());
-
-    private sealed class AsmException(AssemblyError error) : Exception(error.Message)
-    {
-        public AssemblyError Error { get; } = error;
-    }
 
     private enum Fixup { None, JumpOffset, JumpImm, CallImm }
 
@@ -59,29 +44,37 @@ public static class EbpfAssembler
         public bool IsExit;
     }
 
+    /// <summary>One assembly, Try-first: a step that meets bad input records it (<see cref="Fail(int, string)"/>) and returns false, and so does every caller.</summary>
     private sealed class Parser(string text, string file)
     {
+        private readonly FirstError<AssemblyError> _errors = new();
         private readonly List<Pending> _slots = [];
         private readonly Dictionary<string, int> _labels = new(StringComparer.Ordinal);
         private int _line;
 
-        public EbpfInstruction[] Run()
+        public bool TryRun([NotNullWhen(true)] out EbpfInstruction[]? result, [NotNullWhen(false)] out AssemblyError? error) =>
+            _errors.Outcome(Run(out result), out error);
+
+        private bool Run([NotNullWhen(true)] out EbpfInstruction[]? result)
         {
+            result = null;
             var lines = text.Split('\n');
             for (_line = 1; _line <= lines.Length; _line++)
-                ParseLine(lines[_line - 1].TrimEnd('\r'));
-            var result = new EbpfInstruction[_slots.Count];
+                if (!ParseLine(lines[_line - 1].TrimEnd('\r')))
+                    return false;
+            var insns = new EbpfInstruction[_slots.Count];
             for (int pc = 0; pc < _slots.Count; pc++)
             {
                 var p = _slots[pc];
                 if (p.Fixup != Fixup.None && p.Label is not null)
                 {
-                    int target = ResolveLabel(p.Label, p.LabelPos);
+                    if (!ResolveLabel(p.Label, p.LabelPos, out int target))
+                        return false;
                     long rel = target - (pc + 1L);
                     if (p.Fixup == Fixup.JumpOffset)
                     {
                         if (rel is < short.MinValue or > short.MaxValue)
-                            throw Error(p.LabelPos, $"jump to '{p.Label}' is {rel} slots away, beyond the 16-bit offset");
+                            return Fail(p.LabelPos, $"jump to '{p.Label}' is {rel} slots away, beyond the 16-bit offset");
                         p.Insn = p.Insn with { Offset = (short)rel };
                     }
                     else
@@ -89,32 +82,38 @@ public static class EbpfAssembler
                         p.Insn = p.Insn with { Imm = (int)rel };
                     }
                 }
-                result[pc] = p.Insn;
+                insns[pc] = p.Insn;
             }
-            return result;
+            result = insns;
+            return true;
         }
 
-        private int ResolveLabel(string label, SourcePosition pos)
+        private bool ResolveLabel(string label, SourcePosition pos, out int target)
         {
-            if (_labels.TryGetValue(label, out int target))
-                return target;
+            if (_labels.TryGetValue(label, out target))
+                return true;
             if (label == "exit" && _slots.Count > 0 && _slots[^1].IsExit)
-                return _slots.Count - 1;
+            {
+                target = _slots.Count - 1;
+                return true;
+            }
             var hint = Suggest.Closest(label, _labels.Keys);
-            throw Error(pos, $"undefined label '{label}'" + (hint is null ? "" : $" (did you mean '{hint}'?)"));
+            return Fail(pos, $"undefined label '{label}'" + (hint is null ? "" : $" (did you mean '{hint}'?)"));
         }
 
-        private AsmException Error(SourcePosition pos, string message) => new(new AssemblyError(pos, message));
-        private AsmException Error(int col, string message) => Error(new SourcePosition(file, _line, col), message);
+        private bool Fail(SourcePosition pos, string message) => _errors.Fail(new AssemblyError(pos, message));
 
-        private void ParseLine(string raw)
+        /// <summary>Records an error at column <paramref name="col"/> of the current line; false.</summary>
+        private bool Fail(int col, string message) => Fail(new SourcePosition(file, _line, col), message);
+
+        private bool ParseLine(string raw)
         {
             int hash = raw.IndexOf('#', StringComparison.Ordinal);
             string line = hash >= 0 ? raw[..hash] : raw;
             int pos = 0;
             SkipSpace(line, ref pos);
             if (pos >= line.Length)
-                return;
+                return true;
 
             // Label definitions: "name:" (an instruction may follow on the same line).
             int colon = line.IndexOf(':', pos);
@@ -122,17 +121,17 @@ public static class EbpfAssembler
             {
                 string name = line[pos..colon];
                 if (!_labels.TryAdd(name, _slots.Count))
-                    throw Error(pos + 1, $"label '{name}' defined twice");
+                    return Fail(pos + 1, $"label '{name}' defined twice");
                 pos = colon + 1;
                 SkipSpace(line, ref pos);
                 if (pos >= line.Length)
-                    return;
+                    return true;
             }
 
             int mnemonicCol = pos + 1;
             string mnemonic = ReadWord(line, ref pos);
             if (mnemonic.Length == 0)
-                throw Error(mnemonicCol, $"expected an instruction, found '{line[pos..].Trim()}'");
+                return Fail(mnemonicCol, $"expected an instruction, found '{line[pos..].Trim()}'");
             if (mnemonic == "lock")
             {
                 SkipSpace(line, ref pos);
@@ -146,11 +145,10 @@ public static class EbpfAssembler
                     op = ReadWord(line, ref pos);
                 }
                 var operands = SplitOperands(line, pos);
-                Atomic(op, fetch, operands, mnemonicCol);
-                return;
+                return Atomic(op, fetch, operands, mnemonicCol);
             }
             var ops = SplitOperands(line, pos);
-            Instruction(mnemonic, ops, mnemonicCol);
+            return Instruction(mnemonic, ops, mnemonicCol);
         }
 
         private static bool IsIdentifier(ReadOnlySpan<char> s)
@@ -198,19 +196,20 @@ public static class EbpfAssembler
             return result;
         }
 
-        private void Expect(List<Operand> ops, int count, int col, string mnemonic, string shape)
-        {
-            if (ops.Count != count || ops.Any(o => o.Text.Length == 0))
-                throw Error(col, $"'{mnemonic}' takes {shape}");
-        }
+        private bool Expect(List<Operand> ops, int count, int col, string mnemonic, string shape) =>
+            (ops.Count == count && !ops.Any(o => o.Text.Length == 0)) || Fail(col, $"'{mnemonic}' takes {shape}");
 
-        private byte Register(Operand op)
+        private bool Register(Operand op, out byte register)
         {
             var t = op.Text;
+            register = 0;
             if (t.StartsWith("%r", StringComparison.Ordinal) &&
                 int.TryParse(t.AsSpan(2), NumberStyles.None, CultureInfo.InvariantCulture, out int n) && n <= 10)
-                return (byte)n;
-            throw Error(op.Col, $"expected a register %r0..%r10, found '{t}'");
+            {
+                register = (byte)n;
+                return true;
+            }
+            return Fail(op.Col, $"expected a register %r0..%r10, found '{t}'");
         }
 
         private static bool IsRegister(Operand op) => op.Text.StartsWith('%');
@@ -239,50 +238,56 @@ public static class EbpfAssembler
         }
 
         /// <summary>A 32-bit immediate: any value from -2^31 to 2^32-1 (written unsigned values keep their bits).</summary>
-        private int Imm32(Operand op)
+        private bool Imm32(Operand op, out int imm)
         {
+            imm = 0;
             if (!TryInteger(op.Text, out long v))
-                throw Error(op.Col, $"expected an integer, found '{op.Text}'");
+                return Fail(op.Col, $"expected an integer, found '{op.Text}'");
             if (v is < int.MinValue or > uint.MaxValue || (op.Text.StartsWith('-') && v > 0))
-                throw Error(op.Col, $"immediate {op.Text} does not fit in 32 bits");
-            return unchecked((int)v);
+                return Fail(op.Col, $"immediate {op.Text} does not fit in 32 bits");
+            imm = unchecked((int)v);
+            return true;
         }
 
-        private (byte Reg, short Off) Memory(Operand op)
+        private bool Memory(Operand op, out byte register, out short offset)
         {
             var t = op.Text;
+            (register, offset) = (0, 0);
             if (t.Length < 4 || t[0] != '[' || t[^1] != ']')
-                throw Error(op.Col, $"expected a memory operand like [%r1+8], found '{t}'");
+                return Fail(op.Col, $"expected a memory operand like [%r1+8], found '{t}'");
             var inner = t[1..^1].Trim();
             int sign = inner.IndexOfAny(['+', '-']);
             string reg = sign < 0 ? inner : inner[..sign].Trim();
-            byte r = Register(new Operand(reg, op.Col + 1));
+            if (!Register(new Operand(reg, op.Col + 1), out register))
+                return false;
             if (sign < 0)
-                return (r, 0);
+                return true;
             string offText = inner[sign..].Replace(" ", "", StringComparison.Ordinal);
             if (!TryInteger(offText, out long off) || off is < short.MinValue or > short.MaxValue)
-                throw Error(op.Col, $"memory offset '{offText}' is not a 16-bit signed integer");
-            return (r, (short)off);
+                return Fail(op.Col, $"memory offset '{offText}' is not a 16-bit signed integer");
+            offset = (short)off;
+            return true;
         }
 
         private void Add(EbpfInstruction insn, Fixup fixup = Fixup.None, string? label = null, SourcePosition labelPos = default, bool isExit = false) =>
             _slots.Add(new Pending { Insn = insn, Fixup = fixup, Label = label, LabelPos = labelPos, IsExit = isExit });
 
         /// <summary>A jump target: "+N"/"-N"/"N" is a slot offset, anything else a label.</summary>
-        private void Target(Operand op, out int offset, out string? label)
+        private bool Target(Operand op, out int offset, out string? label)
         {
             label = null;
             offset = 0;
             if (op.Text.Length > 0 && (op.Text[0] is '+' or '-' || char.IsAsciiDigit(op.Text[0])))
             {
                 if (!TryInteger(op.Text, out long v) || v is < int.MinValue or > int.MaxValue)
-                    throw Error(op.Col, $"jump offset '{op.Text}' is out of range");
+                    return Fail(op.Col, $"jump offset '{op.Text}' is out of range");
                 offset = (int)v;
-                return;
+                return true;
             }
             if (!IsIdentifier(op.Text))
-                throw Error(op.Col, $"expected a label or an offset, found '{op.Text}'");
+                return Fail(op.Col, $"expected a label or an offset, found '{op.Text}'");
             label = op.Text;
+            return true;
         }
 
         private static readonly Dictionary<string, byte> AluOps = new(StringComparer.Ordinal)
@@ -313,69 +318,87 @@ public static class EbpfAssembler
             : mnemonic.EndsWith("64", StringComparison.Ordinal) ? (mnemonic[..^2], false)
             : (mnemonic, false);
 
-        private void Instruction(string m, List<Operand> ops, int col)
+        private bool Instruction(string m, List<Operand> ops, int col)
         {
             var (stem, is32) = SplitWidth(m);
             byte aluClass = is32 ? BPF_ALU : BPF_ALU64;
+            byte dst, src;
+            short off;
+            int imm, offset;
+            string? label;
 
             if (m == "exit")
             {
-                Expect(ops, 0, col, m, "no operands");
+                if (!Expect(ops, 0, col, m, "no operands"))
+                    return false;
                 Add(new EbpfInstruction(BPF_JMP | BPF_EXIT, 0, 0, 0, 0), isExit: true);
-                return;
+                return true;
             }
             if (m == ".raw")
             {
-                Expect(ops, 1, col, m, "one 64-bit word (the slot as a little-endian integer)");
+                if (!Expect(ops, 1, col, m, "one 64-bit word (the slot as a little-endian integer)"))
+                    return false;
                 if (!TryInteger(ops[0].Text, out long word))
-                    throw Error(ops[0].Col, $"expected a 64-bit word, found '{ops[0].Text}'");
+                    return Fail(ops[0].Col, $"expected a 64-bit word, found '{ops[0].Text}'");
                 Span<byte> b = stackalloc byte[8];
                 System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(b, word);
                 Add(EbpfInstruction.Read(b));
-                return;
+                return true;
             }
             if (m == "lddw")
             {
-                Expect(ops, 2, col, m, "a register and a 64-bit constant");
-                byte dst = Register(ops[0]);
-                var (src, lo, hi) = WideConstant(ops[1]);
+                if (!Expect(ops, 2, col, m, "a register and a 64-bit constant") || !Register(ops[0], out dst) || !WideConstant(ops[1], out src, out int lo, out int hi))
+                    return false;
                 Add(new EbpfInstruction(BPF_LD | BPF_DW | BPF_IMM, dst, src, 0, lo));
                 _slots.Add(new Pending { Insn = new EbpfInstruction(0, 0, 0, 0, hi), IsWideSecond = true });
-                return;
+                return true;
             }
             if (AluOps.TryGetValue(stem, out byte aluOp))
             {
-                Expect(ops, 2, col, m, "a destination register and a register or immediate");
-                byte dst = Register(ops[0]);
-                short off = (short)(stem is "sdiv" or "smod" ? 1 : 0);
+                if (!Expect(ops, 2, col, m, "a destination register and a register or immediate") || !Register(ops[0], out dst))
+                    return false;
+                off = (short)(stem is "sdiv" or "smod" ? 1 : 0);
                 if (IsRegister(ops[1]))
-                    Add(new EbpfInstruction((byte)(aluClass | aluOp | BPF_X), dst, Register(ops[1]), off, 0));
+                {
+                    if (!Register(ops[1], out src))
+                        return false;
+                    Add(new EbpfInstruction((byte)(aluClass | aluOp | BPF_X), dst, src, off, 0));
+                }
                 else
-                    Add(new EbpfInstruction((byte)(aluClass | aluOp | BPF_K), dst, 0, off, Imm32(ops[1])));
-                return;
+                {
+                    if (!Imm32(ops[1], out imm))
+                        return false;
+                    Add(new EbpfInstruction((byte)(aluClass | aluOp | BPF_K), dst, 0, off, imm));
+                }
+                return true;
             }
             if (stem == "neg")
             {
-                Expect(ops, 1, col, m, "one register");
-                Add(new EbpfInstruction((byte)(aluClass | BPF_NEG), Register(ops[0]), 0, 0, 0));
-                return;
+                if (!Expect(ops, 1, col, m, "one register") || !Register(ops[0], out dst))
+                    return false;
+                Add(new EbpfInstruction((byte)(aluClass | BPF_NEG), dst, 0, 0, 0));
+                return true;
             }
             if (m.StartsWith("movsx", StringComparison.Ordinal))
             {
                 // movsx832, movsx1632 (ALU), movsx864, movsx1664, movsx3264 (ALU64): source width, then result width.
-                (short from, byte cls) = m switch
+                (short From, byte Class)? widths = m switch
                 {
                     "movsx832" => ((short)8, BPF_ALU), "movsx1632" => ((short)16, BPF_ALU),
                     "movsx864" => ((short)8, BPF_ALU64), "movsx1664" => ((short)16, BPF_ALU64), "movsx3264" => ((short)32, BPF_ALU64),
-                    _ => throw Error(col, $"unknown instruction '{m}' (sign-extending moves are movsx832, movsx1632, movsx864, movsx1664, movsx3264)"),
+                    _ => null,
                 };
-                Expect(ops, 2, col, m, "two registers");
-                Add(new EbpfInstruction((byte)(cls | BPF_MOV | BPF_X), Register(ops[0]), Register(ops[1]), from, 0));
-                return;
+                if (widths is not (var from, var cls))
+                    return Fail(col, $"unknown instruction '{m}' (sign-extending moves are movsx832, movsx1632, movsx864, movsx1664, movsx3264)");
+                if (!Expect(ops, 2, col, m, "two registers") || !Register(ops[0], out dst) || !Register(ops[1], out src))
+                    return false;
+                Add(new EbpfInstruction((byte)(cls | BPF_MOV | BPF_X), dst, src, from, 0));
+                return true;
             }
             if (m is "be16" or "be32" or "be64" or "le16" or "le32" or "le64" or "bswap16" or "bswap32" or "bswap64" or "swap16" or "swap32" or "swap64")
             {
-                Expect(ops, 1, col, m, "one register");
+                if (!Expect(ops, 1, col, m, "one register"))
+                    return false;
                 int width = int.Parse(m.AsSpan(m.Length - 2), CultureInfo.InvariantCulture);
                 byte code = m[0] switch
                 {
@@ -383,110 +406,140 @@ public static class EbpfAssembler
                     'l' => BPF_ALU | BPF_END | BPF_TO_LE,
                     _ => BPF_ALU64 | BPF_END | BPF_TO_LE,
                 };
-                Add(new EbpfInstruction(code, Register(ops[0]), 0, 0, width));
-                return;
+                if (!Register(ops[0], out dst))
+                    return false;
+                Add(new EbpfInstruction(code, dst, 0, 0, width));
+                return true;
             }
             if (stem == "ja")
             {
-                Expect(ops, 1, col, m, "a label or offset");
-                Target(ops[0], out int offset, out string? label);
+                if (!Expect(ops, 1, col, m, "a label or offset") || !Target(ops[0], out offset, out label))
+                    return false;
                 if (is32)
                     Add(new EbpfInstruction(BPF_JMP32 | BPF_JA, 0, 0, 0, offset), label is null ? Fixup.None : Fixup.JumpImm, label, Pos(ops[0]));
+                else if (CheckedOffset(offset, ops[0], out off))
+                    Add(new EbpfInstruction(BPF_JMP | BPF_JA, 0, 0, off, 0), label is null ? Fixup.None : Fixup.JumpOffset, label, Pos(ops[0]));
                 else
-                    Add(new EbpfInstruction(BPF_JMP | BPF_JA, 0, 0, CheckedOffset(offset, ops[0]), 0), label is null ? Fixup.None : Fixup.JumpOffset, label, Pos(ops[0]));
-                return;
+                    return false;
+                return true;
             }
             if (JumpOps.TryGetValue(stem, out byte jmpOp))
             {
-                Expect(ops, 3, col, m, "a register, a register or immediate, and a label or offset");
+                if (!Expect(ops, 3, col, m, "a register, a register or immediate, and a label or offset") || !Register(ops[0], out dst)
+                    || !Target(ops[2], out offset, out label))
+                    return false;
                 byte cls = is32 ? BPF_JMP32 : BPF_JMP;
-                byte dst = Register(ops[0]);
-                Target(ops[2], out int offset, out string? label);
-                var insn = IsRegister(ops[1])
-                    ? new EbpfInstruction((byte)(cls | jmpOp | BPF_X), dst, Register(ops[1]), CheckedOffset(offset, ops[2]), 0)
-                    : new EbpfInstruction((byte)(cls | jmpOp | BPF_K), dst, 0, CheckedOffset(offset, ops[2]), Imm32(ops[1]));
+                EbpfInstruction insn;
+                if (IsRegister(ops[1]))
+                {
+                    if (!Register(ops[1], out src) || !CheckedOffset(offset, ops[2], out off))
+                        return false;
+                    insn = new EbpfInstruction((byte)(cls | jmpOp | BPF_X), dst, src, off, 0);
+                }
+                else
+                {
+                    if (!CheckedOffset(offset, ops[2], out off) || !Imm32(ops[1], out imm))
+                        return false;
+                    insn = new EbpfInstruction((byte)(cls | jmpOp | BPF_K), dst, 0, off, imm);
+                }
                 Add(insn, label is null ? Fixup.None : Fixup.JumpOffset, label, Pos(ops[2]));
-                return;
+                return true;
             }
             if (m == "call")
             {
                 if (ops.Count == 1 && ops[0].Text.StartsWith("local ", StringComparison.Ordinal))
                 {
                     var target = new Operand(ops[0].Text[6..].Trim(), ops[0].Col + 6);
-                    Target(target, out int offset, out string? label);
+                    if (!Target(target, out offset, out label))
+                        return false;
                     Add(new EbpfInstruction(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, offset), label is null ? Fixup.None : Fixup.CallImm, label, Pos(target));
-                    return;
+                    return true;
                 }
-                Expect(ops, 1, col, m, "a helper id, 'local LABEL' or a register");
+                if (!Expect(ops, 1, col, m, "a helper id, 'local LABEL' or a register"))
+                    return false;
                 if (IsRegister(ops[0]))
-                    Add(new EbpfInstruction(BPF_JMP | BPF_CALL | BPF_X, Register(ops[0]), 0, 0, 0));
+                {
+                    if (!Register(ops[0], out dst))
+                        return false;
+                    Add(new EbpfInstruction(BPF_JMP | BPF_CALL | BPF_X, dst, 0, 0, 0));
+                }
                 else
-                    Add(new EbpfInstruction(BPF_JMP | BPF_CALL, 0, 0, 0, Imm32(ops[0])));
-                return;
+                {
+                    if (!Imm32(ops[0], out imm))
+                        return false;
+                    Add(new EbpfInstruction(BPF_JMP | BPF_CALL, 0, 0, 0, imm));
+                }
+                return true;
             }
             if (m.StartsWith("ldxs", StringComparison.Ordinal) && SizeOf(m[4..]) is var sxSize && sxSize != 0xff && sxSize != BPF_DW)
             {
-                Expect(ops, 2, col, m, "a register and a memory operand");
-                var (src, off) = Memory(ops[1]);
-                Add(new EbpfInstruction((byte)(BPF_LDX | BPF_MEMSX | sxSize), Register(ops[0]), src, off, 0));
-                return;
+                if (!Expect(ops, 2, col, m, "a register and a memory operand") || !Memory(ops[1], out src, out off) || !Register(ops[0], out dst))
+                    return false;
+                Add(new EbpfInstruction((byte)(BPF_LDX | BPF_MEMSX | sxSize), dst, src, off, 0));
+                return true;
             }
             if (m.StartsWith("ldx", StringComparison.Ordinal) && SizeOf(m[3..]) is var ldSize && ldSize != 0xff)
             {
-                Expect(ops, 2, col, m, "a register and a memory operand");
-                var (src, off) = Memory(ops[1]);
-                Add(new EbpfInstruction((byte)(BPF_LDX | BPF_MEM | ldSize), Register(ops[0]), src, off, 0));
-                return;
+                if (!Expect(ops, 2, col, m, "a register and a memory operand") || !Memory(ops[1], out src, out off) || !Register(ops[0], out dst))
+                    return false;
+                Add(new EbpfInstruction((byte)(BPF_LDX | BPF_MEM | ldSize), dst, src, off, 0));
+                return true;
             }
             if (m.StartsWith("stx", StringComparison.Ordinal) && SizeOf(m[3..]) is var stxSize && stxSize != 0xff)
             {
-                Expect(ops, 2, col, m, "a memory operand and a register");
-                var (dst, off) = Memory(ops[0]);
-                Add(new EbpfInstruction((byte)(BPF_STX | BPF_MEM | stxSize), dst, Register(ops[1]), off, 0));
-                return;
+                if (!Expect(ops, 2, col, m, "a memory operand and a register") || !Memory(ops[0], out dst, out off) || !Register(ops[1], out src))
+                    return false;
+                Add(new EbpfInstruction((byte)(BPF_STX | BPF_MEM | stxSize), dst, src, off, 0));
+                return true;
             }
             if (m.StartsWith("st", StringComparison.Ordinal) && SizeOf(m[2..]) is var stSize && stSize != 0xff)
             {
-                Expect(ops, 2, col, m, "a memory operand and an immediate");
-                var (dst, off) = Memory(ops[0]);
-                Add(new EbpfInstruction((byte)(BPF_ST | BPF_MEM | stSize), dst, 0, off, Imm32(ops[1])));
-                return;
+                if (!Expect(ops, 2, col, m, "a memory operand and an immediate") || !Memory(ops[0], out dst, out off) || !Imm32(ops[1], out imm))
+                    return false;
+                Add(new EbpfInstruction((byte)(BPF_ST | BPF_MEM | stSize), dst, 0, off, imm));
+                return true;
             }
             var known = AluOps.Keys.Concat(JumpOps.Keys).Concat(["exit", "lddw", "ja", "call", "neg", "ldxdw", "stxdw", "stdw", "lock", "be16", "le16", "bswap16"]);
             var hint = Suggest.Closest(m, known);
-            throw Error(col, $"unknown instruction '{m}'" + (hint is null ? "" : $" (did you mean '{hint}'?)"));
+            return Fail(col, $"unknown instruction '{m}'" + (hint is null ? "" : $" (did you mean '{hint}'?)"));
         }
 
         private SourcePosition Pos(Operand op) => new(file, _line, op.Col);
 
-        private short CheckedOffset(int offset, Operand op) =>
-            offset is < short.MinValue or > short.MaxValue ? throw Error(op.Col, $"jump offset {offset} does not fit in 16 bits") : (short)offset;
-
-        private (byte Src, int Lo, int Hi) WideConstant(Operand op)
+        private bool CheckedOffset(int offset, Operand op, out short result)
         {
+            result = (short)offset;
+            return offset is >= short.MinValue and <= short.MaxValue || Fail(op.Col, $"jump offset {offset} does not fit in 16 bits");
+        }
+
+        private bool WideConstant(Operand op, out byte src, out int lo, out int hi)
+        {
+            (src, lo, hi) = (0, 0, 0);
             var t = op.Text;
             if (t.StartsWith("map[", StringComparison.Ordinal) || t.StartsWith("map_value[", StringComparison.Ordinal))
             {
                 bool value = t[3] == '_';
                 int open = t.IndexOf('[', StringComparison.Ordinal), close = t.IndexOf(']', StringComparison.Ordinal);
                 if (close < 0 || !int.TryParse(t.AsSpan(open + 1, close - open - 1), NumberStyles.None, CultureInfo.InvariantCulture, out int index))
-                    throw Error(op.Col, $"expected map[INDEX] or map_value[INDEX]+OFFSET, found '{t}'");
+                    return Fail(op.Col, $"expected map[INDEX] or map_value[INDEX]+OFFSET, found '{t}'");
                 string rest = t[(close + 1)..].Replace(" ", "", StringComparison.Ordinal);
                 int offset = 0;
                 if (rest.Length > 0)
                 {
                     if (!value || !TryInteger(rest, out long o) || o is < 0 or > int.MaxValue)
-                        throw Error(op.Col, $"unexpected '{rest}' after the map reference");
+                        return Fail(op.Col, $"unexpected '{rest}' after the map reference");
                     offset = (int)o;
                 }
-                return (value ? BPF_PSEUDO_MAP_VALUE : BPF_PSEUDO_MAP_FD, index, offset);
+                (src, lo, hi) = (value ? BPF_PSEUDO_MAP_VALUE : BPF_PSEUDO_MAP_FD, index, offset);
+                return true;
             }
             if (!TryInteger(t, out long v))
-                throw Error(op.Col, $"expected a 64-bit integer, found '{t}'");
-            return (0, unchecked((int)v), unchecked((int)(v >> 32)));
+                return Fail(op.Col, $"expected a 64-bit integer, found '{t}'");
+            (lo, hi) = (unchecked((int)v), unchecked((int)(v >> 32)));
+            return true;
         }
 
-        private void Atomic(string op, bool fetch, List<Operand> ops, int col)
+        private bool Atomic(string op, bool fetch, List<Operand> ops, int col)
         {
             var (stem, is32) = SplitWidth(op);
             byte size = is32 ? BPF_W : BPF_DW;
@@ -494,10 +547,11 @@ public static class EbpfAssembler
             if (stem == "xchg") imm = BPF_XCHG;
             else if (stem == "cmpxchg") imm = BPF_CMPXCHG;
             else if (AtomicOps.TryGetValue(stem, out byte aop)) imm = aop | (fetch ? BPF_FETCH : 0);
-            else throw Error(col, $"unknown atomic operation '{op}' (add, or, and, xor, xchg, cmpxchg, with an optional 32 suffix)");
-            Expect(ops, 2, col, "lock " + op, "a memory operand and a register");
-            var (dst, off) = Memory(ops[0]);
-            Add(new EbpfInstruction((byte)(BPF_STX | BPF_ATOMIC | size), dst, Register(ops[1]), off, imm));
+            else return Fail(col, $"unknown atomic operation '{op}' (add, or, and, xor, xchg, cmpxchg, with an optional 32 suffix)");
+            if (!Expect(ops, 2, col, "lock " + op, "a memory operand and a register") || !Memory(ops[0], out byte dst, out short off) || !Register(ops[1], out byte src))
+                return false;
+            Add(new EbpfInstruction((byte)(BPF_STX | BPF_ATOMIC | size), dst, src, off, imm));
+            return true;
         }
     }
 }

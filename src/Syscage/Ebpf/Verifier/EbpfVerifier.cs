@@ -43,30 +43,21 @@ public static class EbpfVerifier
     {
         ArgumentNullException.ThrowIfNull(instructions);
         options ??= new VerifierOptions();
-        var run = new Run([.. instructions], options);
-        try
-        {
-            var facts = run.Execute();
-            program = new EbpfProgram([.. instructions], options.Maps, options.Context, options.Name) { Facts = facts };
-            error = null;
-            return true;
-        }
-        catch (RejectException e)
-        {
-            program = null;
-            error = e.Error;
+        program = null;
+        if (!new Run([.. instructions], options).TryExecute(out var facts, out error))
             return false;
-        }
+        program = new EbpfProgram([.. instructions], options.Maps, options.Context, options.Name) { Facts = facts };
+        return true;
     }
 
-    private sealed class RejectException(VerificationError error) : Exception(error.ToString())
-    {
-        public VerificationError Error { get; } = error;
-    }
-
-    /// <summary>One verification: the program, its static analysis and the exploration state.</summary>
+    /// <summary>
+    /// One verification: the program, its static analysis and the exploration state. Try-first: a check that fails
+    /// records the rejection (<see cref="Reject(string)"/>) and returns false, and every caller returns at once, so the
+    /// exploration stops at the first error, on the path and at the pc where it is found.
+    /// </summary>
     private sealed class Run(EbpfInstruction[] insns, VerifierOptions options)
     {
+        private readonly FirstError<VerificationError> _errors = new();
         private const ushort CallerSavedMask = 0b11_1100_0000; // r6..r9
         private readonly int _n = insns.Length;
         private readonly ImmutableArray<MapDefinition> _maps = options.Maps;
@@ -83,9 +74,14 @@ public static class EbpfVerifier
         private readonly SortedSet<int> _helpersCalled = [], _mapsUsed = [];
         private int _pc;
 
-        public VerifierFacts Execute()
+        public bool TryExecute([NotNullWhen(true)] out VerifierFacts? facts, [NotNullWhen(false)] out VerificationError? error) =>
+            _errors.Outcome(Execute(out facts), out error);
+
+        private bool Execute([NotNullWhen(true)] out VerifierFacts? result)
         {
-            CheckStructure();
+            result = null;
+            if (!CheckStructure())
+                return false;
             ComputeLiveness();
             _states = new List<Checkpoint>?[_n];
             _facts = new (int, RegisterState[], bool[], int)?[_n];
@@ -100,36 +96,40 @@ public static class EbpfVerifier
             init.Frames.Add(frame);
             _pending.Push(new PendingPath(init, 0, null));
             while (_pending.Count > 0)
-                Explore(_pending.Pop());
+                if (!Explore(_pending.Pop()))
+                    return false;
 
             var facts = _facts.Select(f => f is { } x
                 ? new InstructionFacts(x.Visits, [.. x.Regs.Select((r, i) => new RegisterFact(x.Mixed[i] ? RegisterState.NotInit : r, x.Mixed[i]))], x.Frames)
                 : null).ToImmutableArray();
-            return new VerifierFacts(facts, [.. _helpersCalled], [.. _mapsUsed], _processed, _statesStored, _maxStack);
+            result = new VerifierFacts(facts, [.. _helpersCalled], [.. _mapsUsed], _processed, _statesStored, _maxStack);
+            return true;
         }
 
         // ---------------------------------------------------------------- errors
 
-        private RejectException Reject(string reason) => Reject(reason, _pc);
+        /// <summary>Rejects the program at the instruction being checked; false.</summary>
+        private bool Reject(string reason) => Reject(reason, _pc);
 
-        private RejectException Reject(string reason, int pc)
+        /// <summary>Rejects the program at <paramref name="pc"/> (-1: the whole program); false.</summary>
+        private bool Reject(string reason, int pc)
         {
             if (pc < 0 || pc >= _n)
-                return new RejectException(new VerificationError(reason, -1, null, null));
+                return _errors.Fail(new VerificationError(reason, -1, null, null));
             var next = pc + 1 < _n ? insns[pc + 1] : (EbpfInstruction?)null;
-            return new RejectException(new VerificationError(reason, pc, insns[pc], EbpfDisassembler.Format(insns[pc], next)));
+            return _errors.Fail(new VerificationError(reason, pc, insns[pc], EbpfDisassembler.Format(insns[pc], next)));
         }
 
         private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
         // ---------------------------------------------------------------- structure
 
-        private void CheckStructure()
+        private bool CheckStructure()
         {
             if (_n == 0)
-                throw Reject("empty program", -1);
+                return Reject("empty program", -1);
             if (_n > options.MaxProgramLength)
-                throw Reject(Inv($"program too long: {_n} instructions (at most {options.MaxProgramLength})"), -1);
+                return Reject(Inv($"program too long: {_n} instructions (at most {options.MaxProgramLength})"), -1);
             _secondSlot = new bool[_n];
             _prunePoint = new bool[_n];
             var starts = new SortedSet<int> { 0 };
@@ -137,14 +137,19 @@ public static class EbpfVerifier
             {
                 _pc = pc;
                 var i = insns[pc];
-                CheckEncoding(i, pc);
+                if (!CheckEncoding(i, pc))
+                    return false;
                 if (IsWide(i.Opcode))
                 {
                     _secondSlot[pc + 1] = true;
                     pc++;
                 }
                 else if (i.Opcode == (BPF_JMP | BPF_CALL) && i.Src == BPF_PSEUDO_CALL)
-                    starts.Add(JumpTarget(pc, i.Imm));
+                {
+                    if (!JumpTarget(pc, i.Imm, out int callee))
+                        return false;
+                    starts.Add(callee);
+                }
             }
             var funcStarts = starts.ToArray();
             _funcStarts = funcStarts;
@@ -158,9 +163,10 @@ public static class EbpfVerifier
                 byte cls = Class(i.Opcode), op = Op(i.Opcode);
                 if (cls is BPF_JMP or BPF_JMP32 && op is not (BPF_CALL or BPF_EXIT))
                 {
-                    int target = JumpTarget(pc, op == BPF_JA && cls == BPF_JMP32 ? i.Imm : (long)i.Offset);
+                    if (!JumpTarget(pc, op == BPF_JA && cls == BPF_JMP32 ? i.Imm : (long)i.Offset, out int target))
+                        return false;
                     if (FuncOf(target) != FuncOf(pc))
-                        throw Reject(Inv($"jump to pc {target} leaves the function"));
+                        return Reject(Inv($"jump to pc {target} leaves the function"));
                     _prunePoint[target] = true;
                     if (op != BPF_JA && pc + 1 < _n)
                         _prunePoint[pc + 1] = true;
@@ -174,18 +180,21 @@ public static class EbpfVerifier
                 var i = insns[last];
                 bool ok = !_secondSlot[last] && (i.Opcode == (BPF_JMP | BPF_EXIT) || i.Opcode == (BPF_JMP | BPF_JA) || i.Opcode == (BPF_JMP32 | BPF_JA));
                 if (!ok)
-                    throw Reject("the last instruction of a function must be exit or ja (execution would fall off its end)", _secondSlot[last] ? last - 1 : last);
+                    return Reject("the last instruction of a function must be exit or ja (execution would fall off its end)", _secondSlot[last] ? last - 1 : last);
             }
+            return true;
         }
 
-        private int JumpTarget(int pc, long off)
+        private bool JumpTarget(int pc, long off, out int target)
         {
-            long target = pc + off + 1;
-            if (target < 0 || target >= _n)
-                throw Reject(Inv($"jump out of range (to pc {target}, program has {_n} instructions)"), pc);
-            if (_secondSlot[target] || (target > 0 && IsWide(insns[target - 1].Opcode) && !_secondSlot[target - 1] && IsSecondOf((int)target)))
-                throw Reject(Inv($"jump into the middle of lddw (pc {target})"), pc);
-            return (int)target;
+            target = -1;
+            long to = pc + off + 1;
+            if (to < 0 || to >= _n)
+                return Reject(Inv($"jump out of range (to pc {to}, program has {_n} instructions)"), pc);
+            if (_secondSlot[to] || (to > 0 && IsWide(insns[to - 1].Opcode) && !_secondSlot[to - 1] && IsSecondOf((int)to)))
+                return Reject(Inv($"jump into the middle of lddw (pc {to})"), pc);
+            target = (int)to;
+            return true;
         }
 
         private bool IsSecondOf(int target)
@@ -201,57 +210,62 @@ public static class EbpfVerifier
             return false;
         }
 
-        private void CheckEncoding(EbpfInstruction i, int pc)
+        private bool CheckEncoding(EbpfInstruction i, int pc)
         {
             byte code = i.Opcode, cls = Class(code), op = Op(code);
             if (i.Dst > 10)
-                throw Reject(Inv($"invalid destination register r{i.Dst}"));
+                return Reject(Inv($"invalid destination register r{i.Dst}"));
             switch (cls)
             {
                 case BPF_LD:
                     if (Mode(code) is BPF_ABS or BPF_IND)
-                        throw Reject("legacy packet access (BPF_LD | BPF_ABS/BPF_IND) is not supported");
+                        return Reject("legacy packet access (BPF_LD | BPF_ABS/BPF_IND) is not supported");
                     if (!IsWide(code))
-                        throw Reject(Inv($"unknown opcode 0x{code:x2}"));
+                        return Reject(Inv($"unknown opcode 0x{code:x2}"));
                     if (pc + 1 >= _n)
-                        throw Reject("lddw needs two instruction slots but is the last instruction");
+                        return Reject("lddw needs two instruction slots but is the last instruction");
                     var next = insns[pc + 1];
                     if (next.Opcode != 0 || next.Dst != 0 || next.Src != 0 || next.Offset != 0 || i.Offset != 0)
-                        throw Reject("invalid second slot of lddw (its reserved fields must be zero)");
+                        return Reject("invalid second slot of lddw (its reserved fields must be zero)");
                     if (i.Src > BPF_PSEUDO_MAP_VALUE)
-                        throw Reject(Inv($"lddw with unsupported pseudo source {i.Src} (only map and map-value references)"));
+                        return Reject(Inv($"lddw with unsupported pseudo source {i.Src} (only map and map-value references)"));
                     if (i.Src != 0 && (i.Imm < 0 || i.Imm >= _maps.Length))
-                        throw Reject(Inv($"lddw refers to map {i.Imm}, but the program has {_maps.Length} maps"));
+                        return Reject(Inv($"lddw refers to map {i.Imm}, but the program has {_maps.Length} maps"));
                     break;
                 case BPF_LDX:
                     if (Mode(code) is not (BPF_MEM or BPF_MEMSX) || (Mode(code) == BPF_MEMSX && Size(code) == BPF_DW) || i.Imm != 0)
-                        throw Reject(Inv($"unknown opcode 0x{code:x2}"));
-                    CheckSrcReg(i);
+                        return Reject(Inv($"unknown opcode 0x{code:x2}"));
+                    if (!CheckSrcReg(i))
+                        return false;
                     break;
                 case BPF_ST:
                     if (Mode(code) != BPF_MEM || i.Src != 0)
-                        throw Reject(Inv($"unknown opcode 0x{code:x2}"));
+                        return Reject(Inv($"unknown opcode 0x{code:x2}"));
                     break;
                 case BPF_STX:
-                    CheckSrcReg(i);
+                    if (!CheckSrcReg(i))
+                        return false;
                     if (Mode(code) == BPF_ATOMIC)
                     {
                         if (Size(code) is not (BPF_W or BPF_DW))
-                            throw Reject("atomic operations are only 32 or 64 bits wide");
+                            return Reject("atomic operations are only 32 or 64 bits wide");
                         if (i.Imm is not (BPF_ADD or BPF_OR or BPF_AND or BPF_XOR or (BPF_ADD | BPF_FETCH) or (BPF_OR | BPF_FETCH)
                             or (BPF_AND | BPF_FETCH) or (BPF_XOR | BPF_FETCH) or BPF_XCHG or BPF_CMPXCHG))
-                            throw Reject(Inv($"unknown atomic operation 0x{i.Imm:x}"));
+                            return Reject(Inv($"unknown atomic operation 0x{i.Imm:x}"));
                     }
                     else if (Mode(code) != BPF_MEM || i.Imm != 0)
-                        throw Reject(Inv($"unknown opcode 0x{code:x2}"));
+                        return Reject(Inv($"unknown opcode 0x{code:x2}"));
                     break;
                 case BPF_ALU or BPF_ALU64:
                     if (op > BPF_END)
-                        throw Reject(Inv($"unknown opcode 0x{code:x2}"));
+                        return Reject(Inv($"unknown opcode 0x{code:x2}"));
                     if (Src(code) == BPF_X)
-                        CheckSrcReg(i);
+                    {
+                        if (!CheckSrcReg(i))
+                            return false;
+                    }
                     else if (i.Src != 0)
-                        throw Reject("reserved source register field is not zero");
+                        return Reject("reserved source register field is not zero");
                     bool offOk = op switch
                     {
                         BPF_DIV or BPF_MOD => i.Offset is 0 or 1,
@@ -259,49 +273,46 @@ public static class EbpfVerifier
                         _ => i.Offset == 0,
                     };
                     if (!offOk)
-                        throw Reject(Inv($"invalid offset {i.Offset} for this ALU operation"));
+                        return Reject(Inv($"invalid offset {i.Offset} for this ALU operation"));
                     if (op == BPF_END && (i.Imm is not (16 or 32 or 64) || (cls == BPF_ALU64 && Src(code) != BPF_TO_LE)))
-                        throw Reject("invalid byte swap (width must be 16, 32 or 64)");
+                        return Reject("invalid byte swap (width must be 16, 32 or 64)");
                     if (op == BPF_NEG && (Src(code) != BPF_K || i.Imm != 0))
-                        throw Reject("neg takes no operand");
+                        return Reject("neg takes no operand");
                     break;
                 case BPF_JMP or BPF_JMP32:
                     if (op > BPF_JSLE)
-                        throw Reject(Inv($"unknown opcode 0x{code:x2}"));
+                        return Reject(Inv($"unknown opcode 0x{code:x2}"));
                     if (op == BPF_CALL)
                     {
                         if (cls == BPF_JMP32)
-                            throw Reject(Inv($"unknown opcode 0x{code:x2}"));
+                            return Reject(Inv($"unknown opcode 0x{code:x2}"));
                         if (Src(code) == BPF_X)
-                            throw Reject("callx (indirect call through a register) is not supported");
+                            return Reject("callx (indirect call through a register) is not supported");
                         if (i.Src == BPF_PSEUDO_KFUNC_CALL)
-                            throw Reject("calls to kernel functions (kfuncs) are not supported");
+                            return Reject("calls to kernel functions (kfuncs) are not supported");
                         if (i.Src > BPF_PSEUDO_CALL || i.Offset != 0 || i.Dst != 0)
-                            throw Reject("invalid call (reserved fields must be zero)");
+                            return Reject("invalid call (reserved fields must be zero)");
                     }
                     else if (op == BPF_EXIT)
                     {
                         if (cls == BPF_JMP32 || Src(code) != BPF_K || i.Src != 0 || i.Dst != 0 || i.Imm != 0 || i.Offset != 0)
-                            throw Reject(Inv($"unknown opcode 0x{code:x2}"));
+                            return Reject(Inv($"unknown opcode 0x{code:x2}"));
                     }
                     else if (op == BPF_JA)
                     {
                         if (Src(code) != BPF_K || i.Src != 0 || i.Dst != 0 || (cls == BPF_JMP && i.Imm != 0) || (cls == BPF_JMP32 && i.Offset != 0))
-                            throw Reject("invalid ja (reserved fields must be zero)");
+                            return Reject("invalid ja (reserved fields must be zero)");
                     }
                     else if (Src(code) == BPF_X)
-                        CheckSrcReg(i);
+                        return CheckSrcReg(i);
                     else if (i.Src != 0)
-                        throw Reject("reserved source register field is not zero");
+                        return Reject("reserved source register field is not zero");
                     break;
             }
+            return true;
         }
 
-        private void CheckSrcReg(EbpfInstruction i)
-        {
-            if (i.Src > 10)
-                throw Reject(Inv($"invalid source register r{i.Src}"));
-        }
+        private bool CheckSrcReg(EbpfInstruction i) => i.Src <= 10 || Reject(Inv($"invalid source register r{i.Src}"));
 
         // ---------------------------------------------------------------- liveness
 
@@ -426,7 +437,8 @@ public static class EbpfVerifier
 
         // ---------------------------------------------------------------- exploration
 
-        private void Explore(PendingPath path)
+        /// <summary>Follows one path to its end (or until an explored state covers it); false when the program is rejected on it.</summary>
+        private bool Explore(PendingPath path)
         {
             var s = path.State;
             _pc = path.Pc;
@@ -434,79 +446,100 @@ public static class EbpfVerifier
             {
                 int pc = _pc;
                 if (++_processed > options.MaxInstructionsProcessed)
-                    throw Reject(Inv($"program is too complex: more than {options.MaxInstructionsProcessed} instructions simulated (a loop that does not terminate within the limit?)"));
-                if (_prunePoint[pc] && Prune(path, s, pc))
+                    return Reject(Inv($"program is too complex: more than {options.MaxInstructionsProcessed} instructions simulated (a loop that does not terminate within the limit?)"));
+                if (_prunePoint[pc])
                 {
-                    Finish(path.Checkpoint);
-                    return;
+                    if (!Prune(path, s, pc, out bool covered))
+                        return false;
+                    if (covered)
+                    {
+                        Finish(path.Checkpoint);
+                        return true;
+                    }
                 }
                 RecordFacts(pc, s);
                 var i = insns[pc];
                 var f = s.Current;
                 byte cls = Class(i.Opcode), op = Op(i.Opcode);
+                RegisterState ptr, value;
                 switch (cls)
                 {
                     case BPF_LD:
-                        LoadImm64(f, i, insns[pc + 1]);
+                        if (!LoadImm64(f, i, insns[pc + 1]))
+                            return false;
                         _pc = pc + 2;
                         break;
                     case BPF_LDX:
-                    {
-                        var ptr = Read(f, i.Src);
-                        f.Regs[i.Dst] = Access(s, i.Src, ptr, i.Offset, SizeInBytes(i.Opcode), write: false, null, Mode(i.Opcode) == BPF_MEMSX);
+                        if (!Read(f, i.Src, out ptr)
+                            || !Access(s, i.Src, ptr, i.Offset, SizeInBytes(i.Opcode), write: false, null, Mode(i.Opcode) == BPF_MEMSX, out value))
+                            return false;
+                        f.Regs[i.Dst] = value;
                         _pc = pc + 1;
                         break;
-                    }
                     case BPF_ST:
-                        Access(s, i.Dst, Read(f, i.Dst), i.Offset, SizeInBytes(i.Opcode), write: true, RegisterState.Const((ulong)(long)i.Imm), false);
+                        if (!Read(f, i.Dst, out ptr)
+                            || !Access(s, i.Dst, ptr, i.Offset, SizeInBytes(i.Opcode), write: true, RegisterState.Const((ulong)(long)i.Imm), false, out _))
+                            return false;
                         _pc = pc + 1;
                         break;
                     case BPF_STX:
                         if (Mode(i.Opcode) == BPF_ATOMIC)
-                            Atomic(s, f, i);
-                        else
-                            Access(s, i.Dst, Read(f, i.Dst), i.Offset, SizeInBytes(i.Opcode), write: true, Read(f, i.Src), false);
+                        {
+                            if (!Atomic(s, f, i))
+                                return false;
+                        }
+                        else if (!Read(f, i.Dst, out ptr) || !Read(f, i.Src, out value)
+                            || !Access(s, i.Dst, ptr, i.Offset, SizeInBytes(i.Opcode), write: true, value, false, out _))
+                            return false;
                         _pc = pc + 1;
                         break;
                     case BPF_ALU or BPF_ALU64:
-                        Alu(f, i, cls == BPF_ALU64);
+                        if (!Alu(f, i, cls == BPF_ALU64))
+                            return false;
                         _pc = pc + 1;
                         break;
                     default:
                         if (op == BPF_EXIT)
                         {
-                            if (!Exit(s))
+                            if (!Exit(s, out bool returned))
+                                return false;
+                            if (!returned)
                             {
                                 Finish(path.Checkpoint);
-                                return;
+                                return true;
                             }
                         }
                         else if (op == BPF_CALL)
                         {
                             if (i.Src == BPF_PSEUDO_CALL)
-                                CallLocal(s, i);
+                            {
+                                if (!CallLocal(s, i))
+                                    return false;
+                            }
                             else
                             {
-                                CallHelper(s, i);
+                                if (!CallHelper(s, i))
+                                    return false;
                                 _pc = pc + 1;
                             }
                         }
                         else if (op == BPF_JA)
                             _pc = pc + 1 + (cls == BPF_JMP32 ? i.Imm : i.Offset);
-                        else
-                            CondJump(path, s, i, cls == BPF_JMP32);
+                        else if (!CondJump(path, s, i, cls == BPF_JMP32))
+                            return false;
                         break;
                 }
             }
         }
 
-        private void Push(PendingPath from, VerifierState state, int pc)
+        private bool Push(PendingPath from, VerifierState state, int pc)
         {
             if (_pending.Count >= options.MaxPendingBranches)
-                throw Reject(Inv($"program is too complex: more than {options.MaxPendingBranches} branches pending"));
+                return Reject(Inv($"program is too complex: more than {options.MaxPendingBranches} branches pending"));
             if (from.Checkpoint is not null)
                 from.Checkpoint.Branches++;
             _pending.Push(new PendingPath(state, pc, from.Checkpoint));
+            return true;
         }
 
         private static void Finish(Checkpoint? cp)
@@ -519,9 +552,13 @@ public static class EbpfVerifier
             }
         }
 
-        /// <summary>True when the path can stop here: an explored state covers it. Else records a checkpoint.</summary>
-        private bool Prune(PendingPath path, VerifierState s, int pc)
+        /// <summary>
+        /// <paramref name="covered"/> when the path can stop here: an explored state covers it. Else records a checkpoint.
+        /// False when the state is one this very path was in before: an infinite loop.
+        /// </summary>
+        private bool Prune(PendingPath path, VerifierState s, int pc, out bool covered)
         {
+            covered = true;
             var list = _states[pc] ??= [];
             ushort live = _liveIn[pc], precise = _preciseIn[pc];
             foreach (var e in list)
@@ -529,13 +566,13 @@ public static class EbpfVerifier
                 if (e.Branches == 0)
                 {
                     if (Covers(e.State, s, live, exact: false, precise))
-                        return true;
+                        return true; // covered
                 }
                 else if (Covers(e.State, s, live, exact: true, 0xffff))
                 {
                     for (var c = path.Checkpoint; c is not null; c = c.Parent)
                         if (c == e)
-                            throw Reject("infinite loop detected: the program comes back here in the same state");
+                            return Reject("infinite loop detected: the program comes back here in the same state");
                     return true; // the same state is being explored on another path
                 }
             }
@@ -546,7 +583,8 @@ public static class EbpfVerifier
                 path.Checkpoint = cp;
                 _statesStored++;
             }
-            return false;
+            covered = false;
+            return true;
         }
 
         /// <summary>Whether everything <paramref name="cur"/> allows, <paramref name="old"/> allows (or, exact, they are equal).</summary>
@@ -679,60 +717,57 @@ public static class EbpfVerifier
 
         // ---------------------------------------------------------------- registers
 
-        private RegisterState Read(FrameState f, int reg)
+        private bool Read(FrameState f, int reg, out RegisterState value)
         {
-            var r = f.Regs[reg];
-            if (r.Type == RegisterType.NotInit)
-                throw Reject(Inv($"read of uninitialised register r{reg}"));
-            return r;
+            value = f.Regs[reg];
+            return value.Type != RegisterType.NotInit || Reject(Inv($"read of uninitialised register r{reg}"));
         }
 
-        private void Write(FrameState f, int reg, RegisterState value)
+        private bool Write(FrameState f, int reg, RegisterState value)
         {
             if (reg == BPF_REG_FP)
-                throw Reject("r10 (the frame pointer) is read-only");
+                return Reject("r10 (the frame pointer) is read-only");
             f.Regs[reg] = value;
+            return true;
         }
 
-        private void LoadImm64(FrameState f, EbpfInstruction i, EbpfInstruction next)
+        private bool LoadImm64(FrameState f, EbpfInstruction i, EbpfInstruction next)
         {
             switch (i.Src)
             {
                 case 0:
-                    Write(f, i.Dst, RegisterState.Const((uint)i.Imm | (ulong)(uint)next.Imm << 32));
-                    break;
+                    return Write(f, i.Dst, RegisterState.Const((uint)i.Imm | (ulong)(uint)next.Imm << 32));
                 case BPF_PSEUDO_MAP_FD:
                     _mapsUsed.Add(i.Imm);
-                    Write(f, i.Dst, new RegisterState(RegisterType.ConstPtrToMap, 0, ScalarRange.Const(0), MapIndex: i.Imm));
-                    break;
+                    return Write(f, i.Dst, new RegisterState(RegisterType.ConstPtrToMap, 0, ScalarRange.Const(0), MapIndex: i.Imm));
                 default:
                 {
                     var map = _maps[i.Imm];
                     _mapsUsed.Add(i.Imm);
                     if (map.Type is not (MapType.Array))
-                        throw Reject(Inv($"lddw of a map value address needs an array map, and '{map.Name}' is a {map.Type} map"));
+                        return Reject(Inv($"lddw of a map value address needs an array map, and '{map.Name}' is a {map.Type} map"));
                     if (next.Imm < 0 || next.Imm >= map.ValueSize)
-                        throw Reject(Inv($"lddw offset {next.Imm} is outside the value of map '{map.Name}' ({map.ValueSize} bytes)"));
-                    Write(f, i.Dst, new RegisterState(RegisterType.PtrToMapValue, next.Imm, ScalarRange.Const(0), MapIndex: i.Imm));
-                    break;
+                        return Reject(Inv($"lddw offset {next.Imm} is outside the value of map '{map.Name}' ({map.ValueSize} bytes)"));
+                    return Write(f, i.Dst, new RegisterState(RegisterType.PtrToMapValue, next.Imm, ScalarRange.Const(0), MapIndex: i.Imm));
                 }
             }
         }
 
-        private void Alu(FrameState f, EbpfInstruction i, bool is64)
+        private bool Alu(FrameState f, EbpfInstruction i, bool is64)
         {
             byte op = Op(i.Opcode);
             bool x = Src(i.Opcode) == BPF_X;
             if (i.Dst == BPF_REG_FP)
-                throw Reject("r10 (the frame pointer) is read-only");
+                return Reject("r10 (the frame pointer) is read-only");
             if (op == BPF_MOV)
             {
                 if (!x)
                 {
                     f.Regs[i.Dst] = RegisterState.Const(is64 ? (ulong)(long)i.Imm : (uint)i.Imm);
-                    return;
+                    return true;
                 }
-                var src = Read(f, i.Src);
+                if (!Read(f, i.Src, out var src))
+                    return false;
                 if (is64 && i.Offset == 0)
                 {
                     if (src.Type == RegisterType.Scalar && !src.Range.IsConst && src.Id == 0)
@@ -742,110 +777,131 @@ public static class EbpfVerifier
                         f.Regs[i.Src] = src;
                     }
                     f.Regs[i.Dst] = src;
-                    return;
+                    return true;
                 }
                 f.Regs[i.Dst] = src.IsPointer
                     ? RegisterState.Scalar(is64 ? ScalarRange.Unknown : ScalarRange.UnsignedBits(32))
                     : RegisterState.Scalar(ScalarAlu.Alu(BPF_MOV, is64, ScalarRange.Const(0), src.Range, i.Offset));
-                return;
+                return true;
             }
-            var dst = Read(f, i.Dst);
+            if (!Read(f, i.Dst, out var dst))
+                return false;
             if (op == BPF_NEG || op == BPF_END)
             {
                 if (dst.IsPointer)
-                    throw Reject(Inv($"{(op == BPF_NEG ? "neg" : "byte swap")} of a pointer (r{i.Dst} is {dst.TypeName}) is not allowed"));
+                    return Reject(Inv($"{(op == BPF_NEG ? "neg" : "byte swap")} of a pointer (r{i.Dst} is {dst.TypeName}) is not allowed"));
                 f.Regs[i.Dst] = RegisterState.Scalar(op == BPF_NEG
                     ? ScalarAlu.Alu(BPF_NEG, is64, dst.Range, ScalarRange.Const(0), 0)
                     : ScalarAlu.End(is64, Src(i.Opcode) == BPF_TO_BE, i.Imm, dst.Range));
-                return;
+                return true;
             }
-            var b = x ? Read(f, i.Src) : RegisterState.Const((ulong)(long)i.Imm);
+            var b = RegisterState.Const((ulong)(long)i.Imm);
+            if (x && !Read(f, i.Src, out b))
+                return false;
             if (dst.IsPointer || b.IsPointer)
             {
-                f.Regs[i.Dst] = PointerArithmetic(op, is64, dst, b, i);
-                return;
+                if (!PointerArithmetic(op, is64, dst, b, i, out var result))
+                    return false;
+                f.Regs[i.Dst] = result;
+                return true;
             }
             f.Regs[i.Dst] = RegisterState.Scalar(ScalarAlu.Alu(op, is64, dst.Range, b.Range, i.Offset));
+            return true;
         }
 
-        private RegisterState PointerArithmetic(byte op, bool is64, RegisterState a, RegisterState b, EbpfInstruction i)
+        private bool PointerArithmetic(byte op, bool is64, RegisterState a, RegisterState b, EbpfInstruction i, out RegisterState result)
         {
+            result = default;
             string opName = EbpfDisassembler.AluMnemonic(op, i.Offset) ?? Inv($"ALU operation 0x{op:x2}");
             if (!is64)
-                throw Reject(Inv($"32-bit arithmetic on a pointer ({(a.IsPointer ? a.TypeName : b.TypeName)}) is not allowed"));
+                return Reject(Inv($"32-bit arithmetic on a pointer ({(a.IsPointer ? a.TypeName : b.TypeName)}) is not allowed"));
             if (a.IsPointer && b.IsPointer)
             {
                 bool sameBase = a.Type == b.Type && a.MapIndex == b.MapIndex && a.Frame == b.Frame && a.Type is RegisterType.PtrToStack or RegisterType.PtrToMapValue or RegisterType.PtrToCtx or RegisterType.PtrToMem;
                 if (op == BPF_SUB && sameBase && a.RefId == b.RefId)
                 {
-                    if (a.Range.IsConst && b.Range.IsConst)
-                        return RegisterState.Const((ulong)((long)a.Offset + (long)a.Range.Value - b.Offset - (long)b.Range.Value));
-                    return RegisterState.Scalar(ScalarRange.Unknown);
+                    result = a.Range.IsConst && b.Range.IsConst
+                        ? RegisterState.Const((ulong)((long)a.Offset + (long)a.Range.Value - b.Offset - (long)b.Range.Value))
+                        : RegisterState.Scalar(ScalarRange.Unknown);
+                    return true;
                 }
-                throw Reject(Inv($"{opName} between two pointers ({a.TypeName}, {b.TypeName}) is not allowed"));
+                return Reject(Inv($"{opName} between two pointers ({a.TypeName}, {b.TypeName}) is not allowed"));
             }
             if (op is not (BPF_ADD or BPF_SUB))
-                throw Reject(Inv($"{opName} on a pointer ({(a.IsPointer ? a.TypeName : b.TypeName)}) is not allowed; only add and sub"));
+                return Reject(Inv($"{opName} on a pointer ({(a.IsPointer ? a.TypeName : b.TypeName)}) is not allowed; only add and sub"));
             if (op == BPF_SUB && !a.IsPointer)
-                throw Reject(Inv($"subtracting a pointer ({b.TypeName}) from a number is not allowed"));
+                return Reject(Inv($"subtracting a pointer ({b.TypeName}) from a number is not allowed"));
             var ptr = a.IsPointer ? a : b;
             var scalar = a.IsPointer ? b : a;
             switch (ptr.Type)
             {
                 case RegisterType.PtrToMapValueOrNull or RegisterType.PtrToMemOrNull:
-                    throw Reject(Inv($"arithmetic on a pointer that may be null ({ptr.TypeName}): compare it with 0 first"));
+                    return Reject(Inv($"arithmetic on a pointer that may be null ({ptr.TypeName}): compare it with 0 first"));
                 case RegisterType.ConstPtrToMap:
-                    throw Reject("arithmetic on a map reference is not allowed");
+                    return Reject("arithmetic on a map reference is not allowed");
                 case RegisterType.PtrToCtx when _ctx.Fields is not null && !scalar.Range.IsConst:
-                    throw Reject(Inv($"variable offset into the context ({_ctx.Name}) is not allowed"));
+                    return Reject(Inv($"variable offset into the context ({_ctx.Name}) is not allowed"));
             }
             if (scalar.Range.IsConst)
             {
                 long k = (long)scalar.Range.Value;
                 long off = op == BPF_ADD ? ptr.Offset + k : ptr.Offset - k;
                 if (k is > 1 << 29 or < -(1 << 29) || off is > 1 << 29 or < -(1 << 29))
-                    throw Reject(Inv($"pointer offset {off} is out of range"));
-                return ptr with { Offset = (int)off, Id = ptr.Id };
+                    return Reject(Inv($"pointer offset {off} is out of range"));
+                result = ptr with { Offset = (int)off, Id = ptr.Id };
+                return true;
             }
             var range = ScalarAlu.Alu(op, true, ptr.Range, scalar.Range, 0);
-            return ptr with { Range = range };
+            result = ptr with { Range = range };
+            return true;
         }
 
         // ---------------------------------------------------------------- memory
 
-        private RegisterState Access(VerifierState s, int reg, RegisterState ptr, int off, int size, bool write, RegisterState? value, bool signExtend)
+        /// <summary>
+        /// A load (<paramref name="loaded"/>: what the register gets) or store (of <paramref name="value"/>) of
+        /// <paramref name="size"/> bytes at <paramref name="off"/> from <paramref name="ptr"/>, register <paramref name="reg"/>.
+        /// </summary>
+        private bool Access(VerifierState s, int reg, RegisterState ptr, int off, int size, bool write, RegisterState? value, bool signExtend,
+            out RegisterState loaded)
         {
+            loaded = default;
             if (write && value is { IsPointer: true } v && ptr.Type != RegisterType.PtrToStack)
-                throw Reject(Inv($"storing a pointer ({v.TypeName}) into {Describe(ptr)} would leak an address"));
+                return Reject(Inv($"storing a pointer ({v.TypeName}) into {Describe(ptr)} would leak an address"));
             switch (ptr.Type)
             {
                 case RegisterType.PtrToCtx:
-                    return ContextAccess(ptr, off, size, write, signExtend);
+                    return ContextAccess(ptr, off, size, write, signExtend, out loaded);
                 case RegisterType.PtrToStack:
-                    return StackAccess(s, ptr, off, size, write, value, signExtend);
+                    return StackAccess(s, ptr, off, size, write, value, signExtend, out loaded);
                 case RegisterType.PtrToMapValue:
                 {
                     var map = _maps[ptr.MapIndex];
                     if (write && map.ReadOnlyForProgram)
-                        throw Reject(Inv($"write into read-only map '{map.Name}'"));
-                    var (lo, hi) = Bounds(ptr, off, size, map.ValueSize, Inv($"map value of '{map.Name}' ({map.ValueSize} bytes)"));
+                        return Reject(Inv($"write into read-only map '{map.Name}'"));
+                    if (!Bounds(ptr, off, size, map.ValueSize, Inv($"map value of '{map.Name}' ({map.ValueSize} bytes)"), out int lo, out int hi))
+                        return false;
                     if (!write && map.ReadOnlyForProgram && map.InitialValue is { } bytes && lo + size == hi)
                     {
                         // A read-only global (frozen .rodata): the value is known, as for the kernel's frozen maps.
                         ulong val = 0;
                         for (int k = size - 1; k >= 0; k--)
                             val = (val << 8) | bytes[lo + k];
-                        return RegisterState.Const(signExtend ? SignExtend(val, size) : val);
+                        loaded = RegisterState.Const(signExtend ? SignExtend(val, size) : val);
+                        return true;
                     }
-                    return LoadedScalar(size, signExtend);
+                    loaded = LoadedScalar(size, signExtend);
+                    return true;
                 }
                 case RegisterType.PtrToMem:
-                    Bounds(ptr, off, size, ptr.MemSize, Inv($"ring-buffer record ({ptr.MemSize} bytes)"));
-                    return LoadedScalar(size, signExtend);
+                    if (!Bounds(ptr, off, size, ptr.MemSize, Inv($"ring-buffer record ({ptr.MemSize} bytes)"), out _, out _))
+                        return false;
+                    loaded = LoadedScalar(size, signExtend);
+                    return true;
                 case RegisterType.PtrToMapValueOrNull or RegisterType.PtrToMemOrNull:
-                    throw Reject(Inv($"possible null pointer dereference: r{reg} is {ptr.TypeName}; compare it with 0 first"));
+                    return Reject(Inv($"possible null pointer dereference: r{reg} is {ptr.TypeName}; compare it with 0 first"));
                 default:
-                    throw Reject(Inv($"invalid memory access through r{reg}, which is {ptr.TypeName}, not a pointer to memory"));
+                    return Reject(Inv($"invalid memory access through r{reg}, which is {ptr.TypeName}, not a pointer to memory"));
             }
         }
 
@@ -869,45 +925,47 @@ public static class EbpfVerifier
             RegisterState.Scalar(signExtend ? ScalarRange.Unknown : ScalarRange.UnsignedBits(size * 8));
 
         /// <summary>The byte range [lo, hi) an access may touch, checked against [0, limit).</summary>
-        private (int Lo, int Hi) Bounds(RegisterState ptr, int off, int size, int limit, string what)
+        private bool Bounds(RegisterState ptr, int off, int size, int limit, string what, out int lo, out int hi)
         {
+            (lo, hi) = (0, 0);
             var r = ptr.Range;
             if (r.SMin < -(1L << 30) || r.SMax > 1L << 30)
-                throw Reject(Inv($"unbounded variable offset into {what}: bound it with a comparison first ({r})"));
-            long lo = ptr.Offset + (long)off + r.SMin, hi = ptr.Offset + (long)off + r.SMax + size;
-            if (lo < 0 || hi > limit)
-                throw Reject(Inv($"out-of-bounds access to {what}: bytes {lo}..{hi - 1}"));
-            return ((int)lo, (int)hi);
+                return Reject(Inv($"unbounded variable offset into {what}: bound it with a comparison first ({r})"));
+            long from = ptr.Offset + (long)off + r.SMin, to = ptr.Offset + (long)off + r.SMax + size;
+            if (from < 0 || to > limit)
+                return Reject(Inv($"out-of-bounds access to {what}: bytes {from}..{to - 1}"));
+            (lo, hi) = ((int)from, (int)to);
+            return true;
         }
 
-        private RegisterState ContextAccess(RegisterState ptr, int off, int size, bool write, bool signExtend)
+        private bool ContextAccess(RegisterState ptr, int off, int size, bool write, bool signExtend, out RegisterState loaded)
         {
+            loaded = LoadedScalar(size, signExtend);
             if (write && !_ctx.Writable)
-                throw Reject(Inv($"write into the context ({_ctx.Name} is read-only)"));
+                return Reject(Inv($"write into the context ({_ctx.Name} is read-only)"));
             if (_ctx.Fields is null)
-            {
-                Bounds(ptr, off, size, _ctx.Size, Inv($"the context ({_ctx.Size} bytes)"));
-                return LoadedScalar(size, signExtend);
-            }
+                return Bounds(ptr, off, size, _ctx.Size, Inv($"the context ({_ctx.Size} bytes)"), out _, out _);
             long o = ptr.Offset + (long)off;
             if (o < 0 || o + size > _ctx.Size)
-                throw Reject(Inv($"out-of-bounds context access: offset {o}, size {size} ({_ctx.Name} is {_ctx.Size} bytes)"));
+                return Reject(Inv($"out-of-bounds context access: offset {o}, size {size} ({_ctx.Name} is {_ctx.Size} bytes)"));
             if (!_ctx.Fields.Contains(((int)o, size)))
-                throw Reject(Inv($"invalid context access: offset {o}, size {size} is not a field of {_ctx.Name} (unaligned or wrong size)"));
+                return Reject(Inv($"invalid context access: offset {o}, size {size} is not a field of {_ctx.Name} (unaligned or wrong size)"));
             if (options.ContextAssumptions is { } known && known.TryGetValue(((int)o, size), out ulong value))
-                return RegisterState.Const(signExtend ? SignExtend(value, size) : value);
-            return LoadedScalar(size, signExtend);
+                loaded = RegisterState.Const(signExtend ? SignExtend(value, size) : value);
+            return true;
         }
 
-        private RegisterState StackAccess(VerifierState s, RegisterState ptr, int off, int size, bool write, RegisterState? value, bool signExtend)
+        private bool StackAccess(VerifierState s, RegisterState ptr, int off, int size, bool write, RegisterState? value, bool signExtend,
+            out RegisterState loaded)
         {
+            loaded = default;
             var frame = s.Frames[ptr.Frame];
             var r = ptr.Range;
             if (r.SMin < -(1L << 30) || r.SMax > 1L << 30)
-                throw Reject(Inv($"unbounded variable offset into the stack ({r})"));
+                return Reject(Inv($"unbounded variable offset into the stack ({r})"));
             long lo = ptr.Offset + (long)off + r.SMin, hi = ptr.Offset + (long)off + r.SMax + size;
             if (lo < -FrameState.StackSize || hi > 0)
-                throw Reject(Inv($"stack access out of bounds: bytes fp{lo}..fp{hi - 1} (the stack is fp-512..fp-1)"));
+                return Reject(Inv($"stack access out of bounds: bytes fp{lo}..fp{hi - 1} (the stack is fp-512..fp-1)"));
             int start = (int)lo + FrameState.StackSize, end = (int)hi + FrameState.StackSize;
             bool fixedOffset = r.IsConst;
             _maxStack = Math.Max(_maxStack, (int)-lo);
@@ -915,38 +973,44 @@ public static class EbpfVerifier
             {
                 var v = value!.Value;
                 if (v.IsPointer && !(fixedOffset && size == 8 && start % 8 == 0))
-                    throw Reject(Inv($"storing a pointer ({v.TypeName}) needs an aligned 8-byte stack slot"));
+                    return Reject(Inv($"storing a pointer ({v.TypeName}) needs an aligned 8-byte stack slot"));
                 if (v.Type == RegisterType.PtrToStack && v.Frame > ptr.Frame)
-                    throw Reject("storing a pointer to a called function's stack into its caller's stack is not allowed");
+                    return Reject("storing a pointer to a called function's stack into its caller's stack is not allowed");
                 if (fixedOffset && size == 8 && start % 8 == 0)
                 {
                     // A whole aligned slot: remember the register (pointer, bounded scalar or constant) for a refill.
                     frame.Kind.AsSpan(start, 8).Fill(FrameState.StackSpill);
                     frame.Spill ??= new RegisterState[FrameState.StackSize / 8];
                     frame.Spill[start / 8] = v;
-                    return v;
+                    loaded = v;
+                    return true;
                 }
                 // Bytes written at a variable offset may land anywhere in the range: spills there are broken, and
                 // nothing new is known to be initialised.
                 BreakSpills(frame, start, end);
                 if (fixedOffset)
                     frame.Kind.AsSpan(start, end - start).Fill(v.Range.IsZero ? FrameState.StackZero : FrameState.StackMisc);
-                return v;
+                loaded = v;
+                return true;
             }
             if (fixedOffset && size == 8 && start % 8 == 0 && frame.Kind[start] == FrameState.StackSpill)
-                return frame.Spill![start / 8];
+            {
+                loaded = frame.Spill![start / 8];
+                return true;
+            }
             bool allZero = true;
             for (int b = start; b < end; b++)
             {
                 byte k = frame.Kind[b];
                 if (k == FrameState.StackInvalid)
-                    throw Reject(Inv($"read of uninitialised stack at fp{b - FrameState.StackSize} ({size}-byte read at fp{lo}{(fixedOffset ? "" : Inv($"..fp{hi - 1}"))})"));
+                    return Reject(Inv($"read of uninitialised stack at fp{b - FrameState.StackSize} ({size}-byte read at fp{lo}{(fixedOffset ? "" : Inv($"..fp{hi - 1}"))})"));
                 if (k == FrameState.StackSpill && frame.Spill![b / 8].IsPointer)
-                    throw Reject(Inv($"reading part of a spilled pointer at fp{b - FrameState.StackSize}"));
+                    return Reject(Inv($"reading part of a spilled pointer at fp{b - FrameState.StackSize}"));
                 if (k != FrameState.StackZero && !(k == FrameState.StackSpill && frame.Spill![b / 8].Range.IsZero))
                     allZero = false;
             }
-            return allZero ? RegisterState.Const(0) : LoadedScalar(size, signExtend);
+            loaded = allZero ? RegisterState.Const(0) : LoadedScalar(size, signExtend);
+            return true;
         }
 
         /// <summary>Turns spilled registers overlapping [start, end) into plain written bytes.</summary>
@@ -961,37 +1025,45 @@ public static class EbpfVerifier
             }
         }
 
-        private void Atomic(VerifierState s, FrameState f, EbpfInstruction i)
+        private bool Atomic(VerifierState s, FrameState f, EbpfInstruction i)
         {
             int size = SizeInBytes(i.Opcode);
-            var ptr = Read(f, i.Dst);
-            var src = Read(f, i.Src);
+            if (!Read(f, i.Dst, out var ptr) || !Read(f, i.Src, out var src))
+                return false;
             if (src.IsPointer)
-                throw Reject(Inv($"atomic operation with a pointer operand (r{i.Src} is {src.TypeName}) is not allowed"));
-            if (i.Imm == BPF_CMPXCHG && Read(f, 0).IsPointer)
-                throw Reject("cmpxchg compares with r0, which holds a pointer");
+                return Reject(Inv($"atomic operation with a pointer operand (r{i.Src} is {src.TypeName}) is not allowed"));
+            if (i.Imm == BPF_CMPXCHG)
+            {
+                if (!Read(f, 0, out var r0))
+                    return false;
+                if (r0.IsPointer)
+                    return Reject("cmpxchg compares with r0, which holds a pointer");
+            }
             if (ptr.Type == RegisterType.PtrToCtx && _ctx.Fields is not null)
-                throw Reject(Inv($"atomic operation on the context ({_ctx.Name} is read-only)"));
+                return Reject(Inv($"atomic operation on the context ({_ctx.Name} is read-only)"));
             // An atomic operation reads and writes the location.
-            Access(s, i.Dst, ptr, i.Offset, size, write: false, null, false);
-            Access(s, i.Dst, ptr, i.Offset, size, write: true, RegisterState.Scalar(ScalarRange.Unknown), false);
+            if (!Access(s, i.Dst, ptr, i.Offset, size, write: false, null, false, out _)
+                || !Access(s, i.Dst, ptr, i.Offset, size, write: true, RegisterState.Scalar(ScalarRange.Unknown), false, out _))
+                return false;
             var loaded = RegisterState.Scalar(ScalarRange.UnsignedBits(size * 8));
             if (i.Imm == BPF_CMPXCHG)
                 f.Regs[0] = loaded;
             else if ((i.Imm & BPF_FETCH) != 0)
-                Write(f, i.Src, loaded);
+                return Write(f, i.Src, loaded);
+            return true;
         }
 
         // ---------------------------------------------------------------- jumps
 
-        private void CondJump(PendingPath path, VerifierState s, EbpfInstruction i, bool is32)
+        private bool CondJump(PendingPath path, VerifierState s, EbpfInstruction i, bool is32)
         {
             var f = s.Current;
             byte op = Op(i.Opcode);
             int pc = _pc, target = pc + i.Offset + 1;
             bool x = Src(i.Opcode) == BPF_X;
-            var a = Read(f, i.Dst);
-            var b = x ? Read(f, i.Src) : RegisterState.Const(is32 ? (uint)i.Imm : (ulong)(long)i.Imm);
+            var b = RegisterState.Const(is32 ? (uint)i.Imm : (ulong)(long)i.Imm);
+            if (!Read(f, i.Dst, out var a) || (x && !Read(f, i.Src, out b)))
+                return false;
             bool taken = true, notTaken = true;
             VerifierState? other = null;
             if (a.Type == RegisterType.Scalar && b.Type == RegisterType.Scalar)
@@ -1048,7 +1120,8 @@ public static class EbpfVerifier
 
             if (other is not null)
             {
-                Push(path, other, target);
+                if (!Push(path, other, target))
+                    return false;
                 _pc = pc + 1;
             }
             else if (taken)
@@ -1056,7 +1129,8 @@ public static class EbpfVerifier
             else if (notTaken)
                 _pc = pc + 1;
             else
-                throw Reject("internal error: neither branch is possible");
+                return Reject("internal error: neither branch is possible");
+            return true;
         }
 
         private static bool NullCheck(RegisterState p, RegisterState k) =>
@@ -1235,10 +1309,10 @@ public static class EbpfVerifier
 
         // ---------------------------------------------------------------- calls and exit
 
-        private void CallLocal(VerifierState s, EbpfInstruction i)
+        private bool CallLocal(VerifierState s, EbpfInstruction i)
         {
             if (s.Frames.Count >= options.MaxCallDepth)
-                throw Reject(Inv($"call stack too deep: more than {options.MaxCallDepth} frames"));
+                return Reject(Inv($"call stack too deep: more than {options.MaxCallDepth} frames"));
             var caller = s.Current;
             var callee = new FrameState { ReturnPc = _pc + 1 };
             for (int r = 0; r < 11; r++)
@@ -1248,19 +1322,21 @@ public static class EbpfVerifier
             callee.Regs[10] = new RegisterState(RegisterType.PtrToStack, 0, ScalarRange.Const(0), Frame: s.Frames.Count);
             s.Frames.Add(callee);
             _pc = _pc + i.Imm + 1;
+            return true;
         }
 
-        /// <summary>Returns from a function; false when the program itself exits (the path is done).</summary>
-        private bool Exit(VerifierState s)
+        /// <summary>Returns from a function (<paramref name="returned"/>), or ends the path when the program itself exits.</summary>
+        private bool Exit(VerifierState s, out bool returned)
         {
+            returned = true;
             var f = s.Current;
             var r0 = f.Regs[0];
             if (r0.Type == RegisterType.NotInit)
-                throw Reject("r0 is not set at exit (read of uninitialised register r0)");
+                return Reject("r0 is not set at exit (read of uninitialised register r0)");
             if (s.Frames.Count > 1)
             {
                 if (r0.Type == RegisterType.PtrToStack && r0.Frame == s.Frames.Count - 1)
-                    throw Reject("a function returns a pointer to its own stack");
+                    return Reject("a function returns a pointer to its own stack");
                 s.Frames.RemoveAt(s.Frames.Count - 1);
                 var caller = s.Current;
                 caller.Regs[0] = r0;
@@ -1270,16 +1346,17 @@ public static class EbpfVerifier
                 return true;
             }
             if (r0.IsPointer)
-                throw Reject(Inv($"r0 at exit is a pointer ({r0.TypeName}); the program must return a number"));
+                return Reject(Inv($"r0 at exit is a pointer ({r0.TypeName}); the program must return a number"));
             if (s.Refs.Count > 0)
-                throw Reject(Inv($"ring-buffer reservation made at pc {s.Refs[0].Pc} is neither submitted nor discarded on this path"));
-            return false;
+                return Reject(Inv($"ring-buffer reservation made at pc {s.Refs[0].Pc} is neither submitted nor discarded on this path"));
+            returned = false;
+            return true;
         }
 
-        private void CallHelper(VerifierState s, EbpfInstruction i)
+        private bool CallHelper(VerifierState s, EbpfInstruction i)
         {
             if (!options.Helpers.TryGetValue(i.Imm, out var proto))
-                throw Reject(Inv($"unknown helper function id {i.Imm}"));
+                return Reject(Inv($"unknown helper function id {i.Imm}"));
             _helpersCalled.Add(i.Imm);
             var f = s.Current;
             MapDefinition? map = null;
@@ -1291,7 +1368,8 @@ public static class EbpfVerifier
                 var arg = proto.Args[k];
                 if (arg == HelperArgType.DontCare || arg is HelperArgType.ConstSize or HelperArgType.ConstSizeOrZero)
                     continue; // sizes are checked with the memory argument before them
-                var v = Read(f, reg);
+                if (!Read(f, reg, out var v))
+                    return false;
                 string Bad(string want) => Inv($"helper {proto.Name}: r{reg} must be {want}, not {v.TypeName}");
                 switch (arg)
                 {
@@ -1299,53 +1377,58 @@ public static class EbpfVerifier
                         break;
                     case HelperArgType.ConstMapPtr:
                         if (v.Type != RegisterType.ConstPtrToMap)
-                            throw Reject(Bad("a map reference"));
+                            return Reject(Bad("a map reference"));
                         map = _maps[v.MapIndex];
                         mapIndex = v.MapIndex;
                         if (proto.MapTypes is { } allowed && !allowed.Contains(map.Type))
-                            throw Reject(Inv($"helper {proto.Name} does not work on map '{map.Name}' of type {map.Type}"));
+                            return Reject(Inv($"helper {proto.Name} does not work on map '{map.Name}' of type {map.Type}"));
                         break;
                     case HelperArgType.PtrToMapKey:
-                        HelperMemory(s, proto, reg, v, MapArg(map, proto).KeySize, write: false, "the map key");
+                        if (!MapArg(map, proto, out var keyOf) || !HelperMemory(s, proto, reg, v, keyOf.KeySize, write: false, "the map key"))
+                            return false;
                         break;
                     case HelperArgType.PtrToMapValue:
-                        HelperMemory(s, proto, reg, v, MapArg(map, proto).ValueSize, write: false, "the map value");
+                        if (!MapArg(map, proto, out var valueOf) || !HelperMemory(s, proto, reg, v, valueOf.ValueSize, write: false, "the map value"))
+                            return false;
                         break;
                     case HelperArgType.PtrToMapValueOrNull:
-                        if (!(v.Type == RegisterType.Scalar && v.Range.IsZero))
-                            HelperMemory(s, proto, reg, v, MapArg(map, proto).ValueSize, write: false, "the map value or 0");
+                        if (!(v.Type == RegisterType.Scalar && v.Range.IsZero)
+                            && (!MapArg(map, proto, out var updated) || !HelperMemory(s, proto, reg, v, updated.ValueSize, write: false, "the map value or 0")))
+                            return false;
                         break;
                     case HelperArgType.PtrToMem or HelperArgType.PtrToUninitMem:
                     {
                         var sizeArg = k + 1 < proto.Args.Length ? proto.Args[k + 1] : HelperArgType.DontCare;
-                        var size = Read(f, reg + 1);
+                        if (!Read(f, reg + 1, out var size))
+                            return false;
                         if (size.Type != RegisterType.Scalar)
-                            throw Reject(Inv($"helper {proto.Name}: r{reg + 1} must be a size, not {size.TypeName}"));
+                            return Reject(Inv($"helper {proto.Name}: r{reg + 1} must be a size, not {size.TypeName}"));
                         if (size.Range.UMax > 1 << 29)
-                            throw Reject(Inv($"helper {proto.Name}: size in r{reg + 1} is unbounded ({size.Range})"));
+                            return Reject(Inv($"helper {proto.Name}: size in r{reg + 1} is unbounded ({size.Range})"));
                         if (sizeArg == HelperArgType.ConstSize && size.Range.UMin == 0)
-                            throw Reject(Inv($"helper {proto.Name}: size in r{reg + 1} may be zero"));
+                            return Reject(Inv($"helper {proto.Name}: size in r{reg + 1} may be zero"));
                         bool write = arg == HelperArgType.PtrToUninitMem;
-                        HelperMemory(s, proto, reg, v, (long)size.Range.UMax, write, "memory");
+                        if (!HelperMemory(s, proto, reg, v, (long)size.Range.UMax, write, "memory"))
+                            return false;
                         if (write)
                             uninitWrites.Add((v, (long)size.Range.UMax));
                         break;
                     }
                     case HelperArgType.ConstAllocSize:
                         if (v.Type != RegisterType.Scalar || !v.Range.IsConst)
-                            throw Reject(Bad("a constant size"));
+                            return Reject(Bad("a constant size"));
                         if (v.Range.Value == 0 || map is null || v.Range.Value > (ulong)map.MaxEntries)
-                            throw Reject(Inv($"helper {proto.Name}: size {v.Range.Value} must be between 1 and the ring buffer's size"));
+                            return Reject(Inv($"helper {proto.Name}: size {v.Range.Value} must be between 1 and the ring buffer's size"));
                         allocSize = (int)v.Range.Value;
                         break;
                     case HelperArgType.PtrToAllocMem:
                         if (v.Type != RegisterType.PtrToMem || v.RefId == 0 || v.Offset != 0 || !v.Range.IsZero)
-                            throw Reject(Bad("the start of a ring-buffer reservation (checked against 0)"));
+                            return Reject(Bad("the start of a ring-buffer reservation (checked against 0)"));
                         release = v.RefId;
                         break;
                     case HelperArgType.PtrToCtx:
                         if (v.Type != RegisterType.PtrToCtx || v.Offset != 0 || !v.Range.IsZero)
-                            throw Reject(Bad("the context pointer"));
+                            return Reject(Bad("the context pointer"));
                         break;
                 }
             }
@@ -1371,10 +1454,15 @@ public static class EbpfVerifier
                 HelperReturnType.PtrToMapValueOrNull => new RegisterState(RegisterType.PtrToMapValueOrNull, 0, ScalarRange.Const(0), MapIndex: mapIndex, Id: ++_nextId),
                 _ => AcquireReservation(s, allocSize),
             };
+            return true;
         }
 
-        private MapDefinition MapArg(MapDefinition? map, HelperPrototype proto) =>
-            map ?? throw Reject(Inv($"helper {proto.Name}: its prototype has a key or value argument but no map argument before it"));
+        /// <summary>The map a key or value argument refers to: the one given before it.</summary>
+        private bool MapArg(MapDefinition? map, HelperPrototype proto, [NotNullWhen(true)] out MapDefinition? given)
+        {
+            given = map;
+            return map is not null || Reject(Inv($"helper {proto.Name}: its prototype has a key or value argument but no map argument before it"));
+        }
 
         private RegisterState AcquireReservation(VerifierState s, int size)
         {
@@ -1398,10 +1486,10 @@ public static class EbpfVerifier
         }
 
         /// <summary>Checks a helper's memory argument: [ptr, ptr + maxSize) readable (initialised) or writable.</summary>
-        private void HelperMemory(VerifierState s, HelperPrototype proto, int reg, RegisterState ptr, long maxSize, bool write, string what)
+        private bool HelperMemory(VerifierState s, HelperPrototype proto, int reg, RegisterState ptr, long maxSize, bool write, string what)
         {
             if (maxSize == 0)
-                return;
+                return true;
             string prefix = Inv($"helper {proto.Name}: r{reg} ({what}, {maxSize} bytes)");
             switch (ptr.Type)
             {
@@ -1410,37 +1498,35 @@ public static class EbpfVerifier
                     var frame = s.Frames[ptr.Frame];
                     var r = ptr.Range;
                     if (r.SMin < -(1L << 30) || r.SMax > 1L << 30)
-                        throw Reject($"{prefix}: unbounded stack offset");
+                        return Reject($"{prefix}: unbounded stack offset");
                     long lo = ptr.Offset + r.SMin, hi = ptr.Offset + r.SMax + maxSize;
                     if (lo < -FrameState.StackSize || hi > 0)
-                        throw Reject(Inv($"{prefix}: stack access out of bounds: fp{lo}..fp{hi - 1}"));
+                        return Reject(Inv($"{prefix}: stack access out of bounds: fp{lo}..fp{hi - 1}"));
                     _maxStack = Math.Max(_maxStack, (int)-lo);
                     if (!write)
                         for (long b = lo; b < hi; b++)
                         {
                             int idx = (int)b + FrameState.StackSize;
                             if (frame.Kind[idx] == FrameState.StackInvalid)
-                                throw Reject(Inv($"{prefix}: read of uninitialised stack at fp{b}"));
+                                return Reject(Inv($"{prefix}: read of uninitialised stack at fp{b}"));
                             if (frame.Kind[idx] == FrameState.StackSpill && frame.Spill![idx / 8].IsPointer)
-                                throw Reject(Inv($"{prefix}: passes a spilled pointer at fp{b}"));
+                                return Reject(Inv($"{prefix}: passes a spilled pointer at fp{b}"));
                         }
-                    break;
+                    return true;
                 }
                 case RegisterType.PtrToMapValue:
                 {
                     var map = _maps[ptr.MapIndex];
                     if (write && map.ReadOnlyForProgram)
-                        throw Reject($"{prefix}: map '{map.Name}' is read-only");
-                    Bounds(ptr, 0, (int)maxSize, map.ValueSize, $"{prefix}: map value of '{map.Name}' ({map.ValueSize} bytes)");
-                    break;
+                        return Reject($"{prefix}: map '{map.Name}' is read-only");
+                    return Bounds(ptr, 0, (int)maxSize, map.ValueSize, $"{prefix}: map value of '{map.Name}' ({map.ValueSize} bytes)", out _, out _);
                 }
                 case RegisterType.PtrToMem:
-                    Bounds(ptr, 0, (int)maxSize, ptr.MemSize, Inv($"{prefix}: ring-buffer record ({ptr.MemSize} bytes)"));
-                    break;
+                    return Bounds(ptr, 0, (int)maxSize, ptr.MemSize, Inv($"{prefix}: ring-buffer record ({ptr.MemSize} bytes)"), out _, out _);
                 case RegisterType.PtrToMapValueOrNull or RegisterType.PtrToMemOrNull:
-                    throw Reject($"{prefix}: may be null ({ptr.TypeName}); compare it with 0 first");
+                    return Reject($"{prefix}: may be null ({ptr.TypeName}); compare it with 0 first");
                 default:
-                    throw Reject($"{prefix}: must point to the stack, a map value or a ring-buffer record, not {ptr.TypeName}");
+                    return Reject($"{prefix}: must point to the stack, a map value or a ring-buffer record, not {ptr.TypeName}");
             }
         }
     }

@@ -38,10 +38,18 @@ public static class BuiltinPolicies
             string? close = Suggest.Closest(name, Names);
             throw new ArgumentException($"no built-in policy '{name}'{(close is null ? "" : $"; did you mean '{close}'?")} (built-in: {string.Join(", ", Names)})", nameof(name));
         }
+        return TryParse(name, options, out var policy, out var error) ? policy : throw new PolicyParseException(error);
+    }
+
+    /// <summary>
+    /// Reads built-in <paramref name="name"/>, which must exist; on failure (architectures forced by
+    /// <paramref name="options"/> that a rule does not fit) <paramref name="error"/> is the first error.
+    /// </summary>
+    internal static bool TryParse(string name, PolicyParseOptions? options, [NotNullWhen(true)] out SeccompPolicy? policy,
+        [NotNullWhen(false)] out PolicyError? error)
+    {
         string file = name + Suffix;
-        if (!PolicyLanguage.TryParse(SyscallGroups.ReadResource(Prefix + file), file, file, BuiltinIncludes, options, out var policy, out var error))
-            throw new PolicyParseException(error);
-        return policy;
+        return PolicyLanguage.TryParse(SyscallGroups.ReadResource(Prefix + file), file, file, BuiltinIncludes, options, out policy, out error);
     }
 
     /// <summary>Like <see cref="Load"/>, without throwing for an unknown name.</summary>

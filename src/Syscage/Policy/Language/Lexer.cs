@@ -30,7 +30,8 @@ internal readonly record struct Token(TokenKind Kind, string Text, ulong Value, 
 /// <summary>
 /// Splits policy text into tokens. Comments run from <c>#</c> (or <c>//</c>) to the end of the line. A line break ends
 /// a statement, except inside parentheses and after a token that cannot end one (a comma, a binary operator,
-/// <c>=</c>, <c>!</c>, <c>{</c>, <c>if</c>), so long lists and conditions can continue on the next line.
+/// <c>=</c>, <c>!</c>, <c>{</c>, <c>if</c>), so long lists and conditions can continue on the next line. A character
+/// that starts no token is recorded in the parser's <see cref="FirstError{TError}"/> and ends the run.
 /// </summary>
 internal sealed class Lexer
 {
@@ -38,22 +39,27 @@ internal sealed class Lexer
         ["==", "!=", "<=", ">=", "&&", "||", "<<", ">>", "<", ">", "!", "&", "|", "~", "(", ")", "{", "}", ",", "=", ";", "+", "-", "*"];
 
     private readonly string _text;
-    private readonly Func<int, int, string, Exception> _fail;
+    private readonly string _file;
+    private readonly FirstError<PolicyError> _errors;
     private int _pos, _line = 1, _lineStart;
 
-    public Lexer(string text, Func<int, int, string, Exception> fail)
+    /// <summary>A lexer for <paramref name="text"/> of <paramref name="file"/>, recording its error in <paramref name="errors"/>.</summary>
+    public Lexer(string text, string file, FirstError<PolicyError> errors)
     {
         _text = text;
-        _fail = fail;
+        _file = file;
+        _errors = errors;
     }
 
-    public List<Token> Run()
+    /// <summary>All the tokens, ending with <see cref="TokenKind.End"/>; false at the first character that starts none.</summary>
+    public bool Run(out List<Token> tokens)
     {
-        var tokens = new List<Token>();
+        tokens = [];
         int depth = 0;
         while (true)
         {
-            var t = Next();
+            if (!Next(out var t))
+                return false;
             if (t.Kind == TokenKind.Newline)
             {
                 if (depth > 0 || tokens.Count == 0 || Continues(tokens[^1]) || tokens[^1].Kind == TokenKind.Newline)
@@ -65,14 +71,16 @@ internal sealed class Lexer
                 depth--;
             tokens.Add(t);
             if (t.Kind == TokenKind.End)
-                return tokens;
+                return true;
         }
     }
 
     private static bool Continues(Token t) =>
         (t.Kind == TokenKind.Punct && t.Text is not (")" or "}" or ";")) || (t.Kind == TokenKind.Ident && t.Text == "if");
 
-    private Token Next()
+    private bool Fail(int start, string message) => _errors.Fail(new PolicyError(_file, _line, start - _lineStart + 1, message));
+
+    private bool Next(out Token token)
     {
         while (_pos < _text.Length)
         {
@@ -84,19 +92,23 @@ internal sealed class Lexer
             }
             else if (c == '\n')
             {
-                var nl = Make(TokenKind.Newline, "\n", 0, _pos, _pos + 1);
+                token = Make(TokenKind.Newline, "\n", 0, _pos, _pos + 1);
                 _pos++;
                 _line++;
                 _lineStart = _pos;
-                return nl;
+                return true;
             }
             else if (char.IsWhiteSpace(c))
                 _pos++;
             else
                 break;
         }
+        token = default;
         if (_pos >= _text.Length)
-            return Make(TokenKind.End, "", 0, _pos, _pos);
+        {
+            token = Make(TokenKind.End, "", 0, _pos, _pos);
+            return true;
+        }
 
         int start = _pos;
         char ch = _text[_pos];
@@ -106,7 +118,8 @@ internal sealed class Lexer
             while (_pos < _text.Length && (IsWordChar(_text[_pos])
                 || (_text[_pos] == '-' && _pos + 1 < _text.Length && char.IsAsciiLetter(_text[_pos + 1]))))
                 _pos++;
-            return Make(TokenKind.Ident, _text[start.._pos], 0, start, _pos);
+            token = Make(TokenKind.Ident, _text[start.._pos], 0, start, _pos);
+            return true;
         }
         if (ch == '@')
         {
@@ -114,8 +127,9 @@ internal sealed class Lexer
             while (_pos < _text.Length && (IsWordChar(_text[_pos]) || _text[_pos] == '-'))
                 _pos++;
             if (_pos == start + 1)
-                throw _fail(_line, start - _lineStart + 1, "'@' must be followed by a group name, e.g. @basic-io");
-            return Make(TokenKind.Group, _text[start.._pos], 0, start, _pos);
+                return Fail(start, "'@' must be followed by a group name, e.g. @basic-io");
+            token = Make(TokenKind.Group, _text[start.._pos], 0, start, _pos);
+            return true;
         }
         if (char.IsAsciiDigit(ch))
         {
@@ -123,8 +137,9 @@ internal sealed class Lexer
                 _pos++;
             string literal = _text[start.._pos];
             if (!TryParseNumber(literal, out ulong value))
-                throw _fail(_line, start - _lineStart + 1, $"bad number '{literal}': write decimal, 0x hexadecimal or 0 octal, at most 64 bits");
-            return Make(TokenKind.Number, literal, value, start, _pos);
+                return Fail(start, $"bad number '{literal}': write decimal, 0x hexadecimal or 0 octal, at most 64 bits");
+            token = Make(TokenKind.Number, literal, value, start, _pos);
+            return true;
         }
         if (ch == '"')
         {
@@ -132,19 +147,21 @@ internal sealed class Lexer
             while (_pos < _text.Length && _text[_pos] != '"' && _text[_pos] != '\n')
                 _pos++;
             if (_pos >= _text.Length || _text[_pos] != '"')
-                throw _fail(_line, start - _lineStart + 1, "unterminated string: a closing '\"' is missing on this line");
+                return Fail(start, "unterminated string: a closing '\"' is missing on this line");
             _pos++;
-            return Make(TokenKind.String, _text[(start + 1)..(_pos - 1)], 0, start, _pos);
+            token = Make(TokenKind.String, _text[(start + 1)..(_pos - 1)], 0, start, _pos);
+            return true;
         }
         foreach (string p in Puncts)
         {
             if (string.CompareOrdinal(_text, _pos, p, 0, p.Length) == 0)
             {
                 _pos += p.Length;
-                return Make(TokenKind.Punct, p, 0, start, _pos);
+                token = Make(TokenKind.Punct, p, 0, start, _pos);
+                return true;
             }
         }
-        throw _fail(_line, start - _lineStart + 1, $"unexpected character '{ch}'");
+        return Fail(start, $"unexpected character '{ch}'");
     }
 
     private Token Make(TokenKind kind, string text, ulong value, int start, int stop) =>

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Syscage.Bpf;
 using Syscage.Abi;
@@ -10,24 +11,20 @@ internal sealed record SyscallItem(string Name, int? Number);
 /// <summary>A group as defined: its members (groups already expanded) and where.</summary>
 internal sealed record GroupDefinition(string Name, IReadOnlyList<SyscallItem> Members, PolicySource Source);
 
-/// <summary>Raised inside the parser; carries the first error.</summary>
-internal sealed class PolicySyntaxException(PolicyError error) : Exception(error.Message)
-{
-    public PolicyError Error { get; } = error;
-}
-
 /// <summary>Reads the text of an included file: (display name, full path for cycle detection, text), or an error message.</summary>
 internal delegate bool IncludeReader(string includingFile, string path, out string displayName, out string key, out string text, out string error);
 
 /// <summary>
 /// Parses policy text and lowers it, statement by statement, into a <see cref="PolicyBuilder"/>. One instance reads
-/// one policy with all its includes.
+/// one policy with all its includes. Try-first: a step that meets an error records it (<see cref="Fail(Token, string)"/>)
+/// and returns false, and so does every step above it, so reading stops at the first error.
 /// </summary>
 internal sealed class Parser
 {
     private static readonly string[] Keywords = ["default", "bad-arch", "arch", "include", "group"];
     private static readonly string[] ActionNames = ["ALLOW", "KILL_PROCESS", "KILL_THREAD", "KILL", "TRAP", "ERRNO", "TRACE", "LOG", "NOTIFY", "USER_NOTIF", "EBPF"];
 
+    private readonly FirstError<PolicyError> _errors = new();
     private readonly IncludeReader _reader;
     private readonly IReadOnlyList<Architecture>? _forcedArches;
     private readonly bool _groupsOnly;
@@ -59,50 +56,67 @@ internal sealed class Parser
 
     public IReadOnlyDictionary<string, GroupDefinition> Groups => _groups;
 
-    /// <summary>Reads the main file and its includes; makes the policy.</summary>
-    public SeccompPolicy ParsePolicy(string text, string fileName, string key)
+    /// <summary>Reads the main file and its includes and makes the policy; on failure <paramref name="error"/> is the first error.</summary>
+    public bool TryParsePolicy(string text, string fileName, string key,
+        [NotNullWhen(true)] out SeccompPolicy? policy, [NotNullWhen(false)] out PolicyError? error)
     {
-        ReadFile(text, fileName, key);
+        policy = null;
+        if (!ReadFile(text, fileName, key))
+            return _errors.Outcome(false, out error);
         if (_default is null)
-            throw new PolicySyntaxException(new PolicyError(fileName, 1, 1, "the policy has no default action: add a line such as 'default ERRNO(EPERM)'"));
+            return _errors.Outcome(Fail(new PolicyError(fileName, 1, 1, "the policy has no default action: add a line such as 'default ERRNO(EPERM)'")), out error);
         var builder = Builder();
         builder.DefaultAction = _default.Value.Action;
         if (_badArch is { } b)
             builder.BadArchAction = b.Action;
         builder.Name = fileName;
-        return builder.Build();
+        policy = builder.Build();
+        error = null;
+        return true;
     }
 
-    /// <summary>Reads a file of group definitions only.</summary>
-    public void ParseGroups(string text, string fileName) => ReadFile(text, fileName, fileName);
+    /// <summary>Reads a file of group definitions only; on failure <paramref name="error"/> is the first error.</summary>
+    public bool TryParseGroups(string text, string fileName, [NotNullWhen(false)] out PolicyError? error) =>
+        _errors.Outcome(ReadFile(text, fileName, fileName), out error);
 
-    private void ReadFile(string text, string fileName, string key)
+    private bool ReadFile(string text, string fileName, string key)
     {
         var saved = (_file, _text, _tokens, _i);
         _file = fileName;
         _text = text;
         _included.Add(key);
         _includeStack.Add(key);
-        _tokens = new Lexer(text, (line, col, msg) => new PolicySyntaxException(new PolicyError(fileName, line, col, msg))).Run();
+        if (!new Lexer(text, fileName, _errors).Run(out _tokens))
+            return false;
         _i = 0;
-        Statements(inBlock: false);
+        if (!Statements(inBlock: false))
+            return false;
         _includeStack.RemoveAt(_includeStack.Count - 1);
         (_file, _text, _tokens, _i) = saved;
+        return true;
     }
 
-    /// <summary>Evaluates a constant expression on its own (<c>O_WRONLY | O_CREAT</c>); errors name <paramref name="source"/>.</summary>
-    internal ulong EvaluateConstant(string text, string source)
+    /// <summary>
+    /// Evaluates a constant expression on its own (<c>O_WRONLY | O_CREAT</c>); errors name <paramref name="source"/>.
+    /// On failure <paramref name="error"/> is the first error.
+    /// </summary>
+    internal bool TryEvaluateConstant(string text, string source, out ulong value, [NotNullWhen(false)] out PolicyError? error)
     {
         _file = source;
         _text = text;
-        _tokens = new Lexer(text, (line, col, msg) => new PolicySyntaxException(new PolicyError(source, line, col, msg))).Run();
+        value = 0;
+        return _errors.Outcome(new Lexer(text, source, _errors).Run(out _tokens) && Constant(out value), out error);
+    }
+
+    /// <summary>A whole text that is one constant expression (and nothing after it but line ends).</summary>
+    private bool Constant(out ulong value)
+    {
         _i = 0;
-        ulong value = ConstExpr();
+        if (!ConstExpr(out value))
+            return false;
         while (Peek().Kind == TokenKind.Newline)
             _i++;
-        if (Peek().Kind != TokenKind.End)
-            throw Fail(Peek(), $"unexpected {Peek().Describe()} after the constant");
-        return value;
+        return Peek().Kind == TokenKind.End || Fail(Peek(), $"unexpected {Peek().Describe()} after the constant");
     }
 
     // ---- tokens ----
@@ -121,24 +135,26 @@ internal sealed class Parser
         return false;
     }
 
-    private Token Expect(string punct, string what)
+    private bool Expect(string punct, string what)
     {
         var t = Peek();
         if (!t.Is(punct))
-            throw Fail(t, $"expected '{punct}' {what} but found {t.Describe()}");
-        return Take();
+            return Fail(t, $"expected '{punct}' {what} but found {t.Describe()}");
+        _i++;
+        return true;
     }
 
-    private PolicySyntaxException Fail(Token at, string message) => Fail(at.Line, at.Column, message);
+    /// <summary>Records an error at <paramref name="at"/> in the file being read; false.</summary>
+    private bool Fail(Token at, string message) => Fail(at.Line, at.Column, message);
 
-    private PolicySyntaxException Fail(int line, int column, string message) => new(new PolicyError(_file, line, column, message));
+    private bool Fail(int line, int column, string message) => Fail(new PolicyError(_file, line, column, message));
+
+    private bool Fail(PolicyError error) => _errors.Fail(error);
 
     /// <summary>Enters one level of a nested condition or constant at <paramref name="at"/>; <see cref="Leave"/> ends it.</summary>
-    private void Enter(Token at)
-    {
-        if (++_nesting > InputLimits.MaxNesting)
-            throw Fail(at, $"nested too deeply: more than {InputLimits.MaxNesting} levels of parentheses and unary operators");
-    }
+    private bool Enter(Token at) =>
+        ++_nesting <= InputLimits.MaxNesting
+        || Fail(at, $"nested too deeply: more than {InputLimits.MaxNesting} levels of parentheses and unary operators");
 
     private void Leave() => _nesting--;
 
@@ -155,26 +171,26 @@ internal sealed class Parser
         return string.Join(' ', raw.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
     }
 
-    private void EndOfStatement()
+    private bool EndOfStatement()
     {
         var t = Peek();
         if (t.Kind is TokenKind.Newline or TokenKind.End || t.Is("}"))
         {
             if (t.Kind == TokenKind.Newline)
                 _i++;
-            return;
+            return true;
         }
         if (t.Is(";"))
         {
             _i++;
-            return;
+            return true;
         }
-        throw Fail(t, $"unexpected {t.Describe()}: expected the end of the statement");
+        return Fail(t, $"unexpected {t.Describe()}: expected the end of the statement");
     }
 
     // ---- statements ----
 
-    private void Statements(bool inBlock)
+    private bool Statements(bool inBlock)
     {
         while (true)
         {
@@ -182,74 +198,57 @@ internal sealed class Parser
                 _i++;
             var t = Peek();
             if (t.Kind == TokenKind.End)
-            {
-                if (inBlock)
-                    throw Fail(t, "a '{' is not closed: expected '}' before the end of the file");
-                return;
-            }
+                return !inBlock || Fail(t, "a '{' is not closed: expected '}' before the end of the file");
             if (t.Is("}"))
-            {
-                if (!inBlock)
-                    throw Fail(t, "'}' closes nothing");
-                return;
-            }
-            Statement();
+                return inBlock || Fail(t, "'}' closes nothing");
+            if (!Statement())
+                return false;
         }
     }
 
-    private void Statement()
+    private bool Statement()
     {
         var first = Peek();
         if (first.Kind != TokenKind.Ident)
-            throw Fail(first, $"expected an action (ALLOW, ERRNO(EPERM), ...) or a keyword (default, arch, include, group) but found {first.Describe()}");
+            return Fail(first, $"expected an action (ALLOW, ERRNO(EPERM), ...) or a keyword (default, arch, include, group) but found {first.Describe()}");
         string word = first.Text.ToLowerInvariant();
         if (_groupsOnly && word != "group")
-            throw Fail(first, "this file may only define groups");
+            return Fail(first, "this file may only define groups");
         switch (word)
         {
             case "default":
                 _i++;
-                SetOnce(ref _default, first, "default action", Action(out RuleRoute? h1));
-                NoHandler(first, h1);
-                EndOfStatement();
-                return;
+                return Action(out var action, out RuleRoute? h1) && SetOnce(ref _default, first, "default action", action)
+                    && NoHandler(first, h1) && EndOfStatement();
             case "bad-arch" or "badarch" or "bad_arch":
                 _i++;
-                SetOnce(ref _badArch, first, "bad-arch action", Action(out RuleRoute? h2));
-                NoHandler(first, h2);
-                EndOfStatement();
-                return;
+                return Action(out var badArch, out RuleRoute? h2) && SetOnce(ref _badArch, first, "bad-arch action", badArch)
+                    && NoHandler(first, h2) && EndOfStatement();
             case "arch":
-                ArchStatement(first);
-                return;
+                return ArchStatement(first);
             case "include":
-                IncludeStatement(first);
-                return;
+                return IncludeStatement(first);
             case "group":
-                GroupStatement(first);
-                return;
+                return GroupStatement(first);
             default:
-                RuleStatement(first);
-                return;
+                return RuleStatement(first);
         }
     }
 
-    private void NoHandler(Token at, RuleRoute? route)
-    {
-        if (route is not null)
-            throw Fail(at, "a handler name only makes sense on a rule, not on the default or bad-arch action");
-    }
+    private bool NoHandler(Token at, RuleRoute? route) =>
+        route is null || Fail(at, "a handler name only makes sense on a rule, not on the default or bad-arch action");
 
-    private void SetOnce(ref (SeccompAction, PolicySource)? slot, Token at, string what, SeccompAction action)
+    private bool SetOnce(ref (SeccompAction, PolicySource)? slot, Token at, string what, SeccompAction action)
     {
         if (_section is not null)
-            throw Fail(at, $"the {what} cannot be set inside an 'arch' section");
+            return Fail(at, $"the {what} cannot be set inside an 'arch' section");
         if (slot is { } previous)
-            throw Fail(at, $"the {what} is already set at {previous.Item2}");
+            return Fail(at, $"the {what} is already set at {previous.Item2}");
         slot = (action, Source(at));
+        return true;
     }
 
-    private void ArchStatement(Token keyword)
+    private bool ArchStatement(Token keyword)
     {
         _i++;
         var arches = new List<Architecture>();
@@ -259,7 +258,7 @@ internal sealed class Parser
             if (t.Kind != TokenKind.Ident || !Architecture.TryParse(t.Text, out var arch))
             {
                 var known = new[] { "x86_64", "x86", "x32", "aarch64", "arm", "riscv64" };
-                throw Fail(t, t.Kind == TokenKind.Ident
+                return Fail(t, t.Kind == TokenKind.Ident
                     ? $"unknown architecture '{t.Text}'{Hint(Suggest.Closest(t.Text, known, 1))} (known: {string.Join(", ", known)})"
                     : $"expected an architecture name but found {t.Describe()}");
             }
@@ -270,66 +269,67 @@ internal sealed class Parser
         if (Peek().Is("{"))
         {
             if (_section is not null)
-                throw Fail(keyword, "'arch' sections do not nest");
+                return Fail(keyword, "'arch' sections do not nest");
             _i++;
             _section = arches;
-            Statements(inBlock: true);
-            Expect("}", "to close the 'arch' section");
+            if (!Statements(inBlock: true) || !Expect("}", "to close the 'arch' section"))
+                return false;
             _section = null;
-            EndOfStatement();
-            return;
+            return EndOfStatement();
         }
         if (_section is not null)
-            throw Fail(keyword, "the covered architectures cannot be set inside an 'arch' section");
+            return Fail(keyword, "the covered architectures cannot be set inside an 'arch' section");
         if (_arches is { } previous)
-            throw Fail(keyword, $"the architectures are already set at {previous.At}");
+            return Fail(keyword, $"the architectures are already set at {previous.At}");
         if (_firstRule is not null)
-            throw Fail(keyword, $"'arch' must come before the first rule (at {_firstRule})");
+            return Fail(keyword, $"'arch' must come before the first rule (at {_firstRule})");
         _arches = (arches, Source(keyword));
-        EndOfStatement();
+        return EndOfStatement();
     }
 
-    private void IncludeStatement(Token keyword)
+    private bool IncludeStatement(Token keyword)
     {
         _i++;
         if (_section is not null)
-            throw Fail(keyword, "'include' cannot be used inside an 'arch' section");
+            return Fail(keyword, "'include' cannot be used inside an 'arch' section");
         var path = Take();
         if (path.Kind != TokenKind.String)
-            throw Fail(path, $"expected a file name in quotes after 'include' but found {path.Describe()}");
-        EndOfStatement();
+            return Fail(path, $"expected a file name in quotes after 'include' but found {path.Describe()}");
+        if (!EndOfStatement())
+            return false;
         if (_includeStack.Count >= InputLimits.MaxIncludeDepth)
-            throw Fail(path, $"includes nest too deeply: more than {InputLimits.MaxIncludeDepth} files, each including the next");
+            return Fail(path, $"includes nest too deeply: more than {InputLimits.MaxIncludeDepth} files, each including the next");
         if (!_reader(_file, path.Text, out string display, out string key, out string text, out string error))
-            throw Fail(path, error);
+            return Fail(path, error);
         if (_includeStack.Contains(key))
         {
             int from = _includeStack.IndexOf(key);
-            throw Fail(path, $"include cycle: {string.Join(" -> ", _includeStack.Skip(from).Select(Path.GetFileName))} -> {Path.GetFileName(key)}");
+            return Fail(path, $"include cycle: {string.Join(" -> ", _includeStack.Skip(from).Select(Path.GetFileName))} -> {Path.GetFileName(key)}");
         }
         if (_included.Contains(key))
-            return; // Read once, like #pragma once: a file included twice adds its rules and groups once.
-        ReadFile(text, display, key);
+            return true; // Read once, like #pragma once: a file included twice adds its rules and groups once.
+        return ReadFile(text, display, key);
     }
 
-    private void GroupStatement(Token keyword)
+    private bool GroupStatement(Token keyword)
     {
         _i++;
         var name = Take();
         if (name.Kind != TokenKind.Group)
-            throw Fail(name, $"expected a group name such as '@mine' after 'group' but found {name.Describe()}");
+            return Fail(name, $"expected a group name such as '@mine' after 'group' but found {name.Describe()}");
         if (_groups.TryGetValue(name.Text, out var existing))
-            throw Fail(name, $"group {name.Text} is already defined at {existing.Source}");
-        Expect("=", $"after the group name {name.Text}");
-        var members = Items();
-        EndOfStatement();
+            return Fail(name, $"group {name.Text} is already defined at {existing.Source}");
+        if (!Expect("=", $"after the group name {name.Text}") || !Items(out var members) || !EndOfStatement())
+            return false;
         _groups[name.Text] = new GroupDefinition(name.Text, members, Source(name));
+        return true;
     }
 
-    private void RuleStatement(Token first)
+    private bool RuleStatement(Token first)
     {
         int start = _i;
-        var action = Action(out RuleRoute? route);
+        if (!Action(out var action, out RuleRoute? route))
+            return false;
         string actionText = TextOf(start, _i);
         _firstRule ??= Source(first);
         if (Peek().Is("{"))
@@ -342,106 +342,124 @@ internal sealed class Parser
                 if (Peek().Is("}"))
                     break;
                 if (Peek().Kind == TokenKind.End)
-                    throw Fail(Peek(), "a '{' is not closed: expected '}' before the end of the file");
+                    return Fail(Peek(), "a '{' is not closed: expected '}' before the end of the file");
                 int lineStart = _i;
                 var lineFirst = Peek();
-                RuleBody(action, route, lineFirst, lineStart, actionText + " ");
-                if (!Peek().Is("}"))
-                    EndOfStatement();
+                if (!RuleBody(action, route, lineFirst, lineStart, actionText + " "))
+                    return false;
+                if (!Peek().Is("}") && !EndOfStatement())
+                    return false;
             }
             _i++;
-            EndOfStatement();
-            return;
+            return EndOfStatement();
         }
-        RuleBody(action, route, first, start, "");
-        EndOfStatement();
+        return RuleBody(action, route, first, start, "") && EndOfStatement();
     }
 
-    private void RuleBody(SeccompAction action, RuleRoute? route, Token at, int textStart, string textPrefix)
+    private bool RuleBody(SeccompAction action, RuleRoute? route, Token at, int textStart, string textPrefix)
     {
-        var items = Items();
+        if (!Items(out var items))
+            return false;
         CondNode? condition = null;
         if (Peek().Kind == TokenKind.Ident && Peek().Text == "if")
         {
             _i++;
-            condition = Or();
+            if (!Or(out condition))
+                return false;
         }
         var source = new PolicySource(_file, at.Line, at.Column, textPrefix + TextOf(textStart, _i));
-        Lower(items, condition, action, route, source);
+        return Lower(items, condition, action, route, source);
     }
 
     // ---- actions ----
 
-    private SeccompAction Action(out RuleRoute? route)
+    private bool Action(out SeccompAction action, out RuleRoute? route)
     {
+        action = SeccompAction.Allow;
         route = null;
         var t = Take();
         if (t.Kind != TokenKind.Ident)
-            throw Fail(t, $"expected an action (ALLOW, KILL_PROCESS, ERRNO(EPERM), ...) but found {t.Describe()}");
+            return Fail(t, $"expected an action (ALLOW, KILL_PROCESS, ERRNO(EPERM), ...) but found {t.Describe()}");
         string name = t.Text.ToUpperInvariant();
         if (Array.IndexOf(ActionNames, name) < 0)
         {
             var close = Suggest.Closest(t.Text, ActionNames.Concat(Keywords), 1);
-            throw Fail(t, $"unknown action or keyword '{t.Text}'{Hint(close)} (actions: ALLOW, KILL_PROCESS, KILL_THREAD, TRAP(n), ERRNO(n), TRACE(n), LOG, NOTIFY, EBPF(program))");
+            return Fail(t, $"unknown action or keyword '{t.Text}'{Hint(close)} (actions: ALLOW, KILL_PROCESS, KILL_THREAD, TRAP(n), ERRNO(n), TRACE(n), LOG, NOTIFY, EBPF(program))");
         }
         Token? arg = null;
         if (Peek().Is("("))
         {
             _i++;
             arg = Take();
-            Expect(")", $"to close {name}(");
+            if (!Expect(")", $"to close {name}("))
+                return false;
         }
+        ushort data;
         switch (name)
         {
-            case "ALLOW": NoArg(name, arg); return SeccompAction.Allow;
-            case "KILL_PROCESS": NoArg(name, arg); return SeccompAction.KillProcess;
-            case "KILL_THREAD" or "KILL": NoArg(name, arg); return SeccompAction.KillThread;
-            case "LOG": NoArg(name, arg); return SeccompAction.Log;
+            case "ALLOW": action = SeccompAction.Allow; return NoArg(name, arg);
+            case "KILL_PROCESS": action = SeccompAction.KillProcess; return NoArg(name, arg);
+            case "KILL_THREAD" or "KILL": action = SeccompAction.KillThread; return NoArg(name, arg);
+            case "LOG": action = SeccompAction.Log; return NoArg(name, arg);
             case "NOTIFY" or "USER_NOTIF":
                 if (arg is { } h)
                 {
                     if (h.Kind is not (TokenKind.Ident or TokenKind.String))
-                        throw Fail(h, $"expected a handler name in {name}(...) but found {h.Describe()}");
+                        return Fail(h, $"expected a handler name in {name}(...) but found {h.Describe()}");
                     route = RuleRoute.Notify(h.Text);
                 }
-                return SeccompAction.UserNotif;
+                action = SeccompAction.UserNotif;
+                return true;
             case "EBPF":
                 // EBPF(name): the call goes to user space, where the eBPF program called name decides it.
                 if (arg is not { } p || p.Kind is not (TokenKind.Ident or TokenKind.String) || p.Text.Length == 0)
-                    throw Fail(arg ?? t, arg is null ? "EBPF needs a program name: EBPF(name)" : $"expected a program name in EBPF(...) but found {arg.Value.Describe()}");
+                    return Fail(arg ?? t, arg is null ? "EBPF needs a program name: EBPF(name)" : $"expected a program name in EBPF(...) but found {arg.Value.Describe()}");
                 route = RuleRoute.Program(p.Text);
-                return SeccompAction.UserNotif;
-            case "TRAP": return SeccompAction.Trap(Data(name, arg, 0xffff));
-            case "TRACE": return SeccompAction.Trace(Data(name, arg, 0xffff));
+                action = SeccompAction.UserNotif;
+                return true;
+            case "TRAP":
+                if (!Data(name, arg, 0xffff, out data))
+                    return false;
+                action = SeccompAction.Trap(data);
+                return true;
+            case "TRACE":
+                if (!Data(name, arg, 0xffff, out data))
+                    return false;
+                action = SeccompAction.Trace(data);
+                return true;
             default:
                 if (arg is null)
-                    throw Fail(t, "ERRNO needs an errno: ERRNO(EPERM) or ERRNO(1)");
+                    return Fail(t, "ERRNO needs an errno: ERRNO(EPERM) or ERRNO(1)");
                 if (arg.Value.Kind == TokenKind.Ident)
                 {
                     if (Errno.Number(arg.Value.Text) is int e)
-                        return SeccompAction.Errno((ushort)e);
+                    {
+                        action = SeccompAction.Errno((ushort)e);
+                        return true;
+                    }
                     var close = Suggest.Closest(arg.Value.Text, Errno.All.Select(x => x.Name), 1);
-                    throw Fail(arg.Value, $"unknown errno '{arg.Value.Text}'{Hint(close)}");
+                    return Fail(arg.Value, $"unknown errno '{arg.Value.Text}'{Hint(close)}");
                 }
-                return SeccompAction.Errno(Data(name, arg, SeccompAction.MAX_ERRNO));
+                if (!Data(name, arg, SeccompAction.MAX_ERRNO, out data))
+                    return false;
+                action = SeccompAction.Errno(data);
+                return true;
         }
     }
 
-    private void NoArg(string name, Token? arg)
-    {
-        if (arg is { } a)
-            throw Fail(a, $"{name} takes no value");
-    }
+    private bool NoArg(string name, Token? arg) => arg is not { } a || Fail(a, $"{name} takes no value");
 
-    private ushort Data(string name, Token? arg, int max)
+    private bool Data(string name, Token? arg, int max, out ushort value)
     {
+        value = 0;
         if (arg is not { } a)
-            return 0;
+            return true;
         if (a.Kind != TokenKind.Number)
-            throw Fail(a, $"expected a number in {name}(...) but found {a.Describe()}");
+            return Fail(a, $"expected a number in {name}(...) but found {a.Describe()}");
         if (a.Value > (ulong)max)
-            throw Fail(a, string.Create(CultureInfo.InvariantCulture, $"{name}({a.Text}) is out of range: at most {max}"));
-        return (ushort)a.Value;
+            return Fail(a, string.Create(CultureInfo.InvariantCulture, $"{name}({a.Text}) is out of range: at most {max}"));
+        value = (ushort)a.Value;
+        return true;
     }
 
     // ---- syscall lists ----
@@ -450,14 +468,14 @@ internal sealed class Parser
     /// A list of syscalls, each once, in first-mention order: groups are expanded, so without the check a group of
     /// a group of a group, each doubling, grows as 2^depth (forty lines asked for 24 GB).
     /// </summary>
-    private List<SyscallItem> Items()
+    private bool Items(out List<SyscallItem> items)
     {
-        var items = new List<SyscallItem>();
+        var list = items = [];
         var seen = new HashSet<SyscallItem>();
         void Add(SyscallItem item)
         {
             if (seen.Add(item))
-                items.Add(item);
+                list.Add(item);
         }
         do
         {
@@ -468,26 +486,26 @@ internal sealed class Parser
                     if (!Architecture.All.Any(a => a.Syscalls.TryGet(t.Text, out _)))
                     {
                         var close = Suggest.Closest(t.Text, AllSyscallNames.Value, 1);
-                        throw Fail(t, $"unknown syscall '{t.Text}'{Hint(close)}");
+                        return Fail(t, $"unknown syscall '{t.Text}'{Hint(close)}");
                     }
                     Add(new SyscallItem(t.Text, null));
                     break;
                 case TokenKind.Number:
                     if (t.Value > 0xffff_ffff || (int)(uint)t.Value < 0)
-                        throw Fail(t, $"syscall number {t.Text} is out of range");
+                        return Fail(t, $"syscall number {t.Text} is out of range");
                     Add(new SyscallItem(t.Text, (int)t.Value));
                     break;
                 case TokenKind.Group:
                     if (!_groups.TryGetValue(t.Text, out var group))
-                        throw Fail(t, $"unknown group '{t.Text}'{Hint(Suggest.Closest(t.Text, _groups.Keys, 1))}");
+                        return Fail(t, $"unknown group '{t.Text}'{Hint(Suggest.Closest(t.Text, _groups.Keys, 1))}");
                     foreach (var member in group.Members)
                         Add(member);
                     break;
                 default:
-                    throw Fail(t, $"expected a syscall name, number or @group but found {t.Describe()}");
+                    return Fail(t, $"expected a syscall name, number or @group but found {t.Describe()}");
             }
         } while (Accept(","));
-        return items;
+        return true;
     }
 
     internal static readonly Lazy<string[]> AllSyscallNames =
@@ -495,73 +513,95 @@ internal sealed class Parser
 
     // ---- conditions ----
 
-    private CondNode Or()
+    /// <summary>A step that reads one part of a condition.</summary>
+    private delegate bool ConditionStep([NotNullWhen(true)] out CondNode? node);
+
+    private bool Or([NotNullWhen(true)] out CondNode? node) =>
+        Chain("||", And, (items, at) => new OrNode(items, at.Line, at.Column), out node);
+
+    private bool And([NotNullWhen(true)] out CondNode? node) =>
+        Chain("&&", Unary, (items, at) => new AndNode(items, at.Line, at.Column), out node);
+
+    /// <summary>Operands read by <paramref name="operand"/> separated by <paramref name="op"/>; more than one are joined.</summary>
+    private bool Chain(string op, ConditionStep operand, Func<List<CondNode>, Token, CondNode> join, [NotNullWhen(true)] out CondNode? node)
     {
         var first = Peek();
-        var items = new List<CondNode> { And() };
-        while (Accept("||"))
-            items.Add(And());
-        return items.Count == 1 ? items[0] : new OrNode(items, first.Line, first.Column);
+        node = null;
+        if (!operand(out var item))
+            return false;
+        var items = new List<CondNode> { item };
+        while (Accept(op))
+        {
+            if (!operand(out item))
+                return false;
+            items.Add(item);
+        }
+        node = items.Count == 1 ? items[0] : join(items, first);
+        return true;
     }
 
-    private CondNode And()
+    private bool Unary([NotNullWhen(true)] out CondNode? node)
     {
-        var first = Peek();
-        var items = new List<CondNode> { Unary() };
-        while (Accept("&&"))
-            items.Add(Unary());
-        return items.Count == 1 ? items[0] : new AndNode(items, first.Line, first.Column);
-    }
-
-    private CondNode Unary()
-    {
+        node = null;
         var t = Peek();
         if (Accept("!"))
         {
             if (Peek().Kind == TokenKind.Ident && Peek(1).Is("&"))
-                throw Fail(Peek(), $"write '!({Peek().Text} & ...)': in C, '!' applies to '{Peek().Text}' alone");
-            Enter(t);
-            var negated = new NotNode(Unary(), t.Line, t.Column);
+                return Fail(Peek(), $"write '!({Peek().Text} & ...)': in C, '!' applies to '{Peek().Text}' alone");
+            if (!Enter(t) || !Unary(out var inner))
+                return false;
+            node = new NotNode(inner, t.Line, t.Column);
             Leave();
-            return negated;
+            return true;
         }
         if (t.Is("(") && !(Peek(1).Kind == TokenKind.Ident && (Peek(2).Is("&") || Peek(2).Is(")"))))
         {
             _i++;
-            Enter(t);
-            var inner = Or();
-            Expect(")", "to close the condition's '('");
+            if (!Enter(t) || !Or(out node) || !Expect(")", "to close the condition's '('"))
+                return false;
             Leave();
-            return inner;
+            return true;
         }
-        return Test();
+        if (!Test(out var test))
+            return false;
+        node = test;
+        return true;
     }
 
-    private TestNode Test()
+    private bool Test([NotNullWhen(true)] out TestNode? node)
     {
+        node = null;
         var start = Peek();
-        ArgRef arg;
+        ArgRef? arg;
         ulong? mask = null;
         At maskAt = default;
+        ulong m;
         if (Accept("("))
         {
-            arg = Argument();
+            if (!Argument(out arg))
+                return false;
             if (Accept("&"))
             {
                 maskAt = new At(Peek().Line, Peek().Column);
-                mask = ConstExpr();
+                if (!ConstExpr(out m))
+                    return false;
+                mask = m;
             }
-            Expect(")", "to close the argument's '('");
+            if (!Expect(")", "to close the argument's '('"))
+                return false;
         }
         else
         {
-            arg = Argument();
+            if (!Argument(out arg))
+                return false;
             if (Accept("&"))
             {
                 maskAt = new At(Peek().Line, Peek().Column);
-                mask = ConstExpr();
+                if (!ConstExpr(out m))
+                    return false;
+                mask = m;
                 if (Peek().Kind == TokenKind.Punct && Peek().Text is "==" or "!=" or "<" or "<=" or ">" or ">=")
-                    throw Fail(Peek(), $"write '({arg.Name} & ...) {Peek().Text} ...': in C, '{Peek().Text}' binds tighter than '&'");
+                    return Fail(Peek(), $"write '({arg.Name} & ...) {Peek().Text} ...': in C, '{Peek().Text}' binds tighter than '&'");
             }
         }
         var op = Peek();
@@ -569,106 +609,120 @@ internal sealed class Parser
         {
             _i++;
             if (mask is not null && op.Text is not ("==" or "!="))
-                throw Fail(op, $"a masked argument can only be compared with == or !=, not {op.Text}");
+                return Fail(op, $"a masked argument can only be compared with == or !=, not {op.Text}");
             var valueAt = new At(Peek().Line, Peek().Column);
-            ulong value = ConstExpr();
-            if (mask is { } m && (value & ~m) != 0)
-                throw Fail(op, string.Create(CultureInfo.InvariantCulture,
-                    $"the comparison {(op.Text == "==" ? "never holds" : "always holds")}: 0x{value:x} has bits outside the mask 0x{m:x}"));
-            return new TestNode(arg, mask, op.Text, value, op.Line, op.Column, start.Line, start.Column, maskAt, valueAt);
+            if (!ConstExpr(out ulong value))
+                return false;
+            if (mask is { } bits && (value & ~bits) != 0)
+                return Fail(op, string.Create(CultureInfo.InvariantCulture,
+                    $"the comparison {(op.Text == "==" ? "never holds" : "always holds")}: 0x{value:x} has bits outside the mask 0x{bits:x}"));
+            node = new TestNode(arg, mask, op.Text, value, op.Line, op.Column, start.Line, start.Column, maskAt, valueAt);
+            return true;
         }
         if (op.Is("="))
-            throw Fail(op, "'=' is not a comparison: write '=='");
+            return Fail(op, "'=' is not a comparison: write '=='");
         if (op.Is("&&") || op.Is("||") || op.Is(")") || op.Kind is TokenKind.Newline or TokenKind.End || op.Is(";") || op.Is("}"))
         {
             if (mask == 0)
-                throw Fail(start, "'& 0' has no bit to test: the condition never holds");
-            return new TestNode(arg, mask, null, 0, op.Line, op.Column, start.Line, start.Column, maskAt);
+                return Fail(start, "'& 0' has no bit to test: the condition never holds");
+            node = new TestNode(arg, mask, null, 0, op.Line, op.Column, start.Line, start.Column, maskAt);
+            return true;
         }
-        throw Fail(op, $"expected a comparison (== != < <= > >=), '&&', '||' or the end of the condition but found {op.Describe()}");
+        return Fail(op, $"expected a comparison (== != < <= > >=), '&&', '||' or the end of the condition but found {op.Describe()}");
     }
 
-    private ArgRef Argument()
+    private bool Argument([NotNullWhen(true)] out ArgRef? arg)
     {
+        arg = null;
         var t = Take();
         if (t.Kind == TokenKind.Ident)
         {
             if (t.Text.Length == 4 && t.Text.StartsWith("arg", StringComparison.Ordinal) && t.Text[3] is >= '0' and <= '5')
-                return new ArgRef(t.Text, t.Text[3] - '0', t.Line, t.Column);
-            if (KernelConstants.TryGetValue(t.Text, out _))
-                throw Fail(t, $"'{t.Text}' is a constant: a comparison starts with an argument, e.g. 'flags == {t.Text}'");
-            return new ArgRef(t.Text, null, t.Line, t.Column);
+                arg = new ArgRef(t.Text, t.Text[3] - '0', t.Line, t.Column);
+            else if (KernelConstants.TryGetValue(t.Text, out _))
+                return Fail(t, $"'{t.Text}' is a constant: a comparison starts with an argument, e.g. 'flags == {t.Text}'");
+            else
+                arg = new ArgRef(t.Text, null, t.Line, t.Column);
+            return true;
         }
         if (t.Kind == TokenKind.Number)
-            throw Fail(t, $"a comparison starts with an argument (a name such as 'flags', or arg0..arg5), not {t.Describe()}");
-        throw Fail(t, $"expected an argument (a name such as 'flags', or arg0..arg5) but found {t.Describe()}");
+            return Fail(t, $"a comparison starts with an argument (a name such as 'flags', or arg0..arg5), not {t.Describe()}");
+        return Fail(t, $"expected an argument (a name such as 'flags', or arg0..arg5) but found {t.Describe()}");
     }
 
     // Constant expressions: | lowest, then << >>, then + -, then unary ~ - and parentheses (C's order for these).
-    private ulong ConstExpr()
+    private bool ConstExpr(out ulong v)
     {
-        ulong v = ConstShift();
+        if (!ConstShift(out v))
+            return false;
         while (Peek().Is("|"))
         {
             _i++;
-            v |= ConstShift();
+            if (!ConstShift(out ulong r))
+                return false;
+            v |= r;
         }
-        return v;
+        return true;
     }
 
-    private ulong ConstShift()
+    private bool ConstShift(out ulong v)
     {
-        ulong v = ConstAdd();
+        if (!ConstAdd(out v))
+            return false;
         while (Peek().Is("<<") || Peek().Is(">>"))
         {
             var op = Take();
-            ulong n = ConstAdd();
+            if (!ConstAdd(out ulong n))
+                return false;
             if (n > 63)
-                throw Fail(op, string.Create(CultureInfo.InvariantCulture, $"shift by {n}: at most 63"));
+                return Fail(op, string.Create(CultureInfo.InvariantCulture, $"shift by {n}: at most 63"));
             v = op.Text == "<<" ? v << (int)n : v >> (int)n;
         }
-        return v;
+        return true;
     }
 
-    private ulong ConstAdd()
+    private bool ConstAdd(out ulong v)
     {
-        ulong v = ConstUnary();
+        if (!ConstUnary(out v))
+            return false;
         while (Peek().Is("+") || Peek().Is("-"))
         {
             var op = Take();
-            ulong r = ConstUnary();
+            if (!ConstUnary(out ulong r))
+                return false;
             v = unchecked(op.Text == "+" ? v + r : v - r);
         }
-        return v;
+        return true;
     }
 
-    private ulong ConstUnary()
+    private bool ConstUnary(out ulong v)
     {
+        v = 0;
         var t = Take();
         if (t.Is("~") || t.Is("-") || t.Is("("))
         {
-            Enter(t);
-            ulong v = t.Text switch
-            {
-                "~" => ~ConstUnary(),
-                "-" => unchecked(0 - ConstUnary()),
-                _ => ConstExpr(),
-            };
-            if (t.Is("("))
-                Expect(")", "to close the constant's '('");
+            if (!Enter(t) || !(t.Is("(") ? ConstExpr(out v) && Expect(")", "to close the constant's '('") : ConstUnary(out v)))
+                return false;
+            if (t.Is("~"))
+                v = ~v;
+            else if (t.Is("-"))
+                v = unchecked(0 - v);
             Leave();
-            return v;
+            return true;
         }
         if (t.Kind == TokenKind.Number)
-            return t.Value;
+        {
+            v = t.Value;
+            return true;
+        }
         if (t.Kind == TokenKind.Ident)
         {
-            if (KernelConstants.TryGetValue(t.Text, out ulong value))
-                return value;
+            if (KernelConstants.TryGetValue(t.Text, out v))
+                return true;
             var close = KernelConstants.SuggestNames(t.Text, 1);
-            throw Fail(t, $"unknown constant '{t.Text}'{Hint(close)}");
+            return Fail(t, $"unknown constant '{t.Text}'{Hint(close)}");
         }
-        throw Fail(t, $"expected a constant (a number or a name such as O_RDONLY) but found {t.Describe()}");
+        return Fail(t, $"expected a constant (a number or a name such as O_RDONLY) but found {t.Describe()}");
     }
 
     // ---- lowering ----
@@ -683,7 +737,7 @@ internal sealed class Parser
         return _builder;
     }
 
-    private void Lower(List<SyscallItem> items, CondNode? condition, SeccompAction action, RuleRoute? route, PolicySource source)
+    private bool Lower(List<SyscallItem> items, CondNode? condition, SeccompAction action, RuleRoute? route, PolicySource source)
     {
         var builder = Builder();
         // A condition is resolved once per placement of the arguments it names and width of every argument it tests,
@@ -692,6 +746,7 @@ internal sealed class Parser
         var named = condition is null ? [] : NamedArguments(condition);
         var positional = condition is null ? [] : PositionalArguments(condition);
         var resolved = new Dictionary<string, Condition>(StringComparer.Ordinal);
+        var indices = new List<int>(named.Count);
         foreach (var arch in builder.Architectures)
         {
             if (_section is not null && !_section.Contains(arch))
@@ -715,20 +770,31 @@ internal sealed class Parser
                 if (!done.Add(nr))
                     continue;
                 if (!builder.Has(arch, nr) && builder.SyscallCount(arch) >= InputLimits.MaxSyscallsPerArchitecture)
-                    throw Fail(source.Line, source.Column,
+                    return Fail(source.Line, source.Column,
                         $"rules for more than {InputLimits.MaxSyscallsPerArchitecture} different syscalls on {arch.Name}, whose table has {arch.Syscalls.Count}");
                 var cond = Condition.True;
                 if (condition is not null)
                 {
-                    var indices = named.Select(a => ArgIndex(a, arch, syscall, item)).ToList();
+                    indices.Clear();
+                    foreach (var a in named)
+                    {
+                        if (!ArgIndex(a, arch, syscall, item, out int index))
+                            return false;
+                        indices.Add(index);
+                    }
                     string placement = string.Join(',', indices) + "|" +
                                        string.Join(',', indices.Concat(positional).Select(i => syscall?.ArgWidth(i) ?? 64));
                     if (!resolved.TryGetValue(placement, out cond))
-                        resolved[placement] = cond = Resolve(condition, arch, syscall, item);
+                    {
+                        if (!Resolve(condition, arch, syscall, item, out cond))
+                            return false;
+                        resolved[placement] = cond;
+                    }
                 }
                 builder.Add(arch, nr, new Rule(cond, action, source, route));
             }
         }
+        return true;
     }
 
     /// <summary>The arguments a condition names (not <c>argN</c>), each at its first mention, in the order they are written.</summary>
@@ -767,34 +833,53 @@ internal sealed class Parser
         return found;
     }
 
-    private Condition Resolve(CondNode node, Architecture arch, Syscall? syscall, SyscallItem item)
+    private bool Resolve(CondNode node, Architecture arch, Syscall? syscall, SyscallItem item, [NotNullWhen(true)] out Condition? result)
     {
+        result = null;
         switch (node)
         {
             case AndNode a:
-                return Condition.All(a.Items.Select(i => Resolve(i, arch, syscall, item)).ToArray());
+                if (!ResolveAll(a.Items, arch, syscall, item, out var all))
+                    return false;
+                result = Condition.All(all);
+                return true;
             case OrNode o:
-                return Condition.Any(o.Items.Select(i => Resolve(i, arch, syscall, item)).ToArray());
+                if (!ResolveAll(o.Items, arch, syscall, item, out var any))
+                    return false;
+                result = Condition.Any(any);
+                return true;
             case NotNode n:
             {
-                var inner = Resolve(n.Inner, arch, syscall, item);
-                return inner switch
+                if (!Resolve(n.Inner, arch, syscall, item, out var inner))
+                    return false;
+                result = inner switch
                 {
                     Condition.Predicate { Value: var p } when p.Negated() is { } neg => Condition.Of(neg),
                     Condition.NotOf { Inner: var x } => x,
                     _ => Condition.Not(inner),
                 };
+                return true;
             }
             default:
             {
                 var t = (TestNode)node;
-                int index = ArgIndex(t.Arg, arch, syscall, item);
+                if (!ArgIndex(t.Arg, arch, syscall, item, out int index))
+                    return false;
+                ArgPredicate? p;
                 if (t.Mask is ulong mask)
                 {
                     if (t.Op is null)
-                        return Condition.Not(Condition.Of(AtWidth(syscall, arch, index, ComparisonOp.MaskedEq, 0, mask, t.MaskAt)));
-                    var eq = Condition.Of(AtWidth(syscall, arch, index, ComparisonOp.MaskedEq, t.Value, mask, t.MaskAt));
-                    return t.Op == "==" ? eq : Condition.Not(eq);
+                    {
+                        if (!AtWidth(syscall, arch, index, ComparisonOp.MaskedEq, 0, mask, t.MaskAt, out p))
+                            return false;
+                        result = Condition.Not(Condition.Of(p));
+                        return true;
+                    }
+                    if (!AtWidth(syscall, arch, index, ComparisonOp.MaskedEq, t.Value, mask, t.MaskAt, out p))
+                        return false;
+                    var eq = Condition.Of(p);
+                    result = t.Op == "==" ? eq : Condition.Not(eq);
+                    return true;
                 }
                 var op = t.Op switch
                 {
@@ -805,40 +890,56 @@ internal sealed class Parser
                     ">" => ComparisonOp.Gt,
                     _ => ComparisonOp.Ge,
                 };
-                return Condition.Of(AtWidth(syscall, arch, index, op, t.Op is null ? 0 : t.Value, ulong.MaxValue, t.ValueAt));
+                if (!AtWidth(syscall, arch, index, op, t.Op is null ? 0 : t.Value, ulong.MaxValue, t.ValueAt, out p))
+                    return false;
+                result = Condition.Of(p);
+                return true;
             }
         }
+    }
+
+    /// <summary>Resolves each of <paramref name="nodes"/>, in order, stopping at the first error.</summary>
+    private bool ResolveAll(IReadOnlyList<CondNode> nodes, Architecture arch, Syscall? syscall, SyscallItem item, out Condition[] resolved)
+    {
+        resolved = new Condition[nodes.Count];
+        for (int k = 0; k < nodes.Count; k++)
+        {
+            if (!Resolve(nodes[k], arch, syscall, item, out var c))
+                return false;
+            resolved[k] = c;
+        }
+        return true;
     }
 
     /// <summary>
     /// The comparison at the width the kernel reads the argument (<see cref="ArgPredicate.ForArgument"/>); a constant
     /// that does not fit that width is an error at <paramref name="at"/>, where it is written.
     /// </summary>
-    private ArgPredicate AtWidth(Syscall? syscall, Architecture arch, int index, ComparisonOp op, ulong value, ulong mask, At at)
+    private bool AtWidth(Syscall? syscall, Architecture arch, int index, ComparisonOp op, ulong value, ulong mask, At at,
+        [NotNullWhen(true)] out ArgPredicate? predicate)
     {
-        var p = ArgPredicate.ForArgument(syscall, index, op, value, mask, out string? misfit);
-        if (misfit is not null)
-            throw Fail(at.Line, at.Column, $"{misfit} (on {arch.Name})");
-        return p;
+        predicate = ArgPredicate.ForArgument(syscall, index, op, value, mask, out string? misfit);
+        return misfit is null || Fail(at.Line, at.Column, $"{misfit} (on {arch.Name})");
     }
 
-    private int ArgIndex(ArgRef arg, Architecture arch, Syscall? syscall, SyscallItem item)
+    private bool ArgIndex(ArgRef arg, Architecture arch, Syscall? syscall, SyscallItem item, out int index)
     {
-        if (arg.Index is int i)
-            return i;
+        index = arg.Index ?? -1;
+        if (arg.Index is not null)
+            return true;
         if (syscall is null)
-            throw Fail(arg.Line, arg.Column, $"syscall {item.Name} has no known argument names on {arch.Name}: name the argument by position (arg0..arg5)");
-        int index = syscall.IndexOfArg(arg.Name);
+            return Fail(arg.Line, arg.Column, $"syscall {item.Name} has no known argument names on {arch.Name}: name the argument by position (arg0..arg5)");
+        index = syscall.IndexOfArg(arg.Name);
         if (index >= 0)
-            return index;
+            return true;
         var elsewhere = Architecture.All
             .Where(a => a.Syscalls.TryGet(syscall.Name, out var s) && s.IndexOfArg(arg.Name) >= 0)
             .Select(a => a.Name).ToList();
         string there = syscall.ArgNames.Count > 0 ? $"its arguments there: {string.Join(", ", syscall.ArgNames)}" : "no argument names are known there";
         if (elsewhere.Count > 0)
-            throw Fail(arg.Line, arg.Column,
+            return Fail(arg.Line, arg.Column,
                 $"{syscall.Name} has no argument '{arg.Name}' on {arch.Name} ({there}); name it by position (arg0..arg5) or put the rule in an 'arch {string.Join(", ", elsewhere)} {{ ... }}' section");
         var names = Architecture.All.SelectMany(a => a.Syscalls.TryGet(syscall.Name, out var s) ? s.ArgNames : []).Distinct().ToList();
-        throw Fail(arg.Line, arg.Column, $"{syscall.Name} has no argument '{arg.Name}'{Hint(Suggest.Closest(arg.Name, names, 1))} ({there}; or arg0..arg5)");
+        return Fail(arg.Line, arg.Column, $"{syscall.Name} has no argument '{arg.Name}'{Hint(Suggest.Closest(arg.Name, names, 1))} ({there}; or arg0..arg5)");
     }
 }

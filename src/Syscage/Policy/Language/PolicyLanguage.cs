@@ -97,23 +97,10 @@ public static class PolicyLanguage
     public static SeccompPolicy ParseFile(string path, PolicyParseOptions? options = null) =>
         TryParseFile(path, out var policy, out var error, options) ? policy : throw new PolicyParseException(error);
 
+    /// <summary>Reads <paramref name="text"/> of <paramref name="fileName"/> (<paramref name="key"/> names it for include cycles), its includes through <paramref name="reader"/>.</summary>
     internal static bool TryParse(string text, string fileName, string key, IncludeReader reader, PolicyParseOptions? options,
-        [NotNullWhen(true)] out SeccompPolicy? policy, [NotNullWhen(false)] out PolicyError? error)
-    {
-        try
-        {
-            var parser = new Parser(reader, options?.Architectures, SyscallGroups.Definitions);
-            policy = parser.ParsePolicy(text, fileName, key);
-            error = null;
-            return true;
-        }
-        catch (PolicySyntaxException e)
-        {
-            policy = null;
-            error = e.Error;
-            return false;
-        }
-    }
+        [NotNullWhen(true)] out SeccompPolicy? policy, [NotNullWhen(false)] out PolicyError? error) =>
+        new Parser(reader, options?.Architectures, SyscallGroups.Definitions).TryParsePolicy(text, fileName, key, out policy, out error);
 
     private static string FileKey(string fileName) => fileName.StartsWith('<') ? fileName : Path.GetFullPath(fileName);
 
@@ -165,18 +152,12 @@ public static class PolicyLanguage
     public static bool TryEvaluateConstant(string expression, out ulong value, [NotNullWhen(false)] out string? error)
     {
         ArgumentNullException.ThrowIfNull(expression);
-        try
-        {
-            value = new Parser((string _, string _, out string d, out string k, out string t, out string e) => { d = k = t = e = ""; return false; },
-                null, new Dictionary<string, GroupDefinition>()).EvaluateConstant(expression, "<argument>");
-            error = null;
+        var parser = new Parser((string _, string _, out string d, out string k, out string t, out string e) => { d = k = t = e = ""; return false; },
+            null, new Dictionary<string, GroupDefinition>());
+        error = null;
+        if (parser.TryEvaluateConstant(expression, "<argument>", out value, out var failure))
             return true;
-        }
-        catch (PolicySyntaxException e)
-        {
-            value = 0;
-            error = $"{e.Error.Line}:{e.Error.Column}: {e.Error.Message}";
-            return false;
-        }
+        error = $"{failure.Line}:{failure.Column}: {failure.Message}";
+        return false;
     }
 }

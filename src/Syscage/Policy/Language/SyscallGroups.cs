@@ -81,14 +81,8 @@ public static class SyscallGroups
     private static IReadOnlyDictionary<string, GroupDefinition> Load()
     {
         var parser = new Parser(NoIncludes, null, new Dictionary<string, GroupDefinition>(), groupsOnly: true);
-        try
-        {
-            parser.ParseGroups(ReadResource(ResourceName), "groups.policy");
-        }
-        catch (PolicySyntaxException e)
-        {
-            throw new InvalidOperationException($"the built-in groups do not parse: {e.Error}", e);
-        }
+        if (!parser.TryParseGroups(ReadResource(ResourceName), "groups.policy", out var error))
+            throw new InvalidOperationException($"the built-in groups do not parse: {error}");   // a bug in the embedded file
         return parser.Groups;
     }
 

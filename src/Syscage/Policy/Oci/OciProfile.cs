@@ -78,12 +78,28 @@ public sealed record OciProfile(
     string? ListenerMetadata,
     IReadOnlyList<OciWarning> Warnings);
 
+/// <summary>Why a profile can't be loaded, as the loader's Try methods report it: where, and what is wrong.</summary>
+/// <param name="File">The profile file.</param>
+/// <param name="Line">1-based line.</param>
+/// <param name="Column">1-based column.</param>
+/// <param name="JsonPath">The JSON path of the offending value (empty for the document).</param>
+/// <param name="Message">What is wrong.</param>
+internal sealed record OciProfileError(string File, int Line, int Column, string JsonPath, string Message)
+{
+    /// <summary><c>file:line:col: path: message</c>, without the path for the document itself.</summary>
+    public override string ToString() =>
+        string.Create(CultureInfo.InvariantCulture, $"{File}:{Line}:{Column}: {(JsonPath.Length > 0 ? JsonPath + ": " : "")}{Message}");
+
+    /// <summary>The exception the loader's throwing methods raise for this error.</summary>
+    public OciProfileException ToException() => new(File, Line, Column, JsonPath, Message);
+}
+
 /// <summary>A profile that can't be loaded; the message reads <c>file:line:col: path: what is wrong</c>.</summary>
 public sealed class OciProfileException : SyscageException
 {
     /// <summary>Creates the exception.</summary>
     public OciProfileException(string file, int line, int column, string path, string message)
-        : base(string.Create(CultureInfo.InvariantCulture, $"{file}:{line}:{column}: {(path.Length > 0 ? path + ": " : "")}{message}"))
+        : base(new OciProfileError(file, line, column, path, message).ToString())
     {
         File = file;
         Line = line;

@@ -130,16 +130,33 @@ public static class OciProfileLoader
 
     /// <summary>Loads a profile from its UTF-8 JSON bytes.</summary>
     /// <exception cref="OciProfileException">The profile is malformed or means nothing runc would accept.</exception>
-    public static OciProfile Parse(byte[] utf8, OciOptions? options = null)
+    public static OciProfile Parse(byte[] utf8, OciOptions? options = null) =>
+        TryParse(utf8, options, out var profile, out var error) ? profile : throw error.ToException();
+
+    /// <summary>Like <see cref="Parse(string, OciOptions?)"/>, but returns the error message instead of throwing.</summary>
+    public static bool TryParse(string json, OciOptions? options, [NotNullWhen(true)] out OciProfile? profile, [NotNullWhen(false)] out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        error = null;
+        if (TryParse(Encoding.UTF8.GetBytes(json), options, out profile, out var failure))
+            return true;
+        error = failure.ToString();
+        return false;
+    }
+
+    /// <summary>Loads a profile from its UTF-8 JSON bytes; on failure <paramref name="error"/> is the first error.</summary>
+    internal static bool TryParse(byte[] utf8, OciOptions? options, [NotNullWhen(true)] out OciProfile? profile, [NotNullWhen(false)] out OciProfileError? error)
     {
         ArgumentNullException.ThrowIfNull(utf8);
         options ??= new OciOptions();
+        profile = null;
         int invalid = JsonPositions.FirstInvalidUtf8(utf8);
         if (invalid >= 0)
         {
             var (line, column) = JsonPositions.At(utf8, invalid);
-            throw new OciProfileException(options.FileName, line, column, "",
+            error = new OciProfileError(options.FileName, line, column, "",
                 string.Create(CultureInfo.InvariantCulture, $"not valid UTF-8: byte 0x{utf8[invalid]:x2} (a profile is UTF-8 text)"));
+            return false;
         }
         JsonDocument document;
         try
@@ -148,30 +165,15 @@ public static class OciProfileLoader
         }
         catch (JsonException e)
         {
+            // System.Text.Json has no Try method: malformed JSON (or nesting past MaxJsonDepth) is only ever thrown.
             var (line, column) = JsonPositions.At(utf8, e.LineNumber ?? 0, e.BytePositionInLine ?? 0);
-            throw new OciProfileException(options.FileName, line, column, "", $"not valid JSON: {FirstSentence(e.Message)}");
+            error = new OciProfileError(options.FileName, line, column, "", $"not valid JSON: {FirstSentence(e.Message)}");
+            return false;
         }
         using (document)
         {
             var positions = JsonPositions.Scan(utf8, ReaderOptions);
-            return new Lowering(options, positions).Run(document.RootElement);
-        }
-    }
-
-    /// <summary>Like <see cref="Parse(string, OciOptions?)"/>, but returns the error message instead of throwing.</summary>
-    public static bool TryParse(string json, OciOptions? options, [NotNullWhen(true)] out OciProfile? profile, [NotNullWhen(false)] out string? error)
-    {
-        try
-        {
-            profile = Parse(json, options);
-            error = null;
-            return true;
-        }
-        catch (OciProfileException e)
-        {
-            profile = null;
-            error = e.Message;
-            return false;
+            return new Lowering(options, positions).TryRun(document.RootElement, out profile, out error);
         }
     }
 
@@ -187,50 +189,65 @@ public static class OciProfileLoader
         return message.TrimEnd();
     }
 
-    /// <summary>One load: the options, positions, warnings, and the walk over the document.</summary>
+    /// <summary>
+    /// One load: the options, positions, warnings, and the walk over the document. Try-first: a step that finds the
+    /// profile wrong records it (<see cref="Fail"/>) and returns false, and so does every caller.
+    /// </summary>
     private sealed class Lowering(OciOptions options, JsonPositions positions)
     {
         /// <summary>How many unknown syscall names get a did-you-mean hint; the CLI shows the first three warnings.</summary>
         private const int MaxSyscallHints = 16;
+        private readonly FirstError<OciProfileError> _errors = new();
         private readonly List<OciWarning> _warnings = [];
         private readonly HashSet<(string Path, string Message)> _misfits = [];
         private readonly string _file = options.FileName;
         private int _hinted;
 
-        public OciProfile Run(JsonElement root)
+        public bool TryRun(JsonElement root, [NotNullWhen(true)] out OciProfile? profile, [NotNullWhen(false)] out OciProfileError? error) =>
+            _errors.Outcome(Run(root, out profile), out error);
+
+        private bool Run(JsonElement root, [NotNullWhen(true)] out OciProfile? profile)
         {
+            profile = null;
             if (root.ValueKind != JsonValueKind.Object)
-                throw Error("", "a seccomp profile is a JSON object");
+                return Fail("", "a seccomp profile is a JSON object");
             var fields = Fields(root, "", TopLevelFields);
 
             // Default action.
-            uint? defaultErrnoRet = Optional(fields, "defaultErrnoRet") is { } der ? UInt16(der, "defaultErrnoRet") : null;
-            if (Optional(fields, "defaultAction") is not { } da || String(da, "defaultAction").Length == 0)
-                throw Error("defaultAction", "missing: a profile needs a defaultAction (e.g. SCMP_ACT_ERRNO)");
-            var defaultAction = Action(da, "defaultAction", defaultErrnoRet);
+            if (!OptionalUInt16(fields, "defaultErrnoRet", "defaultErrnoRet", out uint? defaultErrnoRet)
+                || !OptionalString(fields, "defaultAction", "defaultAction", out string? defaultName))
+                return false;
+            if (defaultName is not { Length: > 0 })
+                return Fail("defaultAction", "missing: a profile needs a defaultAction (e.g. SCMP_ACT_ERRNO)");
+            if (!Action(defaultName, "defaultAction", defaultErrnoRet, out var defaultAction))
+                return false;
             if (defaultAction.Kind == SeccompActionKind.UserNotif)
-                throw Error("defaultAction", "SCMP_ACT_NOTIFY cannot be the default action (runc refuses it: write(2) would be notified too)");
+                return Fail("defaultAction", "SCMP_ACT_NOTIFY cannot be the default action (runc refuses it: write(2) would be notified too)");
 
             // Architectures.
             var native = options.NativeArchitecture;
             var arches = new List<Architecture> { native };
-            void Cover(JsonElement name, string path)
+            bool Cover(JsonElement name, string path)
             {
-                var arch = ScmpArch(name, path);
+                if (!ScmpArch(name, path, out var arch, out string scmpName))
+                    return false;
                 if (arch is null)
-                    Warn(path, $"{String(name, path)} is not an architecture Syscage can filter; its calls get the bad-arch action");
+                    Warn(path, $"{scmpName} is not an architecture Syscage can filter; its calls get the bad-arch action");
                 else if (!arches.Contains(arch))
                     arches.Add(arch);
+                return true;
             }
-            var archList = NonEmptyArray(fields, "architectures", "architectures");
-            var archMap = NonEmptyArray(fields, "archMap", "archMap");
+            if (!NonEmptyArray(fields, "architectures", "architectures", out var archList)
+                || !NonEmptyArray(fields, "archMap", "archMap", out var archMap))
+                return false;
             if (archList is not null && archMap is not null)
-                throw Error("archMap", "'architectures' and 'archMap' were both given; use one of them (Docker refuses both)");
+                return Fail("archMap", "'architectures' and 'archMap' were both given; use one of them (Docker refuses both)");
             if (archList is { } list)
             {
                 int i = 0;
                 foreach (var a in list.EnumerateArray())
-                    Cover(a, Indexed("architectures", i++));
+                    if (!Cover(a, Indexed("architectures", i++)))
+                        return false;
             }
             else if (archMap is { } map)
             {
@@ -240,11 +257,12 @@ public static class OciProfileLoader
                 {
                     string path = Indexed("archMap", i++);
                     if (entry.ValueKind != JsonValueKind.Object)
-                        throw Error(path, "an archMap entry is an object with 'architecture' and 'subArchitectures'");
+                        return Fail(path, "an archMap entry is an object with 'architecture' and 'subArchitectures'");
                     var ef = Fields(entry, path, ArchMapFields);
                     if (Optional(ef, "architecture") is not { } mainEl)
-                        throw Error(path + ".architecture", "missing: the SCMP_ARCH_* name this entry is for");
-                    string main = String(mainEl, path + ".architecture");
+                        return Fail(path + ".architecture", "missing: the SCMP_ARCH_* name this entry is for");
+                    if (!String(mainEl, path + ".architecture", out string main))
+                        return false;
                     if (!ScmpArches.ContainsKey(main))
                         Warn(path + ".architecture", UnknownName("architecture", main, ScmpArches.Keys));
                     if (main != nativeScmp)
@@ -252,9 +270,12 @@ public static class OciProfileLoader
                     // Docker takes the first entry for the native architecture only.
                     if (Optional(ef, "subArchitectures") is { } subs)
                     {
+                        if (!Array(subs, path + ".subArchitectures", out var subList))
+                            return false;
                         int j = 0;
-                        foreach (var s in Array(subs, path + ".subArchitectures"))
-                            Cover(s, Indexed(path + ".subArchitectures", j++));
+                        foreach (var sub in subList)
+                            if (!Cover(sub, Indexed(path + ".subArchitectures", j++)))
+                                return false;
                     }
                     break;
                 }
@@ -264,39 +285,44 @@ public static class OciProfileLoader
             var flags = new List<string>();
             if (Optional(fields, "flags") is { } flagList)
             {
+                if (!Array(flagList, "flags", out var flagItems))
+                    return false;
                 int i = 0;
-                foreach (var f in Array(flagList, "flags"))
+                foreach (var f in flagItems)
                 {
                     string path = Indexed("flags", i++);
-                    string name = String(f, path);
+                    if (!String(f, path, out string name))
+                        return false;
                     if (!KnownFlags.Contains(name, StringComparer.Ordinal))
-                        throw Error(path, UnknownName("seccomp flag", name, KnownFlags));
+                        return Fail(path, UnknownName("seccomp flag", name, KnownFlags));
                     flags.Add(name);
                 }
             }
-            string? listenerPath = Optional(fields, "listenerPath") is { } lp ? String(lp, "listenerPath") : null;
-            string? listenerMetadata = Optional(fields, "listenerMetadata") is { } lm ? String(lm, "listenerMetadata") : null;
+            if (!OptionalString(fields, "listenerPath", "listenerPath", out string? listenerPath)
+                || !OptionalString(fields, "listenerMetadata", "listenerMetadata", out string? listenerMetadata))
+                return false;
 
             // Syscall entries.
             var entries = new List<OciSyscallEntry>();
             if (Optional(fields, "syscalls") is { } syscalls)
             {
+                if (!Array(syscalls, "syscalls", out var syscallItems))
+                    return false;
                 int i = 0;
-                foreach (var s in Array(syscalls, "syscalls"))
+                foreach (var s in syscallItems)
                 {
-                    var entry = Entry(s, i++);
+                    if (!Entry(s, i++, out var entry))
+                        return false;
                     if (entry is not null)
                         entries.Add(entry);
                 }
             }
-            if (entries.Any(e => e.Action.Kind == SeccompActionKind.UserNotif && e.Names.Contains("write")))
-            {
-                var bad = entries.First(e => e.Action.Kind == SeccompActionKind.UserNotif && e.Names.Contains("write"));
-                throw Error(Indexed("syscalls", bad.Index), "SCMP_ACT_NOTIFY cannot be used for write (runc refuses it: it writes the notification fd with it)");
-            }
+            if (entries.FirstOrDefault(e => e.Action.Kind == SeccompActionKind.UserNotif && e.Names.Contains("write")) is { } bad)
+                return Fail(Indexed("syscalls", bad.Index), "SCMP_ACT_NOTIFY cannot be used for write (runc refuses it: it writes the notification fd with it)");
 
             var policy = Lower(defaultAction, arches, entries);
-            return new OciProfile(policy, arches, entries, flags, listenerPath, listenerMetadata, _warnings);
+            profile = new OciProfile(policy, arches, entries, flags, listenerPath, listenerMetadata, _warnings);
+            return true;
         }
 
         /// <summary>Builds the IR: per covered architecture and syscall, the rules in the order that keeps runc + libseccomp's meaning.</summary>
@@ -386,24 +412,35 @@ public static class OciProfileLoader
             || condition is Condition.AllOf or Condition.Predicate
             && condition.Predicates().All(p => p.Op == ComparisonOp.MaskedEq && p.At(arch.Is64Bit).Mask == 0);
 
-        /// <summary>One <c>syscalls[i]</c>; null when its includes/excludes leave it out.</summary>
-        private OciSyscallEntry? Entry(JsonElement s, int index)
+        /// <summary>One <c>syscalls[i]</c>; <paramref name="entry"/> is null when its includes/excludes leave it out.</summary>
+        private bool Entry(JsonElement s, int index, out OciSyscallEntry? entry)
         {
+            entry = null;
             string path = Indexed("syscalls", index);
             if (s.ValueKind != JsonValueKind.Object)
-                throw Error(path, "a syscalls entry is an object with 'names' and 'action'");
+                return Fail(path, "a syscalls entry is an object with 'names' and 'action'");
             var f = Fields(s, path, SyscallFields);
 
-            // Includes and excludes, in moby's order.
-            if (Optional(f, "excludes") is { } ex && Filter(ex, path + ".excludes", exclude: true))
-                return null;
-            if (Optional(f, "includes") is { } inc && !Filter(inc, path + ".includes", exclude: false))
-                return null;
+            // Includes and excludes, in moby's order; an entry they leave out is no error, and no entry.
+            if (Optional(f, "excludes") is { } ex)
+            {
+                if (!Filter(ex, path + ".excludes", exclude: true, out bool excluded))
+                    return false;
+                if (excluded)
+                    return true;
+            }
+            if (Optional(f, "includes") is { } inc)
+            {
+                if (!Filter(inc, path + ".includes", exclude: false, out bool included))
+                    return false;
+                if (!included)
+                    return true;
+            }
 
-            string? single = Optional(f, "name") is { } nameEl ? String(nameEl, path + ".name") : null;
-            var namesEl = NonEmptyArray(f, "names", path + ".names");
+            if (!OptionalString(f, "name", path + ".name", out string? single) || !NonEmptyArray(f, "names", path + ".names", out var namesEl))
+                return false;
             if (single is { Length: > 0 } && namesEl is not null)
-                throw Error(path + ".name", "'name' and 'names' were both given; use one of them");
+                return Fail(path + ".name", "'name' and 'names' were both given; use one of them");
             var names = new List<string>();
             string sourcePath = path;
             if (single is { Length: > 0 })
@@ -417,103 +454,128 @@ public static class OciProfileLoader
                 foreach (var n in namesArray.EnumerateArray())
                 {
                     string np = Indexed(path + ".names", j++);
-                    string name = String(n, np);
+                    if (!String(n, np, out string name))
+                        return false;
                     if (name.Length == 0)
-                        throw Error(np, "empty string is not a valid syscall");
+                        return Fail(np, "empty string is not a valid syscall");
                     names.Add(name);
                 }
             }
             else
-                throw Error(path, "missing: 'names' (the syscalls this entry is for)");
+                return Fail(path, "missing: 'names' (the syscalls this entry is for)");
 
-            uint? errnoRet = Optional(f, "errnoRet") is { } er ? UInt16(er, path + ".errnoRet") : null;
+            if (!OptionalUInt16(f, "errnoRet", path + ".errnoRet", out uint? errnoRet))
+                return false;
             if (Optional(f, "action") is not { } act)
-                throw Error(path, "missing: 'action' (e.g. SCMP_ACT_ALLOW)");
-            var action = Action(act, path + ".action", errnoRet);
+                return Fail(path, "missing: 'action' (e.g. SCMP_ACT_ALLOW)");
+            if (!String(act, path + ".action", out string actionName) || !Action(actionName, path + ".action", errnoRet, out var action))
+                return false;
             if (errnoRet is not null && action.Kind is not (SeccompActionKind.Errno or SeccompActionKind.Trace))
                 Warn(path + ".errnoRet", $"errnoRet is only used with SCMP_ACT_ERRNO and SCMP_ACT_TRACE; ignored for {action}");
 
             var args = new List<OciArg>();
             if (Optional(f, "args") is { } argList)
             {
+                if (!Array(argList, path + ".args", out var argItems))
+                    return false;
                 int j = 0;
-                foreach (var a in Array(argList, path + ".args"))
-                    args.Add(Arg(a, Indexed(path + ".args", j++)));
+                foreach (var a in argItems)
+                {
+                    if (!Arg(a, Indexed(path + ".args", j++), out var arg))
+                        return false;
+                    args.Add(arg);
+                }
             }
             var (line, col) = positions.Find(path);
-            return new OciSyscallEntry(index, names, action, args, new PolicySource(_file, line, col, sourcePath));
+            entry = new OciSyscallEntry(index, names, action, args, new PolicySource(_file, line, col, sourcePath));
+            return true;
         }
 
-        private OciArg Arg(JsonElement a, string path)
+        private bool Arg(JsonElement a, string path, [NotNullWhen(true)] out OciArg? arg)
         {
+            arg = null;
             if (a.ValueKind != JsonValueKind.Object)
-                throw Error(path, "an argument comparison is an object with 'index', 'value', 'op'");
+                return Fail(path, "an argument comparison is an object with 'index', 'value', 'op'");
             var f = Fields(a, path, ArgFields);
             if (!f.TryGetValue("index", out var idx))
-                throw Error(path, "missing: 'index' (0..5)");
-            ulong index = UInt64(idx, path + ".index");
+                return Fail(path, "missing: 'index' (0..5)");
+            if (!UInt64(idx, path + ".index", out ulong index))
+                return false;
             if (index > 5)
-                throw Error(path + ".index", string.Create(CultureInfo.InvariantCulture, $"argument index {index} is out of range: a syscall has arguments 0..5"));
+                return Fail(path + ".index", string.Create(CultureInfo.InvariantCulture, $"argument index {index} is out of range: a syscall has arguments 0..5"));
             if (!f.TryGetValue("op", out var opEl))
-                throw Error(path, "missing: 'op' (e.g. SCMP_CMP_EQ)");
-            string opName = String(opEl, path + ".op");
+                return Fail(path, "missing: 'op' (e.g. SCMP_CMP_EQ)");
+            if (!String(opEl, path + ".op", out string opName))
+                return false;
             if (!Operators.TryGetValue(opName, out var op))
-                throw Error(path + ".op", UnknownName("operator", opName, Operators.Keys));
-            ulong value = Optional(f, "value") is { } v ? UInt64(v, path + ".value") : 0;
-            ulong valueTwo = Optional(f, "valueTwo") is { } v2 ? UInt64(v2, path + ".valueTwo") : 0;
-            return new OciArg((int)index, op, value, valueTwo);
+                return Fail(path + ".op", UnknownName("operator", opName, Operators.Keys));
+            if (!OptionalUInt64(f, "value", path + ".value", out ulong value) || !OptionalUInt64(f, "valueTwo", path + ".valueTwo", out ulong valueTwo))
+                return false;
+            arg = new OciArg((int)index, op, value, valueTwo);
+            return true;
         }
 
         /// <summary>
-        /// For excludes: true when any of its conditions holds (the entry is left out). For includes: true when all
-        /// of them hold (the entry applies).
+        /// For excludes: <paramref name="holds"/> is true when any of its conditions holds (the entry is left out). For
+        /// includes: true when all of them hold (the entry applies).
         /// </summary>
-        private bool Filter(JsonElement filter, string path, bool exclude)
+        private bool Filter(JsonElement filter, string path, bool exclude, out bool holds)
         {
+            holds = false;
             if (filter.ValueKind != JsonValueKind.Object)
-                throw Error(path, "includes/excludes is an object with 'caps', 'arches', 'minKernel'");
+                return Fail(path, "includes/excludes is an object with 'caps', 'arches', 'minKernel'");
             var f = Fields(filter, path, FilterFields);
             string host = OciOptions.DockerArchName(options.NativeArchitecture);
 
             bool archHit = false, archGiven = false;
             if (Optional(f, "arches") is { } arches)
             {
+                if (!Array(arches, path + ".arches", out var archItems))
+                    return false;
                 int i = 0;
-                foreach (var a in Array(arches, path + ".arches"))
+                foreach (var a in archItems)
                 {
                     archGiven = true;
-                    archHit |= String(a, Indexed(path + ".arches", i++)) == host;
+                    if (!String(a, Indexed(path + ".arches", i++), out string arch))
+                        return false;
+                    archHit |= arch == host;
                 }
             }
             bool capsAny = false, capsAll = true;
             if (Optional(f, "caps") is { } caps)
             {
+                if (!Array(caps, path + ".caps", out var capItems))
+                    return false;
                 int i = 0;
-                foreach (var c in Array(caps, path + ".caps"))
+                foreach (var c in capItems)
                 {
-                    bool held = options.Capabilities.Contains(String(c, Indexed(path + ".caps", i++)));
+                    if (!String(c, Indexed(path + ".caps", i++), out string cap))
+                        return false;
+                    bool held = options.Capabilities.Contains(cap);
                     capsAny |= held;
                     capsAll &= held;
                 }
             }
             bool? kernelAtLeast = null;
-            if (Optional(f, "minKernel") is { } mk && String(mk, path + ".minKernel") is { Length: > 0 } min)
+            if (!OptionalString(f, "minKernel", path + ".minKernel", out string? min))
+                return false;
+            if (min is { Length: > 0 })
             {
                 if (!KernelVersion.TryParse(min, out var wanted))
-                    throw Error(path + ".minKernel", $"'{min}' is not a kernel version (e.g. \"4.8\" or \"5.10.0\")");
+                    return Fail(path + ".minKernel", $"'{min}' is not a kernel version (e.g. \"4.8\" or \"5.10.0\")");
                 if (!KernelVersion.TryParse(options.KernelVersion, out var current))
-                    throw Error(path + ".minKernel", $"the kernel version to compare with, '{options.KernelVersion}', is not a kernel version");
+                    return Fail(path + ".minKernel", $"the kernel version to compare with, '{options.KernelVersion}', is not a kernel version");
                 kernelAtLeast = current >= wanted;
             }
-            return exclude
+            holds = exclude
                 ? (archGiven && archHit) || capsAny || kernelAtLeast == true
                 : (!archGiven || archHit) && capsAll && kernelAtLeast != false;
+            return true;
         }
 
-        private SeccompAction Action(JsonElement element, string path, uint? errnoRet)
+        private bool Action(string name, string path, uint? errnoRet, out SeccompAction action)
         {
-            string name = String(element, path);
-            return name switch
+            SeccompAction? known = name switch
             {
                 "SCMP_ACT_KILL" or "SCMP_ACT_KILL_THREAD" => SeccompAction.KillThread,
                 "SCMP_ACT_KILL_PROCESS" => SeccompAction.KillProcess,
@@ -524,18 +586,24 @@ public static class OciProfileLoader
                 "SCMP_ACT_ALLOW" => SeccompAction.Allow,
                 "SCMP_ACT_LOG" => SeccompAction.Log,
                 "SCMP_ACT_NOTIFY" => SeccompAction.UserNotif,
-                _ => throw Error(path, UnknownName("action", name, ActionNames)),
+                _ => null,
             };
+            action = known ?? SeccompAction.Allow;
+            return known is not null || Fail(path, UnknownName("action", name, ActionNames));
         }
 
-        private Architecture? ScmpArch(JsonElement element, string path)
+        /// <summary>An <c>SCMP_ARCH_*</c> name: <paramref name="arch"/> is null for one Syscage has no table for.</summary>
+        private bool ScmpArch(JsonElement element, string path, out Architecture? arch, out string name)
         {
-            string name = String(element, path);
+            arch = null;
+            if (!String(element, path, out name))
+                return false;
             if (name == "SCMP_ARCH_NATIVE")
-                return options.NativeArchitecture;
-            if (!ScmpArches.TryGetValue(name, out var arch))
-                throw Error(path, UnknownName("architecture", name, ScmpArches.Keys));
-            return arch;
+            {
+                arch = options.NativeArchitecture;
+                return true;
+            }
+            return ScmpArches.TryGetValue(name, out arch) || Fail(path, UnknownName("architecture", name, ScmpArches.Keys));
         }
 
         private static string ScmpName(Architecture arch) =>
@@ -564,27 +632,80 @@ public static class OciProfileLoader
         private static JsonElement? Optional(Dictionary<string, JsonElement> fields, string name) =>
             fields.TryGetValue(name, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;
 
-        /// <summary>A field that must be an array when given; null when it is absent, JSON null or empty.</summary>
-        private JsonElement? NonEmptyArray(Dictionary<string, JsonElement> fields, string name, string path) =>
-            Optional(fields, name) is { } value && Array(value, path).Any() ? value : null;
-
-        private JsonElement.ArrayEnumerator Array(JsonElement element, string path) =>
-            element.ValueKind == JsonValueKind.Array ? element.EnumerateArray() : throw Error(path, $"expected an array, found {Kind(element)}");
-
-        private string String(JsonElement element, string path) =>
-            element.ValueKind == JsonValueKind.String ? element.GetString()! : throw Error(path, $"expected a string, found {Kind(element)}");
-
-        private ulong UInt64(JsonElement element, string path) =>
-            element.ValueKind == JsonValueKind.Number && element.TryGetUInt64(out ulong v) ? v
-            : throw Error(path, element.ValueKind == JsonValueKind.Number
-                ? $"{element.GetRawText()} is not an unsigned 64-bit integer (write negative values as their two's complement, e.g. 18446744073709551615 for -1)"
-                : $"expected a number, found {Kind(element)}");
-
-        private uint UInt16(JsonElement element, string path)
+        /// <summary>A string field, or null when it is absent or JSON null.</summary>
+        private bool OptionalString(Dictionary<string, JsonElement> fields, string name, string path, out string? value)
         {
-            ulong v = UInt64(element, path);
-            return v <= ushort.MaxValue ? (uint)v
-                : throw Error(path, string.Create(CultureInfo.InvariantCulture, $"{v} does not fit the 16 data bits of a seccomp return value (0..65535)"));
+            value = null;
+            return Optional(fields, name) is not { } element || String(element, path, out value);
+        }
+
+        /// <summary>A number field, or 0 when it is absent or JSON null.</summary>
+        private bool OptionalUInt64(Dictionary<string, JsonElement> fields, string name, string path, out ulong value)
+        {
+            value = 0;
+            return Optional(fields, name) is not { } element || UInt64(element, path, out value);
+        }
+
+        /// <summary>A field holding a seccomp return value (0..65535), or null when it is absent or JSON null.</summary>
+        private bool OptionalUInt16(Dictionary<string, JsonElement> fields, string name, string path, out uint? value)
+        {
+            value = null;
+            if (Optional(fields, name) is not { } element)
+                return true;
+            if (!UInt16(element, path, out uint v))
+                return false;
+            value = v;
+            return true;
+        }
+
+        /// <summary>A field that must be an array when given; <paramref name="value"/> is null when it is absent, JSON null or empty.</summary>
+        private bool NonEmptyArray(Dictionary<string, JsonElement> fields, string name, string path, out JsonElement? value)
+        {
+            value = null;
+            if (Optional(fields, name) is not { } element)
+                return true;
+            if (!Array(element, path, out var items))
+                return false;
+            if (items.Any())
+                value = element;
+            return true;
+        }
+
+        private bool Array(JsonElement element, string path, out JsonElement.ArrayEnumerator items)
+        {
+            items = default;
+            if (element.ValueKind != JsonValueKind.Array)
+                return Fail(path, $"expected an array, found {Kind(element)}");
+            items = element.EnumerateArray();
+            return true;
+        }
+
+        private bool String(JsonElement element, string path, out string value)
+        {
+            value = "";
+            if (element.ValueKind != JsonValueKind.String)
+                return Fail(path, $"expected a string, found {Kind(element)}");
+            value = element.GetString()!;
+            return true;
+        }
+
+        private bool UInt64(JsonElement element, string path, out ulong value)
+        {
+            value = 0;
+            return element.ValueKind == JsonValueKind.Number && element.TryGetUInt64(out value)
+                || Fail(path, element.ValueKind == JsonValueKind.Number
+                    ? $"{element.GetRawText()} is not an unsigned 64-bit integer (write negative values as their two's complement, e.g. 18446744073709551615 for -1)"
+                    : $"expected a number, found {Kind(element)}");
+        }
+
+        private bool UInt16(JsonElement element, string path, out uint value)
+        {
+            value = 0;
+            if (!UInt64(element, path, out ulong v))
+                return false;
+            value = (uint)v;
+            return v <= ushort.MaxValue
+                || Fail(path, string.Create(CultureInfo.InvariantCulture, $"{v} does not fit the 16 data bits of a seccomp return value (0..65535)"));
         }
 
         private static string Kind(JsonElement e) => e.ValueKind switch
@@ -605,10 +726,11 @@ public static class OciProfileLoader
 
         private static string Indexed(string path, int i) => string.Create(CultureInfo.InvariantCulture, $"{path}[{i}]");
 
-        private OciProfileException Error(string path, string message)
+        /// <summary>Records the error at <paramref name="path"/> (its line and column); false.</summary>
+        private bool Fail(string path, string message)
         {
             var (line, col) = positions.Find(path);
-            return new OciProfileException(_file, line, col, path, message);
+            return _errors.Fail(new OciProfileError(_file, line, col, path, message));
         }
 
         private void Warn(string path, string message)
