@@ -29,6 +29,7 @@ public partial class SignalTests
         var watch = Stopwatch.StartNew();
         while (Count(file, signal) < count && watch.Elapsed < TimeSpan.FromSeconds(20))
             Thread.Sleep(5);
+        Assert.True(Count(file, signal) >= count, $"signal {signal} arrived {Count(file, signal)} times, expected {count}, within 20 s:\n{File.ReadAllText(file)}");
         Thread.Sleep(50); // a duplicate would come right after
     }
 
@@ -66,6 +67,26 @@ public partial class SignalTests
                 p.Kill(true);
         }
         Assert.Equal(0, p.ExitCode);
+    }
+
+    [Fact]
+    public void A_signal_that_arrives_while_the_command_is_launched_reaches_it_once_started()
+    {
+        // Forwarding used to start only after the launch: a SIGUSR1 in between ended syscage (its default action)
+        // and the tree with it. Here the signals are sent before the command exists, deterministically.
+        string file = Path.Combine(Attack.Scratch(), "early");
+        string host = Path.Combine(AppContext.BaseDirectory, "Syscage.SandboxHost.dll");
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { host, "early-signal", Attack.Attacker, file })
+            psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        string stderr = p.StandardError.ReadToEnd();
+        Assert.True(p.WaitForExit(60_000));
+        string text = File.Exists(file) ? File.ReadAllText(file) : "(no file)";
+        Assert.True(p.ExitCode == 0, $"host exit {p.ExitCode}\n{stdout.Result}\n{stderr}\n{text}");
+        Assert.Equal(1, Count(file, 10));
+        Assert.Equal(1, Count(file, 12));
     }
 
     [Fact]

@@ -10,6 +10,13 @@ using Architecture = Syscage.Abi.Architecture;
 //   Starts THREADS threads, then sandboxes the whole process with a policy that answers syscall NR with
 //   ERRNO(ERRNO) (everything else allowed), then has every thread — and a thread started afterwards — make
 //   the call and print "thread <i> errno <e>". Exit 0 if it got that far.
+// Syscage.SandboxHost early-signal ATTACKER FILE
+//   Catches signals for a command that does not exist yet (SignalForwarding.Start), sends itself SIGUSR1 and SIGUSR2,
+//   then starts ATTACKER signals FILE under an allow-all filter and attaches: both signals must reach the command
+//   (once each) instead of ending this process. Exit 0 when the command ended normally.
+if (args[0] == "early-signal")
+    return EarlySignal(args[1], args[2]);
+
 int threads = int.Parse(args[0]);
 int nr = int.Parse(args[1]);
 ushort errno = ushort.Parse(args[2]);
@@ -48,6 +55,26 @@ foreach (var line in results)
 Console.WriteLine($"main errno {Call(nr)}");
 return 0;
 
+static int EarlySignal(string attacker, string file)
+{
+    using var forwarding = Syscage.Supervision.SignalForwarding.Start();
+    foreach (int signal in new[] { Signals.SIGUSR1, Signals.SIGUSR2 })
+        if (Native.kill(Environment.ProcessId, signal) != 0)
+            return 2;
+    Thread.Sleep(200); // the runtime's signal thread has run the handlers: with no command yet, they are kept
+    var allow = PolicyCompiler.Compile(new PolicyBuilder(SeccompAction.Allow, Architecture.X86_64).Build());
+    using var process = SandboxedProcess.Start(allow, new SandboxedProcessStartInfo(attacker, "signals", file));
+    forwarding.Attach(process);
+    var watch = System.Diagnostics.Stopwatch.StartNew();
+    while (watch.Elapsed < TimeSpan.FromSeconds(30) && !(File.Exists(file) && File.ReadAllText(file).Contains($"sig {Signals.SIGUSR2}\n", StringComparison.Ordinal)))
+        Thread.Sleep(10);
+    Thread.Sleep(100); // a duplicate would come right after
+    File.WriteAllText(file + ".quit", "");
+    var exit = process.WaitForExit();
+    Console.WriteLine(File.ReadAllText(file));
+    return exit.ExitCode == 0 ? 0 : 1;
+}
+
 static int Call(int nr)
 {
     long rc = Native.syscall(nr, 0, 0, 0);
@@ -58,4 +85,7 @@ internal static partial class Native
 {
     [LibraryImport("libc", SetLastError = true)]
     internal static partial long syscall(long nr, long a, long b, long c);
+
+    [LibraryImport("libc", SetLastError = true)]
+    internal static partial int kill(int pid, int signal);
 }

@@ -105,19 +105,25 @@ public sealed class SandboxSession : IDisposable
             launched?.Invoke(context);
             return SupervisorGuard.Create(context, supervised);
         };
-        var process = SandboxedProcess.Start(filter, info);
+        // Signals are caught from before the start: one that arrives while the command is being launched is passed on
+        // once it runs, instead of ending this process with its default action.
+        var forwarding = options.ForwardSignals ? SignalForwarding.Start() : null;
+        SandboxedProcess? process = null;
         NotificationSupervisor? supervisor = null;
         try
         {
+            process = SandboxedProcess.Start(filter, info);
             if (options.Handler is { } handler && process.Listener is { } listener)
                 supervisor = new NotificationSupervisor(listener, handler, options.Supervisor).Start();
         }
         catch
         {
-            process.Dispose();
+            process?.Dispose();
+            forwarding?.Dispose();
             throw;
         }
-        return new SandboxSession(process, supervisor, options.ForwardSignals ? SignalForwarding.Start(process) : null) { Filter = filter };
+        forwarding?.Attach(process);
+        return new SandboxSession(process, supervisor, forwarding) { Filter = filter };
     }
 
     private static bool SamePolicy(SeccompPolicy a, SeccompPolicy b) =>

@@ -29,8 +29,11 @@ internal sealed class SignalForwarding : IDisposable
         Signals.SIGRTMIN, Signals.SIGRTMIN + 1, Signals.SIGRTMIN + 2,
     ];
     private readonly List<PosixSignalRegistration> _registrations = [];
+    private readonly Lock _gate = new();
+    private readonly List<int> _early = [];
+    private SandboxedProcess? _target;
 
-    private SignalForwarding(SandboxedProcess process)
+    private SignalForwarding()
     {
         foreach (int signal in Forwarded)
         {
@@ -40,7 +43,7 @@ internal sealed class SignalForwarding : IDisposable
                 _registrations.Add(PosixSignalRegistration.Create((PosixSignal)signal, c =>
                 {
                     c.Cancel = !keep;
-                    Forward(process, signal);
+                    Received(signal);
                 }));
             }
             catch (IOException)
@@ -53,11 +56,40 @@ internal sealed class SignalForwarding : IDisposable
     /// <summary>The signals passed on (for documentation and tests).</summary>
     public static IEnumerable<int> Forwarded => Enumerable.Range(1, Signals.Last).Where(s => !NotForwarded.Contains(s));
 
-    /// <summary>Starts passing signals on to <paramref name="process"/>; dispose to stop.</summary>
-    public static SignalForwarding Start(SandboxedProcess process)
+    /// <summary>
+    /// Starts catching the signals, before the command exists: those received until <see cref="Attach"/> are kept and
+    /// passed on then, in order. Dispose to stop.
+    /// </summary>
+    public static SignalForwarding Start() => new();
+
+    /// <summary>Passes the signals received so far, and every one from now on, to <paramref name="process"/>.</summary>
+    public void Attach(SandboxedProcess process)
     {
         ArgumentNullException.ThrowIfNull(process);
-        return new SignalForwarding(process);
+        int[] early;
+        lock (_gate)
+        {
+            _target = process;
+            early = [.. _early];
+            _early.Clear();
+        }
+        foreach (int signal in early)
+            Forward(process, signal);
+    }
+
+    private void Received(int signal)
+    {
+        SandboxedProcess? target;
+        lock (_gate)
+        {
+            target = _target;
+            if (target is null)
+            {
+                _early.Add(signal);
+                return;
+            }
+        }
+        Forward(target, signal);
     }
 
     private static void Forward(SandboxedProcess process, int signal)
