@@ -9,7 +9,8 @@ namespace Syscage.Policy;
 /// Says why a policy decides what it does for one call (<c>syscage explain POLICY SYSCALL [ARGS]</c>): which
 /// architecture section was consulted, which rules of the syscall were tried with the truth of every predicate (and,
 /// for a comparison made on the low bits of its argument only, why: <c>domain is int: compared on its low 32 bits</c>),
-/// which rule decided and where it was written (<see cref="PolicySource"/>), or that the default or bad-arch action applied.
+/// which rule decided and where it was written (<see cref="PolicySource"/>), or that the default or bad-arch action applied,
+/// or that the number is past the newest syscall the policy knows on the architecture (<see cref="SeccompPolicy.Newer"/>).
 /// The verdict is the reference evaluator's (<see cref="SeccompPolicy.Evaluate"/>).
 /// </summary>
 /// <example>
@@ -61,6 +62,19 @@ public static class PolicyExplainer
                 .Append(arch is null ? "" : $" ({(data.Arch == Architecture.X86_64.AuditArch ? "x32" : arch.Name)})")
                 .Append(" is not covered by the policy (it covers ").Append(covered).Append(")\n");
             w.Append("decision: ").Append(Describe(decision.Action)).Append(" (the bad-arch action)\n");
+            return w.ToString();
+        }
+
+        if (decision.Reason == DecisionReason.Newer)
+        {
+            var newer = policy.Newer!;
+            uint newest = newer.NewestOn(section.Architecture)!.Value;
+            string newestName = section.Architecture.Syscalls.TryGetName(unchecked((int)newest), out var nn) ? nn + ", " : "";
+            w.Append(Invariant($"section {section.Architecture.Name}: nr {unchecked((uint)data.Nr)} is past the newest syscall {newer.Basis} on {section.Architecture.Name} ({newestName}nr {newest})\n"));
+            w.Append("decision: ").Append(Describe(decision.Action));
+            if (newer.Source is { } from)
+                w.Append(from.Line > 0 ? $" by {from.Text ?? "newer-syscalls"} at {from}" : $", {from.Text ?? "as asked"}");
+            w.Append(" (a syscall newer than the policy: programs fall back)\n");
             return w.ToString();
         }
 

@@ -25,7 +25,7 @@ internal delegate bool IncludeReader(string includingFile, string path, out stri
 /// </summary>
 internal sealed class Parser
 {
-    private static readonly string[] Keywords = ["default", "bad-arch", "arch", "include", "group"];
+    private static readonly string[] Keywords = ["default", "bad-arch", "newer-syscalls", "arch", "include", "group"];
     private static readonly string[] ActionNames = ["ALLOW", "KILL_PROCESS", "KILL_THREAD", "KILL", "TRAP", "ERRNO", "TRACE", "LOG", "NOTIFY", "USER_NOTIF", "EBPF"];
 
     private readonly IncludeReader _reader;
@@ -35,7 +35,7 @@ internal sealed class Parser
     private readonly HashSet<string> _included = new(StringComparer.Ordinal);
     private readonly List<string> _includeStack = [];
 
-    private (SeccompAction Action, PolicySource At)? _default, _badArch;
+    private (SeccompAction Action, PolicySource At)? _default, _badArch, _newer;
     private (List<Architecture> Arches, PolicySource At)? _arches;
     private PolicyBuilder? _builder;
     private PolicySource? _firstRule;
@@ -69,6 +69,8 @@ internal sealed class Parser
         builder.DefaultAction = _default.Value.Action;
         if (_badArch is { } b)
             builder.BadArchAction = b.Action;
+        if (_newer is { } n)
+            builder.PastNewestKnown(n.Action, n.At);
         builder.Name = fileName;
         return builder.Build();
     }
@@ -201,7 +203,7 @@ internal sealed class Parser
     {
         var first = Peek();
         if (first.Kind != TokenKind.Ident)
-            throw Fail(first, $"expected an action (ALLOW, ERRNO(EPERM), ...) or a keyword (default, arch, include, group) but found {first.Describe()}");
+            throw Fail(first, $"expected an action (ALLOW, ERRNO(EPERM), ...) or a keyword (default, bad-arch, newer-syscalls, arch, include, group) but found {first.Describe()}");
         string word = first.Text.ToLowerInvariant();
         if (_groupsOnly && word != "group")
             throw Fail(first, "this file may only define groups");
@@ -219,6 +221,18 @@ internal sealed class Parser
                 NoHandler(first, h2);
                 EndOfStatement();
                 return;
+            case "newer-syscalls" or "newer_syscalls":
+            {
+                _i++;
+                int start = _i;
+                var action = Action(out RuleRoute? h3);
+                SetOnce(ref _newer, first, "newer-syscalls action", action);
+                NoHandler(first, h3);
+                // Keep the line for explanations: "by newer-syscalls ERRNO(ENOSYS) at default.policy:17".
+                _newer = (action, Source(first) with { Text = first.Text + " " + TextOf(start, _i) });
+                EndOfStatement();
+                return;
+            }
             case "arch":
                 ArchStatement(first);
                 return;
@@ -237,7 +251,9 @@ internal sealed class Parser
     private void NoHandler(Token at, RuleRoute? route)
     {
         if (route is not null)
-            throw Fail(at, "a handler name only makes sense on a rule, not on the default or bad-arch action");
+            throw Fail(at, at.Text.StartsWith("newer", StringComparison.OrdinalIgnoreCase)
+                ? "a handler name only makes sense on a rule, not on the newer-syscalls action"
+                : "a handler name only makes sense on a rule, not on the default or bad-arch action");
     }
 
     private void SetOnce(ref (SeccompAction, PolicySource)? slot, Token at, string what, SeccompAction action)

@@ -41,6 +41,14 @@ public sealed record OciOptions
     /// </summary>
     public Architecture NativeArchitecture { get; init; } = Architecture.Native;
 
+    /// <summary>
+    /// Whether calls past the largest syscall number the profile names on their architecture get ERRNO(ENOSYS), as runc
+    /// makes them (its ENOSYS stub, <c>libcontainer/seccomp/patchbpf</c>) unless the default action is ALLOW, LOG or
+    /// TRACE: <see cref="SeccompPolicy.Newer"/>. Default true, runc's meaning; false gives the profile the meaning it has
+    /// to libseccomp alone (what <c>bpf-sim</c> and other libseccomp users see).
+    /// </summary>
+    public bool RuncEnosysStub { get; init; } = true;
+
     /// <summary>The file name used in messages and rule sources (default <c>profile.json</c>).</summary>
     public string FileName { get; init; } = "profile.json";
 
