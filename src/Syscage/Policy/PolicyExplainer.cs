@@ -70,11 +70,11 @@ public static class PolicyExplainer
             var newer = policy.Newer!;
             uint newest = newer.NewestOn(section.Architecture)!.Value;
             string newestName = section.Architecture.Syscalls.TryGetName(unchecked((int)newest), out var nn) ? nn + ", " : "";
-            w.Append(Invariant($"section {section.Architecture.Name}: nr {unchecked((uint)data.Nr)} is past the newest syscall {newer.Basis} on {section.Architecture.Name} ({newestName}nr {newest})\n"));
+            w.Append(Invariant($"section {section.Architecture.Name}: nr {Number(data.Nr)} is past the newest syscall {newer.Basis} on {section.Architecture.Name} ({newestName}nr {Number(unchecked((int)newest))})\n"));
             w.Append("decision: ").Append(Describe(decision.Action));
             if (newer.Source is { } from)
-                w.Append(from.Line > 0 ? $" by {from.Text ?? "newer-syscalls"} at {from}" : $", {from.Text ?? "as asked"}");
-            w.Append(" (a syscall newer than the policy: programs fall back)\n");
+                w.Append(from.Line > 0 ? $" by {from.Text ?? "newer-syscalls"} at {from}" : $", {from.Text ?? "for syscalls newer than the policy"}");
+            w.Append('\n');
             return w.ToString();
         }
 
@@ -228,6 +228,9 @@ public static class PolicyExplainer
                 break;
         }
     }
+
+    /// <summary>A syscall number as the kernel's <c>int</c> and, when large or negative, as the filter's <c>u32</c> in hex.</summary>
+    private static string Number(int nr) => nr is >= 0 and < 0x1000 ? Invariant($"{nr}") : Invariant($"{nr} (0x{unchecked((uint)nr):x})");
 
     private static string ArgLabel(Syscall? syscall, int index) =>
         syscall is not null && index < syscall.ArgNames.Count ? syscall.ArgNames[index] : Invariant($"arg{index}");

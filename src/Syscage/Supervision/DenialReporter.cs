@@ -79,7 +79,7 @@ public sealed class DenialReporter
         {
             DecisionReason.Rule => decision.Rule?.Source?.ToString() ?? $"a rule of {Policy.Name}",
             DecisionReason.Default => $"the default action of {Policy.Name}",
-            DecisionReason.Newer => $"{Policy.Name}, past the newest syscall {Policy.Newer!.Basis}",
+            DecisionReason.Newer => $"{(Policy.Newer!.Source is { Line: > 0 } at ? at.ToString() : Policy.Name)} (past the newest syscall {Policy.Newer.Basis} on {decision.Section!.Architecture.Name})",
             _ => $"the bad-arch action of {Policy.Name}",
         };
         string what = action.Kind switch
