@@ -97,7 +97,11 @@ public static class OciProfileLoader
         ["SCMP_CMP_MASKED_EQ"] = ComparisonOp.MaskedEq,
     };
 
-    /// <summary>The filter flags the runtime spec defines (runc refuses others).</summary>
+    /// <summary>
+    /// The filter flags the runtime spec defines. runc 1.1–1.3 knows TSYNC (and ignores it), LOG and SPEC_ALLOW, and
+    /// refuses WAIT_KILLABLE_RECV ("is not known to runc", <c>libcontainer/seccomp/seccomp_linux.go</c>: <c>setFlag</c>);
+    /// Syscage applies it (it needs a NOTIFY entry: the kernel wants a listener with it).
+    /// </summary>
     private static readonly string[] KnownFlags =
     [
         "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
