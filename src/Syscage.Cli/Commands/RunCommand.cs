@@ -72,7 +72,7 @@ public static class RunCommand
         var log = TextWriter.Synchronized(stderr);
         var request = new RunRequest(command) { Log = log, LogDenials = logDenials, Source = $"policy '{policy}'" };
         SeccompPolicy? loaded = null;
-        var flags = Kernel.FilterFlags.None;
+        IReadOnlyList<string> flags = [];
         if (policy is not null && PolicyInputs.IsProgram(policy))
         {
             if (oci is { Given: true })
@@ -87,8 +87,8 @@ public static class RunCommand
         {
             var input = PolicyInputs.Load(policy, warnings: stderr, oci: oci);
             loaded = input.Policy;
-            flags = CommandRun.FilterFlagsOf(input.FilterFlags);
-            if (withPrograms && flags != Kernel.FilterFlags.None)
+            flags = input.FilterFlags;
+            if (withPrograms && flags.Count > 0)
                 throw new CliException(ExitCode.Usage, $"{policy}: its flags ({string.Join(", ", input.FilterFlags)}) can't be applied with --ebpf, whose filter is the programs' and the policy's together");
         }
         else if (oci is { Given: true })
@@ -97,7 +97,7 @@ public static class RunCommand
         {
             if (loaded?.Rules.FirstOrDefault(r => r.Route is ProgramRoute) is { Route: ProgramRoute missing } rule)
                 throw new CliException(ExitCode.Usage, $"{rule.Source?.ToString() ?? policy}: EBPF({missing.Name}) needs the program: add --ebpf {missing.Name}=FILE.o");
-            return Finish(stderr, loaded is null ? CommandRun.Run(request) : CommandRun.Run(request with { Policy = loaded, FilterFlags = flags }));
+            return Finish(stderr, loaded is null ? CommandRun.Run(request) : CommandRun.Run((request with { Policy = loaded }).WithFilterFlags(flags)));
         }
 
         var programs = EbpfInputs.Load(ebpf!.Programs, ebpf.Knobs);

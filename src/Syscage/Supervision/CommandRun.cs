@@ -45,6 +45,10 @@ public sealed record RunRequest(IReadOnlyList<string> Command)
     /// <see cref="CommandRun.FilterFlagsOf"/>); see <see cref="SessionOptions.FilterFlags"/>.
     /// </summary>
     public FilterFlags FilterFlags { get; init; }
+
+    /// <summary>This request with the filter flags an OCI profile's <c>flags</c> names (<see cref="CommandRun.FilterFlagsOf"/>).</summary>
+    /// <exception cref="ArgumentException">A name is not a seccomp filter flag.</exception>
+    public RunRequest WithFilterFlags(IEnumerable<string> names) => this with { FilterFlags = CommandRun.FilterFlagsOf(names) };
 }
 
 /// <summary>How a run ended.</summary>
