@@ -61,7 +61,8 @@ public class HybridSplitTests
     /// <summary>NOTIFY(name) rules become EBPF(name) rules (the IR form: a program route).</summary>
     private static SeccompPolicy RouteToPrograms(SeccompPolicy p) => new(p.DefaultAction, p.BadArchAction,
         p.Sections.Select(s => new ArchitecturePolicy(s.Architecture, s.Syscalls.ToDictionary(kv => kv.Key,
-            kv => (IReadOnlyList<Rule>)[.. kv.Value.Select(r => r.Handler is { } h && h != "log" ? r with { Route = RuleRoute.Program(h) } : r)]))), p.Name);
+            kv => (IReadOnlyList<Rule>)[.. kv.Value.Select(r => r.Handler is { } h && h != "log" ? r with { Route = RuleRoute.Program(h) } : r)]))), p.Name)
+        { Newer = p.Newer };
 
     /// <summary>Inputs: every architecture, table numbers and edges, argument edges and random values.</summary>
     private static IEnumerable<SeccompData> Inputs(int seed, int randomCount, IEnumerable<ulong> interesting)
@@ -265,6 +266,25 @@ public class HybridSplitTests
         Assert.Equal(SeccompAction.Allow, Interpreter.Run(filter.Filter, new SeccompData(110, Architecture.X86_64.AuditArch)).Action);
         Assert.Equal(SeccompAction.Errno(1), Interpreter.Run(filter.Filter, new SeccompData(39, Architecture.X86_64.AuditArch)).Action);
         Assert.Equal(SeccompAction.UserNotif, Interpreter.Run(filter.Filter, new SeccompData(257, Architecture.X86_64.AuditArch)).Action);
+    }
+
+    [Fact]
+    public void PolicyRules_WithSyscallsNewerThanThePolicy()
+    {
+        // The policy's ENOSYS past the newest syscall joins the split like its other verdicts: the kernel half answers
+        // it, and the numbers past the table entries (up to 1023) and beyond get it too.
+        var elf = Clang.Sample("fault_inject");
+        const string policy = """
+            default KILL_PROCESS
+            newer-syscalls ERRNO(ENOSYS)
+            ALLOW getppid, close, exit_group
+            NOTIFY(inject) openat if arg0 != 5
+            """;
+        var knobs = new Dictionary<string, ulong> { ["target_nr"] = 257, ["nth"] = 2 };
+        var (_, _, filter) = Differential(() => Load(elf, knobs, policy, "inject"), random: 500, interesting: [2000, 0x4000_0400, 0x8000_0000]);
+        foreach (int nr in (int[])[1000, 2000, -1, int.MinValue, 0x4000_0400])
+            Assert.Equal(SeccompAction.Errno(38), Interpreter.Run(filter.Filter, new SeccompData(nr, Architecture.X86_64.AuditArch)).Action);
+        Assert.Equal(SeccompAction.KillProcess, Interpreter.Run(filter.Filter, new SeccompData(39, Architecture.X86_64.AuditArch)).Action);
     }
 
     /// <summary>

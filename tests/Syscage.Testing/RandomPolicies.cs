@@ -86,6 +86,27 @@ public static class RandomPolicies
                 b.Add(arch, nr, new Rule(cond, Action(rng)));
             }
         }
+        // Sometimes forward compatibility: past the newest syscall the tables know, or past numbers of our own (never
+        // below a number with rules), on some of the architectures.
+        switch (rng.Next(4))
+        {
+            case 0:
+                b.PastNewestKnown(Action(rng));
+                break;
+            case 1:
+                var built = b.Build();
+                var newest = new Dictionary<Architecture, uint>();
+                foreach (var section in built.Sections.Where(_ => rng.Next(4) != 0))
+                {
+                    var a = section.Architecture;
+                    long n = (a.Syscalls.Newest?.Number ?? (int)a.SyscallNumberBit) + rng.Next(-60, 60);
+                    foreach (int nr in section.Syscalls.Keys.Where(a.Owns))
+                        n = Math.Max(n, unchecked((uint)nr));
+                    newest[a] = (uint)Math.Max(n, 0);
+                }
+                b.Newer = new NewerSyscalls(Action(rng), newest, "random");
+                break;
+        }
         return b.Build();
     }
 
@@ -98,7 +119,9 @@ public static class RandomPolicies
             : sections[rng.Next(sections.Count)].Architecture.AuditArch;
         var section = sections[rng.Next(sections.Count)];
         var keys = section.Syscalls.Keys.ToArray();
+        uint? newest = policy.Newer?.NewestOn(section.Architecture);
         int nr = keys.Length > 0 && rng.Next(4) != 0 ? keys[rng.Next(keys.Length)]
+            : newest is uint last && rng.Next(3) == 0 ? unchecked((int)(last + (uint)rng.Next(-2, 3)))
             : rng.Next(3) == 0 ? unchecked((int)(uint)Value(rng)) : rng.Next(500);
         var args = new ulong[6];
         var preds = section.RulesFor(nr).SelectMany(r => r.Condition.Predicates()).ToArray();

@@ -44,6 +44,12 @@ public sealed class SyscallTable
     /// <summary>The number of system calls in the table.</summary>
     public int Count => All.Count;
 
+    /// <summary>
+    /// The system call with the highest number (as <c>seccomp_data.nr</c> holds it, x32's with its bit), the newest the
+    /// table knows; null for an empty table. A number above it is a syscall newer than the table, or none at all.
+    /// </summary>
+    public Syscall? Newest => All.Count == 0 ? null : All.MaxBy(s => unchecked((uint)s.Number));
+
     /// <summary>Looks up the number of <paramref name="name"/> (x32 numbers include bit 0x40000000).</summary>
     public bool TryGetNumber(string name, out int number)
     {

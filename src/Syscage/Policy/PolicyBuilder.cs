@@ -29,6 +29,30 @@ public sealed class PolicyBuilder
     /// <summary>The policy's name.</summary>
     public string Name { get; set; } = "policy";
 
+    /// <summary>
+    /// Calls past the newest syscall of their architecture, and what they get (<see cref="SeccompPolicy.Newer"/>), as
+    /// given; <see cref="PastNewestKnown"/> asks <see cref="Build"/> to work the newest syscalls out instead.
+    /// </summary>
+    public NewerSyscalls? Newer { get; set; }
+
+    private (SeccompAction Action, PolicySource? Source)? _pastNewestKnown;
+
+    /// <summary>
+    /// Gives calls past the newest syscall Syscage's table knows on their architecture — or past the largest number a
+    /// rule names there, when that is larger — <paramref name="action"/> instead of the default action (the policy
+    /// language's <c>newer-syscalls ACTION</c>). <see cref="Build"/> works the numbers out from the rules added by then.
+    /// An architecture whose table is empty and that has no rules gets no such check.
+    /// </summary>
+    public PolicyBuilder PastNewestKnown(SeccompAction action, PolicySource? source = null)
+    {
+        _pastNewestKnown = (action, source);
+        Newer = null;
+        return this;
+    }
+
+    /// <summary>How <see cref="PastNewestKnown"/> says where its numbers come from.</summary>
+    public const string NewestKnownBasis = "Syscage's tables know or a rule names";
+
     /// <summary>The covered architectures so far.</summary>
     public IReadOnlyList<Architecture> Architectures => _arches;
 
@@ -93,6 +117,22 @@ public sealed class PolicyBuilder
             _rules.TryGetValue(a, out var byNr)
                 ? byNr.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<Rule>)kv.Value.ToArray())
                 : new Dictionary<int, IReadOnlyList<Rule>>()));
-        return new SeccompPolicy(DefaultAction, BadArchAction, sections, Name);
+        var built = sections.ToList();
+        var newer = Newer;
+        if (newer is null && _pastNewestKnown is { } asked)
+        {
+            var newest = new Dictionary<Architecture, uint>();
+            foreach (var section in built)
+            {
+                var arch = section.Architecture;
+                uint? n = arch.Syscalls.Newest is { } s ? unchecked((uint)s.Number) : null;
+                foreach (int nr in section.Syscalls.Keys.Where(arch.Owns))
+                    n = n is uint m ? Math.Max(m, unchecked((uint)nr)) : unchecked((uint)nr);
+                if (n is uint found)
+                    newest[arch] = found;
+            }
+            newer = new NewerSyscalls(asked.Action, newest, NewestKnownBasis, asked.Source);
+        }
+        return new SeccompPolicy(DefaultAction, BadArchAction, built, Name) { Newer = newer };
     }
 }

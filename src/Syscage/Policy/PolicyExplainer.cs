@@ -9,7 +9,8 @@ namespace Syscage.Policy;
 /// Says why a policy decides what it does for one call (<c>syscage explain POLICY SYSCALL [ARGS]</c>): which
 /// architecture section was consulted, which rules of the syscall were tried with the truth of every predicate (and,
 /// for a comparison made on the low bits of its argument only, why: <c>domain is int: compared on its low 32 bits</c>),
-/// which rule decided and where it was written (<see cref="PolicySource"/>), or that the default or bad-arch action applied.
+/// which rule decided and where it was written (<see cref="PolicySource"/>), or that the default or bad-arch action applied,
+/// or that the number is past the newest syscall the policy knows on the architecture (<see cref="SeccompPolicy.Newer"/>).
 /// The verdict is the reference evaluator's (<see cref="SeccompPolicy.Evaluate"/>).
 /// </summary>
 /// <example>
@@ -61,6 +62,19 @@ public static class PolicyExplainer
                 .Append(arch is null ? "" : $" ({(data.Arch == Architecture.X86_64.AuditArch ? "x32" : arch.Name)})")
                 .Append(" is not covered by the policy (it covers ").Append(covered).Append(")\n");
             w.Append("decision: ").Append(Describe(decision.Action)).Append(" (the bad-arch action)\n");
+            return w.ToString();
+        }
+
+        if (decision.Reason == DecisionReason.Newer)
+        {
+            var newer = policy.Newer!;
+            uint newest = newer.NewestOn(section.Architecture)!.Value;
+            string newestName = section.Architecture.Syscalls.TryGetName(unchecked((int)newest), out var nn) ? nn + ", " : "";
+            w.Append(Invariant($"section {section.Architecture.Name}: nr {Number(data.Nr)} is past the newest syscall {newer.Basis} on {section.Architecture.Name} ({newestName}nr {Number(unchecked((int)newest))})\n"));
+            w.Append("decision: ").Append(Describe(decision.Action));
+            if (newer.Source is { } from)
+                w.Append(from.Line > 0 ? $" by {from.Text ?? "newer-syscalls"} at {from}" : $", {from.Text ?? "for syscalls newer than the policy"}");
+            w.Append('\n');
             return w.ToString();
         }
 
@@ -214,6 +228,9 @@ public static class PolicyExplainer
                 break;
         }
     }
+
+    /// <summary>A syscall number as the kernel's <c>int</c> and, when large or negative, as the filter's <c>u32</c> in hex.</summary>
+    private static string Number(int nr) => nr is >= 0 and < 0x1000 ? Invariant($"{nr}") : Invariant($"{nr} (0x{unchecked((uint)nr):x})");
 
     private static string ArgLabel(Syscall? syscall, int index) =>
         syscall is not null && index < syscall.ArgNames.Count ? syscall.ArgNames[index] : Invariant($"arg{index}");

@@ -349,7 +349,7 @@ public static class HybridCompiler
             var s = Section(arch);
             if (s is null)
                 return policy.BadArchAction.Value;
-            return s.Syscalls.Count == 0 ? policy.DefaultAction.Value : null;
+            return s.Syscalls.Count == 0 && policy.Newer?.NewestOn(arch) is null ? policy.DefaultAction.Value : null;
         }
 
         public IEnumerable<uint> Keys(Architecture arch)
@@ -364,13 +364,27 @@ public static class HybridCompiler
             return keys;
         }
 
-        public uint? Default(Architecture arch, HashSet<ulong> excluded) => Section(arch) is null ? policy.BadArchAction.Value : policy.DefaultAction.Value;
+        public uint? Default(Architecture arch, HashSet<ulong> excluded)
+        {
+            if (Section(arch) is null)
+                return policy.BadArchAction.Value;
+            if (policy.Newer?.NewestOn(arch) is not uint newest)
+                return policy.DefaultAction.Value;
+            // The numbers without an entry are one verdict only when all are past the newest syscall (the usual case:
+            // the entries run past it); otherwise the supervisor decides them.
+            ulong first = arch == Architecture.X32 ? X32Bit : 0;
+            while (excluded.Contains(first) || !Owns(arch, (uint)first))
+                first++;
+            return first > newest ? policy.Newer.Action.Value : null;
+        }
 
         public List<Entry> Decide(Architecture arch, uint nr)
         {
             var s = Section(arch);
             if (s is null)
                 return [new Entry(Condition.True, policy.BadArchAction.Value)];
+            if (policy.Newer is { } newer && newer.Covers(arch, (int)nr))
+                return [new Entry(Condition.True, newer.Action.Value)];
             var result = new List<Entry>();
             var earlier = new List<Condition>();
             foreach (var rule in s.RulesFor((int)nr))

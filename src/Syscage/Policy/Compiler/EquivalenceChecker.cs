@@ -105,6 +105,14 @@ public static class EquivalenceChecker
                 numbers.Add((uint)s.Number + 1);
             }
         }
+        foreach (var (arch, newest) in policy.Newer?.Newest ?? new Dictionary<Architecture, uint>())
+        {
+            // Either side of the newest syscall, and the newest of the section's other half of the x86_64 space.
+            numbers.Add(newest);
+            numbers.Add(unchecked(newest + 1));
+            numbers.Add(newest ^ Architecture.X32.SyscallNumberBit);
+            numbers.Add(unchecked((newest ^ Architecture.X32.SyscallNumberBit) + 1));
+        }
         foreach (var section in policy.Sections)
         {
             foreach (int nr in section.Syscalls.Keys)

@@ -22,7 +22,8 @@ public sealed class PolicyCompileException(string message) : SyscageException(me
 /// <summary>
 /// Compiles the policy IR to a validated classic BPF program: architecture dispatch on <c>seccomp_data.arch</c>
 /// (x86_64 and x32 share <c>AUDIT_ARCH_X86_64</c> and are told apart by the x32 bit of the number), a search
-/// over syscall numbers, argument checks on 32-bit halves, shared return blocks. Always-allowed syscalls are
+/// over syscall numbers (numbers past a section's newest syscall are one range with <see cref="SeccompPolicy.Newer"/>'s
+/// action), argument checks on 32-bit halves, shared return blocks. Always-allowed syscalls are
 /// decided from <c>nr</c> and <c>arch</c> alone, so the kernel's action cache (<c>seccomp_is_const_allow</c>)
 /// recognises them.
 /// </summary>
@@ -134,13 +135,26 @@ public static class PolicyCompiler
                     domains.Add((lo, hi, arch == Architecture.X32 ? X32Weight : 1.0));
             }
             long next = seg.Low;
+            uint? newestHere = policy.Newer?.NewestOn(arch);
             foreach (var (nr, rules) in seg.Section.Syscalls.Where(kv => (uint)kv.Key >= seg.Low && (uint)kv.Key <= seg.High).OrderBy(kv => (uint)kv.Key))
             {
                 uint n = (uint)nr;
+                if (n > newestHere)
+                    break;   // the newer-syscalls check comes first: this rule and those after it never decide
+
                 if (n > next)
                     pieces.Add(((uint)next, n - 1, otherwise));
                 pieces.Add((n, n, graph.Rules(rules, otherwise, arch.Is64Bit)));
                 next = n + 1L;
+            }
+            // Past the newest syscall of the section: the newer-syscalls action.
+            if (policy.Newer?.NewestOn(arch) is uint newest && newest < seg.High)
+            {
+                long from = Math.Max(next, newest + 1L);
+                if (next < from)
+                    pieces.Add(((uint)next, (uint)(from - 1), otherwise));
+                pieces.Add(((uint)from, seg.High, graph.Return(policy.Newer.Action)));
+                next = seg.High + 1L;
             }
             if (next <= seg.High)
                 pieces.Add(((uint)next, seg.High, otherwise));
@@ -163,11 +177,18 @@ public static class PolicyCompiler
     private static DecisionNode ChainGroup(DecisionGraph graph, SeccompPolicy policy, uint auditArch, DecisionNode badArch)
     {
         var otherwise = graph.Return(policy.DefaultAction);
-        DecisionNode Chain(ArchitecturePolicy? section, Func<uint, bool> owns) => section is null
-            ? badArch
-            : NumberSearch.Chain(graph,
+        DecisionNode Chain(ArchitecturePolicy? section, Func<uint, bool> owns)
+        {
+            if (section is null)
+                return badArch;
+            var chain = NumberSearch.Chain(graph,
                 section.Syscalls.Where(kv => owns((uint)kv.Key)).Select(kv => ((uint)kv.Key, graph.Rules(kv.Value, otherwise, section.Architecture.Is64Bit))),
                 otherwise);
+            // Past the newest syscall of the section: the newer-syscalls action, before the rules.
+            return policy.Newer?.NewestOn(section.Architecture) is uint newest
+                ? graph.Test(AValue.Word(SeccompData.NrOffset), BPF_JGT, newest, graph.Return(policy.Newer.Action), chain)
+                : chain;
+        }
         if (auditArch != Architecture.X86_64.AuditArch)
             return Chain(policy.Sections.First(s => s.Architecture.AuditArch == auditArch), _ => true);
         // The x32 rule (Architecture.IsX32Number) as code: -1 is x86_64's, else the x32 bit decides.

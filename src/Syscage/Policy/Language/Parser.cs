@@ -21,7 +21,7 @@ internal delegate bool IncludeReader(string includingFile, string path, out stri
 /// </summary>
 internal sealed class Parser
 {
-    private static readonly string[] Keywords = ["default", "bad-arch", "arch", "include", "group"];
+    private static readonly string[] Keywords = ["default", "bad-arch", "newer-syscalls", "arch", "include", "group"];
     private static readonly string[] ActionNames = ["ALLOW", "KILL_PROCESS", "KILL_THREAD", "KILL", "TRAP", "ERRNO", "TRACE", "LOG", "NOTIFY", "USER_NOTIF", "EBPF"];
 
     private readonly FirstError<PolicyError> _errors = new();
@@ -32,7 +32,7 @@ internal sealed class Parser
     private readonly HashSet<string> _included = new(StringComparer.Ordinal);
     private readonly List<string> _includeStack = [];
 
-    private (SeccompAction Action, PolicySource At)? _default, _badArch;
+    private (SeccompAction Action, PolicySource At)? _default, _badArch, _newer;
     private (List<Architecture> Arches, PolicySource At)? _arches;
     private PolicyBuilder? _builder;
     private PolicySource? _firstRule;
@@ -69,6 +69,8 @@ internal sealed class Parser
         builder.DefaultAction = _default.Value.Action;
         if (_badArch is { } b)
             builder.BadArchAction = b.Action;
+        if (_newer is { } n)
+            builder.PastNewestKnown(n.Action, n.At);
         builder.Name = fileName;
         policy = builder.Build();
         error = null;
@@ -210,7 +212,7 @@ internal sealed class Parser
     {
         var first = Peek();
         if (first.Kind != TokenKind.Ident)
-            return Fail(first, $"expected an action (ALLOW, ERRNO(EPERM), ...) or a keyword (default, arch, include, group) but found {first.Describe()}");
+            return Fail(first, $"expected an action (ALLOW, ERRNO(EPERM), ...) or a keyword (default, bad-arch, newer-syscalls, arch, include, group) but found {first.Describe()}");
         string word = first.Text.ToLowerInvariant();
         if (_groupsOnly && word != "group")
             return Fail(first, "this file may only define groups");
@@ -224,6 +226,16 @@ internal sealed class Parser
                 _i++;
                 return Action(out var badArch, out RuleRoute? h2) && SetOnce(ref _badArch, first, "bad-arch action", badArch)
                     && NoHandler(first, h2) && EndOfStatement();
+            case "newer-syscalls" or "newer_syscalls":
+            {
+                _i++;
+                int start = _i;
+                if (!Action(out var newer, out RuleRoute? h3) || !SetOnce(ref _newer, first, "newer-syscalls action", newer) || !NoHandler(first, h3))
+                    return false;
+                // Keep the line for explanations: "by newer-syscalls ERRNO(ENOSYS) at default.policy:17".
+                _newer = (newer, Source(first) with { Text = first.Text + " " + TextOf(start, _i) });
+                return EndOfStatement();
+            }
             case "arch":
                 return ArchStatement(first);
             case "include":
@@ -236,7 +248,9 @@ internal sealed class Parser
     }
 
     private bool NoHandler(Token at, RuleRoute? route) =>
-        route is null || Fail(at, "a handler name only makes sense on a rule, not on the default or bad-arch action");
+        route is null || Fail(at, at.Text.StartsWith("newer", StringComparison.OrdinalIgnoreCase)
+            ? "a handler name only makes sense on a rule, not on the newer-syscalls action"
+            : "a handler name only makes sense on a rule, not on the default or bad-arch action");
 
     private bool SetOnce(ref (SeccompAction, PolicySource)? slot, Token at, string what, SeccompAction action)
     {

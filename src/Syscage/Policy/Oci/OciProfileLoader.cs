@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
@@ -37,12 +38,14 @@ namespace Syscage.Policy.Oci;
 /// existing one makes later rules redundant). So does the IR. Conditional rules with different actions that
 /// overlap are merged by libseccomp into one decision tree, ordered by argument and operator, not by the
 /// profile; the IR keeps profile order (first match wins). See docs/libseccomp-differences.md.</item>
+/// <item>runc's ENOSYS stub (<c>libcontainer/seccomp/patchbpf</c>): when the default action is not ALLOW, LOG or
+/// TRACE, a call whose number is above the largest number the profile names on its architecture gets
+/// ERRNO(ENOSYS), so programs built for a newer kernel fall back from syscalls the profile could not name
+/// (<see cref="SeccompPolicy.Newer"/>; <see cref="OciOptions.RuncEnosysStub"/> turns it off). The names are
+/// resolved with Syscage's tables, runc resolves them with libseccomp's.</item>
 /// </list>
-/// <para>Not modelled: runc's ENOSYS patch (<c>patchbpf</c>): when the default action is not ALLOW/LOG/TRACE, runc
-/// prepends a stub that answers ERRNO(ENOSYS) for syscall numbers above the highest number the profile names on
-/// each architecture, so newer programs fall back from syscalls the profile author could not know. The IR has no
-/// number ranges; those calls get the default action here. Nor libseccomp's x86 socketcall/ipc multiplexing: a
-/// rule for <c>socket</c> on x86 is a rule for the direct syscall only.</para>
+/// <para>Not modelled: libseccomp's x86 socketcall/ipc multiplexing: a rule for <c>socket</c> on x86 is a rule for
+/// the direct syscall only.</para>
 /// </remarks>
 public static class OciProfileLoader
 {
@@ -94,7 +97,11 @@ public static class OciProfileLoader
         ["SCMP_CMP_MASKED_EQ"] = ComparisonOp.MaskedEq,
     };
 
-    /// <summary>The filter flags the runtime spec defines (runc refuses others).</summary>
+    /// <summary>
+    /// The filter flags the runtime spec defines. runc 1.1–1.3 knows TSYNC (and ignores it), LOG and SPEC_ALLOW, and
+    /// refuses WAIT_KILLABLE_RECV ("is not known to runc", <c>libcontainer/seccomp/seccomp_linux.go</c>: <c>setFlag</c>);
+    /// Syscage applies it (it needs a NOTIFY entry: the kernel wants a listener with it).
+    /// </summary>
     private static readonly string[] KnownFlags =
     [
         "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
@@ -366,7 +373,7 @@ public static class OciProfileLoader
                 }
             }
 
-            var builder = new PolicyBuilder(defaultAction, arches) { BadArchAction = SeccompAction.KillThread, Name = _file };
+            var builder = new PolicyBuilder(defaultAction, arches) { BadArchAction = SeccompAction.KillThread, Name = _file, Newer = RuncEnosys(defaultAction, arches, entries) };
             foreach (var key in order)
             {
                 var rules = perCall[key];
@@ -377,6 +384,48 @@ public static class OciProfileLoader
                     builder.Add(key.Arch, key.Nr, rule);
             }
             return builder.Build();
+        }
+
+        /// <summary>
+        /// The names libseccomp resolves on x86 to negative pseudo numbers (<c>__PNR_socket</c> ...), as it multiplexes
+        /// them through <c>socketcall(2)</c> and <c>ipc(2)</c> (<c>abi_syscall_resolve_name_munge</c>): runc's largest
+        /// number never comes from them, although x86 has direct syscalls of those names.
+        /// </summary>
+        private static readonly FrozenSet<string> LibseccompX86Multiplexed = new[]
+        {
+            "socket", "bind", "connect", "listen", "accept", "getsockname", "getpeername", "socketpair", "send", "recv",
+            "sendto", "recvfrom", "shutdown", "setsockopt", "getsockopt", "sendmsg", "recvmsg", "accept4", "recvmmsg",
+            "sendmmsg", "semop", "semget", "semctl", "semtimedop", "msgsnd", "msgrcv", "msgget", "msgctl", "shmat", "shmdt",
+            "shmget", "shmctl",
+        }.ToFrozenSet(StringComparer.Ordinal);
+
+        /// <summary>
+        /// runc's ENOSYS stub (<c>libcontainer/seccomp/patchbpf/enosys_linux.go</c>: <c>generatePatch</c>,
+        /// <c>findLastSyscalls</c>), as the IR's <see cref="NewerSyscalls"/>: unless the default action is ALLOW, LOG or
+        /// TRACE (<c>isAllowAction</c>: "a good tracer should support future syscalls"), a call past the largest syscall
+        /// number the profile names on its architecture gets ERRNO(ENOSYS) before the filter. The largest number is
+        /// taken over every entry that reached runc — whatever its action, the default's included — with each name
+        /// resolved on that architecture as libseccomp resolves it (so not x86's socket and IPC calls, which it
+        /// multiplexes) and unknown names ignored; an architecture where it is 0 (no name found, or
+        /// only number 0) gets no check. x86_64 and x32 keep their own largest numbers, told apart by the x32 bit. null
+        /// when <see cref="OciOptions.RuncEnosysStub"/> is off, the default action allows, or no architecture has a number.
+        /// </summary>
+        private NewerSyscalls? RuncEnosys(SeccompAction defaultAction, List<Architecture> arches, List<OciSyscallEntry> entries)
+        {
+            if (!options.RuncEnosysStub || defaultAction.Kind is SeccompActionKind.Allow or SeccompActionKind.Log or SeccompActionKind.Trace)
+                return null;
+            var newest = new Dictionary<Architecture, uint>();
+            foreach (var arch in arches)
+            {
+                uint largest = 0;
+                foreach (var name in entries.SelectMany(e => e.Names))
+                    if (arch.Syscalls.TryGetNumber(name, out int nr) && !(arch == Architecture.X86 && LibseccompX86Multiplexed.Contains(name)))
+                        largest = Math.Max(largest, unchecked((uint)nr));
+                if (largest != 0)
+                    newest[arch] = largest;
+            }
+            return newest.Count == 0 ? null : new NewerSyscalls(SeccompAction.Errno(Errno.ENOSYS), newest, "the profile names",
+                new PolicySource(_file, 0, 0, "as runc does (its ENOSYS stub, libcontainer/seccomp/patchbpf)"));
         }
 
         /// <summary>
