@@ -31,6 +31,9 @@ public static class PolicyCompiler
     /// <summary>Relative weight of x32 numbers when shaping the search: x32 calls are rare (and x32 is often disabled).</summary>
     private const double X32Weight = 0.01;
 
+    /// <summary>A gap between table numbers wider than this splits them into separate runs of likely numbers (see SearchGroup).</summary>
+    private const uint ClusterGap = 256;
+
     /// <summary>Weight multiplier for numbers whose decision needs argument checks (see SearchGroup).</summary>
     private const double ArgumentCheckBoost = 6;
 
@@ -109,7 +112,8 @@ public static class PolicyCompiler
                 new(2 * bit, 3 * bit - 1, x64),
                 new(3 * bit, skipped - 1, x32),
                 new(skipped, skipped, x64),
-            ];        }
+            ];
+        }
         return [new(0, uint.MaxValue, policy.Sections.First(s => s.Architecture.AuditArch == auditArch))];
     }
 
@@ -126,12 +130,18 @@ public static class PolicyCompiler
                 continue;
             }
             var arch = seg.Section.Architecture;
+            // Where the table's numbers are: one run per cluster, so that arm's private calls (0xf0000 + n) do not make
+            // the gap below them look like likely numbers.
             var table = arch.Syscalls.All;
-            if (table.Count > 0)
+            for (int i = 0; i < table.Count;)
             {
-                uint lo = (uint)table[0].Number, hi = (uint)table[^1].Number;
+                int j = i;
+                while (j + 1 < table.Count && (uint)table[j + 1].Number - (uint)table[j].Number <= ClusterGap)
+                    j++;
+                uint lo = (uint)table[i].Number, hi = (uint)table[j].Number;
                 if (lo >= seg.Low && hi <= seg.High)
                     domains.Add((lo, hi, arch == Architecture.X32 ? X32Weight : 1.0));
+                i = j + 1;
             }
             long next = seg.Low;
             foreach (var (nr, rules) in seg.Section.Syscalls.Where(kv => (uint)kv.Key >= seg.Low && (uint)kv.Key <= seg.High).OrderBy(kv => (uint)kv.Key))
@@ -139,7 +149,7 @@ public static class PolicyCompiler
                 uint n = (uint)nr;
                 if (n > next)
                     pieces.Add(((uint)next, n - 1, otherwise));
-                pieces.Add((n, n, graph.Rules(rules, otherwise, arch.Is64Bit)));
+                pieces.Add((n, n, graph.Rules(rules, otherwise, arch)));
                 next = n + 1L;
             }
             if (next <= seg.High)
@@ -166,7 +176,7 @@ public static class PolicyCompiler
         DecisionNode Chain(ArchitecturePolicy? section, Func<uint, bool> owns) => section is null
             ? badArch
             : NumberSearch.Chain(graph,
-                section.Syscalls.Where(kv => owns((uint)kv.Key)).Select(kv => ((uint)kv.Key, graph.Rules(kv.Value, otherwise, section.Architecture.Is64Bit))),
+                section.Syscalls.Where(kv => owns((uint)kv.Key)).Select(kv => ((uint)kv.Key, graph.Rules(kv.Value, otherwise, section.Architecture))),
                 otherwise);
         if (auditArch != Architecture.X86_64.AuditArch)
             return Chain(policy.Sections.First(s => s.Architecture.AuditArch == auditArch), _ => true);
