@@ -307,6 +307,7 @@ internal static class SyscallTables
         capset cap_user_header_t hdrp, const cap_user_data_t datap
         chdir const char *path
         chmod const char *pathname, umode_t mode
+        chown const char *pathname, uid_t owner, gid_t group
         chown32 const char *pathname, uid_t owner, gid_t group
         chroot const char *path
         clock_adjtime clockid_t clk_id, struct timex *buf
@@ -353,6 +354,7 @@ internal static class SyscallTables
         fchdir int fd
         fchmod unsigned int fd, umode_t mode
         fchmodat int dirfd, const char *pathname, umode_t mode
+        fchown unsigned int fd, uid_t owner, gid_t group
         fchown32 int fd, uid_t owner, gid_t group
         fchownat int dirfd, const char *pathname, uid_t owner, gid_t group, int flags
         fcntl unsigned int fd, unsigned int cmd, unsigned long arg
@@ -431,6 +433,7 @@ internal static class SyscallTables
         landlock_add_rule int ruleset_fd, enum landlock_rule_type rule_type, const void *rule_attr, uint32_t flags
         landlock_create_ruleset const struct landlock_ruleset_attr *attr, size_t size, uint32_t flags
         landlock_restrict_self int ruleset_fd, uint32_t flags
+        lchown const char *pathname, uid_t owner, gid_t group
         lchown32 const char *pathname, uid_t owner, gid_t group
         lgetxattr const char *path, const char *name, void *value, size_t size
         link const char *oldpath, const char *newpath
@@ -583,8 +586,11 @@ internal static class SyscallTables
         set_thread_area struct user_desc *u_info
         set_tid_address int *tidptr
         setdomainname char *name, int len
+        setfsgid gid_t fsgid
         setfsgid32 gid_t fsgid
+        setfsuid uid_t fsuid
         setfsuid32 uid_t fsuid
+        setgid gid_t gid
         setgid32 gid_t gid
         setgroups int size, gid_t *list
         setgroups32 int size, gid_t *list
@@ -593,13 +599,18 @@ internal static class SyscallTables
         setns int fd, int nstype
         setpgid pid_t pid, pid_t pgid
         setpriority int which, id_t who, int prio
+        setregid gid_t rgid, gid_t egid
         setregid32 gid_t rgid, gid_t egid
+        setresgid gid_t rgid, gid_t egid, gid_t sgid
         setresgid32 gid_t rgid, gid_t egid, gid_t sgid
+        setresuid uid_t ruid, uid_t euid, uid_t suid
         setresuid32 uid_t ruid, uid_t euid, uid_t suid
+        setreuid uid_t ruid, uid_t euid
         setreuid32 uid_t ruid, uid_t euid
         setrlimit int resource, const struct rlimit *rlim
         setsockopt int sockfd, int level, int optname, const void *optval, socklen_t optlen
         settimeofday const struct timeval *tv, const struct timezone *tz
+        setuid uid_t uid
         setuid32 uid_t uid
         setxattr const char *path, const char *name, const void *value, size_t size, int flags
         shmat int shmid, const void *shmaddr, int shmflg
@@ -778,9 +789,9 @@ internal static class SyscallTables
         readlink 89
         chmod 90
         fchmod 91
-        chown 92 = const char *pathname, uid_t owner, gid_t group
+        chown 92
         fchown 93 = int fd, uid_t owner, gid_t group
-        lchown 94 = const char *pathname, uid_t owner, gid_t group
+        lchown 94
         umask 95
         gettimeofday 96
         getrlimit 97
@@ -791,25 +802,25 @@ internal static class SyscallTables
         getuid 102
         syslog 103
         getgid 104
-        setuid 105 = uid_t uid
-        setgid 106 = gid_t gid
+        setuid 105
+        setgid 106
         geteuid 107
         getegid 108
         setpgid 109
         getppid 110
         getpgrp 111
         setsid 112
-        setreuid 113 = uid_t ruid, uid_t euid
-        setregid 114 = gid_t rgid, gid_t egid
+        setreuid 113
+        setregid 114
         getgroups 115
         setgroups 116
-        setresuid 117 = uid_t ruid, uid_t euid, uid_t suid
+        setresuid 117
         getresuid 118
-        setresgid 119 = gid_t rgid, gid_t egid, gid_t sgid
+        setresgid 119
         getresgid 120
         getpgid 121
-        setfsuid 122 = uid_t fsuid
-        setfsgid 123 = gid_t fsgid
+        setfsuid 122
+        setfsgid 123
         getsid 124
         capget 125
         capset 126
@@ -1627,9 +1638,9 @@ internal static class SyscallTables
         readlink 0x40000059
         chmod 0x4000005a
         fchmod 0x4000005b
-        chown 0x4000005c = const char *pathname, uid_t owner, gid_t group
+        chown 0x4000005c
         fchown 0x4000005d = int fd, uid_t owner, gid_t group
-        lchown 0x4000005e = const char *pathname, uid_t owner, gid_t group
+        lchown 0x4000005e
         umask 0x4000005f
         gettimeofday 0x40000060
         getrlimit 0x40000061
@@ -1639,25 +1650,25 @@ internal static class SyscallTables
         getuid 0x40000066
         syslog 0x40000067
         getgid 0x40000068
-        setuid 0x40000069 = uid_t uid
-        setgid 0x4000006a = gid_t gid
+        setuid 0x40000069
+        setgid 0x4000006a
         geteuid 0x4000006b
         getegid 0x4000006c
         setpgid 0x4000006d
         getppid 0x4000006e
         getpgrp 0x4000006f
         setsid 0x40000070
-        setreuid 0x40000071 = uid_t ruid, uid_t euid
-        setregid 0x40000072 = gid_t rgid, gid_t egid
+        setreuid 0x40000071
+        setregid 0x40000072
         getgroups 0x40000073
         setgroups 0x40000074
-        setresuid 0x40000075 = uid_t ruid, uid_t euid, uid_t suid
+        setresuid 0x40000075
         getresuid 0x40000076
-        setresgid 0x40000077 = gid_t rgid, gid_t egid, gid_t sgid
+        setresgid 0x40000077
         getresgid 0x40000078
         getpgid 0x40000079
-        setfsuid 0x4000007a = uid_t fsuid
-        setfsgid 0x4000007b = gid_t fsgid
+        setfsuid 0x4000007a
+        setfsgid 0x4000007b
         getsid 0x4000007c
         capget 0x4000007d
         capset 0x4000007e
@@ -2507,16 +2518,16 @@ internal static class SyscallTables
         setpriority 140
         getpriority 141
         reboot 142
-        setregid 143 = gid_t rgid, gid_t egid
-        setgid 144 = gid_t gid
-        setreuid 145 = uid_t ruid, uid_t euid
-        setuid 146 = uid_t uid
-        setresuid 147 = uid_t ruid, uid_t euid, uid_t suid
+        setregid 143
+        setgid 144
+        setreuid 145
+        setuid 146
+        setresuid 147
         getresuid 148
-        setresgid 149 = gid_t rgid, gid_t egid, gid_t sgid
+        setresgid 149
         getresgid 150
-        setfsuid 151 = uid_t fsuid
-        setfsgid 152 = gid_t fsgid
+        setfsuid 151
+        setfsgid 152
         times 153
         setpgid 154
         getpgid 155
@@ -2694,7 +2705,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// loongarch64: 323 system calls (265 with argument names), the loongarch64 column of facts/syscalls.csv; 64-bit, little-endian.
+    /// loongarch64: 323 system calls (274 with argument names), the loongarch64 column of facts/syscalls.csv; 64-bit, little-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string Loongarch64 = """
@@ -3474,7 +3485,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// mips: 437 system calls (350 with argument names), the mips column of facts/syscalls.csv plus <c>__NR_O32_Linux</c>; 32-bit, big-endian.
+    /// mips: 437 system calls (361 with argument names), the mips column of facts/syscalls.csv plus <c>__NR_O32_Linux</c>; 32-bit, big-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string Mips = """
@@ -3918,7 +3929,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// mipsel: 437 system calls (350 with argument names), the mips column of facts/syscalls.csv plus <c>__NR_O32_Linux</c>; 32-bit, little-endian.
+    /// mipsel: 437 system calls (361 with argument names), the mips column of facts/syscalls.csv plus <c>__NR_O32_Linux</c>; 32-bit, little-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string Mipsel = """
@@ -4362,7 +4373,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// mips64: 373 system calls (302 with argument names), the mips64 column of facts/syscalls.csv plus <c>__NR_64_Linux</c>; 64-bit, big-endian.
+    /// mips64: 373 system calls (313 with argument names), the mips64 column of facts/syscalls.csv plus <c>__NR_64_Linux</c>; 64-bit, big-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string Mips64 = """
@@ -4742,7 +4753,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// mipsel64: 373 system calls (302 with argument names), the mips64 column of facts/syscalls.csv plus <c>__NR_64_Linux</c>; 64-bit, little-endian.
+    /// mipsel64: 373 system calls (313 with argument names), the mips64 column of facts/syscalls.csv plus <c>__NR_64_Linux</c>; 64-bit, little-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string Mipsel64 = """
@@ -5122,7 +5133,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// mips64n32: 397 system calls (326 with argument names), the mips64n32 column of facts/syscalls.csv plus <c>__NR_N32_Linux</c>; 64-bit, big-endian.
+    /// mips64n32: 397 system calls (337 with argument names), the mips64n32 column of facts/syscalls.csv plus <c>__NR_N32_Linux</c>; 64-bit, big-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string Mips64N32 = """
@@ -5526,7 +5537,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// mipsel64n32: 397 system calls (326 with argument names), the mips64n32 column of facts/syscalls.csv plus <c>__NR_N32_Linux</c>; 64-bit, little-endian.
+    /// mipsel64n32: 397 system calls (337 with argument names), the mips64n32 column of facts/syscalls.csv plus <c>__NR_N32_Linux</c>; 64-bit, little-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string Mipsel64N32 = """
@@ -5930,7 +5941,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// parisc: 407 system calls (338 with argument names), the parisc column of facts/syscalls.csv; 32-bit, big-endian.
+    /// parisc: 407 system calls (349 with argument names), the parisc column of facts/syscalls.csv; 32-bit, big-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string Parisc = """
@@ -6344,7 +6355,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// parisc64: 386 system calls (318 with argument names), the parisc64 column of facts/syscalls.csv; 64-bit, big-endian.
+    /// parisc64: 386 system calls (329 with argument names), the parisc64 column of facts/syscalls.csv; 64-bit, big-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string Parisc64 = """
@@ -6737,7 +6748,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// ppc: 452 system calls (361 with argument names), the ppc column of facts/syscalls.csv; 32-bit, big-endian.
+    /// ppc: 452 system calls (372 with argument names), the ppc column of facts/syscalls.csv; 32-bit, big-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string Ppc = """
@@ -7196,7 +7207,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// ppc64: 424 system calls (335 with argument names), the ppc64 column of facts/syscalls.csv; 64-bit, big-endian.
+    /// ppc64: 424 system calls (346 with argument names), the ppc64 column of facts/syscalls.csv; 64-bit, big-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string Ppc64 = """
@@ -7627,7 +7638,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// ppc64le: 424 system calls (335 with argument names), the ppc64 column of facts/syscalls.csv; 64-bit, little-endian.
+    /// ppc64le: 424 system calls (346 with argument names), the ppc64 column of facts/syscalls.csv; 64-bit, little-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string Ppc64le = """
@@ -8204,16 +8215,16 @@ internal static class SyscallTables
         setpriority 140
         getpriority 141
         reboot 142
-        setregid 143 = gid_t rgid, gid_t egid
-        setgid 144 = gid_t gid
-        setreuid 145 = uid_t ruid, uid_t euid
-        setuid 146 = uid_t uid
-        setresuid 147 = uid_t ruid, uid_t euid, uid_t suid
+        setregid 143
+        setgid 144
+        setreuid 145
+        setuid 146
+        setresuid 147
         getresuid 148
-        setresgid 149 = gid_t rgid, gid_t egid, gid_t sgid
+        setresgid 149
         getresgid 150
-        setfsuid 151 = uid_t fsuid
-        setfsgid 152 = gid_t fsgid
+        setfsuid 151
+        setfsgid 152
         times 153
         setpgid 154
         getpgid 155
@@ -8840,7 +8851,7 @@ internal static class SyscallTables
         """;
 
     /// <summary>
-    /// s390x: 390 system calls (317 with argument names), the s390x column of facts/syscalls.csv; 64-bit, big-endian.
+    /// s390x: 390 system calls (328 with argument names), the s390x column of facts/syscalls.csv; 64-bit, big-endian.
     /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref="Prototypes"/>.
     /// </summary>
     internal const string S390x = """
