@@ -20,54 +20,58 @@ public class ArchitectureTests
         Assert.Equal(0xA0000008u, AuditArch.AUDIT_ARCH_MIPS64N32);
     }
 
-    /// <summary>
-    /// Each architecture's facts: linux/audit.h's value (EM_* | __AUDIT_ARCH_64BIT 0x80000000 | __AUDIT_ARCH_LE
-    /// 0x40000000 | the mips n32 convention 0x20000000), registers, byte order, number base, and libseccomp's view of it
-    /// (arch-*.c: .token_bpf, .endian; its ARCH_SIZE_32 for x32 and n32 is libseccomp's, not the registers').
-    /// </summary>
-    public static TheoryData<string, uint, string, bool, bool, int, string> Properties => new()
+    /// <summary>One line of tests/vectors/abi/architectures.vectors.</summary>
+    public sealed record ArchitectureFacts(string Where, string Name, string AuditArchName, uint AuditArch, int Bits, bool BigEndian,
+        int NumberBase, string ScmpName, int? Socketcall, int? Ipc)
     {
-        { "x86_64", 0xC000003E, "AUDIT_ARCH_X86_64", true, false, 0, "SCMP_ARCH_X86_64" },
-        { "x86", 0x40000003, "AUDIT_ARCH_I386", false, false, 0, "SCMP_ARCH_X86" },
-        { "x32", 0xC000003E, "AUDIT_ARCH_X86_64", true, false, 0x40000000, "SCMP_ARCH_X32" },
-        { "arm", 0x40000028, "AUDIT_ARCH_ARM", false, false, 0, "SCMP_ARCH_ARM" },
-        { "aarch64", 0xC00000B7, "AUDIT_ARCH_AARCH64", true, false, 0, "SCMP_ARCH_AARCH64" },
-        { "loongarch64", 0xC0000102, "AUDIT_ARCH_LOONGARCH64", true, false, 0, "SCMP_ARCH_LOONGARCH64" },
-        { "m68k", 0x00000004, "AUDIT_ARCH_M68K", false, true, 0, "SCMP_ARCH_M68K" },
-        { "mips", 0x00000008, "AUDIT_ARCH_MIPS", false, true, 4000, "SCMP_ARCH_MIPS" },
-        { "mipsel", 0x40000008, "AUDIT_ARCH_MIPSEL", false, false, 4000, "SCMP_ARCH_MIPSEL" },
-        { "mips64", 0x80000008, "AUDIT_ARCH_MIPS64", true, true, 5000, "SCMP_ARCH_MIPS64" },
-        { "mipsel64", 0xC0000008, "AUDIT_ARCH_MIPSEL64", true, false, 5000, "SCMP_ARCH_MIPSEL64" },
-        { "mips64n32", 0xA0000008, "AUDIT_ARCH_MIPS64N32", true, true, 6000, "SCMP_ARCH_MIPS64N32" },
-        { "mipsel64n32", 0xE0000008, "AUDIT_ARCH_MIPSEL64N32", true, false, 6000, "SCMP_ARCH_MIPSEL64N32" },
-        { "parisc", 0x0000000F, "AUDIT_ARCH_PARISC", false, true, 0, "SCMP_ARCH_PARISC" },
-        { "parisc64", 0x8000000F, "AUDIT_ARCH_PARISC64", true, true, 0, "SCMP_ARCH_PARISC64" },
-        { "ppc", 0x00000014, "AUDIT_ARCH_PPC", false, true, 0, "SCMP_ARCH_PPC" },
-        { "ppc64", 0x80000015, "AUDIT_ARCH_PPC64", true, true, 0, "SCMP_ARCH_PPC64" },
-        { "ppc64le", 0xC0000015, "AUDIT_ARCH_PPC64LE", true, false, 0, "SCMP_ARCH_PPC64LE" },
-        { "riscv64", 0xC00000F3, "AUDIT_ARCH_RISCV64", true, false, 0, "SCMP_ARCH_RISCV64" },
-        { "s390", 0x00000016, "AUDIT_ARCH_S390", false, true, 0, "SCMP_ARCH_S390" },
-        { "s390x", 0x80000016, "AUDIT_ARCH_S390X", true, true, 0, "SCMP_ARCH_S390X" },
-        { "sh", 0x4000002A, "AUDIT_ARCH_SHEL", false, false, 0, "SCMP_ARCH_SH" },
-        { "sheb", 0x0000002A, "AUDIT_ARCH_SH", false, true, 0, "SCMP_ARCH_SHEB" },
-    };
+        public override string ToString() => $"{Where} {Name}";
+    }
+
+    public static TheoryData<ArchitectureFacts> Facts() => [.. ReadFacts()];
+
+    private static List<ArchitectureFacts> ReadFacts()
+    {
+        static int? Optional(string s) => s == "-" ? null : int.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+        static long Number(string s) => s.StartsWith("0x", StringComparison.Ordinal)
+            ? long.Parse(s.AsSpan(2), System.Globalization.NumberStyles.HexNumber, System.Globalization.CultureInfo.InvariantCulture)
+            : long.Parse(s, System.Globalization.CultureInfo.InvariantCulture);
+        var data = new List<ArchitectureFacts>();
+        string[] lines = File.ReadAllLines(Path.Combine(AppContext.BaseDirectory, "vectors", "abi", "architectures.vectors"));
+        for (int i = 0; i < lines.Length; i++)
+        {
+            string line = lines[i].Split('#')[0].Trim();
+            if (line.Length == 0)
+                continue;
+            string[] f = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            Assert.True(f.Length == 9, $"architectures.vectors:{i + 1}: expected 9 fields");
+            Assert.True(f[4] is "big" or "little", $"architectures.vectors:{i + 1}: endian is big or little");
+            data.Add(new ArchitectureFacts($"architectures.vectors:{i + 1}", f[0], f[1], (uint)Number(f[2]), int.Parse(f[3], System.Globalization.CultureInfo.InvariantCulture),
+                f[4] == "big", (int)Number(f[5]), f[6], Optional(f[7]), Optional(f[8])));
+        }
+        return data;
+    }
+
+    [Fact]
+    public void TheVectorsListEveryArchitectureInOrder() =>
+        Assert.Equal(Architecture.All.Select(a => a.Name), ReadFacts().Select(f => f.Name));
 
     [Theory]
-    [MemberData(nameof(Properties))]
-    public void PropertiesAreTheKernelFacts(string name, uint auditArch, string auditArchName, bool is64Bit, bool bigEndian, int numberBase, string scmp)
+    [MemberData(nameof(Facts))]
+    public void PropertiesAreTheKernelFacts(ArchitectureFacts facts)
     {
-        Architecture arch = Architecture.Parse(name);
-        Assert.Equal(name, arch.Name);
-        Assert.Equal(name, arch.ToString());
-        Assert.Equal(auditArch, arch.AuditArch);
-        Assert.Equal(auditArchName, arch.AuditArchName);
-        Assert.Equal(is64Bit, arch.Is64Bit);
-        Assert.Equal(bigEndian, arch.IsBigEndian);
-        Assert.Equal(numberBase, arch.SyscallNumberBase);
-        Assert.Equal(name == "x32" ? 0x40000000u : 0u, arch.SyscallNumberBit);
-        Assert.Equal(scmp, arch.ScmpName);
-        Assert.Same(arch, Architecture.Parse(scmp));
-        Assert.Contains(arch, Architecture.All);
+        Architecture arch = Architecture.Parse(facts.Name);
+        Assert.Equal(facts.Name, arch.Name);
+        Assert.Equal(facts.Name, arch.ToString());
+        Assert.Equal(facts.AuditArch, arch.AuditArch);
+        Assert.Equal(facts.AuditArchName, arch.AuditArchName);
+        Assert.Equal(facts.Bits == 64, arch.Is64Bit);
+        Assert.Equal(facts.BigEndian, arch.IsBigEndian);
+        Assert.Equal(facts.NumberBase, arch.SyscallNumberBase);
+        Assert.Equal(facts.Name == "x32" ? 0x40000000u : 0u, arch.SyscallNumberBit);
+        Assert.Equal(facts.ScmpName, arch.ScmpName);
+        Assert.Same(arch, Architecture.Parse(facts.ScmpName));
+        Assert.Equal(facts.Socketcall, arch.SocketcallNumber);
+        Assert.Equal(facts.Ipc, arch.IpcNumber);
     }
 
     /// <summary>
@@ -75,45 +79,16 @@ public class ArchitectureTests
     /// 2.5.4 of Debian 12 predates loongarch64, m68k and sh (2.6.0): for those it must answer "unknown", nothing else.
     /// </summary>
     [Theory]
-    [MemberData(nameof(Properties))]
-    public void LibseccompResolvesTheNameToTheAuditValue(string name, uint auditArch, string auditArchName, bool is64Bit, bool bigEndian, int numberBase, string scmp)
+    [MemberData(nameof(Facts))]
+    public void LibseccompResolvesTheNameToTheAuditValue(ArchitectureFacts facts)
     {
-        _ = (auditArchName, is64Bit, bigEndian, numberBase, scmp);
-        uint token = Syscage.Testing.Libseccomp.ArchToken(name);
+        uint token = Syscage.Testing.Libseccomp.ArchToken(facts.Name);
         if (token == 0)
         {
-            Assert.Contains(name, Syscage.Testing.Libseccomp.NewerArchitectures);
+            Assert.Contains(facts.Name, Syscage.Testing.Libseccomp.NewerArchitectures);
             return;
         }
-        Assert.Equal(name == "x32" ? Syscage.Testing.Libseccomp.SCMP_ARCH_X32 : auditArch, token);
-    }
-
-    /// <summary>The socketcall(2) and ipc(2) multiplexers: libseccomp's arch-*.c .sys_socketcall/.sys_ipc, the kernel's tables.</summary>
-    [Theory]
-    [InlineData("x86", 102, 117)]
-    [InlineData("m68k", 102, 117)]
-    [InlineData("mips", 4102, 4117)]
-    [InlineData("mipsel", 4102, 4117)]
-    [InlineData("ppc", 102, 117)]
-    [InlineData("ppc64", 102, 117)]
-    [InlineData("ppc64le", 102, 117)]
-    [InlineData("s390", 102, 117)]
-    [InlineData("s390x", 102, 117)]
-    [InlineData("sh", 102, 117)]
-    [InlineData("sheb", 102, 117)]
-    [InlineData("x86_64", null, null)]
-    [InlineData("x32", null, null)]
-    [InlineData("arm", null, null)]
-    [InlineData("aarch64", null, null)]
-    [InlineData("mips64", null, null)]
-    [InlineData("mips64n32", null, null)]
-    [InlineData("parisc", null, null)]
-    [InlineData("riscv64", null, null)]
-    public void Multiplexers(string name, int? socketcall, int? ipc)
-    {
-        Architecture arch = Architecture.Parse(name);
-        Assert.Equal(socketcall, arch.SocketcallNumber);
-        Assert.Equal(ipc, arch.IpcNumber);
+        Assert.Equal(facts.Name == "x32" ? Syscage.Testing.Libseccomp.SCMP_ARCH_X32 : facts.AuditArch, token);
     }
 
     /// <summary>On a big-endian ABI the high half of an argument is the word at its offset; a filter's load must take the other.</summary>
