@@ -220,10 +220,10 @@ public class DockerDefaultAgreementTests(Xunit.Abstractions.ITestOutputHelper ou
                     checkedCalls++;
                     if (lib == ir.Value)
                         continue;
-                    // Debian's libseccomp 2.5.4 knows syscalls (cachestat, fchmodat2, map_shadow_stack, futex_wake ...)
-                    // that the headers Syscage's tables were generated from do not: runc allows them, Syscage
-                    // warns about the names and leaves them to the default action.
-                    if (!arch.Syscalls.TryGetName(nr, out _) && profile.Warnings.Count > 0 && number <= Math.Max(syscage, runc))
+                    // Syscage's tables (Linux 7.1) have calls Debian's libseccomp 2.5.4 does not know on this
+                    // architecture (uretprobe, mseal, listmount ...): Syscage allows them as the profile says, runc
+                    // with 2.5.4 leaves them to the default action.
+                    if (arch.Syscalls.TryGetName(nr, out var known) && Libseccomp.Resolve(Libseccomp.ArchToken(arch.Name), known) != nr)
                     {
                         newer++;
                         continue;
@@ -240,7 +240,7 @@ public class DockerDefaultAgreementTests(Xunit.Abstractions.ITestOutputHelper ou
                 }
             }
         }
-        output.WriteLine($"{checkedCalls} calls, {differences.Count} differences, {widths.Count} by argument width, {newer} on syscalls newer than Syscage's tables, {between} between the newest syscalls the profile names to each");
+        output.WriteLine($"{checkedCalls} calls, {differences.Count} differences, {widths.Count} by argument width, {newer} on syscalls newer than libseccomp 2.5.4, {between} between the newest syscalls the profile names to each");
         foreach (var d in differences.Concat(widths).Take(40))
             output.WriteLine(d);
         Assert.Empty(differences);

@@ -65,13 +65,16 @@ public static class RandomPolicies
         }
     }
 
-    /// <summary>A random policy over the x86 family (and sometimes aarch64).</summary>
-    public static SeccompPolicy Policy(Random rng, int maxSyscalls = 40)
+    /// <summary>
+    /// A random policy over the x86 family (and sometimes aarch64), or over a random part of <paramref name="pool"/>
+    /// (never empty: its first architecture when the draw leaves none).
+    /// </summary>
+    public static SeccompPolicy Policy(Random rng, int maxSyscalls = 40, IReadOnlyList<Architecture>? pool = null)
     {
-        var pool = new[] { Architecture.X86_64, Architecture.X86, Architecture.X32, Architecture.Aarch64 };
+        pool ??= [Architecture.X86_64, Architecture.X86, Architecture.X32, Architecture.Aarch64];
         var arches = pool.Where(_ => rng.Next(3) != 0).ToList();
         if (arches.Count == 0)
-            arches.Add(Architecture.X86_64);
+            arches.Add(pool[0]);
         var b = new PolicyBuilder(Action(rng), arches) { BadArchAction = Action(rng), Name = "random" };
         int syscalls = rng.Next(0, maxSyscalls + 1);
         for (int i = 0; i < syscalls; i++)

@@ -32,6 +32,9 @@ public static class PolicyCompiler
     /// <summary>Relative weight of x32 numbers when shaping the search: x32 calls are rare (and x32 is often disabled).</summary>
     private const double X32Weight = 0.01;
 
+    /// <summary>A gap between table numbers wider than this splits them into separate runs of likely numbers (see SearchGroup).</summary>
+    private const uint ClusterGap = 256;
+
     /// <summary>Weight multiplier for numbers whose decision needs argument checks (see SearchGroup).</summary>
     private const double ArgumentCheckBoost = 6;
 
@@ -110,7 +113,8 @@ public static class PolicyCompiler
                 new(2 * bit, 3 * bit - 1, x64),
                 new(3 * bit, skipped - 1, x32),
                 new(skipped, skipped, x64),
-            ];        }
+            ];
+        }
         return [new(0, uint.MaxValue, policy.Sections.First(s => s.Architecture.AuditArch == auditArch))];
     }
 
@@ -127,12 +131,18 @@ public static class PolicyCompiler
                 continue;
             }
             var arch = seg.Section.Architecture;
+            // Where the table's numbers are: one run per cluster, so that arm's private calls (0xf0000 + n) do not make
+            // the gap below them look like likely numbers.
             var table = arch.Syscalls.All;
-            if (table.Count > 0)
+            for (int i = 0; i < table.Count;)
             {
-                uint lo = (uint)table[0].Number, hi = (uint)table[^1].Number;
+                int j = i;
+                while (j + 1 < table.Count && (uint)table[j + 1].Number - (uint)table[j].Number <= ClusterGap)
+                    j++;
+                uint lo = (uint)table[i].Number, hi = (uint)table[j].Number;
                 if (lo >= seg.Low && hi <= seg.High)
                     domains.Add((lo, hi, arch == Architecture.X32 ? X32Weight : 1.0));
+                i = j + 1;
             }
             long next = seg.Low;
             uint? newestHere = policy.Newer?.NewestOn(arch);
@@ -144,7 +154,7 @@ public static class PolicyCompiler
 
                 if (n > next)
                     pieces.Add(((uint)next, n - 1, otherwise));
-                pieces.Add((n, n, graph.Rules(rules, otherwise, arch.Is64Bit)));
+                pieces.Add((n, n, graph.Rules(rules, otherwise, arch)));
                 next = n + 1L;
             }
             // Past the newest syscall of the section: the newer-syscalls action.
@@ -182,7 +192,7 @@ public static class PolicyCompiler
             if (section is null)
                 return badArch;
             var chain = NumberSearch.Chain(graph,
-                section.Syscalls.Where(kv => owns((uint)kv.Key)).Select(kv => ((uint)kv.Key, graph.Rules(kv.Value, otherwise, section.Architecture.Is64Bit))),
+                section.Syscalls.Where(kv => owns((uint)kv.Key)).Select(kv => ((uint)kv.Key, graph.Rules(kv.Value, otherwise, section.Architecture))),
                 otherwise);
             // Past the newest syscall of the section: the newer-syscalls action, before the rules.
             return policy.Newer?.NewestOn(section.Architecture) is uint newest

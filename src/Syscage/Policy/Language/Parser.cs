@@ -946,9 +946,10 @@ internal sealed class Parser
         index = syscall.IndexOfArg(arg.Name);
         if (index >= 0)
             return true;
-        var elsewhere = Architecture.All
-            .Where(a => a.Syscalls.TryGet(syscall.Name, out var s) && s.IndexOfArg(arg.Name) >= 0)
-            .Select(a => a.Name).ToList();
+        // Where the name exists: among the architectures the policy covers if it exists on some, else anywhere.
+        bool Has(Architecture a) => a.Syscalls.TryGet(syscall.Name, out var s) && s.IndexOfArg(arg.Name) >= 0;
+        var covered = _forcedArches ?? _arches?.Arches ?? PolicyBuilder.DefaultArchitectures;
+        var elsewhere = (covered.Any(Has) ? covered : Architecture.All).Where(Has).Select(a => a.Name).ToList();
         string there = syscall.ArgNames.Count > 0 ? $"its arguments there: {string.Join(", ", syscall.ArgNames)}" : "no argument names are known there";
         if (elsewhere.Count > 0)
             return Fail(arg.Line, arg.Column,

@@ -52,33 +52,9 @@ public static class OciProfileLoader
     private static readonly JsonDocumentOptions DocumentOptions = new() { CommentHandling = JsonCommentHandling.Skip, MaxDepth = InputLimits.MaxJsonDepth };
     private static readonly JsonReaderOptions ReaderOptions = new() { CommentHandling = JsonCommentHandling.Skip, MaxDepth = InputLimits.MaxJsonDepth };
 
-    /// <summary>The <c>SCMP_ARCH_*</c> names libseccomp 2.5 knows, with the Syscage architecture when Syscage has a table for it.</summary>
-    private static readonly Dictionary<string, Architecture?> ScmpArches = new(StringComparer.Ordinal)
-    {
-        ["SCMP_ARCH_X86"] = Architecture.X86,
-        ["SCMP_ARCH_X86_64"] = Architecture.X86_64,
-        ["SCMP_ARCH_X32"] = Architecture.X32,
-        ["SCMP_ARCH_ARM"] = null,
-        ["SCMP_ARCH_AARCH64"] = Architecture.Aarch64,
-        ["SCMP_ARCH_RISCV64"] = Architecture.Riscv64,
-        ["SCMP_ARCH_MIPS"] = null,
-        ["SCMP_ARCH_MIPS64"] = null,
-        ["SCMP_ARCH_MIPS64N32"] = null,
-        ["SCMP_ARCH_MIPSEL"] = null,
-        ["SCMP_ARCH_MIPSEL64"] = null,
-        ["SCMP_ARCH_MIPSEL64N32"] = null,
-        ["SCMP_ARCH_PPC"] = null,
-        ["SCMP_ARCH_PPC64"] = null,
-        ["SCMP_ARCH_PPC64LE"] = null,
-        ["SCMP_ARCH_S390"] = null,
-        ["SCMP_ARCH_S390X"] = null,
-        ["SCMP_ARCH_PARISC"] = null,
-        ["SCMP_ARCH_PARISC64"] = null,
-        ["SCMP_ARCH_LOONGARCH64"] = null,
-        ["SCMP_ARCH_M68K"] = null,
-        ["SCMP_ARCH_SH"] = null,
-        ["SCMP_ARCH_SHEB"] = null,
-    };
+    /// <summary>The <c>SCMP_ARCH_*</c> names of every architecture libseccomp knows (<see cref="Architecture.ScmpName"/>).</summary>
+    private static readonly Dictionary<string, Architecture> ScmpArches =
+        Architecture.All.ToDictionary(a => a.ScmpName, StringComparer.Ordinal);
 
     private static readonly string[] ActionNames =
     [
@@ -236,11 +212,9 @@ public static class OciProfileLoader
             var arches = new List<Architecture> { native };
             bool Cover(JsonElement name, string path)
             {
-                if (!ScmpArch(name, path, out var arch, out string scmpName))
+                if (!ScmpArch(name, path, out var arch))
                     return false;
-                if (arch is null)
-                    Warn(path, $"{scmpName} is not an architecture Syscage can filter; its calls get the bad-arch action");
-                else if (!arches.Contains(arch))
+                if (!arches.Contains(arch))
                     arches.Add(arch);
                 return true;
             }
@@ -641,11 +615,11 @@ public static class OciProfileLoader
             return known is not null || Fail(path, UnknownName("action", name, ActionNames));
         }
 
-        /// <summary>An <c>SCMP_ARCH_*</c> name: <paramref name="arch"/> is null for one Syscage has no table for.</summary>
-        private bool ScmpArch(JsonElement element, string path, out Architecture? arch, out string name)
+        /// <summary>An <c>SCMP_ARCH_*</c> name (every architecture libseccomp knows has a table).</summary>
+        private bool ScmpArch(JsonElement element, string path, [NotNullWhen(true)] out Architecture? arch)
         {
             arch = null;
-            if (!String(element, path, out name))
+            if (!String(element, path, out string name))
                 return false;
             if (name == "SCMP_ARCH_NATIVE")
             {
@@ -655,8 +629,7 @@ public static class OciProfileLoader
             return ScmpArches.TryGetValue(name, out arch) || Fail(path, UnknownName("architecture", name, ScmpArches.Keys));
         }
 
-        private static string ScmpName(Architecture arch) =>
-            ScmpArches.FirstOrDefault(kv => kv.Value == arch).Key ?? "SCMP_ARCH_" + arch.Name.ToUpperInvariant();
+        private static string ScmpName(Architecture arch) => arch.ScmpName;
 
         /// <summary>The object's fields by name, ignoring case as Go does; unknown fields are a warning (Go ignores them).</summary>
         private Dictionary<string, JsonElement> Fields(JsonElement obj, string path, string[] known)
