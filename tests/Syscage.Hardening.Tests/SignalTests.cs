@@ -27,9 +27,10 @@ public partial class SignalTests
     private static void WaitCount(string file, int signal, int count)
     {
         var watch = Stopwatch.StartNew();
-        while (Count(file, signal) < count && watch.Elapsed < TimeSpan.FromSeconds(20))
+        // A bound on liveness, not a timing assertion: a loaded CI machine may take seconds to run a signal handler.
+        while (Count(file, signal) < count && watch.Elapsed < TimeSpan.FromSeconds(60))
             Thread.Sleep(5);
-        Assert.True(Count(file, signal) >= count, $"signal {signal} arrived {Count(file, signal)} times, expected {count}, within 20 s:\n{File.ReadAllText(file)}");
+        Assert.True(Count(file, signal) >= count, $"signal {signal} arrived {Count(file, signal)} times, expected {count}, within 60 s:\n{File.ReadAllText(file)}");
         Thread.Sleep(50); // a duplicate would come right after
     }
 
@@ -63,7 +64,7 @@ public partial class SignalTests
         finally
         {
             File.WriteAllText(file + ".quit", "");
-            if (!p.WaitForExit(10_000))
+            if (!p.WaitForExit(60_000))
                 p.Kill(true);
         }
         Assert.Equal(0, p.ExitCode);
