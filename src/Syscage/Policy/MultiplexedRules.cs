@@ -62,10 +62,15 @@ internal static class MultiplexedRules
                 lowered[j] = rule;
                 foreach (var c in codes)
                 {
-                    if (rule.Condition.IsTrue)
-                        after[c] = new Outcome(rule.Action, rule, rule.Route);
-                    else if (CanMatch(rule.Condition, c, arch.Is64Bit))
-                        after[c] = Join(new Outcome(rule.Action, rule, rule.Route), after[c]);
+                    switch (Matches(rule.Condition, c, arch.Is64Bit))
+                    {
+                        case true:
+                            after[c] = new Outcome(rule.Action, rule, rule.Route);
+                            break;
+                        case null:
+                            after[c] = Join(new Outcome(rule.Action, rule, rule.Route), after[c]);
+                            break;
+                    }
                 }
                 continue;
             }
@@ -100,16 +105,24 @@ internal static class MultiplexedRules
     }
 
     /// <summary>
-    /// False when a multiplexer's own condition cannot hold for a call that selects <paramref name="call"/>: one of its
-    /// conjuncts compares argument 0 on no more bits than the kernel reads to pick the call and is false for the
-    /// call's code. True otherwise (it may hold).
+    /// Whether a multiplexer's own condition holds for every call that selects <paramref name="call"/> (true), for none
+    /// (false), or may hold for some (null). It is decided when every comparison it makes is on argument 0 and on no
+    /// more bits than the kernel reads to pick the call (<c>socketcall if call == SYS_CONNECT</c>), or when one of its
+    /// conjuncts is such a comparison and false for the call's code.
     /// </summary>
-    private static bool CanMatch(Condition condition, MultiplexedCall call, bool is64Bit)
+    private static bool? Matches(Condition condition, MultiplexedCall call, bool is64Bit)
     {
+        if (condition.IsTrue)
+            return true;
+        bool OnCode(ArgPredicate p) => p.Arg == 0 && p.WidthOn(is64Bit) <= call.CodeWidth;
+        Span<ulong> args = stackalloc ulong[6];
+        args[0] = (ulong)call.Code;
+        if (condition.Predicates().All(OnCode))
+            return condition.Evaluate(args, is64Bit);
         IEnumerable<Condition> conjuncts = condition is Condition.AllOf all ? all.Conditions : [condition];
         foreach (var c in conjuncts)
-            if (c is Condition.Predicate { Value: { Arg: 0 } p } && p.WidthOn(is64Bit) <= call.CodeWidth && !p.Evaluate((ulong)call.Code, is64Bit))
+            if (c.Predicates().All(OnCode) && !c.Evaluate(args, is64Bit))
                 return false;
-        return true;
+        return null;
     }
 }

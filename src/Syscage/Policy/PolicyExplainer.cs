@@ -194,11 +194,21 @@ public static class PolicyExplainer
         ArgumentNullException.ThrowIfNull(policy);
         var result = new List<UncheckedCondition>();
         foreach (var section in policy.Sections)
-            foreach (var (_, rules) in section.Syscalls.OrderBy(kv => kv.Key))
+        {
+            var arch = section.Architecture;
+            foreach (var (nr, rules) in section.Syscalls.OrderBy(kv => kv.Key))
+            {
                 foreach (var rule in rules)
-                    if (rule.Via is { Unchecked: true } via)
-                        result.Add(new UncheckedCondition(section.Architecture, via.Call,
-                            via.Call.On(section.Architecture) is { } p ? Named(via.Written.Condition, p) : via.Written.Condition.ToString(), rule));
+                {
+                    if (rule.Via is not { Unchecked: true } via)
+                        continue;
+                    // What such a call gets: this rule's verdict, unless an earlier rule (the multiplexer's own) decides first.
+                    var decision = policy.Evaluate(new SeccompData(nr, arch.AuditArch, 0, [(ulong)via.Call.Code]));
+                    string condition = via.Call.On(arch) is { } p ? Named(via.Written.Condition, p) : via.Written.Condition.ToString();
+                    result.Add(new UncheckedCondition(arch, via.Call, condition, rule, decision.Rule is { } by && !ReferenceEquals(by, rule) ? by : null, decision.Action));
+                }
+            }
+        }
         return result;
     }
 
@@ -324,8 +334,10 @@ public static class PolicyExplainer
 /// <param name="Architecture">The section.</param>
 /// <param name="Call">The call the rule was written for, made there through its multiplexer.</param>
 /// <param name="Condition">The rule's condition, with the call's argument names.</param>
-/// <param name="Rule">The rule on the multiplexer: its action is what every such call gets.</param>
-public sealed record UncheckedCondition(Architecture Architecture, MultiplexedCall Call, string Condition, Rule Rule)
+/// <param name="Rule">The rule on the multiplexer.</param>
+/// <param name="DecidedBy">An earlier rule that decides such calls before <paramref name="Rule"/> (the multiplexer's own), or null.</param>
+/// <param name="Action">What such a call gets (with the multiplexer's other registers 0).</param>
+public sealed record UncheckedCondition(Architecture Architecture, MultiplexedCall Call, string Condition, Rule Rule, Rule? DecidedBy, SeccompAction Action)
 {
     /// <summary>
     /// <c>t.policy:3: on x86, socket is also made as socketcall(SYS_SOCKET, ...), whose arguments a filter cannot read: the
@@ -335,8 +347,11 @@ public sealed record UncheckedCondition(Architecture Architecture, MultiplexedCa
     {
         var written = Rule.Via!.Written;
         string also = Architecture.Syscalls.TryGet(Call.Name, out _) ? "also made" : "made only";
-        string gets = Rule.Action == written.Action ? $"every such call gets {written.Action}" : $"every such call gets {Rule.Action}, not {written.Action}, as a call the rule does not match could";
-        return $"{written.Source?.ToString() ?? "<rule>"}: on {Architecture.Name}, {Call.Name} is {also} as {Call}, whose arguments a filter cannot read: the condition '{Condition}' cannot be checked there, and {gets}";
+        string gets = DecidedBy is { } by
+            ? $"{(by.Via is { } v ? $"{v.Call.Name}'s rule" : $"{Call.MultiplexerName}'s own rule")} at {by.Source?.ToString() ?? "an earlier rule"} decides every such call first: {Action}"
+            : Action == written.Action ? $"every such call gets {Action}"
+            : $"every such call gets {Action}, not {written.Action}, as a call the rule does not match could";
+        return $"{written.Source?.ToString() ?? "<rule>"}: on {Architecture.Name}, {Call.Name} is {also} as {Call}, whose arguments a filter cannot read: the condition '{Condition}' cannot be checked there; {gets}";
     }
 }
 
