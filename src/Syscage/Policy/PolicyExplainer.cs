@@ -225,6 +225,9 @@ public static class PolicyExplainer
         var arch = architecture ?? policy.Sections.FirstOrDefault()?.Architecture ?? Architecture.Native;
         if (!arch.Syscalls.TryGetNumber(syscall, out int nr))
         {
+            if (arch.TryGetMultiplexed(syscall, out var call))
+                throw new ArgumentException(
+                    $"{arch.Name} makes {syscall} only through {call.MultiplexerName}(2): explain '{call.MultiplexerName}' with first argument {call.Code} ({call.CodeName})", nameof(syscall));
             if (!int.TryParse(syscall, NumberStyles.None, CultureInfo.InvariantCulture, out nr))
             {
                 string? close = arch.Syscalls.SuggestNames(syscall, 1).FirstOrDefault();
