@@ -44,6 +44,7 @@ public static class CompileCommand
         if (set is { Count: > 0 })
             throw new CliException(ExitCode.Usage, "--set is for eBPF objects");
         var ir = PolicyInputs.LoadPolicy(policy, PolicyInputs.ParseArchList(arch), stderr, oci);
+        PolicyInputs.WarnUncheckedConditions(ir, stderr, oci?.AllWarnings ?? false);
         return Emit(stdout, stderr, ir, output, format, noOptimize);
     }
 

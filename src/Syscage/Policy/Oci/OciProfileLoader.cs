@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
@@ -43,9 +42,14 @@ namespace Syscage.Policy.Oci;
 /// ERRNO(ENOSYS), so programs built for a newer kernel fall back from syscalls the profile could not name
 /// (<see cref="SeccompPolicy.Newer"/>; <see cref="OciOptions.RuncEnosysStub"/> turns it off). The names are
 /// resolved with Syscage's tables, runc resolves them with libseccomp's.</item>
+/// <item>socketcall/ipc multiplexing: on the ABIs with <c>socketcall(2)</c> or <c>ipc(2)</c> (x86, ppc, s390, mips o32
+/// ...) a rule for <c>socket</c>, <c>connect</c>, <c>semop</c> ... also decides that call made through its multiplexer
+/// (<see cref="PolicyBuilder"/>), as libseccomp's <c>*_rule_add</c> does; a name the ABI has only there (<c>accept</c> on
+/// x86) is a rule on the multiplexer alone. A multiplexer's own unconditional rule wins over them. Where the entry
+/// has <c>args</c>, the multiplexed form hides them in memory: libseccomp then drops the comparison on argument 0 and
+/// compares the others with the multiplexer's registers; the IR takes the most restrictive action the entry could lead
+/// to (docs/libseccomp-differences.md).</item>
 /// </list>
-/// <para>Not modelled: libseccomp's x86 socketcall/ipc multiplexing: a rule for <c>socket</c> on x86 is a rule for
-/// the direct syscall only.</para>
 /// </remarks>
 public static class OciProfileLoader
 {
@@ -311,6 +315,7 @@ public static class OciProfileLoader
         {
             var perCall = new Dictionary<(Architecture Arch, int Nr), List<Rule>>();
             var order = new List<(Architecture Arch, int Nr)>();
+            var multiplexedOnly = new Dictionary<(Architecture Arch, MultiplexedCall Call), List<Rule>>();
             foreach (var entry in entries)
             {
                 // runc: "This rule is redundant, silently skip it" (libseccomp refuses a rule with the default action).
@@ -323,7 +328,13 @@ public static class OciProfileLoader
                     foreach (var arch in arches)
                     {
                         if (!arch.Syscalls.TryGet(name, out var syscall))
+                        {
+                            // A call the ABI makes only through socketcall(2)/ipc(2), such as accept on x86: libseccomp
+                            // puts the rule on the multiplexer alone.
+                            if (arch.TryGetMultiplexed(name, out var call))
+                                MultiplexedOnly(multiplexedOnly, arch, call, entry);
                             continue;
+                        }
                         known = true;
                         int nr = syscall.Number;
                         if (!perCall.TryGetValue((arch, nr), out var list))
@@ -348,7 +359,9 @@ public static class OciProfileLoader
             }
 
             var builder = new PolicyBuilder(defaultAction, arches) { BadArchAction = SeccompAction.KillThread, Name = _file, Newer = RuncEnosys(defaultAction, arches, entries) };
-            foreach (var key in order)
+            // A multiplexer's own rule without argument checks wins over the rules the calls it makes put on it (which all
+            // compare argument 0), whatever the order: added first, it decides before them.
+            foreach (var key in order.OrderBy(k => IsMultiplexer(k.Arch, k.Nr) && perCall[k].Any(r => IsUnconditional(r.Condition, k.Arch)) ? 0 : 1))
             {
                 var rules = perCall[key];
                 // libseccomp (db_rule_add): the first rule without argument checks wins over every other rule for the
@@ -357,21 +370,26 @@ public static class OciProfileLoader
                 foreach (var rule in unconditional is null ? rules : [unconditional])
                     builder.Add(key.Arch, key.Nr, rule);
             }
+            foreach (var ((arch, call), rules) in multiplexedOnly)
+            {
+                var unconditional = rules.FirstOrDefault(r => IsUnconditional(r.Condition, arch));
+                foreach (var rule in unconditional is null ? rules : [unconditional])
+                    builder.AddMultiplexed(arch, call, rule);
+            }
             return builder.Build();
         }
 
-        /// <summary>
-        /// The names libseccomp resolves on x86 to negative pseudo numbers (<c>__PNR_socket</c> ...), as it multiplexes
-        /// them through <c>socketcall(2)</c> and <c>ipc(2)</c> (<c>abi_syscall_resolve_name_munge</c>): runc's largest
-        /// number never comes from them, although x86 has direct syscalls of those names.
-        /// </summary>
-        private static readonly FrozenSet<string> LibseccompX86Multiplexed = new[]
+        /// <summary>Collects the rules of <paramref name="entry"/> for a call <paramref name="arch"/> makes only through its multiplexer.</summary>
+        private void MultiplexedOnly(Dictionary<(Architecture Arch, MultiplexedCall Call), List<Rule>> rules, Architecture arch, MultiplexedCall call, OciSyscallEntry entry)
         {
-            "socket", "bind", "connect", "listen", "accept", "getsockname", "getpeername", "socketpair", "send", "recv",
-            "sendto", "recvfrom", "shutdown", "setsockopt", "getsockopt", "sendmsg", "recvmsg", "accept4", "recvmmsg",
-            "sendmmsg", "semop", "semget", "semctl", "semtimedop", "msgsnd", "msgrcv", "msgget", "msgctl", "shmat", "shmdt",
-            "shmget", "shmctl",
-        }.ToFrozenSet(StringComparer.Ordinal);
+            if (!rules.TryGetValue((arch, call), out var list))
+                rules[(arch, call)] = list = [];
+            foreach (var c in Conditions(entry, call.On(arch)!))
+                list.Add(new Rule(c, entry.Action, entry.Source));
+        }
+
+        /// <summary>True when <paramref name="nr"/> is <c>socketcall(2)</c> or <c>ipc(2)</c> on <paramref name="arch"/>.</summary>
+        private static bool IsMultiplexer(Architecture arch, int nr) => nr == arch.SocketcallNumber || nr == arch.IpcNumber;
 
         /// <summary>
         /// runc's ENOSYS stub (<c>libcontainer/seccomp/patchbpf/enosys_linux.go</c>: <c>generatePatch</c>,
@@ -379,8 +397,8 @@ public static class OciProfileLoader
         /// TRACE (<c>isAllowAction</c>: "a good tracer should support future syscalls"), a call past the largest syscall
         /// number the profile names on its architecture gets ERRNO(ENOSYS) before the filter. The largest number is
         /// taken over every entry that reached runc — whatever its action, the default's included — with each name
-        /// resolved on that architecture as libseccomp resolves it (so not x86's socket and IPC calls, which it
-        /// multiplexes) and unknown names ignored; an architecture where it is 0 (no name found, or
+        /// resolved on that architecture as libseccomp resolves it (so not the socket and IPC calls of the ABIs with
+        /// socketcall(2) and ipc(2), which it multiplexes) and unknown names ignored; an architecture where it is 0 (no name found, or
         /// only number 0) gets no check. x86_64 and x32 keep their own largest numbers, told apart by the x32 bit. null
         /// when <see cref="OciOptions.RuncEnosysStub"/> is off, the default action allows, or no architecture has a number.
         /// </summary>
@@ -393,7 +411,10 @@ public static class OciProfileLoader
             {
                 uint largest = 0;
                 foreach (var name in entries.SelectMany(e => e.Names))
-                    if (arch.Syscalls.TryGetNumber(name, out int nr) && !(arch == Architecture.X86 && LibseccompX86Multiplexed.Contains(name)))
+                    // libseccomp resolves a call the ABI's multiplexer makes to a negative pseudo number (__PNR_socket ...,
+                    // abi_syscall_resolve_name_munge; in 2.5 x86_syscall_resolve_name_munge and its copies for ppc, s390
+                    // and mips), direct number or not: runc's largest number never comes from one.
+                    if (arch.Syscalls.TryGetNumber(name, out int nr) && !arch.TryGetMultiplexed(name, out _))
                         largest = Math.Max(largest, unchecked((uint)nr));
                 if (largest != 0)
                     newest[arch] = largest;
