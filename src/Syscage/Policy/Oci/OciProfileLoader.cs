@@ -302,7 +302,7 @@ public static class OciProfileLoader
         /// <summary>Builds the IR: per covered architecture and syscall, the rules in the order that keeps runc + libseccomp's meaning.</summary>
         private SeccompPolicy Lower(SeccompAction defaultAction, List<Architecture> arches, List<OciSyscallEntry> entries)
         {
-            var perCall = new Dictionary<(Architecture Arch, int Nr), List<Rule>>();
+            var perCall = new Dictionary<(Architecture Arch, int Nr), List<RuncRule>>();
             var order = new List<(Architecture Arch, int Nr)>();
             foreach (var entry in entries)
             {
@@ -324,8 +324,9 @@ public static class OciProfileLoader
                             perCall[(arch, nr)] = list = [];
                             order.Add((arch, nr));
                         }
-                        foreach (var c in Conditions(entry, syscall))
-                            list.Add(new Rule(c, entry.Action, entry.Source));
+                        // runc: one seccomp_rule_add per name, or one per comparison when two name the same argument.
+                        foreach (var comparisons in Comparisons(entry, syscall))
+                            list.Add(new RuncRule(list.Count, [.. comparisons.Select(c => c.At(arch.Is64Bit))], entry.Action, entry.Source));
                     }
                     if (!known && !Architecture.All.Any(a => a.Syscalls.TryGetNumber(name, out _)))
                     {
@@ -342,28 +343,98 @@ public static class OciProfileLoader
 
             var builder = new PolicyBuilder(defaultAction, arches) { BadArchAction = SeccompAction.KillThread, Name = _file };
             foreach (var key in order)
-            {
-                var rules = perCall[key];
-                // libseccomp (db_rule_add): the first rule without argument checks wins over every other rule for the
-                // syscall, whichever order they were added in.
-                var unconditional = rules.FirstOrDefault(r => IsUnconditional(r.Condition, key.Arch));
-                foreach (var rule in unconditional is null ? rules : [unconditional])
+                foreach (var rule in Resolve(key.Arch, key.Nr, perCall[key]))
                     builder.Add(key.Arch, key.Nr, rule);
-            }
             return builder.Build();
         }
 
         /// <summary>
-        /// The entry's comparisons for <paramref name="syscall"/> as conditions (one, ANDed; or one per comparison when
-        /// runc ORs them), each at the width the kernel reads its argument. A value that does not fit the width is a
-        /// warning, once per value and syscall; the comparison uses the bits the kernel reads, the profile's plain
-        /// meaning (libseccomp compares all 64 bits, so <c>socket((1 &lt;&lt; 32) | AF_VSOCK)</c> passes
+        /// The IR rules of one syscall on one architecture, decided as libseccomp decides them. libseccomp
+        /// (<c>db_rule_add</c>) keeps the first rule without argument checks and drops every other rule, before or after
+        /// it. When rules with different actions can match the same call, which one decides is libseccomp's tree order,
+        /// not the profile's (<see cref="LibseccompOrder"/>); otherwise profile order says the same and is kept.
+        /// </summary>
+        private IEnumerable<Rule> Resolve(Architecture arch, int nr, List<RuncRule> rules)
+        {
+            if (rules.FirstOrDefault(r => r.Checks.Count == 0) is { } unconditional)
+                return [new Rule(Condition.True, unconditional.Action, unconditional.Source)];
+            if (!Overlap(rules))
+                return rules.Select(r => new Rule(r.Condition, r.Action, r.Source));
+            var result = LibseccompOrder.Lower(rules, halves: arch.Is64Bit && arch != Architecture.X32);
+            string call = arch.Syscalls.TryGetName(nr, out var name) ? name : nr.ToString(CultureInfo.InvariantCulture);
+            foreach (var (rule, what) in result.NotAdded)
+            {
+                string path = rule.Source?.Text ?? "syscalls";
+                if (what == TreeAddResult.Refused)
+                    Warn(path, $"libseccomp refuses this entry for {call} on {arch.Name} (seccomp_rule_add: -EEXIST, a test it shares with an earlier entry has another action there): runc would not start the container; Syscage tries it after the entries libseccomp accepts");
+                else if (what == TreeAddResult.Loops)
+                    Warn(path, $"libseccomp never returns from adding this entry for {call} on {arch.Name} (its lists become circular): runc would hang; Syscage tries it after the entries libseccomp accepts");
+            }
+            if (result.Failure is { } failure)
+                Warn(rules[0].Source?.Text ?? "syscalls", $"the entries for {call} on {arch.Name} overlap, but libseccomp's order cannot be followed ({failure}); they are tried in profile order");
+            return result.Rules;
+        }
+
+        /// <summary>True when two rules with different actions may match the same call (conservatively: unless some argument tells them apart).</summary>
+        private static bool Overlap(List<RuncRule> rules)
+        {
+            for (int i = 0; i < rules.Count; i++)
+                for (int j = i + 1; j < rules.Count; j++)
+                    if (rules[i].Action != rules[j].Action && !Disjoint(rules[i], rules[j]))
+                        return true;
+            return false;
+        }
+
+        private static bool Disjoint(RuncRule a, RuncRule b) =>
+            a.Checks.Any(x => b.Checks.Any(y => x.Arg == y.Arg && Exclusive(x, y)));
+
+        /// <summary>True when no argument value satisfies both comparisons (false when unsure).</summary>
+        private static bool Exclusive(ArgPredicate x, ArgPredicate y)
+        {
+            if (x.Width != y.Width)
+                return false;
+            if (x.Op == ComparisonOp.MaskedEq && y.Op == ComparisonOp.MaskedEq)
+                return ((x.Value ^ y.Value) & x.Mask & y.Mask) != 0;
+            if (x.Op == ComparisonOp.MaskedEq || y.Op == ComparisonOp.MaskedEq)
+            {
+                var (m, e) = x.Op == ComparisonOp.MaskedEq ? (x, y) : (y, x);
+                return e.Op == ComparisonOp.Eq && ((e.Value ^ m.Value) & m.Mask) != 0;
+            }
+            if (x.Op == ComparisonOp.Ne || y.Op == ComparisonOp.Ne)
+            {
+                var (ne, other) = x.Op == ComparisonOp.Ne ? (x, y) : (y, x);
+                return other.Op == ComparisonOp.Eq && other.Value == ne.Value;
+            }
+            var (xl, xh) = Range(x);
+            var (yl, yh) = Range(y);
+            return xl > xh || yl > yh || xh < yl || yh < xl;
+        }
+
+        /// <summary>The values a comparison (EQ, LT, LE, GT, GE) accepts, as an interval (empty when low &gt; high).</summary>
+        private static (ulong Low, ulong High) Range(ArgPredicate p)
+        {
+            ulong max = ArgPredicate.WidthMask(p.Width);
+            return p.Op switch
+            {
+                ComparisonOp.Eq => (p.Value, p.Value),
+                ComparisonOp.Lt => p.Value == 0 ? (1UL, 0UL) : (0UL, p.Value - 1),
+                ComparisonOp.Le => (0UL, p.Value),
+                ComparisonOp.Gt => p.Value >= max ? (1UL, 0UL) : (p.Value + 1, max),
+                _ => (p.Value, max),
+            };
+        }
+
+        /// <summary>
+        /// The entry's comparisons for <paramref name="syscall"/>, as the rules runc adds (one, ANDed; or one per comparison
+        /// when two name the same argument), each at the width the kernel reads its argument. A value that does not fit
+        /// the width is a warning, once per value and syscall; the comparison uses the bits the kernel reads, the
+        /// profile's plain meaning (libseccomp compares all 64 bits, so <c>socket((1 &lt;&lt; 32) | AF_VSOCK)</c> passes
         /// <c>domain != AF_VSOCK</c> there; see docs/libseccomp-differences.md).
         /// </summary>
-        private IReadOnlyList<Condition> Conditions(OciSyscallEntry entry, Syscall syscall)
+        private IReadOnlyList<IReadOnlyList<ArgPredicate>> Comparisons(OciSyscallEntry entry, Syscall syscall)
         {
             if (entry.Args.Count == 0)
-                return [Condition.True];
+                return [[]];
             var predicates = new List<ArgPredicate>();
             for (int j = 0; j < entry.Args.Count; j++)
             {
@@ -373,18 +444,8 @@ public static class OciProfileLoader
                     Warn(path, misfit + "; compared on those bits, as the kernel reads them");
                 predicates.Add(p);
             }
-            return entry.ArgsAreOred ? predicates.Select(Condition.Of).ToList() : [Condition.All(predicates.Select(Condition.Of))];
+            return entry.ArgsAreOred ? [.. predicates.Select(p => (IReadOnlyList<ArgPredicate>)[p])] : [predicates];
         }
-
-        /// <summary>
-        /// True when no argument check is left of the condition on <paramref name="arch"/> (libseccomp's test for a rule
-        /// that wins over the syscall's other rules): no predicates, or only MASKED_EQ with a mask that is zero at the
-        /// width the comparison is made at.
-        /// </summary>
-        private static bool IsUnconditional(Condition condition, Architecture arch) =>
-            condition.IsTrue
-            || condition is Condition.AllOf or Condition.Predicate
-            && condition.Predicates().All(p => p.Op == ComparisonOp.MaskedEq && p.At(arch.Is64Bit).Mask == 0);
 
         /// <summary>One <c>syscalls[i]</c>; null when its includes/excludes leave it out.</summary>
         private OciSyscallEntry? Entry(JsonElement s, int index)
