@@ -58,7 +58,7 @@ internal static class LibseccompBehaviour
     public const string Width = "argument compared on the whole register by libseccomp, at the width of its type (int: 32 bits, umode_t: 16) by the kernel and Syscage";
 
     [Flags]
-    private enum Model
+    internal enum Model
     {
         None = 0,
         /// <summary>x32 as a 32-bit ABI.</summary>
@@ -120,14 +120,14 @@ internal static class LibseccompBehaviour
     }
 
     /// <summary>libseccomp tests the arguments of its 64-bit ABIs on 32-bit halves; x86 and x32 are its 32-bit ABIs.</summary>
-    private static bool Halves(Architecture arch) => arch.Is64Bit && arch != Architecture.X32;
+    internal static bool Halves(Architecture arch) => arch.Is64Bit && arch != Architecture.X32;
 
     /// <summary>
     /// The syscall's rules as runc adds them (<see cref="RuncRule"/>), under a model: with <see cref="Model.FullWidth"/>
     /// each comparison on the whole register (libseccomp's reading of <c>args</c>) instead of the argument type's width;
     /// with <see cref="Model.X32Low"/> x32 arguments on 32 bits.
     /// </summary>
-    private static List<RuncRule> ModelledRules(OciProfile profile, Architecture arch, int nr, Model m)
+    internal static List<RuncRule> ModelledRules(OciProfile profile, Architecture arch, int nr, Model m)
     {
         var all = new List<RuncRule>();
         if (!arch.Syscalls.TryGet(nr, out Syscall? syscall))
