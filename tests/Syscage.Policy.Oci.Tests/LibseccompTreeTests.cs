@@ -168,15 +168,18 @@ public class LibseccompTreeTests(ITestOutputHelper output)
         var spec = new
         {
             arch = abi.Name,
-            @default = Default.Value,
-            rules = rules.Select(r => new { action = r.Action.Value, args = r.Comparisons.Select(ToArg).Select(a => new object[] { a.Arg, a.Op, a.DatumA, a.DatumB }) }),
+            @default = unchecked((int)Default.Value),
+            rules = rules.Select(r => new { action = unchecked((int)r.Action.Value), args = r.Comparisons.Select(ToArg).Select(a => new object[] { a.Arg, a.Op, a.DatumA, a.DatumB }) }),
         };
         var start = new ProcessStartInfo("/usr/bin/python3", ["-c", script]) { RedirectStandardInput = true, RedirectStandardError = true };
         using var child = Process.Start(start)!;
         child.StandardInput.Write(System.Text.Json.JsonSerializer.Serialize(spec));
         child.StandardInput.Close();
         if (child.WaitForExit(TimeSpan.FromSeconds(5)))
+        {
+            Assert.True(child.ExitCode is 0 or 3, $"python3-seccomp: exit {child.ExitCode}: {child.StandardError.ReadToEnd()}");
             return false;
+        }
         child.Kill();
         child.WaitForExit();
         return true;

@@ -4,19 +4,29 @@ namespace Syscage.Policy.Oci;
 
 /// <summary>
 /// libseccomp's resolution of a syscall's overlapping rules, lowered to first-match IR rules: the paths of
-/// <see cref="LibseccompTree"/> in the order runc's filter tries them, each guarded by the condition of the entry whose
-/// action it ends in, then every entry in profile order.
+/// <see cref="LibseccompTree"/> in the order runc's filter tries them, each guarded by the condition of an entry with
+/// its action, then every entry in profile order, simplified by <see cref="RuleSimplifier"/>.
 /// </summary>
 /// <remarks>
-/// The guard keeps a path from deciding a call its entry does not match (libseccomp's shared lists can reach another
-/// rule's action for such a call); the entries at the end decide a call some entry matches but no path reaches
-/// (libseccomp can lose part of a rule, and refuses some). So every verdict is the action of an entry that matches the
-/// call, or the default action when none does — and it is libseccomp's verdict whenever libseccomp's is such an action.
+/// The guard keeps a path from deciding a call no entry with its action matches (libseccomp's shared lists can reach
+/// another rule's action for such a call); the entries at the end decide a call some entry matches but no path decides
+/// (libseccomp loses part of a rule in some merges, drops some rules as redundant, and refuses others). So every
+/// verdict is the action of an entry that matches the call, or the default action when none does — and it is
+/// libseccomp's verdict whenever libseccomp's is such an action (docs/libseccomp-differences.md, "Overlapping entries").
 /// </remarks>
 internal static class LibseccompOrder
 {
     /// <summary>The most decision paths one syscall may have (a bound on time and on the filter's size).</summary>
     internal const int MaxPaths = 4096;
+
+    /// <summary>
+    /// The most rules of one syscall whose order is worked out (a bound on time: each is merged into the tree in a
+    /// transaction); Docker's default profile has at most 5 rules for a syscall (personality).
+    /// </summary>
+    internal const int MaxRules = 256;
+
+    /// <summary>The most rules of one profile whose order is worked out, all syscalls and architectures together.</summary>
+    internal const int MaxRulesPerProfile = 4096;
 
     /// <summary>The lowered rules and what did not go as written.</summary>
     /// <param name="Rules">First-match IR rules.</param>

@@ -76,11 +76,12 @@ internal enum TreeAddResult
 internal sealed class LibseccompTree
 {
     /// <summary>Steps (test visits) one tree may take to build and walk; past it the lists are taken to be circular.</summary>
-    internal const int StepBudget = 2_000_000;
+    internal const int StepBudget = 500_000;
 
     private readonly bool _halves;
     private Node? _top;
     private Node? _chain;
+    private int _removals;
     private RuncRule? _unconditional;
     private int _steps;
 
@@ -488,12 +489,13 @@ internal sealed class LibseccompTree
                     if (nn is null)
                         continue;
                     var sub = state | PruneFlags.MatchSet;
+                    int removals = _removals;
                     x.PhantomRefs++;   // libseccomp holds the node while it looks below it
                     count += Prune(side ? x.NextTrue : x.NextFalse, nn, ref sub, action);
                     x.PhantomRefs--;
                     if ((sub & PruneFlags.Match) != 0)
                         fresh |= sub;
-                    if (Released(x))
+                    if (Released(x, removals))
                     {
                         count++;
                         goto Next;
@@ -521,6 +523,7 @@ internal sealed class LibseccompTree
                     if (below is null)
                         continue;
                     var sub = (state & ~PruneFlags.Match) | (existingFirst ? PruneFlags.XPrefix : PruneFlags.NPrefix);
+                    int removals = _removals;
                     x.PhantomRefs++;
                     count += existingFirst ? Prune(below, n, ref sub, action) : Prune(x, below, ref sub, action);
                     x.PhantomRefs--;
@@ -529,7 +532,7 @@ internal sealed class LibseccompTree
                         fresh |= sub;
                         goto Return;
                     }
-                    if (Released(x))
+                    if (Released(x, removals))
                     {
                         count++;
                         goto Next;
@@ -585,11 +588,15 @@ internal sealed class LibseccompTree
         if (c.Next is not null)
             c.Next.Prev = c.Prev;
         (c.Prev, c.Next) = (null, null);
+        _removals++;
         return References(c) == 1 ? 1 : 0;
     }
 
-    /// <summary>True when libseccomp would have freed <paramref name="x"/> on dropping its own hold: nothing else refers to it.</summary>
-    private bool Released(Node x) => References(x) == 0;
+    /// <summary>
+    /// True when libseccomp would have freed <paramref name="x"/> on dropping its own hold: nothing else refers to it
+    /// (which only a removal since <paramref name="removals"/> can have brought about).
+    /// </summary>
+    private bool Released(Node x, int removals) => _removals != removals && References(x) == 0;
 
     /// <summary>libseccomp's reference count of <paramref name="x"/>: the branches and links that point at it, plus those it still counts.</summary>
     private int References(Node x)
@@ -712,7 +719,7 @@ internal sealed class LibseccompTree
         }
         catch (LoopException)
         {
-            throw new InvalidOperationException("libseccomp's lists for these rules are circular (its filter generation would not finish)");
+            throw new InvalidOperationException("its lists for them are circular");
         }
         return paths;
     }

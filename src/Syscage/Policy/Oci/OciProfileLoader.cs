@@ -34,9 +34,13 @@ namespace Syscage.Policy.Oci;
 /// to it (docs/libseccomp-differences.md).</item>
 /// <item>Several rules for one syscall: libseccomp keeps the first rule without argument checks and drops all
 /// others — before or after it (<c>db_rule_add</c>: a new unconditional rule replaces the existing chains; an
-/// existing one makes later rules redundant). So does the IR. Conditional rules with different actions that
-/// overlap are merged by libseccomp into one decision tree, ordered by argument and operator, not by the
-/// profile; the IR keeps profile order (first match wins). See docs/libseccomp-differences.md.</item>
+/// existing one makes later rules redundant). So does the IR. Conditional rules with different actions that can match
+/// the same call are decided in libseccomp's order, not the profile's: libseccomp merges them into one decision tree
+/// whose levels are sorted by argument, operator and value (<see cref="LibseccompTree"/>), and the IR lists the tree's
+/// paths in the order its filter tries them (<see cref="LibseccompOrder"/>) — where libseccomp's tree gives a call the
+/// action of no entry that matches it, or none although one does, an entry that matches decides. An entry libseccomp
+/// refuses (<c>-EEXIST</c>) or loops on is a warning (runc would not start the container) and is tried after the
+/// others. See docs/libseccomp-differences.md, "Overlapping entries".</item>
 /// </list>
 /// <para>Not modelled: runc's ENOSYS patch (<c>patchbpf</c>): when the default action is not ALLOW/LOG/TRACE, runc
 /// prepends a stub that answers ERRNO(ENOSYS) for syscall numbers above the highest number the profile names on
@@ -196,6 +200,8 @@ public static class OciProfileLoader
         private readonly HashSet<(string Path, string Message)> _misfits = [];
         private readonly string _file = options.FileName;
         private int _hinted;
+        /// <summary>Rules resolved in libseccomp's order so far (bounded by <see cref="LibseccompOrder.MaxRulesPerProfile"/>).</summary>
+        private int _ordered;
 
         public OciProfile Run(JsonElement root)
         {
@@ -358,10 +364,24 @@ public static class OciProfileLoader
         {
             if (rules.FirstOrDefault(r => r.Checks.Count == 0) is { } unconditional)
                 return [new Rule(Condition.True, unconditional.Action, unconditional.Source)];
-            if (!Overlap(rules))
-                return rules.Select(r => new Rule(r.Condition, r.Action, r.Source));
-            var result = LibseccompOrder.Lower(rules, halves: arch.Is64Bit && arch != Architecture.X32);
+            var inOrder = rules.Select(r => new Rule(r.Condition, r.Action, r.Source));
+            if (rules.Select(r => r.Action).Distinct().Count() < 2)
+                return inOrder;
             string call = arch.Syscalls.TryGetName(nr, out var name) ? name : nr.ToString(CultureInfo.InvariantCulture);
+            if (rules.Count > LibseccompOrder.MaxRules)
+            {
+                Warn(rules[0].Source?.Text ?? "syscalls", string.Create(CultureInfo.InvariantCulture,
+                    $"{rules.Count} rules for {call} on {arch.Name}, more than the {LibseccompOrder.MaxRules} whose overlaps Syscage resolves in libseccomp's order; they are tried in profile order"));
+                return inOrder;
+            }
+            if ((_ordered += rules.Count) > LibseccompOrder.MaxRulesPerProfile)
+            {
+                Warn(rules[0].Source?.Text ?? "syscalls", string.Create(CultureInfo.InvariantCulture,
+                    $"the profile has more than {LibseccompOrder.MaxRulesPerProfile} conditional rules with different actions for one syscall in all, more than Syscage resolves in libseccomp's order; those for {call} on {arch.Name} are tried in profile order"));
+                return inOrder;
+            }
+            // The tree is built even when no two rules can match one call: libseccomp may still refuse or loop on them.
+            var result = LibseccompOrder.Lower(rules, halves: arch.Is64Bit && arch != Architecture.X32);
             foreach (var (rule, what) in result.NotAdded)
             {
                 string path = rule.Source?.Text ?? "syscalls";
@@ -369,9 +389,15 @@ public static class OciProfileLoader
                     Warn(path, $"libseccomp refuses this entry for {call} on {arch.Name} (seccomp_rule_add: -EEXIST, a test it shares with an earlier entry has another action there): runc would not start the container; Syscage tries it after the entries libseccomp accepts");
                 else if (what == TreeAddResult.Loops)
                     Warn(path, $"libseccomp never returns from adding this entry for {call} on {arch.Name} (its lists become circular): runc would hang; Syscage tries it after the entries libseccomp accepts");
+                else if (what == TreeAddResult.Redundant)
+                    Warn(path, $"libseccomp drops this entry for {call} on {arch.Name}, taking it for covered by a shorter entry with the same test: under runc its calls go to other entries or the default action; Syscage keeps it");
             }
             if (result.Failure is { } failure)
-                Warn(rules[0].Source?.Text ?? "syscalls", $"the entries for {call} on {arch.Name} overlap, but libseccomp's order cannot be followed ({failure}); they are tried in profile order");
+                Warn(rules[0].Source?.Text ?? "syscalls", $"libseccomp cannot build a filter from the entries for {call} on {arch.Name} ({failure}): runc would hang; Syscage tries them in profile order");
+            // Where no two rules with different actions can match one call, the order cannot matter: profile order
+            // reads as the profile does.
+            if (!Overlap(rules))
+                return inOrder;
             return result.Rules;
         }
 
