@@ -141,7 +141,7 @@ public class OciProfileLoaderTests
                 {"index":0,"value":2,"op":"SCMP_CMP_GT"},{"index":1,"value":4294967301,"op":"SCMP_CMP_LE"},{"index":2,"value":1,"op":"SCMP_CMP_LT"}]}]}
             """, Host);
         var warning = Assert.Single(p.Warnings);
-        Assert.Contains("libseccomp cannot build a filter from the entries for mmap on x86_64", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("the entries for mmap on x86_64 cannot be put in libseccomp's order", warning.Message, StringComparison.Ordinal);
         Assert.Contains("runc would hang", warning.Message, StringComparison.Ordinal);
         Assert.Equal(SeccompAction.Errno(1), Verdict(p, Architecture.X86_64, "mmap", 3, 5, 0));
         Assert.Equal(SeccompAction.Allow, Verdict(p, Architecture.X86_64, "mmap", 3, ulong.MaxValue, 0));
@@ -166,6 +166,21 @@ public class OciProfileLoaderTests
         Assert.Equal(SeccompAction.KillThread, Verdict(p, Architecture.X86_64, "read", 0, 0, 5000));   // arg2 comes before arg0
         Assert.Equal(SeccompAction.Errno(5), Verdict(p, Architecture.X86_64, "read", 1, 0, 200));
         Assert.Equal(SeccompAction.Log, Verdict(p, Architecture.X86_64, "read", 0, 0, 5));
+    }
+
+    [Fact]
+    public void MoreOverlappingRulesThanSyscageOrdersStayInProfileOrderWithAWarning()
+    {
+        // 300 thresholds on read's count, alternating actions: past LibseccompOrder.MaxRules the loader does not build
+        // libseccomp's tree (a bound on time) and says so; 200 are put in libseccomp's order, larger threshold first.
+        string Profile(int count) => "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[" + string.Join(",", Enumerable.Range(1, count).Select(i =>
+            $$"""{"names":["read"],"action":"SCMP_ACT_ERRNO","errnoRet":{{1 + i % 2}},"args":[{"index":2,"value":{{i}},"op":"SCMP_CMP_GT"}]}""")) + "]}";
+        var many = OciProfileLoader.Parse(Profile(300), Host);
+        Assert.Contains(many.Warnings, w => w.Message.Contains("300 rules for read on x86_64", StringComparison.Ordinal));
+        Assert.Equal(SeccompAction.Errno(2), Verdict(many, Architecture.X86_64, "read", 0, 0, 250));   // 'count > 1' first
+        var fewer = OciProfileLoader.Parse(Profile(200), Host);
+        Assert.Empty(fewer.Warnings);
+        Assert.Equal(SeccompAction.Errno(1), Verdict(fewer, Architecture.X86_64, "read", 0, 0, 250));  // 'count > 200' first
     }
 
     [Fact]

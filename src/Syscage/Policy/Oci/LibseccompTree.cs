@@ -40,7 +40,7 @@ internal enum TreeAddResult
 /// <summary>
 /// The decision tree libseccomp 2.5 (<c>src/db.c</c>) builds from the rules of one syscall on one architecture, and
 /// the order in which the filter it generates (<c>src/gen_bpf.c</c>) walks it: a model of what runc's filter decides
-/// when several rules of a syscall match a call (docs/libseccomp-differences.md, "Overlapping rules").
+/// when several rules of a syscall match a call (docs/libseccomp-differences.md, "Overlapping entries").
 /// </summary>
 /// <remarks>
 /// <para>The facts modelled, from libseccomp 2.5.4:</para>
@@ -65,13 +65,17 @@ internal enum TreeAddResult
 /// <item>Since a shared test belongs to one list but may be pointed at from several branches, inserting into a list
 /// reached from one branch changes what every branch pointing into that list reaches (<c>gen_bpf</c> walks a level from
 /// its first test); this model keeps those links as libseccomp does.</item>
+/// <item>Before the merge, <c>_db_tree_prune</c> removes the tests a shorter new rule with the same action covers
+/// (<c>_db_tree_remove</c>, also removing tests left with neither action nor branch), or drops the new rule when a
+/// shorter rule of the tree covers it; its decisions follow libseccomp's flags and reference counts (a removed test is
+/// freed only when nothing refers to it any more), so its mistakes are modelled too.</item>
 /// <item>A rule without checks replaces the tree; after it, every rule of the syscall is dropped (<c>db_rule_add</c>).
 /// A refused rule leaves the tree as it was (libseccomp's transaction).</item>
 /// <item>The filter walks a level test by test; a branch without action and the end of a sub-level fall through to
 /// the next test of the enclosing level; the end of the top level is the default action.</item>
 /// </list>
-/// <para>Not modelled: <c>_db_tree_prune</c>, which removes tests a new rule with the same action makes redundant
-/// (it changes which of two rules with the same action decides, rarely which action).</para>
+/// <para>Checked against libseccomp 2.5.4 itself by <c>LibseccompTreeTests</c> (its rule database read back from its
+/// pseudo filter code). Written from those facts, not from libseccomp's code.</para>
 /// </remarks>
 internal sealed class LibseccompTree
 {
@@ -95,9 +99,6 @@ internal sealed class LibseccompTree
     /// <summary>The rule without checks that decides every call, if one was added.</summary>
     public RuncRule? Unconditional => _unconditional;
 
-    /// <summary>True when an insertion linked a test already on one list into another (libseccomp's lists are then tangled).</summary>
-    public bool Tangled { get; private set; }
-
     /// <summary>Adds a rule as <c>seccomp_rule_add</c> does.</summary>
     public TreeAddResult Add(RuncRule rule)
     {
@@ -119,7 +120,7 @@ internal sealed class LibseccompTree
             return TreeAddResult.Added;
         }
         // A transaction: on refusal the tree is as before.
-        var (saved, savedTangled) = (Clone(_top), Tangled);
+        var saved = Clone(_top);
         try
         {
             _steps = 0;
@@ -143,12 +144,12 @@ internal sealed class LibseccompTree
                 Rules.Add(rule);
                 return TreeAddResult.Added;
             }
-            (_top, Tangled) = (saved, savedTangled);
+            _top = saved;
             return TreeAddResult.Refused;
         }
         catch (LoopException)
         {
-            (_top, Tangled) = (saved, savedTangled);
+            _top = saved;
             return TreeAddResult.Loops;
         }
         finally
@@ -338,8 +339,6 @@ internal sealed class LibseccompTree
                 if (x.Next is null)
                 {
                     // Appended: the new test keeps whatever follows it already (a test from another list keeps its link).
-                    if (n.Prev is not null || n.Next is not null)
-                        Tangled = true;
                     n.Prev = x;
                     x.Next = n;
                     return true;
@@ -347,8 +346,7 @@ internal sealed class LibseccompTree
                 x = x.Next;
                 continue;
             }
-            if (n.Prev is not null || n.Next is not null)
-                Tangled = true;
+            // Inserted before x; a test already on another list keeps its link back there when x is first.
             if (x.Prev is not null)
             {
                 x.Prev.Next = n;
@@ -719,7 +717,7 @@ internal sealed class LibseccompTree
         }
         catch (LoopException)
         {
-            throw new InvalidOperationException("its lists for them are circular");
+            throw new InvalidOperationException("libseccomp's lists for them become circular: runc would hang");
         }
         return paths;
     }
@@ -762,7 +760,7 @@ internal sealed class LibseccompTree
                 else
                 {
                     if (paths.Count >= maxPaths)
-                        throw new InvalidOperationException($"more than {maxPaths} decision paths");
+                        throw new InvalidOperationException($"libseccomp's tree for them has more than {maxPaths} paths");
                     paths.Add(new DecisionPath([.. tests], leaf!.Action, [.. leaf.Owners]));
                 }
                 tests.RemoveAt(tests.Count - 1);

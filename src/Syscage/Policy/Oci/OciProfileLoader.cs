@@ -393,7 +393,7 @@ public static class OciProfileLoader
                     Warn(path, $"libseccomp drops this entry for {call} on {arch.Name}, taking it for covered by a shorter entry with the same test: under runc its calls go to other entries or the default action; Syscage keeps it");
             }
             if (result.Failure is { } failure)
-                Warn(rules[0].Source?.Text ?? "syscalls", $"libseccomp cannot build a filter from the entries for {call} on {arch.Name} ({failure}): runc would hang; Syscage tries them in profile order");
+                Warn(rules[0].Source?.Text ?? "syscalls", $"the entries for {call} on {arch.Name} cannot be put in libseccomp's order ({failure}); Syscage tries them in profile order");
             // Where no two rules with different actions can match one call, the order cannot matter: profile order
             // reads as the profile does.
             if (!Overlap(rules))
