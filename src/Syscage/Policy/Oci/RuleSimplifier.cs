@@ -85,7 +85,7 @@ internal static class RuleSimplifier
                 if (item.Sets[arg] is not { IsInterval: true } set)
                     continue;
                 var own = item.OwnerSet(arg);
-                if (own is null || !own.IsInterval || own.Lo > set.Lo || own.Hi < set.Hi || (own.Lo == set.Lo && own.Hi == set.Hi))
+                if (own is null || !own.IsInterval || own.Width != set.Width || own.Lo > set.Lo || own.Hi < set.Hi || (own.Lo == set.Lo && own.Hi == set.Hi))
                     continue;
                 // The pieces of the entry's interval the clause leaves out.
                 var pieces = new List<(ulong From, ulong To)>();
