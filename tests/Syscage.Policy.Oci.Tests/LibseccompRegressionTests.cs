@@ -151,11 +151,11 @@ public class LibseccompRegressionTests
     }
 
     [Fact]
-    public void OverlappingRulesFollowProfileOrderInSyscageAndTreeOrderInLibseccomp()
+    public void OverlappingRulesFollowLibseccompsTreeNotTheProfileOrder()
     {
         // Both rules match getegid(_, 0x4b22fe9d557f4f17, 0x7f). The profile lists the KILL_THREAD rule first;
-        // libseccomp's tree (ordered by argument, operator and value, not by the profile) reaches the other rule's
-        // action. runc promises no order between such rules; Syscage takes the profile's.
+        // libseccomp's tree tries the test on arg2 first (a higher argument comes first on a level), so the
+        // KILL_PROCESS rule decides — in libseccomp and in Syscage.
         const string json = """
             {"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
               {"names":["getegid"],"action":"SCMP_ACT_KILL","args":[{"index":1,"value":8589934592,"op":"SCMP_CMP_NE"}]},
@@ -163,9 +163,94 @@ public class LibseccompRegressionTests
                 {"index":1,"value":9223372036854775809,"op":"SCMP_CMP_NE"},{"index":2,"value":1311768467463790320,"op":"SCMP_CMP_NE"}]}]}
             """;
         var (syscage, compiled, libseccomp) = Judge(json, Call(Architecture.X86_64, "getegid", 0x7e020000, 0x4b22fe9d557f4f17, 0x7f));
-        Assert.Equal(SeccompAction.KillThread, syscage);
-        Assert.Equal(syscage, compiled);
         Assert.Equal(SeccompAction.KillProcess, libseccomp);
+        Assert.Equal(libseccomp, syscage);
+        Assert.Equal(syscage, compiled);
+    }
+
+    [Fact]
+    public void TheLargerThresholdDecidesWhateverTheOrderAsInLibseccompsA2OrderTest()
+    {
+        // libseccomp's 43-sim-a2_order, cut down: read with count 257 gets the ERRNO(6) of 'count > 256', not the
+        // ERRNO(5) of the earlier 'count > 128' — and the same in either order of the entries.
+        string Profile(bool reversed)
+        {
+            string[] entries =
+            [
+                """{"names":["read"],"action":"SCMP_ACT_ERRNO","errnoRet":5,"args":[{"index":2,"value":128,"op":"SCMP_CMP_GT"}]}""",
+                """{"names":["read"],"action":"SCMP_ACT_ERRNO","errnoRet":6,"args":[{"index":2,"value":256,"op":"SCMP_CMP_GT"}]}""",
+            ];
+            return $$"""{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{{string.Join(",", reversed ? entries.Reverse() : entries)}}]}""";
+        }
+        foreach (bool reversed in (bool[])[false, true])
+            foreach (var (count, expected) in ((ulong, SeccompAction)[])[(128, SeccompAction.Allow), (129, SeccompAction.Errno(5)),
+                (256, SeccompAction.Errno(5)), (257, SeccompAction.Errno(6)), (0x1_0000_0000, SeccompAction.Errno(6))])
+            {
+                var (syscage, compiled, libseccomp) = Judge(Profile(reversed), Call(Architecture.X86_64, "read", 3, 0x1000, count));
+                Assert.Equal(expected, libseccomp);
+                Assert.Equal(expected, syscage);
+                Assert.Equal(expected, compiled);
+            }
+        // The IR says it as the entries do, larger threshold first.
+        var rules = OciProfileLoader.Parse(Profile(false), Host).Policy.Sections[0].RulesFor(0);
+        Assert.Equal(["arg2 > 0x100 => ERRNO(6)", "arg2 > 0x80 => ERRNO(5)"], rules.Select(r => $"{r.Condition} => {r.Action}"));
+    }
+
+    [Fact]
+    public void AListSharedBetweenRulesGivesLibseccompsVerdictToACallNoRuleMatches()
+    {
+        // mmap(7, 2): neither rule matches (7 is not > 9; arg1 is not 1). libseccomp merges the two rules' tests on
+        // arg0's high half, and the list of tests that follows it is shared by both rules' low-half tests: 7 > 5
+        // reaches the rule for 'arg1 == 2' and its ERRNO(2). Syscage gives the default action.
+        const string json = """
+            {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+              {"names":["mmap"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"args":[{"index":0,"value":5,"op":"SCMP_CMP_GT"},{"index":1,"value":1,"op":"SCMP_CMP_EQ"}]},
+              {"names":["mmap"],"action":"SCMP_ACT_ERRNO","errnoRet":2,"args":[{"index":0,"value":9,"op":"SCMP_CMP_GT"},{"index":1,"value":2,"op":"SCMP_CMP_EQ"}]}]}
+            """;
+        var (syscage, compiled, libseccomp) = Judge(json, Call(Architecture.X86_64, "mmap", 7, 2));
+        Assert.Equal(SeccompAction.Errno(2), libseccomp);
+        Assert.Equal(SeccompAction.Allow, syscage);
+        Assert.Equal(syscage, compiled);
+        // Where a rule matches, the verdicts agree.
+        Assert.All(((ulong, ulong, SeccompAction)[])[(7, 1, SeccompAction.Errno(1)), (10, 2, SeccompAction.Errno(2)), (10, 1, SeccompAction.Errno(1))],
+            c => Assert.Equal(Judge(json, Call(Architecture.X86_64, "mmap", c.Item1, c.Item2)), (c.Item3, c.Item3, c.Item3)));
+    }
+
+    [Fact]
+    public void LibseccompDropsARuleItTakesForRedundantOnX32()
+    {
+        // On x32 (one test per comparison), libseccomp's pruning takes the LOG rule's test 'arg2 > 0' (which it
+        // decides on its false side) for the second rule's, concludes that the shorter rule already covers it, and
+        // silently drops it: mmap(1, 0, 5) matches the ERRNO(1) rule only, and libseccomp gives the default action.
+        const string json = """
+            {"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X32"],"syscalls":[
+              {"names":["mmap"],"action":"SCMP_ACT_LOG","args":[{"index":2,"value":0,"op":"SCMP_CMP_LE"}]},
+              {"names":["mmap"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"args":[{"index":0,"value":0,"op":"SCMP_CMP_GT"},{"index":2,"value":0,"op":"SCMP_CMP_GT"}]}]}
+            """;
+        var (syscage, compiled, libseccomp) = Judge(json, Call(Architecture.X32, "mmap", 1, 0, 5));
+        Assert.Equal(SeccompAction.Allow, libseccomp);
+        Assert.Equal(SeccompAction.Errno(1), syscage);
+        Assert.Equal(syscage, compiled);
+    }
+
+    [Fact]
+    public void AnEntryLibseccompRefusesIsAWarningAndIsTriedAfterTheOthers()
+    {
+        // The same test with two actions: seccomp_rule_add fails with -EEXIST and runc does not start the container.
+        const string json = """
+            {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+              {"names":["mmap"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"args":[{"index":0,"value":5,"op":"SCMP_CMP_EQ"},{"index":1,"value":7,"op":"SCMP_CMP_GT"}]},
+              {"names":["mmap"],"action":"SCMP_ACT_KILL","args":[{"index":1,"value":7,"op":"SCMP_CMP_GT"}]},
+              {"names":["mmap"],"action":"SCMP_ACT_LOG","args":[{"index":0,"value":5,"op":"SCMP_CMP_EQ"}]}]}
+            """;
+        var profile = OciProfileLoader.Parse(json, Host);
+        Assert.Contains("-17", LibseccompProfile.Build(profile).Error, StringComparison.Ordinal);
+        var warning = Assert.Single(profile.Warnings, w => w.Message.Contains("libseccomp refuses", StringComparison.Ordinal));
+        Assert.Equal("syscalls[2]", warning.Path);
+        Assert.Contains("runc would not start the container", warning.Message, StringComparison.Ordinal);
+        // The accepted entries decide the calls they match; the refused one the calls only it matches.
+        Assert.Equal(SeccompAction.KillThread, profile.Policy.Evaluate(Call(Architecture.X86_64, "mmap", 5, 8)).Action);
+        Assert.Equal(SeccompAction.Log, profile.Policy.Evaluate(Call(Architecture.X86_64, "mmap", 5, 1)).Action);
     }
 
     [Fact]
