@@ -9,6 +9,7 @@ packages=(
   clang llvm libbpf-dev                       # eBPF programs (clang -target bpf, bpf_helpers.h)
   runc bubblewrap busybox-static              # real clients: runc, bwrap --seccomp, a container rootfs
   strace hyperfine                            # benchmark anchors
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross # the launcher for linux-arm64, shipped in the Syscage package
 )
 
 missing=()

@@ -86,6 +86,7 @@ public static class CommandRun
 
     /// <summary>Runs <paramref name="request"/> with this process's stdio and returns how it ended.</summary>
     /// <exception cref="ArgumentException">Not exactly one of a policy, a program or eBPF programs; <c>LogDenials</c> without a policy; an <c>EBPF(name)</c> rule without its program.</exception>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static RunResult Run(RunRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);

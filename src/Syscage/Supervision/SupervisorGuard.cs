@@ -33,6 +33,7 @@ namespace Syscage.Supervision;
 /// <c>tkill</c> of another supervisor thread) can still kill the supervisor, and then the launcher kills the whole
 /// tree: they end the sandbox, never widen it.
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class SupervisorGuard
 {
     private const ulong Low32 = uint.MaxValue;
