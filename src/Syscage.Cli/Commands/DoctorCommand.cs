@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Syscage.Abi;
+using Syscage.Ebpf.Vm;
 using Syscage.Supervision;
 
 namespace Syscage.Cli.Commands;
@@ -35,6 +36,9 @@ public static class DoctorCommand
             : $"user notif       unavailable: {k.NotifError}");
         stdout.WriteLine($"actions logged   {k.ActionsLogged}");
         stdout.WriteLine($"launcher         {(k.LauncherPresent ? k.LauncherPath : "MISSING: " + k.LauncherPath)}");
+        stdout.WriteLine("ebpf engine      " + (EbpfVm.DefaultEngine == EbpfEngine.Jit
+            ? "JIT (eBPF compiled to IL, then to native code by the .NET JIT)"
+            : "interpreter (this runtime can't compile code at run time: NativeAOT)"));
         stdout.WriteLine($"privileges       {(Environment.UserName == "root" ? "root: CAP_SYS_ADMIN would allow filters without no_new_privs, but Syscage sets it anyway" : "unprivileged: Syscage sets no_new_privs before installing (setuid binaries inside won't gain privileges)")}");
         return (int)ExitCode.Ok;
     }
