@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Syscage.Bpf;
 using Syscage.Kernel;
 using Syscage.Kernel.Notify;
@@ -45,7 +44,7 @@ internal static class SupervisorGuard
     {
         ulong marker;
         do
-            marker = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+            marker = KernelRandom.NextUInt64();
         while (marker == 0);
         return new SandboxGuard(PolicyCompiler.Compile(Policy(context, supervised, marker)), marker);
     }

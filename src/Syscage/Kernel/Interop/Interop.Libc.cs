@@ -87,6 +87,11 @@ internal static partial class Interop
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial int close(int fd);
 
+        // ssize_t getrandom(void *buf, size_t buflen, unsigned int flags): with flags 0, "blocks if the entropy pool has
+        // not yet been initialized", then returns up to 256 bytes at once (getrandom(2)).
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial nint getrandom(void* buffer, nuint length, uint flags);
+
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial int kill(int pid, int signal);
 
