@@ -5,6 +5,7 @@ using Syscage.Bpf;
 using Syscage.Policy;
 using Syscage.Policy.Builtin;
 using Syscage.Policy.Compiler;
+using Syscage.Supervision;
 
 namespace Syscage.Cli;
 
@@ -26,6 +27,8 @@ internal static class BuiltinPrograms
     private const string Header = "syscage builtin programs 1";
 
     private static readonly Lazy<Dictionary<string, BpfProgram>?> Entries = new(Read);
+
+    private const string GuardsKey = "guards";
 
     /// <summary>
     /// The compiled form of built-in policy <paramref name="input"/>, when <paramref name="input"/> names a built-in
@@ -54,6 +57,27 @@ internal static class BuiltinPrograms
             byte[] bytes = PolicyCompiler.Compile(policy).ToBytes();
             output.Write($"{name}\t{architectures}\t{fingerprint}\t{Convert.ToBase64String(bytes)}\n");
         }
+        // The supervisor's guards (SandboxSession.ExportCompiledGuards), which the library takes only from its own build.
+        output.Write($"{GuardsKey}\t{Convert.ToBase64String(Encoding.UTF8.GetBytes(SandboxSession.ExportCompiledGuards()))}\n");
+    }
+
+    /// <summary>
+    /// Hands the guards compiled with this build to the library (<see cref="SandboxSession.ImportCompiledGuards"/>), so that
+    /// a run does not compile them at its start; false when this build holds none, or the library refuses them (they
+    /// come from another build of it) and compiles its own.
+    /// </summary>
+    public static bool UseCompiledGuards()
+    {
+        using var stream = typeof(BuiltinPrograms).Assembly.GetManifestResourceStream(ResourceName);
+        if (stream is null)
+            return false;
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        if (reader.ReadLine() != Header)
+            return false;
+        while (reader.ReadLine() is { } line)
+            if (line.StartsWith(GuardsKey + "\t", StringComparison.Ordinal))
+                return SandboxSession.ImportCompiledGuards(Encoding.UTF8.GetString(Convert.FromBase64String(line[(GuardsKey.Length + 1)..])));
+        return false;
     }
 
     private static Dictionary<string, BpfProgram>? Read()

@@ -109,4 +109,105 @@ public class GuardTests
         var refusing = new PolicyBuilder(SeccompAction.Errno(1), PolicyBuilder.DefaultArchitectures).Build();
         Assert.Equal(SeccompAction.Errno(1), SupervisorGuard.RouteSignalDescriptors(refusing).Evaluate(Call(Architecture.X86_64, "pidfd_send_signal", 3, 15)).Action);
     }
+
+    /// <summary>
+    /// Launches whose values a template's placeholders never had: equal to each other or to the guard's constants (0,
+    /// -1, F_SETOWN 8, F_SETSIG 10, SIGKILL 9, SIGSTOP 19), adjacent, in either order, process group 1 (so that -pgid is
+    /// -1) or the supervisor's own pid, the largest pid.
+    /// </summary>
+    public static TheoryData<int, int, int> Launches => new()
+    {
+        { Supervisor, Group, Launcher },
+        { 4242, 4242, 4243 },
+        { 4243, 4242, 4241 },
+        { 100, 1, 101 },
+        { 9, 19, 8 },
+        { 10, 8, 19 },
+        { 1, 1, 2 },
+        { 4_194_304, 4_194_303, 4_194_302 },
+        { 300, 299, 300 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Launches))]
+    public void Guard_from_its_template_equals_its_policy_for_any_launch(int supervisor, int group, int launcher)
+    {
+        var context = new LaunchContext(supervisor, group, launcher);
+        ulong[] pids = [(ulong)supervisor, (ulong)launcher, unchecked((ulong)(long)-group), unchecked((ulong)(uint)-group)];
+        ulong[] targets = [.. Values, .. pids, .. pids.Select(p => p + 1), .. pids.Select(p => p - 1), .. pids.Select(p => (1UL << 32) | (p & 0xffff_ffff)), 8, 9, 10, 19];
+        foreach (bool supervised in new[] { true, false })
+            foreach (ulong marker in supervised ? new ulong[] { Marker, 0xffff_ffff_0000_0001 } : [Marker])
+            {
+                var policy = SupervisorGuard.Policy(context, supervised, marker);
+                var filter = SupervisorGuard.Template(supervised).Instantiate(context, marker);
+                // Every argument the guard tests, with the values that matter to it; the others fixed.
+                IEnumerable<(string Name, ulong[] Args)> Calls()
+                {
+                    foreach (ulong t in targets)
+                    {
+                        foreach (string name in new[] { "kill", "tkill", "rt_sigqueueinfo", "pidfd_open", "prlimit64" })
+                            yield return (name, [t, 9]);
+                        yield return ("tgkill", [t, t, 9]);
+                        yield return ("rt_tgsigqueueinfo", [t, t, 9]);
+                        foreach (ulong command in new ulong[] { 8, 10, 9, 0, (1UL << 32) | 8, (1UL << 32) | 10 })
+                        {
+                            yield return ("fcntl", [3, command, t]);
+                            yield return ("fcntl64", [3, command, t]);
+                        }
+                    }
+                    foreach (ulong mode in new ulong[] { 0, 1, (1UL << 32) | 1 })
+                        foreach (ulong flags in new ulong[] { 0, 8, 8 | 2, 2, (1UL << 32) | 8 })
+                            foreach (ulong fourth in new[] { marker, marker ^ 1, marker ^ (1UL << 32), 0UL })
+                                yield return ("seccomp", [mode, flags, 0, fourth]);
+                    yield return ("getpid", []);
+                }
+                foreach (var arch in PolicyBuilder.DefaultArchitectures)
+                    foreach (var (name, args) in Calls())
+                    {
+                        if (!arch.Syscalls.TryGetNumber(name, out _))
+                            continue;
+                        var data = Call(arch, name, args);
+                        Assert.True(policy.Evaluate(data).Action == Compiled(filter, data),
+                            $"{(supervised ? "supervised" : "plain")} launch ({supervisor}, {group}, {launcher}) marker {marker:x}: {arch.Name} {name}({string.Join(", ", args.Select(a => a.ToString("x", System.Globalization.CultureInfo.InvariantCulture)))})\n{Disassembler.ToText(filter.Instructions.AsSpan())}");
+                    }
+            }
+    }
+
+    [Fact]
+    public void Compiled_guards_are_taken_only_from_this_build_and_only_when_sound()
+    {
+        string exported = SandboxSession.ExportCompiledGuards();
+        Assert.True(SandboxSession.ImportCompiledGuards(exported));
+        var lines = exported.Split('\n');
+        // Another build of the library: refused.
+        Assert.False(SandboxSession.ImportCompiledGuards(exported.Replace(lines[1], new string('0', lines[1].Length), StringComparison.Ordinal)));
+        Assert.False(SandboxSession.ImportCompiledGuards(""));
+        Assert.False(SandboxSession.ImportCompiledGuards(string.Join('\n', lines[..3])));
+        // A slot that names an instruction other than a JEQ, a slot named twice, a program that does not validate, a
+        // template without the marker's places in the supervised guard: refused.
+        var supervised = SupervisorGuard.Template(supervised: true);
+        string text = supervised.ToText();
+        var (pc, _) = supervised.Slots[0];
+        Assert.NotNull(GuardTemplate.FromText(text, supervised: true));
+        Assert.Null(GuardTemplate.FromText(text.Replace($"\t{pc}:", "\t0:", StringComparison.Ordinal), supervised: true));
+        Assert.Null(GuardTemplate.FromText(text + $",{pc}:1", supervised: true));
+        Assert.Null(GuardTemplate.FromText("AAAA" + text, supervised: true));
+        Assert.Null(GuardTemplate.FromText(text, supervised: false));
+    }
+
+    [Fact]
+    public void A_template_is_made_only_of_programs_that_differ_in_placeholders_alone()
+    {
+        var a = PolicyCompiler.Compile(SupervisorGuard.Policy(new LaunchContext(0x15b0_0a01, 0x15b0_0a03, 0x15b0_0a02), false, 1)).Instructions;
+        var b = PolicyCompiler.Compile(SupervisorGuard.Policy(new LaunchContext(0x1c3e_7009, 0x1c3e_7001, 0x1c3e_7005), false, 1)).Instructions;
+        Assert.NotNull(GuardTemplate.FromPair(a, b, supervised: false));
+        // The same program twice: the placeholders did not move, so nothing says where a launch's values go.
+        Assert.Null(GuardTemplate.FromPair(a, a, supervised: false));
+        // A jump that differs: the code depends on the values.
+        int jump = Enumerable.Range(0, b.Length).First(i => b[i].Jt > 0);
+        Assert.Null(GuardTemplate.FromPair(a, b.SetItem(jump, b[jump] with { Jt = (byte)(b[jump].Jt - 1) }), supervised: false));
+        // A placeholder's value that turns up elsewhere than in the second set's place for it.
+        var (pc, _) = GuardTemplate.FromPair(a, b, supervised: false)!.Slots[0];
+        Assert.Null(GuardTemplate.FromPair(a, b.SetItem(pc, b[pc] with { K = a[pc].K + 1 }), supervised: false));
+    }
 }

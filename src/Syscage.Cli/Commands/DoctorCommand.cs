@@ -40,6 +40,9 @@ public static class DoctorCommand
         if (k.LauncherPresent && k.LauncherPath.StartsWith("/proc/self/fd/", StringComparison.Ordinal))
             launcher += " (the copy built into syscage, in a sealed memfd)";
         stdout.WriteLine($"launcher         {launcher}");
+        stdout.WriteLine("guard filters    " + (BuiltinPrograms.UseCompiledGuards()
+            ? "compiled when syscage was built (each run puts its pids in)"
+            : "compiled at each run's start (this build holds none made by its own library)"));
         stdout.WriteLine("ebpf engine      " + (EbpfVm.DefaultEngine == EbpfEngine.Jit
             ? "JIT (eBPF compiled to IL, then to native code by the .NET JIT)"
             : "interpreter (this runtime can't compile code at run time: NativeAOT)"));

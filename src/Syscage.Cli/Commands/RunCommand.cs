@@ -70,6 +70,7 @@ public static class RunCommand
             throw new CliException(ExitCode.Usage, "--log-denials does not go with --ebpf (the programs' verdicts are not rules to show)");
         policy ??= withPrograms ? null : "default";
         EmbeddedLauncher.Use();
+        BuiltinPrograms.UseCompiledGuards();
         var log = TextWriter.Synchronized(stderr);
         var request = new RunRequest(command) { Log = log, LogDenials = logDenials, Source = $"policy '{policy}'" };
         SeccompPolicy? loaded = null;

@@ -141,6 +141,21 @@ public sealed class SandboxSession : IDisposable
         return new SandboxSession(process, supervisor, forwarding) { Filter = filter };
     }
 
+    /// <summary>
+    /// The guard filters of this build of the library, compiled, as text. A session compiles its guard's template once per
+    /// process (the pids of each launch are then put in without compiling); a tool that starts one session per process —
+    /// a command-line <c>syscage run</c> — can compile them when it is built instead, and hand the text to
+    /// <see cref="ImportCompiledGuards"/> at start.
+    /// </summary>
+    public static string ExportCompiledGuards() => SupervisorGuard.Export();
+
+    /// <summary>
+    /// Uses the guards <paramref name="text"/> holds (<see cref="ExportCompiledGuards"/>) from now on, when it was written
+    /// by this very build of the library (a guard depends on the library's code) and holds sound programs; otherwise
+    /// returns false and changes nothing: the guards are then compiled at the first start.
+    /// </summary>
+    public static bool ImportCompiledGuards(string text) => SupervisorGuard.Import(text);
+
     private static bool SamePolicy(SeccompPolicy a, SeccompPolicy b) =>
         ReferenceEquals(a.Newer, b.Newer) && a.Sections.Zip(b.Sections).All(p => p.First.Syscalls.Count == p.Second.Syscalls.Count &&
             p.First.Syscalls.All(kv => p.Second.Syscalls.TryGetValue(kv.Key, out var rules) && rules.SequenceEqual(kv.Value)));

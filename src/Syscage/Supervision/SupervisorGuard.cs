@@ -37,7 +37,11 @@ internal static class SupervisorGuard
 {
     private const ulong Low32 = uint.MaxValue;
 
-    /// <summary>The guard for one launch: the compiled filter and the marker of the policy's installation.</summary>
+    /// <summary>
+    /// The guard for one launch: the compiled filter and the marker of the policy's installation. Made from the
+    /// compiled template (<see cref="GuardTemplate"/>) with this launch's pids and marker put in: no compilation at a
+    /// launch, which needs the launcher's pid and so waits for it.
+    /// </summary>
     /// <param name="context">The supervisor and the launcher.</param>
     /// <param name="supervised">True when the policy filter has a listener (its calls reach a supervisor).</param>
     public static SandboxGuard Create(LaunchContext context, bool supervised)
@@ -46,8 +50,67 @@ internal static class SupervisorGuard
         do
             marker = KernelRandom.NextUInt64();
         while (marker == 0);
-        return new SandboxGuard(PolicyCompiler.Compile(Policy(context, supervised, marker)), marker);
+        return new SandboxGuard(Template(supervised).Instantiate(context, marker), marker);
     }
+
+    private static GuardTemplate? s_supervised, s_unsupervised;
+
+    /// <summary>The template of the guard: the one imported (<see cref="Import"/>), else compiled now, once per process.</summary>
+    internal static GuardTemplate Template(bool supervised)
+    {
+        ref GuardTemplate? field = ref supervised ? ref s_supervised : ref s_unsupervised;
+        return Volatile.Read(ref field) ?? Interlocked.CompareExchange(ref field, GuardTemplate.Compile(supervised), null) ?? field;
+    }
+
+    private const string ExportHeader = "syscage guard templates 1";
+
+    /// <summary>Both templates as text, with the identity of this build of the library (<see cref="Import"/>).</summary>
+    public static string Export()
+    {
+        var text = new System.Text.StringBuilder();
+        text.Append(ExportHeader).Append('\n').Append(BuildIdentity).Append('\n');
+        foreach (bool supervised in (bool[])[false, true])
+            text.Append(supervised ? '1' : '0').Append('\t').Append(Template(supervised).ToText()).Append('\n');
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// Takes the templates <paramref name="text"/> holds (<see cref="Export"/>) when it was written by this very build of
+    /// the library — a template depends on the guard's policy and on the compiler, so one from another build could be
+    /// another guard — and every program and slot in it is sound (<see cref="GuardTemplate.FromText"/>); false, and
+    /// nothing taken, otherwise.
+    /// </summary>
+    public static bool Import(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (lines.Length != 4 || lines[0] != ExportHeader || lines[1] != BuildIdentity)
+            return false;
+        GuardTemplate? supervised = null, unsupervised = null;
+        foreach (string line in lines.AsSpan(2))
+        {
+            if (line.Length < 2 || line[1] != '\t' || line[0] is not ('0' or '1'))
+                return false;
+            bool isSupervised = line[0] == '1';
+            if (GuardTemplate.FromText(line[2..], isSupervised) is not { } template)
+                return false;
+            if (isSupervised)
+                supervised = template;
+            else
+                unsupervised = template;
+        }
+        if (supervised is null || unsupervised is null)
+            return false;
+        Volatile.Write(ref s_supervised, supervised);
+        Volatile.Write(ref s_unsupervised, unsupervised);
+        return true;
+    }
+
+    /// <summary>
+    /// This build of the library: its module version id, which a deterministic build derives from the compiled code
+    /// (the guard's policy and the compiler included).
+    /// </summary>
+    private static string BuildIdentity => typeof(SupervisorGuard).Module.ModuleVersionId.ToString("N");
 
     /// <summary>The guard as a policy (default and bad-arch ALLOW), for the reference evaluator and <c>explain</c>.</summary>
     public static SeccompPolicy Policy(LaunchContext context, bool supervised, ulong marker)
