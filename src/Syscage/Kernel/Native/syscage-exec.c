@@ -70,60 +70,214 @@
  * kills the command's process with SIGKILL (it can't be asked to exit: exit_group might be notified).
  *
  * Exit status: the command's code, or 128+signal; 127 when the command never ran.
+ *
+ * Freestanding: no C library, only the kernel's system calls (the few lines of assembly below enter them and start
+ * main) and its uapi headers. The launcher is started once per sandboxed command, often from a memfd the caller fills
+ * with it first: linked with the C library statically it was 860 KB, to copy and map at every start, and spent its
+ * first 0.1 ms starting the library; this way it is a few pages. It is a PIE with no relocation at all (the build
+ * checks), so it needs no loader and keeps its random load address. Every call returns -errno (no global errno);
+ * memory comes from mmap.
  */
-#define _GNU_SOURCE
-#include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
-extern char **environ;
+#include <asm/unistd.h>
+#include <linux/fcntl.h>
+#include <linux/filter.h>
+#include <linux/mman.h>
+#include <linux/poll.h>
+#include <linux/prctl.h>
+#include <linux/seccomp.h>
+#include <linux/signal.h>
+#include <linux/signalfd.h>
+#include <linux/time.h>
+#include <linux/time_types.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <asm/siginfo.h>
+
+typedef unsigned long size_t;
+typedef long ssize_t;
+typedef int pid_t;
+typedef __u64 u64;
+typedef __u32 u32;
+#define NULL ((void *)0)
 
 enum { CONTROL_FD = 3, STATUS_FD = 4, HANDOVER_FD = 5 };
 enum { MAX_FILTERS = 8, BPF_MAXINSNS_ = 4096 };
+/* Signals 1..64; the C library keeps 32 and 33 for itself, so its SIGRTMIN, the first a program may use, is 34. */
+enum { LAST_SIGNAL = 64, LIBC_SIGRTMIN = 34 };
+enum { E_INTR = 4, E_IO = 5, E_CHILD = 10, E_AGAIN = 11, E_NOMEM = 12, E_INVAL = 22 };
 
-static void report(const char *fmt, long a, long b)
+/* ---- System calls ---- */
+
+#if defined(__x86_64__)
+static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+    register long r10 __asm__("r10") = d, r8 __asm__("r8") = e, r9 __asm__("r9") = f;
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
+    return ret;
+}
+/* The kernel starts a program with argc at the top of the stack, then argv, a null, envp. */
+__asm__(".text\n.globl _start\n.type _start,@function\n_start:\n"
+        "  xor %ebp, %ebp\n  mov %rsp, %rdi\n  and $-16, %rsp\n  call start_main\n  hlt\n");
+#elif defined(__aarch64__)
+static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
+{
+    register long x8 __asm__("x8") = n, x0 __asm__("x0") = a, x1 __asm__("x1") = b, x2 __asm__("x2") = c,
+                  x3 __asm__("x3") = d, x4 __asm__("x4") = e, x5 __asm__("x5") = f;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
+    return x0;
+}
+__asm__(".text\n.globl _start\n.type _start,@function\n_start:\n"
+        "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  bl start_main\n  brk #0\n");
+#else
+#error "syscage-exec: x86_64 and aarch64 only"
+#endif
+
+static inline long sys0(long n) { return sys6(n, 0, 0, 0, 0, 0, 0); }
+static inline long sys1(long n, long a) { return sys6(n, a, 0, 0, 0, 0, 0); }
+static inline long sys2(long n, long a, long b) { return sys6(n, a, b, 0, 0, 0, 0); }
+static inline long sys3(long n, long a, long b, long c) { return sys6(n, a, b, c, 0, 0, 0); }
+static inline long sys4(long n, long a, long b, long c, long d) { return sys6(n, a, b, c, d, 0, 0); }
+static inline long sys5(long n, long a, long b, long c, long d, long e) { return sys6(n, a, b, c, d, e, 0); }
+
+static __attribute__((noreturn)) void exit_now(int code)
+{
+    for (;;)
+        sys1(__NR_exit_group, code);
+}
+
+static ssize_t sys_read(int fd, void *p, size_t n) { return sys3(__NR_read, fd, (long)p, (long)n); }
+static ssize_t sys_write(int fd, const void *p, size_t n) { return sys3(__NR_write, fd, (long)p, (long)n); }
+static int sys_close(int fd) { return (int)sys1(__NR_close, fd); }
+static int sys_openat(const char *path, int flags) { return (int)sys4(__NR_openat, AT_FDCWD, (long)path, flags, 0); }
+static int sys_prctl(int option, unsigned long arg) { return (int)sys5(__NR_prctl, option, (long)arg, 0, 0, 0); }
+static int sys_fcntl(int fd, int cmd, long arg) { return (int)sys3(__NR_fcntl, fd, cmd, arg); }
+static int sys_kill(pid_t pid, int sig) { return (int)sys2(__NR_kill, pid, sig); }
+static pid_t sys_getpid(void) { return (pid_t)sys0(__NR_getpid); }
+static pid_t sys_getppid(void) { return (pid_t)sys0(__NR_getppid); }
+/* fork(): a child with a copy of this address space, on a copy of this stack. */
+static pid_t sys_fork(void) { return (pid_t)sys5(__NR_clone, SIGCHLD, 0, 0, 0, 0); }
+static int sys_sigprocmask(int how, const u64 *set) { return (int)sys4(__NR_rt_sigprocmask, how, (long)set, 0, sizeof(u64)); }
+static int sys_wait4(pid_t pid, int *status, int options) { return (int)sys4(__NR_wait4, pid, (long)status, options, 0); }
+static int sys_waitid(int which, pid_t pid, siginfo_t *info, int options) { return (int)sys5(__NR_waitid, which, pid, (long)info, options, 0); }
+
+static void *mem_alloc(size_t n)
+{
+    long p = sys6(__NR_mmap, 0, (long)n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p < 0 && p > -4096 ? NULL : (void *)p;
+}
+
+static void mem_free(void *p, size_t n)
+{
+    if (p)
+        sys2(__NR_munmap, (long)p, (long)n);
+}
+
+/* The compiler may call these for copies and clearing; there is no C library to provide them. */
+void *memset(void *d, int c, size_t n);
+void *memcpy(void *restrict d, const void *restrict s, size_t n);
+__attribute__((used)) void *memset(void *d, int c, size_t n)
+{
+    volatile unsigned char *p = d;
+    while (n--)
+        *p++ = (unsigned char)c;
+    return d;
+}
+__attribute__((used)) void *memcpy(void *restrict d, const void *restrict s, size_t n)
+{
+    volatile unsigned char *p = d;
+    const unsigned char *q = s;
+    while (n--)
+        *p++ = *q++;
+    return d;
+}
+
+static int str_eq(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+static size_t str_len(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+/* Appends the decimal form of v at p; returns the end. */
+static char *put_long(char *p, long v)
+{
+    char digits[24];
+    int n = 0;
+    unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+    do
+        digits[n++] = (char)('0' + u % 10);
+    while ((u /= 10) != 0);
+    if (v < 0)
+        *p++ = '-';
+    while (n > 0)
+        *p++ = digits[--n];
+    return p;
+}
+
+static char *put_str(char *p, const char *s)
+{
+    while (*s)
+        *p++ = *s++;
+    return p;
+}
+
+/* One STATUS line: WORD, then count numbers of values, space-separated. */
+static void report(const char *word, int count, long a, long b)
 {
     char line[80];
-    int n = snprintf(line, sizeof line, fmt, a, b);
-    if (n > 0)
-        (void)!write(STATUS_FD, line, (size_t)n);
+    char *p = put_str(line, word);
+    if (count > 0)
+        p = put_long(put_str(p, " "), a);
+    if (count > 1)
+        p = put_long(put_str(p, " "), b);
+    *p++ = '\n';
+    (void)sys_write(STATUS_FD, line, (size_t)(p - line));
 }
 
-static void fail_in_child(const char *stage, int err)
+static __attribute__((noreturn)) void fail_in_child(const char *stage, int err)
 {
-    char line[64];
-    int n = snprintf(line, sizeof line, "%s %d\n", stage, err);
-    if (n > 0)
-        (void)!write(STATUS_FD, line, (size_t)n);
-    _exit(127);
+    report(stage, 1, err, 0);
+    exit_now(127);
 }
 
-static uint64_t now_ms(void)
+static u64 now_ms(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+    struct __kernel_timespec t = { 0, 0 };
+    sys2(__NR_clock_gettime, CLOCK_MONOTONIC, (long)&t);
+    return (u64)t.tv_sec * 1000 + (u64)t.tv_nsec / 1000000;
 }
+
+static void nap_us(long us)
+{
+    struct __kernel_timespec t = { 0, us * 1000 };
+    sys4(__NR_clock_nanosleep, CLOCK_MONOTONIC, 0, (long)&t, 0);
+}
+
+/* ---- Signal sets: bit s-1 for signal s ---- */
+
+static u64 bit(int sig) { return 1ULL << (sig - 1); }
+
+/* The kernel's struct sigaction (rt_sigaction(2)): the C library's differs and refuses signals 32 and 33. */
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    u64 mask;
+};
 
 struct filter {
-    uint32_t flags;
-    uint64_t marker;
+    u32 flags;
+    u64 marker;
     struct sock_fprog prog;
 };
 
@@ -132,35 +286,35 @@ static int read_exact(void *buffer, size_t n)
 {
     char *p = buffer;
     while (n > 0) {
-        ssize_t got = read(CONTROL_FD, p, n);
-        if (got < 0 && errno == EINTR)
+        ssize_t got = sys_read(CONTROL_FD, p, n);
+        if (got == -E_INTR)
             continue;
         if (got <= 0)
-            return got < 0 ? errno : EIO;
+            return got < 0 ? (int)-got : E_IO;
         p += got;
         n -= (size_t)got;
     }
     return 0;
 }
 
-static int read_filters(struct filter *filters, uint32_t *count)
+static int read_filters(struct filter *filters, u32 *count)
 {
     int e = read_exact(count, sizeof *count);
     if (e)
         return e;
     if (*count == 0 || *count > MAX_FILTERS)
-        return EINVAL;
-    for (uint32_t i = 0; i < *count; i++) {
-        uint32_t head[2];
+        return E_INVAL;
+    for (u32 i = 0; i < *count; i++) {
+        u32 head[2];
         if ((e = read_exact(head, sizeof head)) || (e = read_exact(&filters[i].marker, sizeof filters[i].marker)))
             return e;
         if (head[1] == 0 || head[1] > BPF_MAXINSNS_)
-            return EINVAL;
+            return E_INVAL;
         filters[i].flags = head[0];
         filters[i].prog.len = (unsigned short)head[1];
-        filters[i].prog.filter = malloc(head[1] * sizeof(struct sock_filter));
+        filters[i].prog.filter = mem_alloc(head[1] * sizeof(struct sock_filter));
         if (!filters[i].prog.filter)
-            return ENOMEM;
+            return E_NOMEM;
         if ((e = read_exact(filters[i].prog.filter, head[1] * sizeof(struct sock_filter))))
             return e;
     }
@@ -177,18 +331,25 @@ struct handover {
 
 static inline void cpu_relax(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
     __builtin_ia32_pause();
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
 }
 
+/* Waits at most timeout_ms for fds; the ready count, or -errno. */
+static int poll_ms(struct pollfd *fds, int n, int timeout_ms)
+{
+    struct __kernel_timespec t = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000L };
+    return (int)sys5(__NR_ppoll, (long)fds, n, timeout_ms < 0 ? 0 : (long)&t, 0, sizeof(u64));
+}
+
 /* True when the caller has hung up or asked for the end (a byte, or EOF, on CONTROL). */
 static int caller_gone(int timeout_ms)
 {
     struct pollfd p = { CONTROL_FD, POLLIN, 0 };
-    return poll(&p, 1, timeout_ms) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+    return poll_ms(&p, 1, timeout_ms) > 0 && (p.revents & (POLLIN | POLLHUP | POLLERR)) != 0;
 }
 
 /*
@@ -199,11 +360,11 @@ static int caller_gone(int timeout_ms)
  */
 static int hand_over(struct handover *ho, pid_t pid)
 {
-    uint64_t start = now_ms();
+    u64 start = now_ms();
     int published = 0;
     for (;;) {
         if (!published && __atomic_load_n(&ho->state, __ATOMIC_ACQUIRE) == HANDOVER_PUBLISHED) {
-            report("listener %ld %ld\n", pid, __atomic_load_n(&ho->fd, __ATOMIC_RELAXED));
+            report("listener", 2, pid, __atomic_load_n(&ho->fd, __ATOMIC_RELAXED));
             published = 1;
         }
         if (published) {
@@ -215,13 +376,12 @@ static int hand_over(struct handover *ho, pid_t pid)
         } else {
             siginfo_t info;
             memset(&info, 0, sizeof info);
-            if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
+            if (sys_waitid(P_PID, pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid)
                 return 1; /* ended (e.g. seccomp failed); the main loop reports it */
         }
         if (now_ms() - start > 30000 || caller_gone(0))
             return 0;
-        struct timespec nap = { 0, 50 * 1000 };
-        nanosleep(&nap, NULL);
+        nap_us(50);
     }
 }
 
@@ -232,19 +392,46 @@ static int hand_over(struct handover *ho, pid_t pid)
 static pid_t parent_of(pid_t pid)
 {
     char path[64], buffer[512];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *p = put_str(put_long(put_str(path, "/proc/"), pid), "/stat");
+    *p = 0;
+    int fd = sys_openat(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
-    ssize_t n = read(fd, buffer, sizeof buffer - 1);
-    close(fd);
+    ssize_t n = sys_read(fd, buffer, sizeof buffer - 1);
+    sys_close(fd);
     if (n <= 0)
         return -1;
     buffer[n] = 0;
-    char *end = strrchr(buffer, ')');
-    int ppid;
-    char state;
-    return end && sscanf(end + 1, " %c %d", &state, &ppid) == 2 && state != 'Z' ? ppid : -1;
+    char *end = NULL;
+    for (char *c = buffer; *c; c++)
+        if (*c == ')')
+            end = c;
+    /* ") S PPID ..." */
+    if (!end || end[1] != ' ' || end[2] == 0 || end[2] == 'Z' || end[3] != ' ')
+        return -1;
+    long ppid = 0;
+    char *d = end + 4;
+    if (*d < '0' || *d > '9')
+        return -1;
+    while (*d >= '0' && *d <= '9')
+        ppid = ppid * 10 + (*d++ - '0');
+    return (pid_t)ppid;
+}
+
+/* Grows an mmap'd array of count elements of size bytes from *cap to twice as many; 0 on failure (the old one kept). */
+static int grow(void **array, size_t *cap, size_t size, size_t count)
+{
+    size_t bigger = *cap ? 2 * *cap : 64;
+    void *p = mem_alloc(bigger * size);
+    if (!p)
+        return 0;
+    if (*array) {
+        memcpy(p, *array, count * size);
+        mem_free(*array, *cap * size);
+    }
+    *array = p;
+    *cap = bigger;
+    return 1;
 }
 
 /* The processes a sweep has killed so far (a process being killed may show up in the next round again). */
@@ -261,16 +448,19 @@ static void note_killed(pid_t pid)
     for (size_t i = 0; i < killed_count; i++)
         if (killed_pids[i] == pid)
             return;
-    if (killed_count == killed_cap) {
-        size_t cap = killed_cap ? 2 * killed_cap : 64;
-        pid_t *bigger = realloc(killed_pids, cap * sizeof *bigger);
-        if (!bigger)
-            return;
-        killed_pids = bigger;
-        killed_cap = cap;
-    }
+    if (killed_count == killed_cap && !grow((void **)&killed_pids, &killed_cap, sizeof *killed_pids, killed_count))
+        return;
     killed_pids[killed_count++] = pid;
 }
+
+/* getdents64(2)'s record. */
+struct dirent64 {
+    u64 d_ino;
+    __s64 d_off;
+    unsigned short d_reclen;
+    unsigned char d_type;
+    char d_name[];
+};
 
 /*
  * SIGKILLs every live descendant of this process (found through the parent links in /proc) and notes it. Killing a
@@ -278,35 +468,46 @@ static void note_killed(pid_t pid)
  */
 static void kill_descendants(void)
 {
-    pid_t self = getpid();
-    DIR *proc = opendir("/proc");
-    if (!proc)
+    pid_t self = sys_getpid();
+    int proc = sys_openat("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (proc < 0)
         return;
-    size_t n = 0, cap = 256;
-    pid_t (*links)[2] = malloc(cap * sizeof *links);
-    struct dirent *e;
-    while (links && (e = readdir(proc))) {
-        if (!isdigit((unsigned char)e->d_name[0]))
-            continue;
-        pid_t pid = (pid_t)atoi(e->d_name), ppid = parent_of(pid);
-        if (ppid <= 0)
-            continue;
-        if (n == cap) {
-            void *bigger = realloc(links, 2 * cap * sizeof *links);
-            if (!bigger)
+    size_t n = 0, cap = 0;
+    pid_t (*links)[2] = NULL;
+    int ok = 1;
+    static char entries[8192] __attribute__((aligned(8)));
+    for (;;) {
+        long got = sys3(__NR_getdents64, proc, (long)entries, sizeof entries);
+        if (got <= 0)
+            break;
+        for (long at = 0; at < got;) {
+            struct dirent64 *e = (struct dirent64 *)(entries + at);
+            at += e->d_reclen;
+            const char *name = e->d_name;
+            if (*name < '0' || *name > '9')
+                continue;
+            long pid = 0;
+            while (*name >= '0' && *name <= '9')
+                pid = pid * 10 + (*name++ - '0');
+            pid_t ppid = parent_of((pid_t)pid);
+            if (ppid <= 0)
+                continue;
+            if (n == cap && !grow((void **)&links, &cap, sizeof *links, n)) {
+                ok = 0;
                 break;
-            links = bigger;
-            cap *= 2;
+            }
+            links[n][0] = (pid_t)pid;
+            links[n][1] = ppid;
+            n++;
         }
-        links[n][0] = pid;
-        links[n][1] = ppid;
-        n++;
+        if (!ok)
+            break;
     }
-    closedir(proc);
+    sys_close(proc);
     if (!links)
         return;
     /* Mark descendants: repeat until no new one is found (parent links may come in any order). */
-    char *mine = calloc(n ? n : 1, 1);
+    char *mine = mem_alloc(n ? n : 1);
     int changed = 1;
     while (mine && changed) {
         changed = 0;
@@ -323,10 +524,10 @@ static void kill_descendants(void)
         }
     }
     for (size_t i = 0; mine && i < n; i++)
-        if (mine[i] && kill(links[i][0], SIGKILL) == 0)
+        if (mine[i] && sys_kill(links[i][0], SIGKILL) == 0)
             note_killed(links[i][0]);
-    free(mine);
-    free(links);
+    mem_free(mine, n ? n : 1);
+    mem_free(links, cap * sizeof *links);
 }
 
 static int command_status = -1;   /* the command's wait status, once reaped */
@@ -336,7 +537,7 @@ static void reap(void)
 {
     int status;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+    while ((pid = sys_wait4(-1, &status, WNOHANG)) > 0)
         if (pid == command)
             command_status = status;
 }
@@ -346,7 +547,7 @@ static int childless(void)
 {
     siginfo_t info;
     memset(&info, 0, sizeof info);
-    return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
+    return sys_waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) == -E_CHILD;
 }
 
 /*
@@ -364,18 +565,9 @@ static void sweep(void)
         reap();
         if (childless())
             return;
-        struct timespec nap = { 0, 1000 * 1000 };
-        nanosleep(&nap, NULL);
+        nap_us(1000);
     }
 }
-
-/* The kernel's struct sigaction (rt_sigaction(2)): the C library's differs and refuses signals 32 and 33. */
-struct kernel_sigaction {
-    void (*handler)(int);
-    unsigned long flags;
-    void (*restorer)(void);
-    uint64_t mask;
-};
 
 static int is_forwardable(int sig)
 {
@@ -385,116 +577,126 @@ static int is_forwardable(int sig)
     case SIGABRT: case SIGSYS:
         return 0;
     default:
-        return sig < SIGRTMIN ? sig < 32 : 1;
+        return sig < LIBC_SIGRTMIN ? sig < 32 : 1;
     }
 }
 
-int main(int argc, char **argv)
+/* The wait status's parts (wait(2)'s macros). */
+static int exited_code(int status) { return (status >> 8) & 0xff; }
+static int term_signal(int status) { return status & 0x7f; }
+static int signalled(int status) { return term_signal(status) != 0 && term_signal(status) != 0x7f; }
+static int dumped_core(int status) { return (status & 0x80) != 0; }
+
+static void usage(const char *message)
+{
+    (void)sys_write(2, message, str_len(message));
+}
+
+static int launcher_main(int argc, char **argv, char **environ)
 {
     /* The caller's handlers don't survive exec; what it ignores does, as for any exec (nohup's SIGHUP, SIGINT and
      * SIGQUIT of a background job), except SIGPIPE and 32 and 33, which the .NET runtime and the C library ignore
-     * for themselves. The kernel's own interface is used: the C library's refuses 32 and 33. */
-    sigset_t ignored;
-    sigemptyset(&ignored);
-    for (int s = 1; s < NSIG; s++) {
+     * for themselves. */
+    u64 ignored = 0;
+    for (int s = 1; s <= LAST_SIGNAL; s++) {
         if (s == SIGKILL || s == SIGSTOP)
             continue;
         struct kernel_sigaction old, dfl;
+        memset(&old, 0, sizeof old);
         memset(&dfl, 0, sizeof dfl);
         dfl.handler = SIG_DFL;
-        if (syscall(SYS_rt_sigaction, s, NULL, &old, sizeof(uint64_t)) == 0 && old.handler == SIG_IGN && s != SIGPIPE && s != 32 && s != 33) {
-            sigaddset(&ignored, s);
+        if (sys4(__NR_rt_sigaction, s, 0, (long)&old, sizeof(u64)) == 0 && old.handler == SIG_IGN && s != SIGPIPE && s != 32 && s != 33) {
+            ignored |= bit(s);
             continue;
         }
-        syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof(uint64_t));
+        sys4(__NR_rt_sigaction, s, (long)&dfl, 0, sizeof(u64));
     }
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    const u64 none = 0;
+    sys_sigprocmask(SIG_SETMASK, &none);
 
     int listening = 0, i = 1;
     const char *cwd = NULL;
-    for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (strcmp(argv[i], "--listener") == 0)
+    for (; i < argc && !str_eq(argv[i], "--"); i++) {
+        if (str_eq(argv[i], "--listener"))
             listening = 1;
-        else if (strcmp(argv[i], "--cwd") == 0 && i + 1 < argc)
+        else if (str_eq(argv[i], "--cwd") && i + 1 < argc)
             cwd = argv[++i];
         else
             break;
     }
-    if (i >= argc || strcmp(argv[i], "--") != 0 || argc - i < 3) {
-        fputs("usage: syscage-exec [--listener] [--cwd DIR] -- PATH ARGV0 [ARGS...] (descriptors 3, 4 and 5 from the caller)\n", stderr);
+    if (i >= argc || !str_eq(argv[i], "--") || argc - i < 3) {
+        usage("usage: syscage-exec [--listener] [--cwd DIR] -- PATH ARGV0 [ARGS...] (descriptors 3, 4 and 5 from the caller)\n");
         return 2;
     }
     char **target = &argv[i + 1];
-    if (fcntl(CONTROL_FD, F_SETFD, FD_CLOEXEC) != 0 || fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) != 0 ||
-        (listening && fcntl(HANDOVER_FD, F_SETFD, FD_CLOEXEC) != 0)) {
-        fputs("syscage-exec: descriptors 3 and 4 (and 5 with --listener) must come from the caller\n", stderr);
+    if (sys_fcntl(CONTROL_FD, F_SETFD, FD_CLOEXEC) != 0 || sys_fcntl(STATUS_FD, F_SETFD, FD_CLOEXEC) != 0 ||
+        (listening && sys_fcntl(HANDOVER_FD, F_SETFD, FD_CLOEXEC) != 0)) {
+        usage("syscage-exec: descriptors 3 and 4 (and 5 with --listener) must come from the caller\n");
         return 2;
     }
-    const pid_t caller = getppid(), self = getpid();
+    const pid_t caller = sys_getppid(), self = sys_getpid();
     /* "Processes that are not dumpable can not be attached via ptrace(2) PTRACE_ATTACH" (prctl(2)); the same check
      * guards /proc/PID/mem, process_vm_writev and pidfd_getfd. */
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    sys_prctl(PR_SET_DUMPABLE, 0);
     /* Orphans of the command's tree come here, not to init, so the tree can be killed as a whole. */
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
-        report("prctl %ld\n", errno, 0);
+    int e = sys_prctl(PR_SET_CHILD_SUBREAPER, 1);
+    if (e != 0) {
+        report("prctl", 1, -e, 0);
         return 127;
     }
-    if (cwd && chdir(cwd) != 0) {
-        report("chdir %ld\n", errno, 0);
+    if (cwd && (e = (int)sys1(__NR_chdir, (long)cwd)) != 0) {
+        report("chdir", 1, -e, 0);
         return 127;
     }
 
     struct filter filters[MAX_FILTERS];
-    uint32_t count = 0;
-    int e = read_filters(filters, &count);
+    u32 count = 0;
+    e = read_filters(filters, &count);
     if (e) {
-        report("read %ld\n", e, 0);
+        report("read", 1, e, 0);
         return 127;
     }
     struct handover *ho = NULL;
     if (listening) {
-        void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, HANDOVER_FD, 0);
-        if (page == MAP_FAILED) {
-            report("handover %ld\n", errno, 0);
+        long page = sys6(__NR_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, HANDOVER_FD, 0);
+        if (page < 0 && page > -4096) {
+            report("handover", 1, -page, 0);
             return 127;
         }
-        close(HANDOVER_FD);
-        ho = page;
+        sys_close(HANDOVER_FD);
+        ho = (struct handover *)page;
     }
 
     /* Every catchable signal arrives through the signalfd from now on, so none is lost around fork. */
-    sigset_t caught;
-    sigemptyset(&caught);
-    for (int s = 1; s < NSIG; s++)
-        if (s == SIGCHLD || (is_forwardable(s) && !sigismember(&ignored, s)))
-            sigaddset(&caught, s);
-    sigprocmask(SIG_BLOCK, &caught, NULL);
-    int sfd = signalfd(-1, &caught, SFD_CLOEXEC | SFD_NONBLOCK);
+    u64 caught = 0;
+    for (int s = 1; s <= LAST_SIGNAL; s++)
+        if (s == SIGCHLD || (is_forwardable(s) && !(ignored & bit(s))))
+            caught |= bit(s);
+    sys_sigprocmask(SIG_BLOCK, &caught);
+    int sfd = (int)sys4(__NR_signalfd4, -1, (long)&caught, sizeof(u64), SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) {
-        report("signalfd %ld\n", errno, 0);
+        report("signalfd", 1, -sfd, 0);
         return 127;
     }
 
-    pid_t pid = fork();
+    pid_t pid = sys_fork();
     if (pid < 0) {
-        report("fork %ld\n", errno, 0);
+        report("fork", 1, -pid, 0);
         return 127;
     }
     if (pid == 0) {
         /* Die with the launcher; if it died before this line, the parent is already someone else. */
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != self)
-            _exit(127);
-        prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+        if (sys_prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || sys_getppid() != self)
+            exit_now(127);
+        sys_prctl(PR_SET_DUMPABLE, 1);
         /* "Once set, the no_new_privs attribute cannot be unset" (prctl(2)); needed without CAP_SYS_ADMIN. */
-        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-            fail_in_child("prctl", errno);
+        if ((e = (int)sys5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) != 0)
+            fail_in_child("prctl", -e);
         long listener = -1;
-        for (uint32_t f = 0; f < count; f++) {
-            long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, filters[f].flags, &filters[f].prog, filters[f].marker);
+        for (u32 f = 0; f < count; f++) {
+            long r = sys4(__NR_seccomp, SECCOMP_SET_MODE_FILTER, filters[f].flags, (long)&filters[f].prog, (long)filters[f].marker);
             if (r < 0)
-                fail_in_child("seccomp", errno);
+                fail_in_child("seccomp", (int)-r);
             if (filters[f].flags & SECCOMP_FILTER_FLAG_NEW_LISTENER)
                 listener = r;
         }
@@ -505,23 +707,23 @@ int main(int argc, char **argv)
             while (__atomic_load_n(&ho->taken, __ATOMIC_ACQUIRE) != 1)
                 cpu_relax();
         }
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execve(target[0], &target[1], environ);
-        fail_in_child("exec", errno);
+        sys_sigprocmask(SIG_SETMASK, &none);
+        e = (int)sys3(__NR_execve, (long)target[0], (long)&target[1], (long)environ);
+        fail_in_child("exec", -e);
     }
     command = pid;
-    report("pid %ld\n", pid, 0);
+    report("pid", 1, pid, 0);
     if (ho && !hand_over(ho, pid))
-        kill(pid, SIGKILL);
+        sys_kill(pid, SIGKILL);
 
     /* Group signals seen and not yet matched by the caller's forward of them, and when the last came. */
-    unsigned pending[NSIG];
-    uint64_t last_group[NSIG];
+    unsigned pending[LAST_SIGNAL + 1];
+    u64 last_group[LAST_SIGNAL + 1];
     memset(pending, 0, sizeof pending);
     memset(last_group, 0, sizeof last_group);
     while (command_status < 0) {
         struct pollfd p[2] = { { sfd, POLLIN, 0 }, { CONTROL_FD, POLLIN, 0 } };
-        if (poll(p, 2, -1) < 0)
+        if (poll_ms(p, 2, -1) < 0)
             continue;
         if (p[1].revents) {
             /* The caller is gone or wants the end: no call of the tree may outlive its supervision. */
@@ -529,9 +731,9 @@ int main(int argc, char **argv)
             break;
         }
         struct signalfd_siginfo si;
-        while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+        while (sys_read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
             int sig = (int)si.ssi_signo;
-            if (sig == SIGCHLD)
+            if (sig == SIGCHLD || sig < 1 || sig > LAST_SIGNAL)
                 continue;
             if ((pid_t)si.ssi_pid != caller) {
                 pending[sig]++;           /* a group signal: the command has its own copy */
@@ -543,20 +745,29 @@ int main(int argc, char **argv)
                 continue;
             }
             pending[sig] = 0;
-            kill(command, sig);
+            sys_kill(command, sig);
         }
         reap();
     }
     /* The command has ended (or was killed with its tree): nothing it started outlives it. */
     sweep();
     if (killed_count > 0)
-        report("swept %ld\n", (long)killed_count, 0);
+        report("swept", 1, (long)killed_count, 0);
     if (command_status < 0)
         return 127;
-    if (WIFSIGNALED(command_status)) {
-        report("signal %ld %ld\n", WTERMSIG(command_status), WCOREDUMP(command_status) ? 1 : 0);
-        return 128 + WTERMSIG(command_status);
+    if (signalled(command_status)) {
+        report("signal", 2, term_signal(command_status), dumped_core(command_status) ? 1 : 0);
+        return 128 + term_signal(command_status);
     }
-    report("exit %ld\n", WEXITSTATUS(command_status), 0);
-    return WEXITSTATUS(command_status);
+    report("exit", 1, exited_code(command_status), 0);
+    return exited_code(command_status);
+}
+
+/* Called by _start with the stack the kernel made: argc, argv[], NULL, envp[], NULL. */
+__attribute__((used, noreturn)) void start_main(long *stack);
+__attribute__((used, noreturn)) void start_main(long *stack)
+{
+    int argc = (int)stack[0];
+    char **argv = (char **)(stack + 1);
+    exit_now(launcher_main(argc, argv, argv + argc + 1));
 }
