@@ -110,19 +110,17 @@ public sealed class SandboxedProcess : IDisposable
     private readonly int _launcherPid;
     private readonly ProcessHandle _launcher;
     private readonly SafeFileHandle _control;
-    private readonly Thread _statusReader;
     private readonly StatusLines _status;
     private readonly StreamWriter? _stdin;
     private readonly StreamReader? _stdout, _stderr;
 
-    private SandboxedProcess(int launcherPid, ProcessHandle launcher, SafeFileHandle control, StatusLines status, Thread reader,
+    private SandboxedProcess(int launcherPid, ProcessHandle launcher, SafeFileHandle control, StatusLines status,
                              StreamWriter? stdin, StreamReader? stdout, StreamReader? stderr)
     {
         _launcherPid = launcherPid;
         _launcher = launcher;
         _control = control;
         _status = status;
-        _statusReader = reader;
         _stdin = stdin;
         _stdout = stdout;
         _stderr = stderr;
@@ -167,7 +165,14 @@ public sealed class SandboxedProcess : IDisposable
     public static string LoadLauncher(ReadOnlySpan<byte> image) => Launcher.Load(image);
 
     /// <summary>True once the launcher has ended (the command and its tree with it).</summary>
-    public bool HasExited => !_statusReader.IsAlive;
+    public bool HasExited
+    {
+        get
+        {
+            ReadInBackground();
+            return _status.Ended.IsCompleted;
+        }
+    }
 
     /// <summary>The command's stdin, when redirected.</summary>
     public StreamWriter StandardInput => _stdin ?? throw new InvalidOperationException("stdin was not redirected");
@@ -261,11 +266,11 @@ public sealed class SandboxedProcess : IDisposable
             var pidfd = ProcessHandle.Open(pid, out int errno) ?? throw new KernelException("pidfd_open(launcher)", errno);
             var control = fds.Take(controlWrite);
             var status = new StatusLines(fds.Take(statusRead), handoverPage, pidfd);
-            var reader = new Thread(status.Run) { IsBackground = true, Name = "syscage-launcher-status" };
-            reader.Start();
-            var process = new SandboxedProcess(pid, pidfd, control, status, reader, stdin, stdout, stderr);
+            var process = new SandboxedProcess(pid, pidfd, control, status, stdin, stdout, stderr);
             try
             {
+                // The filters first, as soon as the launcher's pid is known: the launcher waits for them. Its status is
+                // then read on this thread, and on a thread of its own only if the caller does not wait for the end.
                 var context = new LaunchContext(System.Environment.ProcessId, getpgrp(), pid);
                 var guard = info.Guard?.Invoke(context);
                 process.SendFilters(guard, filter, info.Flags);
@@ -287,18 +292,34 @@ public sealed class SandboxedProcess : IDisposable
     /// <summary>Waits for the command (and its tree) to end and says how it ended.</summary>
     public SandboxExit WaitForExit()
     {
-        _statusReader.Join();
+        // Unless a thread reads the launcher's status already, this one does: no thread to start for a caller that waits.
+        if (_status.Claim())
+            _status.ReadToEnd();
+        else
+            _status.Ended.Wait();
         return _status.Exit();
     }
 
     /// <summary>Waits at most <paramref name="milliseconds"/> for the command to end; true when it has.</summary>
-    public bool WaitForExit(int milliseconds) => _statusReader.Join(milliseconds);
+    public bool WaitForExit(int milliseconds)
+    {
+        ReadInBackground();
+        return _status.Ended.Wait(milliseconds);
+    }
 
     /// <summary>Waits for the command and says how it ended.</summary>
     public async Task<SandboxExit> WaitForExitAsync(CancellationToken cancellationToken = default)
     {
+        ReadInBackground();
         await _status.Ended.WaitAsync(cancellationToken).ConfigureAwait(false);
-        return WaitForExit();
+        return _status.Exit();
+    }
+
+    /// <summary>Reads the rest of the launcher's status on a thread of its own, unless some thread does already.</summary>
+    private void ReadInBackground()
+    {
+        if (_status.Claim())
+            new Thread(_status.ReadToEnd) { IsBackground = true, Name = "syscage-launcher-status" }.Start();
     }
 
     /// <summary>
@@ -333,6 +354,8 @@ public sealed class SandboxedProcess : IDisposable
         _stdin?.Dispose();
         _stdout?.Dispose();
         _stderr?.Dispose();
+        // Nobody waited for the end: the launcher's status is still read to its end, and the launcher reaped.
+        ReadInBackground();
     }
 
     /// <summary>Writes the filters on CONTROL (count; per filter flags, length, marker, instructions).</summary>
@@ -377,10 +400,13 @@ public sealed class SandboxedProcess : IDisposable
         }
     }
 
-    /// <summary>Waits until the launcher says the command's process exists (and, when listening, until we hold the listener).</summary>
+    /// <summary>
+    /// Reads the launcher's status on this thread until it says the command's process exists (and, when listening, until
+    /// we hold the listener), or it fails or ends.
+    /// </summary>
     private void AwaitStart(bool listening)
     {
-        _status.Started.Wait();
+        _status.ReadUntil(() => _status.Started && (!listening || _status.Taken.Task.IsCompleted));
         CommandPid = _status.CommandPid;
         if (!listening)
             return;
@@ -521,57 +547,82 @@ public sealed class SandboxedProcess : IDisposable
     }
 
     /// <summary>
-    /// Reads the launcher's STATUS lines on a thread of its own until the launcher ends, takes the listener when it is
-    /// published, and reaps the launcher.
+    /// The launcher's STATUS lines: read on the starting thread until the command runs (<see cref="ReadUntil"/>), then
+    /// to the end by one thread (<see cref="Claim"/>, <see cref="ReadToEnd"/>), which takes the listener when it is
+    /// published and reaps the launcher.
     /// </summary>
     private sealed class StatusLines(SafeFileHandle statusPipe, SafeFileHandle? handoverPage, ProcessHandle launcher)
     {
         private readonly StringBuilder _text = new();
         private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly byte[] _buffer = new byte[256];
+        private readonly FileStream _pipe = new(statusPipe, FileAccess.Read, bufferSize: 0);
+        private int _seen, _claimed;
+        private bool _finished;
         private int _launcherSignal, _launcherExit = -1;
 
-        public ManualResetEventSlim Started { get; } = new();
+        /// <summary>True once the launcher said the command's process exists, or failed, or ended.</summary>
+        public bool Started { get; private set; }
         public TaskCompletionSource<ListenerHandle?> Taken { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
         public int CommandPid { get; private set; }
         public Task Ended => _ended.Task;
 
-        public void Run()
+        /// <summary>Reads on this thread until <paramref name="done"/> holds or the launcher ends; only before <see cref="Claim"/>.</summary>
+        public void ReadUntil(Func<bool> done)
         {
+            while (!done() && ReadSome())
+            {
+            }
+        }
+
+        /// <summary>True for the one caller that is to read the rest (<see cref="ReadToEnd"/>).</summary>
+        public bool Claim() => Interlocked.Exchange(ref _claimed, 1) == 0;
+
+        /// <summary>Reads to the end of the launcher's status, then reaps it.</summary>
+        public void ReadToEnd()
+        {
+            while (ReadSome())
+            {
+            }
+        }
+
+        /// <summary>Reads once and handles the complete lines; false (and the end is handled) when the launcher is done.</summary>
+        private bool ReadSome()
+        {
+            if (_finished)
+                return false;
+            int n;
             try
             {
-                var buffer = new byte[256];
-                int seen = 0;
-                using var pipe = new FileStream(statusPipe, FileAccess.Read, bufferSize: 0);
-                while (true)
-                {
-                    int n;
-                    try
-                    {
-                        n = pipe.Read(buffer, 0, buffer.Length);
-                    }
-                    catch (IOException)
-                    {
-                        break;
-                    }
-                    if (n <= 0)
-                        break;
-                    _text.Append(Encoding.ASCII.GetString(buffer, 0, (int)n));
-                    var lines = _text.ToString().Split('\n');
-                    for (; seen < lines.Length - 1; seen++)
-                        OnLine(lines[seen].Split(' '));
-                }
+                n = _pipe.Read(_buffer, 0, _buffer.Length);
             }
-            finally
+            catch (IOException)
             {
-                statusPipe.Dispose();
-                handoverPage?.Dispose();
-                if (launcher.WaitForExit(out int exit, out int signal))
-                    (_launcherExit, _launcherSignal) = (exit, signal);
-                launcher.Dispose();
-                Started.Set();
-                Taken.TrySetResult(null);
-                _ended.TrySetResult();
+                n = 0;
             }
+            if (n <= 0)
+            {
+                Finish();
+                return false;
+            }
+            _text.Append(Encoding.ASCII.GetString(_buffer, 0, n));
+            var lines = _text.ToString().Split('\n');
+            for (; _seen < lines.Length - 1; _seen++)
+                OnLine(lines[_seen].Split(' '));
+            return true;
+        }
+
+        private void Finish()
+        {
+            _finished = true;
+            _pipe.Dispose();
+            handoverPage?.Dispose();
+            if (launcher.WaitForExit(out int exit, out int signal))
+                (_launcherExit, _launcherSignal) = (exit, signal);
+            launcher.Dispose();
+            Started = true;
+            Taken.TrySetResult(null);
+            _ended.TrySetResult();
         }
 
         private void OnLine(string[] parts)
@@ -580,7 +631,7 @@ public sealed class SandboxedProcess : IDisposable
             {
                 case "pid" when parts.Length == 2:
                     CommandPid = int.Parse(parts[1], CultureInfo.InvariantCulture);
-                    Started.Set();
+                    Started = true;
                     break;
                 case "listener" when parts.Length == 3 && handoverPage is not null:
                     TakeListener(int.Parse(parts[1], CultureInfo.InvariantCulture), int.Parse(parts[2], CultureInfo.InvariantCulture));
@@ -589,7 +640,7 @@ public sealed class SandboxedProcess : IDisposable
                     break;
                 default:
                     // A failure before or instead of the command: nothing more to wait for.
-                    Started.Set();
+                    Started = true;
                     Taken.TrySetResult(null);
                     break;
             }
