@@ -84,7 +84,7 @@ public static class HybridCompiler
             components.Add(new PolicyComponent(set.Policy, analyses));
 
         uint? badArch = Combine(components.Select(c => c.OtherArchitectures()));
-        var pending = new List<(Architecture Arch, SortedSet<uint> Keys)>();
+        var pending = new List<(Architecture Arch, uint[] Keys)>();
         var defaults = new List<uint?>();
         var report = new List<HybridSectionReport>();
         foreach (var arch in Sections)
@@ -95,14 +95,26 @@ public static class HybridCompiler
             // Every number up to 1023 past the ABI's first gets an entry, not just the table's: a kernel newer than the
             // tables has more syscalls, and they should be decided in the kernel too when the program can.
             uint first = (uint)arch.SyscallNumberBase;
-            var keys = new SortedSet<uint>(arch.Syscalls.Numbers.Select(n => (uint)n).Concat(Enumerable.Range(0, DenseNumbers).Select(n => first + (uint)n)));
+            // The dense run, and the few numbers outside it (x86_64's -1, numbers the components test for, table numbers
+            // far from the ABI's first).
+            var outside = new List<uint>();
+            void Add(uint k)
+            {
+                if (k - first >= DenseNumbers)
+                    outside.Add(k);
+            }
+            foreach (int n in arch.Syscalls.Numbers)
+                Add((uint)n);
             if (arch == Architecture.X86_64)
-                keys.Add(uint.MaxValue);
+                Add(uint.MaxValue);
             foreach (var c in components)
                 foreach (uint k in c.Keys(arch))
                     if (Owns(arch, k))
-                        keys.Add(k);
-            var excluded = keys.Select(k => (ulong)k).ToHashSet();
+                        Add(k);
+            uint[] keys = WithDenseRun(outside, first);
+            var excluded = new HashSet<ulong>(keys.Length);
+            foreach (uint k in keys)
+                excluded.Add(k);
             uint? sectionDefault = uniform ?? Combine(components.Select(c => c.Default(arch, excluded)));
             defaults.Add(sectionDefault);
             pending.Add((arch, keys)); // rules come once the policy-wide default is known
@@ -117,17 +129,18 @@ public static class HybridCompiler
             var mixed = new List<string>();
             // Most numbers take the same paths of a program as many others (every call it does not test for, one set):
             // their decisions are the same lists, combined once.
-            var combined = new Dictionary<List<Entry>[], (List<Entry> Entries, List<Rule> Rules)>(SameLists.Instance);
+            var combined = new Dictionary<List<Entry>[], (List<Rule> Rules, bool AnyNotify, bool AllNotify)>(SameLists.Instance);
+            var decided = new List<Entry>[components.Count];
             foreach (uint nr in keys)
             {
-                var decided = components.Select(c => c.Decide(arch, nr)).ToArray();
+                for (int i = 0; i < decided.Length; i++)
+                    decided[i] = components[i].Decide(arch, nr);
                 if (!combined.TryGetValue(decided, out var done))
                 {
                     var product = Product([.. decided]);
-                    combined[decided] = done = (product, ToRules(product, defaultVerdict));
+                    combined[[.. decided]] = done = (ToRules(product, defaultVerdict), product.Any(e => e.Verdict is null), product.All(e => e.Verdict is null));
                 }
-                var (entries, rules) = done;
-                bool anyNotify = entries.Any(e => e.Verdict is null), allNotify = entries.All(e => e.Verdict is null);
+                var (rules, anyNotify, allNotify) = done;
                 if (arch.Syscalls.TryGetName((int)nr, out string? name))
                     (allNotify ? supervised : anyNotify ? mixed : inKernel).Add(name);
                 if (rules.Count > 0)
@@ -139,6 +152,26 @@ public static class HybridCompiler
         var policy = new SeccompPolicy(new SeccompAction(defaultVerdict), new SeccompAction(badArch ?? SeccompAction.UserNotif.Value), finalSections,
             set.Policy is null ? "ebpf" : set.Policy.Name + "+ebpf");
         return new HybridFilter(policy, PolicyCompiler.Compile(policy, compileOptions)) { Report = report };
+    }
+
+    /// <summary>
+    /// <paramref name="outside"/> (numbers outside the dense run from <paramref name="first"/>) and the run, in ascending
+    /// order, each once.
+    /// </summary>
+    private static uint[] WithDenseRun(List<uint> outside, uint first)
+    {
+        outside.Sort();
+        var keys = new List<uint>(DenseNumbers + outside.Count);
+        int i = 0;
+        for (; i < outside.Count && outside[i] < first; i++)
+            if (keys.Count == 0 || keys[^1] != outside[i])
+                keys.Add(outside[i]);
+        for (uint n = 0; n < DenseNumbers; n++)
+            keys.Add(first + n);
+        for (; i < outside.Count; i++)
+            if (keys[^1] != outside[i])
+                keys.Add(outside[i]);
+        return [.. keys];
     }
 
     /// <summary>The sections a hybrid policy may have: every architecture Syscage knows.</summary>
@@ -255,8 +288,13 @@ public static class HybridCompiler
         private readonly SymbolicExplorer _explorer = new(program, maxPaths);
         private readonly ConcurrentDictionary<uint, List<SymbolicPath>?> _byArch = new();
         private readonly Dictionary<(uint, uint), List<Entry>> _byNr = [];
-        // The decision made of a set of paths (their indexes), for the numbers that take exactly those paths.
+        // The decision made of a set of paths (their indexes), for the numbers that take exactly those paths: by a bit
+        // per path when a section has at most 64 (nearly always), else by the list of indexes.
+        private readonly Dictionary<(uint, ulong), List<Entry>> _byPathBits = [];
         private readonly Dictionary<(uint, string), List<Entry>> _byPaths = [];
+        // Per section: each path's tests of the number, and the paths that a number fixed may make static (dynamic and
+        // refinable), as bits.
+        private readonly Dictionary<uint, (Atom[][] NrAtoms, ulong Refinable)> _sections = [];
         private (bool Done, uint? Verdict) _other;
 
         /// <summary>
@@ -273,7 +311,8 @@ public static class HybridCompiler
         }
 
         /// <summary>Paths with arch fixed and nr symbolic (null when exploring gave up).</summary>
-        private List<SymbolicPath>? Paths(Architecture arch) => _byArch.GetOrAdd(arch.AuditArch, _ => _explorer.Explore(ArchScenario(arch)));
+        private List<SymbolicPath>? Paths(Architecture arch) =>
+            _byArch.TryGetValue(arch.AuditArch, out var paths) ? paths : _byArch.GetOrAdd(arch.AuditArch, _ => _explorer.Explore(ArchScenario(arch)));
 
         public uint? OtherArchitectures()
         {
@@ -326,6 +365,18 @@ public static class HybridCompiler
                 if (_byNr.TryGetValue((arch.AuditArch, nr), out var cached))
                     return cached;
                 var all = Paths(arch);
+                // The common case first, without building anything: the paths this number takes, as bits, are a set
+                // already decided, and none of them asks for the number to be fixed.
+                if (all is { Count: <= 64 })
+                {
+                    var (nrAtoms, refinable) = Section(arch, all);
+                    ulong bits = 0;
+                    for (int i = 0; i < nrAtoms.Length; i++)
+                        if (HoldsAll(nrAtoms[i], nr))
+                            bits |= 1UL << i;
+                    if ((bits & refinable) == 0 && _byPathBits.TryGetValue((arch.AuditArch, bits), out var same))
+                        return same;
+                }
                 List<SymbolicPath>? paths = null;
                 string? taken = null; // the indexes of the paths this number takes
                 if (all is not null)
@@ -355,17 +406,58 @@ public static class HybridCompiler
                 }
                 else if (taken is not null)
                     shared = (arch.AuditArch, taken);
-                if (shared is { } key && _byPaths.TryGetValue(key, out var same))
-                    return _byNr[(arch.AuditArch, nr)] = same;
+                if (shared is { } key && _byPaths.TryGetValue(key, out var sameList))
+                    return _byNr[(arch.AuditArch, nr)] = sameList;
                 List<Entry> result = paths is null ? [new Entry(Condition.True, null)]
                     : [.. paths.Select(p => new Entry(ToCondition(p.Atoms, arch), p.Verdict))];
                 if (result.Count == 0)
                     result.Add(new Entry(Condition.True, SeccompAction.Allow.Value)); // unreachable: no path holds
                 if (shared is { } newKey)
+                {
                     _byPaths[newKey] = result;
+                    if (all is { Count: <= 64 })
+                        _byPathBits[(arch.AuditArch, Bits(newKey.Item2))] = result;
+                }
                 _byNr[(arch.AuditArch, nr)] = result;
                 return result;
             }
+        }
+
+        /// <summary>
+        /// Each path of <paramref name="arch"/>'s section as its tests of the number, and the paths that are dynamic but
+        /// may be static with the number fixed, as bits.
+        /// </summary>
+        private (Atom[][] NrAtoms, ulong Refinable) Section(Architecture arch, List<SymbolicPath> all)
+        {
+            if (_sections.TryGetValue(arch.AuditArch, out var section))
+                return section;
+            var nrAtoms = new Atom[all.Count][];
+            ulong refinable = 0;
+            for (int i = 0; i < all.Count; i++)
+            {
+                nrAtoms[i] = [.. all[i].Atoms.Where(a => a.Field == DataField.Nr)];
+                if (all[i].Verdict is null && all[i].Refinable)
+                    refinable |= 1UL << i;
+            }
+            return _sections[arch.AuditArch] = (nrAtoms, refinable);
+        }
+
+        /// <summary>Whether every one of <paramref name="atoms"/> holds for <paramref name="nr"/> (<see cref="SymbolicPath.HoldsFor"/>).</summary>
+        private static bool HoldsAll(Atom[] atoms, uint nr)
+        {
+            foreach (var atom in atoms)
+                if (!atom.Holds(nr))
+                    return false;
+            return true;
+        }
+
+        /// <summary>The indexes of a <c>taken</c> list ("0,3,") as bits.</summary>
+        private static ulong Bits(string taken)
+        {
+            ulong bits = 0;
+            foreach (var index in taken.Split(',', StringSplitOptions.RemoveEmptyEntries))
+                bits |= 1UL << int.Parse(index, System.Globalization.CultureInfo.InvariantCulture);
+            return bits;
         }
 
         /// <summary>
