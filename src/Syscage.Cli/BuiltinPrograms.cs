@@ -26,7 +26,8 @@ internal static class BuiltinPrograms
 
     private const string Header = "syscage builtin programs 1";
 
-    private static readonly Lazy<Dictionary<string, BpfProgram>?> Entries = new(Read);
+    /// <summary>The cache's entries this build may use (base64, decoded when asked for), and its guards; null without a cache.</summary>
+    private static readonly Lazy<(Dictionary<string, string> Programs, string? Guards)?> Cache = new(Read);
 
     private const string GuardsKey = "guards";
 
@@ -41,7 +42,11 @@ internal static class BuiltinPrograms
         if (input.Length == 0 || input.Contains('/', StringComparison.Ordinal) || input.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ||
             input.EndsWith(".policy", StringComparison.Ordinal) || File.Exists(input))
             return false;
-        return Entries.Value?.TryGetValue(input, out program) == true;
+        if (Cache.Value?.Programs.TryGetValue(input, out string? base64) != true)
+            return false;
+        // Through the validator, like every program that leaves the library.
+        program = BpfProgram.FromBytes(Convert.FromBase64String(base64!));
+        return true;
     }
 
     /// <summary>Writes one entry for each built-in policy the kernel alone decides, compiled for this machine.</summary>
@@ -66,21 +71,10 @@ internal static class BuiltinPrograms
     /// a run does not compile them at its start; false when this build holds none, or the library refuses them (they
     /// come from another build of it) and compiles its own.
     /// </summary>
-    public static bool UseCompiledGuards()
-    {
-        using var stream = typeof(BuiltinPrograms).Assembly.GetManifestResourceStream(ResourceName);
-        if (stream is null)
-            return false;
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        if (reader.ReadLine() != Header)
-            return false;
-        while (reader.ReadLine() is { } line)
-            if (line.StartsWith(GuardsKey + "\t", StringComparison.Ordinal))
-                return SandboxSession.ImportCompiledGuards(Encoding.UTF8.GetString(Convert.FromBase64String(line[(GuardsKey.Length + 1)..])));
-        return false;
-    }
+    public static bool UseCompiledGuards() =>
+        Cache.Value?.Guards is { } guards && SandboxSession.ImportCompiledGuards(Encoding.UTF8.GetString(Convert.FromBase64String(guards)));
 
-    private static Dictionary<string, BpfProgram>? Read()
+    private static (Dictionary<string, string> Programs, string? Guards)? Read()
     {
         using var stream = typeof(BuiltinPrograms).Assembly.GetManifestResourceStream(ResourceName);
         if (stream is null)
@@ -88,17 +82,17 @@ internal static class BuiltinPrograms
         using var reader = new StreamReader(stream, Encoding.UTF8);
         if (reader.ReadLine() != Header)
             return null;
-        string fingerprint = Fingerprint(), architectures = DefaultArchitectures();
-        var entries = new Dictionary<string, BpfProgram>(StringComparer.Ordinal);
+        string? fingerprint = null, architectures = null, guards = null;
+        var programs = new Dictionary<string, string>(StringComparer.Ordinal);
         while (reader.ReadLine() is { } line)
         {
             string[] fields = line.Split('\t');
-            if (fields.Length != 4 || fields[1] != architectures || fields[2] != fingerprint)
-                continue;
-            // Through the validator, like every program that leaves the library.
-            entries[fields[0]] = BpfProgram.FromBytes(Convert.FromBase64String(fields[3]));
+            if (fields.Length == 2 && fields[0] == GuardsKey)
+                guards = fields[1];
+            else if (fields.Length == 4 && fields[1] == (architectures ??= DefaultArchitectures()) && fields[2] == (fingerprint ??= Fingerprint()))
+                programs[fields[0]] = fields[3];
         }
-        return entries;
+        return (programs, guards);
     }
 
     private static string DefaultArchitectures() => string.Join(",", PolicyBuilder.DefaultArchitectures.Select(a => a.Name));

@@ -250,4 +250,20 @@ public class SyscallTableTests
             Assert.True(named * 10 >= arch.Syscalls.Count * 7, $"{arch}: only {named} of {arch.Syscalls.Count} syscalls have argument names");
         }
     }
+
+    [Fact]
+    public void A_number_found_in_the_table_text_is_the_tables()
+    {
+        foreach (var arch in Architecture.All)
+        {
+            foreach (var syscall in arch.Syscalls.All)
+            {
+                Assert.True(SyscallTable.TryFindNumber(arch.SyscallTableText, syscall.Name, out int found), $"{arch.Name}: {syscall.Name}");
+                Assert.True(found == syscall.Number, $"{arch.Name}: {syscall.Name} found as {found}, is {syscall.Number}");
+            }
+            // Prefixes and extensions of real names, and names of no call, are not found.
+            foreach (string name in new[] { "", "read_", "rea", "xread", "no_such_call", "pidfd", "clone3 " })
+                Assert.False(SyscallTable.TryFindNumber(arch.SyscallTableText, name, out _) && !arch.Syscalls.TryGetNumber(name, out _), $"{arch.Name}: '{name}'");
+        }
+    }
 }

@@ -16,6 +16,7 @@ namespace Syscage.Abi;
 public sealed class Architecture
 {
     private readonly Lazy<SyscallTable> syscalls;
+    private readonly string table;
     private readonly string[] aliases;
 
     private Architecture(string name, uint auditArch, string auditArchName, int syscallNumberBase, string table, params string[] aliases)
@@ -25,8 +26,21 @@ public sealed class Architecture
         AuditArchName = auditArchName;
         SyscallNumberBase = syscallNumberBase;
         this.aliases = aliases;
+        this.table = table;
         syscalls = new Lazy<SyscallTable>(() => new SyscallTable(this, table));
     }
+
+    /// <summary>
+    /// The number of syscall <paramref name="name"/> (<see cref="SyscallTable.TryGetNumber"/>), found without reading the
+    /// whole table when nothing has read it yet: a start that needs a few numbers (the launcher's syscalls) does not
+    /// parse four hundred lines for them.
+    /// </summary>
+    internal bool TryGetSyscallNumber(string name, out int number) => syscalls.IsValueCreated
+        ? syscalls.Value.TryGetNumber(name, out number)
+        : SyscallTable.TryFindNumber(table, name, out number);
+
+    /// <summary>The generated table this ABI's <see cref="Syscalls"/> are read from (for the tests of the readers).</summary>
+    internal string SyscallTableText => table;
 
     /// <summary>Syscage's name for the ABI, libseccomp's: <c>x86_64</c>, <c>x86</c>, <c>x32</c>, <c>aarch64</c>, <c>mipsel64n32</c>, <c>s390x</c> ...</summary>
     public string Name { get; }

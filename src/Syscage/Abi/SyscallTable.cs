@@ -83,6 +83,33 @@ public sealed class SyscallTable
         }
     }
 
+    /// <summary>
+    /// The number on the line of <paramref name="name"/> in a generated table, read as the constructor reads it; false when
+    /// no line names it (names are unique: the constructor refuses a table that names one twice).
+    /// </summary>
+    internal static bool TryFindNumber(string table, string name, out int number)
+    {
+        number = 0;
+        for (int at = 0; at < table.Length;)
+        {
+            int end = table.IndexOf('\n', at);
+            if (end < 0)
+                end = table.Length;
+            ReadOnlySpan<char> line = table.AsSpan(at, end - at);
+            if (line.Length > name.Length && line[name.Length] == ' ' && line.StartsWith(name, StringComparison.Ordinal))
+            {
+                ReadOnlySpan<char> rest = line[(name.Length + 1)..];
+                int space = rest.IndexOf(' ');
+                ReadOnlySpan<char> digits = space < 0 ? rest : rest[..space];
+                return digits.StartsWith("0x", StringComparison.Ordinal)
+                    ? int.TryParse(digits[2..], System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out number)
+                    : int.TryParse(digits, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out number);
+            }
+            at = end + 1;
+        }
+        return false;
+    }
+
     private static InvalidOperationException Malformed(string arch, ReadOnlySpan<char> line) =>
         new($"malformed line of the {arch} syscall table: '{line}'");
 

@@ -432,7 +432,10 @@ public sealed class SandboxedProcess : IDisposable
             foreach (var (source, target) in fds.Given)
                 if ((rc = posix_spawn_file_actions_adddup2(actions, source, target)) != 0)
                     throw new KernelException("posix_spawn_file_actions_adddup2", rc);
-            var env = environment.Where(kv => kv.Value is not null).Select(kv => $"{kv.Key}={kv.Value}").ToList();
+            var env = new List<string>(environment.Count);
+            foreach (var (key, value) in environment)
+                if (value is not null)
+                    env.Add($"{key}={value}");
             byte** args = stackalloc byte*[argv.Count + 1];
             for (int i = 0; i < argv.Count; i++)
                 args[i] = (byte*)Utf8(argv[i]);

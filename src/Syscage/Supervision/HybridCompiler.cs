@@ -362,11 +362,10 @@ public static class HybridCompiler
         {
             lock (_byNr)
             {
-                if (_byNr.TryGetValue((arch.AuditArch, nr), out var cached))
-                    return cached;
                 var all = Paths(arch);
                 // The common case first, without building anything: the paths this number takes, as bits, are a set
-                // already decided, and none of them asks for the number to be fixed.
+                // already decided, and none of them asks for the number to be fixed (so no decision of its own, in
+                // _byNr, can differ).
                 if (all is { Count: <= 64 })
                 {
                     var (nrAtoms, refinable) = Section(arch, all);
@@ -377,6 +376,8 @@ public static class HybridCompiler
                     if ((bits & refinable) == 0 && _byPathBits.TryGetValue((arch.AuditArch, bits), out var same))
                         return same;
                 }
+                if (_byNr.TryGetValue((arch.AuditArch, nr), out var cached))
+                    return cached;
                 List<SymbolicPath>? paths = null;
                 string? taken = null; // the indexes of the paths this number takes
                 if (all is not null)

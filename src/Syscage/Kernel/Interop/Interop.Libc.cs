@@ -21,7 +21,7 @@ internal static partial class Interop
         internal static readonly nint SYS_pidfd_send_signal = Number("pidfd_send_signal");
         internal static readonly nint SYS_tgkill = Number("tgkill");
 
-        private static nint Number(string syscall) => Abi.Architecture.Native.Syscalls.TryGetNumber(syscall, out int nr) ? nr
+        private static nint Number(string syscall) => Abi.Architecture.Native.TryGetSyscallNumber(syscall, out int nr) ? nr
             : throw new PlatformNotSupportedException($"{syscall} has no number on {Abi.Architecture.Native.Name} in Syscage's tables");
 
         // include/uapi/linux/seccomp.h: SECCOMP_IOWR('!', nr, struct ...), as the generator computes them.
