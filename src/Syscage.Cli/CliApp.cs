@@ -7,8 +7,11 @@ namespace Syscage.Cli;
 /// <summary>Builds the command tree and runs handlers with one error policy.</summary>
 public static class CliApp
 {
+    /// <summary>The names of <see cref="Verbose"/>.</summary>
+    internal const string VerboseName = "--verbose", VerboseAlias = "-v";
+
     /// <summary><c>--verbose</c>: show stack traces of unexpected errors.</summary>
-    public static Option<bool> Verbose { get; } = new("--verbose", "-v")
+    public static Option<bool> Verbose { get; } = new(VerboseName, VerboseAlias)
     {
         Description = "Show stack traces of internal errors",
         Recursive = true,
@@ -62,6 +65,10 @@ public static class CliApp
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given writers.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        ArgumentNullException.ThrowIfNull(args);
+        // The plain `syscage run [OPTIONS] -- CMD` is read without building the parser (RunCommand.TryReadPlain).
+        if (RunCommand.TryReadPlain(args, out var run))
+            return Guard(stdout, stderr, run.Verbose, (o, e) => RunCommand.Run(o, e, run));
         var root = BuildRootCommand(args.Length > 0 ? args[0] : null);
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
@@ -85,9 +92,13 @@ public static class CliApp
     /// </summary>
     public static int Guard(ParseResult parse, Func<TextWriter, TextWriter, int> handler)
     {
-        var stdout = parse.InvocationConfiguration.Output;
-        var stderr = parse.InvocationConfiguration.Error;
-        bool verbose = parse.GetValue(Verbose);
+        ArgumentNullException.ThrowIfNull(parse);
+        return Guard(parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, parse.GetValue(Verbose), handler);
+    }
+
+    /// <summary>The common error policy (<see cref="Guard(ParseResult, Func{TextWriter, TextWriter, int})"/>) for given writers.</summary>
+    internal static int Guard(TextWriter stdout, TextWriter stderr, bool verbose, Func<TextWriter, TextWriter, int> handler)
+    {
         try
         {
             return handler(stdout, stderr);

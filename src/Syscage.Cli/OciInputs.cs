@@ -14,6 +14,9 @@ namespace Syscage.Cli;
 /// <param name="AllWarnings">List every warning of the profile (every unknown syscall name), not the first three.</param>
 public sealed record OciInputs(IReadOnlyList<string> CapAdd, IReadOnlyList<string> CapDrop, string? KernelVersion, bool AllWarnings = false)
 {
+    /// <summary>The options' names.</summary>
+    internal const string CapAddName = "--cap-add", CapDropName = "--cap-drop", KernelVersionName = "--kernel-version";
+
     /// <summary>No option given.</summary>
     public static OciInputs None { get; } = new([], [], null);
 
@@ -49,21 +52,21 @@ public sealed record OciInputs(IReadOnlyList<string> CapAdd, IReadOnlyList<strin
     public sealed class Arguments
     {
         /// <summary><c>--cap-add</c>.</summary>
-        public Option<string[]> CapAdd { get; } = new("--cap-add")
+        public Option<string[]> CapAdd { get; } = new(CapAddName)
         {
             Description = "For an OCI/Docker profile: add a capability to Docker's default set (repeatable; SYS_PTRACE, CAP_SYS_PTRACE or ALL), deciding its includes/excludes.caps",
             AllowMultipleArgumentsPerToken = false,
         };
 
         /// <summary><c>--cap-drop</c>.</summary>
-        public Option<string[]> CapDrop { get; } = new("--cap-drop")
+        public Option<string[]> CapDrop { get; } = new(CapDropName)
         {
             Description = "For an OCI/Docker profile: drop a capability from Docker's default set (repeatable; ALL drops every one but those added)",
             AllowMultipleArgumentsPerToken = false,
         };
 
         /// <summary><c>--kernel-version</c>.</summary>
-        public Option<string?> KernelVersion { get; } = new("--kernel-version")
+        public Option<string?> KernelVersion { get; } = new(KernelVersionName)
         {
             Description = "For an OCI/Docker profile: the kernel release its minKernel is compared with (default: this machine's)",
         };

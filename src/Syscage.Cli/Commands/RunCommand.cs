@@ -19,17 +19,21 @@ namespace Syscage.Cli.Commands;
 /// </summary>
 public static class RunCommand
 {
+    // The options' names: given to the parser (Create) and known to the plain reader (TryReadPlain).
+    private const string PolicyName = "--policy", PolicyAlias = "-p", LogDenialsName = "--log-denials", EbpfName = "--ebpf", SetName = "--set",
+        MapsName = "--maps", EventsName = "--events", NoSplitName = "--no-split", StatsName = "--stats";
+
     /// <summary>The command definition; it only unpacks the parse result.</summary>
     public static Command Create()
     {
-        var policy = new Option<string?>("--policy", "-p") { Description = "A .policy file, an OCI/Docker .json profile, a built-in policy name, or a raw .bpf filter (default: the built-in 'default', or none with --ebpf)" };
-        var logDenials = new Option<bool>("--log-denials") { Description = "Show each denied call on stderr, decoded, with the rule that denied it, then apply the verdict" };
-        var ebpf = new Option<string[]>("--ebpf") { Description = "An eBPF seccomp program: [NAME=]OBJ[:SECTION] from 'clang -O2 -g -target bpf -c' (repeatable: stacked filters; a policy's EBPF(NAME) rules hand calls to the one named NAME)" };
-        var set = new Option<string[]>("--set") { Description = "Set a global (const volatile knob) of every --ebpf program that has it: NAME=VALUE (a number or a syscall name)" };
-        var maps = new Option<bool>("--maps") { Description = "When the command ends, print every map of the --ebpf programs to stderr as a table" };
-        var events = new Option<string?>("--events") { Description = "Write ring-buffer records as JSON lines to FILE ('-': stdout) instead of stderr" };
-        var noSplit = new Option<bool>("--no-split") { Description = "Send every call to the supervisor, even those the kernel could decide (a baseline for measurements)" };
-        var stats = new Option<bool>("--stats") { Description = "When the command ends, print to stderr how many calls the supervisor handled, per syscall" };
+        var policy = new Option<string?>(PolicyName, PolicyAlias) { Description = "A .policy file, an OCI/Docker .json profile, a built-in policy name, or a raw .bpf filter (default: the built-in 'default', or none with --ebpf)" };
+        var logDenials = new Option<bool>(LogDenialsName) { Description = "Show each denied call on stderr, decoded, with the rule that denied it, then apply the verdict" };
+        var ebpf = new Option<string[]>(EbpfName) { Description = "An eBPF seccomp program: [NAME=]OBJ[:SECTION] from 'clang -O2 -g -target bpf -c' (repeatable: stacked filters; a policy's EBPF(NAME) rules hand calls to the one named NAME)" };
+        var set = new Option<string[]>(SetName) { Description = "Set a global (const volatile knob) of every --ebpf program that has it: NAME=VALUE (a number or a syscall name)" };
+        var maps = new Option<bool>(MapsName) { Description = "When the command ends, print every map of the --ebpf programs to stderr as a table" };
+        var events = new Option<string?>(EventsName) { Description = "Write ring-buffer records as JSON lines to FILE ('-': stdout) instead of stderr" };
+        var noSplit = new Option<bool>(NoSplitName) { Description = "Send every call to the supervisor, even those the kernel could decide (a baseline for measurements)" };
+        var stats = new Option<bool>(StatsName) { Description = "When the command ends, print to stderr how many calls the supervisor handled, per syscall" };
         var command = new Argument<string[]>("COMMAND") { Description = "The command and its arguments (put them after --)", Arity = ArgumentArity.OneOrMore };
         var oci = new OciInputs.Arguments();
         var cmd = oci.AddTo(new Command("run", "Run a command under a seccomp policy (built-in 'default' unless --policy or --ebpf is given). " +
@@ -46,6 +50,84 @@ public static class RunCommand
         }, oci.Read(p))));
         return cmd;
     }
+
+    /// <summary>What a <c>syscage run</c> command line says (<see cref="TryReadPlain"/>).</summary>
+    internal sealed record Arguments(string? Policy, string[] Command, bool LogDenials, EbpfRunOptions Ebpf, OciInputs Oci, bool Verbose);
+
+    /// <summary>
+    /// Reads <c>syscage run ...</c> without the parser when it has the plain shape scripts use: each option as
+    /// <c>NAME VALUE</c> or <c>NAME</c> (no <c>NAME=VALUE</c>, no bundling, no <c>@file</c>, no value that starts with
+    /// <c>-</c>), a single-valued option or a flag at most once, then <c>--</c> and the command. Anything else — help, a
+    /// typo, another spelling — is left to the parser, which reads every form and says what is wrong. Building the parser
+    /// is about a tenth of a run's start. <c>CliTests</c> check that whatever this reads, the parser reads the same.
+    /// </summary>
+    internal static bool TryReadPlain(string[] args, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out Arguments? arguments)
+    {
+        arguments = null;
+        if (args.Length < 3 || args[0] != "run")
+            return false;
+        string? policy = null, events = null, kernelVersion = null;
+        List<string> programs = [], knobs = [], capAdd = [], capDrop = [];
+        var flags = new HashSet<string>(StringComparer.Ordinal);
+        int i = 1;
+        for (; i < args.Length && args[i] != "--"; i++)
+        {
+            string name = args[i];
+            if (name is LogDenialsName or MapsName or NoSplitName or StatsName or CliApp.VerboseName or CliApp.VerboseAlias)
+            {
+                if (!flags.Add(name is CliApp.VerboseAlias ? CliApp.VerboseName : name))
+                    return false;
+                continue;
+            }
+            if (i + 1 >= args.Length || args[i + 1].Length == 0 || args[i + 1][0] is '-' or '@')
+                return false;
+            string value = args[++i];
+            switch (name)
+            {
+                case PolicyName or PolicyAlias when policy is null:
+                    policy = value;
+                    break;
+                case EventsName when events is null:
+                    events = value;
+                    break;
+                case OciInputs.KernelVersionName when kernelVersion is null:
+                    kernelVersion = value;
+                    break;
+                case EbpfName:
+                    programs.Add(value);
+                    break;
+                case SetName:
+                    knobs.Add(value);
+                    break;
+                case OciInputs.CapAddName:
+                    capAdd.Add(value);
+                    break;
+                case OciInputs.CapDropName:
+                    capDrop.Add(value);
+                    break;
+                default:
+                    return false;
+            }
+        }
+        // The command: everything after "--", at least one word; a response file anywhere is the parser's.
+        if (i >= args.Length - 1 || args.Any(a => a.StartsWith('@')))
+            return false;
+        bool verbose = flags.Contains(CliApp.VerboseName);
+        arguments = new Arguments(policy, args[(i + 1)..], flags.Contains(LogDenialsName), new EbpfRunOptions
+        {
+            Programs = programs,
+            Knobs = knobs,
+            ShowMaps = flags.Contains(MapsName),
+            EventsFile = events,
+            NoSplit = flags.Contains(NoSplitName),
+            Stats = flags.Contains(StatsName),
+        }, new OciInputs(capAdd, capDrop, kernelVersion, verbose), verbose);
+        return true;
+    }
+
+    /// <summary>Runs what <paramref name="arguments"/> says (<see cref="TryReadPlain"/>).</summary>
+    internal static int Run(TextWriter stdout, TextWriter stderr, Arguments arguments) =>
+        Run(stdout, stderr, arguments.Policy, arguments.Command, arguments.LogDenials, arguments.Ebpf, arguments.Oci);
 
     /// <summary>Runs the command with inherited stdio and returns its status.</summary>
     public static int Run(TextWriter stdout, TextWriter stderr, string policy, string[] command, bool logDenials = false) =>
