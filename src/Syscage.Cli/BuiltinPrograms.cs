@@ -14,7 +14,7 @@ namespace Syscage.Cli;
 /// parsing its text and compiling it (about 3 ms of a start of a few ms). The policies stay the only owner of what
 /// they allow: tools/Syscage.BuiltinCache runs <see cref="Write"/> at build time — the same loader and compiler as at
 /// run time — and the tool embeds what it writes. An entry is used only when it was made from exactly the policy text
-/// this build carries (a fingerprint of every <c>.policy</c> resource of the library) for exactly the architectures a
+/// this build carries (the library's module version id, which covers its <c>.policy</c> resources) for exactly the architectures a
 /// policy covers here by default; otherwise the policy is read and compiled as before. Only policies whose every
 /// decision is the kernel's (no NOTIFY, no EBPF rules) are cached: a compiled program is all such a run needs.
 /// This file is compiled into both the tool and tools/Syscage.BuiltinCache.
@@ -24,7 +24,7 @@ internal static class BuiltinPrograms
     /// <summary>The manifest resource name of the cache in Syscage.Cli.</summary>
     public const string ResourceName = "Syscage.Cli.builtin-programs.txt";
 
-    private const string Header = "syscage builtin programs 1";
+    private const string Header = "syscage builtin programs 2";
 
     /// <summary>The cache's entries this build may use (base64, decoded when asked for), and its guards; null without a cache.</summary>
     private static readonly Lazy<(Dictionary<string, string> Programs, string? Guards)?> Cache = new(Read);
@@ -97,25 +97,9 @@ internal static class BuiltinPrograms
 
     private static string DefaultArchitectures() => string.Join(",", PolicyBuilder.DefaultArchitectures.Select(a => a.Name));
 
-    /// <summary>FNV-1a (64 bits) over the name and bytes of every <c>.policy</c> resource of the library, in name order.</summary>
-    private static string Fingerprint()
-    {
-        var assembly = typeof(BuiltinPolicies).Assembly;
-        ulong hash = 0xcbf29ce484222325;
-        void Add(ReadOnlySpan<byte> bytes)
-        {
-            foreach (byte b in bytes)
-                hash = (hash ^ b) * 0x100000001b3;
-        }
-        foreach (string name in assembly.GetManifestResourceNames().Where(n => n.EndsWith(".policy", StringComparison.Ordinal)).Order(StringComparer.Ordinal))
-        {
-            Add(Encoding.UTF8.GetBytes(name + "\n"));
-            using var stream = assembly.GetManifestResourceStream(name)!;
-            var buffer = new byte[stream.Length];
-            stream.ReadExactly(buffer);
-            Add(buffer);
-            Add("\n"u8);
-        }
-        return hash.ToString("x16", CultureInfo.InvariantCulture);
-    }
+    /// <summary>
+    /// This build of the library: its module version id, which a deterministic build derives from everything the assembly
+    /// holds — its <c>.policy</c> resources and its compiler included (a changed policy is another id).
+    /// </summary>
+    private static string Fingerprint() => typeof(BuiltinPolicies).Module.ModuleVersionId.ToString("N");
 }

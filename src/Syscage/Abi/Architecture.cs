@@ -220,9 +220,14 @@ public sealed class Architecture
         Parisc, Parisc64, Ppc, Ppc64, Ppc64le, Riscv64, S390, S390x, Sh, Sheb,
     ]);
 
-    /// <summary>By <c>AUDIT_ARCH_*</c> value; <c>AUDIT_ARCH_X86_64</c> is x86_64's (x32 is told apart by the number).</summary>
-    private static readonly FrozenDictionary<uint, Architecture> ByAuditArch =
-        All.Where(a => a != X32).ToFrozenDictionary(a => a.AuditArch);
+    /// <summary>
+    /// By <c>AUDIT_ARCH_*</c> value; <c>AUDIT_ARCH_X86_64</c> is x86_64's (x32 is told apart by the number). Made at the
+    /// first lookup, not with the architectures: a start that only needs the native one does not freeze a dictionary.
+    /// </summary>
+    private static class ByAuditArch
+    {
+        public static readonly FrozenDictionary<uint, Architecture> Index = All.Where(a => a != X32).ToFrozenDictionary(a => a.AuditArch);
+    }
 
     /// <summary>
     /// The ABI of the running process: <see cref="X86_64"/> on x86-64, <see cref="Aarch64"/> on arm64, and so on.
@@ -292,7 +297,7 @@ public sealed class Architecture
     /// The architecture whose <c>seccomp_data.arch</c> is <paramref name="auditArch"/>, or null. For
     /// <c>AUDIT_ARCH_X86_64</c> this is <see cref="X86_64"/>: x32 is told apart only by the syscall number (see <see cref="Of"/>).
     /// </summary>
-    public static Architecture? FromAuditArch(uint auditArch) => ByAuditArch.GetValueOrDefault(auditArch);
+    public static Architecture? FromAuditArch(uint auditArch) => ByAuditArch.Index.GetValueOrDefault(auditArch);
 
     /// <summary>
     /// The number a tracer sets to skip a call (<c>-1</c>): under <c>AUDIT_ARCH_X86_64</c> it belongs to x86_64,
