@@ -594,21 +594,25 @@ static void usage(const char *message)
 
 static int launcher_main(int argc, char **argv, char **environ)
 {
-    /* The caller's handlers don't survive exec; what it ignores does, as for any exec (nohup's SIGHUP, SIGINT and
-     * SIGQUIT of a background job), except SIGPIPE and 32 and 33, which the .NET runtime and the C library ignore
-     * for themselves. */
+    /* The caller's handlers don't survive exec ("execve(2): the dispositions of any signals that are being caught are
+     * reset to the default"); what it ignores does, as for any exec (nohup's SIGHUP, SIGINT and SIGQUIT of a
+     * background job), except SIGPIPE and 32 and 33, which the .NET runtime and the C library ignore for themselves:
+     * those are reset here, every other disposition is only read. */
     u64 ignored = 0;
     for (int s = 1; s <= LAST_SIGNAL; s++) {
         if (s == SIGKILL || s == SIGSTOP)
             continue;
-        struct kernel_sigaction old, dfl;
+        struct kernel_sigaction old;
         memset(&old, 0, sizeof old);
-        memset(&dfl, 0, sizeof dfl);
-        dfl.handler = SIG_DFL;
-        if (sys4(__NR_rt_sigaction, s, 0, (long)&old, sizeof(u64)) == 0 && old.handler == SIG_IGN && s != SIGPIPE && s != 32 && s != 33) {
+        if (sys4(__NR_rt_sigaction, s, 0, (long)&old, sizeof(u64)) != 0 || old.handler == SIG_DFL)
+            continue;
+        if (old.handler == SIG_IGN && s != SIGPIPE && s != 32 && s != 33) {
             ignored |= bit(s);
             continue;
         }
+        struct kernel_sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.handler = SIG_DFL;
         sys4(__NR_rt_sigaction, s, (long)&dfl, 0, sizeof(u64));
     }
     const u64 none = 0;
