@@ -28,10 +28,7 @@ public sealed class SyscallTable
     {
         Architecture = architecture;
         this.table = table;
-        int lines = 0;
-        foreach (char c in table)
-            if (c == '\n')
-                lines++;
+        int lines = table.AsSpan().Count('\n');
         var nameList = new List<string>(lines + 1);
         var numberList = new List<int>(lines + 1);
         var startList = new List<int>(lines + 1);
@@ -68,7 +65,12 @@ public sealed class SyscallTable
         order = new int[names.Length];
         for (int i = 0; i < order.Length; i++)
             order[i] = i;
-        Array.Sort(order, (a, b) => numbers[a] != numbers[b] ? numbers[a].CompareTo(numbers[b]) : string.CompareOrdinal(names[a], names[b]));
+        // The generated tables come in number order: sorted only when one does not.
+        bool sorted = true;
+        for (int i = 1; i < order.Length && sorted; i++)
+            sorted = numbers[i - 1] < numbers[i] || (numbers[i - 1] == numbers[i] && string.CompareOrdinal(names[i - 1], names[i]) < 0);
+        if (!sorted)
+            Array.Sort(order, (a, b) => numbers[a] != numbers[b] ? numbers[a].CompareTo(numbers[b]) : string.CompareOrdinal(names[a], names[b]));
         byName = new Dictionary<string, int>(names.Length, StringComparer.Ordinal);
         byNumber = new Dictionary<int, int>(names.Length);
         foreach (int i in order)

@@ -295,6 +295,11 @@ public static class HybridCompiler
         // Per section: each path's tests of the number, and the paths that a number fixed may make static (dynamic and
         // refinable), as bits.
         private readonly Dictionary<uint, (Atom[][] NrAtoms, ulong Refinable)> _sections = [];
+        // The section asked for last, with its paths and tests (under the lock): the split asks for one section's
+        // numbers one after the other.
+        private uint _lastArch;
+        private List<SymbolicPath>? _lastPaths;
+        private (Atom[][] NrAtoms, ulong Refinable) _lastSection;
         private (bool Done, uint? Verdict) _other;
 
         /// <summary>
@@ -362,13 +367,15 @@ public static class HybridCompiler
         {
             lock (_byNr)
             {
-                var all = Paths(arch);
+                var all = _lastPaths is not null && _lastArch == arch.AuditArch ? _lastPaths : Paths(arch);
                 // The common case first, without building anything: the paths this number takes, as bits, are a set
                 // already decided, and none of them asks for the number to be fixed (so no decision of its own, in
                 // _byNr, can differ).
                 if (all is { Count: <= 64 })
                 {
-                    var (nrAtoms, refinable) = Section(arch, all);
+                    if (!ReferenceEquals(all, _lastPaths) || _lastArch != arch.AuditArch)
+                        (_lastArch, _lastPaths, _lastSection) = (arch.AuditArch, all, Section(arch, all));
+                    var (nrAtoms, refinable) = _lastSection;
                     ulong bits = 0;
                     for (int i = 0; i < nrAtoms.Length; i++)
                         if (HoldsAll(nrAtoms[i], nr))
