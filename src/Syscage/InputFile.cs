@@ -50,7 +50,10 @@ public static class InputFile
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentNullException.ThrowIfNull(name);
         using var buffer = new MemoryStream();
-        byte[] chunk = new byte[Chunk];
+        // A file that says how long it is gets a buffer of that size (and one byte, to see the end): a 5 KB object is not
+        // read into 64 KB of fresh memory. Only a hint: the loop reads on to the end whatever the length said.
+        long known = stream.CanSeek ? stream.Length - stream.Position : 0;
+        byte[] chunk = new byte[known is > 0 and < Chunk ? (int)known + 1 : Chunk];
         while (true)
         {
             // Ask for one byte more than the limit allows in total: getting it proves the input too large.
