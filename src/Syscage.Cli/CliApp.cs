@@ -29,6 +29,7 @@ public static class CliApp
             CompileCommand.Create(),
             ExplainCommand.Create(),
             RunCommand.Create(),
+            RecordCommand.Create(),
             AgentCommand.Create(),
             DoctorCommand.Create(),
             new Command("ebpf", "eBPF seccomp programs: assemble, disassemble, load and verify clang objects, run the conformance suite")

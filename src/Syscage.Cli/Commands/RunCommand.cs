@@ -12,7 +12,8 @@ namespace Syscage.Cli.Commands;
 /// <summary>
 /// <c>syscage run [--policy POLICY] [--log-denials] -- CMD [ARGS...]</c>: run a command under a policy. A policy with
 /// <c>NOTIFY</c> rules runs with a supervisor in this process (built-in handlers <c>log</c> and <c>deny</c>);
-/// <c>--log-denials</c> shows each denied call on stderr as it happens, then gives it its real verdict.
+/// <c>--log-denials</c> shows each denied call on stderr as it happens, then gives it its real verdict;
+/// <c>--audit POLICY</c> shows each call POLICY would refuse and lets it run (the check before enforcing).
 /// With <c>--ebpf [NAME=]OBJ[:SECTION]</c> (repeatable: stacked), the command runs under eBPF seccomp programs:
 /// the kernel decides what <c>struct seccomp_data</c> alone decides, the supervisor runs the programs for the rest
 /// (<see cref="EbpfNotificationHandler"/>).
@@ -24,6 +25,7 @@ public static class RunCommand
     {
         var policy = new Option<string?>("--policy", "-p") { Description = "A .policy file, an OCI/Docker .json profile, a built-in policy name, or a raw .bpf filter (default: the built-in 'default', or none with --ebpf)" };
         var logDenials = new Option<bool>("--log-denials") { Description = "Show each denied call on stderr, decoded, with the rule that denied it, then apply the verdict" };
+        var audit = new Option<string?>("--audit") { Description = "Audit POLICY, the check before enforcing it: show each call it would refuse, with the rule, and let it run; at the end, how many" };
         var ebpf = new Option<string[]>("--ebpf") { Description = "An eBPF seccomp program: [NAME=]OBJ[:SECTION] from 'clang -O2 -g -target bpf -c' (repeatable: stacked filters; a policy's EBPF(NAME) rules hand calls to the one named NAME)" };
         var set = new Option<string[]>("--set") { Description = "Set a global (const volatile knob) of every --ebpf program that has it: NAME=VALUE (a number or a syscall name)" };
         var maps = new Option<bool>("--maps") { Description = "When the command ends, print every map of the --ebpf programs to stderr as a table" };
@@ -32,8 +34,10 @@ public static class RunCommand
         var stats = new Option<bool>("--stats") { Description = "When the command ends, print to stderr how many calls the supervisor handled, per syscall" };
         var command = new Argument<string[]>("COMMAND") { Description = "The command and its arguments (put them after --)", Arity = ArgumentArity.OneOrMore };
         var cmd = new Command("run", "Run a command under a seccomp policy (built-in 'default' unless --policy or --ebpf is given). " +
-            "The exit status is the command's; if the filter kills it, 128+signal.") { policy, logDenials, ebpf, set, maps, events, noSplit, stats, command };
-        cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(policy), p.GetValue(command)!, p.GetValue(logDenials), new EbpfRunOptions
+            "The exit status is the command's; if the filter kills it, 128+signal.") { policy, logDenials, audit, ebpf, set, maps, events, noSplit, stats, command };
+        cmd.SetAction(p => CliApp.Guard(p, (o, e) => p.GetValue(audit) is { } audited
+            ? Audit(e, audited, p.GetValue(command)!, p.GetValue(policy), p.GetValue(logDenials), p.GetValue(ebpf) is { Length: > 0 })
+            : Run(o, e, p.GetValue(policy), p.GetValue(command)!, p.GetValue(logDenials), new EbpfRunOptions
         {
             Programs = p.GetValue(ebpf) ?? [],
             Knobs = p.GetValue(set) ?? [],
@@ -124,6 +128,32 @@ public static class RunCommand
             if (ebpf.EventsFile is not null and not "-")
                 events.Dispose();
         }
+    }
+
+    /// <summary>
+    /// <c>syscage run --audit POLICY -- CMD</c>: runs the command with every call <paramref name="policy"/> would refuse
+    /// shown on stderr (decoded, with the rule) and let run, then how many there were; returns the command's status.
+    /// </summary>
+    public static int Audit(TextWriter stderr, string policy, string[] command, string? alsoPolicy = null, bool logDenials = false, bool ebpf = false)
+    {
+        ArgumentNullException.ThrowIfNull(stderr);
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(command);
+        if (command.Length == 0)
+            throw new CliException(ExitCode.Usage, "no command given: syscage run --audit POLICY -- CMD [ARGS...]");
+        if (alsoPolicy is not null)
+            throw new CliException(ExitCode.Usage, "--audit names the policy: leave out --policy");
+        if (logDenials)
+            throw new CliException(ExitCode.Usage, "--audit already shows every refusal: leave out --log-denials");
+        if (ebpf)
+            throw new CliException(ExitCode.Usage, "--audit does not go with --ebpf (the programs' verdicts are not rules to show)");
+        if (PolicyInputs.IsProgram(policy))
+            throw new CliException(ExitCode.Usage, $"{policy}: --audit needs a policy (its rules name the verdicts), not a compiled program");
+        var loaded = PolicyInputs.LoadPolicy(policy, warnings: stderr);
+        if (loaded.Rules.FirstOrDefault(r => r.Route is ProgramRoute) is { Route: ProgramRoute missing } rule)
+            throw new CliException(ExitCode.Usage, $"{rule.Source?.ToString() ?? policy}: EBPF({missing.Name}) needs the program, which --audit does not run");
+        var log = TextWriter.Synchronized(stderr);
+        return Finish(log, CommandRun.Run(new RunRequest(command) { Policy = loaded, Audit = true, Log = log, Source = $"policy '{policy}'" }));
     }
 
     /// <summary>Prints the run's messages and returns its shell status.</summary>

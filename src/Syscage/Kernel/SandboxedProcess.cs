@@ -36,6 +36,11 @@ public sealed class SandboxedProcessStartInfo
     /// <summary>Redirect stderr to <see cref="SandboxedProcess.StandardError"/>.</summary>
     public bool RedirectStandardError { get; set; }
     /// <summary>
+    /// Give the command this process's stderr as its stdout as well (unless stdout is redirected): nothing the command
+    /// prints reaches this process's stdout, which stays this process's own (<c>syscage record</c> writes a policy there).
+    /// </summary>
+    public bool StandardOutputToStandardError { get; set; }
+    /// <summary>
     /// Flags for <c>seccomp(SECCOMP_SET_MODE_FILTER)</c> of the main filter (TSYNC is pointless in a fresh process).
     /// With <see cref="FilterFlags.NewListener"/> the listener reaches <see cref="SandboxedProcess.Listener"/> before
     /// the command runs, and the command never holds it (the hand-over is described in syscage-exec.c).
@@ -201,6 +206,12 @@ public sealed class SandboxedProcess : IDisposable
                 var (r, w) = fds.Pipe();
                 fds.Give(w, 2);
                 stderr = new StreamReader(fds.Stream(r, FileAccess.Read), Encoding.UTF8);
+            }
+            if (info.StandardOutputToStandardError && !info.RedirectStandardOutput)
+            {
+                // A copy of this process's stderr, above 10 like the other sources, becomes the command's stdout.
+                int copy = fds.Keep(fcntl(2, F_DUPFD_CLOEXEC, 10), "fcntl(2, F_DUPFD_CLOEXEC)");
+                fds.Give(copy, 1);
             }
 
             List<string> argv = [launcher];
