@@ -117,6 +117,11 @@ public sealed class RecordedPolicy
         var sections = new List<ArchitecturePolicy>();
         foreach (var arch in Architectures(merged, seen.Select(s => s.Architecture)))
         {
+            var earlier = merged?.Sections.FirstOrDefault(s => s.Architecture == arch);
+            // An architecture the earlier policy leaves to a bad-arch action that lets calls run already allows all
+            // they did: a section would refuse the others.
+            if (merged is not null && earlier is null && Runs(merged.BadArchAction))
+                continue;
             var syscalls = new Dictionary<int, IReadOnlyList<Rule>>();
             var here = seen.Where(s => s.Architecture == arch).ToList();
             foreach (var s in here)
@@ -133,7 +138,6 @@ public sealed class RecordedPolicy
                 if (note is not null)
                     notes[(arch, s.Number)] = note;
             }
-            var earlier = merged?.Sections.FirstOrDefault(s => s.Architecture == arch);
             if (here.Count > 0)
             {
                 foreach (var name in AlwaysAllowed)
