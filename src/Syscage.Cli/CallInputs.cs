@@ -24,6 +24,9 @@ public static class CallInputs
         }
         else if (arch.TryParseSyscall(syscall, out int number))
             nr = number;
+        else if (arch.TryGetMultiplexed(syscall, out var call))
+            throw new CliException(ExitCode.BadInput,
+                $"{arch.Name} makes {syscall} only through {call.MultiplexerName}(2): give '{call.MultiplexerName} {call.Code}' ({call.CodeName}), whose other arguments are in memory");
         else
         {
             var hint = arch.Syscalls.SuggestNames(syscall).FirstOrDefault();
@@ -32,11 +35,10 @@ public static class CallInputs
         var values = new ulong[args.Length];
         for (int i = 0; i < args.Length; i++)
         {
+            // Kept whole on a 32-bit ABI too: the kernel hands the filter the full registers (a 64-bit process can make
+            // an i386 call with int 0x80 and anything in the high halves); only the syscall reads just the low half.
             if (!TryParseInteger(args[i], out values[i]))
                 throw new CliException(ExitCode.BadInput, $"argument {i} '{args[i]}' is not a number (decimal, 0x hex, or negative)");
-            // A 32-bit ABI passes 32-bit registers; seccomp_data holds them zero-extended.
-            if (!arch.Is64Bit)
-                values[i] &= uint.MaxValue;
         }
         ulong ipValue = 0;
         if (ip is not null && !TryParseInteger(ip, out ipValue))

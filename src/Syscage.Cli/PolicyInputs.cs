@@ -20,38 +20,72 @@ public static class PolicyInputs
 
     /// <summary>
     /// Loads a policy, covering <paramref name="arches"/> instead of its own architectures when given. An OCI
-    /// profile's warnings (syscalls this machine's tables don't know, ignored fields) go to <paramref name="warnings"/>,
-    /// the first few in full.
+    /// profile is read against <paramref name="oci"/> (capabilities, kernel version); its warnings (syscalls this
+    /// machine's tables don't know, ignored fields) go to <paramref name="warnings"/>, the first few in full, or all
+    /// with <see cref="OciInputs.AllWarnings"/>.
     /// </summary>
-    public static SeccompPolicy LoadPolicy(string input, IReadOnlyList<Architecture>? arches = null, TextWriter? warnings = null)
+    public static SeccompPolicy LoadPolicy(string input, IReadOnlyList<Architecture>? arches = null, TextWriter? warnings = null, OciInputs? oci = null) =>
+        Load(input, arches, warnings, oci).Policy;
+
+    /// <summary>Like <see cref="LoadPolicy"/>, with the filter flags an OCI profile asks for (<c>flags</c>; none for other policies).</summary>
+    public static LoadedPolicy Load(string input, IReadOnlyList<Architecture>? arches = null, TextWriter? warnings = null, OciInputs? oci = null)
     {
+        oci ??= OciInputs.None;
         if (!input.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
-            return PolicyLoader.Load(input, new PolicyParseOptions { Architectures = arches });
+        {
+            if (oci.Given)
+                throw new CliException(ExitCode.Usage, $"{input}: --cap-add, --cap-drop and --kernel-version are for OCI/Docker profiles (.json)");
+            return new LoadedPolicy(PolicyLoader.Load(input, new PolicyParseOptions { Architectures = arches }), []);
+        }
         if (arches is not null)
             throw new CliException(ExitCode.Usage, $"{input}: an OCI profile chooses its architectures (architectures, archMap); --arch is for .policy files");
         if (!File.Exists(input))
             throw new CliException(ExitCode.IoError, $"{input}: no such file");
-        var profile = OciProfileLoader.Load(input, new OciOptions { FileName = input });
+        var profile = OciProfileLoader.Load(input, oci.Options(input));
         if (warnings is not null && profile.Warnings.Count > 0)
         {
-            const int shown = 3;
+            int shown = oci.AllWarnings ? profile.Warnings.Count : 3;
             foreach (var w in profile.Warnings.Take(shown))
                 warnings.WriteLine($"syscage: {w}");
             if (profile.Warnings.Count > shown)
-                warnings.WriteLine($"syscage: ... and {profile.Warnings.Count - shown} more warnings like these");
+                warnings.WriteLine($"syscage: ... and {profile.Warnings.Count - shown} more warnings like these (--verbose lists them all)");
         }
-        return profile.Policy;
+        return new LoadedPolicy(profile.Policy, profile.Flags);
+    }
+
+    /// <summary>
+    /// Warns about the rules whose condition a filter cannot check where they also decide: a rule on <c>socket</c>,
+    /// <c>semop</c> ... with a condition, on an ABI that makes the call through <c>socketcall(2)</c>/<c>ipc(2)</c> as well
+    /// (<see cref="PolicyExplainer.UncheckedConditions"/>). The first three, or all with <paramref name="all"/>.
+    /// </summary>
+    public static void WarnUncheckedConditions(SeccompPolicy policy, TextWriter warnings, bool all)
+    {
+        var found = PolicyExplainer.UncheckedConditions(policy);
+        int shown = all ? found.Count : 3;
+        foreach (var u in found.Take(shown))
+            warnings.WriteLine($"syscage: {u}");
+        if (found.Count > shown)
+            warnings.WriteLine($"syscage: ... and {found.Count - shown} more conditions like these (--verbose lists them all)");
     }
 
     /// <summary>A program from <paramref name="input"/>: read as is, or compiled from the policy it names.</summary>
-    public static BpfProgram LoadProgram(string input, Architecture arch, bool optimize = true)
+    public static BpfProgram LoadProgram(string input, Architecture arch, bool optimize = true, OciInputs? oci = null, TextWriter? warnings = null)
     {
         if (IsProgram(input))
+        {
+            if (oci is { Given: true })
+                throw new CliException(ExitCode.Usage, $"{input}: --cap-add, --cap-drop and --kernel-version are for OCI/Docker profiles (.json)");
             return ProgramFiles.ReadProgram(input, arch);
-        return PolicyCompiler.Compile(LoadPolicy(input), new CompileOptions { Optimize = optimize });
+        }
+        return PolicyCompiler.Compile(LoadPolicy(input, null, warnings, oci), new CompileOptions { Optimize = optimize });
     }
 
     /// <summary>Parses <c>--arch x86_64,x86</c>.</summary>
     public static IReadOnlyList<Architecture>? ParseArchList(string? list) =>
         list is null ? null : list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(ProgramFiles.ParseArch).ToList();
 }
+
+/// <summary>A policy as a verb loaded it.</summary>
+/// <param name="Policy">The policy.</param>
+/// <param name="FilterFlags">The <c>SECCOMP_FILTER_FLAG_*</c> names an OCI profile's <c>flags</c> gives (empty otherwise).</param>
+public sealed record LoadedPolicy(SeccompPolicy Policy, IReadOnlyList<string> FilterFlags);

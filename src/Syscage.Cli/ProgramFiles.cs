@@ -84,6 +84,6 @@ public static class ProgramFiles
         if (Architecture.TryParse(name, out var arch))
             return arch;
         throw new CliException(ExitCode.Usage,
-            $"unknown architecture '{name}'; known: {string.Join(", ", Architecture.All.Select(a => a.Name))}");
+            $"unknown architecture '{name}'; known: {string.Join(", ", Architecture.All.Select(a => a.Name))} (or their SCMP_ARCH_* and AUDIT_ARCH_* names)");
     }
 }

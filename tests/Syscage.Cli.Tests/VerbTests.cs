@@ -125,13 +125,24 @@ public sealed class VerbTests
     {
         var r = CliRunner.Run("syscalls", "openat");
         Assert.Equal(0, r.ExitCode);
-        Assert.Contains("x86_64          257  openat(dirfd, pathname, flags, mode)", r.Stdout, StringComparison.Ordinal);
-        Assert.Contains("x86             295  openat", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("x86_64             257  openat(dirfd, pathname, flags, mode)", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("x86                295  openat", r.Stdout, StringComparison.Ordinal);
         Assert.Contains("0x40000101", r.Stdout, StringComparison.Ordinal);
+        // Every architecture, in the kernel's numbering (mips adds its ABI's base).
+        Assert.Contains("mips64n32         6251  openat(dirfd, pathname, flags, mode)", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("s390x              288  openat(dirfd, pathname, flags, mode)", r.Stdout, StringComparison.Ordinal);
+        Assert.Equal(23, r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        r = CliRunner.Run("syscalls", "--arches");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("s390x        SCMP_ARCH_S390X        AUDIT_ARCH_S390X         0x80000016   64 big", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("socketcall=4102 ipc=4117", r.Stdout, StringComparison.Ordinal);
         r = CliRunner.Run("syscalls", "--arch", "aarch64", "56");
         Assert.Contains("openat", r.Stdout, StringComparison.Ordinal);
         r = CliRunner.Run("syscalls", "--arch", "x86");
         Assert.Contains("socketcall", r.Stdout, StringComparison.Ordinal);
+        Assert.Contains("(AUDIT_ARCH_I386 0x40000003, 32-bit, little-endian)", r.Stdout, StringComparison.Ordinal);
+        r = CliRunner.Run("syscalls", "--arch", "SCMP_ARCH_MIPSEL", "4003");
+        Assert.Contains("mipsel            4003  read(fd, buf, count)", r.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

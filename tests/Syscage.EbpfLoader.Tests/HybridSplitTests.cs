@@ -21,8 +21,13 @@ namespace Syscage.EbpfLoader.Tests;
 /// </summary>
 public class HybridSplitTests
 {
+    /// <summary>
+    /// Little- and big-endian, 64- and 32-bit ABIs (the classic half reads a big-endian ABI's argument halves the other
+    /// way round; the program sees its context little-endian), and foreign values.
+    /// </summary>
     private static readonly uint[] Arches = [Architecture.X86_64.AuditArch, Architecture.X86.AuditArch, Architecture.Aarch64.AuditArch,
-        Architecture.Arm.AuditArch, Architecture.Riscv64.AuditArch, 0x4000_0003, 0, 0xffff_ffff];
+        Architecture.Arm.AuditArch, Architecture.Riscv64.AuditArch, Architecture.S390x.AuditArch, Architecture.Ppc.AuditArch,
+        Architecture.Mips64N32.AuditArch, 0x4000_0003, 0, 0xffff_ffff];
 
     /// <summary>A task whose helpers answer deterministically: the same on both sides of the differential.</summary>
     private sealed class Task(int pid, uint uid) : IBpfTask
@@ -61,7 +66,8 @@ public class HybridSplitTests
     /// <summary>NOTIFY(name) rules become EBPF(name) rules (the IR form: a program route).</summary>
     private static SeccompPolicy RouteToPrograms(SeccompPolicy p) => new(p.DefaultAction, p.BadArchAction,
         p.Sections.Select(s => new ArchitecturePolicy(s.Architecture, s.Syscalls.ToDictionary(kv => kv.Key,
-            kv => (IReadOnlyList<Rule>)[.. kv.Value.Select(r => r.Handler is { } h && h != "log" ? r with { Route = RuleRoute.Program(h) } : r)]))), p.Name);
+            kv => (IReadOnlyList<Rule>)[.. kv.Value.Select(r => r.Handler is { } h && h != "log" ? r with { Route = RuleRoute.Program(h) } : r)]))), p.Name)
+        { Newer = p.Newer };
 
     /// <summary>Inputs: every architecture, table numbers and edges, argument edges and random values.</summary>
     private static IEnumerable<SeccompData> Inputs(int seed, int randomCount, IEnumerable<ulong> interesting)
@@ -79,7 +85,6 @@ public class HybridSplitTests
         foreach (uint arch in Arches)
         {
             var a = Architecture.FromAuditArch(arch);
-            bool wide = a?.Is64Bit ?? true;
             var nrs = (a?.Syscalls.All.Select(s => s.Number) ?? []).Concat(extraNrs)
                 .Concat(arch == Architecture.X86_64.AuditArch ? Architecture.X32.Syscalls.All.Select(s => s.Number) : [])
                 .Concat(interesting.Select(v => (int)(uint)v)).Distinct().ToList();
@@ -89,8 +94,10 @@ public class HybridSplitTests
                 for (int k = 0; k < 2; k++)
                 {
                     var args = new ulong[6];
+                    // Whole registers on a 32-bit ABI too: the kernel does not cut them (a 64-bit process can make an
+                    // i386 call with int 0x80); the program, like the classic half, sees what the syscall sees.
                     for (int i = 0; i < 6; i++)
-                        args[i] = wide ? Arg() : Arg() & uint.MaxValue; // a 32-bit ABI's arguments arrive zero-extended
+                        args[i] = Arg();
                     yield return new SeccompData(nr, arch, (ulong)rng.NextInt64(), args);
                 }
             }
@@ -98,10 +105,9 @@ public class HybridSplitTests
         for (int i = 0; i < randomCount; i++)
         {
             uint arch = rng.Next(4) == 0 ? (uint)rng.Next() : Arches[rng.Next(Arches.Length)];
-            bool wide = Architecture.FromAuditArch(arch)?.Is64Bit ?? true;
             var args = new ulong[6];
             for (int j = 0; j < 6; j++)
-                args[j] = wide ? Arg() : Arg() & uint.MaxValue;
+                args[j] = Arg();
             yield return new SeccompData(rng.Next(3) == 0 ? rng.Next() : rng.Next(-2, 600), arch, (ulong)rng.NextInt64(), args);
         }
     }
@@ -265,6 +271,25 @@ public class HybridSplitTests
         Assert.Equal(SeccompAction.Allow, Interpreter.Run(filter.Filter, new SeccompData(110, Architecture.X86_64.AuditArch)).Action);
         Assert.Equal(SeccompAction.Errno(1), Interpreter.Run(filter.Filter, new SeccompData(39, Architecture.X86_64.AuditArch)).Action);
         Assert.Equal(SeccompAction.UserNotif, Interpreter.Run(filter.Filter, new SeccompData(257, Architecture.X86_64.AuditArch)).Action);
+    }
+
+    [Fact]
+    public void PolicyRules_WithSyscallsNewerThanThePolicy()
+    {
+        // The policy's ENOSYS past the newest syscall joins the split like its other verdicts: the kernel half answers
+        // it, and the numbers past the table entries (up to 1023) and beyond get it too.
+        var elf = Clang.Sample("fault_inject");
+        const string policy = """
+            default KILL_PROCESS
+            newer-syscalls ERRNO(ENOSYS)
+            ALLOW getppid, close, exit_group
+            NOTIFY(inject) openat if arg0 != 5
+            """;
+        var knobs = new Dictionary<string, ulong> { ["target_nr"] = 257, ["nth"] = 2 };
+        var (_, _, filter) = Differential(() => Load(elf, knobs, policy, "inject"), random: 500, interesting: [2000, 0x4000_0400, 0x8000_0000]);
+        foreach (int nr in (int[])[1000, 2000, -1, int.MinValue, 0x4000_0400])
+            Assert.Equal(SeccompAction.Errno(38), Interpreter.Run(filter.Filter, new SeccompData(nr, Architecture.X86_64.AuditArch)).Action);
+        Assert.Equal(SeccompAction.KillProcess, Interpreter.Run(filter.Filter, new SeccompData(39, Architecture.X86_64.AuditArch)).Action);
     }
 
     /// <summary>
@@ -458,9 +483,9 @@ public class HybridRandomProgramTests
 
     private static SeccompData RandomData(Random r, ulong[] constants)
     {
-        uint[] arches = [Architecture.X86_64.AuditArch, Architecture.X86.AuditArch, Architecture.Aarch64.AuditArch, Architecture.Riscv64.AuditArch, Architecture.Arm.AuditArch, (uint)r.Next()];
+        uint[] arches = [Architecture.X86_64.AuditArch, Architecture.X86.AuditArch, Architecture.Aarch64.AuditArch, Architecture.Riscv64.AuditArch,
+            Architecture.Arm.AuditArch, Architecture.S390x.AuditArch, Architecture.Mips.AuditArch, (uint)r.Next()];
         uint arch = arches[r.Next(arches.Length)];
-        bool wide = Architecture.FromAuditArch(arch)?.Is64Bit ?? true;
         ulong Value() => r.Next(4) switch
         {
             0 => constants[r.Next(constants.Length)] + (ulong)r.Next(-1, 2),
@@ -470,7 +495,7 @@ public class HybridRandomProgramTests
         };
         var args = new ulong[6];
         for (int i = 0; i < 6; i++)
-            args[i] = wide ? Value() : Value() & uint.MaxValue;
+            args[i] = Value();   // whole registers, on a 32-bit ABI too
         return new SeccompData((int)(uint)Value(), arch, Value(), args);
     }
 

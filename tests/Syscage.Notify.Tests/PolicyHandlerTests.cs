@@ -83,6 +83,17 @@ public class PolicyHandlerTests
     }
 
     [Fact]
+    public void A_syscall_newer_than_the_policy_is_reported_with_its_line_and_gets_ENOSYS()
+    {
+        var policy = Parse("default ALLOW\nnewer-syscalls ERRNO(ENOSYS)\nERRNO(EACCES) 1000\n");
+        var log = new StringWriter();
+        var outcome = Notified.Run(DenialReporter.NotifyDenials(policy), new DenialReporter(policy, log).HandleAsync, null, "call", "1001", "5");
+        Assert.Equal("ret -1 errno 38", outcome.Stdout);
+        Assert.Equal("syscage: syscall_1001(5, 0, 0, 0, 0, 0) -> ENOSYS by test.policy:2 (past the newest syscall Syscage's tables know or a rule names on x86_64)\n",
+            log.ToString().ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
     public void Kill_verdicts_kill_the_target_with_SIGKILL()
     {
         // SIGKILL, not SIGSYS: a SIGSYS from user space can be caught or blocked (KillFinalityTests race it).

@@ -108,6 +108,8 @@ public sealed class SimReport
     public int Vectors { get; private set; }
     /// <summary>Calls on which Syscage gives the vector's action.</summary>
     public int Passed { get; private set; }
+    /// <summary><see cref="Passed"/>, by architecture.</summary>
+    public SortedDictionary<string, int> PassedByArchitecture { get; } = new(StringComparer.Ordinal);
     /// <summary>Calls on which Syscage differs for a listed reason, by class.</summary>
     public SortedDictionary<string, int> Differences { get; } = new(StringComparer.Ordinal);
     /// <summary>Calls Syscage was not asked, by architecture.</summary>
@@ -148,7 +150,11 @@ public sealed class SimReport
             else if (o.Compiled.Where(c => c != o.Syscage).ToList() is [var compiled, ..])
                 report.Problems.Add($"{o}: the compiled filter gives {compiled}, the reference evaluator {o.Syscage}");
             else
-                report.Count(o, o.Syscage == o.Vector.Expected, syscageEntry, $"Syscage gives {o.Syscage}", report.Differences, () => report.Passed++);
+                report.Count(o, o.Syscage == o.Vector.Expected, syscageEntry, $"Syscage gives {o.Syscage}", report.Differences, () =>
+                {
+                    report.Passed++;
+                    report.PassedByArchitecture[o.Vector.Arch] = report.PassedByArchitecture.GetValueOrDefault(o.Vector.Arch) + 1;
+                });
 
             var oracleEntry = listed.GetValueOrDefault((o.Vector.File, o.Vector.Line, SimJudge.Libseccomp));
             report.Count(o, o.Libseccomp.All(a => a == o.Vector.Expected), oracleEntry,
@@ -183,6 +189,7 @@ public sealed class SimReport
         s.AppendLine(CultureInfo.InvariantCulture, $"{Vectors} vectors");
         s.AppendLine(CultureInfo.InvariantCulture,
             $"Syscage: {Passed} passed, {Differences.Values.Sum()} expected differences{By(Differences)}, {Skipped.Values.Sum()} skipped for a missing architecture{By(Skipped)}");
+        s.AppendLine(CultureInfo.InvariantCulture, $"Syscage passed, by architecture:{By(PassedByArchitecture)}");
         s.AppendLine(CultureInfo.InvariantCulture,
             $"libseccomp 2.5.4: {OracleAgreed} agree, {OracleDifferences.Values.Sum()} expected differences{By(OracleDifferences)}");
         s.Append(CultureInfo.InvariantCulture, $"problems: {Problems.Count}");

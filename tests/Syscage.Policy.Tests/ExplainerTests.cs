@@ -56,6 +56,23 @@ public class ExplainerTests
     }
 
     [Fact]
+    public void NewerSyscallsAreExplainedWithTheNewestAndTheLine()
+    {
+        var policy = BuiltinPolicies.Load("default");
+        var newest = Architecture.X86_64.Syscalls.Newest!;
+        string text = PolicyExplainer.Explain(policy, new SeccompData(newest.Number + 20, Architecture.X86_64.AuditArch));
+        Assert.Contains($"section x86_64: nr {newest.Number + 20} is past the newest syscall Syscage's tables know or a rule names on x86_64 ({newest.Name}, nr {newest.Number})\n", text);
+        Assert.Matches(@"decision: ERRNO\(38\) \(ENOSYS\) by newer-syscalls ERRNO\(ENOSYS\) at default\.policy:\d+\n$", text);
+        Assert.Contains("nr -1 (0xffffffff) is past the newest syscall", PolicyExplainer.Explain(policy, new SeccompData(-1, Architecture.X86_64.AuditArch)));
+        // A number a rule names moves the newest up to it.
+        var own = Parse("default ERRNO(EPERM)\nnewer-syscalls KILL_PROCESS\narch x86_64\nALLOW 2000\n");
+        Assert.Equal(2000u, own.Newer!.NewestOn(Architecture.X86_64));
+        Assert.Contains("(nr 2000)", PolicyExplainer.Explain(own, "2001", []));
+        Assert.EndsWith("decision: KILL_PROCESS by newer-syscalls KILL_PROCESS at t.policy:2\n", PolicyExplainer.Explain(own, "2001", []));
+        Assert.Contains("no rules for syscall 1999", PolicyExplainer.Explain(own, "1999", []));
+    }
+
+    [Fact]
     public void TheBuiltinDefaultExplainsTiocsti()
     {
         string text = PolicyExplainer.Explain(BuiltinPolicies.Load("default"), "ioctl", [0, 0x5412], Architecture.X86_64);

@@ -43,6 +43,18 @@ public class FluentTests
     }
 
     [Fact]
+    public void NewerSyscallsMeansWhatTheDirectiveMeans()
+    {
+        var fluent = FluentPolicy.DefaultAction(SeccompAction.KillProcess).NewerSyscalls(SeccompAction.Errno(38)).Allow("read").Build();
+        var text = Parse("default KILL_PROCESS\nnewer-syscalls ERRNO(ENOSYS)\nALLOW read\n");
+        foreach (var arch in text.Sections.Select(s => s.Architecture))
+            Assert.Equal(text.Newer!.NewestOn(arch), fluent.Newer!.NewestOn(arch));
+        Assert.Equal(SeccompAction.Errno(38), fluent.Evaluate(new SeccompData(1000, Architecture.X86_64.AuditArch)).Action);
+        Assert.Equal(SeccompAction.KillProcess, Eval(fluent, "write"));
+        Assert.Null(FluentPolicy.DefaultAction(SeccompAction.KillProcess).Build().Newer);
+    }
+
+    [Fact]
     public void OptionsAndMistakes()
     {
         var p = FluentPolicy.DefaultAction(SeccompAction.KillProcess).ForArchitectures(Architecture.X86).BadArchAction(SeccompAction.Errno(38))

@@ -10,6 +10,12 @@ public sealed partial class Libseccomp : IDisposable
 {
     /// <summary>seccomp.h: <c>SCMP_ARCH_X86_64</c>, <c>SCMP_ARCH_X86</c>, <c>SCMP_ARCH_X32</c> (its own token, 0x4000003e), <c>SCMP_ARCH_AARCH64</c>.</summary>
     public const uint SCMP_ARCH_X86_64 = 0xC000003E, SCMP_ARCH_X86 = 0x40000003, SCMP_ARCH_X32 = 0x4000003E, SCMP_ARCH_AARCH64 = 0xC00000B7;
+
+    /// <summary>
+    /// The architectures Syscage knows that libseccomp 2.5.4 (Debian 12) does not: loongarch64, m68k, sh and sheb came
+    /// with 2.6.0. Its resolver answers 0 for them, and cross-checks with libseccomp leave them out.
+    /// </summary>
+    public static readonly IReadOnlySet<string> NewerArchitectures = new HashSet<string>(["loongarch64", "m68k", "sh", "sheb"], StringComparer.Ordinal);
     /// <summary>enum scmp_compare.</summary>
     public const int SCMP_CMP_NE = 1, SCMP_CMP_LT = 2, SCMP_CMP_LE = 3, SCMP_CMP_EQ = 4, SCMP_CMP_GE = 5, SCMP_CMP_GT = 6, SCMP_CMP_MASKED_EQ = 7;
     /// <summary>enum scmp_filter_attr.</summary>

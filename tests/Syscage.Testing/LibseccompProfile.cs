@@ -5,10 +5,20 @@ using Syscage.Abi;
 namespace Syscage.Testing;
 
 /// <summary>What libseccomp made of a profile: its BPF, or the error runc would have reported.</summary>
-/// <param name="Bpf">The exported program (raw <c>sock_filter</c> bytes), null when a rule was refused.</param>
+/// <param name="Bpf">
+/// The program runc installs (raw <c>sock_filter</c> bytes): libseccomp's export with runc's ENOSYS stub in front
+/// when one was asked for (<see cref="RuncEnosysStub"/>); null when a rule was refused.
+/// </param>
 /// <param name="Error">libseccomp's refusal (<c>seccomp_rule_add: -17</c>), null on success.</param>
 /// <param name="RulesAdded">How many <c>seccomp_rule_add</c> calls were made.</param>
-public sealed record LibseccompBuild(byte[]? Bpf, string? Error, int RulesAdded);
+public sealed record LibseccompBuild(byte[]? Bpf, string? Error, int RulesAdded)
+{
+    /// <summary>libseccomp's export alone, without runc's stub (what libseccomp's own behaviour is judged on).</summary>
+    public byte[]? LibseccompBpf { get; init; }
+
+    /// <summary>runc's ENOSYS stub put in front of <see cref="LibseccompBpf"/>, null when none.</summary>
+    public byte[]? Stub { get; init; }
+}
 
 /// <summary>
 /// Builds a loaded OCI profile in libseccomp 2.5 the way runc's <c>InitSeccomp</c>/<c>matchCall</c> do, and exports
@@ -20,7 +30,8 @@ public sealed record LibseccompBuild(byte[]? Bpf, string? Error, int RulesAdded)
 /// and name: skip when the action is the default action, resolve the name on the native architecture (skip
 /// <c>__NR_SCMP_ERROR</c>), then <c>seccomp_rule_add_array</c> with all comparisons — or one rule per comparison when
 /// two name the same argument. Includes/excludes were already applied by <see cref="OciProfileLoader"/>.
-/// runc's ENOSYS patch is not applied (see docs/libseccomp-differences.md).
+/// With <c>runcStub</c>, runc's ENOSYS stub goes in front (<see cref="RuncEnosysStub"/>), as runc's <c>PatchAndLoad</c>
+/// installs the program.
 /// </remarks>
 public static class LibseccompProfile
 {
@@ -40,7 +51,8 @@ public static class LibseccompProfile
     /// runc on their first one would cover them. When they leave out this process's architecture it is removed, as
     /// on a host of another architecture (libseccomp refuses to mix byte orders in one filter).
     /// </param>
-    public static LibseccompBuild Build(OciProfile profile, uint optimize = 1, IReadOnlyList<uint>? architectures = null)
+    /// <param name="runcStub">Put runc's ENOSYS stub in front of the program (runc's meaning); false for libseccomp's alone.</param>
+    public static LibseccompBuild Build(OciProfile profile, uint optimize = 1, IReadOnlyList<uint>? architectures = null, bool runcStub = true)
     {
         ArgumentNullException.ThrowIfNull(profile);
         if (architectures is null && (profile.Architectures.Count == 0 || profile.Architectures[0] != Architecture.Native))
@@ -107,6 +119,9 @@ public static class LibseccompProfile
                 }
             }
         }
-        return new LibseccompBuild(filter.ExportBpf(), null, added);
+        byte[] exported = filter.ExportBpf();
+        var tokens = architectures ?? profile.Architectures.Select(Token).ToList();
+        byte[]? stub = runcStub ? RuncEnosysStub.Build(profile, tokens) : null;
+        return new LibseccompBuild(RuncEnosysStub.Prepend(stub, exported), null, added) { LibseccompBpf = exported, Stub = stub };
     }
 }

@@ -65,13 +65,16 @@ public static class RandomPolicies
         }
     }
 
-    /// <summary>A random policy over the x86 family (and sometimes aarch64).</summary>
-    public static SeccompPolicy Policy(Random rng, int maxSyscalls = 40)
+    /// <summary>
+    /// A random policy over the x86 family (and sometimes aarch64), or over a random part of <paramref name="pool"/>
+    /// (never empty: its first architecture when the draw leaves none).
+    /// </summary>
+    public static SeccompPolicy Policy(Random rng, int maxSyscalls = 40, IReadOnlyList<Architecture>? pool = null)
     {
-        var pool = new[] { Architecture.X86_64, Architecture.X86, Architecture.X32, Architecture.Aarch64 };
+        pool ??= [Architecture.X86_64, Architecture.X86, Architecture.X32, Architecture.Aarch64];
         var arches = pool.Where(_ => rng.Next(3) != 0).ToList();
         if (arches.Count == 0)
-            arches.Add(Architecture.X86_64);
+            arches.Add(pool[0]);
         var b = new PolicyBuilder(Action(rng), arches) { BadArchAction = Action(rng), Name = "random" };
         int syscalls = rng.Next(0, maxSyscalls + 1);
         for (int i = 0; i < syscalls; i++)
@@ -86,6 +89,27 @@ public static class RandomPolicies
                 b.Add(arch, nr, new Rule(cond, Action(rng)));
             }
         }
+        // Sometimes forward compatibility: past the newest syscall the tables know, or past numbers of our own (never
+        // below a number with rules), on some of the architectures.
+        switch (rng.Next(4))
+        {
+            case 0:
+                b.PastNewestKnown(Action(rng));
+                break;
+            case 1:
+                var built = b.Build();
+                var newest = new Dictionary<Architecture, uint>();
+                foreach (var section in built.Sections.Where(_ => rng.Next(4) != 0))
+                {
+                    var a = section.Architecture;
+                    long n = (a.Syscalls.Newest?.Number ?? (int)a.SyscallNumberBit) + rng.Next(-60, 60);
+                    foreach (int nr in section.Syscalls.Keys.Where(a.Owns))
+                        n = Math.Max(n, unchecked((uint)nr));
+                    newest[a] = (uint)Math.Max(n, 0);
+                }
+                b.Newer = new NewerSyscalls(Action(rng), newest, "random");
+                break;
+        }
         return b.Build();
     }
 
@@ -98,7 +122,9 @@ public static class RandomPolicies
             : sections[rng.Next(sections.Count)].Architecture.AuditArch;
         var section = sections[rng.Next(sections.Count)];
         var keys = section.Syscalls.Keys.ToArray();
+        uint? newest = policy.Newer?.NewestOn(section.Architecture);
         int nr = keys.Length > 0 && rng.Next(4) != 0 ? keys[rng.Next(keys.Length)]
+            : newest is uint last && rng.Next(3) == 0 ? unchecked((int)(last + (uint)rng.Next(-2, 3)))
             : rng.Next(3) == 0 ? unchecked((int)(uint)Value(rng)) : rng.Next(500);
         var args = new ulong[6];
         var preds = section.RulesFor(nr).SelectMany(r => r.Condition.Predicates()).ToArray();

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using Syscage.Abi;
 
 namespace Syscage.Testing;
 
@@ -124,6 +125,21 @@ public static class ReferenceBpf
             BinaryPrimitives.WriteUInt32LittleEndian(d.AsSpan(20 + 8 * i), (uint)args[i]);
         }
         return d;
+    }
+
+    /// <summary>
+    /// The image <see cref="Run"/> reads for <paramref name="data"/> on the machine of its architecture, laid out here
+    /// independently of <see cref="SeccompData.ReadWord"/>: <see cref="DataBigEndian"/> when the <c>AUDIT_ARCH_*</c>
+    /// value has no <c>__AUDIT_ARCH_LE</c> bit (0x40000000), else <see cref="Data"/>.
+    /// </summary>
+    public static byte[] Image(in SeccompData data)
+    {
+        var args = new ulong[6];
+        for (int i = 0; i < 6; i++)
+            args[i] = data.Arg(i);
+        return (data.Arch & 0x4000_0000) == 0
+            ? DataBigEndian(data.Nr, data.Arch, data.InstructionPointer, args)
+            : Data(data.Nr, data.Arch, data.InstructionPointer, args);
     }
 
     /// <summary>

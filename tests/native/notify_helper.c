@@ -9,6 +9,9 @@
  *   notify_helper write-fd NR               r = syscall(NR); write "via addfd\n" to fd r; print "ret <r> errno <e>"
  *   notify_helper trap NR                   with a SIGSYS handler: make the call; the handler prints
  *                                           "sigsys code <si_code>"; then print "ret <r> errno <e>"
+ *   notify_helper signal NR                 with a SIGUSR1 handler (no SA_RESTART) that prints "sigusr1": make the
+ *                                           call, print "ret <r> errno <e>" (a test signals the task while its call
+ *                                           waits for the supervisor)
  *   notify_helper hammer THREADS N NR       THREADS threads each call NR N times; each call must return
  *                                           the caller's thread id (the test's handler answers so); print
  *                                           "hammer ok <calls>" or "hammer bad <count>"
@@ -45,6 +48,12 @@ static void *hammer(void *arg)
             __atomic_add_fetch(&bad, 1, __ATOMIC_RELAXED);
     }
     return NULL;
+}
+
+static void on_sigusr1(int sig)
+{
+    (void)sig;
+    (void)!write(1, "sigusr1\n", 8);
 }
 
 static void on_sigsys(int sig, siginfo_t *info, void *ctx)
@@ -97,6 +106,13 @@ int main(int argc, char **argv)
             usleep(5000);
         errno = e;
         print_ret(r);
+    } else if (strcmp(mode, "signal") == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigusr1;   /* no SA_RESTART: an interrupted call fails with EINTR */
+        sigaction(SIGUSR1, &sa, NULL);
+        setvbuf(stdout, NULL, _IONBF, 0);
+        print_ret(syscall(strtol(argv[2], NULL, 0)));
     } else if (strcmp(mode, "hammer") == 0 && argc >= 5) {
         int threads = atoi(argv[2]);
         per_thread = atol(argv[3]);

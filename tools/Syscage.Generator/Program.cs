@@ -1,8 +1,9 @@
 using Syscage.Generator;
 
 // dotnet run --project tools/Syscage.Generator -- <repo-root> [--check] [--extract-prototypes] [--include-dir DIR] [--man-dir DIR]
-//   Writes src/Syscage/Abi/SyscallTables.g.cs, Errno.g.cs and src/Syscage/Abi/Constants.g.cs under <repo-root>
-//   from the headers on this machine and <repo-root>/facts/syscall-prototypes.csv. With --extract-prototypes, first
+//   Writes src/Syscage/Abi/SyscallTables.g.cs under <repo-root> from the repository's facts alone (facts/syscalls.csv,
+//   facts/architectures.h, facts/syscall-prototypes.csv), and Errno.g.cs, Constants.g.cs, Uapi.g.cs, Signals.g.cs and
+//   HelperIds.g.cs from the headers on this machine and facts/uapi-newer.h. With --extract-prototypes, first
 //   rewrites the man rows of that file from the man pages (its kernel rows are kept). With --check, writes nothing and
 //   exits 1 when a committed file differs from what would be written.
 // Exit codes: 0 ok, 1 --check found a difference, 2 usage error or a missing source.
@@ -50,7 +51,7 @@ if (root is null || !Directory.Exists(root))
 }
 
 string prototypesFile = Path.Combine(root, PrototypeFile.RelativePath);
-var generator = new SyscallTableGenerator(prototypesFile, includeDirectory);
+var generator = new SyscallTableGenerator(root);
 int exit = 0;
 
 bool Emit(string relativePath, string text)

@@ -51,7 +51,13 @@ internal static class PrototypeExtraction
             "types keeps the man page's names, which policies use.",
             "",
             "Argument widths come from the types (tools/Syscage.Generator/ArgumentTypes.cs). On a 32-bit ABI the names",
-            "stop before the first argument that takes two registers (loff_t, u64).",
+            "stop before the first argument that takes two registers (loff_t, u64): after it, where an argument lands",
+            "depends on how the architecture splits and aligns the pair.",
+            "",
+            "The rows were reviewed call by call for x86_64, x86, x32, aarch64 and riscv64. On the other architectures a",
+            "call that has rows for named architectures (its arguments differ between architectures: clone, mmap, the",
+            "16-bit uid calls ...) gets names only from a row that names the architecture; without one it has none, and",
+            "rules compare its arguments at full width (tools/Syscage.Generator/PrototypeFile.cs, PrototypeSet.For).",
         ];
         return PrototypeFile.Render(rows, header);
     }

@@ -282,14 +282,24 @@ internal sealed class PrototypeSet
     public IEnumerable<PrototypeRow> Rows => bySyscall.Values.SelectMany(r => r).OrderBy(r => r.Line);
 
     /// <summary>The row that describes <paramref name="syscall"/> on <paramref name="arch"/>, or null when none does.</summary>
-    public PrototypeRow? For(string arch, string syscall)
+    public PrototypeRow? For(string arch, string syscall) =>
+        For(ArchitectureSpec.All.FirstOrDefault(a => a.Name == arch) ?? throw new ArgumentException($"unknown architecture '{arch}'", nameof(arch)), syscall);
+
+    /// <summary>
+    /// The row that describes <paramref name="syscall"/> on <paramref name="spec"/>, or null when none does. On an ABI
+    /// whose prototypes were not reviewed call by call (<see cref="ArchitectureSpec.PrototypesReviewed"/>), a call that
+    /// has rows for named architectures is one whose arguments differ between architectures: only a row that names the
+    /// ABI describes it there, never the row for all.
+    /// </summary>
+    public PrototypeRow? For(ArchitectureSpec spec, string syscall)
     {
         if (!bySyscall.TryGetValue(syscall, out List<PrototypeRow>? rows))
         {
             return null;
         }
 
-        return rows.Where(r => r.Covers(arch))
+        bool perArchitecture = rows.Any(r => r.Abis.Count > 0);
+        return rows.Where(r => r.Covers(spec.Name) && (spec.PrototypesReviewed || !perArchitecture || r.Abis.Count > 0))
             .OrderByDescending(r => r.Source == PrototypeSource.Kernel)
             .ThenByDescending(r => r.Abis.Count > 0)
             .FirstOrDefault();
@@ -298,11 +308,12 @@ internal sealed class PrototypeSet
     /// <summary>
     /// The arguments of <paramref name="syscall"/> on <paramref name="spec"/> as the table gives them: the chosen row's,
     /// on a 32-bit ABI only up to the first value that takes two registers (see
-    /// <see cref="ArgumentTypes.TakesTwoRegistersOn32Bit"/>); empty when no row describes the call.
+    /// <see cref="ArgumentTypes.TakesTwoRegistersOn32Bit"/>: after it, where the kernel finds an argument depends on how
+    /// the architecture splits and aligns the pair); empty when no row describes the call.
     /// </summary>
     public IReadOnlyList<Parameter> Arguments(ArchitectureSpec spec, string syscall)
     {
-        PrototypeRow? row = For(spec.Name, syscall);
+        PrototypeRow? row = For(spec, syscall);
         if (row is null)
         {
             return [];

@@ -12,15 +12,19 @@ public sealed class MissingSourceException : Exception
 }
 
 /// <summary>
-/// Writes <c>src/Syscage/Abi/SyscallTables.g.cs</c>: the syscall numbers of each architecture, read from
-/// the kernel uapi headers of Debian's linux-libc-dev, with argument names and types from the repository's
-/// <c>facts/syscall-prototypes.csv</c> (see <see cref="PrototypeFile"/>), and the <c>AUDIT_ARCH_*</c> values from
-/// linux/audit.h and linux/elf-em.h. The output depends only on those files: sorted, invariant culture, no timestamps.
+/// Writes <c>src/Syscage/Abi/SyscallTables.g.cs</c> from the repository's facts alone, so that every machine makes the
+/// same file: the syscall numbers of every architecture libseccomp knows from <c>facts/syscalls.csv</c> (plus the number
+/// base of x32 and the mips ABIs), the <c>AUDIT_ARCH_*</c> values from <c>facts/architectures.h</c>, and the argument names
+/// and types from <c>facts/syscall-prototypes.csv</c> (see <see cref="PrototypeFile"/>). Sorted, invariant culture, no
+/// timestamps. The machine's uapi headers serve only as a cross-check (<see cref="MachineNumbers"/>).
 /// </summary>
 public sealed partial class SyscallTableGenerator
 {
     /// <summary>Where the output goes, relative to the repository root.</summary>
     public const string OutputRelativePath = "src/Syscage/Abi/SyscallTables.g.cs";
+
+    /// <summary>The facts file of the architectures, relative to the repository root.</summary>
+    public const string ArchitecturesRelativePath = "facts/architectures.h";
 
     /// <summary>The command that regenerates the output, for messages.</summary>
     public const string RegenerateCommand = "dotnet run --project tools/Syscage.Generator -- <repo-root>";
@@ -28,21 +32,34 @@ public sealed partial class SyscallTableGenerator
     /// <summary>Macros named <c>__NR_*</c> that are not system calls.</summary>
     private static readonly HashSet<string> NotSyscalls = new(StringComparer.Ordinal) { "__NR_syscalls", "__NR_arch_specific_syscall" };
 
-    /// <summary>Creates a generator reading <paramref name="prototypesFile"/> and the headers under <paramref name="includeDirectory"/>.</summary>
-    public SyscallTableGenerator(string prototypesFile, string includeDirectory = "/usr/include")
+    /// <summary>The C# names of the number-base macros of facts/architectures.h.</summary>
+    private static readonly Dictionary<string, string> BaseConstants = new(StringComparer.Ordinal)
     {
-        PrototypesFile = prototypesFile;
-        IncludeDirectory = includeDirectory;
+        [ArchitectureSpec.X32BitMacro] = "X32SyscallBit",
+        ["__NR_O32_Linux"] = "MipsO32Base",
+        ["__NR_64_Linux"] = "Mips64Base",
+        ["__NR_N32_Linux"] = "MipsN32Base",
+    };
+
+    /// <summary>Creates a generator reading the facts of the repository at <paramref name="repositoryRoot"/>.</summary>
+    public SyscallTableGenerator(string repositoryRoot)
+    {
+        SyscallsFile = Path.Combine(repositoryRoot, SyscallCsv.RelativePath);
+        ArchitecturesFile = Path.Combine(repositoryRoot, ArchitecturesRelativePath);
+        PrototypesFile = Path.Combine(repositoryRoot, PrototypeFile.RelativePath);
     }
 
-    /// <summary>The root of the kernel uapi headers (linux-libc-dev).</summary>
-    public string IncludeDirectory { get; }
+    /// <summary>The syscall numbers (<see cref="SyscallCsv.RelativePath"/>).</summary>
+    public string SyscallsFile { get; }
+
+    /// <summary>The <c>AUDIT_ARCH_*</c> values and number bases (<see cref="ArchitecturesRelativePath"/>).</summary>
+    public string ArchitecturesFile { get; }
 
     /// <summary>The argument names and types (<see cref="PrototypeFile.RelativePath"/>).</summary>
     public string PrototypesFile { get; }
 
-    /// <summary>Reads the sources and returns the C# text of the output file.</summary>
-    /// <exception cref="MissingSourceException">A header or the man pages are not installed.</exception>
+    /// <summary>Reads the facts and returns the C# text of the output file.</summary>
+    /// <exception cref="MissingSourceException">A facts file is missing.</exception>
     public string Generate() => Render(Read());
 
     /// <summary>
@@ -63,50 +80,102 @@ public sealed partial class SyscallTableGenerator
         }).ToList();
     }
 
-    /// <summary>Everything read from the machine.</summary>
+    /// <summary>Everything read from the facts.</summary>
     internal sealed record Snapshot(
         IReadOnlyList<GeneratedTable> Tables,
         IReadOnlyList<(string Macro, uint Value, string Definition)> AuditArches,
-        string KernelHeadersVersion,
-        IReadOnlyList<string> Sources,
+        IReadOnlyList<(string Macro, long Value)> Bases,
+        (uint Bits64, uint LittleEndian) AuditFlags,
+        SyscallCsv Numbers,
         IReadOnlyDictionary<string, int> TypeBits);
 
     /// <summary>One architecture's table.</summary>
-    internal sealed record GeneratedTable(ArchitectureSpec Spec, IReadOnlyList<GeneratedSyscall> Syscalls, long NumberBit);
+    internal sealed record GeneratedTable(ArchitectureSpec Spec, IReadOnlyList<GeneratedSyscall> Syscalls);
 
-    /// <summary>One syscall as generated: its arguments' names and C types, in register order.</summary>
+    /// <summary>One syscall as generated: its number as <c>seccomp_data.nr</c> holds it, its arguments' names and C types, in register order.</summary>
     internal sealed record GeneratedSyscall(string Name, int Number, IReadOnlyList<string> ArgNames, IReadOnlyList<string> ArgTypes);
 
     private Snapshot? snapshot;
 
-    /// <summary>Reads the sources once per generator.</summary>
+    /// <summary>Reads the facts once per generator.</summary>
     internal Snapshot Read() => snapshot ??= ReadSources();
 
-    /// <summary>What the headers give: per architecture its syscall numbers, the audit values, the kernel version.</summary>
-    private sealed record Headers(
-        IReadOnlyList<(ArchitectureSpec Spec, IReadOnlyList<(string Name, int Number)> Numbers, long Bit)> Tables,
-        IReadOnlyList<(string Macro, uint Value, string Definition)> AuditArches,
-        string KernelHeadersVersion,
-        IReadOnlyList<string> Sources);
-
-    private Headers? headers;
-
-    /// <summary>Every syscall name of every architecture's table, from the headers alone (the prototypes file is not read).</summary>
+    /// <summary>Every syscall name of facts/syscalls.csv (the prototypes file is not read).</summary>
     internal IReadOnlyList<string> SyscallNames()
-        => (headers ??= ReadHeaders()).Tables.SelectMany(t => t.Numbers.Select(n => n.Name)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        => SyscallCsv.Read(SyscallsFile).Rows.Select(r => r.Name).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The architectures' facts: the evaluated macros of facts/architectures.h.</summary>
+    internal IReadOnlyDictionary<string, MacroDefinition> ArchitectureMacros()
+    {
+        if (!File.Exists(ArchitecturesFile))
+        {
+            throw new MissingSourceException($"the architectures facts file {ArchitecturesFile} is missing: it is part of the repository ({ArchitecturesRelativePath})");
+        }
+
+        var facts = new HeaderPreprocessor();
+        facts.Process(File.ReadAllText(ArchitecturesFile), ArchitecturesRelativePath);
+        return facts.Macros;
+    }
 
     private Snapshot ReadSources()
     {
-        Headers read = headers ??= ReadHeaders();
+        SyscallCsv csv = SyscallCsv.Read(SyscallsFile);
+        var macros = ArchitectureMacros();
+        long Value(string macro) => macros.ContainsKey(macro)
+            ? IntegerExpression.Evaluate(macro, macros, inCondition: false, $"{macro} ({ArchitecturesRelativePath})")
+            : throw new InvalidDataException($"{ArchitecturesRelativePath} does not define {macro}");
+
+        uint bits64 = checked((uint)Value("__AUDIT_ARCH_64BIT")), littleEndian = checked((uint)Value("__AUDIT_ARCH_LE"));
+        var auditArches = new List<(string, uint, string)>();
+        foreach (string macro in ArchitectureSpec.All.Select(s => s.AuditArchMacro).Distinct().Order(StringComparer.Ordinal))
+        {
+            auditArches.Add((macro, checked((uint)Value(macro)), WhiteSpace().Replace(macros[macro].Body, " ")));
+        }
+
+        var bases = ArchitectureSpec.All.Select(s => s.NumberBaseMacro).OfType<string>().Distinct()
+            .Select(m => (m, Value(m))).ToList();
+
         var prototypes = new PrototypeSet(PrototypeFile.Read(PrototypesFile), PrototypesFile);
-        var tables = read.Tables.Select(t => new GeneratedTable(
-            t.Spec,
-            t.Numbers.Select(n =>
+        var tables = new List<GeneratedTable>();
+        foreach (ArchitectureSpec spec in ArchitectureSpec.All)
+        {
+            uint audit = auditArches.First(a => a.Item1 == spec.AuditArchMacro).Item2;
+            if (spec.Is64Bit != ((audit & bits64) != 0) || spec.BigEndian != ((audit & littleEndian) == 0))
             {
-                IReadOnlyList<Parameter> arguments = prototypes.Arguments(t.Spec, n.Name);
-                return new GeneratedSyscall(n.Name, n.Number, arguments.Select(a => a.Name).ToList(), arguments.Select(a => a.Type).ToList());
-            }).ToList(),
-            t.Bit)).ToList();
+                throw new InvalidDataException(
+                    $"{spec.Name}: ArchitectureSpec says {(spec.Is64Bit ? 64 : 32)}-bit {(spec.BigEndian ? "big" : "little")}-endian, {spec.AuditArchMacro} (0x{audit:x8}) says otherwise");
+            }
+
+            long numberBase = spec.NumberBaseMacro is null ? 0 : Value(spec.NumberBaseMacro);
+            var syscalls = new List<GeneratedSyscall>();
+            foreach ((string name, int number) in csv.Column(spec.Column))
+            {
+                // x32 ORs its bit in (the kernel's __X32_SYSCALL_BIT | n); mips adds its ABI's first number.
+                long nr = spec.NumberBaseMacro == ArchitectureSpec.X32BitMacro ? (uint)number | numberBase : number + numberBase;
+                if (nr > int.MaxValue)
+                {
+                    throw new InvalidDataException($"{SyscallCsv.RelativePath}: {name} on {spec.Name} = {nr} does not fit seccomp_data.nr");
+                }
+
+                IReadOnlyList<Parameter> arguments = prototypes.Arguments(spec, name);
+                syscalls.Add(new GeneratedSyscall(name, (int)nr, arguments.Select(a => a.Name).ToList(), arguments.Select(a => a.Type).ToList()));
+            }
+
+            if (syscalls.Count == 0)
+            {
+                throw new InvalidDataException($"{SyscallCsv.RelativePath} has no syscall for {spec.Name} (column {spec.Column})");
+            }
+
+            var duplicate = syscalls.GroupBy(s => s.Number).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null)
+            {
+                throw new InvalidDataException(
+                    $"{SyscallCsv.RelativePath}: {spec.Name} gives {duplicate.Key} to {string.Join(" and ", duplicate.Select(s => s.Name))}");
+            }
+
+            tables.Add(new GeneratedTable(spec, syscalls.OrderBy(s => s.Number).ThenBy(s => s.Name, StringComparer.Ordinal).ToList()));
+        }
+
         prototypes.CheckEveryRowIsUsed(tables.SelectMany(t => t.Syscalls.Select(s => s.Name)));
         var typeBits = new SortedDictionary<string, int>(StringComparer.Ordinal);
         foreach (string type in tables.SelectMany(t => t.Syscalls).SelectMany(s => s.ArgTypes))
@@ -114,99 +183,40 @@ public sealed partial class SyscallTableGenerator
             typeBits[type] = ArgumentTypes.Bits(type, PrototypesFile);
         }
 
-        return new Snapshot(tables, read.AuditArches, read.KernelHeadersVersion, read.Sources, typeBits);
+        return new Snapshot(tables, auditArches, bases, (bits64, littleEndian), csv, typeBits);
     }
 
-    private Headers ReadHeaders()
+    /// <summary>
+    /// The syscall numbers this machine's uapi headers under <paramref name="includeDirectory"/> give an architecture of
+    /// <see cref="ArchitectureSpec.MachineHeaders"/> (a cross-check of facts/syscalls.csv, not an input of the tables).
+    /// </summary>
+    /// <exception cref="MissingSourceException">A header is not installed.</exception>
+    internal static IReadOnlyList<(string Name, int Number)> MachineNumbers(string arch, string includeDirectory = "/usr/include")
     {
-        var sources = new List<string>();
-        string Require(string relativePath)
+        var preprocessor = new HeaderPreprocessor();
+        foreach (HeaderStep step in ArchitectureSpec.MachineHeaders[arch])
         {
-            string path = Path.Combine(IncludeDirectory, relativePath);
-            if (!File.Exists(path))
+            switch (step)
             {
-                string package = relativePath.StartsWith(ArchitectureSpec.X86AsmDirectory, StringComparison.Ordinal)
-                    ? "linux-libc-dev:amd64 (apt-get install linux-libc-dev on amd64; it holds the x86, x32 and x86_64 asm headers)"
-                    : "linux-libc-dev (apt-get install linux-libc-dev)";
-                throw new MissingSourceException(
-                    $"kernel uapi header {path} is missing: install Debian's {package}, which the syscall tables are generated from");
-            }
+                case DefineStep define:
+                    preprocessor.Define(define.Name, define.Value);
+                    break;
+                case FileStep file:
+                    string path = Path.Combine(includeDirectory, file.RelativePath);
+                    if (!File.Exists(path))
+                    {
+                        throw new MissingSourceException($"kernel uapi header {path} is missing: install Debian's linux-libc-dev (apt-get install linux-libc-dev)");
+                    }
 
-            if (!sources.Contains(path))
-            {
-                sources.Add(path);
+                    preprocessor.Process(File.ReadAllText(path), path);
+                    break;
+                case SnippetStep snippet:
+                    preprocessor.Process(snippet.Text, snippet.Source);
+                    break;
             }
-
-            return path;
         }
 
-        var tables = new List<(ArchitectureSpec, IReadOnlyList<(string, int)>, long)>();
-        foreach (ArchitectureSpec spec in ArchitectureSpec.All)
-        {
-            if (spec.Steps is null)
-            {
-                tables.Add((spec, [], 0));
-                continue;
-            }
-
-            var preprocessor = new HeaderPreprocessor();
-            foreach (HeaderStep step in spec.Steps)
-            {
-                switch (step)
-                {
-                    case DefineStep define:
-                        preprocessor.Define(define.Name, define.Value);
-                        break;
-                    case FileStep file:
-                        string path = Require(file.RelativePath);
-                        preprocessor.Process(File.ReadAllText(path), path);
-                        break;
-                    case SnippetStep snippet:
-                        preprocessor.Process(snippet.Text, snippet.Source);
-                        break;
-                }
-            }
-
-            long bit = spec.NumberBitMacro is null ? 0
-                : IntegerExpression.Evaluate(spec.NumberBitMacro, preprocessor.Macros, inCondition: false, $"{spec.NumberBitMacro} ({spec.Name})");
-            var numbers = Numbers(preprocessor.Macros, spec.Name);
-            if (numbers.Count == 0)
-            {
-                throw new InvalidDataException($"no __NR_* macros found for {spec.Name}");
-            }
-
-            tables.Add((spec, numbers, bit));
-        }
-
-        // AUDIT_ARCH_* (linux/audit.h) are built from EM_* (linux/elf-em.h), which audit.h #includes.
-        var audit = new HeaderPreprocessor();
-        foreach (string header in new[] { "linux/elf-em.h", "linux/audit.h" })
-        {
-            string path = Require(header);
-            audit.Process(File.ReadAllText(path), path);
-        }
-
-        var auditArches = new List<(string, uint, string)>();
-        foreach (string macro in ArchitectureSpec.All.Select(s => s.AuditArchMacro).Distinct())
-        {
-            if (!audit.Macros.TryGetValue(macro, out MacroDefinition? definition))
-            {
-                throw new InvalidDataException($"{macro} is not defined in linux/audit.h");
-            }
-
-            long value = IntegerExpression.Evaluate(definition.Body, audit.Macros, inCondition: false, macro);
-            auditArches.Add((macro, checked((uint)value), WhiteSpace().Replace(definition.Body, " ")));
-        }
-
-        var version = new HeaderPreprocessor();
-        string versionPath = Require("linux/version.h");
-        version.Process(File.ReadAllText(versionPath), versionPath);
-        string kernel = string.Create(
-            CultureInfo.InvariantCulture,
-            $"{IntegerExpression.Evaluate("LINUX_VERSION_CODE >> 16", version.Macros, false, "LINUX_VERSION_CODE")}."
-            + $"{IntegerExpression.Evaluate("(LINUX_VERSION_CODE >> 8) & 255", version.Macros, false, "LINUX_VERSION_CODE")}");
-
-        return new Headers(tables, auditArches, kernel, sources);
+        return Numbers(preprocessor.Macros, arch);
     }
 
     /// <summary>
@@ -243,24 +253,19 @@ public sealed partial class SyscallTableGenerator
     }
 
     /// <summary>
-    /// The input a real C preprocessor would need to define the same macros as the generator's steps for
-    /// <paramref name="spec"/> (used by the tests to cross-check with <c>cpp -dM</c>); null for an empty table.
-    /// Includes of <c>&lt;asm/...&gt;</c> inside the headers must resolve to empty files.
+    /// The input a real C preprocessor would need to define the same macros as <see cref="MachineNumbers"/> for
+    /// <paramref name="arch"/> (the tests cross-check with <c>cpp -dM</c>). Includes of <c>&lt;asm/...&gt;</c> inside
+    /// the headers must resolve to empty files.
     /// </summary>
-    internal string? CppInput(ArchitectureSpec spec)
+    internal static string CppInput(string arch, string includeDirectory = "/usr/include")
     {
-        if (spec.Steps is null)
-        {
-            return null;
-        }
-
         var text = new StringBuilder();
-        foreach (HeaderStep step in spec.Steps)
+        foreach (HeaderStep step in ArchitectureSpec.MachineHeaders[arch])
         {
             text.Append(step switch
             {
                 DefineStep define => $"#define {define.Name} {define.Value}\n",
-                FileStep file => $"#include \"{Path.Combine(IncludeDirectory, file.RelativePath)}\"\n",
+                FileStep file => $"#include \"{Path.Combine(includeDirectory, file.RelativePath)}\"\n",
                 SnippetStep snippet => snippet.Text + "\n",
                 _ => "",
             });
@@ -269,18 +274,18 @@ public sealed partial class SyscallTableGenerator
         return text.ToString();
     }
 
+    /// <summary>An argument list as a table line writes it: C parameters separated by <c>", "</c>.</summary>
+    private static string Arguments(GeneratedSyscall s) =>
+        string.Join(", ", s.ArgNames.Select((name, i) => PrototypeFile.FormatArgument(new Parameter(s.ArgTypes[i], name))));
+
     private string Render(Snapshot snapshot)
     {
         var w = new StringBuilder();
         w.Append("// <auto-generated>\n");
-        w.Append("//   Generated by tools/Syscage.Generator from the kernel uapi headers (linux-libc-dev, Linux ")
-            .Append(snapshot.KernelHeadersVersion).Append("):\n");
-        foreach (string source in snapshot.Sources)
-        {
-            w.Append("//     ").Append(source).Append('\n');
-        }
-
-        w.Append("//   and, for argument names and types, ").Append(PrototypeFile.RelativePath).Append(".\n");
+        w.Append("//   Generated by tools/Syscage.Generator from the repository's facts, whatever the machine:\n");
+        w.Append("//     ").Append(SyscallCsv.RelativePath).Append(" (libseccomp's syscalls.csv, ").Append(snapshot.Numbers.Version).Append("): the numbers,\n");
+        w.Append("//     ").Append(ArchitecturesRelativePath).Append(" (linux/audit.h, linux/elf-em.h, the number bases): AUDIT_ARCH_* and the x32 and mips bases,\n");
+        w.Append("//     ").Append(PrototypeFile.RelativePath).Append(": argument names and types.\n");
         w.Append("//   Do not edit; regenerate with: ").Append(RegenerateCommand).Append('\n');
         w.Append("// </auto-generated>\n\n");
         w.Append("#nullable enable\n\n");
@@ -307,10 +312,28 @@ public sealed partial class SyscallTableGenerator
 
         w.Append("}\n\n");
 
-        w.Append("/// <summary>The syscall numbers of each architecture, as the kernel headers define them.</summary>\n");
+        w.Append("/// <summary>The syscall numbers of each architecture, as <c>seccomp_data.nr</c> holds them, with their arguments.</summary>\n");
         w.Append("internal static class SyscallTables\n{\n");
-        w.Append("    /// <summary>The kernel version of the headers the tables were read from.</summary>\n");
-        w.Append("    internal const string KernelHeadersVersion = \"").Append(snapshot.KernelHeadersVersion).Append("\";\n\n");
+        w.Append("    /// <summary>The kernel version the numbers are from (").Append(Xml(snapshot.Numbers.Version)).Append(").</summary>\n");
+        w.Append("    internal const string KernelVersion = \"").Append(snapshot.Numbers.KernelVersion).Append("\";\n\n");
+        w.Append("    /// <summary><c>__AUDIT_ARCH_64BIT</c>: set in the <c>AUDIT_ARCH_*</c> of an ABI with 64-bit registers.</summary>\n");
+        w.Append("    internal const uint AuditArch64Bit = 0x").Append(snapshot.AuditFlags.Bits64.ToString("X8", CultureInfo.InvariantCulture)).Append(";\n\n");
+        w.Append("    /// <summary><c>__AUDIT_ARCH_LE</c>: set in the <c>AUDIT_ARCH_*</c> of a little-endian ABI.</summary>\n");
+        w.Append("    internal const uint AuditArchLittleEndian = 0x").Append(snapshot.AuditFlags.LittleEndian.ToString("X8", CultureInfo.InvariantCulture)).Append(";\n");
+        foreach ((string macro, long value) in snapshot.Bases)
+        {
+            w.Append('\n');
+            w.Append("    /// <summary><c>").Append(macro).Append("</c>: ")
+                .Append(macro == ArchitectureSpec.X32BitMacro ? "carried by every x32 syscall number" : "the first syscall number of its mips ABI")
+                .Append(".</summary>\n");
+            w.Append("    internal const int ").Append(BaseConstants[macro]).Append(" = ")
+                .Append(macro == ArchitectureSpec.X32BitMacro
+                    ? "0x" + value.ToString("X8", CultureInfo.InvariantCulture)
+                    : value.ToString(CultureInfo.InvariantCulture))
+                .Append(";\n");
+        }
+
+        w.Append('\n');
         w.Append("    /// <summary>\n");
         w.Append("    /// The width in bits of each argument type of the tables, as the kernel's syscall wrappers read the register on a\n");
         w.Append("    /// 64-bit ABI: they cast it to the declared type, so an <c>int</c> is the low 32 bits (tools/Syscage.Generator/ArgumentTypes.cs).\n");
@@ -322,82 +345,69 @@ public sealed partial class SyscallTableGenerator
             w.Append("        [\"").Append(type).Append("\"] = ").Append(bits.ToString(CultureInfo.InvariantCulture)).Append(",\n");
         }
 
-        w.Append("    };\n");
-        foreach (GeneratedTable table in snapshot.Tables.Where(t => t.NumberBit != 0))
+        w.Append("    };\n\n");
+
+        // The argument list most architectures give a call is written once; a table line repeats it only where it differs.
+        var common = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var byName in snapshot.Tables.SelectMany(t => t.Syscalls).GroupBy(s => s.Name))
         {
-            w.Append('\n');
-            w.Append("    /// <summary><c>").Append(table.Spec.NumberBitMacro).Append("</c>: carried by every ").Append(table.Spec.Name).Append(" syscall number.</summary>\n");
-            w.Append("    internal const int ").Append(BitConstant(table)).Append(" = 0x")
-                .Append(table.NumberBit.ToString("X8", CultureInfo.InvariantCulture)).Append(";\n");
+            string chosen = byName.GroupBy(Arguments).OrderByDescending(g => g.Count()).First().Key;
+            if (chosen.Length > 0)
+            {
+                common[byName.Key] = chosen;
+            }
         }
+
+        w.Append("    /// <summary>\n");
+        w.Append("    /// The arguments of each call as most architectures take them, one call a line: the name, then the C parameters in\n");
+        w.Append("    /// the order of <c>seccomp_data.args</c>. A table line that gives <c>=</c> and a list (perhaps empty) overrides it.\n");
+        w.Append("    /// </summary>\n");
+        w.Append("    internal const string Prototypes = \"\"\"\n");
+        foreach ((string name, string arguments) in common)
+        {
+            w.Append("        ").Append(name).Append(' ').Append(arguments).Append('\n');
+        }
+
+        w.Append("        \"\"\";\n");
 
         foreach (GeneratedTable table in snapshot.Tables)
         {
             ArchitectureSpec spec = table.Spec;
             w.Append('\n');
             w.Append("    /// <summary>\n");
-            if (spec.Steps is null)
+            w.Append("    /// ").Append(spec.Name).Append(": ").Append(table.Syscalls.Count.ToString(CultureInfo.InvariantCulture))
+                .Append(" system calls (").Append(table.Syscalls.Count(s => s.ArgNames.Count > 0).ToString(CultureInfo.InvariantCulture))
+                .Append(" with argument names), the ").Append(spec.Column).Append(" column of ").Append(SyscallCsv.RelativePath);
+            if (spec.NumberBaseMacro is not null)
             {
-                w.Append("    /// ").Append(spec.Name).Append(": empty. ").Append(spec.Note).Append(".\n");
-            }
-            else
-            {
-                w.Append("    /// ").Append(spec.Name).Append(": ").Append(table.Syscalls.Count.ToString(CultureInfo.InvariantCulture))
-                    .Append(" system calls (").Append(table.Syscalls.Count(s => s.ArgNames.Count > 0).ToString(CultureInfo.InvariantCulture))
-                    .Append(" with argument names), from\n");
-                foreach (HeaderStep step in spec.Steps)
-                {
-                    w.Append("    /// ").Append(step switch
-                    {
-                        DefineStep d => $"<c>#define {d.Name} {d.Value}</c>,",
-                        FileStep f => $"{f.RelativePath},",
-                        SnippetStep s => $"<c>{Xml(WhiteSpace().Replace(s.Text, " "))}</c> ({s.Source}),",
-                        _ => "",
-                    }).Append('\n');
-                }
-
-                w.Append("    /// evaluated in that order.\n");
+                w.Append(spec.NumberBaseMacro == ArchitectureSpec.X32BitMacro ? " with " : " plus ").Append("<c>").Append(spec.NumberBaseMacro).Append("</c>");
             }
 
+            w.Append("; ").Append(spec.Is64Bit ? "64-bit" : "32-bit").Append(", ").Append(spec.BigEndian ? "big-endian" : "little-endian").Append(".\n");
+            w.Append("    /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref=\"Prototypes\"/>.\n");
             w.Append("    /// </summary>\n");
-            w.Append("    internal static Syscall[] ").Append(spec.Identifier).Append("() =>\n");
-            if (table.Syscalls.Count == 0)
-            {
-                w.Append("        [];\n");
-                continue;
-            }
-
-            w.Append("    [\n");
+            w.Append("    internal const string ").Append(spec.Identifier).Append(" = \"\"\"\n");
             foreach (GeneratedSyscall syscall in table.Syscalls)
             {
-                w.Append("        new(\"").Append(syscall.Name).Append("\", ");
-                if (table.NumberBit != 0)
+                w.Append("        ").Append(syscall.Name).Append(' ');
+                w.Append(spec.NumberBaseMacro == ArchitectureSpec.X32BitMacro
+                    ? "0x" + syscall.Number.ToString("x8", CultureInfo.InvariantCulture)
+                    : syscall.Number.ToString(CultureInfo.InvariantCulture));
+                string arguments = Arguments(syscall);
+                if (arguments != common.GetValueOrDefault(syscall.Name, ""))
                 {
-                    w.Append(BitConstant(table)).Append(" + ")
-                        .Append((syscall.Number - table.NumberBit).ToString(CultureInfo.InvariantCulture));
-                }
-                else
-                {
-                    w.Append(syscall.Number.ToString(CultureInfo.InvariantCulture));
-                }
-
-                w.Append(", [").Append(string.Join(", ", syscall.ArgNames.Select(a => $"\"{a}\""))).Append("]");
-                if (syscall.ArgTypes.Count > 0)
-                {
-                    w.Append(", [").Append(string.Join(", ", syscall.ArgTypes.Select(a => $"\"{a}\""))).Append(']');
+                    w.Append(" =").Append(arguments.Length > 0 ? " " + arguments : "");
                 }
 
-                w.Append("),\n");
+                w.Append('\n');
             }
 
-            w.Append("    ];\n");
+            w.Append("        \"\"\";\n");
         }
 
         w.Append("}\n");
         return w.ToString();
     }
-
-    private static string BitConstant(GeneratedTable table) => table.Spec.Identifier + "SyscallBit";
 
     private static string Xml(string text)
         => text.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);

@@ -5,7 +5,7 @@ using Syscage.Policy.Compiler;
 
 namespace Syscage.Cli.Commands;
 
-/// <summary><c>syscage check FILE.bpf</c>: would the kernel accept this program?</summary>
+/// <summary><c>syscage check FILE.bpf</c>: would the kernel accept this program? <c>syscage check POLICY</c>: does its filter do what it says?</summary>
 public static class CheckCommand
 {
     /// <summary>The command definition; it only unpacks the parse result.</summary>
@@ -13,16 +13,19 @@ public static class CheckCommand
     {
         var file = new Argument<string>("FILE") { Description = "A raw .bpf filter or assembler text (validated), or a POLICY (compiled, then compared with the policy on every architecture, syscall number and argument edge)" };
         var arch = new Option<string?>("--arch") { Description = "Architecture for syscall names in assembler text (default: native)" };
-        var cmd = new Command("check", "Validate a program as seccomp(SECCOMP_SET_MODE_FILTER) would, or check a policy's compiled filter against the policy; exit 0 if they agree, 1 if not") { file, arch };
-        cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(file)!, p.GetValue(arch))));
+        var oci = new OciInputs.Arguments();
+        var cmd = oci.AddTo(new Command("check", "Validate a program as seccomp(SECCOMP_SET_MODE_FILTER) would, or check a policy's compiled filter against the policy; exit 0 if they agree, 1 if not") { file, arch });
+        cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(file)!, p.GetValue(arch), oci.Read(p))));
         return cmd;
     }
 
     /// <summary>Prints the verdict; 0 when the kernel would accept the program, 1 when not.</summary>
-    public static int Run(TextWriter stdout, TextWriter stderr, string file, string? arch = null)
+    public static int Run(TextWriter stdout, TextWriter stderr, string file, string? arch = null, OciInputs? oci = null)
     {
         if (!PolicyInputs.IsProgram(file))
-            return CheckPolicy(stdout, stderr, file);
+            return CheckPolicy(stdout, stderr, file, oci);
+        if (oci is { Given: true })
+            throw new CliException(ExitCode.Usage, $"{file}: --cap-add, --cap-drop and --kernel-version are for OCI/Docker profiles (.json)");
         var insns = ProgramFiles.ReadInstructions(file, ProgramFiles.ParseArch(arch));
         if (Validator.Check(insns) is { } error)
         {
@@ -38,9 +41,10 @@ public static class CheckCommand
     /// on every architecture, syscall number and predicate edge (<see cref="EquivalenceChecker"/>); says when a
     /// syscall's argument combinations were too many and only a sample of them was compared.
     /// </summary>
-    private static int CheckPolicy(TextWriter stdout, TextWriter stderr, string policyName)
+    private static int CheckPolicy(TextWriter stdout, TextWriter stderr, string policyName, OciInputs? oci)
     {
-        var policy = PolicyInputs.LoadPolicy(policyName, null, stderr);
+        var policy = PolicyInputs.LoadPolicy(policyName, null, stderr, oci);
+        PolicyInputs.WarnUncheckedConditions(policy, stderr, oci?.AllWarnings ?? false);
         int status = (int)ExitCode.Ok;
         foreach (bool optimize in new[] { true, false })
         {

@@ -8,7 +8,8 @@ using Syscage.Supervision;
 namespace Syscage.Cli.Commands;
 
 /// <summary>
-/// <c>syscage compile POLICY [-o OUT] [--format raw|asm|c|pfc] [--arch LIST] [--no-optimize]</c>; POLICY may also be an
+/// <c>syscage compile POLICY [-o OUT] [--format raw|asm|c|pfc] [--arch LIST] [--no-optimize] [--cap-add CAP] [--cap-drop CAP]
+/// [--kernel-version V]</c>; POLICY may also be an
 /// eBPF seccomp object (<c>FILE.o[:SECTION]</c>, knobs with <c>--set</c>) whose verdicts depend on <c>seccomp_data</c>
 /// alone: it compiles entirely to classic BPF.
 /// </summary>
@@ -24,20 +25,26 @@ public static class CompileCommand
         format.AcceptOnlyFromAmong("raw", "asm", "c", "pfc");
         var arch = new Option<string?>("--arch") { Description = "Architectures to cover, e.g. x86_64,x86,x32 (default: the policy's own)" };
         var noOptimize = new Option<bool>("--no-optimize") { Description = "Plain comparison chains, for cross-checking the optimiser" };
-        var cmd = new Command("compile", "Compile a policy to a classic BPF seccomp filter") { policy, output, format, arch, noOptimize, set };
-        cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(policy)!, p.GetValue(output), p.GetValue(format)!, p.GetValue(arch), p.GetValue(noOptimize), p.GetValue(set))));
+        var oci = new OciInputs.Arguments();
+        var cmd = oci.AddTo(new Command("compile", "Compile a policy to a classic BPF seccomp filter") { policy, output, format, arch, noOptimize, set });
+        cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(policy)!, p.GetValue(output), p.GetValue(format)!, p.GetValue(arch), p.GetValue(noOptimize), p.GetValue(set), oci.Read(p))));
         return cmd;
     }
 
     /// <summary>Compiles and writes the filter.</summary>
     public static int Run(TextWriter stdout, TextWriter stderr, string policy, string? output, string format = "raw", string? arch = null, bool noOptimize = false,
-        IReadOnlyList<string>? set = null)
+        IReadOnlyList<string>? set = null, OciInputs? oci = null)
     {
         if (EbpfInputs.IsObject(policy))
+        {
+            if (oci is { Given: true })
+                throw new CliException(ExitCode.Usage, "--cap-add, --cap-drop and --kernel-version are for OCI/Docker profiles (.json)");
             return RunObject(stdout, stderr, policy, output, format, arch, noOptimize, set ?? []);
+        }
         if (set is { Count: > 0 })
             throw new CliException(ExitCode.Usage, "--set is for eBPF objects");
-        var ir = PolicyInputs.LoadPolicy(policy, PolicyInputs.ParseArchList(arch), stderr);
+        var ir = PolicyInputs.LoadPolicy(policy, PolicyInputs.ParseArchList(arch), stderr, oci);
+        PolicyInputs.WarnUncheckedConditions(ir, stderr, oci?.AllWarnings ?? false);
         return Emit(stdout, stderr, ir, output, format, noOptimize);
     }
 

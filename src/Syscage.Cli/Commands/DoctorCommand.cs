@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.Globalization;
+using Syscage.Abi;
 using Syscage.Supervision;
 
 namespace Syscage.Cli.Commands;
@@ -19,6 +21,7 @@ public static class DoctorCommand
     {
         var k = KernelSupport.Read();
         stdout.WriteLine($"kernel           {k.Release} ({KernelSupport.MachineArchitecture})");
+        stdout.WriteLine("syscall tables   " + TablesLine(k.Release));
         if (k.SeccompError is not null)
         {
             stdout.WriteLine($"seccomp          not available: {k.SeccompError}");
@@ -34,5 +37,33 @@ public static class DoctorCommand
         stdout.WriteLine($"launcher         {(k.LauncherPresent ? k.LauncherPath : "MISSING: " + k.LauncherPath)}");
         stdout.WriteLine($"privileges       {(Environment.UserName == "root" ? "root: CAP_SYS_ADMIN would allow filters without no_new_privs, but Syscage sets it anyway" : "unprivileged: Syscage sets no_new_privs before installing (setuid binaries inside won't gain privileges)")}");
         return (int)ExitCode.Ok;
+    }
+
+    /// <summary>
+    /// The kernel version of the syscall tables, and whether <paramref name="release"/> (<c>uname -r</c>) is newer: its
+    /// newer syscalls have no name in Syscage, so a policy cannot allow them by name and they get its default action.
+    /// </summary>
+    public static string TablesLine(string release)
+    {
+        string tables = $"Linux {Architecture.KernelVersion}, {Architecture.All.Count} architectures";
+        if (!TryMajorMinor(release, out var running) || !TryMajorMinor(Architecture.KernelVersion, out var known))
+            return $"{tables} (cannot read the version of this kernel, '{release}')";
+        return running.CompareTo(known) > 0
+            ? $"{tables}: this kernel ({running.Major}.{running.Minor}) is NEWER; its syscalls added since {known.Major}.{known.Minor} have no name here, "
+              + "so policies cannot name them and give them their default action (update facts/syscalls.csv and regenerate)"
+            : $"{tables}: not older than this kernel ({running.Major}.{running.Minor})";
+    }
+
+    private static bool TryMajorMinor(string release, out (int Major, int Minor) version)
+    {
+        version = default;
+        var parts = release.Split('.', 3);
+        if (parts.Length < 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int major))
+            return false;
+        string minorText = new([.. parts[1].TakeWhile(char.IsAsciiDigit)]);
+        if (!int.TryParse(minorText, NumberStyles.None, CultureInfo.InvariantCulture, out int minor))
+            return false;
+        version = (major, minor);
+        return true;
     }
 }

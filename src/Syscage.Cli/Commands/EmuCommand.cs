@@ -14,11 +14,12 @@ public static class EmuCommand
         var file = new Argument<string>("FILE") { Description = "A raw .bpf filter, assembler text (.asm, .s), or a POLICY (.policy, .json, built-in name) to compile" };
         var syscall = new Argument<string>("SYSCALL") { Description = "Syscall name (for --arch) or number (decimal or 0x hex)" };
         var args = new Argument<string[]>("ARGS") { Description = "Up to six arguments: decimal, 0x hex, or negative", Arity = new ArgumentArity(0, 6) };
-        var arch = new Option<string?>("--arch") { Description = "Architecture of the call (default: native): x86_64, x86, x32, aarch64, riscv64" };
+        var arch = new Option<string?>("--arch") { Description = "Architecture of the call (default: native): any of 'syscage syscalls --arches' (x86_64, x86, x32, aarch64, s390x, mips, ...)" };
         var ip = new Option<string?>("--ip") { Description = "seccomp_data.instruction_pointer (default 0)" };
         var trace = new Option<bool>("--trace") { Description = "Print every executed instruction with A and X" };
-        var cmd = new Command("emu", "Run a filter on one system call; the last line is the action") { file, syscall, args, arch, ip, trace };
-        cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(file)!, p.GetValue(syscall)!, p.GetValue(args) ?? [], p.GetValue(arch), p.GetValue(ip), p.GetValue(trace))));
+        var oci = new OciInputs.Arguments();
+        var cmd = oci.AddTo(new Command("emu", "Run a filter on one system call; the last line is the action") { file, syscall, args, arch, ip, trace });
+        cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(file)!, p.GetValue(syscall)!, p.GetValue(args) ?? [], p.GetValue(arch), p.GetValue(ip), p.GetValue(trace), oci.Read(p))));
         return cmd;
     }
 
@@ -27,12 +28,13 @@ public static class EmuCommand
     /// <c>KILL_THREAD</c>, <c>TRAP(n)</c>, <c>ERRNO(n)</c>, <c>TRACE(n)</c>, <c>LOG</c> or <c>USER_NOTIF</c> — what the
     /// kernel does, so an unknown action value prints <c>KILL_PROCESS</c> and ERRNO data is clamped to 4095.
     /// </summary>
-    public static int Run(TextWriter stdout, TextWriter stderr, string file, string syscall, string[] args, string? arch = null, string? ip = null, bool trace = false)
+    public static int Run(TextWriter stdout, TextWriter stderr, string file, string syscall, string[] args, string? arch = null, string? ip = null, bool trace = false,
+        OciInputs? oci = null)
     {
         var architecture = ProgramFiles.ParseArch(arch);
         if (args.Length > 6)
             throw new CliException(ExitCode.Usage, $"a system call has at most 6 arguments, got {args.Length}");
-        var program = PolicyInputs.LoadProgram(file, architecture);
+        var program = PolicyInputs.LoadProgram(file, architecture, oci: oci, warnings: stderr);
         var data = CallInputs.MakeData(architecture, syscall, args, ip);
 
         Action<TraceStep>? tracer = null;
@@ -46,6 +48,12 @@ public static class EmuCommand
         string name = architecture.Syscalls.TryGetName(data.Nr, out var n) ? n : "?";
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"# {architecture.Name} {name} (nr {data.Nr}): {result.InstructionsExecuted} instructions executed, returned 0x{result.ReturnValue:x8}"));
+        // The filter saw the whole registers; a 32-bit ABI's syscall reads only their low halves.
+        var seen = data.AsSyscallSeesIt();
+        for (int i = 0; i < args.Length; i++)
+            if (seen.Arg(i) != data.Arg(i))
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"# {architecture.Name} is a 32-bit ABI: the syscall sees args[{i}] = 0x{seen.Arg(i):x} (the filter saw 0x{data.Arg(i):x})"));
         var action = result.Action;
         if (action.Kind == SeccompActionKind.Unknown)
             stdout.WriteLine($"# 0x{action.Value:x8} is not a seccomp action; the kernel treats it as KILL_PROCESS");

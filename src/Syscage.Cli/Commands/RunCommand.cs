@@ -33,10 +33,12 @@ public static class RunCommand
         var noSplit = new Option<bool>("--no-split") { Description = "Send every call to the supervisor, even those the kernel could decide (a baseline for measurements)" };
         var stats = new Option<bool>("--stats") { Description = "When the command ends, print to stderr how many calls the supervisor handled, per syscall" };
         var command = new Argument<string[]>("COMMAND") { Description = "The command and its arguments (put them after --)", Arity = ArgumentArity.OneOrMore };
-        var cmd = new Command("run", "Run a command under a seccomp policy (built-in 'default' unless --policy or --ebpf is given). " +
-            "The exit status is the command's; if the filter kills it, 128+signal.") { policy, logDenials, audit, ebpf, set, maps, events, noSplit, stats, command };
+        var oci = new OciInputs.Arguments();
+        var cmd = oci.AddTo(new Command("run", "Run a command under a seccomp policy (built-in 'default' unless --policy or --ebpf is given). " +
+            "The exit status is the command's; if the filter kills it, 128+signal. An OCI profile's flags (SECCOMP_FILTER_FLAG_LOG, SPEC_ALLOW, " +
+            "WAIT_KILLABLE_RECV) are applied to its filter.") { policy, logDenials, audit, ebpf, set, maps, events, noSplit, stats, command });
         cmd.SetAction(p => CliApp.Guard(p, (o, e) => p.GetValue(audit) is { } audited
-            ? Audit(e, audited, p.GetValue(command)!, p.GetValue(policy), p.GetValue(logDenials), p.GetValue(ebpf) is { Length: > 0 })
+            ? Audit(e, audited, p.GetValue(command)!, p.GetValue(policy), p.GetValue(logDenials), p.GetValue(ebpf) is { Length: > 0 }, oci.Read(p))
             : Run(o, e, p.GetValue(policy), p.GetValue(command)!, p.GetValue(logDenials), new EbpfRunOptions
         {
             Programs = p.GetValue(ebpf) ?? [],
@@ -45,7 +47,7 @@ public static class RunCommand
             EventsFile = p.GetValue(events),
             NoSplit = p.GetValue(noSplit),
             Stats = p.GetValue(stats),
-        })));
+        }, oci.Read(p))));
         return cmd;
     }
 
@@ -58,7 +60,7 @@ public static class RunCommand
     /// (and under <paramref name="policy"/> only when it is given). The inputs are read here; the run is one call,
     /// <see cref="CommandRun.Run"/>.
     /// </summary>
-    public static int Run(TextWriter stdout, TextWriter stderr, string? policy, string[] command, bool logDenials, EbpfRunOptions? ebpf)
+    public static int Run(TextWriter stdout, TextWriter stderr, string? policy, string[] command, bool logDenials, EbpfRunOptions? ebpf, OciInputs? oci = null)
     {
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
@@ -74,8 +76,11 @@ public static class RunCommand
         var log = TextWriter.Synchronized(stderr);
         var request = new RunRequest(command) { Log = log, LogDenials = logDenials, Source = $"policy '{policy}'" };
         SeccompPolicy? loaded = null;
+        IReadOnlyList<string> flags = [];
         if (policy is not null && PolicyInputs.IsProgram(policy))
         {
+            if (oci is { Given: true })
+                throw new CliException(ExitCode.Usage, $"{policy}: --cap-add, --cap-drop and --kernel-version are for OCI/Docker profiles (.json)");
             if (logDenials)
                 throw new CliException(ExitCode.Usage, $"{policy}: --log-denials needs a policy (its rules name the verdicts), not a compiled program");
             if (withPrograms)
@@ -83,12 +88,20 @@ public static class RunCommand
             request = request with { Program = PolicyInputs.LoadProgram(policy, Abi.Architecture.Native) };
         }
         else if (policy is not null)
-            loaded = PolicyInputs.LoadPolicy(policy, warnings: stderr);
+        {
+            var input = PolicyInputs.Load(policy, warnings: stderr, oci: oci);
+            loaded = input.Policy;
+            flags = input.FilterFlags;
+            if (withPrograms && flags.Count > 0)
+                throw new CliException(ExitCode.Usage, $"{policy}: its flags ({string.Join(", ", input.FilterFlags)}) can't be applied with --ebpf, whose filter is the programs' and the policy's together");
+        }
+        else if (oci is { Given: true })
+            throw new CliException(ExitCode.Usage, "--cap-add, --cap-drop and --kernel-version are for OCI/Docker profiles (--policy FILE.json)");
         if (!withPrograms)
         {
             if (loaded?.Rules.FirstOrDefault(r => r.Route is ProgramRoute) is { Route: ProgramRoute missing } rule)
                 throw new CliException(ExitCode.Usage, $"{rule.Source?.ToString() ?? policy}: EBPF({missing.Name}) needs the program: add --ebpf {missing.Name}=FILE.o");
-            return Finish(stderr, loaded is null ? CommandRun.Run(request) : CommandRun.Run(request with { Policy = loaded }));
+            return Finish(stderr, loaded is null ? CommandRun.Run(request) : CommandRun.Run((request with { Policy = loaded }).WithFilterFlags(flags)));
         }
 
         var programs = EbpfInputs.Load(ebpf!.Programs, ebpf.Knobs);
@@ -134,7 +147,7 @@ public static class RunCommand
     /// <c>syscage run --audit POLICY -- CMD</c>: runs the command with every call <paramref name="policy"/> would refuse
     /// shown on stderr (decoded, with the rule) and let run, then how many there were; returns the command's status.
     /// </summary>
-    public static int Audit(TextWriter stderr, string policy, string[] command, string? alsoPolicy = null, bool logDenials = false, bool ebpf = false)
+    public static int Audit(TextWriter stderr, string policy, string[] command, string? alsoPolicy = null, bool logDenials = false, bool ebpf = false, OciInputs? oci = null)
     {
         ArgumentNullException.ThrowIfNull(stderr);
         ArgumentNullException.ThrowIfNull(policy);
@@ -149,11 +162,13 @@ public static class RunCommand
             throw new CliException(ExitCode.Usage, "--audit does not go with --ebpf (the programs' verdicts are not rules to show)");
         if (PolicyInputs.IsProgram(policy))
             throw new CliException(ExitCode.Usage, $"{policy}: --audit needs a policy (its rules name the verdicts), not a compiled program");
-        var loaded = PolicyInputs.LoadPolicy(policy, warnings: stderr);
+        var input = PolicyInputs.Load(policy, warnings: stderr, oci: oci);
+        var loaded = input.Policy;
         if (loaded.Rules.FirstOrDefault(r => r.Route is ProgramRoute) is { Route: ProgramRoute missing } rule)
             throw new CliException(ExitCode.Usage, $"{rule.Source?.ToString() ?? policy}: EBPF({missing.Name}) needs the program, which --audit does not run");
         var log = TextWriter.Synchronized(stderr);
-        return Finish(log, CommandRun.Run(new RunRequest(command) { Policy = loaded, Audit = true, Log = log, Source = $"policy '{policy}'" }));
+        // The profile's flags stay: LOG and SPEC_ALLOW change nothing a refusal would, and the run is otherwise as enforced.
+        return Finish(log, CommandRun.Run(new RunRequest(command) { Policy = loaded, Audit = true, Log = log, Source = $"policy '{policy}'" }.WithFilterFlags(input.FilterFlags)));
     }
 
     /// <summary>Prints the run's messages and returns its shell status.</summary>

@@ -32,7 +32,9 @@ public sealed record AssemblyResult(Instruction[] Instructions, SourcePosition[]
 /// <summary>
 /// Reads Syscage's classic-BPF assembler text — the syntax <see cref="Disassembler"/> writes — into
 /// instructions. Syscall names are read for the architecture the program has checked at that point
-/// (see <see cref="ProgramFacts"/>), else for the default architecture.
+/// (see <see cref="ProgramFacts"/>), else for the default architecture; so are the halves of 64-bit fields:
+/// <c>args[i]</c> is the low half, which a big-endian architecture keeps in the field's second word
+/// (<c>data[k]</c> names a word by its offset, whatever the byte order).
 /// </summary>
 /// <remarks>
 /// Statements: <c>A = sys_number | arch | instruction_pointer [&gt;&gt; 32] | args[i] [&gt;&gt; 32] | data[k] | len | mem[i] | X | -A | K</c>;
@@ -86,6 +88,8 @@ public static class Assembler
         public SourcePosition TruePos, FalsePos;
         public string? Name;            // a name operand, resolved after the analysis
         public SourcePosition NamePos;
+        public uint? Field;             // a load of a 64-bit field's half, its offset resolved after the analysis
+        public bool High;
         public SourcePosition Pos;
         public bool Raw;
         public byte RawJt, RawJf;
@@ -146,6 +150,9 @@ public static class Assembler
             for (int pc = 0; pc < insns.Length; pc++)
             {
                 var p = _insns[pc];
+                // The byte order comes from the arch checks alone, which the offsets of argument loads do not change.
+                if (p.Field is uint field)
+                    insns[pc] = insns[pc] with { K = SeccompData.WordOffset(field, p.High, facts[pc].BigEndian) };
                 if (p.Name is null)
                     continue;
                 var f = facts[pc];
@@ -311,14 +318,14 @@ public static class Assembler
                     Next();
                     if (!HighHalf(out high))
                         return false;
-                    Load(p, SeccompData.InstructionPointerOffset + (high ? 4u : 0u));
+                    LoadHalf(p, SeccompData.InstructionPointerOffset, high);
                     return true;
                 case "args":
                 {
                     Next();
                     if (!Expect("[") || !Num(5, "argument index (0..5)", out uint i) || !Expect("]") || !HighHalf(out high))
                         return false;
-                    Load(p, SeccompData.ArgsOffset + 8 * i + (high ? 4u : 0u));
+                    LoadHalf(p, SeccompData.ArgsOffset + 8 * i, high);
                     return true;
                 }
                 case "data":
@@ -343,6 +350,13 @@ public static class Assembler
         {
             p.Code = BPF_LD | BPF_W | BPF_ABS;
             p.K = offset;
+        }
+
+        /// <summary>A load of one half of the 64-bit field at <paramref name="field"/>; which word that is waits for the byte order.</summary>
+        private static void LoadHalf(Pending p, uint field, bool high)
+        {
+            Load(p, SeccompData.WordOffset(field, high, bigEndian: false));
+            (p.Field, p.High) = (field, high);
         }
 
         /// <summary>An optional <c>&gt;&gt; 32</c> after a 64-bit field: <paramref name="high"/> says whether it was there.</summary>

@@ -9,7 +9,10 @@ namespace Syscage.Bpf;
 /// Prints classic programs in Syscage's assembler syntax (in the spirit of seccomp-tools:
 /// <c>A = sys_number</c>, <c>if (A == openat) goto L0012</c>, <c>return ERRNO(1)</c>), or as a C array.
 /// The text re-assembles to the identical bytes, valid program or not: what has no readable form
-/// (unknown opcodes, jumps past the end) is written as <c>raw(code, jt, jf, k)</c>.
+/// (unknown opcodes, jumps past the end) is written as <c>raw(code, jt, jf, k)</c>. Names come from the
+/// architecture the program has checked on the way (<see cref="ProgramFacts"/>): its syscall table, its byte order
+/// (on a big-endian architecture <c>args[0]</c> is the word at offset 20, <c>args[0] &gt;&gt; 32</c> the one at 16),
+/// and, where the tests on <c>nr</c> single out a call, its argument names in a comment (<c># openat(flags)</c>).
 /// </summary>
 public static class Disassembler
 {
@@ -23,9 +26,9 @@ public static class Disassembler
         sb.Append(CultureInfo.InvariantCulture, $"# {insns.Length} instructions\n");
         for (int pc = 0; pc < lines.Length; pc++)
         {
-            var (label, text) = lines[pc];
+            var (label, text, note) = lines[pc];
             var ins = insns[pc];
-            string left = (label is null ? "        " : (label + ":").PadRight(8)) + text;
+            string left = (label is null ? "        " : (label + ":").PadRight(8)) + text + (note is null ? "" : "  # " + note);
             sb.Append(left.PadRight(56))
               .Append(CultureInfo.InvariantCulture, $" # {pc:D4}: 0x{ins.Code:x2} 0x{ins.Jt:x2} 0x{ins.Jf:x2} 0x{ins.K:x8}\n");
         }
@@ -49,9 +52,10 @@ public static class Disassembler
                 : ins.Jt == 0 && ins.Jf == 0 && KnownCodes.Contains(ins.Code)
                     ? $"BPF_STMT({code}, {k}),"
                     : $"{{ {code}, {ins.Jt}, {ins.Jf}, {k} }},";
-            var (label, text) = lines[pc];
+            var (label, text, note) = lines[pc];
+            string comment = text + (note is null ? "" : $" ({note})");
             sb.Append('\t').Append(entry.PadRight(52))
-              .Append(CultureInfo.InvariantCulture, $" /* {pc:D4}: {(label is null ? "" : label + ": ")}{text.Replace("*/", "* /", StringComparison.Ordinal)} */\n");
+              .Append(CultureInfo.InvariantCulture, $" /* {pc:D4}: {(label is null ? "" : label + ": ")}{comment.Replace("*/", "* /", StringComparison.Ordinal)} */\n");
         }
         sb.Append("};\n\n");
         sb.Append(CultureInfo.InvariantCulture, $"static const struct sock_fprog {name}_prog = {{\n\t.len = {insns.Length},\n\t.filter = {name},\n}};\n");
@@ -63,15 +67,29 @@ public static class Disassembler
 
     /// <summary>
     /// Each instruction's text, without labels (jump targets shown as <c>L</c>+pc), with the names of syscalls and
-    /// architectures the program compares against (as in <see cref="ToText"/>).
+    /// architectures the program compares against and the argument a load reads (as in <see cref="ToText"/>).
     /// </summary>
     public static string[] FormatEach(ReadOnlySpan<Instruction> insns, Architecture defaultArchitecture)
     {
         var facts = ProgramFacts.Analyze(insns, defaultArchitecture);
         var result = new string[insns.Length];
         for (int pc = 0; pc < insns.Length; pc++)
-            result[pc] = Format(insns[pc], pc, insns.Length, facts[pc]);
+            result[pc] = Format(insns[pc], pc, insns.Length, facts[pc]) + (Note(insns[pc], facts[pc]) is { } note ? "  # " + note : "");
         return result;
+    }
+
+    /// <summary>
+    /// What a load of an argument reads, when the tests before it single out one call: <c>openat(flags)</c>, or
+    /// <c>openat(arg3)</c> for an argument the tables give no name (on 32-bit ABIs, those after a 64-bit value).
+    /// </summary>
+    internal static string? Note(Instruction ins, InstructionFacts facts)
+    {
+        if (ins.Code != (BPF_LD | BPF_W | BPF_ABS) || ins.K < SeccompData.ArgsOffset || ins.K >= SeccompData.Size || (ins.K & 3) != 0
+            || facts.Syscall is not { } call)
+            return null;
+        int index = (int)(ins.K - SeccompData.ArgsOffset) / 8;
+        string arg = index < call.ArgNames.Count ? call.ArgNames[index] : string.Create(CultureInfo.InvariantCulture, $"arg{index}");
+        return $"{call.Name}({arg})";
     }
 
     /// <summary>One instruction's text, without labels (jump targets shown as <c>L</c>+pc).</summary>
@@ -85,7 +103,7 @@ public static class Disassembler
         switch (ins.Code)
         {
             case BPF_LD | BPF_W | BPF_ABS:
-                return "A = " + DataName(k);
+                return "A = " + DataName(k, facts.BigEndian);
             case BPF_LD | BPF_W | BPF_LEN: return "A = len";
             case BPF_LDX | BPF_W | BPF_LEN: return "X = len";
             case BPF_LD | BPF_IMM: return "A = " + Number(k);
@@ -158,16 +176,24 @@ public static class Disassembler
     public static string Raw(Instruction ins) =>
         string.Create(CultureInfo.InvariantCulture, $"raw(0x{ins.Code:x2}, {ins.Jt}, {ins.Jf}, 0x{ins.K:x8})");
 
-    private static string DataName(uint k) => k switch
+    /// <summary>
+    /// The field a load at <paramref name="k"/> reads: of a 64-bit field, the word at its offset is the low half
+    /// (<c>args[1]</c>) on a little-endian machine and the high half (<c>args[1] &gt;&gt; 32</c>) on a big-endian one.
+    /// </summary>
+    private static string DataName(uint k, bool bigEndian)
     {
-        SeccompData.NrOffset => "sys_number",
-        SeccompData.ArchOffset => "arch",
-        SeccompData.InstructionPointerOffset => "instruction_pointer",
-        SeccompData.InstructionPointerOffset + 4 => "instruction_pointer >> 32",
-        >= SeccompData.ArgsOffset and < SeccompData.Size when (k & 3) == 0 =>
-            (k & 4) == 0 ? $"args[{(k - SeccompData.ArgsOffset) / 8}]" : $"args[{(k - SeccompData.ArgsOffset) / 8}] >> 32",
-        _ => string.Create(CultureInfo.InvariantCulture, $"data[{k}]"),
-    };
+        string high(bool isHigh) => isHigh ? " >> 32" : "";
+        return k switch
+        {
+            SeccompData.NrOffset => "sys_number",
+            SeccompData.ArchOffset => "arch",
+            SeccompData.InstructionPointerOffset or SeccompData.InstructionPointerOffset + 4 =>
+                "instruction_pointer" + high(((k & 4) != 0) != bigEndian),
+            >= SeccompData.ArgsOffset and < SeccompData.Size when (k & 3) == 0 =>
+                string.Create(CultureInfo.InvariantCulture, $"args[{(k - SeccompData.ArgsOffset) / 8}]") + high(((k & 4) != 0) != bigEndian),
+            _ => string.Create(CultureInfo.InvariantCulture, $"data[{k}]"),
+        };
+    }
 
     private static string ArchOrNumber(uint k, InstructionFacts facts) =>
         facts.A == AccumulatorContent.Arch && Architecture.FromAuditArch(k) is { } arch ? arch.AuditArchName : Number(k);
@@ -186,14 +212,14 @@ public static class Disassembler
         ? k.ToString(CultureInfo.InvariantCulture)
         : string.Create(CultureInfo.InvariantCulture, $"0x{k:x}");
 
-    private static (string? Label, string Text)[] Lines(ReadOnlySpan<Instruction> insns, Architecture defaultArchitecture)
+    private static (string? Label, string Text, string? Note)[] Lines(ReadOnlySpan<Instruction> insns, Architecture defaultArchitecture)
     {
         var facts = ProgramFacts.Analyze(insns, defaultArchitecture);
         var targeted = new bool[insns.Length];
-        var result = new (string?, string)[insns.Length];
+        var result = new (string?, string, string?)[insns.Length];
         for (int pc = 0; pc < insns.Length; pc++)
         {
-            result[pc] = (null, Format(insns[pc], pc, insns.Length, facts[pc]));
+            result[pc] = (null, Format(insns[pc], pc, insns.Length, facts[pc]), Note(insns[pc], facts[pc]));
             var ins = insns[pc];
             if (ins.Code == (BPF_JMP | BPF_JA) && pc + 1 + (long)ins.K < insns.Length)
                 targeted[pc + 1 + (int)ins.K] = true;

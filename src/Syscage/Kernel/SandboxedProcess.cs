@@ -160,7 +160,10 @@ public sealed class SandboxedProcess : IDisposable
 
     /// <summary>Starts <paramref name="info"/> under <paramref name="filter"/> (after <see cref="SandboxedProcessStartInfo.Guard"/>, if any).</summary>
     /// <exception cref="CommandNotRunnableException">The command was not found or is not executable.</exception>
-    /// <exception cref="SyscageException">The launcher is missing or could not be started.</exception>
+    /// <exception cref="SyscageException">
+    /// The launcher is missing or could not be started; or the kernel refuses <see cref="SandboxedProcessStartInfo.Flags"/>
+    /// (<see cref="Seccomp.FlagsProblem"/>, <see cref="Seccomp.AreFlagsSupported"/>).
+    /// </exception>
     public static SandboxedProcess Start(BpfProgram filter, SandboxedProcessStartInfo info)
     {
         ArgumentNullException.ThrowIfNull(filter);
@@ -170,6 +173,11 @@ public sealed class SandboxedProcess : IDisposable
         if (!File.Exists(launcher))
             throw new SyscageException($"{launcher}: the launcher is missing (it is built from src/Syscage/Kernel/Native/syscage-exec.c with cc)");
         bool listening = (info.Flags & FilterFlags.NewListener) != 0;
+        // Refuse here, with the reason, what the kernel would refuse with a bare EINVAL in the child.
+        if (Seccomp.FlagsProblem(info.Flags) is { } problem)
+            throw new SyscageException(problem);
+        if (info.Flags != FilterFlags.None && !Seccomp.AreFlagsSupported(info.Flags))
+            throw new SyscageException($"this kernel does not know every flag of {Seccomp.FlagNamesOf(info.Flags)} (seccomp(SECCOMP_SET_MODE_FILTER) says EINVAL)");
 
         var fds = new ChildDescriptors();
         try

@@ -83,6 +83,62 @@ public static class Seccomp
         return errno == Errno.EFAULT;
     }
 
+    /// <summary>The filter flags by the kernel's names, as OCI profiles write them (<c>flags</c>).</summary>
+    private static readonly (string Name, FilterFlags Flag)[] FlagNames =
+    [
+        ("SECCOMP_FILTER_FLAG_TSYNC", FilterFlags.Tsync),
+        ("SECCOMP_FILTER_FLAG_LOG", FilterFlags.Log),
+        ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", FilterFlags.SpecAllow),
+        ("SECCOMP_FILTER_FLAG_NEW_LISTENER", FilterFlags.NewListener),
+        ("SECCOMP_FILTER_FLAG_TSYNC_ESRCH", FilterFlags.TsyncEsrch),
+        ("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", FilterFlags.WaitKillableRecv),
+    ];
+
+    /// <summary>Reads a flag by its kernel name (<c>SECCOMP_FILTER_FLAG_LOG</c>).</summary>
+    public static bool TryParseFilterFlag(string name, out FilterFlags flag)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        foreach (var (n, f) in FlagNames)
+        {
+            if (string.Equals(n, name, StringComparison.Ordinal))
+            {
+                flag = f;
+                return true;
+            }
+        }
+        flag = FilterFlags.None;
+        return false;
+    }
+
+    /// <summary>The kernel names of the flags in <paramref name="flags"/>, joined with <c>|</c> (<c>0</c> for none).</summary>
+    public static string FlagNamesOf(FilterFlags flags)
+    {
+        var names = FlagNames.Where(f => (flags & f.Flag) != 0).Select(f => f.Name).ToList();
+        var unknown = flags & ~FlagNames.Aggregate(FilterFlags.None, (all, f) => all | f.Flag);
+        if (unknown != 0)
+            names.Add(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"0x{(uint)unknown:x}"));
+        return names.Count == 0 ? "0" : string.Join("|", names);
+    }
+
+    /// <summary>
+    /// Why <c>seccomp(SECCOMP_SET_MODE_FILTER)</c> refuses <paramref name="flags"/> whatever the filter (EINVAL, in
+    /// <c>seccomp_set_mode_filter</c>), or null when it accepts the combination: a bit it does not define; TSYNC with
+    /// NEW_LISTENER unless TSYNC_ESRCH ("there's no way to tell whether something succeeded or failed");
+    /// WAIT_KILLABLE_RECV without NEW_LISTENER ("doesn't make sense without" it). Whether this kernel knows each flag is
+    /// <see cref="AreFlagsSupported"/>.
+    /// </summary>
+    public static string? FlagsProblem(FilterFlags flags)
+    {
+        var known = FlagNames.Aggregate(FilterFlags.None, (all, f) => all | f.Flag);
+        if ((flags & ~known) != 0)
+            return $"{FlagNamesOf(flags & ~known)}: not a seccomp filter flag";
+        if ((flags & FilterFlags.Tsync) != 0 && (flags & FilterFlags.NewListener) != 0 && (flags & FilterFlags.TsyncEsrch) == 0)
+            return "SECCOMP_FILTER_FLAG_TSYNC with SECCOMP_FILTER_FLAG_NEW_LISTENER needs SECCOMP_FILTER_FLAG_TSYNC_ESRCH: the kernel refuses the pair alone (EINVAL), as a thread id and a listener would look alike";
+        if ((flags & FilterFlags.WaitKillableRecv) != 0 && (flags & FilterFlags.NewListener) == 0)
+            return "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER): it says how a notified task waits for its answer, and the kernel refuses it without one (EINVAL)";
+        return null;
+    }
+
     /// <summary>
     /// <c>prctl(PR_SET_NO_NEW_PRIVS, 1)</c>: "Once set, this bit cannot be unset" — required to install a filter
     /// without CAP_SYS_ADMIN, and inherited by children and across execve.

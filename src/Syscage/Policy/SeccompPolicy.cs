@@ -75,15 +75,45 @@ public sealed record Rule(Condition Condition, SeccompAction Action, PolicySourc
         init => _route = value;
     }
 
-    /// <inheritdoc/>
-    public bool Equals(Rule? other) => other is not null && Condition.Equals(other.Condition) && Action == other.Action &&
-        Equals(Source, other.Source) && Route.Equals(other.Route);
+    /// <summary>
+    /// For a rule on <c>socketcall(2)</c> or <c>ipc(2)</c> that a rule on one of the calls they make was lowered to
+    /// (<see cref="PolicyBuilder"/>): that call and that rule. Null for a rule written for its own syscall.
+    /// </summary>
+    public MultiplexedOrigin? Via { get; init; }
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(Condition, Action, Source, Route);
+    public bool Equals(Rule? other) => other is not null && Condition.Equals(other.Condition) && Action == other.Action &&
+        Equals(Source, other.Source) && Route.Equals(other.Route) && Equals(Via, other.Via);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Condition, Action, Source, Route, Via);
 
     /// <summary>The handler of a <c>NOTIFY(name)</c> rule (null for the default handler, a program or the kernel).</summary>
     public string? Handler => (Route as NotifyRoute)?.Handler;
+}
+
+/// <summary>
+/// Where a rule on a multiplexer came from: the rule <see cref="Written"/> for <see cref="Call"/> (<c>socket</c>), made on
+/// <c>socketcall(SYS_SOCKET, ...)</c>. The multiplexed form carries the call's arguments where a filter cannot read
+/// them (in memory, behind a pointer), so a condition of the written rule cannot be checked there: such a rule decides
+/// every call it could match, with the most restrictive action it or anything after it could give (kernel precedence,
+/// <see cref="SeccompAction.Precede"/>), so that no argument value hidden in memory gets a verdict the policy refuses it.
+/// </summary>
+/// <param name="Call">The call the rule was written for.</param>
+/// <param name="Written">The rule as written, on the call's own arguments.</param>
+public sealed record MultiplexedOrigin(MultiplexedCall Call, Rule Written)
+{
+    /// <summary>True when the written rule has a condition, which the multiplexed form cannot check.</summary>
+    public bool Unchecked => !Written.Condition.IsTrue;
+
+    /// <summary>
+    /// For an <see cref="Unchecked"/> rule whose action is not the written one: the later rule whose action, more
+    /// restrictive, it takes instead (null: the written action, or the default action — <see cref="DefaultTaken"/>).
+    /// </summary>
+    public Rule? TakenFrom { get; init; }
+
+    /// <summary>For an <see cref="Unchecked"/> rule: true when it takes the default action, more restrictive than the written one.</summary>
+    public bool DefaultTaken { get; init; }
 }
 
 /// <summary>The rules for one architecture: per syscall number (as the kernel sees it: x32 numbers carry their bit).</summary>
@@ -115,6 +145,61 @@ public enum DecisionReason
     Rule,
     /// <summary>No rule matched: the default action.</summary>
     Default,
+    /// <summary>The number is past the newest syscall the policy knows on its architecture: <see cref="NewerSyscalls.Action"/>.</summary>
+    Newer,
+}
+
+/// <summary>
+/// Forward compatibility: on each architecture it names, a call whose number is past the newest syscall the policy
+/// knows there (compared unsigned, as <c>seccomp_data.nr</c> is a <c>u32</c> to a filter) gets <see cref="Action"/>
+/// instead of the default action — usually <c>ERRNO(ENOSYS)</c>, what the kernel answers for a syscall it does not
+/// have, so a program built for a newer kernel falls back to an older call instead of failing on a refusal.
+/// </summary>
+/// <remarks>
+/// runc does this for every OCI profile whose default action is not ALLOW, LOG or TRACE (its ENOSYS stub,
+/// <c>libcontainer/seccomp/patchbpf</c>), with the newest syscall the profile names on each architecture
+/// (<see cref="Oci.OciProfileLoader"/>); the policy language says <c>newer-syscalls ACTION</c>, with the newest
+/// syscall Syscage's tables know or a rule names. The check is made in the architecture section a call belongs to
+/// (<see cref="SeccompPolicy.SectionFor"/>: the x32 rule decides between x86_64 and x32), before its rules: a rule for a
+/// number past the newest never decides. The policy language's newest is never below a number its rules name; runc's
+/// can be on x86, where libseccomp's resolver leaves the socket and IPC calls out of its largest number.
+/// </remarks>
+public sealed class NewerSyscalls
+{
+    private readonly Dictionary<Architecture, uint> _newest;
+
+    /// <summary>Creates the rule.</summary>
+    /// <param name="action">What a call past the newest syscall gets.</param>
+    /// <param name="newest">Per architecture, the newest syscall number (as <c>seccomp_data.nr</c> holds it: x32 numbers with their bit); an architecture not named has no such check.</param>
+    /// <param name="basis">How the newest syscalls were found, for explanations: <c>the profile names</c>, <c>Syscage's tables know or a rule names</c>.</param>
+    /// <param name="source">Where the rule was asked for (a <c>newer-syscalls</c> line, or the profile).</param>
+    public NewerSyscalls(SeccompAction action, IReadOnlyDictionary<Architecture, uint> newest, string basis, PolicySource? source = null)
+    {
+        ArgumentNullException.ThrowIfNull(newest);
+        ArgumentNullException.ThrowIfNull(basis);
+        Action = action;
+        _newest = new Dictionary<Architecture, uint>(newest);
+        Basis = basis;
+        Source = source;
+    }
+
+    /// <summary>What a call past the newest syscall of its architecture gets.</summary>
+    public SeccompAction Action { get; }
+
+    /// <summary>Per architecture, the newest syscall number; numbers above it get <see cref="Action"/>.</summary>
+    public IReadOnlyDictionary<Architecture, uint> Newest => _newest;
+
+    /// <summary>How the newest syscalls were found (<c>the profile names</c>), as an explanation says it.</summary>
+    public string Basis { get; }
+
+    /// <summary>Where the rule was asked for.</summary>
+    public PolicySource? Source { get; }
+
+    /// <summary>The newest syscall number on <paramref name="architecture"/>, or null when calls there have no such check.</summary>
+    public uint? NewestOn(Architecture architecture) => _newest.TryGetValue(architecture, out uint n) ? n : null;
+
+    /// <summary>True when a call numbered <paramref name="nr"/> on <paramref name="architecture"/> is past the newest syscall there.</summary>
+    public bool Covers(Architecture architecture, int nr) => NewestOn(architecture) is uint n && unchecked((uint)nr) > n;
 }
 
 /// <summary>A verdict of the reference evaluator, with the reason.</summary>
@@ -131,7 +216,8 @@ public sealed record PolicyDecision(SeccompAction Action, DecisionReason Reason,
 /// <remarks>
 /// Semantics (DESIGN.md): the section is chosen by <c>seccomp_data.arch</c>; on <c>AUDIT_ARCH_X86_64</c> a
 /// number with the x32 bit (0x40000000) set belongs to the x32 section, except -1 (which tracers use to skip a
-/// call) that stays with x86_64. An architecture not covered gets the bad-arch action. Within a section the
+/// call) that stays with x86_64. An architecture not covered gets the bad-arch action. A number past the newest
+/// syscall of its section gets <see cref="Newer"/>'s action, when the policy has one. Within a section the
 /// first matching rule of the syscall decides, else the default action. Each argument comparison is made at its
 /// <see cref="ArgPredicate.Width"/> — the width at which the kernel reads the argument — and at most 32 bits on
 /// 32-bit ABIs (<see cref="ArgPredicate.At"/>).
@@ -161,6 +247,12 @@ public sealed class SeccompPolicy
     /// <summary>The covered architectures, in the order the generated filter tests them.</summary>
     public IReadOnlyList<ArchitecturePolicy> Sections { get; }
 
+    /// <summary>
+    /// Calls past the newest syscall the policy knows on their architecture, and what they get (null: none; they get
+    /// the default action). The check comes before the section's rules, as runc's stub comes before the filter.
+    /// </summary>
+    public NewerSyscalls? Newer { get; init; }
+
     /// <summary>Every rule of every section.</summary>
     public IEnumerable<Rule> Rules => Sections.SelectMany(s => s.Syscalls.Values).SelectMany(rules => rules);
 
@@ -176,7 +268,7 @@ public sealed class SeccompPolicy
     /// </summary>
     public bool UsesHandlers =>
         DefaultAction.Kind == SeccompActionKind.UserNotif || BadArchAction.Kind == SeccompActionKind.UserNotif ||
-        Rules.Any(r => r.Route is NotifyRoute);
+        Newer?.Action.Kind == SeccompActionKind.UserNotif || Rules.Any(r => r.Route is NotifyRoute);
 
     /// <summary>The section for a call, or null when its architecture is not covered.</summary>
     public ArchitecturePolicy? SectionFor(in SeccompData data) =>
@@ -188,6 +280,8 @@ public sealed class SeccompPolicy
         var section = SectionFor(data);
         if (section is null)
             return new PolicyDecision(BadArchAction, DecisionReason.BadArch, null, null);
+        if (Newer is { } newer && newer.Covers(section.Architecture, data.Nr))
+            return new PolicyDecision(newer.Action, DecisionReason.Newer, section, null);
         Span<ulong> args = stackalloc ulong[6];
         for (int i = 0; i < 6; i++)
             args[i] = data.Arg(i);

@@ -63,6 +63,16 @@ public sealed record RunRequest(IReadOnlyList<string> Command)
 
     /// <summary>Pass the signals this process receives on to the command (what a command-line tool does).</summary>
     public bool ForwardSignals { get; init; } = true;
+
+    /// <summary>
+    /// Flags for the filter of <see cref="Policy"/> or <see cref="Program"/> (an OCI profile's <c>flags</c>:
+    /// <see cref="CommandRun.FilterFlagsOf"/>); see <see cref="SessionOptions.FilterFlags"/>.
+    /// </summary>
+    public FilterFlags FilterFlags { get; init; }
+
+    /// <summary>This request with the filter flags an OCI profile's <c>flags</c> names (<see cref="CommandRun.FilterFlagsOf"/>).</summary>
+    /// <exception cref="ArgumentException">A name is not a seccomp filter flag.</exception>
+    public RunRequest WithFilterFlags(IEnumerable<string> names) => this with { FilterFlags = CommandRun.FilterFlagsOf(names) };
 }
 
 /// <summary>How a run ended.</summary>
@@ -84,6 +94,20 @@ public sealed record RunResult(int ShellStatus, SandboxExit? Exit, IReadOnlyList
 /// </summary>
 public static class CommandRun
 {
+    /// <summary>
+    /// The filter flags an OCI profile's <c>flags</c> names (<c>SECCOMP_FILTER_FLAG_LOG</c>, <c>SPEC_ALLOW</c>,
+    /// <c>WAIT_KILLABLE_RECV</c>, <c>TSYNC</c> — which a run drops, as runc does).
+    /// </summary>
+    /// <exception cref="ArgumentException">A name is not a seccomp filter flag.</exception>
+    public static FilterFlags FilterFlagsOf(IEnumerable<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var flags = FilterFlags.None;
+        foreach (string name in names)
+            flags |= Seccomp.TryParseFilterFlag(name, out var flag) ? flag : throw new ArgumentException($"'{name}' is not a seccomp filter flag", nameof(names));
+        return flags;
+    }
+
     /// <summary>Runs <paramref name="request"/> with this process's stdio and returns how it ended.</summary>
     /// <exception cref="ArgumentException">Not exactly one of a policy, a program or eBPF programs; <c>LogDenials</c> without a policy; an <c>EBPF(name)</c> rule without its program.</exception>
     public static RunResult Run(RunRequest request)
@@ -130,7 +154,7 @@ public static class CommandRun
             }
             else
             {
-                var options = new SessionOptions { Supervisor = supervisor, ForwardSignals = request.ForwardSignals };
+                var options = new SessionOptions { Supervisor = supervisor, ForwardSignals = request.ForwardSignals, FilterFlags = request.FilterFlags };
                 if (request.Program is { } program)
                     session = SandboxSession.Start(program, info, options);
                 else

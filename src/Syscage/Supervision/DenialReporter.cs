@@ -71,13 +71,17 @@ public sealed class DenialReporter
     public static bool IsDenial(SeccompAction action) => action.Kind is SeccompActionKind.Errno or SeccompActionKind.KillProcess
         or SeccompActionKind.KillThread or SeccompActionKind.Trap or SeccompActionKind.Unknown;
 
-    /// <summary>The policy the kernel runs: every denying rule and a denying default become USER_NOTIF (the bad-arch action is kept).</summary>
+    /// <summary>
+    /// The policy the kernel runs: every denying rule, a denying default and a denying newer-syscalls action become
+    /// USER_NOTIF (the bad-arch action is kept).
+    /// </summary>
     public static SeccompPolicy NotifyDenials(SeccompPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(policy);
         var sections = policy.Sections.Select(s => new ArchitecturePolicy(s.Architecture,
             s.Syscalls.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<Rule>)[.. kv.Value.Select(r => IsDenial(r.Action) ? r with { Action = SeccompAction.UserNotif } : r)])));
-        return new SeccompPolicy(IsDenial(policy.DefaultAction) ? SeccompAction.UserNotif : policy.DefaultAction, policy.BadArchAction, sections, policy.Name);
+        var newer = policy.Newer is { } n && IsDenial(n.Action) ? new NewerSyscalls(SeccompAction.UserNotif, n.Newest, n.Basis, n.Source) : policy.Newer;
+        return new SeccompPolicy(IsDenial(policy.DefaultAction) ? SeccompAction.UserNotif : policy.DefaultAction, policy.BadArchAction, sections, policy.Name) { Newer = newer };
     }
 
     /// <summary>
@@ -113,6 +117,7 @@ public sealed class DenialReporter
         {
             DecisionReason.Rule => decision.Rule?.Source?.ToString() ?? $"a rule of {Policy.Name}",
             DecisionReason.Default => $"the default action of {Policy.Name}",
+            DecisionReason.Newer => $"{(Policy.Newer!.Source is { Line: > 0 } at ? at.ToString() : Policy.Name)} (past the newest syscall {Policy.Newer.Basis} on {decision.Section!.Architecture.Name})",
             _ => $"the bad-arch action of {Policy.Name}",
         };
         string what = action.Kind switch

@@ -92,9 +92,9 @@ public static class HybridCompiler
             uint? uniform = Combine(components.Select(c => c.Uniform(arch)));
             if (uniform is not null && badArch is not null && uniform == badArch)
                 continue;
-            // Every number up to 1023 gets an entry, not just the table's: a kernel newer than the tables has more
-            // syscalls, and they should be decided in the kernel too when the program can.
-            uint first = arch == Architecture.X32 ? (uint)X32Bit : 0;
+            // Every number up to 1023 past the ABI's first gets an entry, not just the table's: a kernel newer than the
+            // tables has more syscalls, and they should be decided in the kernel too when the program can.
+            uint first = (uint)arch.SyscallNumberBase;
             var keys = new SortedSet<uint>(arch.Syscalls.All.Select(s => (uint)s.Number).Concat(Enumerable.Range(0, DenseNumbers).Select(n => first + (uint)n)));
             if (arch == Architecture.X86_64)
                 keys.Add(uint.MaxValue);
@@ -133,8 +133,8 @@ public static class HybridCompiler
         return new HybridFilter(policy, PolicyCompiler.Compile(policy, compileOptions)) { Report = report };
     }
 
-    /// <summary>The sections a hybrid policy may have: every architecture Syscage knows (arm with an empty table).</summary>
-    private static readonly Architecture[] Sections = [Architecture.X86_64, Architecture.X32, Architecture.X86, Architecture.Aarch64, Architecture.Arm, Architecture.Riscv64];
+    /// <summary>The sections a hybrid policy may have: every architecture Syscage knows.</summary>
+    private static IReadOnlyList<Architecture> Sections => Architecture.All;
 
     /// <summary>Whether <paramref name="nr"/> belongs to <paramref name="arch"/>'s section (x86_64 and x32 share an audit value).</summary>
     private static bool Owns(Architecture arch, uint nr) => arch.Owns(unchecked((int)nr));
@@ -225,6 +225,10 @@ public static class HybridCompiler
         private readonly Dictionary<(uint, uint), List<Entry>> _byNr = [];
         private (bool Done, uint? Verdict) _other;
 
+        /// <summary>
+        /// The calls of <paramref name="arch"/>: on a 32-bit ABI the program sees only the arguments' low halves
+        /// (<see cref="Ebpf.Seccomp.SeccompEbpfProgram.Run"/>), as the classic half compares them.
+        /// </summary>
         private static Scenario ArchScenario(Architecture arch)
         {
             var sc = new Scenario().With(DataField.Arch, arch.AuditArch);
@@ -349,7 +353,7 @@ public static class HybridCompiler
             var s = Section(arch);
             if (s is null)
                 return policy.BadArchAction.Value;
-            return s.Syscalls.Count == 0 ? policy.DefaultAction.Value : null;
+            return s.Syscalls.Count == 0 && policy.Newer?.NewestOn(arch) is null ? policy.DefaultAction.Value : null;
         }
 
         public IEnumerable<uint> Keys(Architecture arch)
@@ -364,13 +368,27 @@ public static class HybridCompiler
             return keys;
         }
 
-        public uint? Default(Architecture arch, HashSet<ulong> excluded) => Section(arch) is null ? policy.BadArchAction.Value : policy.DefaultAction.Value;
+        public uint? Default(Architecture arch, HashSet<ulong> excluded)
+        {
+            if (Section(arch) is null)
+                return policy.BadArchAction.Value;
+            if (policy.Newer?.NewestOn(arch) is not uint newest)
+                return policy.DefaultAction.Value;
+            // The numbers without an entry are one verdict only when all are past the newest syscall (the usual case:
+            // the entries run past it); otherwise the supervisor decides them.
+            ulong first = arch == Architecture.X32 ? X32Bit : 0;
+            while (excluded.Contains(first) || !Owns(arch, (uint)first))
+                first++;
+            return first > newest ? policy.Newer.Action.Value : null;
+        }
 
         public List<Entry> Decide(Architecture arch, uint nr)
         {
             var s = Section(arch);
             if (s is null)
                 return [new Entry(Condition.True, policy.BadArchAction.Value)];
+            if (policy.Newer is { } newer && newer.Covers(arch, (int)nr))
+                return [new Entry(Condition.True, newer.Action.Value)];
             var result = new List<Entry>();
             var earlier = new List<Condition>();
             foreach (var rule in s.RulesFor((int)nr))

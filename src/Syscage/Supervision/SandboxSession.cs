@@ -23,6 +23,14 @@ public sealed record SessionOptions
     /// command-line tool does; a library host usually has signal handling of its own.
     /// </summary>
     public bool ForwardSignals { get; init; }
+
+    /// <summary>
+    /// Flags for the policy's filter, beside those of the start info: <see cref="FilterFlags.Log"/>,
+    /// <see cref="FilterFlags.SpecAllow"/>, <see cref="FilterFlags.WaitKillableRecv"/> (which needs calls to go to user
+    /// space). <see cref="FilterFlags.Tsync"/> is dropped (the filter goes in before the command has threads) and
+    /// <see cref="FilterFlags.NewListener"/> is set exactly when there is a <see cref="Handler"/>.
+    /// </summary>
+    public FilterFlags FilterFlags { get; init; }
 }
 
 /// <summary>
@@ -99,7 +107,13 @@ public sealed class SandboxSession : IDisposable
         ArgumentNullException.ThrowIfNull(info);
         ProtectThisProcess();
         bool supervised = options.Handler is not null;
-        info.Flags = supervised ? info.Flags | FilterFlags.NewListener : info.Flags & ~FilterFlags.NewListener;
+        // TSYNC does nothing for a filter installed before the command has threads (runc ignores it too), and with a
+        // listener the kernel would refuse it.
+        var flags = (info.Flags | options.FilterFlags) & ~FilterFlags.Tsync;
+        if (!supervised && (flags & FilterFlags.WaitKillableRecv) != 0)
+            throw new SyscageException("SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a listener, and this filter has none: the policy sends no call to user space " +
+                "(no NOTIFY rule, no SCMP_ACT_NOTIFY entry); the kernel refuses the flag without SECCOMP_FILTER_FLAG_NEW_LISTENER");
+        info.Flags = supervised ? flags | FilterFlags.NewListener : flags & ~FilterFlags.NewListener;
         info.Guard = context =>
         {
             launched?.Invoke(context);
@@ -127,7 +141,7 @@ public sealed class SandboxSession : IDisposable
     }
 
     private static bool SamePolicy(SeccompPolicy a, SeccompPolicy b) =>
-        a.Sections.Zip(b.Sections).All(p => p.First.Syscalls.Count == p.Second.Syscalls.Count &&
+        ReferenceEquals(a.Newer, b.Newer) && a.Sections.Zip(b.Sections).All(p => p.First.Syscalls.Count == p.Second.Syscalls.Count &&
             p.First.Syscalls.All(kv => p.Second.Syscalls.TryGetValue(kv.Key, out var rules) && rules.SequenceEqual(kv.Value)));
 
     /// <summary>Waits for the command and its tree, then stops the supervisor; says how the command ended.</summary>

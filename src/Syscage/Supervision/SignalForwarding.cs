@@ -15,7 +15,9 @@ namespace Syscage.Supervision;
 /// ends the supervisor, and the launcher then kills the command's tree), the faults (SIGILL, SIGTRAP, SIGABRT,
 /// SIGBUS, SIGFPE, SIGSEGV, SIGSYS) and SIGPIPE, which the runtime owns, SIGCHLD, SIGTTIN and SIGTTOU (about this
 /// process's own children and terminal), and SIGRTMIN, the .NET runtime's thread-activation signal. SIGTSTP, SIGCONT
-/// and SIGWINCH are passed on and keep their default effect here too (a stopped job stops its supervisor).
+/// and SIGWINCH are passed on and keep their default effect here too (a stopped job stops its supervisor). A signal this
+/// process was started with ignored stays ignored (the runtime keeps it so), and the launcher leaves it ignored for the
+/// command, as any exec would.
 /// </remarks>
 internal sealed class SignalForwarding : IDisposable
 {

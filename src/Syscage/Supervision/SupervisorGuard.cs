@@ -116,7 +116,7 @@ internal static class SupervisorGuard
             syscalls[nr] = rules;
             return new ArchitecturePolicy(section.Architecture, syscalls);
         });
-        return new SeccompPolicy(policy.DefaultAction, policy.BadArchAction, sections, policy.Name);
+        return new SeccompPolicy(policy.DefaultAction, policy.BadArchAction, sections, policy.Name) { Newer = policy.Newer };
     }
 
     /// <summary>

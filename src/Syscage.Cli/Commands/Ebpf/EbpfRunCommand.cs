@@ -65,7 +65,9 @@ public static class EbpfRunCommand
         using var maps = EbpfMapSet.Create(verified.Maps);
         var vm = EbpfVm.Create(verified, maps, interpret ? EbpfEngine.Interpreter : EbpfEngine.Jit);
         var helpers = new HelperContext(new CommandLineTask(), line => stdout.WriteLine($"# trace_printk: {line}"));
-        byte[] context = data.ToBytes();
+        // What a seccomp program sees (SeccompEbpfProgram.Run): its own, little-endian layout, and a 32-bit ABI's
+        // arguments as the syscall sees them.
+        byte[] context = data.AsSyscallSeesIt().ToBytes();
         string name = architecture.Syscalls.TryGetName(data.Nr, out var n) ? n : data.Nr.ToString(CultureInfo.InvariantCulture);
         SeccompAction action = default;
         for (int i = 0; i < repeat; i++)

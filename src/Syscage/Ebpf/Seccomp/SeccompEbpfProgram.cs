@@ -109,12 +109,17 @@ public sealed class SeccompEbpfProgram : IDisposable
     /// <summary>The knob names <see cref="Load"/> found and set in this object (a knob no program has is a caller's error to report).</summary>
     public IReadOnlySet<string> KnobsApplied { get; private init; } = new HashSet<string>();
 
-    /// <summary>Runs the program on one call and returns its 32-bit verdict (the low half of r0, as the patch set does).</summary>
+    /// <summary>
+    /// Runs the program on one call and returns its 32-bit verdict (the low half of r0, as the patch set does). The
+    /// program reads <c>struct seccomp_data</c> in its own byte order (it is <c>bpfel</c>, so little-endian) whatever the
+    /// call's architecture, and as the syscall sees the call (<see cref="SeccompData.AsSyscallSeesIt"/>: on a 32-bit ABI
+    /// the arguments' low halves), which is what the kernel half of a hybrid split compares too.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public uint Run(in SeccompData data, HelperContext helpers)
     {
         Span<byte> ctx = stackalloc byte[SeccompData.Size];
-        data.WriteTo(ctx);
+        data.AsSyscallSeesIt().WriteTo(ctx);
         return (uint)Executor.Run(ctx, helpers);
     }
 

@@ -45,6 +45,8 @@
  * command got its own copy: it is not passed on, but counted. A signal from the caller is the caller passing on one
  * it received: passed on to the command, unless it matches such a group signal counted in the last five seconds
  * (the caller got its copy of the same group signal), which it then uses up. SIGCHLD reaps.
+ * A signal the caller ignores stays ignored by the command, as across any exec (nohup, a background job's SIGINT), and
+ * is not caught here; SIGPIPE is the exception: the .NET runtime ignores it for itself.
  *
  * The listener hand-over (--listener, and SECCOMP_FILTER_FLAG_NEW_LISTENER on the last filter).
  * seccomp() returns the user-notification listener in the process that installs the filter, which is the
@@ -354,6 +356,14 @@ static void sweep(void)
     }
 }
 
+/* The kernel's struct sigaction (rt_sigaction(2)): the C library's differs and refuses signals 32 and 33. */
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+};
+
 static int is_forwardable(int sig)
 {
     /* Faults are about the launcher itself; SIGCHLD is its own business; 32 and 33 belong to the C library. */
@@ -368,10 +378,23 @@ static int is_forwardable(int sig)
 
 int main(int argc, char **argv)
 {
-    /* Nothing of the caller's signal state survives: default dispositions, nothing blocked. */
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            signal(s, SIG_DFL);
+    /* The caller's handlers don't survive exec; what it ignores does, as for any exec (nohup's SIGHUP, SIGINT and
+     * SIGQUIT of a background job), except SIGPIPE and 32 and 33, which the .NET runtime and the C library ignore
+     * for themselves. The kernel's own interface is used: the C library's refuses 32 and 33. */
+    sigset_t ignored;
+    sigemptyset(&ignored);
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP)
+            continue;
+        struct kernel_sigaction old, dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.handler = SIG_DFL;
+        if (syscall(SYS_rt_sigaction, s, NULL, &old, sizeof(uint64_t)) == 0 && old.handler == SIG_IGN && s != SIGPIPE && s != 32 && s != 33) {
+            sigaddset(&ignored, s);
+            continue;
+        }
+        syscall(SYS_rt_sigaction, s, &dfl, NULL, sizeof(uint64_t));
+    }
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -432,7 +455,7 @@ int main(int argc, char **argv)
     sigset_t caught;
     sigemptyset(&caught);
     for (int s = 1; s < NSIG; s++)
-        if (s == SIGCHLD || is_forwardable(s))
+        if (s == SIGCHLD || (is_forwardable(s) && !sigismember(&ignored, s)))
             sigaddset(&caught, s);
     sigprocmask(SIG_BLOCK, &caught, NULL);
     int sfd = signalfd(-1, &caught, SFD_CLOEXEC | SFD_NONBLOCK);

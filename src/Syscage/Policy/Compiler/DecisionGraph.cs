@@ -81,25 +81,27 @@ internal sealed class DecisionGraph(bool shareNodes = true)
     }
 
     /// <summary>Code that goes to <paramref name="whenTrue"/> when <paramref name="condition"/> holds, else <paramref name="whenFalse"/>.</summary>
-    public DecisionNode Condition(Condition condition, DecisionNode whenTrue, DecisionNode whenFalse, bool is64Bit) => condition switch
+    public DecisionNode Condition(Condition condition, DecisionNode whenTrue, DecisionNode whenFalse, Architecture arch) => condition switch
     {
-        Policy.Condition.Predicate p => Predicate(p.Value, whenTrue, whenFalse, is64Bit),
-        Policy.Condition.NotOf n => Condition(n.Inner, whenFalse, whenTrue, is64Bit),
-        Policy.Condition.AllOf a => a.Conditions.Reverse().Aggregate(whenTrue, (next, c) => Condition(c, next, whenFalse, is64Bit)),
-        Policy.Condition.AnyOf o => o.Conditions.Reverse().Aggregate(whenFalse, (next, c) => Condition(c, whenTrue, next, is64Bit)),
+        Policy.Condition.Predicate p => Predicate(p.Value, whenTrue, whenFalse, arch),
+        Policy.Condition.NotOf n => Condition(n.Inner, whenFalse, whenTrue, arch),
+        Policy.Condition.AllOf a => a.Conditions.Reverse().Aggregate(whenTrue, (next, c) => Condition(c, next, whenFalse, arch)),
+        Policy.Condition.AnyOf o => o.Conditions.Reverse().Aggregate(whenFalse, (next, c) => Condition(c, whenTrue, next, arch)),
         _ => throw new ArgumentException($"unknown condition {condition.GetType().Name}", nameof(condition)),
     };
 
     /// <summary>
     /// One comparison at the width it is made at on the ABI (<see cref="ArgPredicate.At"/>): at 64 bits, tests on the
     /// 32-bit halves, high half first; at 32 bits (an <c>int</c> argument, or any argument of a 32-bit ABI, whose
-    /// seccomp_data arguments are the zero-extended registers) a test of the low half alone; below 32 bits (an
-    /// <c>umode_t</c>) a test of the low half ANDed with the width's mask.
+    /// syscall sees only the low half of the register, whatever seccomp_data holds above it) a test of the low half
+    /// alone; below 32 bits (an <c>umode_t</c>) a test of the low half ANDed with the width's mask. The halves are
+    /// where the ABI keeps them (<see cref="Architecture.ArgumentOffset"/>): on a big-endian ABI the low half is the
+    /// second word of the argument.
     /// </summary>
-    public DecisionNode Predicate(ArgPredicate predicate, DecisionNode t, DecisionNode f, bool is64Bit)
+    public DecisionNode Predicate(ArgPredicate predicate, DecisionNode t, DecisionNode f, Architecture arch)
     {
-        var p = predicate.At(is64Bit);
-        uint lo = SeccompData.ArgsOffset + 8 * (uint)p.Arg, hi = lo + 4;
+        var p = predicate.At(arch.Is64Bit);
+        uint lo = arch.ArgumentOffset(p.Arg), hi = arch.ArgumentOffset(p.Arg, highHalf: true);
         bool wide = p.Width == ArgPredicate.FullWidth;
         var low = new AValue(lo, (uint)ArgPredicate.WidthMask(Math.Min(p.Width, ArgPredicate.RegisterWidth32)));
         ulong value = p.Value, mask = p.Mask;
@@ -107,11 +109,11 @@ internal sealed class DecisionGraph(bool shareNodes = true)
         switch (p.Op)
         {
             case ComparisonOp.Ne:
-                return Predicate(p with { Op = ComparisonOp.Eq }, f, t, is64Bit);
+                return Predicate(p with { Op = ComparisonOp.Eq }, f, t, arch);
             case ComparisonOp.Lt:
-                return Predicate(p with { Op = ComparisonOp.Ge }, f, t, is64Bit);
+                return Predicate(p with { Op = ComparisonOp.Ge }, f, t, arch);
             case ComparisonOp.Le:
-                return Predicate(p with { Op = ComparisonOp.Gt }, f, t, is64Bit);
+                return Predicate(p with { Op = ComparisonOp.Gt }, f, t, arch);
             case ComparisonOp.Eq:
             {
                 var lowTest = Test(low, BPF_JEQ, vLo, t, f);
@@ -163,11 +165,11 @@ internal sealed class DecisionGraph(bool shareNodes = true)
     }
 
     /// <summary>The rules of one syscall in order, falling to <paramref name="otherwise"/>.</summary>
-    public DecisionNode Rules(IReadOnlyList<Rule> rules, DecisionNode otherwise, bool is64Bit)
+    public DecisionNode Rules(IReadOnlyList<Rule> rules, DecisionNode otherwise, Architecture arch)
     {
         var node = otherwise;
         for (int i = rules.Count - 1; i >= 0; i--)
-            node = Condition(rules[i].Condition, Return(rules[i].Action), node, is64Bit);
+            node = Condition(rules[i].Condition, Return(rules[i].Action), node, arch);
         return node;
     }
 }

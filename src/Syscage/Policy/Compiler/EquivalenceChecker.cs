@@ -33,8 +33,9 @@ public sealed record EquivalenceReport(long Vectors, BigInteger Combinations, in
 
 /// <summary>
 /// Compares a compiled program with its policy (the reference evaluator) on the inputs where they are most likely to
-/// differ: every covered and some foreign architectures; every syscall number of the tables, every number a rule
-/// names and its neighbours, the edges of the number space (-1, the x32 bit, sign and half edges); and for each
+/// differ: every architecture Syscage knows and some foreign <c>AUDIT_ARCH_*</c> values; under a covered one every
+/// syscall number of its tables, under all of them every number a rule names and its neighbours and the edges of the
+/// number space (-1, the x32 bit, sign and half edges); and for each
 /// syscall with argument rules, the product of the interesting values (<see cref="ArgPredicate.InterestingValues"/>)
 /// of every argument its rules test: each comparison's value and neighbours at every width it can be read at, the
 /// 32-bit half edges the compiled code compares, a mask's lowest and highest bits flipped.
@@ -60,7 +61,7 @@ public static class EquivalenceChecker
     ];
 
     /// <summary>Foreign <c>AUDIT_ARCH_*</c> values tried besides the known ones: always the bad-arch action unless covered.</summary>
-    private static readonly uint[] ForeignArches = [0, 0xdead_beef, 0x4000_003e /* libseccomp's x32 token */, 0xc000_0015 /* ppc64 */];
+    private static readonly uint[] ForeignArches = [0, 0xdead_beef, 0x4000_003e /* libseccomp's x32 token */, 0x4000_00f3 /* riscv32 */, 0x0000_0028 /* armeb */];
 
     /// <summary>What an enumeration of the inputs left out, filled in as it goes.</summary>
     private sealed class Tally
@@ -96,27 +97,42 @@ public static class EquivalenceChecker
     private static IEnumerable<SeccompData> Inputs(SeccompPolicy policy, Tally tally)
     {
         var arches = Architecture.All.Select(a => a.AuditArch).Concat(ForeignArches).Distinct();
-        var numbers = new SortedSet<uint>(EdgeNumbers);
-        foreach (var a in Architecture.All)
+        // Every call under an AUDIT_ARCH_* value the policy does not cover gets the bad-arch action: the edges and the
+        // numbers the rules name are enough to see that it does. Under a covered one, every number of its tables too.
+        var ruled = new SortedSet<uint>(EdgeNumbers);
+        foreach (var (_, newest) in policy.Newer?.Newest ?? new Dictionary<Architecture, uint>())
         {
-            foreach (var s in a.Syscalls.All)
-            {
-                numbers.Add((uint)s.Number);
-                numbers.Add((uint)s.Number + 1);
-            }
+            // Either side of the newest syscall, and the newest of the section's other half of the x86_64 space.
+            ruled.Add(newest);
+            ruled.Add(unchecked(newest + 1));
+            ruled.Add(newest ^ Architecture.X32.SyscallNumberBit);
+            ruled.Add(unchecked((newest ^ Architecture.X32.SyscallNumberBit) + 1));
         }
         foreach (var section in policy.Sections)
         {
             foreach (int nr in section.Syscalls.Keys)
             {
-                numbers.Add((uint)nr);
-                numbers.Add(unchecked((uint)nr + 1));
-                numbers.Add(unchecked((uint)nr - 1));
-                numbers.Add((uint)nr ^ Architecture.X32.SyscallNumberBit);
+                ruled.Add((uint)nr);
+                ruled.Add(unchecked((uint)nr + 1));
+                ruled.Add(unchecked((uint)nr - 1));
+                ruled.Add((uint)nr ^ Architecture.X32.SyscallNumberBit);
             }
         }
         foreach (uint auditArch in arches)
         {
+            var numbers = ruled;
+            if (policy.Sections.Any(s => s.Architecture.AuditArch == auditArch))
+            {
+                numbers = new SortedSet<uint>(ruled);
+                foreach (var a in Architecture.All.Where(a => a.AuditArch == auditArch))
+                {
+                    foreach (var s in a.Syscalls.All)
+                    {
+                        numbers.Add((uint)s.Number);
+                        numbers.Add((uint)s.Number + 1);
+                    }
+                }
+            }
             foreach (uint nr in numbers)
             {
                 var data = new SeccompData(unchecked((int)nr), auditArch);

@@ -22,7 +22,8 @@ public sealed class PolicyCompileException(string message) : SyscageException(me
 /// <summary>
 /// Compiles the policy IR to a validated classic BPF program: architecture dispatch on <c>seccomp_data.arch</c>
 /// (x86_64 and x32 share <c>AUDIT_ARCH_X86_64</c> and are told apart by the x32 bit of the number), a search
-/// over syscall numbers, argument checks on 32-bit halves, shared return blocks. Always-allowed syscalls are
+/// over syscall numbers (numbers past a section's newest syscall are one range with <see cref="SeccompPolicy.Newer"/>'s
+/// action), argument checks on 32-bit halves, shared return blocks. Always-allowed syscalls are
 /// decided from <c>nr</c> and <c>arch</c> alone, so the kernel's action cache (<c>seccomp_is_const_allow</c>)
 /// recognises them.
 /// </summary>
@@ -30,6 +31,9 @@ public static class PolicyCompiler
 {
     /// <summary>Relative weight of x32 numbers when shaping the search: x32 calls are rare (and x32 is often disabled).</summary>
     private const double X32Weight = 0.01;
+
+    /// <summary>A gap between table numbers wider than this splits them into separate runs of likely numbers (see SearchGroup).</summary>
+    private const uint ClusterGap = 256;
 
     /// <summary>Weight multiplier for numbers whose decision needs argument checks (see SearchGroup).</summary>
     private const double ArgumentCheckBoost = 6;
@@ -109,7 +113,8 @@ public static class PolicyCompiler
                 new(2 * bit, 3 * bit - 1, x64),
                 new(3 * bit, skipped - 1, x32),
                 new(skipped, skipped, x64),
-            ];        }
+            ];
+        }
         return [new(0, uint.MaxValue, policy.Sections.First(s => s.Architecture.AuditArch == auditArch))];
     }
 
@@ -126,21 +131,40 @@ public static class PolicyCompiler
                 continue;
             }
             var arch = seg.Section.Architecture;
+            // Where the table's numbers are: one run per cluster, so that arm's private calls (0xf0000 + n) do not make
+            // the gap below them look like likely numbers.
             var table = arch.Syscalls.All;
-            if (table.Count > 0)
+            for (int i = 0; i < table.Count;)
             {
-                uint lo = (uint)table[0].Number, hi = (uint)table[^1].Number;
+                int j = i;
+                while (j + 1 < table.Count && (uint)table[j + 1].Number - (uint)table[j].Number <= ClusterGap)
+                    j++;
+                uint lo = (uint)table[i].Number, hi = (uint)table[j].Number;
                 if (lo >= seg.Low && hi <= seg.High)
                     domains.Add((lo, hi, arch == Architecture.X32 ? X32Weight : 1.0));
+                i = j + 1;
             }
             long next = seg.Low;
+            uint? newestHere = policy.Newer?.NewestOn(arch);
             foreach (var (nr, rules) in seg.Section.Syscalls.Where(kv => (uint)kv.Key >= seg.Low && (uint)kv.Key <= seg.High).OrderBy(kv => (uint)kv.Key))
             {
                 uint n = (uint)nr;
+                if (n > newestHere)
+                    break;   // the newer-syscalls check comes first: this rule and those after it never decide
+
                 if (n > next)
                     pieces.Add(((uint)next, n - 1, otherwise));
-                pieces.Add((n, n, graph.Rules(rules, otherwise, arch.Is64Bit)));
+                pieces.Add((n, n, graph.Rules(rules, otherwise, arch)));
                 next = n + 1L;
+            }
+            // Past the newest syscall of the section: the newer-syscalls action.
+            if (policy.Newer?.NewestOn(arch) is uint newest && newest < seg.High)
+            {
+                long from = Math.Max(next, newest + 1L);
+                if (next < from)
+                    pieces.Add(((uint)next, (uint)(from - 1), otherwise));
+                pieces.Add(((uint)from, seg.High, graph.Return(policy.Newer.Action)));
+                next = seg.High + 1L;
             }
             if (next <= seg.High)
                 pieces.Add(((uint)next, seg.High, otherwise));
@@ -163,11 +187,18 @@ public static class PolicyCompiler
     private static DecisionNode ChainGroup(DecisionGraph graph, SeccompPolicy policy, uint auditArch, DecisionNode badArch)
     {
         var otherwise = graph.Return(policy.DefaultAction);
-        DecisionNode Chain(ArchitecturePolicy? section, Func<uint, bool> owns) => section is null
-            ? badArch
-            : NumberSearch.Chain(graph,
-                section.Syscalls.Where(kv => owns((uint)kv.Key)).Select(kv => ((uint)kv.Key, graph.Rules(kv.Value, otherwise, section.Architecture.Is64Bit))),
+        DecisionNode Chain(ArchitecturePolicy? section, Func<uint, bool> owns)
+        {
+            if (section is null)
+                return badArch;
+            var chain = NumberSearch.Chain(graph,
+                section.Syscalls.Where(kv => owns((uint)kv.Key)).Select(kv => ((uint)kv.Key, graph.Rules(kv.Value, otherwise, section.Architecture))),
                 otherwise);
+            // Past the newest syscall of the section: the newer-syscalls action, before the rules.
+            return policy.Newer?.NewestOn(section.Architecture) is uint newest
+                ? graph.Test(AValue.Word(SeccompData.NrOffset), BPF_JGT, newest, graph.Return(policy.Newer.Action), chain)
+                : chain;
+        }
         if (auditArch != Architecture.X86_64.AuditArch)
             return Chain(policy.Sections.First(s => s.Architecture.AuditArch == auditArch), _ => true);
         // The x32 rule (Architecture.IsX32Number) as code: -1 is x86_64's, else the x32 bit decides.

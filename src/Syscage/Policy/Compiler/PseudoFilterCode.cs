@@ -24,6 +24,12 @@ public static class PseudoFilterCode
         {
             var arch = section.Architecture;
             sb.Append(CultureInfo.InvariantCulture, $"# filter for arch {arch.Name} ({arch.AuditArchName} 0x{arch.AuditArch:x8})\n");
+            if (policy.Newer?.NewestOn(arch) is uint newest)
+            {
+                string newestName = arch.Syscalls.TryGetName(unchecked((int)newest), out var nn) ? nn : "?";
+                string why = policy.Newer.Source is { } src ? $"  # {src}" : "";
+                sb.Append(CultureInfo.InvariantCulture, $"# past the newest syscall {policy.Newer.Basis} ({newestName})\nif ($syscall > {newest})\n  action {policy.Newer.Action};{why}\n");
+            }
             foreach (var (nr, rules) in section.Syscalls.OrderBy(kv => (uint)kv.Key))
             {
                 string name = arch.Syscalls.TryGetName(nr, out var n) ? n : "?";

@@ -67,6 +67,19 @@ public sealed class PolicyDefinition
         return this;
     }
 
+    /// <summary>
+    /// The action for calls past the newest syscall Syscage's tables know on their architecture, or a rule names
+    /// (<see cref="SeccompPolicy.Newer"/>; the policy language's <c>newer-syscalls</c>): usually <c>ERRNO(ENOSYS)</c>, so
+    /// that programs built for a newer kernel fall back. Default: none (the default action).
+    /// </summary>
+    public PolicyDefinition NewerSyscalls(SeccompAction action)
+    {
+        _newer = action;
+        return this;
+    }
+
+    private SeccompAction? _newer;
+
     /// <summary>The policy's name (<see cref="SeccompPolicy.Name"/>; default <c>fluent</c>).</summary>
     public PolicyDefinition Named(string name)
     {
@@ -137,6 +150,8 @@ public sealed class PolicyDefinition
             BadArchAction = _badArch,
             Name = _name,
         };
+        if (_newer is { } newer)
+            builder.PastNewestKnown(newer, new PolicySource(_name, 0, 0, $"NewerSyscalls({newer})"));
         int index = 0;
         foreach (var rule in _rules)
         {
@@ -145,6 +160,7 @@ public sealed class PolicyDefinition
             foreach (var arch in builder.Architectures)
             {
                 var done = new HashSet<int>();
+                var doneMultiplexed = new HashSet<MultiplexedCall>();
                 foreach (string name in Expand(rule.Syscalls))
                 {
                     Syscall? syscall;
@@ -156,6 +172,13 @@ public sealed class PolicyDefinition
                     }
                     else if (arch.Syscalls.TryGet(name, out syscall))
                         nr = syscall.Number;
+                    else if (arch.TryGetMultiplexed(name, out var multiplexed))
+                    {
+                        // Only through socketcall(2)/ipc(2) on this ABI (accept on x86): a rule on the multiplexer alone.
+                        if (doneMultiplexed.Add(multiplexed))
+                            builder.AddMultiplexed(arch, multiplexed, new Rule(rule.Condition?.Lower(arch, multiplexed.On(arch), name) ?? Condition.True, rule.Action, source, RuleRoute.Notify(rule.Handler)));
+                        continue;
+                    }
                     else
                         continue;
                     if (done.Add(nr))

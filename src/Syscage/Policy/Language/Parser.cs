@@ -21,7 +21,7 @@ internal delegate bool IncludeReader(string includingFile, string path, out stri
 /// </summary>
 internal sealed class Parser
 {
-    private static readonly string[] Keywords = ["default", "bad-arch", "arch", "include", "group"];
+    private static readonly string[] Keywords = ["default", "bad-arch", "newer-syscalls", "arch", "include", "group"];
     private static readonly string[] ActionNames = ["ALLOW", "KILL_PROCESS", "KILL_THREAD", "KILL", "TRAP", "ERRNO", "TRACE", "LOG", "NOTIFY", "USER_NOTIF", "EBPF"];
 
     private readonly FirstError<PolicyError> _errors = new();
@@ -32,7 +32,7 @@ internal sealed class Parser
     private readonly HashSet<string> _included = new(StringComparer.Ordinal);
     private readonly List<string> _includeStack = [];
 
-    private (SeccompAction Action, PolicySource At)? _default, _badArch;
+    private (SeccompAction Action, PolicySource At)? _default, _badArch, _newer;
     private (List<Architecture> Arches, PolicySource At)? _arches;
     private PolicyBuilder? _builder;
     private PolicySource? _firstRule;
@@ -69,6 +69,8 @@ internal sealed class Parser
         builder.DefaultAction = _default.Value.Action;
         if (_badArch is { } b)
             builder.BadArchAction = b.Action;
+        if (_newer is { } n)
+            builder.PastNewestKnown(n.Action, n.At);
         builder.Name = fileName;
         policy = builder.Build();
         error = null;
@@ -210,7 +212,7 @@ internal sealed class Parser
     {
         var first = Peek();
         if (first.Kind != TokenKind.Ident)
-            return Fail(first, $"expected an action (ALLOW, ERRNO(EPERM), ...) or a keyword (default, arch, include, group) but found {first.Describe()}");
+            return Fail(first, $"expected an action (ALLOW, ERRNO(EPERM), ...) or a keyword (default, bad-arch, newer-syscalls, arch, include, group) but found {first.Describe()}");
         string word = first.Text.ToLowerInvariant();
         if (_groupsOnly && word != "group")
             return Fail(first, "this file may only define groups");
@@ -224,6 +226,16 @@ internal sealed class Parser
                 _i++;
                 return Action(out var badArch, out RuleRoute? h2) && SetOnce(ref _badArch, first, "bad-arch action", badArch)
                     && NoHandler(first, h2) && EndOfStatement();
+            case "newer-syscalls" or "newer_syscalls":
+            {
+                _i++;
+                int start = _i;
+                if (!Action(out var newer, out RuleRoute? h3) || !SetOnce(ref _newer, first, "newer-syscalls action", newer) || !NoHandler(first, h3))
+                    return false;
+                // Keep the line for explanations: "by newer-syscalls ERRNO(ENOSYS) at default.policy:17".
+                _newer = (newer, Source(first) with { Text = first.Text + " " + TextOf(start, _i) });
+                return EndOfStatement();
+            }
             case "arch":
                 return ArchStatement(first);
             case "include":
@@ -236,7 +248,9 @@ internal sealed class Parser
     }
 
     private bool NoHandler(Token at, RuleRoute? route) =>
-        route is null || Fail(at, "a handler name only makes sense on a rule, not on the default or bad-arch action");
+        route is null || Fail(at, at.Text.StartsWith("newer", StringComparison.OrdinalIgnoreCase)
+            ? "a handler name only makes sense on a rule, not on the newer-syscalls action"
+            : "a handler name only makes sense on a rule, not on the default or bad-arch action");
 
     private bool SetOnce(ref (SeccompAction, PolicySource)? slot, Token at, string what, SeccompAction action)
     {
@@ -752,24 +766,32 @@ internal sealed class Parser
             if (_section is not null && !_section.Contains(arch))
                 continue;
             var done = new HashSet<int>();
+            var doneMultiplexed = new HashSet<MultiplexedCall>();
             foreach (var item in items)
             {
                 Syscall? syscall = null;
+                MultiplexedCall? multiplexed = null;
                 int nr;
                 if (item.Number is int n)
                 {
                     nr = n | (int)arch.SyscallNumberBit;
                     arch.Syscalls.TryGet(nr, out syscall);
                 }
-                else
-                {
-                    if (!arch.Syscalls.TryGet(item.Name, out syscall))
-                        continue; // Not on this architecture: skipped there, as libseccomp does.
+                else if (arch.Syscalls.TryGet(item.Name, out syscall))
                     nr = syscall.Number;
+                else if (arch.TryGetMultiplexed(item.Name, out multiplexed))
+                {
+                    // Only through socketcall(2)/ipc(2) here (accept on x86): a rule on the multiplexer alone.
+                    if (!doneMultiplexed.Add(multiplexed))
+                        continue;
+                    syscall = multiplexed.On(arch);
+                    nr = syscall!.Number;
                 }
-                if (!done.Add(nr))
+                else
+                    continue; // Not on this architecture: skipped there, as libseccomp does.
+                if (multiplexed is null && !done.Add(nr))
                     continue;
-                if (!builder.Has(arch, nr) && builder.SyscallCount(arch) >= InputLimits.MaxSyscallsPerArchitecture)
+                if (multiplexed is null && !builder.Has(arch, nr) && builder.SyscallCount(arch) >= InputLimits.MaxSyscallsPerArchitecture)
                     return Fail(source.Line, source.Column,
                         $"rules for more than {InputLimits.MaxSyscallsPerArchitecture} different syscalls on {arch.Name}, whose table has {arch.Syscalls.Count}");
                 var cond = Condition.True;
@@ -791,7 +813,11 @@ internal sealed class Parser
                         resolved[placement] = cond;
                     }
                 }
-                builder.Add(arch, nr, new Rule(cond, action, source, route));
+                var rule = new Rule(cond, action, source, route);
+                if (multiplexed is not null)
+                    builder.AddMultiplexed(arch, multiplexed, rule);
+                else
+                    builder.Add(arch, nr, rule);
             }
         }
         return true;
@@ -932,9 +958,10 @@ internal sealed class Parser
         index = syscall.IndexOfArg(arg.Name);
         if (index >= 0)
             return true;
-        var elsewhere = Architecture.All
-            .Where(a => a.Syscalls.TryGet(syscall.Name, out var s) && s.IndexOfArg(arg.Name) >= 0)
-            .Select(a => a.Name).ToList();
+        // Where the name exists: among the architectures the policy covers if it exists on some, else anywhere.
+        bool Has(Architecture a) => a.Syscalls.TryGet(syscall.Name, out var s) && s.IndexOfArg(arg.Name) >= 0;
+        var covered = _forcedArches ?? _arches?.Arches ?? PolicyBuilder.DefaultArchitectures;
+        var elsewhere = (covered.Any(Has) ? covered : Architecture.All).Where(Has).Select(a => a.Name).ToList();
         string there = syscall.ArgNames.Count > 0 ? $"its arguments there: {string.Join(", ", syscall.ArgNames)}" : "no argument names are known there";
         if (elsewhere.Count > 0)
             return Fail(arg.Line, arg.Column,

@@ -23,6 +23,7 @@ public sealed class PolicyParseOptions
 /// <code>
 /// default ERRNO(EPERM)                  # required once: the action when no rule matches
 /// bad-arch KILL_PROCESS                 # optional (default KILL_PROCESS)
+/// newer-syscalls ERRNO(ENOSYS)          # optional: numbers past the newest syscall the tables know (or a rule names)
 /// arch x86_64, x86, x32                 # optional, before the first rule; default: PolicyBuilder.DefaultArchitectures
 /// include "other.policy"                # relative to this file; cycles are an error; a file is read once
 /// group @mine = read, write, @basic-io  # a named list of syscalls

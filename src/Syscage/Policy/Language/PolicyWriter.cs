@@ -49,8 +49,8 @@ public readonly record struct WrittenValue(Syscall? Syscall, int Argument, ulong
 /// </summary>
 /// <remarks>
 /// Not every IR can be written: a comparison made at another width than the one the language gives its argument (the
-/// width the kernel reads, from the tables), a negative syscall number, an empty <c>||</c> (false), a mask of 0, or a
-/// handler name with a quote. <see cref="TryWrite"/> says which and where; <see cref="Write"/> throws
+/// width the kernel reads, from the tables), a negative syscall number, an empty <c>||</c> (false), or a handler name
+/// with a quote. <see cref="TryWrite"/> says which and where; <see cref="Write"/> throws
 /// <see cref="ArgumentException"/>. Rule sources and <c>group</c>/<c>include</c> statements are not kept: groups are
 /// written expanded.
 /// </remarks>
@@ -266,30 +266,35 @@ public static class PolicyWriter
                                      [NotNullWhen(true)] out string? text, [NotNullWhen(false)] out string? error)
     {
         text = null;
-        // The parser gives an argument the width the tables give its type; the comparison must be the same at the
-        // width it is made on this architecture (at most 32 bits on a 32-bit ABI).
+        // The parser gives an argument the width the tables give its type (ArgPredicate.ForArgument); on a 32-bit ABI
+        // every comparison is then made on at most 32 bits (ArgPredicate.At). A predicate made at the tables' width is
+        // written whole, so it reads back the same; one made at another width is written as this architecture compares
+        // it, when that is the same width the parsed one would be compared at.
         int tableWidth = syscall?.ArgWidth(p.Arg) ?? ArgPredicate.FullWidth;
-        int width = p.WidthOn(arch.Is64Bit);
-        int written = arch.Is64Bit ? tableWidth : Math.Min(tableWidth, ArgPredicate.RegisterWidth32);
+        // The man-page name, unless the parser would read it as another argument: argN is always position N (prctl's
+        // fifth argument is called arg5, and is arg4).
+        string positional = string.Create(CultureInfo.InvariantCulture, $"arg{p.Arg}");
         string argument = syscall is not null && p.Arg < syscall.ArgNames.Count && syscall.ArgNames[p.Arg].Length > 0 &&
-                          syscall.IndexOfArg(syscall.ArgNames[p.Arg]) == p.Arg
+                          syscall.IndexOfArg(syscall.ArgNames[p.Arg]) == p.Arg && !IsPositional(syscall.ArgNames[p.Arg])
             ? syscall.ArgNames[p.Arg]
-            : string.Create(CultureInfo.InvariantCulture, $"arg{p.Arg}");
-        if (width != written)
+            : positional;
+        int width = p.Width;
+        if (width != tableWidth)
         {
-            error = string.Create(CultureInfo.InvariantCulture,
-                $"{argument} is compared on {width} bits, but the language compares it on {written} (the width the kernel reads it)");
-            return false;
+            width = p.WidthOn(arch.Is64Bit);
+            int parsed = arch.Is64Bit ? tableWidth : Math.Min(tableWidth, ArgPredicate.RegisterWidth32);
+            if (width != parsed)
+            {
+                error = string.Create(CultureInfo.InvariantCulture,
+                    $"{argument} is compared on {width} bits, but the language compares it on {parsed} (the width the kernel reads it)");
+                return false;
+            }
         }
         ulong m = ArgPredicate.WidthMask(width);
         if (p.Op == ComparisonOp.MaskedEq)
         {
+            // A mask of 0 tests no bit: (arg & 0) == 0 always holds, as the IR's comparison does.
             ulong mask = p.Mask & m, value = p.Value & mask;
-            if (mask == 0)
-            {
-                error = $"a mask of 0 on {argument} has no spelling in the policy language";
-                return false;
-            }
             text = $"({argument} & {Value(options, new WrittenValue(syscall, p.Arg, mask, true, width))}) == {Value(options, new WrittenValue(syscall, p.Arg, value, false, width))}";
         }
         else
@@ -308,6 +313,8 @@ public static class PolicyWriter
         error = null;
         return true;
     }
+
+    private static bool IsPositional(string name) => name.Length == 4 && name.StartsWith("arg", StringComparison.Ordinal) && name[3] is >= '0' and <= '5';
 
     private static string Value(PolicyWriterOptions options, WrittenValue v)
     {

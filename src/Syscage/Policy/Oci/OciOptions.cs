@@ -23,6 +23,53 @@ public sealed record OciOptions
     }.ToFrozenSet(StringComparer.Ordinal);
 
     /// <summary>
+    /// Every capability the kernel defines (<c>CAP_CHOWN</c> ... from linux/capability.h, <see cref="KernelConstants"/>):
+    /// what <c>--cap-add ALL</c> gives.
+    /// </summary>
+    public static IReadOnlySet<string> AllCapabilities { get; } = KernelConstants.All
+        .Select(c => c.Name)
+        .Where(n => n.StartsWith("CAP_", StringComparison.Ordinal) && n != "CAP_LAST_CAP")
+        .ToFrozenSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The capabilities a container gets with Docker's <c>--cap-add</c> and <c>--cap-drop</c> (moby
+    /// <c>oci/caps.TweakCapabilities</c>): names are upper-cased and given a <c>CAP_</c> prefix when they lack one
+    /// (<c>sys_ptrace</c> is <c>CAP_SYS_PTRACE</c>); <c>ALL</c> in the adds gives every capability but the dropped ones;
+    /// <c>ALL</c> in the drops leaves only the added ones; otherwise <paramref name="basics"/> (default:
+    /// <see cref="DockerDefaultCapabilities"/>) without the dropped ones, with the added ones.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name is not a capability (the message names it, with a hint).</exception>
+    public static IReadOnlySet<string> DockerCapabilities(IEnumerable<string> add, IEnumerable<string> drop, IReadOnlySet<string>? basics = null)
+    {
+        ArgumentNullException.ThrowIfNull(add);
+        ArgumentNullException.ThrowIfNull(drop);
+        var adds = Normalize(add);
+        var drops = Normalize(drop);
+        IEnumerable<string> caps = adds.Contains("ALL") ? AllCapabilities.Where(c => !drops.Contains(c))
+            : drops.Contains("ALL") ? adds
+            : (basics ?? DockerDefaultCapabilities).Where(c => !drops.Contains(c)).Concat(adds);
+        return caps.Where(c => c != "ALL").ToFrozenSet(StringComparer.Ordinal);
+
+        static List<string> Normalize(IEnumerable<string> names)
+        {
+            var result = new List<string>();
+            foreach (string raw in names)
+            {
+                string c = raw.Trim().ToUpperInvariant();
+                if (c != "ALL" && !c.StartsWith("CAP_", StringComparison.Ordinal))
+                    c = "CAP_" + c;
+                if (c != "ALL" && !AllCapabilities.Contains(c))
+                {
+                    string? hint = Suggest.Closest(c, AllCapabilities);
+                    throw new ArgumentException($"unknown capability '{raw}'" + (hint is null ? "" : $" (did you mean {hint}?)"), nameof(names));
+                }
+                result.Add(c);
+            }
+            return result;
+        }
+    }
+
+    /// <summary>
     /// The container's bounding capabilities, spelt <c>CAP_*</c> as in the profile (moby compares case-sensitively).
     /// Default: <see cref="DockerDefaultCapabilities"/>.
     /// </summary>
@@ -40,6 +87,14 @@ public sealed record OciOptions
     /// name (<see cref="DockerArchName"/>). Default: <see cref="Architecture.Native"/>.
     /// </summary>
     public Architecture NativeArchitecture { get; init; } = Architecture.Native;
+
+    /// <summary>
+    /// Whether calls past the largest syscall number the profile names on their architecture get ERRNO(ENOSYS), as runc
+    /// makes them (its ENOSYS stub, <c>libcontainer/seccomp/patchbpf</c>) unless the default action is ALLOW, LOG or
+    /// TRACE: <see cref="SeccompPolicy.Newer"/>. Default true, runc's meaning; false gives the profile the meaning it has
+    /// to libseccomp alone (what <c>bpf-sim</c> and other libseccomp users see).
+    /// </summary>
+    public bool RuncEnosysStub { get; init; } = true;
 
     /// <summary>The file name used in messages and rule sources (default <c>profile.json</c>).</summary>
     public string FileName { get; init; } = "profile.json";

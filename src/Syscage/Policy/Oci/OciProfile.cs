@@ -65,7 +65,10 @@ public sealed record OciWarning(string File, int Line, int Column, string Path, 
 /// <param name="Policy">The policy the profile means for runc + libseccomp on this host.</param>
 /// <param name="Architectures">The covered architectures (native first).</param>
 /// <param name="Entries">The <c>syscalls[]</c> entries that apply after <c>includes</c>/<c>excludes</c>, in order.</param>
-/// <param name="Flags">The <c>flags</c> (<c>SECCOMP_FILTER_FLAG_*</c>), as written.</param>
+/// <param name="Flags">
+/// The <c>flags</c> (<c>SECCOMP_FILTER_FLAG_*</c>), as written: <c>syscage run</c> installs the filter with them
+/// (<c>Syscage.Supervision.CommandRun.FilterFlagsOf</c>; TSYNC dropped, as runc drops it).
+/// </param>
 /// <param name="ListenerPath">The seccomp agent's socket (<c>listenerPath</c>), if any.</param>
 /// <param name="ListenerMetadata">The opaque <c>listenerMetadata</c> string, if any.</param>
 /// <param name="Warnings">Problems that did not stop the load: unknown names, ignored fields.</param>

@@ -37,45 +37,28 @@ namespace Syscage.Policy.Oci;
 /// existing one makes later rules redundant). So does the IR. Conditional rules with different actions that
 /// overlap are merged by libseccomp into one decision tree, ordered by argument and operator, not by the
 /// profile; the IR keeps profile order (first match wins). See docs/libseccomp-differences.md.</item>
+/// <item>runc's ENOSYS stub (<c>libcontainer/seccomp/patchbpf</c>): when the default action is not ALLOW, LOG or
+/// TRACE, a call whose number is above the largest number the profile names on its architecture gets
+/// ERRNO(ENOSYS), so programs built for a newer kernel fall back from syscalls the profile could not name
+/// (<see cref="SeccompPolicy.Newer"/>; <see cref="OciOptions.RuncEnosysStub"/> turns it off). The names are
+/// resolved with Syscage's tables, runc resolves them with libseccomp's.</item>
+/// <item>socketcall/ipc multiplexing: on the ABIs with <c>socketcall(2)</c> or <c>ipc(2)</c> (x86, ppc, s390, mips o32
+/// ...) a rule for <c>socket</c>, <c>connect</c>, <c>semop</c> ... also decides that call made through its multiplexer
+/// (<see cref="PolicyBuilder"/>), as libseccomp's <c>*_rule_add</c> does; a name the ABI has only there (<c>accept</c> on
+/// x86) is a rule on the multiplexer alone. A multiplexer's own unconditional rule wins over them. Where the entry
+/// has <c>args</c>, the multiplexed form hides them in memory: libseccomp then drops the comparison on argument 0 and
+/// compares the others with the multiplexer's registers; the IR takes the most restrictive action the entry could lead
+/// to (docs/libseccomp-differences.md).</item>
 /// </list>
-/// <para>Not modelled: runc's ENOSYS patch (<c>patchbpf</c>): when the default action is not ALLOW/LOG/TRACE, runc
-/// prepends a stub that answers ERRNO(ENOSYS) for syscall numbers above the highest number the profile names on
-/// each architecture, so newer programs fall back from syscalls the profile author could not know. The IR has no
-/// number ranges; those calls get the default action here. Nor libseccomp's x86 socketcall/ipc multiplexing: a
-/// rule for <c>socket</c> on x86 is a rule for the direct syscall only.</para>
 /// </remarks>
 public static class OciProfileLoader
 {
     private static readonly JsonDocumentOptions DocumentOptions = new() { CommentHandling = JsonCommentHandling.Skip, MaxDepth = InputLimits.MaxJsonDepth };
     private static readonly JsonReaderOptions ReaderOptions = new() { CommentHandling = JsonCommentHandling.Skip, MaxDepth = InputLimits.MaxJsonDepth };
 
-    /// <summary>The <c>SCMP_ARCH_*</c> names libseccomp 2.5 knows, with the Syscage architecture when Syscage has a table for it.</summary>
-    private static readonly Dictionary<string, Architecture?> ScmpArches = new(StringComparer.Ordinal)
-    {
-        ["SCMP_ARCH_X86"] = Architecture.X86,
-        ["SCMP_ARCH_X86_64"] = Architecture.X86_64,
-        ["SCMP_ARCH_X32"] = Architecture.X32,
-        ["SCMP_ARCH_ARM"] = null,
-        ["SCMP_ARCH_AARCH64"] = Architecture.Aarch64,
-        ["SCMP_ARCH_RISCV64"] = Architecture.Riscv64,
-        ["SCMP_ARCH_MIPS"] = null,
-        ["SCMP_ARCH_MIPS64"] = null,
-        ["SCMP_ARCH_MIPS64N32"] = null,
-        ["SCMP_ARCH_MIPSEL"] = null,
-        ["SCMP_ARCH_MIPSEL64"] = null,
-        ["SCMP_ARCH_MIPSEL64N32"] = null,
-        ["SCMP_ARCH_PPC"] = null,
-        ["SCMP_ARCH_PPC64"] = null,
-        ["SCMP_ARCH_PPC64LE"] = null,
-        ["SCMP_ARCH_S390"] = null,
-        ["SCMP_ARCH_S390X"] = null,
-        ["SCMP_ARCH_PARISC"] = null,
-        ["SCMP_ARCH_PARISC64"] = null,
-        ["SCMP_ARCH_LOONGARCH64"] = null,
-        ["SCMP_ARCH_M68K"] = null,
-        ["SCMP_ARCH_SH"] = null,
-        ["SCMP_ARCH_SHEB"] = null,
-    };
+    /// <summary>The <c>SCMP_ARCH_*</c> names of every architecture libseccomp knows (<see cref="Architecture.ScmpName"/>).</summary>
+    private static readonly Dictionary<string, Architecture> ScmpArches =
+        Architecture.All.ToDictionary(a => a.ScmpName, StringComparer.Ordinal);
 
     private static readonly string[] ActionNames =
     [
@@ -94,7 +77,11 @@ public static class OciProfileLoader
         ["SCMP_CMP_MASKED_EQ"] = ComparisonOp.MaskedEq,
     };
 
-    /// <summary>The filter flags the runtime spec defines (runc refuses others).</summary>
+    /// <summary>
+    /// The filter flags the runtime spec defines. runc 1.1–1.3 knows TSYNC (and ignores it), LOG and SPEC_ALLOW, and
+    /// refuses WAIT_KILLABLE_RECV ("is not known to runc", <c>libcontainer/seccomp/seccomp_linux.go</c>: <c>setFlag</c>);
+    /// Syscage applies it (it needs a NOTIFY entry: the kernel wants a listener with it).
+    /// </summary>
     private static readonly string[] KnownFlags =
     [
         "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
@@ -229,11 +216,9 @@ public static class OciProfileLoader
             var arches = new List<Architecture> { native };
             bool Cover(JsonElement name, string path)
             {
-                if (!ScmpArch(name, path, out var arch, out string scmpName))
+                if (!ScmpArch(name, path, out var arch))
                     return false;
-                if (arch is null)
-                    Warn(path, $"{scmpName} is not an architecture Syscage can filter; its calls get the bad-arch action");
-                else if (!arches.Contains(arch))
+                if (!arches.Contains(arch))
                     arches.Add(arch);
                 return true;
             }
@@ -330,6 +315,7 @@ public static class OciProfileLoader
         {
             var perCall = new Dictionary<(Architecture Arch, int Nr), List<Rule>>();
             var order = new List<(Architecture Arch, int Nr)>();
+            var multiplexedOnly = new Dictionary<(Architecture Arch, MultiplexedCall Call), List<Rule>>();
             foreach (var entry in entries)
             {
                 // runc: "This rule is redundant, silently skip it" (libseccomp refuses a rule with the default action).
@@ -342,7 +328,13 @@ public static class OciProfileLoader
                     foreach (var arch in arches)
                     {
                         if (!arch.Syscalls.TryGet(name, out var syscall))
+                        {
+                            // A call the ABI makes only through socketcall(2)/ipc(2), such as accept on x86: libseccomp
+                            // puts the rule on the multiplexer alone.
+                            if (arch.TryGetMultiplexed(name, out var call))
+                                MultiplexedOnly(multiplexedOnly, arch, call, entry);
                             continue;
+                        }
                         known = true;
                         int nr = syscall.Number;
                         if (!perCall.TryGetValue((arch, nr), out var list))
@@ -366,8 +358,10 @@ public static class OciProfileLoader
                 }
             }
 
-            var builder = new PolicyBuilder(defaultAction, arches) { BadArchAction = SeccompAction.KillThread, Name = _file };
-            foreach (var key in order)
+            var builder = new PolicyBuilder(defaultAction, arches) { BadArchAction = SeccompAction.KillThread, Name = _file, Newer = RuncEnosys(defaultAction, arches, entries) };
+            // A multiplexer's own rule without argument checks wins over the rules the calls it makes put on it (which all
+            // compare argument 0), whatever the order: added first, it decides before them.
+            foreach (var key in order.OrderBy(k => IsMultiplexer(k.Arch, k.Nr) && perCall[k].Any(r => IsUnconditional(r.Condition, k.Arch)) ? 0 : 1))
             {
                 var rules = perCall[key];
                 // libseccomp (db_rule_add): the first rule without argument checks wins over every other rule for the
@@ -376,7 +370,57 @@ public static class OciProfileLoader
                 foreach (var rule in unconditional is null ? rules : [unconditional])
                     builder.Add(key.Arch, key.Nr, rule);
             }
+            foreach (var ((arch, call), rules) in multiplexedOnly)
+            {
+                var unconditional = rules.FirstOrDefault(r => IsUnconditional(r.Condition, arch));
+                foreach (var rule in unconditional is null ? rules : [unconditional])
+                    builder.AddMultiplexed(arch, call, rule);
+            }
             return builder.Build();
+        }
+
+        /// <summary>Collects the rules of <paramref name="entry"/> for a call <paramref name="arch"/> makes only through its multiplexer.</summary>
+        private void MultiplexedOnly(Dictionary<(Architecture Arch, MultiplexedCall Call), List<Rule>> rules, Architecture arch, MultiplexedCall call, OciSyscallEntry entry)
+        {
+            if (!rules.TryGetValue((arch, call), out var list))
+                rules[(arch, call)] = list = [];
+            foreach (var c in Conditions(entry, call.On(arch)!))
+                list.Add(new Rule(c, entry.Action, entry.Source));
+        }
+
+        /// <summary>True when <paramref name="nr"/> is <c>socketcall(2)</c> or <c>ipc(2)</c> on <paramref name="arch"/>.</summary>
+        private static bool IsMultiplexer(Architecture arch, int nr) => nr == arch.SocketcallNumber || nr == arch.IpcNumber;
+
+        /// <summary>
+        /// runc's ENOSYS stub (<c>libcontainer/seccomp/patchbpf/enosys_linux.go</c>: <c>generatePatch</c>,
+        /// <c>findLastSyscalls</c>), as the IR's <see cref="NewerSyscalls"/>: unless the default action is ALLOW, LOG or
+        /// TRACE (<c>isAllowAction</c>: "a good tracer should support future syscalls"), a call past the largest syscall
+        /// number the profile names on its architecture gets ERRNO(ENOSYS) before the filter. The largest number is
+        /// taken over every entry that reached runc — whatever its action, the default's included — with each name
+        /// resolved on that architecture as libseccomp resolves it (so not the socket and IPC calls of the ABIs with
+        /// socketcall(2) and ipc(2), which it multiplexes) and unknown names ignored; an architecture where it is 0 (no name found, or
+        /// only number 0) gets no check. x86_64 and x32 keep their own largest numbers, told apart by the x32 bit. null
+        /// when <see cref="OciOptions.RuncEnosysStub"/> is off, the default action allows, or no architecture has a number.
+        /// </summary>
+        private NewerSyscalls? RuncEnosys(SeccompAction defaultAction, List<Architecture> arches, List<OciSyscallEntry> entries)
+        {
+            if (!options.RuncEnosysStub || defaultAction.Kind is SeccompActionKind.Allow or SeccompActionKind.Log or SeccompActionKind.Trace)
+                return null;
+            var newest = new Dictionary<Architecture, uint>();
+            foreach (var arch in arches)
+            {
+                uint largest = 0;
+                foreach (var name in entries.SelectMany(e => e.Names))
+                    // libseccomp resolves a call the ABI's multiplexer makes to a negative pseudo number (__PNR_socket ...,
+                    // abi_syscall_resolve_name_munge; in 2.5 x86_syscall_resolve_name_munge and its copies for ppc, s390
+                    // and mips), direct number or not: runc's largest number never comes from one.
+                    if (arch.Syscalls.TryGetNumber(name, out int nr) && !arch.TryGetMultiplexed(name, out _))
+                        largest = Math.Max(largest, unchecked((uint)nr));
+                if (largest != 0)
+                    newest[arch] = largest;
+            }
+            return newest.Count == 0 ? null : new NewerSyscalls(SeccompAction.Errno(Errno.ENOSYS), newest, "the profile names",
+                new PolicySource(_file, 0, 0, "as runc does (its ENOSYS stub, libcontainer/seccomp/patchbpf)"));
         }
 
         /// <summary>
@@ -592,11 +636,11 @@ public static class OciProfileLoader
             return known is not null || Fail(path, UnknownName("action", name, ActionNames));
         }
 
-        /// <summary>An <c>SCMP_ARCH_*</c> name: <paramref name="arch"/> is null for one Syscage has no table for.</summary>
-        private bool ScmpArch(JsonElement element, string path, out Architecture? arch, out string name)
+        /// <summary>An <c>SCMP_ARCH_*</c> name (every architecture libseccomp knows has a table).</summary>
+        private bool ScmpArch(JsonElement element, string path, [NotNullWhen(true)] out Architecture? arch)
         {
             arch = null;
-            if (!String(element, path, out name))
+            if (!String(element, path, out string name))
                 return false;
             if (name == "SCMP_ARCH_NATIVE")
             {
@@ -606,8 +650,7 @@ public static class OciProfileLoader
             return ScmpArches.TryGetValue(name, out arch) || Fail(path, UnknownName("architecture", name, ScmpArches.Keys));
         }
 
-        private static string ScmpName(Architecture arch) =>
-            ScmpArches.FirstOrDefault(kv => kv.Value == arch).Key ?? "SCMP_ARCH_" + arch.Name.ToUpperInvariant();
+        private static string ScmpName(Architecture arch) => arch.ScmpName;
 
         /// <summary>The object's fields by name, ignoring case as Go does; unknown fields are a warning (Go ignores them).</summary>
         private Dictionary<string, JsonElement> Fields(JsonElement obj, string path, string[] known)

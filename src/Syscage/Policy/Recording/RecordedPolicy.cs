@@ -138,7 +138,9 @@ public sealed class RecordedPolicy
                 if (note is not null)
                     notes[(arch, s.Number)] = note;
             }
-            if (here.Count > 0)
+            // Only where a call was written: an architecture whose calls all had no spelling (x86_64 numbers with the
+            // x32 bit that are negative, say) gets nothing it did not do.
+            if (syscalls.Count > 0)
             {
                 foreach (var name in AlwaysAllowed)
                 {
