@@ -3,13 +3,17 @@ using Syscage.Bpf;
 using Syscage.Cli.Commands.Ebpf;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
+using Syscage.Policy.Language;
+using Syscage.Policy.Oci;
 using Syscage.Supervision;
 
 namespace Syscage.Cli.Commands;
 
 /// <summary>
-/// <c>syscage compile POLICY [-o OUT] [--format raw|asm|c|pfc] [--arch LIST] [--no-optimize] [--cap-add CAP] [--cap-drop CAP]
-/// [--kernel-version V]</c>; POLICY may also be an
+/// <c>syscage compile POLICY [-o OUT] [--format raw|asm|c|pfc|policy|oci|k8s] [--arch LIST] [--no-optimize] [--cap-add CAP]
+/// [--cap-drop CAP] [--kernel-version V]</c>: a classic BPF filter, or the policy in another language — the policy
+/// language (<see cref="PolicyWriter"/>), an OCI/Docker profile or a Kubernetes SeccompProfile
+/// (<see cref="OciProfileWriter"/>, with the same decisions or a said approximation that is never looser); POLICY may also be an
 /// eBPF seccomp object (<c>FILE.o[:SECTION]</c>, knobs with <c>--set</c>) whose verdicts depend on <c>seccomp_data</c>
 /// alone: it compiles entirely to classic BPF.
 /// </summary>
@@ -21,8 +25,13 @@ public static class CompileCommand
         var policy = new Argument<string>("POLICY") { Description = "A .policy file, an OCI/Docker .json profile, a built-in policy name (default, ...), or an eBPF seccomp object FILE.o[:SECTION] with no maps or helpers" };
         var set = new Option<string[]>("--set") { Description = "For an eBPF object: set a global variable (const volatile knob) NAME=VALUE before compiling", AllowMultipleArgumentsPerToken = false };
         var output = new Option<string?>("--output", "-o") { Description = "Where to write; default stdout ('-')" };
-        var format = new Option<string>("--format", "-f") { Description = "raw (sock_filter bytes, for bwrap --seccomp), asm, c, or pfc (the policy as pseudo filter code)", DefaultValueFactory = _ => "raw" };
-        format.AcceptOnlyFromAmong("raw", "asm", "c", "pfc");
+        var format = new Option<string>("--format", "-f")
+        {
+            Description = "raw (sock_filter bytes, for bwrap --seccomp), asm, c, pfc (the policy as pseudo filter code), policy (the policy language), " +
+                          "oci (an OCI/Docker seccomp profile, JSON) or k8s (a Security Profiles Operator SeccompProfile, YAML)",
+            DefaultValueFactory = _ => "raw",
+        };
+        format.AcceptOnlyFromAmong("raw", "asm", "c", "pfc", "policy", "oci", "k8s");
         var arch = new Option<string?>("--arch") { Description = "Architectures to cover, e.g. x86_64,x86,x32 (default: the policy's own)" };
         var noOptimize = new Option<bool>("--no-optimize") { Description = "Plain comparison chains, for cross-checking the optimiser" };
         var oci = new OciInputs.Arguments();
@@ -75,6 +84,11 @@ public static class CompileCommand
             Write(stdout, output, PseudoFilterCode.Render(ir));
             return (int)ExitCode.Ok;
         }
+        if (format is "policy" or "oci" or "k8s")
+        {
+            Write(stdout, output, Translate(ir, format, stderr, output is null or "-" ? ir.Name : output));
+            return (int)ExitCode.Ok;
+        }
         var program = PolicyCompiler.Compile(ir, new CompileOptions { Optimize = !noOptimize });
         switch (format)
         {
@@ -101,6 +115,29 @@ public static class CompileCommand
         if (output is not null and not "-")
             stderr.WriteLine($"{output}: {program.Length} instructions");
         return (int)ExitCode.Ok;
+    }
+
+    /// <summary>
+    /// The policy in another language: <c>policy</c>, <c>oci</c> or <c>k8s</c>. What the target cannot say is an error
+    /// (exit 3); what it says more strictly is a warning on <paramref name="stderr"/>.
+    /// </summary>
+    public static string Translate(SeccompPolicy ir, string format, TextWriter stderr, string name)
+    {
+        ArgumentNullException.ThrowIfNull(ir);
+        ArgumentNullException.ThrowIfNull(stderr);
+        if (format == "policy")
+            return PolicyWriter.TryWrite(ir, out var text, out var why) ? text
+                : throw new CliException(ExitCode.BadInput, $"{ir.Name}: cannot be written in the policy language: {why}");
+        var options = new OciWriteOptions
+        {
+            Format = format == "k8s" ? ProfileFormat.Kubernetes : ProfileFormat.Oci,
+            Name = Path.GetFileNameWithoutExtension(name),
+        };
+        if (!OciProfileWriter.TryWrite(ir, options, out var written, out var error))
+            throw new CliException(ExitCode.BadInput, $"{ir.Name}: cannot be written as {(format == "k8s" ? "a SeccompProfile" : "an OCI profile")} without letting a call further: {error}");
+        foreach (var note in written.Approximations)
+            stderr.WriteLine($"syscage: warning: {note}");
+        return written.Text;
     }
 
     private static void Write(TextWriter stdout, string? output, string text)
