@@ -299,34 +299,6 @@ internal sealed class DecisionDiagram
     }
 
     /// <summary>
-    /// The largest (or, with <paramref name="smallest"/>, the smallest) value of argument <paramref name="arg"/> in a
-    /// boolean diagram that tests no other argument; null when it holds for none.
-    /// </summary>
-    public ulong? Extreme(int set, int arg, bool smallest)
-    {
-        if (set == False)
-            return null;
-        ulong value = 0;
-        int node = set;
-        for (int bit = Bits - 1; bit >= 0; bit--)
-        {
-            int v = Variable(arg, bit);
-            bool one;
-            if (node >= 0 && _nodes[node].Var == v)
-            {
-                var (_, lo, hi) = _nodes[node];
-                one = smallest ? lo == False : hi != False;
-                node = one ? hi : lo;
-            }
-            else
-                one = !smallest;
-            if (one)
-                value |= 1UL << bit;
-        }
-        return value;
-    }
-
-    /// <summary>
     /// Compares two verdict diagrams: the worst difference between what <paramref name="actual"/> and
     /// <paramref name="expected"/> decide for any argument values (none, a stricter actual verdict, or a looser one), with
     /// the arguments of a call that shows it.

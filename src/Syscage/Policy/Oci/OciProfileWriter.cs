@@ -40,8 +40,12 @@ public sealed record OciWriteOptions
     /// </summary>
     public string Name { get; init; } = "syscage-profile";
 
-    /// <summary>Entries of one syscall at most (argument conditions are written as disjoint comparisons).</summary>
-    public int MaxEntriesPerSyscall { get; init; } = 1024;
+    /// <summary>
+    /// Entries of one syscall at most (argument conditions are written as disjoint masked comparisons: <c>size != 7</c>
+    /// on a 64-bit argument is 64 of them). libseccomp makes about four instructions of each, and a filter has at most
+    /// 4096.
+    /// </summary>
+    public int MaxEntriesPerSyscall { get; init; } = 256;
 }
 
 /// <summary>A written profile.</summary>
@@ -62,7 +66,8 @@ public sealed record OciWriteResult(string Text, IReadOnlyList<Architecture> Arc
 /// <remarks>
 /// <para>How: for each syscall of the policy, its rules are turned into an exact decision diagram over the argument
 /// bits (<see cref="DecisionDiagram"/>) and each part that does not get the default action becomes an entry whose
-/// comparisons are <c>SCMP_CMP_EQ</c> (a whole 64-bit register) or <c>SCMP_CMP_MASKED_EQ</c>: the parts are disjoint,
+/// comparisons are <c>SCMP_CMP_EQ</c> (a whole 64-bit register) or <c>SCMP_CMP_MASKED_EQ</c> (never the others, on
+/// which libseccomp 2.5.4 can loop forever): the parts are disjoint,
 /// so neither runc's ORing of comparisons on one argument nor libseccomp's order of overlapping rules can change what
 /// they mean, and every mask stays within the width the kernel reads the argument at, where libseccomp's 64-bit
 /// comparison and the kernel's agree.</para>
@@ -110,18 +115,15 @@ public static partial class OciProfileWriter
     public static OciWriteResult Write(SeccompPolicy policy, OciWriteOptions? options = null) =>
         TryWrite(policy, options, out var result, out var error) ? result : throw new ArgumentException(error, nameof(policy));
 
-    /// <summary>
-    /// One comparison of an entry: for <see cref="ComparisonOp.MaskedEq"/> the argument's bits under
-    /// <paramref name="Mask"/> equal <paramref name="Value"/>'s; else <c>arg OP Value</c> on the whole register.
-    /// </summary>
-    private readonly record struct Test(int Index, ComparisonOp Op, ulong Mask, ulong Value);
+    /// <summary>One comparison of an entry: the argument's bits under <paramref name="Mask"/> equal <paramref name="Value"/>'s.</summary>
+    private readonly record struct Test(int Index, ulong Mask, ulong Value);
 
     /// <summary>An entry: its names share one verdict and the same comparisons.</summary>
     private sealed record Entry(Verdict Verdict, Test[] Tests)
     {
         public SortedSet<string> Names { get; } = new(StringComparer.Ordinal);
 
-        public string Key => $"{Verdict.Action.Value:x8}|{string.Join(';', Tests.Select(t => $"{t.Index}:{t.Op}:{t.Mask:x}:{t.Value:x}"))}";
+        public string Key => $"{Verdict.Action.Value:x8}|{string.Join(';', Tests.Select(t => $"{t.Index}:{t.Mask:x}:{t.Value:x}"))}";
     }
 
     private sealed class Writing(SeccompPolicy policy, OciWriteOptions options)
@@ -285,7 +287,7 @@ public static partial class OciProfileWriter
                 if (f == defaultLeaf)
                     continue;
                 var found = new List<Entry>();
-                if (!Decompose(f, 0, [], defaultLeaf, Whole(arch, nr), found))
+                if (!Decompose(f, 0, [], defaultLeaf, found))
                     return Fail($"{arch.Name} {name}: its conditions need more than {options.MaxEntriesPerSyscall} entries");
                 mine[name] = found;
             }
@@ -299,23 +301,12 @@ public static partial class OciProfileWriter
         }
 
         /// <summary>
-        /// Per argument, whether it is as wide as the ABI's registers, so that libseccomp's comparisons of the whole
-        /// register (<c>!=</c>, <c>&lt;=</c>, <c>&gt;=</c>) mean what the kernel reads; narrower ones get masked comparisons only.
-        /// </summary>
-        private static bool[] Whole(Architecture arch, int nr)
-        {
-            arch.Syscalls.TryGet(nr, out var syscall);
-            int register = arch.Is64Bit ? ArgPredicate.FullWidth : ArgPredicate.RegisterWidth32;
-            return [.. Enumerable.Range(0, 6).Select(i => Math.Min(syscall?.ArgWidth(i) ?? ArgPredicate.FullWidth, register) == register)];
-        }
-
-        /// <summary>
         /// The entries of a syscall's diagram, argument by argument: the values of argument <paramref name="arg"/> that
         /// lead to each way the diagram goes on (a set of that argument's values), each set as few comparisons as
         /// possible (<see cref="Express"/>), then the next argument below each. The entries are disjoint: each call
         /// meets one at most. False past <see cref="OciWriteOptions.MaxEntriesPerSyscall"/>.
         /// </summary>
-        private bool Decompose(int f, int arg, List<Test> prefix, int defaultLeaf, bool[] whole, List<Entry> found)
+        private bool Decompose(int f, int arg, List<Test> prefix, int defaultLeaf, List<Entry> found)
         {
             if (f == defaultLeaf)
                 return true;
@@ -328,7 +319,7 @@ public static partial class OciProfileWriter
             }
             int first = arg * DecisionDiagram.Bits, past = first + DecisionDiagram.Bits;
             if (_dd[f].Var >= past)
-                return Decompose(f, arg + 1, prefix, defaultLeaf, whole, found);
+                return Decompose(f, arg + 1, prefix, defaultLeaf, found);
             // Where the diagram leaves this argument's bits.
             var exits = new List<int>();
             var seen = new HashSet<int>();
@@ -361,13 +352,13 @@ public static partial class OciProfileWriter
                     memo[n] = r;
                     return r;
                 }
-                if (Express(Set(f), arg, whole[arg]) is not { } tests)
+                if (Express(Set(f), arg) is not { } tests)
                     return false;
                 foreach (var test in tests)
                 {
                     if (test is { } t)
                         prefix.Add(t);
-                    bool ok = Decompose(exit, arg + 1, prefix, defaultLeaf, whole, found);
+                    bool ok = Decompose(exit, arg + 1, prefix, defaultLeaf, found);
                     if (test is not null)
                         prefix.RemoveAt(prefix.Count - 1);
                     if (!ok)
@@ -377,46 +368,20 @@ public static partial class OciProfileWriter
             return true;
         }
 
-        /// <summary>True when a condition diagram is one masked comparison: a single path to true.</summary>
-        private bool IsCube(int set)
-        {
-            while (!DecisionDiagram.IsLeaf(set))
-            {
-                var (_, lo, hi) = _dd[set];
-                if (lo != DecisionDiagram.False && hi != DecisionDiagram.False)
-                    return false;
-                set = lo == DecisionDiagram.False ? hi : lo;
-            }
-            return set == DecisionDiagram.True;
-        }
-
         /// <summary>
-        /// A set of one argument's values as disjoint comparisons: none (every value), one masked comparison, on a whole
-        /// register one <c>!=</c>, <c>&lt;=</c> or <c>&gt;=</c>, else one masked comparison per path of its diagram (null
-        /// when that is more than <see cref="OciWriteOptions.MaxEntriesPerSyscall"/>).
+        /// A set of one argument's values as disjoint comparisons: none (every value), else one masked comparison per path
+        /// of its diagram (null when that is more than <see cref="OciWriteOptions.MaxEntriesPerSyscall"/>). Only EQ and
+        /// MASKED_EQ: after a rule whose first comparison is NE, LT, LE, GT or GE on a 64-bit argument, libseccomp 2.5.4
+        /// never returns from adding one that compares another argument with a value of another high half
+        /// (docs/libseccomp-differences.md), and runc would hang loading the profile.
         /// </summary>
-        private List<Test?>? Express(int set, int arg, bool whole)
+        private List<Test?>? Express(int set, int arg)
         {
             if (set == DecisionDiagram.True)
                 return [null];
-            if (IsCube(set))
-            {
-                _dd.TryPaths(set, DecisionDiagram.False, 1, out var cube, boolean: true);
-                return [new Test(arg, ComparisonOp.MaskedEq, cube[0].Masks[arg], cube[0].Values[arg])];
-            }
-            if (whole)
-            {
-                int not = _dd.Not(set);
-                if (_dd.Extreme(not, arg, smallest: false) is ulong hole && not == _dd.MaskedEqual(arg, ulong.MaxValue, hole))
-                    return [new Test(arg, ComparisonOp.Ne, ulong.MaxValue, hole)];
-                if (_dd.Extreme(set, arg, smallest: false) is ulong max && max != ulong.MaxValue && set == _dd.Compare(arg, DecisionDiagram.Bits, max, greater: false, orEqual: true))
-                    return [new Test(arg, ComparisonOp.Le, ulong.MaxValue, max)];
-                if (_dd.Extreme(set, arg, smallest: true) is ulong min && min != 0 && set == _dd.Compare(arg, DecisionDiagram.Bits, min, greater: true, orEqual: true))
-                    return [new Test(arg, ComparisonOp.Ge, ulong.MaxValue, min)];
-            }
             if (!_dd.TryPaths(set, DecisionDiagram.False, options.MaxEntriesPerSyscall, out var paths, boolean: true))
                 return null;
-            return [.. paths.Select(p => (Test?)new Test(arg, ComparisonOp.MaskedEq, p.Masks[arg], p.Values[arg]))];
+            return [.. paths.Select(p => (Test?)new Test(arg, p.Masks[arg], p.Values[arg]))];
         }
 
         /// <summary>
@@ -467,19 +432,12 @@ public static partial class OciProfileWriter
         };
 
         /// <summary>
-        /// A comparison: a test of every bit of a 64-bit argument is <c>SCMP_CMP_EQ</c>, other masked tests
-        /// <c>SCMP_CMP_MASKED_EQ</c> (value: the mask, valueTwo: the bits); both exact in libseccomp too, as are the
-        /// others, which are only made on whole registers.
+        /// A comparison: a test of every bit of a 64-bit argument is <c>SCMP_CMP_EQ</c>; any other is
+        /// <c>SCMP_CMP_MASKED_EQ</c> (value: the mask, valueTwo: the bits). Both are exact in libseccomp too: a mask
+        /// within the width the kernel reads the argument leaves its 64-bit comparison nothing else to see.
         /// </summary>
-        private static (string Op, ulong Value, ulong ValueTwo) Comparison(Test t) => t.Op switch
-        {
-            ComparisonOp.MaskedEq when t.Mask == ulong.MaxValue => ("SCMP_CMP_EQ", t.Value, 0),
-            ComparisonOp.MaskedEq => ("SCMP_CMP_MASKED_EQ", t.Mask, t.Value),
-            ComparisonOp.Ne => ("SCMP_CMP_NE", t.Value, 0),
-            ComparisonOp.Le => ("SCMP_CMP_LE", t.Value, 0),
-            ComparisonOp.Ge => ("SCMP_CMP_GE", t.Value, 0),
-            _ => ("SCMP_CMP_EQ", t.Value, 0),
-        };
+        private static (string Op, ulong Value, ulong ValueTwo) Comparison(Test t) =>
+            t.Mask == ulong.MaxValue ? ("SCMP_CMP_EQ", t.Value, 0) : ("SCMP_CMP_MASKED_EQ", t.Mask, t.Value);
 
         /// <summary>
         /// The profile as JSON. For verification, as the runtime gets it: for Kubernetes, without what the
