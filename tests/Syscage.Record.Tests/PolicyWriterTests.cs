@@ -24,7 +24,7 @@ public class PolicyWriterTests
             s.Architecture.Syscalls.TryGet(kv.Key, out var syscall);
             return (IReadOnlyList<Rule>)[.. kv.Value.Select(r => r with { Condition = Reshape(r.Condition, syscall) })];
         })));
-        return new SeccompPolicy(policy.DefaultAction, policy.BadArchAction, sections, policy.Name);
+        return new SeccompPolicy(policy.DefaultAction, policy.BadArchAction, sections, policy.Name) { Newer = policy.Newer };
     }
 
     private static Condition Reshape(Condition condition, Syscall? syscall) => condition switch
@@ -45,6 +45,15 @@ public class PolicyWriterTests
         return new ArgPredicate(p.Arg, p.Op, value, mask, width);
     }
 
+    /// <summary>
+    /// What the language cannot say of an IR made by the builder: newer-syscalls on some architectures only (the
+    /// language's applies to all of them), or a multiplexer's own rules ordered among those made from the calls it makes
+    /// as no text orders them.
+    /// </summary>
+    internal static bool KnownLimit(string error) =>
+        error.Contains("has no such check", StringComparison.Ordinal) ||
+        error.Contains("has no spelling", StringComparison.Ordinal) && (error.Contains("ipc", StringComparison.Ordinal) || error.Contains("socketcall", StringComparison.Ordinal));
+
     /// <summary>True when both policies decide <paramref name="call"/> alike: the same action and, for user space, the same route.</summary>
     internal static string? Difference(SeccompPolicy expected, SeccompPolicy actual, in SeccompData call)
     {
@@ -60,12 +69,19 @@ public class PolicyWriterTests
     [Fact]
     public void Written_random_policies_read_back_to_the_same_decisions()
     {
-        int calls = 0;
+        int calls = 0, refused = 0;
         for (int seed = 0; seed < 300; seed++)
         {
             var rng = new Random(seed);
             var policy = Writable(RandomPolicies.Policy(rng, maxSyscalls: 12));
-            string text = PolicyWriter.Write(policy);
+            if (!PolicyWriter.TryWrite(policy, out var text, out var error))
+            {
+                // newer-syscalls on some architectures only (the language's applies to all of them), or a multiplexer's
+                // own rules ordered among those made from the calls it makes as no text orders them.
+                Assert.True(KnownLimit(error), $"seed {seed}: {error}");
+                refused++;
+                continue;
+            }
             var back = PolicyLanguage.Parse(text, $"seed{seed}.policy");
             Assert.Equal(policy.Sections.Select(s => s.Architecture), back.Sections.Select(s => s.Architecture));
             foreach (var call in EquivalenceChecker.Vectors(policy).Take(20_000).Concat(Enumerable.Range(0, 500).Select(_ => RandomPolicies.Call(rng, policy))))
@@ -76,6 +92,7 @@ public class PolicyWriterTests
             }
         }
         Assert.True(calls > 100_000, $"only {calls} calls compared");
+        Assert.True(refused < 60, $"{refused} of 300 refused");
     }
 
     [Fact]

@@ -62,6 +62,57 @@ public static class PolicyWriter
         ArgumentNullException.ThrowIfNull(policy);
         options ??= new PolicyWriterOptions();
         text = null;
+        // A multiplexer's rules made from the calls it makes are written out (first, so that those the reading makes
+        // again come after them and decide nothing), or, when that can't be said (ipc's call is compared on 16 bits),
+        // left for the reading to make.
+        string? firstError = null;
+        foreach (bool madeRules in new[] { true, false })
+        {
+            if (!TryWriteText(policy, options, madeRules, out var written, out error) || !Means(policy, written, out error))
+            {
+                firstError ??= error;
+                continue;
+            }
+            text = written;
+            return true;
+        }
+        error = firstError!;
+        return false;
+    }
+
+    /// <summary>
+    /// True when <paramref name="text"/>, read back, decides every call as <paramref name="policy"/> does (compared as a
+    /// decision diagram of each syscall).
+    /// </summary>
+    private static bool Means(SeccompPolicy policy, string text, [NotNullWhen(false)] out string? error)
+    {
+        error = null;
+        if (!PolicyLanguage.TryParse(text, out var back, out var parseError, "the written policy"))
+        {
+            error = $"internal error: the written policy does not parse: {parseError}";
+            return false;
+        }
+        IReadOnlyList<PolicyDifference> differences;
+        try
+        {
+            differences = PolicyComparison.Compare(policy, back);
+        }
+        catch (DiagramTooLargeException)
+        {
+            return true;
+        }
+        if (differences.Count == 0)
+            return true;
+        var d = differences[0];
+        error = $"{d.Describe()} would get {d.Actual} from the policy language, where the policy says {d.Expected}: the language has no spelling for it";
+        return false;
+    }
+
+    private static bool TryWriteText(SeccompPolicy policy, PolicyWriterOptions options, bool madeRules, [NotNullWhen(true)] out string? text, [NotNullWhen(false)] out string? error)
+    {
+        text = null;
+        if (!TryNewer(ref policy, out string? newer, out error))
+            return false;
         var sb = new StringBuilder();
         foreach (var line in options.Header)
             foreach (var part in line.Split('\n'))
@@ -71,6 +122,8 @@ public static class PolicyWriter
             return false;
         sb.Append("default ").Append(defaultAction).Append('\n');
         sb.Append("bad-arch ").Append(badArch).Append('\n');
+        if (newer is not null)
+            sb.Append("newer-syscalls ").Append(newer).Append('\n');
         if (policy.Sections.Count == 0)
         {
             error = "a policy without architectures has no spelling in the policy language (it covers the machine's by default)";
@@ -83,17 +136,25 @@ public static class PolicyWriter
                 continue;
             var arch = section.Architecture;
             sb.Append('\n').Append("arch ").Append(arch.Name).Append(" {\n");
-            foreach (var (nr, rules) in section.Syscalls.Select(kv => (kv.Key, kv.Value)).OrderBy(e => SortKey(arch, e.Key), StringComparer.Ordinal))
+            // A multiplexer's rules first, all of them, those made from the calls it makes (socket as
+            // socketcall(SYS_SOCKET)) included: reading the text makes those again from the calls' rules, and puts them
+            // after these, where they decide nothing these did not.
+            foreach (var (nr, all) in section.Syscalls.Select(kv => (kv.Key, kv.Value))
+                         .OrderBy(e => e.Key == arch.SocketcallNumber || e.Key == arch.IpcNumber ? 0 : 1).ThenBy(e => SortKey(arch, e.Key), StringComparer.Ordinal))
             {
+                if (!madeRules && all.All(r => r.Via is not null))
+                    continue;
                 if (!TryItem(arch, nr, out string? item, out error))
                     return false;
                 arch.Syscalls.TryGet(nr, out var syscall);
                 if (options.SyscallNote?.Invoke(arch, nr) is { Length: > 0 } note)
                     foreach (var part in note.Split('\n'))
                         sb.Append("    # ").Append(part.TrimEnd('\r')).Append('\n');
-                for (int i = 0; i < rules.Count; i++)
+                for (int i = 0; i < all.Count; i++)
                 {
-                    var rule = rules[i];
+                    var rule = all[i];
+                    if (!madeRules && rule.Via is not null)
+                        continue;
                     if (!TryAction(rule.Action, rule.Route, out string? action, out error))
                         return false;
                     var line = new StringBuilder("    ").Append(action).Append(' ').Append(item);
@@ -128,6 +189,65 @@ public static class PolicyWriter
     /// <exception cref="ArgumentException">Some part of the policy has no spelling in the language (the message says which).</exception>
     public static string Write(SeccompPolicy policy, PolicyWriterOptions? options = null) =>
         TryWrite(policy, out var text, out var error, options) ? text : throw new ArgumentException(error, nameof(policy));
+
+    /// <summary>Syscalls at most that a <c>newer-syscalls</c> starting before the newest the tables know is written out as.</summary>
+    private const int MaxNewerRules = 4096;
+
+    /// <summary>
+    /// <c>newer-syscalls ACTION</c> starts past the newest syscall the tables know on each architecture, or past the
+    /// highest number a rule names there. A policy whose newer syscalls start elsewhere (an OCI profile's, past the newest
+    /// it names) is written with a rule of that action for each number up to the tables' newest, its rules past its
+    /// start left out (they are never reached), and where it starts past the tables' newest, a rule with the default
+    /// action at its start.
+    /// </summary>
+    private static bool TryNewer(ref SeccompPolicy policy, out string? newer, [NotNullWhen(false)] out string? error)
+    {
+        newer = null;
+        error = null;
+        if (policy.Newer is not { } n)
+            return true;
+        if (!TryAction(n.Action, null, out newer, out error))
+            return false;
+        var sections = new List<ArchitecturePolicy>();
+        int added = 0;
+        foreach (var section in policy.Sections)
+        {
+            var arch = section.Architecture;
+            uint? tables = arch.Syscalls.Newest is { } s ? unchecked((uint)s.Number) : null;
+            if (n.NewestOn(arch) is not uint start)
+            {
+                if (tables is not null || section.Syscalls.Keys.Any(arch.Owns))
+                {
+                    error = $"newer-syscalls applies to every architecture of a policy in the language, and this one has no such check on {arch.Name}";
+                    return false;
+                }
+                sections.Add(section);
+                continue;
+            }
+            var syscalls = section.Syscalls.Where(kv => !arch.Owns(kv.Key) || unchecked((uint)kv.Key) <= start).ToDictionary(kv => kv.Key, kv => kv.Value);
+            var rule = new Rule(Condition.True, n.Action, n.Source);
+            for (ulong m = (ulong)start + 1; tables is uint t && m <= t; m++)
+            {
+                if (!arch.Owns(unchecked((int)(uint)m)))
+                    continue;
+                if (++added > MaxNewerRules)
+                {
+                    error = $"newer-syscalls starts {tables - start} numbers before the newest syscall the tables know on {arch.Name}: too many to write out";
+                    return false;
+                }
+                syscalls[unchecked((int)(uint)m)] = [rule];
+            }
+            if (tables is not uint known || start > known)
+            {
+                int at = unchecked((int)start);
+                if (!syscalls.ContainsKey(at))
+                    syscalls[at] = [new Rule(Condition.True, policy.DefaultAction)];
+            }
+            sections.Add(new ArchitecturePolicy(arch, syscalls));
+        }
+        policy = new SeccompPolicy(policy.DefaultAction, policy.BadArchAction, sections, policy.Name);
+        return true;
+    }
 
     /// <summary>Names first, in order; then numbers the tables don't name, by value.</summary>
     private static string SortKey(Architecture arch, int nr) =>

@@ -114,17 +114,19 @@ public sealed class RecordedPolicy
         var comments = new Dictionary<(Architecture, int), List<string?>>();
         var notes = new Dictionary<(Architecture, int), string>();
         var source = new PolicySource("recording");
-        var sections = new List<ArchitecturePolicy>();
-        foreach (var arch in Architectures(merged, seen.Select(s => s.Architecture)))
+        // The recorded rules go through the builder, as the policy language's do: on an ABI with socketcall(2) or ipc(2),
+        // a rule for socket also decides socketcall(SYS_SOCKET, ...), so the policy means what its text says.
+        var arches = Architectures(merged, seen.Select(s => s.Architecture))
+            // An architecture the earlier policy leaves to a bad-arch action that lets calls run already allows all they
+            // did: a section would refuse the others.
+            .Where(a => merged is null || merged.Sections.Any(s => s.Architecture == a) || !Runs(merged.BadArchAction)).ToList();
+        var builder = new PolicyBuilder(merged?.DefaultAction ?? DefaultAction, arches) { BadArchAction = merged?.BadArchAction ?? SeccompAction.KillProcess, Name = "recording" };
+        var recorded = new HashSet<(Architecture, int)>();
+        foreach (var arch in arches)
         {
             var earlier = merged?.Sections.FirstOrDefault(s => s.Architecture == arch);
-            // An architecture the earlier policy leaves to a bad-arch action that lets calls run already allows all
-            // they did: a section would refuse the others.
-            if (merged is not null && earlier is null && Runs(merged.BadArchAction))
-                continue;
-            var syscalls = new Dictionary<int, IReadOnlyList<Rule>>();
-            var here = seen.Where(s => s.Architecture == arch).ToList();
-            foreach (var s in here)
+            int written = 0;
+            foreach (var s in seen.Where(s => s.Architecture == arch))
             {
                 if (!Writable(arch, s.Number))
                 {
@@ -133,25 +135,38 @@ public sealed class RecordedPolicy
                     continue;
                 }
                 var (rules, counts, note) = RulesFor(s, recording.Arguments, source);
-                syscalls[s.Number] = rules;
+                foreach (var rule in rules)
+                    builder.Add(arch, s.Number, rule);
+                recorded.Add((arch, s.Number));
                 comments[(arch, s.Number)] = counts;
                 if (note is not null)
                     notes[(arch, s.Number)] = note;
+                written++;
             }
             // Only where a call was written: an architecture whose calls all had no spelling (x86_64 numbers with the
             // x32 bit that are negative, say) gets nothing it did not do.
-            if (syscalls.Count > 0)
+            if (written == 0)
+                continue;
+            foreach (var name in AlwaysAllowed)
             {
-                foreach (var name in AlwaysAllowed)
-                {
-                    if (!arch.Syscalls.TryGetNumber(name, out int nr) || syscalls.ContainsKey(nr) ||
-                        earlier?.RulesFor(nr) is [{ Condition.IsTrue: true } first, ..] && Runs(first.Action))
-                        continue;
-                    syscalls[nr] = [new Rule(Condition.True, SeccompAction.Allow, source)];
-                    comments[(arch, nr)] = ["not seen: every program needs it on signals and at exit"];
-                }
+                if (!arch.Syscalls.TryGetNumber(name, out int nr) || recorded.Contains((arch, nr)) ||
+                    earlier?.RulesFor(nr) is [{ Condition.IsTrue: true } first, ..] && Runs(first.Action))
+                    continue;
+                builder.Add(arch, nr, new Rule(Condition.True, SeccompAction.Allow, source));
+                recorded.Add((arch, nr));
+                comments[(arch, nr)] = ["not seen: every program needs it on signals and at exit"];
             }
-            if (earlier is not null)
+        }
+        var built = builder.Build();
+        var sections = new List<ArchitecturePolicy>();
+        foreach (var section in built.Sections)
+        {
+            var arch = section.Architecture;
+            var syscalls = section.Syscalls.ToDictionary(kv => kv.Key, kv => kv.Value);
+            foreach (var (nr, rules) in syscalls)
+                if (!recorded.Contains((arch, nr)))
+                    comments[(arch, nr)] = [.. rules.Select(r => r.Via is { } v ? $"{v.Call.Name} through {(v.Call.Multiplexer == Multiplexer.Socketcall ? "socketcall" : "ipc")}" : null)];
+            if (merged?.Sections.FirstOrDefault(s => s.Architecture == arch) is { } earlier)
             {
                 foreach (var (nr, rules) in earlier.Syscalls)
                 {
@@ -163,13 +178,15 @@ public sealed class RecordedPolicy
                     else if (!mine.Any(r => r.Condition.IsTrue && Runs(r.Action)))
                     {
                         syscalls[nr] = [.. mine, .. rules];
-                        comments[(arch, nr)] = [.. comments[(arch, nr)], .. rules.Select(From)];
+                        comments[(arch, nr)] = [.. comments.GetValueOrDefault((arch, nr)) ?? [.. mine.Select(_ => (string?)null)], .. rules.Select(From)];
                     }
                 }
             }
             sections.Add(new ArchitecturePolicy(arch, syscalls));
         }
-        var policy = new SeccompPolicy(merged?.DefaultAction ?? DefaultAction, merged?.BadArchAction ?? SeccompAction.KillProcess, sections, "recording");
+        // Before the policy is made: it fills the numbers between the old and the new start of newer-syscalls in.
+        var newer = Newer(merged?.Newer, recorded, sections, comments, warnings);
+        var policy = new SeccompPolicy(built.DefaultAction, built.BadArchAction, sections, "recording") { Newer = newer };
         result = new RecordedPolicy(policy, recording, comments, notes, warnings);
         error = null;
         return true;
@@ -206,6 +223,49 @@ public sealed class RecordedPolicy
         // A mask is written as what it leaves out: the flags seen.
         ulong seen = ~value.Value & ArgPredicate.WidthMask(value.Width);
         return seen == 0 ? null : RecordedArguments.Name(tracked, seen, value.Width) is { } name ? $"~({name})" : null;
+    }
+
+    /// <summary>
+    /// The earlier policy's newer-syscalls, starting past any number this recording allows too (a call the command made
+    /// must not get its action); the numbers between its start and the new one keep its action by a rule each, so the
+    /// union changes nothing else. A recorded number further than <see cref="InputLimits.MaxSyscallsPerArchitecture"/>
+    /// past the start is left to the action, with a warning.
+    /// </summary>
+    private static NewerSyscalls? Newer(NewerSyscalls? earlier, HashSet<(Architecture Arch, int Nr)> recorded, List<ArchitecturePolicy> sections,
+                                        Dictionary<(Architecture, int), List<string?>> comments, List<string> warnings)
+    {
+        if (earlier is null)
+            return null;
+        var newest = new Dictionary<Architecture, uint>();
+        foreach (var (arch, n) in earlier.Newest)
+        {
+            uint top = n;
+            foreach (var (a, nr) in recorded)
+            {
+                if (a != arch || !arch.Owns(nr) || unchecked((uint)nr) <= n)
+                    continue;
+                if (unchecked((uint)nr) - n > InputLimits.MaxSyscallsPerArchitecture)
+                    warnings.Add(string.Create(CultureInfo.InvariantCulture,
+                        $"{arch.Name} syscall number {nr} is far past where the merged policy's newer-syscalls starts (after {n}): left to its action, {earlier.Action}"));
+                else
+                    top = Math.Max(top, unchecked((uint)nr));
+            }
+            newest[arch] = top;
+            int index = sections.FindIndex(s => s.Architecture == arch);
+            if (top == n || index < 0)
+                continue;
+            var syscalls = sections[index].Syscalls.ToDictionary(kv => kv.Key, kv => kv.Value);
+            for (ulong m = (ulong)n + 1; m <= top; m++)
+            {
+                int nr = unchecked((int)(uint)m);
+                if (!arch.Owns(nr) || recorded.Contains((arch, nr)))
+                    continue;
+                syscalls[nr] = [new Rule(Condition.True, earlier.Action, earlier.Source)];
+                comments[(arch, nr)] = ["newer-syscalls of the merged policy"];
+            }
+            sections[index] = new ArchitecturePolicy(arch, syscalls);
+        }
+        return new NewerSyscalls(earlier.Action, newest, earlier.Basis, earlier.Source);
     }
 
     private static bool Runs(SeccompAction action) => action.Effective.Kind is SeccompActionKind.Allow or SeccompActionKind.Log;
