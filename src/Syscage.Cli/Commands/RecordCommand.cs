@@ -2,26 +2,28 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using Syscage.Policy;
+using Syscage.Policy.Oci;
 using Syscage.Policy.Recording;
 using Syscage.Supervision;
 
 namespace Syscage.Cli.Commands;
 
 /// <summary>
-/// <c>syscage record [-o FILE] [--format policy] [--args none|stable|all] [--merge FILE] -- CMD [ARGS...]</c>: run a
-/// command with every system call it makes seen by the supervisor and let run, then write the smallest policy that
-/// allows the run (<see cref="RecordedPolicy"/>). The exit status is the command's.
+/// <c>syscage record [-o FILE] [--format policy|oci|k8s] [--args none|stable|all] [--merge FILE] -- CMD [ARGS...]</c>:
+/// run a command with every system call it makes seen by the supervisor and let run, then write the smallest policy
+/// that allows the run (<see cref="RecordedPolicy"/>), in the policy language, as an OCI/Docker profile or as a
+/// Kubernetes SeccompProfile (<see cref="OciProfileWriter"/>). The exit status is the command's.
 /// </summary>
 public static class RecordCommand
 {
     /// <summary>The output formats; the recorded <see cref="SeccompPolicy"/> is what each writes.</summary>
-    public static IReadOnlyList<string> Formats { get; } = ["policy"];
+    public static IReadOnlyList<string> Formats { get; } = ["policy", "oci", "k8s"];
 
     /// <summary>The command definition; it only unpacks the parse result.</summary>
     public static Command Create()
     {
         var output = new Option<string?>("--output", "-o") { Description = "Write the policy to FILE (default: stdout; the command's own stdout then goes to stderr)" };
-        var format = new Option<string>("--format", "-f") { Description = "policy (the policy language)", DefaultValueFactory = _ => "policy" };
+        var format = new Option<string>("--format", "-f") { Description = "policy (the policy language, each rule with its count), oci (an OCI/Docker seccomp profile, JSON) or k8s (a Security Profiles Operator SeccompProfile, YAML)", DefaultValueFactory = _ => "policy" };
         var args = new Option<string>("--args") { Description = "Argument conditions: none (syscalls by name), stable (socket domain, clone flags, ioctl request, prctl option, fcntl command, personality) or all (also socket types, protections, open flags, signals ...)", DefaultValueFactory = _ => "none" };
         var merge = new Option<string?>("--merge") { Description = "An earlier recording (or any policy): the calls it allows stay in the kernel, and the result allows both" };
         var command = new Argument<string[]>("COMMAND") { Description = "The command and its arguments (put them after --)", Arity = ArgumentArity.OneOrMore };
@@ -100,7 +102,7 @@ public static class RecordCommand
                 throw new CliException(ExitCode.BadInput, $"no policy written: {error}");
             foreach (var warning in recorded.Warnings)
                 log.WriteLine($"syscage: {warning}");
-            string text = Write(recorded, format, Header(command, level, merge, result));
+            string text = Write(recorded, format, Header(command, level, merge, result), output ?? command[0], log);
             if (file is not null)
             {
                 file.SetLength(0);
@@ -122,12 +124,14 @@ public static class RecordCommand
     }
 
     /// <summary>
-    /// The writers of a recorded policy, by <c>--format</c>. Each takes <see cref="RecordedPolicy.Policy"/>, the IR; the
-    /// OCI and Kubernetes profile writers (<c>compile --format oci|k8s</c>) join here as <c>oci</c> and <c>k8s</c>.
+    /// The writers of a recorded policy, by <c>--format</c>. Each takes <see cref="RecordedPolicy.Policy"/>, the IR: the
+    /// policy language with the counts as comments, or the profile <c>compile --format oci|k8s</c> writes (what it says
+    /// more strictly than the policy goes to <paramref name="log"/>).
     /// </summary>
-    private static string Write(RecordedPolicy recorded, string format, IReadOnlyList<string> header) => format switch
+    private static string Write(RecordedPolicy recorded, string format, IReadOnlyList<string> header, string name, TextWriter log) => format switch
     {
         "policy" => recorded.ToPolicyText(header),
+        "oci" or "k8s" => CompileCommand.Translate(recorded.Policy, format, log, name),
         _ => throw new CliException(ExitCode.Usage, $"unknown --format '{format}'"),
     };
 
