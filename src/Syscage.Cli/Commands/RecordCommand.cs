@@ -99,7 +99,14 @@ public static class RecordCommand
                 return result.Run.ShellStatus;
             }
             if (!RecordedPolicy.TryBuild(result.Recording, out var recorded, out var error, earlier))
+            {
+                if (file is not null && !existed)
+                {
+                    file.Dispose();
+                    File.Delete(output!);
+                }
                 throw new CliException(ExitCode.BadInput, $"no policy written: {error}");
+            }
             foreach (var warning in recorded.Warnings)
                 log.WriteLine($"syscage: {warning}");
             string text = Write(recorded, format, Header(command, level, merge, result), output ?? command[0], log);
