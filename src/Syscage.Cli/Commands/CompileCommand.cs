@@ -3,8 +3,6 @@ using Syscage.Bpf;
 using Syscage.Cli.Commands.Ebpf;
 using Syscage.Policy;
 using Syscage.Policy.Compiler;
-using Syscage.Policy.Language;
-using Syscage.Policy.Oci;
 using Syscage.Supervision;
 
 namespace Syscage.Cli.Commands;
@@ -12,8 +10,8 @@ namespace Syscage.Cli.Commands;
 /// <summary>
 /// <c>syscage compile POLICY [-o OUT] [--format raw|asm|c|pfc|policy|oci|k8s] [--arch LIST] [--no-optimize] [--cap-add CAP]
 /// [--cap-drop CAP] [--kernel-version V]</c>: a classic BPF filter, or the policy in another language — the policy
-/// language (<see cref="PolicyWriter"/>), an OCI/Docker profile or a Kubernetes SeccompProfile
-/// (<see cref="OciProfileWriter"/>, with the same decisions or a said approximation that is never looser); POLICY may also be an
+/// language, an OCI/Docker profile or a Kubernetes SeccompProfile
+/// (<see cref="PolicyOutputs"/>, with the same decisions or a said approximation that is never looser); POLICY may also be an
 /// eBPF seccomp object (<c>FILE.o[:SECTION]</c>, knobs with <c>--set</c>) whose verdicts depend on <c>seccomp_data</c>
 /// alone: it compiles entirely to classic BPF.
 /// </summary>
@@ -86,7 +84,7 @@ public static class CompileCommand
         }
         if (format is "policy" or "oci" or "k8s")
         {
-            Write(stdout, output, Translate(ir, format, stderr, output is null or "-" ? ir.Name : output));
+            Write(stdout, output, PolicyOutputs.Translate(ir, format, stderr, output is null or "-" ? ir.Name : output));
             return (int)ExitCode.Ok;
         }
         var program = PolicyCompiler.Compile(ir, new CompileOptions { Optimize = !noOptimize });
@@ -115,29 +113,6 @@ public static class CompileCommand
         if (output is not null and not "-")
             stderr.WriteLine($"{output}: {program.Length} instructions");
         return (int)ExitCode.Ok;
-    }
-
-    /// <summary>
-    /// The policy in another language: <c>policy</c>, <c>oci</c> or <c>k8s</c>. What the target cannot say is an error
-    /// (exit 3); what it says more strictly is a warning on <paramref name="stderr"/>.
-    /// </summary>
-    public static string Translate(SeccompPolicy ir, string format, TextWriter stderr, string name)
-    {
-        ArgumentNullException.ThrowIfNull(ir);
-        ArgumentNullException.ThrowIfNull(stderr);
-        if (format == "policy")
-            return PolicyWriter.TryWrite(ir, out var text, out var why) ? text
-                : throw new CliException(ExitCode.BadInput, $"{ir.Name}: cannot be written in the policy language: {why}");
-        var options = new OciWriteOptions
-        {
-            Format = format == "k8s" ? ProfileFormat.Kubernetes : ProfileFormat.Oci,
-            Name = Path.GetFileNameWithoutExtension(name),
-        };
-        if (!OciProfileWriter.TryWrite(ir, options, out var written, out var error))
-            throw new CliException(ExitCode.BadInput, $"{ir.Name}: cannot be written as {(format == "k8s" ? "a SeccompProfile" : "an OCI profile")} without letting a call further: {error}");
-        foreach (var note in written.Approximations)
-            stderr.WriteLine($"syscage: warning: {note}");
-        return written.Text;
     }
 
     private static void Write(TextWriter stdout, string? output, string text)

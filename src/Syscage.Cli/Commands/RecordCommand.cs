@@ -138,15 +138,14 @@ public static class RecordCommand
     private static string Write(RecordedPolicy recorded, string format, IReadOnlyList<string> header, string name, TextWriter log) => format switch
     {
         "policy" => recorded.ToPolicyText(header),
-        "oci" or "k8s" => CompileCommand.Translate(recorded.Policy, format, log, name),
+        "oci" or "k8s" => PolicyOutputs.Translate(recorded.Policy, format, log, name),
         _ => throw new CliException(ExitCode.Usage, $"unknown --format '{format}'"),
     };
 
     private static List<string> Header(string[] command, ArgumentRecording level, string? merge, RecordResult result)
     {
         var rec = result.Recording;
-        var exit = result.Run.Exit!;
-        string ended = exit.Signal is int s ? $"was killed by {Abi.Signals.Name(s) ?? $"signal {s}"}" : $"exited with {exit.ExitCode}";
+        string ended = result.Ending;
         var lines = new List<string>
         {
             $"Recorded by `syscage record{(level == ArgumentRecording.None ? "" : $" --args {level.ToString().ToLowerInvariant()}")}" +

@@ -27,7 +27,16 @@ public sealed record RecordRequest(IReadOnlyList<string> Command)
 /// <summary>How a recorded run ended, and what it did.</summary>
 /// <param name="Run">How the command ended (as <c>syscage run</c> reports it).</param>
 /// <param name="Recording">The calls it made.</param>
-public sealed record RecordResult(RunResult Run, CallRecording Recording);
+public sealed record RecordResult(RunResult Run, CallRecording Recording)
+{
+    /// <summary>How the command ended, for a policy's header: <c>exited with 0</c>, <c>was killed by SIGINT</c>, <c>did not start</c>.</summary>
+    public string Ending => Run.Exit switch
+    {
+        null => "did not start",
+        { Signal: int s } => $"was killed by {Abi.Signals.Name(s) ?? $"signal {s}"}",
+        { ExitCode: var code } => $"exited with {code}",
+    };
+}
 
 /// <summary>
 /// <c>syscage record</c> as one library call: runs the command with every call sent to the supervisor
