@@ -50,10 +50,11 @@ public static partial class RecordOverhead
     public static int Run(string[] args)
     {
         long getppids = args.Length > 0 ? long.Parse(args[0], CultureInfo.InvariantCulture) : 1_000_000;
-        string cli = Path.Combine(Program.RepositoryRoot, "artifacts", "syscage", "Syscage.Cli");
+        // The tool as installed (bench/record-overhead.sh publishes it: scripts/publish-syscage.sh).
+        string cli = Path.Combine(Program.RepositoryRoot, "artifacts", "bin", "syscage");
         if (!File.Exists(cli))
         {
-            Console.Error.WriteLine($"{cli} is missing: bench/record-overhead.sh publishes it (ReadyToRun, as installed)");
+            Console.Error.WriteLine($"{cli} is missing: bench/record-overhead.sh publishes it (scripts/publish-syscage.sh)");
             return 2;
         }
         string strace = Testing.NativeBuild.FindOnPath("strace") ?? throw new InvalidOperationException("strace is not installed (apt-get install strace)");

@@ -19,7 +19,7 @@ internal static class LibseccompMultiplexing
     public const string Multiplexed = "socketcall/ipc: libseccomp replaces a call's argument-0 comparison with arg0 == call (whole register) and makes the others on the multiplexer's registers; Syscage checks no argument of the call there and takes the most restrictive action it could get";
 
     /// <summary>The class name when only a matching rule other than the first gives libseccomp's answer (its tree order).</summary>
-    public const string MultiplexedOverlap = Multiplexed + " + " + LibseccompBehaviour.Overlap;
+    public const string MultiplexedOverlap = Multiplexed + " + overlapping conditional rules on the multiplexer with different actions: libseccomp's tree order decides";
 
     /// <summary>The name of the class that explains libseccomp's answer on a multiplexer, or null.</summary>
     public static string? Explain(OciProfile profile, SeccompData data, uint libseccomp)

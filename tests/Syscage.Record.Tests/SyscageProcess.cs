@@ -1,34 +1,24 @@
 using System.Diagnostics;
 using System.Globalization;
+using Syscage.Testing;
 
 namespace Syscage.Record.Tests;
 
 /// <summary>
-/// <c>syscage</c> (the built tool next to the test assembly) as a real process, as a user runs it: its own stdio, a
-/// signal sent to it as a terminal would send one. Waits are liveness bounds, not timing assertions.
+/// <c>syscage</c> as users run it — the published NativeAOT executable (<see cref="SyscageTool"/>) — as a real process:
+/// its own stdio, a signal sent to it as a terminal would send one. Waits are liveness bounds, not timing assertions.
 /// </summary>
 internal sealed class SyscageProcess : IDisposable
 {
     private readonly Process _process;
     private readonly Task<string> _stdout, _stderr;
 
-    /// <summary>The built tool next to the test assembly (the project reference copies it here).</summary>
-    public static string ToolDll => Path.Combine(AppContext.BaseDirectory, "Syscage.Cli.dll");
-
     private SyscageProcess(IEnumerable<string> args, string? workingDirectory)
     {
-        var psi = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
+        var psi = SyscageTool.StartInfo(args);
+        psi.RedirectStandardOutput = psi.RedirectStandardError = psi.RedirectStandardInput = true;
         if (workingDirectory is not null)
             psi.WorkingDirectory = workingDirectory;
-        psi.ArgumentList.Add(ToolDll);
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
         _process = Process.Start(psi)!;
         _process.StandardInput.Close();
         _stdout = _process.StandardOutput.ReadToEndAsync();

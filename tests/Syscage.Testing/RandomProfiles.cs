@@ -113,6 +113,67 @@ public sealed class RandomProfiles
         return Encoding.UTF8.GetString(buffer.ToArray());
     }
 
+    /// <summary>Syscalls whose arguments mix 64-bit values (lengths, offsets, addresses) with ints and narrower types.</summary>
+    private static readonly string[] Overlapped = ["mmap", "read", "pread64", "mprotect", "madvise", "lseek", "sendto", "ioctl", "socket", "fchmod", "personality", "clone"];
+
+    private static readonly string[] OverlapActions =
+        ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"];
+
+    /// <summary>
+    /// The next profile whose entries overlap on purpose: 2–12 entries on one to three syscalls, each with 0–3
+    /// comparisons (any operator, MASKED_EQ included) on the first three arguments, values on edges or on a ladder of
+    /// thresholds (as libseccomp's a2_order test), actions with their <c>errnoRet</c> — entries libseccomp merges into
+    /// one tree, where the order of the profile and libseccomp's order can disagree.
+    /// </summary>
+    public string NextOverlapping()
+    {
+        var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("defaultAction", _rng.Next(2) == 0 ? "SCMP_ACT_ALLOW" : "SCMP_ACT_ERRNO");
+            w.WriteStartArray("architectures");
+            foreach (var a in SubArches)
+                if (_rng.Next(2) == 0)
+                    w.WriteStringValue(a);
+            w.WriteEndArray();
+            string[] hot = [.. Enumerable.Range(0, 1 + _rng.Next(3)).Select(_ => Pick(Overlapped)).Distinct()];
+            int count = 2 + _rng.Next(11);
+            w.WriteStartArray("syscalls");
+            for (int i = 0; i < count; i++)
+            {
+                w.WriteStartObject();
+                w.WriteStartArray("names");
+                foreach (var n in hot.Where(_ => _rng.Next(3) != 0).DefaultIfEmpty(hot[0]))
+                    w.WriteStringValue(n);
+                w.WriteEndArray();
+                string action = Pick(OverlapActions);
+                w.WriteString("action", action);
+                if (action is "SCMP_ACT_ERRNO" or "SCMP_ACT_TRACE" && _rng.Next(3) != 0)
+                    w.WriteNumber("errnoRet", Pick<uint>([1, 2, 5, 6, 13, 38, 95, 4094]));
+                int args = _rng.Next(12) switch { 0 => 0, < 6 => 1, < 10 => 2, _ => 3 };
+                if (args > 0)
+                {
+                    w.WriteStartArray("args");
+                    foreach (int index in Enumerable.Range(0, 3).OrderBy(_ => _rng.Next()).Take(args))
+                    {
+                        w.WriteStartObject();
+                        w.WriteNumber("index", index);
+                        w.WriteNumber("value", _rng.Next(3) == 0 ? 1UL << _rng.Next(4, 16) : Value());
+                        w.WriteNumber("valueTwo", Value());
+                        w.WriteString("op", Pick(Ops));
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
     /// <summary>An errno: mostly common ones, rarely MAX_ERRNO and beyond (libseccomp refuses ERRNO data from 4095 on).</summary>
     private uint Errno() => _rng.Next(60) == 0 ? Pick<uint>([4095, 4096, 65535]) : Pick<uint>([1, 2, 13, 38, 95]);
 

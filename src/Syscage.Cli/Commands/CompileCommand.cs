@@ -51,8 +51,10 @@ public static class CompileCommand
         if (set is { Count: > 0 })
             throw new CliException(ExitCode.Usage, "--set is for eBPF objects");
         var ir = PolicyInputs.LoadPolicy(policy, PolicyInputs.ParseArchList(arch), stderr, oci);
+        // After the filter is made: a policy the compiler refuses gets its error alone.
+        int status = Emit(stdout, stderr, ir, output, format, noOptimize);
         PolicyInputs.WarnUncheckedConditions(ir, stderr, oci?.AllWarnings ?? false);
-        return Emit(stdout, stderr, ir, output, format, noOptimize);
+        return status;
     }
 
     /// <summary>

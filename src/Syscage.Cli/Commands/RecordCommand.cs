@@ -61,6 +61,7 @@ public static class RecordCommand
             earlier = PolicyInputs.LoadPolicy(merge, warnings: stderr);
         }
 
+        EmbeddedLauncher.Use();
         // The output is opened before the command runs: whatever the command does to the path meanwhile (a symlink put in
         // its place, its directory swapped), the policy goes to the file the user named, through this handle.
         bool existed = output is not null && File.Exists(output);

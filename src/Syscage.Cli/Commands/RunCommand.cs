@@ -73,6 +73,7 @@ public static class RunCommand
         if (logDenials && withPrograms)
             throw new CliException(ExitCode.Usage, "--log-denials does not go with --ebpf (the programs' verdicts are not rules to show)");
         policy ??= withPrograms ? null : "default";
+        EmbeddedLauncher.Use();
         var log = TextWriter.Synchronized(stderr);
         var request = new RunRequest(command) { Log = log, LogDenials = logDenials, Source = $"policy '{policy}'" };
         SeccompPolicy? loaded = null;
@@ -87,6 +88,8 @@ public static class RunCommand
                 throw new CliException(ExitCode.Usage, $"{policy}: --ebpf needs a policy (its rules are combined with the programs), not a compiled program");
             request = request with { Program = PolicyInputs.LoadProgram(policy, Abi.Architecture.Native) };
         }
+        else if (policy is not null && !logDenials && !withPrograms && BuiltinPrograms.TryGet(policy, out var builtin))
+            request = request with { Program = builtin }; // compiled when the tool was built: the kernel decides every call
         else if (policy is not null)
         {
             var input = PolicyInputs.Load(policy, warnings: stderr, oci: oci);
@@ -164,6 +167,7 @@ public static class RunCommand
             throw new CliException(ExitCode.Usage, $"{policy}: --audit needs a policy (its rules name the verdicts), not a compiled program");
         var input = PolicyInputs.Load(policy, warnings: stderr, oci: oci);
         var loaded = input.Policy;
+        EmbeddedLauncher.Use();
         if (loaded.Rules.FirstOrDefault(r => r.Route is ProgramRoute) is { Route: ProgramRoute missing } rule)
             throw new CliException(ExitCode.Usage, $"{rule.Source?.ToString() ?? policy}: EBPF({missing.Name}) needs the program, which --audit does not run");
         var log = TextWriter.Synchronized(stderr);

@@ -118,7 +118,7 @@ public static partial class KernelConstants
         "facts/uapi-newer.h",
     ];
 
-    // 1984 constants: name, value (sign-extended to 64 bits), index into Headers.
+    // 1986 constants: name, value (sign-extended to 64 bits), index into Headers.
     private static readonly (string Name, ulong Value, int Header)[] Table =
     [
         ("O_ACCMODE", 0x3UL, 0),
@@ -2105,5 +2105,7 @@ public static partial class KernelConstants
         ("R_BPF_64_ABS64", 0x2UL, 52),
         ("R_BPF_64_ABS32", 0x3UL, 52),
         ("R_BPF_64_NODYLD32", 0x4UL, 52),
+        ("MFD_NOEXEC_SEAL", 0x8UL, 52),
+        ("MFD_EXEC", 0x10UL, 52),
     ];
 }

@@ -354,8 +354,13 @@ public sealed record UncheckedCondition(Architecture Architecture, MultiplexedCa
             ? $"{(by.Via is { } v ? $"{v.Call.Name}'s rule" : $"{Call.MultiplexerName}'s own rule")} at {by.Source?.ToString() ?? "an earlier rule"} decides every such call first: {Action}"
             : Action == written.Action ? $"every such call gets {Action}"
             : $"every such call gets {Action}, not {written.Action}, as a call the rule does not match could";
-        return $"{written.Source?.ToString() ?? "<rule>"}: on {Architecture.Name}, {Call.Name} is {also} as {Call}, whose arguments a filter cannot read: the condition '{Condition}' cannot be checked there; {gets}";
+        // A condition can be as long as the policy: the message shows its start.
+        string condition = Condition.Length <= MaxConditionText ? Condition : Condition[..MaxConditionText] + " ...";
+        return $"{written.Source?.ToString() ?? "<rule>"}: on {Architecture.Name}, {Call.Name} is {also} as {Call}, whose arguments a filter cannot read: the condition '{condition}' cannot be checked there; {gets}";
     }
+
+    /// <summary>The most characters of the condition a message shows.</summary>
+    private const int MaxConditionText = 160;
 }
 
 /// <summary>A rule that never decides (see <see cref="PolicyExplainer.UnreachableRules"/>).</summary>

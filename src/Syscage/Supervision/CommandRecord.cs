@@ -54,6 +54,7 @@ public sealed record RecordResult(RunResult Run, CallRecording Recording)
 public static class CommandRecord
 {
     /// <summary>Runs and records <paramref name="request"/> with this process's stdio.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static RecordResult Run(RecordRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);

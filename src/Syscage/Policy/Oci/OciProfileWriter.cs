@@ -4,7 +4,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Syscage.Abi;
-using YamlDotNet.Serialization;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 
 namespace Syscage.Policy.Oci;
 
@@ -507,46 +508,94 @@ public static partial class OciProfileWriter
             return Encoding.UTF8.GetString(stream.ToArray()) + (forVerification ? "" : "\n");
         }
 
-        /// <summary>The Kubernetes object (YamlDotNet writes dictionaries in insertion order).</summary>
+        /// <summary>
+        /// The Kubernetes object, written with YamlDotNet's emitter (events, no reflection: the tool is compiled ahead of
+        /// time).
+        /// </summary>
         private string Yaml(List<Architecture> covered, Dictionary<string, List<Entry>> entries)
         {
-            var syscalls = new List<object>();
-            foreach (var e in Grouped(entries))
+            var text = new StringWriter { NewLine = "\n" };
+            var e = new Emitter(text);
+            void Scalar(string value) => e.Emit(new Scalar(value));
+            void Number(ulong value) => Scalar(value.ToString(CultureInfo.InvariantCulture));
+            void Key(string key, string value)
             {
-                var (action, errnoRet) = Action(e.Verdict);
-                var item = new Dictionary<string, object> { ["action"] = action, ["names"] = e.Names.ToList() };
+                Scalar(key);
+                Scalar(value);
+            }
+            void StartMap() => e.Emit(new MappingStart(null, null, true, MappingStyle.Block));
+            void StartList() => e.Emit(new SequenceStart(null, null, true, SequenceStyle.Block));
+            void Entry(string action, uint? errnoRet, IEnumerable<string> names, Test[] tests)
+            {
+                StartMap();
+                Key("action", action);
+                Scalar("names");
+                StartList();
+                foreach (var name in names)
+                    Scalar(name);
+                e.Emit(new SequenceEnd());
+                // The schema's errnoRet is omitted when 0 (omitempty): the runtime then uses EPERM.
                 if (errnoRet is uint er && er != 0)
-                    item["errnoRet"] = er;
-                if (e.Tests.Length > 0)
-                    item["args"] = e.Tests.Select(t =>
+                {
+                    Scalar("errnoRet");
+                    Number(er);
+                }
+                if (tests.Length > 0)
+                {
+                    Scalar("args");
+                    StartList();
+                    foreach (var t in tests)
                     {
                         var (op, value, valueTwo) = Comparison(t);
-                        return (object)new Dictionary<string, object> { ["index"] = t.Index, ["value"] = value, ["valueTwo"] = valueTwo, ["op"] = op };
-                    }).ToList();
-                syscalls.Add(item);
+                        StartMap();
+                        Scalar("index");
+                        Number((ulong)t.Index);
+                        Scalar("value");
+                        Number(value);
+                        Scalar("valueTwo");
+                        Number(valueTwo);
+                        Key("op", op);
+                        e.Emit(new MappingEnd());
+                    }
+                    e.Emit(new SequenceEnd());
+                }
+                e.Emit(new MappingEnd());
             }
-            var (defaultName, _) = Action(Verdict.Of(policy.DefaultAction));
+
+            var (defaultName, defaultErrno) = Action(Verdict.Of(policy.DefaultAction));
+            e.Emit(new StreamStart());
+            e.Emit(new DocumentStart());
+            StartMap();
+            Key("apiVersion", "security-profiles-operator.x-k8s.io/v1beta1");
+            Key("kind", "SeccompProfile");
+            Scalar("metadata");
+            StartMap();
+            Key("name", KubernetesName(options.Name));
+            e.Emit(new MappingEnd());
+            Scalar("spec");
+            StartMap();
+            Key("defaultAction", defaultName);
+            Scalar("architectures");
+            StartList();
+            foreach (var arch in covered)
+                Scalar(arch.ScmpName);
+            e.Emit(new SequenceEnd());
+            Scalar("syscalls");
+            StartList();
+            foreach (var entry in Grouped(entries))
+            {
+                var (action, errnoRet) = Action(entry.Verdict);
+                Entry(action, errnoRet, entry.Names, entry.Tests);
+            }
             var newest = NewestNames(covered, entries);
             if (newest.Count > 0)
-            {
-                var item = new Dictionary<string, object> { ["action"] = defaultName, ["names"] = newest.ToList() };
-                if (Verdict.Of(policy.DefaultAction).Action is { Kind: SeccompActionKind.Errno or SeccompActionKind.Trace, Data: > 0 } da)
-                    item["errnoRet"] = (uint)da.Data;
-                syscalls.Add(item);
-            }
-            var doc = new Dictionary<string, object>
-            {
-                ["apiVersion"] = "security-profiles-operator.x-k8s.io/v1beta1",
-                ["kind"] = "SeccompProfile",
-                ["metadata"] = new Dictionary<string, object> { ["name"] = KubernetesName(options.Name) },
-                ["spec"] = new Dictionary<string, object>
-                {
-                    ["defaultAction"] = defaultName,
-                    ["architectures"] = covered.Select(a => a.ScmpName).ToList(),
-                    ["syscalls"] = syscalls,
-                },
-            };
-            return new SerializerBuilder().Build().Serialize(doc);
+                Entry(defaultName, defaultErrno, newest, []);
+            e.Emit(new SequenceEnd());
+            e.Emit(new MappingEnd());
+            e.Emit(new MappingEnd());
+            e.Emit(new DocumentEnd(true));
+            e.Emit(new StreamEnd());
+            return text.ToString();
         }
 
         /// <summary>Why a profile decides a call otherwise, when it is one of the things a profile cannot say.</summary>
