@@ -1,6 +1,9 @@
+using System.Text.Json;
 using Syscage.Policy;
 using Syscage.Policy.Language;
 using Syscage.Policy.Oci;
+using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 
 namespace Syscage.Cli;
 
@@ -31,7 +34,58 @@ public static class PolicyOutputs
             throw new CliException(ExitCode.BadInput, $"{ir.Name}: cannot be written as {(format == "k8s" ? "a SeccompProfile" : "an OCI profile")} without letting a call further: {error}");
         foreach (var note in written.Approximations)
             stderr.WriteLine($"syscage: warning: {note}");
-        return written.Text;
+        return format == "k8s" ? Yaml(written.Text) : written.Text;
+    }
+
+    /// <summary>
+    /// A JSON document as YAML, with YamlDotNet's emitter (events, no reflection: the tool is compiled ahead of time):
+    /// objects as block mappings in their order, arrays as block sequences, numbers plain, strings plain where YAML
+    /// reads them back as the same string (quoted otherwise).
+    /// </summary>
+    internal static string Yaml(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var text = new StringWriter { NewLine = "\n" };
+        var emitter = new Emitter(text);
+        emitter.Emit(new StreamStart());
+        emitter.Emit(new DocumentStart());
+        Emit(emitter, doc.RootElement);
+        emitter.Emit(new DocumentEnd(true));
+        emitter.Emit(new StreamEnd());
+        return text.ToString();
+
+        static void Emit(IEmitter e, JsonElement element)
+        {
+            switch (element.ValueKind)
+            {
+                case JsonValueKind.Object:
+                    e.Emit(new MappingStart(null, null, true, MappingStyle.Block));
+                    foreach (var p in element.EnumerateObject())
+                    {
+                        e.Emit(new Scalar(p.Name));
+                        Emit(e, p.Value);
+                    }
+                    e.Emit(new MappingEnd());
+                    break;
+                case JsonValueKind.Array:
+                    e.Emit(new SequenceStart(null, null, true, SequenceStyle.Block));
+                    foreach (var item in element.EnumerateArray())
+                        Emit(e, item);
+                    e.Emit(new SequenceEnd());
+                    break;
+                case JsonValueKind.String:
+                    // Plain unless YAML would read it as something else: a number, a boolean, null.
+                    string value = element.GetString()!;
+                    bool plain = value.Length > 0 && !double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out _) &&
+                                 !value.StartsWith("0x", StringComparison.OrdinalIgnoreCase) && !value.StartsWith("0o", StringComparison.OrdinalIgnoreCase) &&
+                                 value.ToLowerInvariant() is not ("true" or "false" or "yes" or "no" or "on" or "off" or "null" or "~" or "y" or "n");
+                    e.Emit(new Scalar(null, null, value, plain ? ScalarStyle.Any : ScalarStyle.DoubleQuoted, plain, !plain));
+                    break;
+                default:
+                    e.Emit(new Scalar(element.GetRawText()));
+                    break;
+            }
+        }
     }
 
 }

@@ -7,7 +7,6 @@ using Syscage.Policy.Language;
 using Syscage.Policy.Oci;
 using Syscage.Testing;
 using Xunit.Abstractions;
-using YamlDotNet.Serialization;
 
 namespace Syscage.Policy.Oci.Tests;
 
@@ -61,23 +60,13 @@ public sealed class OciProfileWriterTests(ITestOutputHelper output)
     internal static SeccompPolicy ReadBack(OciWriteResult written, ProfileFormat format) =>
         OciProfileLoader.Parse(format == ProfileFormat.Oci ? written.Text : KubernetesSpecAsJson(written.Text), Host).Policy;
 
-    /// <summary>The spec of a SeccompProfile object as the JSON profile the operator installs on the node.</summary>
-    internal static string KubernetesSpecAsJson(string yaml)
+    /// <summary>The spec of a SeccompProfile object (JSON; the CLI writes it as YAML) as the JSON profile the operator installs on the node.</summary>
+    internal static string KubernetesSpecAsJson(string json)
     {
-        var doc = new DeserializerBuilder().Build().Deserialize<Dictionary<string, object>>(yaml);
-        Assert.Equal("security-profiles-operator.x-k8s.io/v1beta1", doc["apiVersion"]);
-        Assert.Equal("SeccompProfile", doc["kind"]);
-        return ToJson(doc["spec"])!.ToJsonString();
-
-        static JsonNode? ToJson(object? o) => o switch
-        {
-            Dictionary<object, object> d => new JsonObject(d.Select(kv => KeyValuePair.Create((string)kv.Key, ToJson(kv.Value)))),
-            List<object> l => new JsonArray([.. l.Select(ToJson)]),
-            string s when ulong.TryParse(s, out ulong n) => JsonValue.Create(n),
-            string s => JsonValue.Create(s),
-            null => null,
-            _ => throw new InvalidOperationException($"unexpected {o.GetType()}"),
-        };
+        var doc = JsonNode.Parse(json)!;
+        Assert.Equal("security-profiles-operator.x-k8s.io/v1beta1", (string)doc["apiVersion"]!);
+        Assert.Equal("SeccompProfile", (string)doc["kind"]!);
+        return doc["spec"]!.ToJsonString();
     }
 
     /// <summary>Every input the equivalence checker uses for either policy, and random calls at both.</summary>
@@ -403,11 +392,11 @@ public sealed class OciProfileWriterTests(ITestOutputHelper output)
     public void A_SeccompProfile_has_the_schema_the_operator_accepts()
     {
         var written = WriteText("default ERRNO(EACCES)\narch x86_64, loongarch64\nALLOW read\nERRNO(0) getpid", K8s);
-        var doc = new DeserializerBuilder().Build().Deserialize<Dictionary<string, object>>(written.Text);
-        Assert.Equal("test-profile", ((Dictionary<object, object>)doc["metadata"])["name"]);
-        var spec = (Dictionary<object, object>)doc["spec"];
+        var doc = JsonNode.Parse(written.Text)!;
+        Assert.Equal("test-profile", (string)doc["metadata"]!["name"]!);
+        var spec = doc["spec"]!.AsObject();
         Assert.False(spec.ContainsKey("defaultErrnoRet"));
-        Assert.Equal(["SCMP_ARCH_X86_64"], ((List<object>)spec["architectures"]).Cast<string>());
+        Assert.Equal(["SCMP_ARCH_X86_64"], spec["architectures"]!.AsArray().Select(a => (string)a!));
         // No defaultErrnoRet, no errnoRet of 0: EPERM instead, said.
         Assert.Contains(written.Approximations, a => a.Contains("defaultErrnoRet", StringComparison.Ordinal));
         Assert.Contains(written.Approximations, a => a.StartsWith("loongarch64: not in the profile (a SeccompProfile cannot name", StringComparison.Ordinal));

@@ -4,8 +4,6 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Syscage.Abi;
-using YamlDotNet.Core;
-using YamlDotNet.Core.Events;
 
 namespace Syscage.Policy.Oci;
 
@@ -16,9 +14,10 @@ public enum ProfileFormat
     Oci,
 
     /// <summary>
-    /// A Kubernetes Security Profiles Operator <c>SeccompProfile</c> (<c>security-profiles-operator.x-k8s.io/v1beta1</c>,
-    /// YAML): the same entries, without what its schema has no field for (<c>defaultErrnoRet</c>; <c>errnoRet: 0</c>,
-    /// which it omits) and only the architectures it lists.
+    /// A Kubernetes Security Profiles Operator <c>SeccompProfile</c> (<c>security-profiles-operator.x-k8s.io/v1beta1</c>)
+    /// as a JSON object — which YAML reads too; <c>syscage compile --format k8s</c> writes it as YAML: the same entries,
+    /// without what its schema has no field for (<c>defaultErrnoRet</c>; <c>errnoRet: 0</c>, which it omits) and only the
+    /// architectures it lists.
     /// </summary>
     Kubernetes,
 }
@@ -50,7 +49,7 @@ public sealed record OciWriteOptions
 }
 
 /// <summary>A written profile.</summary>
-/// <param name="Text">The profile (JSON or YAML), ending with a line break.</param>
+/// <param name="Text">The profile as JSON (for <see cref="ProfileFormat.Kubernetes"/>, the whole object), ending with a line break.</param>
 /// <param name="Architectures">The architectures it covers, native first.</param>
 /// <param name="Approximations">
 /// Where it decides otherwise than the policy — each time stricter: the call is refused where the policy let it run
@@ -214,7 +213,7 @@ public static partial class OciProfileWriter
                 }
                 notes.Add($"{d.Describe()} gets {Spell(d.Actual)}, where the policy says {Spell(d.Expected)}{Why(d)}");
             }
-            string text = _k8s ? Yaml(covered, entries) : Json(covered, entries, forVerification: false);
+            string text = Json(covered, entries, forVerification: false);
             result = new OciWriteResult(text, covered, notes);
             error = null;
             return true;
@@ -450,6 +449,18 @@ public static partial class OciProfileWriter
             using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = !forVerification }))
             {
                 var (defaultName, defaultErrno) = Action(Verdict.Of(policy.DefaultAction));
+                // A SeccompProfile: the profile is its spec.
+                bool wrapped = _k8s && !forVerification;
+                if (wrapped)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("apiVersion", "security-profiles-operator.x-k8s.io/v1beta1");
+                    w.WriteString("kind", "SeccompProfile");
+                    w.WriteStartObject("metadata");
+                    w.WriteString("name", KubernetesName(options.Name));
+                    w.WriteEndObject();
+                    w.WritePropertyName("spec");
+                }
                 w.WriteStartObject();
                 w.WriteString("defaultAction", defaultName);
                 if (defaultErrno is uint de && !_k8s)
@@ -504,98 +515,10 @@ public static partial class OciProfileWriter
                 }
                 w.WriteEndArray();
                 w.WriteEndObject();
+                if (wrapped)
+                    w.WriteEndObject();
             }
             return Encoding.UTF8.GetString(stream.ToArray()) + (forVerification ? "" : "\n");
-        }
-
-        /// <summary>
-        /// The Kubernetes object, written with YamlDotNet's emitter (events, no reflection: the tool is compiled ahead of
-        /// time).
-        /// </summary>
-        private string Yaml(List<Architecture> covered, Dictionary<string, List<Entry>> entries)
-        {
-            var text = new StringWriter { NewLine = "\n" };
-            var e = new Emitter(text);
-            void Scalar(string value) => e.Emit(new Scalar(value));
-            void Number(ulong value) => Scalar(value.ToString(CultureInfo.InvariantCulture));
-            void Key(string key, string value)
-            {
-                Scalar(key);
-                Scalar(value);
-            }
-            void StartMap() => e.Emit(new MappingStart(null, null, true, MappingStyle.Block));
-            void StartList() => e.Emit(new SequenceStart(null, null, true, SequenceStyle.Block));
-            void Entry(string action, uint? errnoRet, IEnumerable<string> names, Test[] tests)
-            {
-                StartMap();
-                Key("action", action);
-                Scalar("names");
-                StartList();
-                foreach (var name in names)
-                    Scalar(name);
-                e.Emit(new SequenceEnd());
-                // The schema's errnoRet is omitted when 0 (omitempty): the runtime then uses EPERM.
-                if (errnoRet is uint er && er != 0)
-                {
-                    Scalar("errnoRet");
-                    Number(er);
-                }
-                if (tests.Length > 0)
-                {
-                    Scalar("args");
-                    StartList();
-                    foreach (var t in tests)
-                    {
-                        var (op, value, valueTwo) = Comparison(t);
-                        StartMap();
-                        Scalar("index");
-                        Number((ulong)t.Index);
-                        Scalar("value");
-                        Number(value);
-                        Scalar("valueTwo");
-                        Number(valueTwo);
-                        Key("op", op);
-                        e.Emit(new MappingEnd());
-                    }
-                    e.Emit(new SequenceEnd());
-                }
-                e.Emit(new MappingEnd());
-            }
-
-            var (defaultName, defaultErrno) = Action(Verdict.Of(policy.DefaultAction));
-            e.Emit(new StreamStart());
-            e.Emit(new DocumentStart());
-            StartMap();
-            Key("apiVersion", "security-profiles-operator.x-k8s.io/v1beta1");
-            Key("kind", "SeccompProfile");
-            Scalar("metadata");
-            StartMap();
-            Key("name", KubernetesName(options.Name));
-            e.Emit(new MappingEnd());
-            Scalar("spec");
-            StartMap();
-            Key("defaultAction", defaultName);
-            Scalar("architectures");
-            StartList();
-            foreach (var arch in covered)
-                Scalar(arch.ScmpName);
-            e.Emit(new SequenceEnd());
-            Scalar("syscalls");
-            StartList();
-            foreach (var entry in Grouped(entries))
-            {
-                var (action, errnoRet) = Action(entry.Verdict);
-                Entry(action, errnoRet, entry.Names, entry.Tests);
-            }
-            var newest = NewestNames(covered, entries);
-            if (newest.Count > 0)
-                Entry(defaultName, defaultErrno, newest, []);
-            e.Emit(new SequenceEnd());
-            e.Emit(new MappingEnd());
-            e.Emit(new MappingEnd());
-            e.Emit(new DocumentEnd(true));
-            e.Emit(new StreamEnd());
-            return text.ToString();
         }
 
         /// <summary>Why a profile decides a call otherwise, when it is one of the things a profile cannot say.</summary>
