@@ -55,7 +55,7 @@ public static class CompileCommand
     {
         if (arch is not null)
             throw new CliException(ExitCode.Usage, "--arch: an eBPF program decides its architectures itself (it tests seccomp_data.arch)");
-        using var filterSet = new EbpfFilterSet(EbpfInputs.Load([spec], set));
+        using var filterSet = new EbpfFilterSet(EbpfInputs.Load([spec], set, stderr));
         var hybrid = filterSet.Compile(new HybridOptions { Optimize = !noOptimize });
         if (hybrid.NeedsSupervisor)
         {

@@ -100,7 +100,7 @@ public static class RunCommand
             return Finish(stderr, loaded is null ? CommandRun.Run(request) : CommandRun.Run((request with { Policy = loaded }).WithFilterFlags(flags)));
         }
 
-        var programs = EbpfInputs.Load(ebpf!.Programs, ebpf.Knobs);
+        var programs = EbpfInputs.Load(ebpf!.Programs, ebpf.Knobs, stderr);
         using var set = new EbpfFilterSet(programs, loaded);
         TextWriter events = ebpf.EventsFile switch
         {

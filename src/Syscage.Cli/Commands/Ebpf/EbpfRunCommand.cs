@@ -8,6 +8,7 @@ using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Maps;
 using Syscage.Abi;
 using Syscage.Ebpf.Vm;
+using Syscage.Ebpf.Seccomp;
 
 namespace Syscage.Cli.Commands.Ebpf;
 
@@ -56,11 +57,13 @@ public static class EbpfRunCommand
 
         var obj = EbpfObject.LoadFile(file);
         Knobs.Apply(obj, set ?? []);
+        foreach (var warning in obj.Warnings)
+            stderr.WriteLine($"syscage: warning: {file}: {warning}");
         var chosen = program is not null ? obj.GetProgram(program)
             : obj.Programs.Length == 1 ? obj.Programs[0]
             : throw new CliException(ExitCode.Usage, $"{file} has {obj.Programs.Length} programs; choose one with --program ({string.Join(", ", obj.Programs.Select(p => p.Name))})");
         if (!obj.TryVerify(chosen, out var verified, out var error))
-            throw new CliException(ExitCode.Rejected, $"{file}: {chosen.Name}: rejected by the verifier: {error}");
+            throw new CliException(ExitCode.Rejected, $"{file}: {chosen.Name}: rejected by the verifier: {error}{SeccompEbpfProgram.SourceText(error)}");
 
         using var maps = EbpfMapSet.Create(verified.Maps);
         var vm = EbpfVm.Create(verified, maps, interpret ? EbpfEngine.Interpreter : EbpfEngine.Jit);

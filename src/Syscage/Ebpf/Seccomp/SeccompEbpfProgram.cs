@@ -72,12 +72,21 @@ public sealed class SeccompEbpfProgram : IDisposable
             applied.Add(name);
         }
         if (!obj.TryVerify(chosen, out var verified, out var error))
-            throw new SyscageException($"{file}: {chosen.Name}: rejected by the verifier: {error}");
+            throw new SyscageException($"{file}: {chosen.Name}: rejected by the verifier: {error}{SourceText(error)}");
         var maps = EbpfMapSet.Create(verified.Maps);
         return new SeccompEbpfProgram(alias ?? chosen.Name, $"{file}:{chosen.Section}", verified, maps, EbpfVm.Create(verified, maps, engine), obj)
         {
             KnobsApplied = applied,
         };
+    }
+
+    /// <summary>
+    /// The C line of a rejection, for a message's second line (<c>   15 | return *n;</c>), or "" when the error has none.
+    /// </summary>
+    public static string SourceText(VerificationError error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        return error.Source is { Text.Length: > 0 } s ? string.Create(CultureInfo.InvariantCulture, $"\n{s.Line,8} | {s.Text}") : "";
     }
 
     /// <summary>
