@@ -20,3 +20,7 @@
 #define R_BPF_64_ABS64		2
 #define R_BPF_64_ABS32		3
 #define R_BPF_64_NODYLD32	4
+
+/* include/uapi/asm-generic/socket.h, Linux 6.5: getsockopt gives a pidfd of a Unix socket's peer (the process that
+ * connected), which names that process for as long as the pidfd is open, unlike SO_PEERCRED's pid. */
+#define SO_PEERPIDFD		77

@@ -30,6 +30,7 @@ public static class CliApp
             ExplainCommand.Create(),
             RunCommand.Create(),
             AgentCommand.Create(),
+            MapsCommand.Create(),
             DoctorCommand.Create(),
             new Command("ebpf", "eBPF seccomp programs: assemble, disassemble, load and verify clang objects, run the conformance suite")
             {

@@ -116,7 +116,7 @@ public static partial class KernelConstants
         "facts/uapi-newer.h",
     ];
 
-    // 1952 constants: name, value (sign-extended to 64 bits), index into Headers.
+    // 1953 constants: name, value (sign-extended to 64 bits), index into Headers.
     private static readonly (string Name, ulong Value, int Header)[] Table =
     [
         ("O_ACCMODE", 0x3UL, 0),
@@ -2071,5 +2071,6 @@ public static partial class KernelConstants
         ("R_BPF_64_ABS64", 0x2UL, 51),
         ("R_BPF_64_ABS32", 0x3UL, 51),
         ("R_BPF_64_NODYLD32", 0x4UL, 51),
+        ("SO_PEERPIDFD", 0x4DUL, 51),
     ];
 }

@@ -1960,4 +1960,5 @@ internal static class Uapi
     internal const int R_BPF_64_ABS64 = 2;
     internal const int R_BPF_64_ABS32 = 3;
     internal const int R_BPF_64_NODYLD32 = 4;
+    internal const int SO_PEERPIDFD = 77;
 }

@@ -3,7 +3,6 @@ using System.Globalization;
 using Syscage.Ebpf.Verifier;
 using Syscage.Ebpf.Elf;
 using Syscage.Ebpf.Helpers;
-using Syscage.Ebpf.Seccomp;
 
 namespace Syscage.Cli.Commands.Ebpf;
 
@@ -52,7 +51,9 @@ public static class VerifyCommand
             {
                 allOk = false;
                 stdout.WriteLine($"  program {p.Name} ({p.Section}): rejected: {error}");
-                stdout.Write(SeccompEbpfProgram.SourceText(error).TrimStart('\n') is { Length: > 0 } text ? text + "\n" : "");
+                // The C line the rejection names, quoted as compilers quote it.
+                if (error.Source is { Text.Length: > 0 } source)
+                    stdout.WriteLine(string.Create(c, $"{source.Line,8} | {source.Text}"));
             }
         }
         return (int)(allOk ? ExitCode.Ok : ExitCode.Rejected);

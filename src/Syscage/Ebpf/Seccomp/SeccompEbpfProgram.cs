@@ -72,21 +72,12 @@ public sealed class SeccompEbpfProgram : IDisposable
             applied.Add(name);
         }
         if (!obj.TryVerify(chosen, out var verified, out var error))
-            throw new SyscageException($"{file}: {chosen.Name}: rejected by the verifier: {error}{SourceText(error)}");
+            throw new SyscageException($"{file}: {chosen.Name}: rejected by the verifier: {error}");
         var maps = EbpfMapSet.Create(verified.Maps);
         return new SeccompEbpfProgram(alias ?? chosen.Name, $"{file}:{chosen.Section}", verified, maps, EbpfVm.Create(verified, maps, engine), obj)
         {
             KnobsApplied = applied,
         };
-    }
-
-    /// <summary>
-    /// The C line of a rejection, for a message's second line (<c>   15 | return *n;</c>), or "" when the error has none.
-    /// </summary>
-    public static string SourceText(VerificationError error)
-    {
-        ArgumentNullException.ThrowIfNull(error);
-        return error.Source is { Text.Length: > 0 } s ? string.Create(CultureInfo.InvariantCulture, $"\n{s.Line,8} | {s.Text}") : "";
     }
 
     /// <summary>
@@ -107,12 +98,15 @@ public sealed class SeccompEbpfProgram : IDisposable
         return colon > 0 && !File.Exists(spec) ? (name, spec[..colon], spec[(colon + 1)..]) : (name, spec, null);
     }
 
-    /// <summary>Wraps an already verified program (tests, generated programs) with fresh maps.</summary>
-    public static SeccompEbpfProgram FromVerified(EbpfProgram program, string? name = null, EbpfEngine engine = EbpfEngine.Jit)
+    /// <summary>
+    /// Wraps an already verified program (tests, generated programs, one verified by the caller) with fresh maps;
+    /// <paramref name="source"/> is the object it came from, whose BTF types its maps.
+    /// </summary>
+    public static SeccompEbpfProgram FromVerified(EbpfProgram program, string? name = null, EbpfEngine engine = EbpfEngine.Jit, EbpfObject? source = null)
     {
         ArgumentNullException.ThrowIfNull(program);
         var maps = EbpfMapSet.Create(program.Maps);
-        return new SeccompEbpfProgram(name ?? program.Name, program.Name, program, maps, EbpfVm.Create(program, maps, engine), null);
+        return new SeccompEbpfProgram(name ?? program.Name, program.Name, program, maps, EbpfVm.Create(program, maps, engine), source);
     }
 
     /// <summary>The knob names <see cref="Load"/> found and set in this object (a knob no program has is a caller's error to report).</summary>
