@@ -92,8 +92,8 @@ internal static class UnixSocket
         uint uid = ProcessTree.EffectiveUid;
         if (st.Uid != uid)
             throw new IOException($"{path} belongs to uid {st.Uid}, not {uid}: refusing to put sockets in it");
-        if ((st.Mode & 0b111_111) != 0) // group and other permission bits (rwx rwx)
-            throw new IOException($"{path} is open to other users (mode {Convert.ToString(st.Mode & 0b111_111_111, 8)}): refusing to put sockets in it (chmod 700 it)");
+        if ((st.Mode & (Uapi.S_IRWXG | Uapi.S_IRWXO)) != 0)
+            throw new IOException($"{path} is open to other users (mode {Convert.ToString(st.Mode & (Uapi.S_IRWXU | Uapi.S_IRWXG | Uapi.S_IRWXO), 8)}): refusing to put sockets in it (chmod 700 it)");
     }
 
     /// <summary>The device and inode of the socket file at <paramref name="path"/>; null when there is none (or not a socket).</summary>
