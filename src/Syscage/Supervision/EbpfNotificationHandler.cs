@@ -68,9 +68,16 @@ public sealed class EbpfNotificationHandler
     private readonly Action<string>? _trace;
     private readonly (SeccompEbpfProgram Program, RingBufMap Map)[] _rings;
     private readonly object _drainLock = new();
-    private readonly ConcurrentDictionary<ulong, long> _bySyscall = new(); // (arch << 32) | nr: names are looked up when read
-    private readonly ConcurrentDictionary<SeccompActionKind, long> _byVerdict = new();
+    // Counters without a lock or an allocation on the call's path: the native architecture's first numbers in an array,
+    // the rest ((arch << 32) | nr; names are looked up when read) in a dictionary.
+    private readonly long[] _nativeBySyscall = new long[NativeCounted];
+    private readonly ConcurrentDictionary<ulong, long> _bySyscall = new();
+    private readonly long[] _byVerdict = new long[(int)SeccompActionKind.Unknown + 1];
+    private readonly HelperContext? _sharedHelpers;
     private long _notifications;
+
+    /// <summary>Syscall numbers of the native architecture counted in an array (every x86_64 number has room).</summary>
+    private const int NativeCounted = 1024;
 
     /// <summary>Creates the handler for <paramref name="set"/>.</summary>
     public EbpfNotificationHandler(EbpfFilterSet set, EbpfHandlerOptions? options = null)
@@ -84,6 +91,8 @@ public sealed class EbpfNotificationHandler
         _trace = options.TraceSink;
         _rings = [.. set.Programs.SelectMany(p => p.Maps.OfType<RingBufMap>().Select(m => (p, m)))];
         Applier = options.Applier ?? new VerdictApplier();
+        // Programs that read no task state share one helper context: no task is bound (no /proc, no pidfd) per call.
+        _sharedHelpers = set.ReadsTask ? null : new HelperContext(null, _trace);
     }
 
     /// <summary>What applies the programs' verdicts (and remembers the kills).</summary>
@@ -97,32 +106,49 @@ public sealed class EbpfNotificationHandler
 
     /// <summary>Notified calls so far by syscall name (<see cref="SyscallDecoder.Name"/>), most frequent first.</summary>
     public IReadOnlyList<KeyValuePair<string, long>> NotificationsBySyscall =>
-        [.. _bySyscall.GroupBy(kv => SyscallDecoder.Name(new SeccompData(unchecked((int)(uint)kv.Key), (uint)(kv.Key >> 32))), kv => kv.Value)
+        [.. _bySyscall.Concat(_nativeBySyscall.Select((count, nr) => new KeyValuePair<ulong, long>(((ulong)NativeArch << 32) | (uint)nr, Interlocked.Read(ref _nativeBySyscall[nr]))))
+            .Where(kv => kv.Value > 0)
+            .GroupBy(kv => SyscallDecoder.Name(new SeccompData(unchecked((int)(uint)kv.Key), (uint)(kv.Key >> 32))), kv => kv.Value)
             .Select(g => new KeyValuePair<string, long>(g.Key, g.Sum()))
             .OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)];
 
     /// <summary>Verdicts so far by action (after normalisation: unknown actions count as KILL_PROCESS).</summary>
-    public IReadOnlyDictionary<SeccompActionKind, long> Verdicts => new Dictionary<SeccompActionKind, long>(_byVerdict);
+    public IReadOnlyDictionary<SeccompActionKind, long> Verdicts =>
+        Enumerable.Range(0, _byVerdict.Length).Where(k => Interlocked.Read(ref _byVerdict[k]) > 0)
+            .ToDictionary(k => (SeccompActionKind)k, k => Interlocked.Read(ref _byVerdict[k]));
+
+    private static readonly uint NativeArch = Architecture.Native.AuditArch;
 
     /// <summary>Handles one call: the <see cref="NotificationHandler"/> to give a <see cref="NotificationSupervisor"/>.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public ValueTask<NotificationResponse> HandleAsync(Notification notification, NotificationContext context)
+    public unsafe ValueTask<NotificationResponse> HandleAsync(Notification notification, NotificationContext context)
     {
         Interlocked.Increment(ref _notifications);
-        _bySyscall.AddOrUpdate(((ulong)notification.Data.Arch << 32) | (uint)notification.Data.Nr, 1, static (_, c) => c + 1);
-        var task = new NotifiedTask(context);
-        uint verdict = Set.Decide(notification.Data, new HelperContext(task, _trace));
-        try
+        var data = notification.Data;
+        if (data.Arch == NativeArch && (uint)data.Nr < NativeCounted)
+            Interlocked.Increment(ref _nativeBySyscall[data.Nr]);
+        else
+            _bySyscall.AddOrUpdate(((ulong)data.Arch << 32) | (uint)data.Nr, 1, static (_, c) => c + 1);
+        // The lean path: no task bound when no program reads one, and the kernel's seccomp_data handed to the VM as it
+        // came when it is already what the programs read (a 64-bit ABI on a little-endian machine).
+        var helpers = _sharedHelpers ?? new HelperContext(new NotifiedTask(context), _trace);
+        uint verdict = context.RawData != 0 && EbpfFilterSet.TakesRawData(data)
+            ? Set.DecideOnKernelData(data, (byte*)context.RawData, helpers)
+            : Set.Decide(data, helpers);
+        if (_rings.Length > 0)
         {
-            Drain();
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException)
-        {
-            // Output trouble must not change the verdict: the call is still answered as the programs decided.
-            _log?.WriteLine($"syscage: writing ring-buffer records: {e.Message}");
+            try
+            {
+                Drain();
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // Output trouble must not change the verdict: the call is still answered as the programs decided.
+                _log?.WriteLine($"syscage: writing ring-buffer records: {e.Message}");
+            }
         }
         var action = new SeccompAction(verdict).Effective;
-        _byVerdict.AddOrUpdate(action.Kind, 1, static (_, c) => c + 1);
+        Interlocked.Increment(ref _byVerdict[(int)action.Kind]);
         switch (action.Kind)
         {
             case SeccompActionKind.Allow or SeccompActionKind.Errno or SeccompActionKind.Trace:

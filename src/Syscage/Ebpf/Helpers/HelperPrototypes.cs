@@ -80,6 +80,16 @@ public static class HelperPrototypes
     private static readonly ImmutableArray<MapType> RingBuf = [MapType.RingBuf];
     private static readonly ImmutableArray<MapType> TaskStorage = [MapType.TaskStorage];
 
+    /// <summary>
+    /// True for the helpers that read the calling task — its ids (<c>get_current_pid_tgid</c>, <c>get_current_uid_gid</c>),
+    /// name (<c>get_current_comm</c>), memory (<c>probe_read_user[_str]</c>) or storage (<c>task_storage_*</c>,
+    /// <c>get_current_task_btf</c>): a supervisor binds the task (reads <c>/proc</c>, opens pidfds) only for programs that
+    /// call one of them.
+    /// </summary>
+    public static bool ReadsTask(int id) => id is BPF_FUNC_get_current_pid_tgid or BPF_FUNC_get_current_uid_gid or BPF_FUNC_get_current_comm
+        or BPF_FUNC_probe_read_user or BPF_FUNC_probe_read_user_str or BPF_FUNC_task_storage_get or BPF_FUNC_task_storage_delete
+        or BPF_FUNC_get_current_task_btf;
+
     /// <summary>Every helper Syscage supports, by id.</summary>
     public static ImmutableDictionary<int, HelperPrototype> Default { get; } = new HelperPrototype[]
     {

@@ -24,7 +24,15 @@ public sealed class SeccompEbpfProgram : IDisposable
         Maps = maps;
         Executor = executor;
         Object = obj;
+        // A program the verifier did not describe is taken to read the task: the safe assumption.
+        ReadsTask = program.Facts is not { } facts || facts.HelpersCalled.Any(HelperPrototypes.ReadsTask);
     }
+
+    /// <summary>
+    /// True when the program calls a helper that reads the calling task (<see cref="HelperPrototypes.ReadsTask"/>); a
+    /// supervisor runs the others without binding a task to the call.
+    /// </summary>
+    public bool ReadsTask { get; }
 
     /// <summary>The name policies use for it (<c>EBPF(name)</c>); by default the program's function name.</summary>
     public string Name { get; }
@@ -125,6 +133,15 @@ public sealed class SeccompEbpfProgram : IDisposable
         data.AsSyscallSeesIt().WriteTo(ctx);
         return (uint)Executor.Run(ctx, helpers);
     }
+
+    /// <summary>
+    /// Runs the program on <paramref name="data"/>: <c>struct seccomp_data</c> already in the program's layout
+    /// (little-endian) and as the syscall sees the call — which is how the kernel writes it for a 64-bit ABI on a
+    /// little-endian machine, so a supervisor hands the bytes it received straight to the VM (read-only: the context of a
+    /// seccomp program is).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    internal unsafe uint RunOnKernelData(byte* data, HelperContext helpers) => (uint)Executor.Run(data, SeccompData.Size, helpers);
 
     /// <inheritdoc/>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} ({Source})");

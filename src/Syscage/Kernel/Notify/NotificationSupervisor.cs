@@ -244,7 +244,8 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 var b = buffer;
                 var notification = new Notification(b->id, (int)b->pid, b->flags,
                     new SeccompData(b->nr, b->arch, b->instruction_pointer, b->arg0, b->arg1, b->arg2, b->arg3, b->arg4, b->arg5));
-                Dispatch(notification);
+                // The seccomp_data follows id, pid and flags (16 bytes); the handler may read it in place while it runs.
+                Dispatch(notification, (nint)(&b->nr));
             }
         }
         catch (ObjectDisposedException)
@@ -312,12 +313,12 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private void Dispatch(Notification notification)
+    private void Dispatch(Notification notification, nint rawData)
     {
         ValueTask<NotificationResponse> pending;
         try
         {
-            pending = _handler(notification, new NotificationContext(this, notification));
+            pending = _handler(notification, new NotificationContext(this, notification, rawData));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
