@@ -74,7 +74,12 @@ public sealed class EbpfNotificationHandler
     private readonly ConcurrentDictionary<ulong, long> _bySyscall = new();
     private readonly long[] _byVerdict = new long[(int)SeccompActionKind.Unknown + 1];
     private readonly HelperContext? _sharedHelpers;
+    private readonly ConcurrentDictionary<int, (SeccompData Data, NotificationResponse Response)> _interrupted = new();
+    private int _interruptedCount;
     private long _notifications;
+
+    /// <summary>Answers kept for calls a signal interrupted, at most (threads that died with one leave it behind).</summary>
+    private const int MaxInterrupted = 4096;
 
     /// <summary>Syscall numbers of the native architecture counted in an array (every x86_64 number has room).</summary>
     private const int NativeCounted = 1024;
@@ -129,6 +134,14 @@ public sealed class EbpfNotificationHandler
             Interlocked.Increment(ref _nativeBySyscall[data.Nr]);
         else
             _bySyscall.AddOrUpdate(((ulong)data.Arch << 32) | (uint)data.Nr, 1, static (_, c) => c + 1);
+        // A call whose wait a signal interrupted after the programs decided it is restarted by the kernel and notified
+        // again: it is one call, so it gets the answer the programs gave it, without running them (and their state) twice.
+        if (Volatile.Read(ref _interruptedCount) > 0 && _interrupted.TryRemove(notification.Pid, out var earlier))
+        {
+            Interlocked.Decrement(ref _interruptedCount);
+            if (earlier.Data.Equals(data))
+                return ValueTask.FromResult(earlier.Response);
+        }
         // The lean path: no task bound when no program reads one, and the kernel's seccomp_data handed to the VM as it
         // came when it is already what the programs read (a 64-bit ABI on a little-endian machine).
         var helpers = _sharedHelpers ?? new HelperContext(new NotifiedTask(context), _trace);
@@ -181,6 +194,27 @@ public sealed class EbpfNotificationHandler
                 return ValueTask.FromResult(Applier.Apply(action, context, call));
             }
         }
+    }
+
+    /// <summary>
+    /// Tells the handler an answer found its call gone (<see cref="SupervisorOptions.OnGone"/>): when a signal interrupted the
+    /// call's wait, the kernel restarts it, and the thread's next notification with the same <c>seccomp_data</c> gets this
+    /// answer again instead of a second run of the programs — whose state (an exec-once flag, a counter) would otherwise
+    /// count one call twice. Under the kernel's eBPF seccomp there is no such wait to interrupt.
+    /// </summary>
+    public void CallGone(Notification notification, NotificationResponse response)
+    {
+        if (response.Kind == NotificationResponseKind.Handled)
+            return;
+        if (Volatile.Read(ref _interruptedCount) >= MaxInterrupted)
+        {
+            _interrupted.Clear();
+            Volatile.Write(ref _interruptedCount, 0);
+        }
+        if (_interrupted.TryAdd(notification.Pid, (notification.Data, response)))
+            Interlocked.Increment(ref _interruptedCount);
+        else
+            _interrupted[notification.Pid] = (notification.Data, response);
     }
 
     /// <summary>Hands every pending ring-buffer record to <see cref="EbpfHandlerOptions.OnRecord"/> now (also done after each run).</summary>

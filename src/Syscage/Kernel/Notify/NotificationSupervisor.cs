@@ -25,6 +25,13 @@ public sealed record SupervisorOptions
 
     /// <summary>Called (on a worker) when a handler throws or an answer can't be sent for another reason than the target's death.</summary>
     public Action<Notification, Exception>? OnError { get; init; }
+
+    /// <summary>
+    /// Called (on a worker) with the answer when it finds its call gone (<c>ENOENT</c>): the task died, or a signal
+    /// interrupted its wait — and then, unless the call fails with <c>EINTR</c>, the kernel restarts it and it is notified
+    /// again, as a new notification with the same thread and the same <c>seccomp_data</c>.
+    /// </summary>
+    public Action<Notification, NotificationResponse>? OnGone { get; init; }
 }
 
 /// <summary>
@@ -412,7 +419,11 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 return true;
             }
             if (e is Errno.ENOENT or Errno.EBADF) // the task died or a signal interrupted its wait; or the supervisor was disposed
+            {
                 Interlocked.Increment(ref _gone);
+                if (e == Errno.ENOENT)
+                    _options.OnGone?.Invoke(notification, response);
+            }
             else
             {
                 Interlocked.Increment(ref _failed);
