@@ -98,6 +98,20 @@ public sealed class EbpfAgentTests
         return new Container(p.ExitCode, stdout.Result, stderr.Result);
     }
 
+    /// <summary>Ends a container a failed test left running (its runc's tree is not the test's to outlive).</summary>
+    private static void Kill(string dir, string id, Process runc)
+    {
+        if (runc.HasExited)
+            return;
+        foreach (var args in (string[][])[["kill", id, "KILL"], ["delete", "--force", id]])
+        {
+            using var p = Process.Start(new ProcessStartInfo(Runc, ["--root", Path.Combine(dir, "runc-state"), .. args]) { RedirectStandardError = true })!;
+            p.WaitForExit(30_000);
+        }
+        if (!runc.WaitForExit(30_000))
+            runc.Kill(true);
+    }
+
     private static SeccompAgent Agent(string socket, SyncWriter decisions, SyncWriter diagnostics, AgentEbpfOptions ebpf) =>
         new SeccompAgent(socket, decisions, diagnostics, new SeccompAgentOptions { Ebpf = ebpf }).Start();
 
@@ -196,6 +210,18 @@ public sealed class EbpfAgentTests
         string id = "count-" + Guid.NewGuid().ToString("N")[..8];
         string bundle = Bundle(temp.Path, id, profile, ["/ebpf_target", "until", "/tmp/stop", Nr("getpid").ToString(CultureInfo.InvariantCulture)]);
         using var runc = StartContainer(temp.Path, bundle, id);
+        try
+        {
+            WatchCounter(maps, bundle, runc, diagnostics);
+        }
+        finally
+        {
+            Kill(temp.Path, id, runc);
+        }
+    }
+
+    private static void WatchCounter(string maps, string bundle, Process runc, SyncWriter diagnostics)
+    {
         // The container's first process names its socket; `maps --pid` finds it from the container's own pid.
         WaitFor(() => Directory.GetFiles(maps, "*.sock").Length == 1, "the container's maps socket");
         string sock = Directory.GetFiles(maps, "*.sock").Single();
