@@ -137,9 +137,12 @@ internal static class SupervisorGuard
             .Where(p => p.Known).Select(p => (p.Arch, p.Nr)).ToArray();
         return (notification, context) =>
         {
+            // Read once: each Data read of the struct copies its 64 bytes.
+            uint callArch = notification.Data.Arch;
+            int callNr = notification.Data.Nr;
             bool signal = false;
             foreach (var (arch, nr) in watched)
-                signal |= notification.Data.Arch == arch && notification.Data.Nr == nr;
+                signal |= callArch == arch && callNr == nr;
             if (!signal)
                 return handler(notification, context);
             if (policy.Evaluate(notification.Data).Action.Effective.Kind is SeccompActionKind.Allow or SeccompActionKind.Log)

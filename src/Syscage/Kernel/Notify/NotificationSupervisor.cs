@@ -272,7 +272,16 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe int Receive(int fd, int stop, seccomp_notif* buffer)
     {
+        // One worker receives alone: the gate that serialises poll and RECV between workers is not needed.
+        if (_workers.Length == 1)
+            return ReceiveUngated(fd, stop, buffer);
         lock (_receiveGate)
+            return ReceiveUngated(fd, stop, buffer);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private unsafe int ReceiveUngated(int fd, int stop, seccomp_notif* buffer)
+    {
         {
             if (Volatile.Read(ref _stopped) != 0 || _completion.Task.IsCompleted)
                 return -1;
