@@ -28,11 +28,12 @@ public static class GetpidBench
         // The first half of all the calls the target makes (its warm-up included) is allowed.
         long total = calls + calls / 10, allowed = total / 2, denied = total - allowed;
         string? other = Environment.GetEnvironmentVariable("SYSCAGE_CLI");
-        string cli = string.IsNullOrEmpty(other) ? Path.Combine(Program.RepositoryRoot, "artifacts", "syscage", "Syscage.Cli") : other;
+        // The tool as installed (bench/getpid-bench.sh publishes it: the NativeAOT executable), or another build named by SYSCAGE_CLI.
+        string cli = string.IsNullOrEmpty(other) ? Path.Combine(Program.RepositoryRoot, "artifacts", "bin", "syscage") : other;
         if (!File.Exists(cli))
         {
             Console.Error.WriteLine(string.IsNullOrEmpty(other)
-                ? $"{cli} is missing: bench/getpid-bench.sh publishes it (dotnet publish src/Syscage.Cli -c Release -r linux-x64 -p:PublishReadyToRun=true -o artifacts/syscage)"
+                ? $"{cli} is missing: bench/getpid-bench.sh publishes it (scripts/publish-syscage.sh)"
                 : $"SYSCAGE_CLI={cli}: no such file");
             return 1;
         }

@@ -53,6 +53,21 @@ public static class PolicyInputs
         return new LoadedPolicy(profile.Policy, profile.Flags);
     }
 
+    /// <summary>
+    /// Warns about the rules whose condition a filter cannot check where they also decide: a rule on <c>socket</c>,
+    /// <c>semop</c> ... with a condition, on an ABI that makes the call through <c>socketcall(2)</c>/<c>ipc(2)</c> as well
+    /// (<see cref="PolicyExplainer.UncheckedConditions"/>). The first three, or all with <paramref name="all"/>.
+    /// </summary>
+    public static void WarnUncheckedConditions(SeccompPolicy policy, TextWriter warnings, bool all)
+    {
+        var found = PolicyExplainer.UncheckedConditions(policy);
+        int shown = all ? found.Count : 3;
+        foreach (var u in found.Take(shown))
+            warnings.WriteLine($"syscage: {u}");
+        if (found.Count > shown)
+            warnings.WriteLine($"syscage: ... and {found.Count - shown} more conditions like these (--verbose lists them all)");
+    }
+
     /// <summary>A program from <paramref name="input"/>: read as is, or compiled from the policy it names.</summary>
     public static BpfProgram LoadProgram(string input, Architecture arch, bool optimize = true, OciInputs? oci = null, TextWriter? warnings = null)
     {

@@ -22,8 +22,7 @@ internal static class Attack
         {
             try { dir.Delete(recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         };
-        foreach (var file in Directory.GetFiles(AppContext.BaseDirectory))
-            File.Copy(file, Path.Combine(dir.FullName, Path.GetFileName(file)));
+        File.Copy(SyscageTool.Path, Path.Combine(dir.FullName, "syscage"));
         File.Copy(NativeBuild.Compile("attacker.c", "the hardening tests", "-pthread"), Path.Combine(dir.FullName, "attacker"));
         var open = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
                    UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
@@ -32,6 +31,9 @@ internal static class Attack
             File.SetUnixFileMode(file, open);
         return dir.FullName;
     });
+
+    /// <summary>The published native syscage, copied into the shared directory.</summary>
+    public static string Tool => Path.Combine(Dir.Value, "syscage");
 
     /// <summary>The world-readable directory with the tool and the attacker.</summary>
     public static string SharedDir => Dir.Value;
@@ -56,9 +58,13 @@ internal static class Attack
     /// <summary>Writes a world-readable file (a policy, an object) into the directory and returns its path.</summary>
     public static string Share(string name, string text)
     {
+        // Written aside and renamed into place: tests running in parallel share names (allow.policy), and a reader
+        // must never see the file truncated by another writer.
         string path = Path.Combine(Dir.Value, name);
-        File.WriteAllText(path, text);
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        string temp = path + "." + Guid.NewGuid().ToString("N");
+        File.WriteAllText(temp, text);
+        File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        File.Move(temp, path, overwrite: true);
         return path;
     }
 
@@ -83,15 +89,13 @@ internal static class Attack
         {
             string setpriv = NativeBuild.FindOnPath("setpriv") ?? throw new InvalidOperationException("setpriv (util-linux) is missing");
             psi = new ProcessStartInfo(setpriv);
-            foreach (var a in new[] { $"--reuid={u}", $"--regid={u}", "--clear-groups", "--", "dotnet" })
+            foreach (var a in new[] { $"--reuid={u}", $"--regid={u}", "--clear-groups", "--", Tool })
                 psi.ArgumentList.Add(a);
             psi.Environment["HOME"] = Path.GetTempPath();
         }
         else
-            psi = new ProcessStartInfo("dotnet");
+            psi = new ProcessStartInfo(Tool);
         psi.RedirectStandardOutput = psi.RedirectStandardError = psi.RedirectStandardInput = true;
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.ArgumentList.Add(Path.Combine(Dir.Value, "Syscage.Cli.dll"));
         foreach (var a in args)
             psi.ArgumentList.Add(a);
         return Process.Start(psi) ?? throw new InvalidOperationException("could not start syscage");

@@ -44,6 +44,7 @@ public static class CheckCommand
     private static int CheckPolicy(TextWriter stdout, TextWriter stderr, string policyName, OciInputs? oci)
     {
         var policy = PolicyInputs.LoadPolicy(policyName, null, stderr, oci);
+        PolicyInputs.WarnUncheckedConditions(policy, stderr, oci?.AllWarnings ?? false);
         int status = (int)ExitCode.Ok;
         foreach (bool optimize in new[] { true, false })
         {

@@ -64,7 +64,10 @@ public static class CompileCommand
         if (set is { Count: > 0 })
             throw new CliException(ExitCode.Usage, "--set is for eBPF objects");
         var ir = PolicyInputs.LoadPolicy(policy, PolicyInputs.ParseArchList(arch), stderr, oci);
-        return Emit(stdout, stderr, ir, output, format, noOptimize);
+        // After the filter is made: a policy the compiler refuses gets its error alone.
+        int status = Emit(stdout, stderr, ir, output, format, noOptimize);
+        PolicyInputs.WarnUncheckedConditions(ir, stderr, oci?.AllWarnings ?? false);
+        return status;
     }
 
     /// <summary>

@@ -15,6 +15,7 @@ internal readonly record struct SocketPeer(int Pid, uint Uid, uint Gid);
 /// (<c>SO_PEERCRED</c>), a pidfd naming it (<c>SO_PEERPIDFD</c>, Linux 6.5), and a walk up its parents that cannot be
 /// fooled by a pid that is reused while it walks.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class ProcessTree
 {
     /// <summary>Parents followed at most (a deeper chain is answered "can't tell").</summary>

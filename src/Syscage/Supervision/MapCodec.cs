@@ -214,7 +214,12 @@ internal sealed class MapCodec
         if (_keyType is int k && _formatter is not null)
         {
             string text = _formatter.Format(k, key);
-            return text.Length > 1 && text[0] == '"' ? JsonSerializer.Deserialize<string>(text)! : text;
+            if (text.Length > 1 && text[0] == '"')
+            {
+                using var doc = JsonDocument.Parse(text);
+                return doc.RootElement.GetString()!;
+            }
+            return text;
         }
         return key.Length is 1 or 2 or 4 or 8 ? Unsigned(key).ToString(CultureInfo.InvariantCulture) : Convert.ToHexStringLower(key);
     }

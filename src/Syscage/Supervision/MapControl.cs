@@ -45,6 +45,7 @@ public sealed record MapControlOptions
 /// early client waits in the backlog.</para>
 /// <para>Requests are bounded: 1 MiB, <see cref="MapControlOptions.RequestTimeout"/>, <see cref="MapControlOptions.MaxClients"/> at once.</para>
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class MapControlServer : IDisposable
 {
     private const int MaxRequest = 1 << 20;
@@ -371,7 +372,7 @@ public sealed class MapControlServer : IDisposable
                     entry["value"] = value;
                 if (codec.IsGlobals)
                     entry["variables"] = new JsonArray([.. codec.VariableNames.Select(n => (JsonNode?)n)]);
-                maps.Add(entry);
+                maps.Add((JsonNode)entry);
             }
         return new JsonObject { ["ok"] = true, ["maps"] = maps };
     }
@@ -439,6 +440,7 @@ public sealed class MapControlServer : IDisposable
 }
 
 /// <summary>The client side of a <see cref="MapControlServer"/>: one request, one answer.</summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public static class MapControlClient
 {
     /// <summary>

@@ -30,8 +30,8 @@ public static class EbpfRunCommand
         var repeat = new Option<int>("--repeat", "-n") { Description = "Run the program this many times on the same call (maps keep their state)", DefaultValueFactory = _ => 1 };
         var maps = new Option<bool>("--maps") { Description = "Print the maps' contents after the runs" };
         var fill = new Option<string[]>("--map") { Description = "Fill a map before the first run: MAP=FILE.json (an object whose members are the entries)" };
-        var jit = new Option<bool>("--jit") { Description = "Run with the JIT (the default)" };
-        var interpret = new Option<bool>("--interpret") { Description = "Run with the interpreter" };
+        var jit = new Option<bool>("--jit") { Description = "Run with the JIT (the default where the runtime has one; not in the native build)" };
+        var interpret = new Option<bool>("--interpret") { Description = "Run with the interpreter (the default in the native build)" };
         var cmd = new Command("run", "Verify an eBPF seccomp program and run it on one call; the last line is the verdict")
         {
             file, ctx, program, set, arch, repeat, maps, fill, jit, interpret,
@@ -42,13 +42,13 @@ public static class EbpfRunCommand
                 r.AddError("--jit and --interpret exclude each other");
         });
         cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(file)!, p.GetValue(ctx)!, p.GetValue(program), p.GetValue(set) ?? [],
-            p.GetValue(arch), p.GetValue(repeat), p.GetValue(maps), p.GetValue(interpret), p.GetValue(fill) ?? [])));
+            p.GetValue(arch), p.GetValue(repeat), p.GetValue(maps), p.GetValue(interpret), p.GetValue(jit), p.GetValue(fill) ?? [])));
         return cmd;
     }
 
     /// <summary>Runs the program and prints one verdict line per run; the last line is the verdict.</summary>
     public static int Run(TextWriter stdout, TextWriter stderr, string file, string[] ctx, string? program = null, IReadOnlyList<string>? set = null,
-        string? arch = null, int repeat = 1, bool showMaps = false, bool interpret = false, IReadOnlyList<string>? mapFiles = null)
+        string? arch = null, int repeat = 1, bool showMaps = false, bool interpret = false, bool jit = false, IReadOnlyList<string>? mapFiles = null)
     {
         if (ctx.Length is 0 or > 7)
             throw new CliException(ExitCode.Usage, "--ctx takes SYSCALL and up to six arguments");
@@ -67,7 +67,7 @@ public static class EbpfRunCommand
         if (!obj.TryVerify(chosen, out var verified, out var error))
             throw new CliException(ExitCode.Rejected, $"{file}: {chosen.Name}: rejected by the verifier: {error}");
 
-        using var loaded = SeccompEbpfProgram.FromVerified(verified, chosen.Name, interpret ? EbpfEngine.Interpreter : EbpfEngine.Jit, obj);
+        using var loaded = SeccompEbpfProgram.FromVerified(verified, chosen.Name, EbpfInputs.Engine(jit, interpret), obj);
         MapFiles.Fill([loaded], mapFiles ?? []);
         var maps = loaded.Maps;
         var vm = loaded.Executor;

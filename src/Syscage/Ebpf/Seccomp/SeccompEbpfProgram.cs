@@ -61,7 +61,7 @@ public sealed class SeccompEbpfProgram : IDisposable
     /// Throws <see cref="SyscageException"/> (file, program or knob problems, verifier rejection) with a message
     /// that names the file.
     /// </summary>
-    public static SeccompEbpfProgram Load(string spec, IEnumerable<KeyValuePair<string, ulong>>? knobs = null, EbpfEngine engine = EbpfEngine.Jit)
+    public static SeccompEbpfProgram Load(string spec, IEnumerable<KeyValuePair<string, ulong>>? knobs = null, EbpfEngine engine = EbpfEngine.Auto)
     {
         var (alias, file, section) = ParseSpec(spec);
         if (!File.Exists(file))
@@ -110,7 +110,7 @@ public sealed class SeccompEbpfProgram : IDisposable
     /// Wraps an already verified program (tests, generated programs, one verified by the caller) with fresh maps;
     /// <paramref name="source"/> is the object it came from, whose BTF types its maps.
     /// </summary>
-    public static SeccompEbpfProgram FromVerified(EbpfProgram program, string? name = null, EbpfEngine engine = EbpfEngine.Jit, EbpfObject? source = null)
+    public static SeccompEbpfProgram FromVerified(EbpfProgram program, string? name = null, EbpfEngine engine = EbpfEngine.Auto, EbpfObject? source = null)
     {
         ArgumentNullException.ThrowIfNull(program);
         var maps = EbpfMapSet.Create(program.Maps);

@@ -40,6 +40,7 @@ public static class SyscallDecoder
     /// Decodes the call. With <paramref name="context"/>, string arguments are read from the caller (and shown
     /// as <c>0x...</c> when unreadable); without, every argument is a number.
     /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static string Decode(in SeccompData data, NotificationContext? context = null)
     {
         var arch = ArchitectureOf(data);
@@ -66,6 +67,7 @@ public static class SyscallDecoder
         return sb.Append(')').ToString();
     }
 
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     private static string FormatArg(string call, string argName, ulong value, NotificationContext? context)
     {
         if (StringArgs.Contains(argName) && context is { } ctx && !(call is "mount" && argName is "type" && value == 0))
