@@ -158,7 +158,7 @@ public sealed class MapControlTests
         public object Identity => 1;
     }
 
-    /// <summary><c>syscage ARGS</c> as a process of its own (its pid names its maps socket), stdout and stderr captured.</summary>
+    /// <summary><c>syscage ARGS</c> (the published native tool) as a process of its own (its pid names its maps socket), stdout and stderr captured.</summary>
     private sealed class SyscageProcess : IDisposable
     {
         private readonly Process _process;
@@ -166,8 +166,8 @@ public sealed class MapControlTests
 
         public SyscageProcess(params string[] args)
         {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Syscage.Cli.dll"));
+            // The tool as users run it: the published native executable.
+            var psi = new ProcessStartInfo(SyscageTool.Path) { RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var a in args)
                 psi.ArgumentList.Add(a);
             _process = Process.Start(psi)!;
