@@ -27,6 +27,7 @@ public static class CliApp
         ("run", RunCommand.Create),
         ("record", RecordCommand.Create),
         ("agent", AgentCommand.Create),
+        ("maps", MapsCommand.Create),
         ("doctor", DoctorCommand.Create),
         ("ebpf", () => new Command("ebpf", "eBPF seccomp programs: assemble, disassemble, load and verify clang objects, run the conformance suite")
         {

@@ -118,7 +118,7 @@ public static partial class KernelConstants
         "facts/uapi-newer.h",
     ];
 
-    // 1986 constants: name, value (sign-extended to 64 bits), index into Headers.
+    // 1987 constants: name, value (sign-extended to 64 bits), index into Headers.
     private static readonly (string Name, ulong Value, int Header)[] Table =
     [
         ("O_ACCMODE", 0x3UL, 0),
@@ -2107,5 +2107,6 @@ public static partial class KernelConstants
         ("R_BPF_64_NODYLD32", 0x4UL, 52),
         ("MFD_NOEXEC_SEAL", 0x8UL, 52),
         ("MFD_EXEC", 0x10UL, 52),
+        ("SO_PEERPIDFD", 0x4DUL, 52),
     ];
 }
