@@ -26,6 +26,7 @@ public static class CliApp
             EmuCommand.Create(),
             CheckCommand.Create(),
             SyscallsCommand.Create(),
+            GroupsCommand.Create(),
             CompileCommand.Create(),
             ExplainCommand.Create(),
             RunCommand.Create(),
@@ -45,11 +46,17 @@ public static class CliApp
         return root;
     }
 
+    /// <summary>
+    /// How <c>syscage</c> reads its command line: without response files, so that <c>@network</c> is a group name (an
+    /// argument like any other), never "read more arguments from the file network".
+    /// </summary>
+    public static ParserConfiguration ParserConfiguration => new() { ResponseFileTokenReplacer = null };
+
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given writers.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var root = BuildRootCommand();
-        var parse = root.Parse(args);
+        var parse = root.Parse(args, ParserConfiguration);
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)
