@@ -19,7 +19,7 @@ public static class CliApp
     {
         var root = new RootCommand(
             "Syscage: seccomp filters you can read, check and run.\n\n" +
-            "Exit codes: 0 ok, 1 rejected (check), 2 usage error, 3 malformed input, 4 I/O error, 70 internal error.")
+            "Exit codes: 0 ok, 1 rejected (check) or found something (lint), 2 usage error, 3 malformed input, 4 I/O error, 70 internal error.")
         {
             AsmCommand.Create(),
             DisasmCommand.Create(),
@@ -27,6 +27,7 @@ public static class CliApp
             CheckCommand.Create(),
             SyscallsCommand.Create(),
             GroupsCommand.Create(),
+            LintCommand.Create(),
             CompileCommand.Create(),
             ExplainCommand.Create(),
             RunCommand.Create(),

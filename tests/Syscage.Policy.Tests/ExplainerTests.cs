@@ -97,8 +97,8 @@ public class UnreachableRuleTests
             """);
         var found = PolicyExplainer.UnreachableRules(p).Select(u => u.ToString()).ToList();
         Assert.Equal([
-            "t.policy:5: the rule for read on x86_64 is never reached: t.policy:4 always decides first",
-            "t.policy:7: the rule for openat on x86_64 is never reached: t.policy:6 always decides first",
+            "t.policy:5: the rule for read on x86_64 is never reached: t.policy:3, t.policy:4 decide first every call it matches",
+            "t.policy:7: the rule for openat on x86_64 is never reached: t.policy:6 decides first every call it matches",
         ], found);
         // In the default policy only the deliberate override is reported: clone3 is refused before @process allows it.
         Assert.All(PolicyExplainer.UnreachableRules(BuiltinPolicies.Load("default")), u => Assert.Equal("clone3", u.Syscall));

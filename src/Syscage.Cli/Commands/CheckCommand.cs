@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Syscage.Bpf;
+using Syscage.Policy;
 using Syscage.Policy.Compiler;
 
 namespace Syscage.Cli.Commands;
@@ -48,6 +49,9 @@ public static class CheckCommand
         foreach (bool optimize in new[] { true, false })
         {
             var program = PolicyCompiler.Compile(policy, new CompileOptions { Optimize = optimize });
+            // Once it compiles: the lint's findings, as 'compile' and 'lint' print them. They do not change the verdict.
+            if (optimize)
+                LintOutput.WriteText(stderr, PolicyLinter.Lint(policy));
             var report = EquivalenceChecker.Check(policy, program);
             string kind = optimize ? "optimised" : "unoptimised";
             if (report.Equivalent)

@@ -44,7 +44,7 @@ public static class CompileCommand
         if (set is { Count: > 0 })
             throw new CliException(ExitCode.Usage, "--set is for eBPF objects");
         var ir = PolicyInputs.LoadPolicy(policy, PolicyInputs.ParseArchList(arch), stderr, oci);
-        return Emit(stdout, stderr, ir, output, format, noOptimize);
+        return Emit(stdout, stderr, ir, output, format, noOptimize, lint: true);
     }
 
     /// <summary>
@@ -67,14 +67,23 @@ public static class CompileCommand
         return Emit(stdout, stderr, hybrid.Policy, output, format, noOptimize);
     }
 
-    private static int Emit(TextWriter stdout, TextWriter stderr, SeccompPolicy ir, string? output, string format, bool noOptimize)
+    /// <summary>
+    /// Compiles (or renders) and writes; with <paramref name="lint"/>, the lint's findings go to stderr once the policy
+    /// has compiled, as a compiler's warnings (an OCI profile's own the loader has said).
+    /// </summary>
+    private static int Emit(TextWriter stdout, TextWriter stderr, SeccompPolicy ir, string? output, string format, bool noOptimize, bool lint = false)
     {
         if (format == "pfc")
         {
-            Write(stdout, output, PseudoFilterCode.Render(ir));
+            string text = PseudoFilterCode.Render(ir);
+            if (lint)
+                LintOutput.WriteText(stderr, PolicyLinter.Lint(ir));
+            Write(stdout, output, text);
             return (int)ExitCode.Ok;
         }
         var program = PolicyCompiler.Compile(ir, new CompileOptions { Optimize = !noOptimize });
+        if (lint)
+            LintOutput.WriteText(stderr, PolicyLinter.Lint(ir));
         switch (format)
         {
             case "asm":

@@ -151,26 +151,29 @@ public static class PolicyExplainer
     }
 
     /// <summary>
-    /// The rules that can never decide because an earlier rule of the same syscall and architecture always matches
-    /// first (no condition, or the same condition) with a different action or handler: usually a rule written after
-    /// a broad <c>ALLOW @group</c>. Repeats of the same verdict (a syscall in two allowed groups) are harmless and
-    /// not reported.
+    /// The rules that never decide because earlier rules of the same syscall and architecture decide every call they
+    /// match, at least one of them with a different action or handler: usually a rule written after a broad
+    /// <c>ALLOW @group</c>. Decided exactly (<see cref="PolicyLinter"/> reports these and more). Repeats of the same
+    /// verdict (a syscall in two allowed groups) are harmless and not reported.
     /// </summary>
     public static IReadOnlyList<UnreachableRule> UnreachableRules(SeccompPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(policy);
         var result = new List<UnreachableRule>();
+        var budget = new SolverBudget(SolverBudget.PerPolicy);
         foreach (var section in policy.Sections)
         {
             foreach (var (nr, rules) in section.Syscalls.OrderBy(kv => kv.Key))
             {
-                for (int i = 1; i < rules.Count; i++)
+                foreach (var fate in RuleReachability.Analyse(policy, section, nr, budget))
                 {
-                    var by = rules.Take(i).FirstOrDefault(r => r.Condition.IsTrue || r.Condition.Equals(rules[i].Condition));
-                    if (by is not null && (by.Action != rules[i].Action || by.Route != rules[i].Route))
+                    if (fate.Decides || fate.NeverHolds || fate.PastNewest)
+                        continue;
+                    var by = fate.DecidedFirstBy.Select(i => rules[i]).FirstOrDefault(r => r.Action != fate.Rule.Action || r.Route != fate.Rule.Route);
+                    if (by is not null)
                     {
                         string name = section.Architecture.Syscalls.TryGetName(nr, out var n) ? n : Invariant($"syscall {nr}");
-                        result.Add(new UnreachableRule(section.Architecture, nr, name, rules[i], by));
+                        result.Add(new UnreachableRule(section.Architecture, nr, name, fate.Rule, by) { DecidedBy = [.. fate.DecidedFirstBy.Select(i => rules[i])] });
                     }
                 }
             }
@@ -247,10 +250,14 @@ public static class PolicyExplainer
 /// <param name="Nr">The syscall number.</param>
 /// <param name="Syscall">The syscall's name (or <c>syscall N</c>).</param>
 /// <param name="Rule">The rule never reached.</param>
-/// <param name="ShadowedBy">The earlier rule that always decides first.</param>
+/// <param name="ShadowedBy">An earlier rule that decides first some of the calls it matches, with another verdict.</param>
 public sealed record UnreachableRule(Architecture Architecture, int Nr, string Syscall, Rule Rule, Rule ShadowedBy)
 {
-    /// <summary><c>file:line: the rule for read on x86_64 is never reached: file:line decides first</c>.</summary>
+    /// <summary>Every earlier rule that decides some of the calls it matches (<see cref="ShadowedBy"/> among them).</summary>
+    public IReadOnlyList<Rule> DecidedBy { get; init; } = [ShadowedBy];
+
+    /// <summary><c>file:line: the rule for read on x86_64 is never reached: file:line, file:line decide first every call it matches</c>.</summary>
     public override string ToString() =>
-        $"{Rule.Source?.ToString() ?? "<rule>"}: the rule for {Syscall} on {Architecture.Name} is never reached: {ShadowedBy.Source?.ToString() ?? "an earlier rule"} always decides first";
+        $"{Rule.Source?.ToString() ?? "<rule>"}: the rule for {Syscall} on {Architecture.Name} is never reached: " +
+        $"{string.Join(", ", DecidedBy.Select(r => r.Source?.ToString() ?? "an earlier rule"))} decide{(DecidedBy.Count == 1 ? "s" : "")} first every call it matches";
 }

@@ -160,7 +160,7 @@ public sealed class PolicyDefinition
             foreach (var arch in builder.Architectures)
             {
                 var done = new HashSet<int>();
-                foreach (string name in Expand(rule.Syscalls))
+                foreach (var (name, group) in Expand(rule.Syscalls))
                 {
                     Syscall? syscall;
                     int nr;
@@ -174,7 +174,7 @@ public sealed class PolicyDefinition
                     else
                         continue;
                     if (done.Add(nr))
-                        builder.Add(arch, nr, new Rule(rule.Condition?.Lower(arch, syscall, name) ?? Condition.True, rule.Action, source, RuleRoute.Notify(rule.Handler)));
+                        builder.Add(arch, nr, new Rule(rule.Condition?.Lower(arch, syscall, name) ?? Condition.True, rule.Action, source, RuleRoute.Notify(rule.Handler)) { Group = group });
                 }
             }
         }
@@ -186,7 +186,7 @@ public sealed class PolicyDefinition
         ArgumentNullException.ThrowIfNull(syscalls);
         if (syscalls.Length == 0)
             throw new ArgumentException("a rule names at least one syscall", nameof(syscalls));
-        foreach (string s in Expand(syscalls))
+        foreach (var (s, _) in Expand(syscalls))
         {
             if (!int.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out _) && !Architecture.All.Any(a => a.Syscalls.TryGet(s, out _)))
             {
@@ -199,17 +199,18 @@ public sealed class PolicyDefinition
         return this;
     }
 
-    private static IEnumerable<string> Expand(IEnumerable<string> syscalls)
+    /// <summary>The syscalls named, groups expanded, each with the group it came through (null: named itself).</summary>
+    private static IEnumerable<(string Name, string? Group)> Expand(IEnumerable<string> syscalls)
     {
         foreach (string s in syscalls)
         {
             if (s.StartsWith('@'))
             {
                 foreach (string member in SyscallGroups.Members(s))
-                    yield return member;
+                    yield return (member, s);
             }
             else
-                yield return s;
+                yield return (s, null);
         }
     }
 }
