@@ -46,8 +46,16 @@ public static class PolicyExplainer
         // The call, with argument names where the table knows them.
         var args = new List<string>();
         int shown = syscall is { ArgNames.Count: > 0 } ? syscall.ArgNames.Count : 6;
+        var seen = data.AsSyscallSeesIt();
         for (int i = 0; i < shown; i++)
-            args.Add(Invariant($"{ArgLabel(syscall, i)}=0x{data.Arg(i):x}"));
+        {
+            // In the kernel's names when the value is one of the argument's type; bits above it are shown, in hex.
+            string? names = ArgumentDecoder.Symbolic(arch, syscall, i, seen.Arg(i));
+            bool fits = data.Arg(i) == seen.Arg(i) && (syscall is null || ArgPredicate.Fits(data.Arg(i), syscall.ArgWidth(i)));
+            args.Add(names is not null && fits ? $"{ArgLabel(syscall, i)}={names}"
+                : names is not null ? Invariant($"{ArgLabel(syscall, i)}=0x{data.Arg(i):x} ({names} in the bits the syscall reads)")
+                : Invariant($"{ArgLabel(syscall, i)}=0x{data.Arg(i):x}"));
+        }
         w.Append(name).Append('(').Append(string.Join(", ", args)).Append(") on ")
             .Append(arch?.Name ?? Invariant($"arch 0x{data.Arch:x8}"))
             .Append(Invariant($": nr {data.Nr}"));
@@ -98,7 +106,7 @@ public static class PolicyExplainer
             if (rule.Condition.IsTrue)
                 w.Append("    no condition: matches\n");
             else
-                WriteCondition(w, rule.Condition, values, is64, syscall, depth: 2);
+                WriteCondition(w, rule.Condition, values, is64, section.Architecture, syscall, depth: 2);
             bool matched = rule.Condition.Evaluate(values, is64);
             w.Append("    => ").Append(matched ? $"matches: {Describe(rule.Action)}" : "does not match").Append('\n');
             if (matched)
@@ -189,7 +197,7 @@ public static class PolicyExplainer
         return -1;
     }
 
-    private static void WriteCondition(StringBuilder w, Condition c, ReadOnlySpan<ulong> args, bool is64, Syscall? syscall, int depth)
+    private static void WriteCondition(StringBuilder w, Condition c, ReadOnlySpan<ulong> args, bool is64, Architecture arch, Syscall? syscall, int depth)
     {
         string truth = c.Evaluate(args, is64) ? "true " : "false";
         w.Append(' ', depth * 2).Append(truth).Append("  ");
@@ -201,33 +209,38 @@ public static class PolicyExplainer
                 string label = ArgLabel(syscall, p.Arg);
                 ulong arg = args[p.Arg];
                 w.Append(made).Append("     ").Append(label).Append(Invariant($" = 0x{arg:x}"));
+                var notes = new List<string>();
+                // The value in the kernel's names (CLONE_NEWUSER, TIOCSTI, AF_VSOCK), as the syscall sees it.
+                if (ArgumentDecoder.Symbolic(arch, syscall, p.Arg, is64 ? arg : arg & uint.MaxValue) is { } names)
+                    notes.Add(names);
                 int register = is64 ? ArgPredicate.FullWidth : ArgPredicate.RegisterWidth32;
                 if (made.Width < register)
                 {
                     // Narrowed by the argument's type: the kernel's wrapper casts the register to it.
                     string? type = syscall?.ArgWidth(p.Arg) == made.Width ? syscall.ArgType(p.Arg) : null;
                     ulong reduced = arg & ArgPredicate.WidthMask(made.Width);
-                    w.Append(" (").Append(type is null ? "" : $"{label} is {type}: ").Append(Invariant($"compared on its low {made.Width} bits"))
-                        .Append(reduced != arg ? Invariant($", 0x{reduced:x}") : "").Append(')');
+                    notes.Add((type is null ? "" : $"{label} is {type}: ") + Invariant($"compared on its low {made.Width} bits") + (reduced != arg ? Invariant($", 0x{reduced:x}") : ""));
                 }
                 else if (!is64 && arg > uint.MaxValue)
-                    w.Append(" (32-bit ABI: compared on the low 32 bits)");
+                    notes.Add("32-bit ABI: compared on the low 32 bits");
+                if (notes.Count > 0)
+                    w.Append(" (").Append(string.Join("; ", notes)).Append(')');
                 w.Append('\n');
                 break;
             }
             case Condition.AllOf all:
                 w.Append("all of\n");
                 foreach (var x in all.Conditions)
-                    WriteCondition(w, x, args, is64, syscall, depth + 1);
+                    WriteCondition(w, x, args, is64, arch, syscall, depth + 1);
                 break;
             case Condition.AnyOf any:
                 w.Append("any of\n");
                 foreach (var x in any.Conditions)
-                    WriteCondition(w, x, args, is64, syscall, depth + 1);
+                    WriteCondition(w, x, args, is64, arch, syscall, depth + 1);
                 break;
             case Condition.NotOf not:
                 w.Append("not\n");
-                WriteCondition(w, not.Inner, args, is64, syscall, depth + 1);
+                WriteCondition(w, not.Inner, args, is64, arch, syscall, depth + 1);
                 break;
         }
     }

@@ -22,6 +22,9 @@ public sealed record RunRequest(IReadOnlyList<string> Command)
     /// <summary>With <see cref="Policy"/>: show each denied call on <see cref="Log"/> as it happens, then give it its verdict.</summary>
     public bool LogDenials { get; init; }
 
+    /// <summary>With <see cref="LogDenials"/>: each denial as one JSON object on a line (<see cref="DenialEvent.Json"/>).</summary>
+    public bool LogJson { get; init; }
+
     /// <summary>How eBPF programs split between the kernel and the supervisor.</summary>
     public HybridOptions Hybrid { get; init; } = new();
 
@@ -128,7 +131,7 @@ public static class CommandRun
                     var policy = request.Policy!;
                     var router = new NotificationRouter(policy, log);
                     session = request.LogDenials
-                        ? SandboxSession.Start(DenialReporter.NotifyDenials(policy), info, options with { Handler = new DenialReporter(policy, log, router, applier).HandleAsync })
+                        ? SandboxSession.Start(DenialReporter.NotifyDenials(policy), info, options with { Handler = new DenialReporter(policy, log, router, applier) { Json = request.LogJson }.HandleAsync })
                         : SandboxSession.Start(policy, info, options with { Handler = router.HandleAsync });
                 }
                 report.Filter = session.Filter;

@@ -43,6 +43,9 @@ public sealed class DenialReporter
     /// <summary>Denied calls seen so far.</summary>
     public long Denials => Interlocked.Read(ref _denials);
 
+    /// <summary>Write each denial as one JSON object on a line (<see cref="DenialEvent.Json"/>) instead of text.</summary>
+    public bool Json { get; init; }
+
     /// <summary>True for the actions <c>--log-denials</c> reports: ERRNO, KILL_PROCESS, KILL_THREAD, TRAP (and unknown actions, which kill).</summary>
     public static bool IsDenial(SeccompAction action) => action.Kind is SeccompActionKind.Errno or SeccompActionKind.KillProcess
         or SeccompActionKind.KillThread or SeccompActionKind.Trap or SeccompActionKind.Unknown;
@@ -89,7 +92,10 @@ public sealed class DenialReporter
             SeccompActionKind.KillThread => $"KILL_THREAD by {by}: killing pid {notification.Pid}'s process with SIGKILL",
             _ => $"KILL_PROCESS by {by}: killing pid {notification.Pid}'s process with SIGKILL",
         };
-        _log.WriteLine(action.Kind == SeccompActionKind.Errno ? $"syscage: {call} -> {what} by {by}" : $"syscage: {call} -> {what}");
+        if (Json)
+            _log.WriteLine(DenialEvent.Json(notification, context, Policy, decision, action));
+        else
+            _log.WriteLine(action.Kind == SeccompActionKind.Errno ? $"syscage: {call} -> {what} by {by}" : $"syscage: {call} -> {what}");
         return ValueTask.FromResult(Applier.Apply(action, context, call));
     }
 }

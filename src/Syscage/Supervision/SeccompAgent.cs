@@ -273,9 +273,11 @@ public sealed class SeccompAgent : IDisposable
                 router.Register(name, h);
         var supervisor = new NotificationSupervisor(listener, async (n, ctx) =>
         {
-            string call = SyscallDecoder.Decode(n.Data, ctx);
+            // Decoded before the handler runs: strings are read while the call waits, as the handler will see them.
+            var args = SyscallDecoder.Arguments(n.Data, ctx);
+            string call = $"{SyscallDecoder.Name(n.Data)}({string.Join(", ", args.Select(a => a.Text))})";
             var response = await router.HandleAsync(n, ctx).ConfigureAwait(false);
-            WriteDecision(state, n, call, response);
+            WriteDecision(state, n, call, args, response);
             return response;
         }, new SupervisorOptions
         {
@@ -295,7 +297,7 @@ public sealed class SeccompAgent : IDisposable
 
     private static readonly SeccompPolicy EmptyPolicy = new(Abi.SeccompAction.UserNotif, Abi.SeccompAction.KillProcess, [], "agent");
 
-    private void WriteDecision(ContainerProcessState state, Notification n, string call, NotificationResponse response)
+    private void WriteDecision(ContainerProcessState state, Notification n, string call, IReadOnlyList<DecodedArgument> arguments, NotificationResponse response)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -308,6 +310,17 @@ public sealed class SeccompAgent : IDisposable
             w.WriteStartArray("args");
             for (int i = 0; i < 6; i++)
                 w.WriteNumberValue(n.Data.Arg(i));
+            w.WriteEndArray();
+            // The arguments as the syscall sees them, named and decoded (flags, enumerations; strings as in "call").
+            w.WriteStartArray("arguments");
+            foreach (var a in arguments)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", a.Name);
+                w.WriteString("value", string.Create(CultureInfo.InvariantCulture, $"0x{a.Value:x}"));
+                w.WriteString("text", a.Text);
+                w.WriteEndObject();
+            }
             w.WriteEndArray();
             w.WriteString("verdict", response.ToString());
             w.WriteEndObject();
