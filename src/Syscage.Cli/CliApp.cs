@@ -28,6 +28,7 @@ public static class CliApp
             SyscallsCommand.Create(),
             GroupsCommand.Create(),
             LintCommand.Create(),
+            DumpCommand.Create(),
             CompileCommand.Create(),
             ExplainCommand.Create(),
             RunCommand.Create(),

@@ -57,7 +57,7 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
         ("linux/personality.h", @"^(PER_|ADDR_|MMAP_PAGE_ZERO$|READ_IMPLIES_EXEC$|SHORT_INODE$|WHOLE_SECONDS$|STICKY_TIMEOUTS$|FDPIC_FUNCPTRS$|UNAME26$)"),
         ("linux/mount.h", @"^(MS_|MNT_|MOVE_MOUNT_|OPEN_TREE_|FSMOUNT_|FSOPEN_|FSPICK_|MOUNT_ATTR_)"),
         ("x86_64-linux-gnu/asm/signal.h", @"^(SIG[A-Z0-9]+$|SA_)"),
-        ("linux/wait.h", @"^(W[A-Z]+$|P_[A-Z]+$)"),
+        ("linux/wait.h", @"^(W[A-Z]+$|P_[A-Z]+$|__WALL$)"),
         ("asm-generic/siginfo.h", @"^(CLD_[A-Z]+$|SYS_SECCOMP$)"),
         ("asm-generic/resource.h", @"^(RLIMIT_|RLIM_INFINITY$)"),
         ("linux/time.h", @"^(CLOCK_|TIMER_ABSTIME$)"),

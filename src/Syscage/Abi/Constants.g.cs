@@ -124,7 +124,7 @@ public static partial class KernelConstants
         "facts/uapi-newer.h",
     ];
 
-    // 2113 constants: name, value (sign-extended to 64 bits), index into Headers.
+    // 2114 constants: name, value (sign-extended to 64 bits), index into Headers.
     private static readonly (string Name, ulong Value, int Header)[] Table =
     [
         ("O_ACCMODE", 0x3UL, 0),
@@ -1407,6 +1407,7 @@ public static partial class KernelConstants
         ("WEXITED", 0x4UL, 29),
         ("WCONTINUED", 0x8UL, 29),
         ("WNOWAIT", 0x1000000UL, 29),
+        ("__WALL", 0x40000000UL, 29),
         ("P_ALL", 0x0UL, 29),
         ("P_PID", 0x1UL, 29),
         ("P_PGID", 0x2UL, 29),

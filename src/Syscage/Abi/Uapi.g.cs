@@ -1288,6 +1288,7 @@ internal static class Uapi
     internal const int WEXITED = 4;
     internal const int WCONTINUED = 8;
     internal const int WNOWAIT = 16777216;
+    internal const int __WALL = 1073741824;
     internal const int P_ALL = 0;
     internal const int P_PID = 1;
     internal const int P_PGID = 2;
