@@ -19,7 +19,7 @@ public static class CliApp
     {
         var root = new RootCommand(
             "Syscage: seccomp filters you can read, check and run.\n\n" +
-            "Exit codes: 0 ok, 1 rejected (check) or found something (lint), 2 usage error, 3 malformed input, 4 I/O error, 70 internal error.")
+            "Exit codes: 0 ok, 1 rejected (check) or found something (lint), 2 usage error, 3 malformed input, 4 I/O error or refused by the kernel (dump), 70 internal error.")
         {
             AsmCommand.Create(),
             DisasmCommand.Create(),
