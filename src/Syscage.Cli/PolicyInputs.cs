@@ -35,7 +35,7 @@ public static class PolicyInputs
         {
             if (oci.Given)
                 throw new CliException(ExitCode.Usage, $"{input}: --cap-add, --cap-drop and --kernel-version are for OCI/Docker profiles (.json)");
-            return new LoadedPolicy(PolicyLoader.Load(input, new PolicyParseOptions { Architectures = arches }), []) { Input = input };
+            return new LoadedPolicy(PolicyLoader.Load(input, new PolicyParseOptions { Architectures = arches }), []);
         }
         if (arches is not null)
             throw new CliException(ExitCode.Usage, $"{input}: an OCI profile chooses its architectures (architectures, archMap); --arch is for .policy files");
@@ -50,7 +50,7 @@ public static class PolicyInputs
             if (profile.Warnings.Count > shown)
                 warnings.WriteLine($"syscage: ... and {profile.Warnings.Count - shown} more warnings like these (--verbose lists them all)");
         }
-        return new LoadedPolicy(profile.Policy, profile.Flags) { Input = input, Warnings = profile.Warnings };
+        return new LoadedPolicy(profile.Policy, profile.Flags) { Warnings = profile.Warnings };
     }
 
     /// <summary>A program from <paramref name="input"/>: read as is, or compiled from the policy it names.</summary>
@@ -75,9 +75,6 @@ public static class PolicyInputs
 /// <param name="FilterFlags">The <c>SECCOMP_FILTER_FLAG_*</c> names an OCI profile's <c>flags</c> gives (empty otherwise).</param>
 public sealed record LoadedPolicy(SeccompPolicy Policy, IReadOnlyList<string> FilterFlags)
 {
-    /// <summary>The policy as named on the command line (file or built-in name).</summary>
-    public string Input { get; init; } = Policy.Name;
-
     /// <summary>The warnings of an OCI profile's loader (empty for other policies: their mistakes are errors).</summary>
     public IReadOnlyList<OciWarning> Warnings { get; init; } = [];
 }
