@@ -24,6 +24,9 @@ public static class CallInputs
         }
         else if (arch.TryParseSyscall(syscall, out int number))
             nr = number;
+        else if (arch.TryGetMultiplexed(syscall, out var call))
+            throw new CliException(ExitCode.BadInput,
+                $"{arch.Name} makes {syscall} only through {call.MultiplexerName}(2): give '{call.MultiplexerName} {call.Code}' ({call.CodeName}), whose other arguments are in memory");
         else
         {
             var hint = arch.Syscalls.SuggestNames(syscall).FirstOrDefault();

@@ -56,9 +56,13 @@ internal static class Attack
     /// <summary>Writes a world-readable file (a policy, an object) into the directory and returns its path.</summary>
     public static string Share(string name, string text)
     {
+        // Written aside and renamed into place: tests running in parallel share names (allow.policy), and a reader
+        // must never see the file truncated by another writer.
         string path = Path.Combine(Dir.Value, name);
-        File.WriteAllText(path, text);
-        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        string temp = path + "." + Guid.NewGuid().ToString("N");
+        File.WriteAllText(temp, text);
+        File.SetUnixFileMode(temp, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+        File.Move(temp, path, overwrite: true);
         return path;
     }
 

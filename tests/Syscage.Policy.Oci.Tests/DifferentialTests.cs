@@ -87,7 +87,7 @@ public class DifferentialTests(ITestOutputHelper output)
                 if (a == b)
                     continue;
                 libseccompMismatches++;
-                string? why = LibseccompBehaviour.Explain(profile, data, b, build.LibseccompBpf!);
+                string? why = LibseccompMultiplexing.Explain(profile, data, b) ?? LibseccompBehaviour.Explain(profile, data, b, build.LibseccompBpf!);
                 if (why is null)
                 {
                     if (unexplained.Count < 6)

@@ -15,14 +15,12 @@ internal static class LibseccompBehaviour
     /// <summary>libseccomp's arch-x32 is <c>ARCH_SIZE_32</c>: it compares only the low 32 bits of x32 arguments.</summary>
     public const string X32LowHalves = "x32 arguments compared on their low 32 bits only";
 
-    /// <summary>Several rules of one syscall on a 32-bit ABI (for libseccomp: x86 and x32) merged into a tree that decides otherwise; not modelled.</summary>
-    public const string Merged32 = "several rules of one syscall merged by libseccomp's 32-bit generator (x86, x32) decide otherwise (seen, not modelled)";
-
     /// <summary>
-    /// libseccomp merges the conditional rules of a syscall into one tree ordered by argument number and operator,
-    /// not by the profile; when several rules with different actions match, which wins is libseccomp's order.
+    /// libseccomp's tree for a syscall gives the call the action of no entry that matches it, or the default although an
+    /// entry matches (a list shared between rules reaches another rule's tests; a rule taken for redundant, or part of one
+    /// lost in a merge). Syscage follows libseccomp's order only where its verdict is the action of a matching entry.
     /// </summary>
-    public const string Overlap = "overlapping conditional rules with different actions: libseccomp's tree order decides";
+    public const string TreeBug = "libseccomp's tree gives the call to an entry that does not match it, or to none although one does (shared lists, rules dropped)";
 
     /// <summary>
     /// libseccomp checks x86_64 numbers with <c>JGE 0x40000000</c> (unsigned) before the x32 split, so every
@@ -30,6 +28,13 @@ internal static class LibseccompBehaviour
     /// (and the kernel's own x32 test) look at bit 30 only.
     /// </summary>
     public const string HighNumbers = "x86_64 syscall numbers >= 0x40000000 without the x32 bit get libseccomp's bad-arch action";
+
+    /// <summary>
+    /// runc's ENOSYS stub picks x32's largest number by the x32 bit alone, so <c>syscall(-1)</c> on x86_64 (all bits set)
+    /// gets ENOSYS from it when the profile names an x32 call; the kernel and Syscage take -1 for no x32 call, and it
+    /// gets x86_64's decision (docs/libseccomp-differences.md).
+    /// </summary>
+    public const string MinusOneAsX32 = "syscall(-1) on x86_64: runc's ENOSYS stub reads it as an x32 number past x32's newest";
 
     /// <summary>
     /// libseccomp 2.5.4's BPF generator drops the load of an argument word when the tree of a later rule starts with
@@ -53,7 +58,7 @@ internal static class LibseccompBehaviour
     public const string Width = "argument compared on the whole register by libseccomp, at the width of its type (int: 32 bits, umode_t: 16) by the kernel and Syscage";
 
     [Flags]
-    private enum Model
+    internal enum Model
     {
         None = 0,
         /// <summary>x32 as a 32-bit ABI.</summary>
@@ -70,6 +75,9 @@ internal static class LibseccompBehaviour
             return null;
         if (section.Architecture == Architecture.X86_64 && (uint)data.Nr >= 0x4000_0000 && libseccomp == profile.Policy.BadArchAction.Value)
             return HighNumbers;
+        if (section.Architecture == Architecture.X86_64 && data.Nr == -1 && profile.Policy.Newer?.NewestOn(Architecture.X32) is not null
+            && libseccomp == profile.Policy.Newer.Action.Value)
+            return MinusOneAsX32;
         switch (BpfPaths.Check(bpf, data.ToBytes()))
         {
             case BpfPaths.Hazard.PathDependentWord:
@@ -77,44 +85,52 @@ internal static class LibseccompBehaviour
             case BpfPaths.Hazard.ArchComparedAsNumber:
                 return MissingNrLoad;
         }
-        var rules = section.RulesFor(data.Nr);
-        Span<ulong> args = stackalloc ulong[6];
+        var args = new ulong[6];
         for (int i = 0; i < 6; i++)
             args[i] = data.Arg(i);
         var arch = section.Architecture;
         var models = new List<Model> { Model.None, Model.FullWidth };
         if (arch == Architecture.X32)
             models.AddRange([Model.X32Low, Model.X32Low | Model.FullWidth]);
-        // First match under a model. The model's view of the widths also decides which rules count as unconditional
-        // (a MASKED_EQ whose mask has no bit in the width), and so which rule wins over the others.
+        // Syscage's resolution of the entries (libseccomp's order where its verdict is a matching entry's action), but
+        // with libseccomp's view of the arguments: the model explains libseccomp's verdict when it gives it.
         foreach (var m in models.Skip(1))
         {
-            var answer = FirstMatch(ModelledRules(profile, arch, data.Nr, m), args, arch, m) ?? profile.Policy.DefaultAction.Value;
+            var lowered = LibseccompOrder.Lower(ModelledRules(profile, arch, data.Nr, m), Halves(arch));
+            var answer = lowered.Rules.FirstOrDefault(r => r.Condition.Evaluate(args, true))?.Action.Value ?? profile.Policy.DefaultAction.Value;
             if (answer == libseccomp)
-                return Name(m, overlap: false);
+                return Name(m, tree: false);
         }
-        // Any matching rule's action under a model: the tree order picked another matching rule.
+        // libseccomp's tree itself, where its verdict is no matching entry's action.
         foreach (var m in models)
         {
-            foreach (var r in m == Model.None ? rules : ModelledRules(profile, arch, data.Nr, m))
-                if (Matches(r, args, arch, m) && r.Action.Value == libseccomp)
-                    return Name(m, overlap: true);
+            var tree = new LibseccompTree(Halves(arch));
+            foreach (var r in ModelledRules(profile, arch, data.Nr, m))
+                tree.Add(r);
+            try
+            {
+                if ((tree.Decide(args)?.Value ?? profile.Policy.DefaultAction.Value) == libseccomp)
+                    return Name(m, tree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // circular lists: libseccomp would not have finished
+            }
         }
-        // libseccomp's 32-bit generator (x86, and x32 which it treats as 32-bit) merging several rules of a syscall:
-        // seen, not modelled.
-        if ((arch == Architecture.X86 || arch == Architecture.X32) && rules.Count >= 2)
-            return Merged32;
         return null;
     }
 
+    /// <summary>libseccomp tests the arguments of its 64-bit ABIs on 32-bit halves; x86 and x32 are its 32-bit ABIs.</summary>
+    internal static bool Halves(Architecture arch) => arch.Is64Bit && arch != Architecture.X32;
+
     /// <summary>
-    /// The syscall's rules as the OCI loader makes them, but under a model: with <see cref="Model.FullWidth"/> each
-    /// comparison on the whole register (libseccomp's reading of <c>args</c>) instead of the argument type's width, and
-    /// with "unconditional" (a rule whose every MASKED_EQ mask has no bit left) judged at the model's widths.
+    /// The syscall's rules as runc adds them (<see cref="RuncRule"/>), under a model: with <see cref="Model.FullWidth"/>
+    /// each comparison on the whole register (libseccomp's reading of <c>args</c>) instead of the argument type's width;
+    /// with <see cref="Model.X32Low"/> x32 arguments on 32 bits.
     /// </summary>
-    private static List<Rule> ModelledRules(OciProfile profile, Architecture arch, int nr, Model m)
+    internal static List<RuncRule> ModelledRules(OciProfile profile, Architecture arch, int nr, Model m)
     {
-        var all = new List<Rule>();
+        var all = new List<RuncRule>();
         if (!arch.Syscalls.TryGet(nr, out Syscall? syscall))
             return all;
         bool is64 = Is64(arch, m);
@@ -122,41 +138,26 @@ internal static class LibseccompBehaviour
         {
             if (e.Action == profile.Policy.DefaultAction || !e.Names.Contains(syscall.Name))
                 continue;
-            var predicates = e.Args.Select(a => (m & Model.FullWidth) != 0 ? a.ToPredicate() : a.ToPredicate(syscall, out _)).ToList();
-            if (predicates.Count == 0)
-                all.Add(new Rule(Condition.True, e.Action));
-            else if (e.ArgsAreOred)
-                all.AddRange(predicates.Select(p => new Rule(Condition.Of(p), e.Action)));
-            else
-                all.Add(new Rule(Condition.All(predicates.Select(Condition.Of)), e.Action));
+            var predicates = e.Args.Select(a => ((m & Model.FullWidth) != 0 ? a.ToPredicate() : a.ToPredicate(syscall, out _)).At(is64)).ToList();
+            IEnumerable<IReadOnlyList<ArgPredicate>> split = e.ArgsAreOred ? predicates.Select(p => (IReadOnlyList<ArgPredicate>)[p]) : [predicates];
+            foreach (var comparisons in split)
+                all.Add(new RuncRule(all.Count, comparisons, e.Action, e.Source));
         }
-        var first = all.FirstOrDefault(r => r.Condition.Predicates().All(p => p.Op == ComparisonOp.MaskedEq && p.At(is64).Mask == 0));
-        return first is null ? all : [first];
+        return all;
     }
 
     /// <summary>Whether the model sees 64-bit registers: libseccomp's x32 has 32.</summary>
     private static bool Is64(Architecture arch, Model m) => arch.Is64Bit && (m & Model.X32Low) == 0;
 
-    private static string Name(Model m, bool overlap)
+    private static string Name(Model m, bool tree)
     {
         var parts = new List<string>();
-        if (overlap)
-            parts.Add(Overlap);
+        if (tree)
+            parts.Add(TreeBug);
         if ((m & Model.FullWidth) != 0)
             parts.Add(Width);
         if ((m & Model.X32Low) != 0)
             parts.Add(X32LowHalves);
         return string.Join(" + ", parts);
     }
-
-    private static uint? FirstMatch(IReadOnlyList<Rule> rules, ReadOnlySpan<ulong> args, Architecture arch, Model m)
-    {
-        foreach (var r in rules)
-            if (Matches(r, args, arch, m))
-                return r.Action.Value;
-        return null;
-    }
-
-    /// <summary>Whether a rule (a conjunction of predicates, as the OCI loader makes them) matches under a model.</summary>
-    private static bool Matches(Rule rule, ReadOnlySpan<ulong> args, Architecture arch, Model m) => rule.Condition.Evaluate(args, Is64(arch, m));
 }

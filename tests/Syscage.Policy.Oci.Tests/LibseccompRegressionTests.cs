@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using Syscage.Bpf;
 using Syscage.Policy.Compiler;
 using Syscage.Policy.Oci;
@@ -151,11 +152,11 @@ public class LibseccompRegressionTests
     }
 
     [Fact]
-    public void OverlappingRulesFollowProfileOrderInSyscageAndTreeOrderInLibseccomp()
+    public void OverlappingRulesFollowLibseccompsTreeNotTheProfileOrder()
     {
         // Both rules match getegid(_, 0x4b22fe9d557f4f17, 0x7f). The profile lists the KILL_THREAD rule first;
-        // libseccomp's tree (ordered by argument, operator and value, not by the profile) reaches the other rule's
-        // action. runc promises no order between such rules; Syscage takes the profile's.
+        // libseccomp's tree tries the test on arg2 first (a higher argument comes first on a level), so the
+        // KILL_PROCESS rule decides — in libseccomp and in Syscage.
         const string json = """
             {"defaultAction":"SCMP_ACT_ERRNO","syscalls":[
               {"names":["getegid"],"action":"SCMP_ACT_KILL","args":[{"index":1,"value":8589934592,"op":"SCMP_CMP_NE"}]},
@@ -163,9 +164,94 @@ public class LibseccompRegressionTests
                 {"index":1,"value":9223372036854775809,"op":"SCMP_CMP_NE"},{"index":2,"value":1311768467463790320,"op":"SCMP_CMP_NE"}]}]}
             """;
         var (syscage, compiled, libseccomp) = Judge(json, Call(Architecture.X86_64, "getegid", 0x7e020000, 0x4b22fe9d557f4f17, 0x7f));
-        Assert.Equal(SeccompAction.KillThread, syscage);
-        Assert.Equal(syscage, compiled);
         Assert.Equal(SeccompAction.KillProcess, libseccomp);
+        Assert.Equal(libseccomp, syscage);
+        Assert.Equal(syscage, compiled);
+    }
+
+    [Fact]
+    public void TheLargerThresholdDecidesWhateverTheOrderAsInLibseccompsA2OrderTest()
+    {
+        // libseccomp's 43-sim-a2_order, cut down: read with count 257 gets the ERRNO(6) of 'count > 256', not the
+        // ERRNO(5) of the earlier 'count > 128' — and the same in either order of the entries.
+        string Profile(bool reversed)
+        {
+            string[] entries =
+            [
+                """{"names":["read"],"action":"SCMP_ACT_ERRNO","errnoRet":5,"args":[{"index":2,"value":128,"op":"SCMP_CMP_GT"}]}""",
+                """{"names":["read"],"action":"SCMP_ACT_ERRNO","errnoRet":6,"args":[{"index":2,"value":256,"op":"SCMP_CMP_GT"}]}""",
+            ];
+            return $$"""{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{{string.Join(",", reversed ? entries.Reverse() : entries)}}]}""";
+        }
+        foreach (bool reversed in (bool[])[false, true])
+            foreach (var (count, expected) in ((ulong, SeccompAction)[])[(128, SeccompAction.Allow), (129, SeccompAction.Errno(5)),
+                (256, SeccompAction.Errno(5)), (257, SeccompAction.Errno(6)), (0x1_0000_0000, SeccompAction.Errno(6))])
+            {
+                var (syscage, compiled, libseccomp) = Judge(Profile(reversed), Call(Architecture.X86_64, "read", 3, 0x1000, count));
+                Assert.Equal(expected, libseccomp);
+                Assert.Equal(expected, syscage);
+                Assert.Equal(expected, compiled);
+            }
+        // The IR says it as the entries do, larger threshold first.
+        var rules = OciProfileLoader.Parse(Profile(false), Host).Policy.Sections[0].RulesFor(0);
+        Assert.Equal(["arg2 > 0x100 => ERRNO(6)", "arg2 > 0x80 => ERRNO(5)"], rules.Select(r => $"{r.Condition} => {r.Action}"));
+    }
+
+    [Fact]
+    public void AListSharedBetweenRulesGivesLibseccompsVerdictToACallNoRuleMatches()
+    {
+        // mmap(7, 2): neither rule matches (7 is not > 9; arg1 is not 1). libseccomp merges the two rules' tests on
+        // arg0's high half, and the list of tests that follows it is shared by both rules' low-half tests: 7 > 5
+        // reaches the rule for 'arg1 == 2' and its ERRNO(2). Syscage gives the default action.
+        const string json = """
+            {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+              {"names":["mmap"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"args":[{"index":0,"value":5,"op":"SCMP_CMP_GT"},{"index":1,"value":1,"op":"SCMP_CMP_EQ"}]},
+              {"names":["mmap"],"action":"SCMP_ACT_ERRNO","errnoRet":2,"args":[{"index":0,"value":9,"op":"SCMP_CMP_GT"},{"index":1,"value":2,"op":"SCMP_CMP_EQ"}]}]}
+            """;
+        var (syscage, compiled, libseccomp) = Judge(json, Call(Architecture.X86_64, "mmap", 7, 2));
+        Assert.Equal(SeccompAction.Errno(2), libseccomp);
+        Assert.Equal(SeccompAction.Allow, syscage);
+        Assert.Equal(syscage, compiled);
+        // Where a rule matches, the verdicts agree.
+        Assert.All(((ulong, ulong, SeccompAction)[])[(7, 1, SeccompAction.Errno(1)), (10, 2, SeccompAction.Errno(2)), (10, 1, SeccompAction.Errno(1))],
+            c => Assert.Equal(Judge(json, Call(Architecture.X86_64, "mmap", c.Item1, c.Item2)), (c.Item3, c.Item3, c.Item3)));
+    }
+
+    [Fact]
+    public void LibseccompDropsARuleItTakesForRedundantOnX32()
+    {
+        // On x32 (one test per comparison), libseccomp's pruning takes the LOG rule's test 'arg2 > 0' (which it
+        // decides on its false side) for the second rule's, concludes that the shorter rule already covers it, and
+        // silently drops it: mmap(1, 0, 5) matches the ERRNO(1) rule only, and libseccomp gives the default action.
+        const string json = """
+            {"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X32"],"syscalls":[
+              {"names":["mmap"],"action":"SCMP_ACT_LOG","args":[{"index":2,"value":0,"op":"SCMP_CMP_LE"}]},
+              {"names":["mmap"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"args":[{"index":0,"value":0,"op":"SCMP_CMP_GT"},{"index":2,"value":0,"op":"SCMP_CMP_GT"}]}]}
+            """;
+        var (syscage, compiled, libseccomp) = Judge(json, Call(Architecture.X32, "mmap", 1, 0, 5));
+        Assert.Equal(SeccompAction.Allow, libseccomp);
+        Assert.Equal(SeccompAction.Errno(1), syscage);
+        Assert.Equal(syscage, compiled);
+    }
+
+    [Fact]
+    public void AnEntryLibseccompRefusesIsAWarningAndIsTriedAfterTheOthers()
+    {
+        // The same test with two actions: seccomp_rule_add fails with -EEXIST and runc does not start the container.
+        const string json = """
+            {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+              {"names":["mmap"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"args":[{"index":0,"value":5,"op":"SCMP_CMP_EQ"},{"index":1,"value":7,"op":"SCMP_CMP_GT"}]},
+              {"names":["mmap"],"action":"SCMP_ACT_KILL","args":[{"index":1,"value":7,"op":"SCMP_CMP_GT"}]},
+              {"names":["mmap"],"action":"SCMP_ACT_LOG","args":[{"index":0,"value":5,"op":"SCMP_CMP_EQ"}]}]}
+            """;
+        var profile = OciProfileLoader.Parse(json, Host);
+        Assert.Contains("-17", LibseccompProfile.Build(profile).Error, StringComparison.Ordinal);
+        var warning = Assert.Single(profile.Warnings, w => w.Message.Contains("libseccomp refuses", StringComparison.Ordinal));
+        Assert.Equal("syscalls[2]", warning.Path);
+        Assert.Contains("runc would not start the container", warning.Message, StringComparison.Ordinal);
+        // The accepted entries decide the calls they match; the refused one the calls only it matches.
+        Assert.Equal(SeccompAction.KillThread, profile.Policy.Evaluate(Call(Architecture.X86_64, "mmap", 5, 8)).Action);
+        Assert.Equal(SeccompAction.Log, profile.Policy.Evaluate(Call(Architecture.X86_64, "mmap", 5, 1)).Action);
     }
 
     [Fact]
@@ -247,5 +333,100 @@ public class DockerDefaultAgreementTests(Xunit.Abstractions.ITestOutputHelper ou
         // The one call of these on which the width matters: socket((1 << 32) | AF_VSOCK) on x86_64 (libseccomp's x32
         // and x86 compare 32 bits).
         Assert.Equal(["x86_64 socket(0x100000028, 0x1): Syscage ERRNO(1), runc + libseccomp ALLOW"], widths);
+    }
+
+    /// <summary>The native architectures of Docker's <c>archMap</c> that libseccomp 2.5.4 knows, and ppc64le (no entry: the native architecture alone).</summary>
+    public static TheoryData<string> DockerNativeArchitectures() =>
+        ["aarch64", "mips64", "mips64n32", "mipsel64", "mipsel64n32", "s390x", "riscv64", "ppc64le"];
+
+    /// <summary>
+    /// Docker's default profile as Docker gives it to runc on a machine of another architecture (its <c>archMap</c>
+    /// entry for that native architecture: aarch64 with arm, s390x with s390, the mips64 ABIs with their o32 and other
+    /// 64-bit ABI ...), to Syscage and to libseccomp 2.5.4 built for those architectures alone (as on such a host, in
+    /// its byte order) with runc's stub in front: every number of each architecture's table range and the edges of
+    /// the number space, six argument patterns each. What differs is a listed difference (docs/libseccomp-differences.md):
+    /// calls libseccomp 2.5.4 does not know, the band between the newest calls each knows, libseccomp's 32-bit reading
+    /// of mips n32, and the width of <c>socket</c>'s <c>int</c> domain on the 64-bit ABIs.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(DockerNativeArchitectures))]
+    public void DockerDefaultMeansTheSameToSyscageAndToRuncWithLibseccompOn(string native)
+    {
+        var nativeArch = Architecture.Parse(native);
+        var profile = OciProfileLoader.Load(Path.Combine(NativeProbe.RepositoryRoot, "samples", "profiles", "docker-default.json"),
+            new OciOptions { NativeArchitecture = nativeArch, KernelVersion = "6.1.0" });
+        Assert.Equal(nativeArch, profile.Architectures[0]);
+        var build = LibseccompProfile.Build(profile, optimize: 2, [.. profile.Architectures.Select(LibseccompProfile.Token)]);
+        Assert.True(build.Bpf is not null, build.Error);
+        Assert.NotNull(build.Stub);
+        bool bigEndian = nativeArch.IsBigEndian;
+        // libseccomp exports in the filter's byte order; runc's stub is built here in the host's.
+        byte[] libseccomp = bigEndian ? RuncEnosysStub.Prepend(build.Stub, ReferenceBpf.FromBigEndian(build.LibseccompBpf!)) : build.Bpf;
+        var compiled = PolicyCompiler.Compile(profile.Policy);
+        var rng = new Random(11);
+        int checkedCalls = 0, newer = 0, between = 0, n32 = 0, hostOrder = 0;
+        var differences = new List<string>();
+        var widths = new List<string>();
+        var names = profile.Entries.SelectMany(e => e.Names).Distinct().ToList();
+        foreach (var arch in profile.Architectures)
+        {
+            uint token = LibseccompProfile.Token(arch);
+            uint syscage = profile.Policy.Newer!.NewestOn(arch)!.Value;
+            uint runc = (uint)names.Max(n => Libseccomp.Resolve(token, n));
+            output.WriteLine($"{native}: {arch.Name}: newest syscall the profile names: {syscage} to Syscage, {runc} to runc with libseccomp 2.5.4");
+            uint first = (uint)arch.Syscalls.All.Min(c => c.Number);
+            var numbers = Enumerable.Range(0, 1024).Select(n => first + (uint)n)
+                .Concat(new uint[] { 0, 1, 0x3fff_ffff, 0x7fff_ffff, 0x8000_0000, 0xbfff_ffff, 0xc000_0000, 0xffff_fffe, 0xffff_ffff }).Distinct();
+            foreach (uint number in numbers)
+            {
+                int nr = unchecked((int)number);
+                foreach (ulong[] args in new[] { new ulong[6], [0x7e020000, 0x7e020000, 0, 0, 0, 0], [40, 0, 0, 0, 0, 0], [0xffffffff, 0, 0, 0, 0, 0], [0x1_0000_0028, 1, 0, 0, 0, 0], [(ulong)rng.NextInt64(), (ulong)rng.NextInt64(), 0, 0, 0, 0] })
+                {
+                    var data = new SeccompData(nr, arch.AuditArch, 0, args);
+                    var ir = profile.Policy.Evaluate(data).Action;
+                    Assert.Equal(ir.Value, Interpreter.Run(compiled, data).ReturnValue);
+                    byte[] image = bigEndian ? ReferenceBpf.DataBigEndian(nr, arch.AuditArch, 0, args) : data.ToBytes();
+                    uint lib = ReferenceBpf.Run(libseccomp, image);
+                    checkedCalls++;
+                    if (lib == ir.Value)
+                        continue;
+                    // Built for a big-endian ABI on this little-endian host, libseccomp 2.5.4 leaves the k of a RET it
+                    // places for a long jump in host byte order (the be-long-jump-ret class of its sim vectors); on a
+                    // big-endian host, where runc builds it, the two orders are one.
+                    if (bigEndian && lib == BinaryPrimitives.ReverseEndianness(ir.Value))
+                    {
+                        hostOrder++;
+                        continue;
+                    }
+                    if (arch.Syscalls.TryGetName(nr, out var known) && Libseccomp.Resolve(token, known) != nr)
+                    {
+                        newer++;
+                        continue;
+                    }
+                    if (number > Math.Min(syscage, runc) && number <= Math.Max(syscage, runc))
+                    {
+                        between++;
+                        continue;
+                    }
+                    string call = $"{arch.Name} {(arch.Syscalls.TryGetName(nr, out var name) ? name : $"0x{number:x}")}({string.Join(", ", args.Take(2).Select(a => $"0x{a:x}"))}): Syscage {ir}, runc + libseccomp {new SeccompAction(lib)}";
+                    // libseccomp reads mips n32 as a 32-bit ABI (ARCH_SIZE_32): its comparisons see the low halves only.
+                    if (arch == Architecture.Mips64N32 || arch == Architecture.Mipsel64N32)
+                    {
+                        if (args.Any(a => a > uint.MaxValue))
+                        {
+                            n32++;
+                            continue;
+                        }
+                    }
+                    // Syscage compares socket's int domain on the 32 bits the kernel reads, libseccomp on 64.
+                    (arch.Is64Bit && name == "socket" && args[0] == 0x1_0000_0028 ? widths : differences).Add(call);
+                }
+            }
+        }
+        output.WriteLine($"{checkedCalls} calls, {differences.Count} differences, {widths.Count} by argument width, {n32} by libseccomp's 32-bit reading of n32, {hostOrder} by libseccomp's host-order RET on a big-endian filter, {newer} on syscalls newer than libseccomp 2.5.4, {between} between the newest syscalls the profile names to each");
+        foreach (var d in differences.Concat(widths).Take(40))
+            output.WriteLine(d);
+        Assert.True(differences.Count == 0, string.Join('\n', differences.Take(20)));
+        Assert.True(checkedCalls >= 6_000, $"only {checkedCalls} calls");
     }
 }

@@ -139,6 +139,60 @@ public class OciProfileLoaderTests
     }
 
     [Fact]
+    public void EntriesLibseccompLoopsOnAreAWarningAndKeepProfileOrder()
+    {
+        // libseccomp 2.5.4 never returns from adding the second entry (its lists become circular; seen with
+        // python3-seccomp, docs/libseccomp-differences.md): runc would hang. The entries cannot both match a call.
+        var p = OciProfileLoader.Parse("""
+            {"defaultAction":"SCMP_ACT_LOG","syscalls":[
+              {"names":["mmap"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":2,"op":"SCMP_CMP_GT"},{"index":1,"value":3195714939401585549,"op":"SCMP_CMP_GE"}]},
+              {"names":["mmap"],"action":"SCMP_ACT_ERRNO","errnoRet":1,"args":[
+                {"index":0,"value":2,"op":"SCMP_CMP_GT"},{"index":1,"value":4294967301,"op":"SCMP_CMP_LE"},{"index":2,"value":1,"op":"SCMP_CMP_LT"}]}]}
+            """, Host);
+        var warning = Assert.Single(p.Warnings);
+        Assert.Contains("the entries for mmap on x86_64 cannot be put in libseccomp's order", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("runc would hang", warning.Message, StringComparison.Ordinal);
+        Assert.Equal(SeccompAction.Errno(1), Verdict(p, Architecture.X86_64, "mmap", 3, 5, 0));
+        Assert.Equal(SeccompAction.Allow, Verdict(p, Architecture.X86_64, "mmap", 3, ulong.MaxValue, 0));
+        Assert.Equal(SeccompAction.Log, Verdict(p, Architecture.X86_64, "mmap", 2, 5, 0));
+    }
+
+    [Fact]
+    public void OverlappingEntriesAreTriedInLibseccompsOrderAndSaidAsWritten()
+    {
+        // Profile order would let 'count > 128' decide every read past 128; libseccomp's tree tries the larger
+        // threshold first, and so does the IR, each rule written as its entry wrote it.
+        var p = OciProfileLoader.Parse("""
+            {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[
+              {"names":["read"],"action":"SCMP_ACT_ERRNO","errnoRet":5,"args":[{"index":2,"value":128,"op":"SCMP_CMP_GT"}]},
+              {"names":["read"],"action":"SCMP_ACT_KILL","args":[{"index":2,"value":4096,"op":"SCMP_CMP_GT"}]},
+              {"names":["read"],"action":"SCMP_ACT_LOG","args":[{"index":0,"value":0,"op":"SCMP_CMP_EQ"}]}]}
+            """, Host);
+        Assert.Empty(p.Warnings);
+        var rules = p.Policy.Sections.Single(s => s.Architecture == Architecture.X86_64).RulesFor(0);
+        Assert.Equal(["arg2 > 0x1000 => KILL_THREAD at syscalls[1]", "arg2 > 0x80 => ERRNO(5) at syscalls[0]", "arg0.lo32 == 0 => LOG at syscalls[2]"],
+            rules.Select(r => $"{r.Condition} => {r.Action} at {r.Source?.Text}"));
+        Assert.Equal(SeccompAction.KillThread, Verdict(p, Architecture.X86_64, "read", 0, 0, 5000));   // arg2 comes before arg0
+        Assert.Equal(SeccompAction.Errno(5), Verdict(p, Architecture.X86_64, "read", 1, 0, 200));
+        Assert.Equal(SeccompAction.Log, Verdict(p, Architecture.X86_64, "read", 0, 0, 5));
+    }
+
+    [Fact]
+    public void MoreOverlappingRulesThanSyscageOrdersStayInProfileOrderWithAWarning()
+    {
+        // 300 thresholds on read's count, alternating actions: past LibseccompOrder.MaxRules the loader does not build
+        // libseccomp's tree (a bound on time) and says so; 200 are put in libseccomp's order, larger threshold first.
+        string Profile(int count) => "{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[" + string.Join(",", Enumerable.Range(1, count).Select(i =>
+            $$"""{"names":["read"],"action":"SCMP_ACT_ERRNO","errnoRet":{{1 + i % 2}},"args":[{"index":2,"value":{{i}},"op":"SCMP_CMP_GT"}]}""")) + "]}";
+        var many = OciProfileLoader.Parse(Profile(300), Host);
+        Assert.Contains(many.Warnings, w => w.Message.Contains("300 rules for read on x86_64", StringComparison.Ordinal));
+        Assert.Equal(SeccompAction.Errno(2), Verdict(many, Architecture.X86_64, "read", 0, 0, 250));   // 'count > 1' first
+        var fewer = OciProfileLoader.Parse(Profile(200), Host);
+        Assert.Empty(fewer.Warnings);
+        Assert.Equal(SeccompAction.Errno(1), Verdict(fewer, Architecture.X86_64, "read", 0, 0, 250));  // 'count > 200' first
+    }
+
+    [Fact]
     public void ArgsOnTheSameIndexAreOredAsRuncDoes()
     {
         var p = OciProfileLoader.Parse("""

@@ -46,6 +46,7 @@ public sealed partial class Libseccomp : IDisposable
     [LibraryImport(Lib)] private static unsafe partial int seccomp_rule_add_exact_array(IntPtr ctx, uint action, int syscall, uint argCount, ArgCmp* args);
     [LibraryImport(Lib)] private static unsafe partial int seccomp_rule_add_array(IntPtr ctx, uint action, int syscall, uint argCount, ArgCmp* args);
     [LibraryImport(Lib)] private static partial int seccomp_export_bpf(IntPtr ctx, int fd);
+    [LibraryImport(Lib)] private static partial int seccomp_export_pfc(IntPtr ctx, int fd);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] private static partial int seccomp_syscall_resolve_name_arch(uint arch, string name);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] private static partial int seccomp_syscall_resolve_name(string name);
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] private static partial int seccomp_syscall_resolve_name_rewrite(uint arch, string name);
@@ -122,15 +123,23 @@ public sealed partial class Libseccomp : IDisposable
     public const int NR_SCMP_ERROR = -1;
 
     /// <summary>Exports the generated classic BPF (<c>seccomp_export_bpf</c>) as raw bytes.</summary>
-    public byte[] ExportBpf()
+    public byte[] ExportBpf() => Export(seccomp_export_bpf, "seccomp_export_bpf");
+
+    /// <summary>
+    /// Exports libseccomp's pseudo filter code (<c>seccomp_export_pfc</c>): its rule database printed as nested tests, in
+    /// the order the filter tries them — what it decides, without the BPF generator (<see cref="LibseccompPfc"/> reads it).
+    /// </summary>
+    public string ExportPfc() => System.Text.Encoding.UTF8.GetString(Export(seccomp_export_pfc, "seccomp_export_pfc"));
+
+    private byte[] Export(Func<IntPtr, int, int> export, string what)
     {
-        string path = Path.Combine(Path.GetTempPath(), $"syscage-libseccomp-{Environment.ProcessId}-{Guid.NewGuid():N}.bpf");
+        string path = Path.Combine(Path.GetTempPath(), $"syscage-libseccomp-{Environment.ProcessId}-{Guid.NewGuid():N}.out");
         try
         {
             using (var fs = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite))
             {
                 int fd = (int)fs.SafeFileHandle.DangerousGetHandle();
-                Check(seccomp_export_bpf(_ctx, fd), "seccomp_export_bpf");
+                Check(export(_ctx, fd), what);
             }
             return File.ReadAllBytes(path);
         }

@@ -39,12 +39,14 @@ public sealed class RandomProfiles
         _rng = new Random(seed);
         // Names from the x86 family's tables; each name may be missing on some of the three. Only names the reference
         // libseccomp (2.5.4) gives the same number where Syscage's tables (Linux 7.1) have them: a call newer than it
-        // is one it cannot filter, not a difference in meaning. That leaves out the socket and IPC calls it gives x86
-        // pseudo-numbers and filters through socketcall(2)/ipc(2) too, which Syscage does not model yet.
+        // is one it cannot filter, not a difference in meaning. The socket and IPC calls, which both make through
+        // socketcall(2)/ipc(2) on x86, are in: libseccomp gives them pseudo-numbers there.
         var family = new[] { Architecture.X86_64, Architecture.X86, Architecture.X32 };
-        static bool Multiplexed(int pseudo) => pseudo is <= -100 and > -1000;   // seccomp-syscalls.h: __PNR_socket = -101 ... __PNR_shmctl = -224
+        // seccomp-syscalls.h: __PNR_socket = -101 ... __PNR_shmctl = -224, which also stand for those names where an ABI lacks them.
+        static bool Multiplexed(int pseudo) => pseudo is <= -100 and > -1000;
         bool Known(string name) => family.All(a => Libseccomp.Resolve(Libseccomp.ArchToken(a.Name), name) is var theirs
-            && (a.Syscalls.TryGetNumber(name, out int nr) ? theirs == nr : !Multiplexed(theirs)));
+            && (a.TryGetMultiplexed(name, out _) ? Multiplexed(theirs)
+                : a.Syscalls.TryGetNumber(name, out int nr) ? theirs == nr : theirs < 0));
         _names = [.. family.SelectMany(a => a.Syscalls.All.Select(s => s.Name)).Distinct().Where(Known).Order(StringComparer.Ordinal)];
     }
 
@@ -97,6 +99,67 @@ public sealed class RandomProfiles
                         // Mostly low argument numbers, sometimes the same argument twice (runc ORs those).
                         w.WriteNumber("index", _rng.Next(4) == 0 ? first : _rng.Next(3) == 0 ? _rng.Next(6) : _rng.Next(2));
                         w.WriteNumber("value", Value());
+                        w.WriteNumber("valueTwo", Value());
+                        w.WriteString("op", Pick(Ops));
+                        w.WriteEndObject();
+                    }
+                    w.WriteEndArray();
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>Syscalls whose arguments mix 64-bit values (lengths, offsets, addresses) with ints and narrower types.</summary>
+    private static readonly string[] Overlapped = ["mmap", "read", "pread64", "mprotect", "madvise", "lseek", "sendto", "ioctl", "socket", "fchmod", "personality", "clone"];
+
+    private static readonly string[] OverlapActions =
+        ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP", "SCMP_ACT_LOG", "SCMP_ACT_TRACE"];
+
+    /// <summary>
+    /// The next profile whose entries overlap on purpose: 2–12 entries on one to three syscalls, each with 0–3
+    /// comparisons (any operator, MASKED_EQ included) on the first three arguments, values on edges or on a ladder of
+    /// thresholds (as libseccomp's a2_order test), actions with their <c>errnoRet</c> — entries libseccomp merges into
+    /// one tree, where the order of the profile and libseccomp's order can disagree.
+    /// </summary>
+    public string NextOverlapping()
+    {
+        var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteString("defaultAction", _rng.Next(2) == 0 ? "SCMP_ACT_ALLOW" : "SCMP_ACT_ERRNO");
+            w.WriteStartArray("architectures");
+            foreach (var a in SubArches)
+                if (_rng.Next(2) == 0)
+                    w.WriteStringValue(a);
+            w.WriteEndArray();
+            string[] hot = [.. Enumerable.Range(0, 1 + _rng.Next(3)).Select(_ => Pick(Overlapped)).Distinct()];
+            int count = 2 + _rng.Next(11);
+            w.WriteStartArray("syscalls");
+            for (int i = 0; i < count; i++)
+            {
+                w.WriteStartObject();
+                w.WriteStartArray("names");
+                foreach (var n in hot.Where(_ => _rng.Next(3) != 0).DefaultIfEmpty(hot[0]))
+                    w.WriteStringValue(n);
+                w.WriteEndArray();
+                string action = Pick(OverlapActions);
+                w.WriteString("action", action);
+                if (action is "SCMP_ACT_ERRNO" or "SCMP_ACT_TRACE" && _rng.Next(3) != 0)
+                    w.WriteNumber("errnoRet", Pick<uint>([1, 2, 5, 6, 13, 38, 95, 4094]));
+                int args = _rng.Next(12) switch { 0 => 0, < 6 => 1, < 10 => 2, _ => 3 };
+                if (args > 0)
+                {
+                    w.WriteStartArray("args");
+                    foreach (int index in Enumerable.Range(0, 3).OrderBy(_ => _rng.Next()).Take(args))
+                    {
+                        w.WriteStartObject();
+                        w.WriteNumber("index", index);
+                        w.WriteNumber("value", _rng.Next(3) == 0 ? 1UL << _rng.Next(4, 16) : Value());
                         w.WriteNumber("valueTwo", Value());
                         w.WriteString("op", Pick(Ops));
                         w.WriteEndObject();

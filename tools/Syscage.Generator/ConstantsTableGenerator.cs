@@ -61,7 +61,8 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
         ("asm-generic/siginfo.h", @"^(CLD_[A-Z]+$|SYS_SECCOMP$)"),
         ("asm-generic/resource.h", @"^(RLIMIT_|RLIM_INFINITY$)"),
         ("linux/time.h", @"^(CLOCK_|TIMER_ABSTIME$)"),
-        ("linux/ipc.h", @"^IPC_"),
+        ("linux/ipc.h", @"^(IPC_|SEM(OP|GET|CTL|TIMEDOP)$|MSG(SND|RCV|GET|CTL)$|SHM(AT|DT|GET|CTL)$)"),   // ipc(2)'s calls too
+        ("linux/net.h", @"^SYS_[A-Z]+[0-9]*$"),                                                      // socketcall(2)'s calls
         ("linux/keyctl.h", @"^(KEYCTL_|KEY_SPEC_)"),
         ("linux/reboot.h", @"^LINUX_REBOOT_"),
         ("linux/kexec.h", @"^KEXEC_"),

@@ -76,6 +76,21 @@ public sealed class Architecture
     /// <summary>The number of <c>ipc(2)</c> on this ABI, the multiplexer of the System V IPC calls, or null when it has none.</summary>
     public int? IpcNumber => Syscalls.TryGetNumber("ipc", out int nr) ? nr : null;
 
+    /// <summary>The number of <paramref name="multiplexer"/> on this ABI (<see cref="SocketcallNumber"/>, <see cref="IpcNumber"/>), or null when it has none.</summary>
+    public int? MultiplexerNumber(Multiplexer multiplexer) => multiplexer == Multiplexer.Socketcall ? SocketcallNumber : IpcNumber;
+
+    /// <summary>
+    /// True when this ABI can make the call named <paramref name="name"/> through a multiplexer: it is one of the socket
+    /// or System V IPC calls (<see cref="MultiplexedCall"/>) and the ABI has that multiplexer — whether or not it also has
+    /// the call directly.
+    /// </summary>
+    public bool TryGetMultiplexed(string name, [NotNullWhen(true)] out MultiplexedCall? call) =>
+        MultiplexedCall.TryGet(name, out call) && MultiplexerNumber(call.Multiplexer) is not null;
+
+    /// <summary>The call a multiplexer of this ABI can also make that is numbered <paramref name="nr"/> directly (<c>socket</c>, 359 on x86), or null.</summary>
+    public MultiplexedCall? MultiplexedCallOf(int nr) =>
+        Syscalls.TryGetName(nr, out var name) && TryGetMultiplexed(name, out var call) ? call : null;
+
     /// <summary>The kernel version the syscall tables are from (facts/syscalls.csv): <c>7.1</c>.</summary>
     public static string KernelVersion => SyscallTables.KernelVersion;
 

@@ -98,6 +98,9 @@ public sealed class SyscallTable
         return prototypes;
     });
 
+    /// <summary>The shared argument list of <paramref name="name"/> (<see cref="SyscallTables.Prototypes"/>); empty when there is none.</summary>
+    internal static (string[] Names, string[] Types) SharedPrototype(string name) => SharedPrototypes.Value.GetValueOrDefault(name, ([], []));
+
     /// <summary>
     /// Reads a generated table (<c>SyscallTables.g.cs</c>): one call a line, <c>name number</c> (decimal or <c>0x</c>
     /// hex), then optionally <c>=</c> and the arguments as C parameters separated by <c>", "</c>, which replace the

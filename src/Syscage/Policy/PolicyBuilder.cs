@@ -7,10 +7,23 @@ namespace Syscage.Policy;
 /// Collects rules in order and makes a <see cref="SeccompPolicy"/>. Front-ends (policy language, OCI profiles,
 /// the fluent API, eBPF analysis) all build through it.
 /// </summary>
+/// <remarks>
+/// On an ABI with <c>socketcall(2)</c> or <c>ipc(2)</c> (x86, m68k, mips o32, ppc, ppc64, s390, s390x, sh), a rule for a
+/// call they make (<see cref="MultiplexedCall"/>: <c>socket</c>, <c>connect</c>, <c>semop</c> ...) also decides that call
+/// made through its multiplexer — <c>socketcall(SYS_SOCKET, ...)</c>, <c>ipc(SEMOP, ...)</c> — as libseccomp makes it
+/// (<see cref="Build"/>): it becomes a rule on the multiplexer whose first argument selects the call, placed among the
+/// multiplexer's own rules in the order the rules were added. A rule for a call the ABI has no direct number for
+/// (<c>accept</c> on x86) is added with <see cref="AddMultiplexed"/>.
+/// </remarks>
 public sealed class PolicyBuilder
 {
     private readonly List<Architecture> _arches = [];
-    private readonly Dictionary<Architecture, Dictionary<int, List<Rule>>> _rules = [];
+    private readonly Dictionary<Architecture, Dictionary<int, List<Added>>> _rules = [];
+    private readonly Dictionary<Architecture, List<(MultiplexedCall Call, Added Rule)>> _multiplexedOnly = [];
+    private long _added;
+
+    /// <summary>A rule and when it was added, so that a multiplexer's rules keep the order of every rule they come from.</summary>
+    internal readonly record struct Added(Rule Rule, long Order);
 
     /// <summary>Starts a policy covering <paramref name="architectures"/> (the native default set when empty).</summary>
     public PolicyBuilder(SeccompAction defaultAction, params IEnumerable<Architecture> architectures)
@@ -81,7 +94,28 @@ public sealed class PolicyBuilder
             throw new ArgumentException($"architecture {architecture.Name} is not covered by this policy", nameof(architecture));
         if (!byNr.TryGetValue(nr, out var list))
             byNr[nr] = list = [];
-        list.Add(rule);
+        list.Add(new Added(rule, _added++));
+        return this;
+    }
+
+    /// <summary>
+    /// Appends a rule for <paramref name="call"/> made through its multiplexer on <paramref name="architecture"/> (which
+    /// must be covered and have that multiplexer), for an ABI without the direct call (<c>accept</c>, <c>send</c>,
+    /// <c>semop</c> on x86). Where the ABI has the direct call, <see cref="Add(Architecture, int, Rule)"/> with its number
+    /// decides both. The rule's condition is on the call's own arguments (<see cref="MultiplexedCall.On"/>).
+    /// </summary>
+    public PolicyBuilder AddMultiplexed(Architecture architecture, MultiplexedCall call, Rule rule)
+    {
+        ArgumentNullException.ThrowIfNull(architecture);
+        ArgumentNullException.ThrowIfNull(call);
+        ArgumentNullException.ThrowIfNull(rule);
+        if (!_rules.ContainsKey(architecture))
+            throw new ArgumentException($"architecture {architecture.Name} is not covered by this policy", nameof(architecture));
+        if (architecture.MultiplexerNumber(call.Multiplexer) is null)
+            throw new ArgumentException($"{architecture.Name} has no {call.MultiplexerName}(2) to make {call.Name} through", nameof(call));
+        if (!_multiplexedOnly.TryGetValue(architecture, out var list))
+            _multiplexedOnly[architecture] = list = [];
+        list.Add((call, new Added(rule, _added++)));
         return this;
     }
 
@@ -92,8 +126,8 @@ public sealed class PolicyBuilder
     public int SyscallCount(Architecture architecture) => _rules.TryGetValue(architecture, out var byNr) ? byNr.Count : 0;
 
     /// <summary>
-    /// Appends a rule for a syscall by name on every covered architecture that has it; returns how many
-    /// architectures had the name.
+    /// Appends a rule for a syscall by name on every covered architecture that has it, directly or through a multiplexer
+    /// (<see cref="AddMultiplexed"/>); returns how many architectures had the name.
     /// </summary>
     public int Add(string syscall, Rule rule)
     {
@@ -101,10 +135,12 @@ public sealed class PolicyBuilder
         foreach (var arch in _arches)
         {
             if (arch.Syscalls.TryGetNumber(syscall, out int nr))
-            {
                 Add(arch, nr, rule);
-                found++;
-            }
+            else if (arch.TryGetMultiplexed(syscall, out var call))
+                AddMultiplexed(arch, call, rule);
+            else
+                continue;
+            found++;
         }
         return found;
     }
@@ -113,10 +149,7 @@ public sealed class PolicyBuilder
     public SeccompPolicy Build()
     {
         var arches = _arches.Count > 0 ? _arches : [.. DefaultArchitectures];
-        var sections = arches.Select(a => new ArchitecturePolicy(a,
-            _rules.TryGetValue(a, out var byNr)
-                ? byNr.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<Rule>)kv.Value.ToArray())
-                : new Dictionary<int, IReadOnlyList<Rule>>()));
+        var sections = arches.Select(a => new ArchitecturePolicy(a, SectionRules(a)));
         var built = sections.ToList();
         var newer = Newer;
         if (newer is null && _pastNewestKnown is { } asked)
@@ -134,5 +167,35 @@ public sealed class PolicyBuilder
             newer = new NewerSyscalls(asked.Action, newest, NewestKnownBasis, asked.Source);
         }
         return new SeccompPolicy(DefaultAction, BadArchAction, built, Name) { Newer = newer };
+    }
+
+    /// <summary>
+    /// The rules of one architecture by syscall number: as added, and on a multiplexer the rules every call it makes
+    /// decides there too, lowered by <see cref="MultiplexedRules"/>.
+    /// </summary>
+    private Dictionary<int, IReadOnlyList<Rule>> SectionRules(Architecture arch)
+    {
+        var result = new Dictionary<int, IReadOnlyList<Rule>>();
+        if (!_rules.TryGetValue(arch, out var byNr))
+            return result;
+        foreach (var (nr, list) in byNr)
+            result[nr] = list.Select(a => a.Rule).ToArray();
+        foreach (var multiplexer in (Multiplexer[])[Multiplexer.Socketcall, Multiplexer.Ipc])
+        {
+            if (arch.MultiplexerNumber(multiplexer) is not int m)
+                continue;
+            var made = new List<(MultiplexedCall? Call, Added Rule)>();
+            foreach (var (nr, list) in byNr)
+                if (arch.MultiplexedCallOf(nr) is { } call && call.Multiplexer == multiplexer)
+                    made.AddRange(list.Select(a => ((MultiplexedCall?)call, a)));
+            if (_multiplexedOnly.TryGetValue(arch, out var only))
+                made.AddRange(only.Where(o => o.Call.Multiplexer == multiplexer).Select(o => ((MultiplexedCall?)o.Call, o.Rule)));
+            if (made.Count == 0)
+                continue;
+            if (byNr.TryGetValue(m, out var own))
+                made.AddRange(own.Select(a => ((MultiplexedCall?)null, a)));
+            result[m] = MultiplexedRules.Lower(arch, [.. made.OrderBy(x => x.Rule.Order)], DefaultAction);
+        }
+        return result;
     }
 }

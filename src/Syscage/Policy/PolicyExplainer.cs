@@ -62,6 +62,13 @@ public static class PolicyExplainer
         if (data.Arch == Architecture.X86_64.AuditArch && Architecture.IsX32Number(data.Nr))
             w.Append(" (the x32 bit is set: an x32 call)");
         w.Append('\n');
+        if (section is not null && Multiplexing(section.Architecture, data.Nr) is { } multiplexer)
+        {
+            var made = MultiplexedCall.FromCode(multiplexer, data.Arg(0));
+            w.Append(made is null
+                ? Invariant($"  {MultiplexedCall.NameOf(multiplexer)} makes no call for call = 0x{data.Arg(0):x} (the kernel refuses it)\n")
+                : Invariant($"  call {made.CodeName} ({made.Code}) makes {made.Name}, whose arguments are {(multiplexer == Multiplexer.Socketcall ? "in memory at args" : "in other registers and in memory")}: a filter cannot check them\n"));
+        }
 
         if (section is null)
         {
@@ -103,12 +110,16 @@ public static class PolicyExplainer
             else
                 w.Append(": ").Append(Describe(rule.Action));
             w.Append('\n');
+            if (rule.Via is { } via)
+                w.Append("    ").Append(Made(via, section.Architecture)).Append('\n');
             if (rule.Condition.IsTrue)
                 w.Append("    no condition: matches\n");
             else
                 WriteCondition(w, rule.Condition, values, is64, section.Architecture, syscall, depth: 2);
             bool matched = rule.Condition.Evaluate(values, is64);
             w.Append("    => ").Append(matched ? $"matches: {Describe(rule.Action)}" : "does not match").Append('\n');
+            if (matched && rule.Via is { Unchecked: true } unchecked_)
+                w.Append("    ").Append(Outcome(unchecked_, rule.Action)).Append('\n');
             if (matched)
             {
                 for (int rest = r + 1; rest < rules.Count; rest++)
@@ -130,7 +141,83 @@ public static class PolicyExplainer
         else
             w.Append(rules.Count == 0 ? " (the default action: no rule names this syscall)" : " (the default action: no rule matched)");
         w.Append('\n');
+        if (section.Architecture.MultiplexedCallOf(data.Nr) is { } call && section.Architecture.MultiplexerNumber(call.Multiplexer) is int m)
+        {
+            // The same call made through the multiplexer: its arguments out of the filter's reach.
+            var through = policy.Evaluate(new SeccompData(m, data.Arch, data.InstructionPointer, [(ulong)call.Code]));
+            w.Append(Invariant($"also made as {call.MultiplexerName}({call.CodeName}, ...) on {section.Architecture.Name} (nr {m}), whose arguments the filter cannot read: "))
+                .Append(Describe(through.Action));
+            if (through.Reason == DecisionReason.Rule && through.Rule!.Source is { } via)
+                w.Append(" by ").Append(through.Rule.Via is null ? $"{MultiplexedCall.NameOf(call.Multiplexer)}'s rule at {via}" : $"rule at {via}");
+            else if (through.Reason != DecisionReason.Rule)
+                w.Append(" (the default action)");
+            w.Append(Invariant($"; explain '{call.MultiplexerName} {call.Code}' for why\n"));
+        }
         return w.ToString();
+    }
+
+    /// <summary>The multiplexer <paramref name="nr"/> is on <paramref name="arch"/>, or null.</summary>
+    private static Multiplexer? Multiplexing(Architecture arch, int nr) =>
+        nr == arch.SocketcallNumber ? Multiplexer.Socketcall : nr == arch.IpcNumber ? Multiplexer.Ipc : null;
+
+    /// <summary><c>socket's rule, made on socketcall(SYS_SOCKET, ...); its condition 'domain == AF_VSOCK' cannot be checked here</c>.</summary>
+    private static string Made(MultiplexedOrigin via, Architecture arch)
+    {
+        string made = $"{via.Call.Name}'s rule, made on {via.Call}";
+        if (!via.Unchecked)
+            return made;
+        string condition = via.Call.On(arch) is { } prototype ? Named(via.Written.Condition, prototype) : via.Written.Condition.ToString();
+        return $"{made}; its condition '{condition}' cannot be checked here ({via.Call.Name}'s arguments are out of the filter's reach)";
+    }
+
+    /// <summary>What an unchecked rule decides instead of its written action.</summary>
+    private static string Outcome(MultiplexedOrigin via, SeccompAction action)
+    {
+        string whose = via.TakenFrom is { } from ? $" (from {from.Source?.ToString() ?? "a later rule"}, which could decide otherwise)"
+            : via.DefaultTaken ? " (the default action, which a call it does not match would get)" : "";
+        return action == via.Written.Action
+            ? $"as written: {Describe(action)}, the most restrictive action such a call could get"
+            : $"not its {Describe(via.Written.Action)}: {Describe(action)}{whose}, the most restrictive action such a call could get";
+    }
+
+    /// <summary>A condition with the call's argument names (<c>domain == 0x28</c>) in place of <c>argN</c>.</summary>
+    private static string Named(Condition condition, Syscall syscall) => condition switch
+    {
+        Condition.Predicate { Value: var p } => p.Format(ArgLabel(syscall, p.Arg)),
+        Condition.AllOf { Conditions.Count: 0 } => "true",
+        Condition.AllOf all => string.Join(" && ", all.Conditions.Select(c => c is Condition.AnyOf ? $"({Named(c, syscall)})" : Named(c, syscall))),
+        Condition.AnyOf any => any.Conditions.Count == 0 ? "false" : string.Join(" || ", any.Conditions.Select(c => Named(c, syscall))),
+        Condition.NotOf not => $"!({Named(not.Inner, syscall)})",
+        _ => condition.ToString(),
+    };
+
+    /// <summary>
+    /// The rules whose condition cannot be checked where they decide: a rule on a call that a multiplexer makes, with a
+    /// condition on the call's arguments, which the multiplexed form keeps out of the filter's reach
+    /// (<see cref="MultiplexedOrigin"/>). On such calls the rule takes the most restrictive action it could lead to;
+    /// <c>syscage check</c> and <c>compile</c> warn about each.
+    /// </summary>
+    public static IReadOnlyList<UncheckedCondition> UncheckedConditions(SeccompPolicy policy)
+    {
+        ArgumentNullException.ThrowIfNull(policy);
+        var result = new List<UncheckedCondition>();
+        foreach (var section in policy.Sections)
+        {
+            var arch = section.Architecture;
+            foreach (var (nr, rules) in section.Syscalls.OrderBy(kv => kv.Key))
+            {
+                foreach (var rule in rules)
+                {
+                    if (rule.Via is not { Unchecked: true } via)
+                        continue;
+                    // What such a call gets: this rule's verdict, unless an earlier rule (the multiplexer's own) decides first.
+                    var decision = policy.Evaluate(new SeccompData(nr, arch.AuditArch, 0, [(ulong)via.Call.Code]));
+                    string condition = via.Call.On(arch) is { } p ? Named(via.Written.Condition, p) : via.Written.Condition.ToString();
+                    result.Add(new UncheckedCondition(arch, via.Call, condition, rule, decision.Rule is { } by && !ReferenceEquals(by, rule) ? by : null, decision.Action));
+                }
+            }
+        }
+        return result;
     }
 
     /// <summary>
@@ -146,6 +233,9 @@ public static class PolicyExplainer
         var arch = architecture ?? policy.Sections.FirstOrDefault()?.Architecture ?? Architecture.Native;
         if (!arch.Syscalls.TryGetNumber(syscall, out int nr))
         {
+            if (arch.TryGetMultiplexed(syscall, out var call))
+                throw new ArgumentException(
+                    $"{arch.Name} makes {syscall} only through {call.MultiplexerName}(2): explain '{call.MultiplexerName}' with first argument {call.Code} ({call.CodeName})", nameof(syscall));
             if (!int.TryParse(syscall, NumberStyles.None, CultureInfo.InvariantCulture, out nr))
             {
                 string? close = arch.Syscalls.SuggestNames(syscall, 1).FirstOrDefault();
@@ -180,7 +270,8 @@ public static class PolicyExplainer
                     var by = fate.DecidedFirstBy.Select(i => rules[i]).FirstOrDefault(r => r.Action != fate.Rule.Action || r.Route != fate.Rule.Route);
                     if (by is not null)
                     {
-                        string name = section.Architecture.Syscalls.TryGetName(nr, out var n) ? n : Invariant($"syscall {nr}");
+                        string name = fate.Rule.Via is { } via ? $"{via.Call.Name} made as {via.Call}"
+                            : section.Architecture.Syscalls.TryGetName(nr, out var n) ? n : Invariant($"syscall {nr}");
                         result.Add(new UnreachableRule(section.Architecture, nr, name, fate.Rule, by) { DecidedBy = [.. fate.DecidedFirstBy.Select(i => rules[i])] });
                     }
                 }
@@ -256,6 +347,42 @@ public static class PolicyExplainer
         action.Kind == SeccompActionKind.Errno && Errno.Name(action.Data) is { } e ? $"{action} ({e})" : action.ToString();
 
     private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
+
+/// <summary>A rule whose condition cannot be checked on a multiplexed call (see <see cref="PolicyExplainer.UncheckedConditions"/>).</summary>
+/// <param name="Architecture">The section.</param>
+/// <param name="Call">The call the rule was written for, made there through its multiplexer.</param>
+/// <param name="Condition">The rule's condition, with the call's argument names.</param>
+/// <param name="Rule">The rule on the multiplexer.</param>
+/// <param name="DecidedBy">An earlier rule that decides such calls before <paramref name="Rule"/> (the multiplexer's own), or null.</param>
+/// <param name="Action">What such a call gets (with the multiplexer's other registers 0).</param>
+public sealed record UncheckedCondition(Architecture Architecture, MultiplexedCall Call, string Condition, Rule Rule, Rule? DecidedBy, SeccompAction Action)
+{
+    /// <summary>
+    /// <c>t.policy:3: on x86, socket is also made as socketcall(SYS_SOCKET, ...), whose arguments a filter cannot read: the
+    /// condition 'domain == 0x28' cannot be checked there, and every such call gets ERRNO(1)</c>.
+    /// </summary>
+    public override string ToString() => $"{Rule.Via!.Written.Source?.ToString() ?? "<rule>"}: {Message}";
+
+    /// <summary>What <see cref="ToString"/> says after the rule's place: <c>on x86, socket is also made as ...</c>.</summary>
+    public string Message
+    {
+        get
+        {
+            var written = Rule.Via!.Written;
+            string also = Architecture.Syscalls.TryGet(Call.Name, out _) ? "also made" : "made only";
+            string gets = DecidedBy is { } by
+                ? $"{(by.Via is { } v ? $"{v.Call.Name}'s rule" : $"{Call.MultiplexerName}'s own rule")} at {by.Source?.ToString() ?? "an earlier rule"} decides every such call first: {Action}"
+                : Action == written.Action ? $"every such call gets {Action}"
+                : $"every such call gets {Action}, not {written.Action}, as a call the rule does not match could";
+            // A condition can be as long as the policy: the message shows its start.
+            string condition = Condition.Length <= MaxConditionText ? Condition : Condition[..MaxConditionText] + " ...";
+            return $"on {Architecture.Name}, {Call.Name} is {also} as {Call}, whose arguments a filter cannot read: the condition '{condition}' cannot be checked there; {gets}";
+        }
+    }
+
+    /// <summary>The most characters of the condition a message shows.</summary>
+    private const int MaxConditionText = 160;
 }
 
 /// <summary>A rule that never decides (see <see cref="PolicyExplainer.UnreachableRules"/>).</summary>

@@ -20,6 +20,11 @@ public enum LintKind
     WideComparison,
     /// <summary>A warning of the front-end that read the policy (an OCI profile's unknown names, reduced values, ignored fields) (<c>profile</c>).</summary>
     Profile,
+    /// <summary>
+    /// A rule with a condition on a call an ABI also makes through socketcall(2) or ipc(2), whose arguments a filter
+    /// cannot read there (<see cref="PolicyExplainer.UncheckedConditions"/>) (<c>unchecked-condition</c>).
+    /// </summary>
+    UncheckedCondition,
     /// <summary>The lint could not decide a question within its bounds (<c>undecided</c>).</summary>
     Undecided,
 }
@@ -63,7 +68,8 @@ public sealed record LintFinding(LintKind Kind, PolicySource Source, string Mess
 /// interfaces container escapes use — ptrace, bpf, userfaultfd, io_uring, process_vm_writev, open_by_handle_at, kexec,
 /// module loading, perf_event_open, clone3 and namespace flags on clone and unshare, and a bad-arch action that lets other
 /// ABIs through (<see cref="LintKind.Escape"/>); comparisons on more bits than the kernel reads
-/// (<see cref="LintKind.WideComparison"/>).
+/// (<see cref="LintKind.WideComparison"/>); conditions a multiplexed call hides from the filter
+/// (<see cref="LintKind.UncheckedCondition"/>).
 /// </remarks>
 public static class PolicyLinter
 {
@@ -130,6 +136,8 @@ public static class PolicyLinter
         Execve(policy, policySource, budget, tooLarge, raw);
         Escapes(policy, policySource, budget, tooLarge, raw);
         WideComparisons(policy, tooLarge, raw);
+        foreach (var u in PolicyExplainer.UncheckedConditions(policy))
+            raw.Add(new Raw(LintKind.UncheckedCondition, u.Rule.Via!.Written.Source ?? policySource, u.Call.Name, u.Architecture, u.Message, []));
         return Merge(policy, raw);
     }
 
@@ -143,6 +151,7 @@ public static class PolicyLinter
         LintKind.Escape => "escape",
         LintKind.WideComparison => "wide-comparison",
         LintKind.Profile => "profile",
+        LintKind.UncheckedCondition => "unchecked-condition",
         LintKind.Undecided => "undecided",
         _ => kind.ToString(),
     };
@@ -181,6 +190,9 @@ public static class PolicyLinter
                             $"could not decide whether {(undecided.Count == 1 ? "this rule" : $"this and {undecided.Count - 1} later rules")} for {name} ever decide a call: their conditions are too many to solve within the lint's bounds"), []));
                 foreach (var fate in fates)
                 {
+                    // A rule on socketcall/ipc made from one on a call they make: the written rule is linted where it was written.
+                    if (fate.Rule.Via is not null)
+                        continue;
                     var source = fate.Rule.Source ?? new PolicySource(policy.Name);
                     made[source] = made.GetValueOrDefault(source) + 1;
                     if (fate.Decides)
@@ -244,7 +256,7 @@ public static class PolicyLinter
                 if (!rules.Any(r => r.Action.Kind == SeccompActionKind.Log) || skip.Contains((section.Architecture, nr)))
                     continue;
                 string name = NameOf(section.Architecture, nr);
-                foreach (var fate in RuleReachability.Analyse(policy, section, nr, budget).Where(f => f.Decides && f.Rule.Action.Kind == SeccompActionKind.Log))
+                foreach (var fate in RuleReachability.Analyse(policy, section, nr, budget).Where(f => f.Decides && f.Rule.Action.Kind == SeccompActionKind.Log && f.Rule.Via is null))
                     raw.Add(new Raw(LintKind.LogAllows, fate.Rule.Source ?? new PolicySource(policy.Name), name, section.Architecture,
                         $"LOG lets {name} run (it logs the call and allows it), where the default action {Verdict(policy.DefaultAction)} would refuse it; " +
                         "to refuse and see it, give it a refusal (ERRNO, KILL_PROCESS) and run with 'syscage run --log-denials'", []));
@@ -337,7 +349,7 @@ public static class PolicyLinter
             {
                 if (!arch.Syscalls.TryGet(nr, out var call) || skip.Contains((arch, nr)))
                     continue;
-                foreach (var rule in rules)
+                foreach (var rule in rules.Where(r => r.Via is null))
                     foreach (var p in rule.Condition.Predicates().Distinct())
                     {
                         int reads = Math.Min(call.ArgWidth(p.Arg), arch.Is64Bit ? ArgPredicate.FullWidth : ArgPredicate.RegisterWidth32);
@@ -364,7 +376,7 @@ public static class PolicyLinter
         {
             var arches = g.Select(r => r.Architecture).OfType<Architecture>().Distinct().ToList();
             string message = g.Key.Message;
-            if (arches.Count > 0 && g.Key.Syscall is { } name)
+            if (arches.Count > 0 && g.Key.Syscall is { } name && g.Key.Kind != LintKind.UncheckedCondition)
             {
                 // Say where only when it is not everywhere the policy could have the syscall.
                 var everywhere = policy.Sections.Select(s => s.Architecture).Where(a => a.Syscalls.TryGet(name, out _)).ToList();

@@ -75,12 +75,18 @@ public sealed record Rule(Condition Condition, SeccompAction Action, PolicySourc
         init => _route = value;
     }
 
-    /// <inheritdoc/>
-    public bool Equals(Rule? other) => other is not null && Condition.Equals(other.Condition) && Action == other.Action &&
-        Equals(Source, other.Source) && Route.Equals(other.Route);
+    /// <summary>
+    /// For a rule on <c>socketcall(2)</c> or <c>ipc(2)</c> that a rule on one of the calls they make was lowered to
+    /// (<see cref="PolicyBuilder"/>): that call and that rule. Null for a rule written for its own syscall.
+    /// </summary>
+    public MultiplexedOrigin? Via { get; init; }
 
     /// <inheritdoc/>
-    public override int GetHashCode() => HashCode.Combine(Condition, Action, Source, Route);
+    public bool Equals(Rule? other) => other is not null && Condition.Equals(other.Condition) && Action == other.Action &&
+        Equals(Source, other.Source) && Route.Equals(other.Route) && Equals(Via, other.Via);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Condition, Action, Source, Route, Via);
 
     /// <summary>The handler of a <c>NOTIFY(name)</c> rule (null for the default handler, a program or the kernel).</summary>
     public string? Handler => (Route as NotifyRoute)?.Handler;
@@ -92,6 +98,30 @@ public sealed record Rule(Condition Condition, SeccompAction Action, PolicySourc
     /// gives a syscall and an earlier rule overrides is the usual way to make an exception.
     /// </summary>
     public string? Group { get; init; }
+}
+
+/// <summary>
+/// Where a rule on a multiplexer came from: the rule <see cref="Written"/> for <see cref="Call"/> (<c>socket</c>), made on
+/// <c>socketcall(SYS_SOCKET, ...)</c>. The multiplexed form carries the call's arguments where a filter cannot read
+/// them (in memory, behind a pointer), so a condition of the written rule cannot be checked there: such a rule decides
+/// every call it could match, with the most restrictive action it or anything after it could give (kernel precedence,
+/// <see cref="SeccompAction.Precede"/>), so that no argument value hidden in memory gets a verdict the policy refuses it.
+/// </summary>
+/// <param name="Call">The call the rule was written for.</param>
+/// <param name="Written">The rule as written, on the call's own arguments.</param>
+public sealed record MultiplexedOrigin(MultiplexedCall Call, Rule Written)
+{
+    /// <summary>True when the written rule has a condition, which the multiplexed form cannot check.</summary>
+    public bool Unchecked => !Written.Condition.IsTrue;
+
+    /// <summary>
+    /// For an <see cref="Unchecked"/> rule whose action is not the written one: the later rule whose action, more
+    /// restrictive, it takes instead (null: the written action, or the default action — <see cref="DefaultTaken"/>).
+    /// </summary>
+    public Rule? TakenFrom { get; init; }
+
+    /// <summary>For an <see cref="Unchecked"/> rule: true when it takes the default action, more restrictive than the written one.</summary>
+    public bool DefaultTaken { get; init; }
 }
 
 /// <summary>The rules for one architecture: per syscall number (as the kernel sees it: x32 numbers carry their bit).</summary>

@@ -160,6 +160,7 @@ public sealed class PolicyDefinition
             foreach (var arch in builder.Architectures)
             {
                 var done = new HashSet<int>();
+                var doneMultiplexed = new HashSet<MultiplexedCall>();
                 foreach (var (name, group) in Expand(rule.Syscalls))
                 {
                     Syscall? syscall;
@@ -171,6 +172,13 @@ public sealed class PolicyDefinition
                     }
                     else if (arch.Syscalls.TryGet(name, out syscall))
                         nr = syscall.Number;
+                    else if (arch.TryGetMultiplexed(name, out var multiplexed))
+                    {
+                        // Only through socketcall(2)/ipc(2) on this ABI (accept on x86): a rule on the multiplexer alone.
+                        if (doneMultiplexed.Add(multiplexed))
+                            builder.AddMultiplexed(arch, multiplexed, new Rule(rule.Condition?.Lower(arch, multiplexed.On(arch), name) ?? Condition.True, rule.Action, source, RuleRoute.Notify(rule.Handler)) { Group = group });
+                        continue;
+                    }
                     else
                         continue;
                     if (done.Add(nr))

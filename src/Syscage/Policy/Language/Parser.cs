@@ -769,24 +769,32 @@ internal sealed class Parser
             if (_section is not null && !_section.Contains(arch))
                 continue;
             var done = new HashSet<int>();
+            var doneMultiplexed = new HashSet<MultiplexedCall>();
             foreach (var item in items)
             {
                 Syscall? syscall = null;
+                MultiplexedCall? multiplexed = null;
                 int nr;
                 if (item.Number is int n)
                 {
                     nr = n | (int)arch.SyscallNumberBit;
                     arch.Syscalls.TryGet(nr, out syscall);
                 }
-                else
-                {
-                    if (!arch.Syscalls.TryGet(item.Name, out syscall))
-                        continue; // Not on this architecture: skipped there, as libseccomp does.
+                else if (arch.Syscalls.TryGet(item.Name, out syscall))
                     nr = syscall.Number;
+                else if (arch.TryGetMultiplexed(item.Name, out multiplexed))
+                {
+                    // Only through socketcall(2)/ipc(2) here (accept on x86): a rule on the multiplexer alone.
+                    if (!doneMultiplexed.Add(multiplexed))
+                        continue;
+                    syscall = multiplexed.On(arch);
+                    nr = syscall!.Number;
                 }
-                if (!done.Add(nr))
+                else
+                    continue; // Not on this architecture: skipped there, as libseccomp does.
+                if (multiplexed is null && !done.Add(nr))
                     continue;
-                if (!builder.Has(arch, nr) && builder.SyscallCount(arch) >= InputLimits.MaxSyscallsPerArchitecture)
+                if (multiplexed is null && !builder.Has(arch, nr) && builder.SyscallCount(arch) >= InputLimits.MaxSyscallsPerArchitecture)
                     return Fail(source.Line, source.Column,
                         $"rules for more than {InputLimits.MaxSyscallsPerArchitecture} different syscalls on {arch.Name}, whose table has {arch.Syscalls.Count}");
                 var cond = Condition.True;
@@ -808,7 +816,11 @@ internal sealed class Parser
                         resolved[placement] = cond;
                     }
                 }
-                builder.Add(arch, nr, new Rule(cond, action, source, route) { Group = item.Group });
+                var rule = new Rule(cond, action, source, route) { Group = item.Group };
+                if (multiplexed is not null)
+                    builder.AddMultiplexed(arch, multiplexed, rule);
+                else
+                    builder.Add(arch, nr, rule);
             }
         }
         return true;

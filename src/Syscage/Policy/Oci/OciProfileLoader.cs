@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
@@ -35,17 +34,26 @@ namespace Syscage.Policy.Oci;
 /// to it (docs/libseccomp-differences.md).</item>
 /// <item>Several rules for one syscall: libseccomp keeps the first rule without argument checks and drops all
 /// others — before or after it (<c>db_rule_add</c>: a new unconditional rule replaces the existing chains; an
-/// existing one makes later rules redundant). So does the IR. Conditional rules with different actions that
-/// overlap are merged by libseccomp into one decision tree, ordered by argument and operator, not by the
-/// profile; the IR keeps profile order (first match wins). See docs/libseccomp-differences.md.</item>
+/// existing one makes later rules redundant). So does the IR. Conditional rules with different actions that can match
+/// the same call are decided in libseccomp's order, not the profile's: libseccomp merges them into one decision tree
+/// whose levels are sorted by argument, operator and value (<see cref="LibseccompTree"/>), and the IR lists the tree's
+/// paths in the order its filter tries them (<see cref="LibseccompOrder"/>) — where libseccomp's tree gives a call the
+/// action of no entry that matches it, or none although one does, an entry that matches decides. An entry libseccomp
+/// refuses (<c>-EEXIST</c>) or loops on is a warning (runc would not start the container) and is tried after the
+/// others. See docs/libseccomp-differences.md, "Overlapping entries".</item>
 /// <item>runc's ENOSYS stub (<c>libcontainer/seccomp/patchbpf</c>): when the default action is not ALLOW, LOG or
 /// TRACE, a call whose number is above the largest number the profile names on its architecture gets
 /// ERRNO(ENOSYS), so programs built for a newer kernel fall back from syscalls the profile could not name
 /// (<see cref="SeccompPolicy.Newer"/>; <see cref="OciOptions.RuncEnosysStub"/> turns it off). The names are
 /// resolved with Syscage's tables, runc resolves them with libseccomp's.</item>
+/// <item>socketcall/ipc multiplexing: on the ABIs with <c>socketcall(2)</c> or <c>ipc(2)</c> (x86, ppc, s390, mips o32
+/// ...) a rule for <c>socket</c>, <c>connect</c>, <c>semop</c> ... also decides that call made through its multiplexer
+/// (<see cref="PolicyBuilder"/>), as libseccomp's <c>*_rule_add</c> does; a name the ABI has only there (<c>accept</c> on
+/// x86) is a rule on the multiplexer alone. A multiplexer's own unconditional rule wins over them. Where the entry
+/// has <c>args</c>, the multiplexed form hides them in memory: libseccomp then drops the comparison on argument 0 and
+/// compares the others with the multiplexer's registers; the IR takes the most restrictive action the entry could lead
+/// to (docs/libseccomp-differences.md).</item>
 /// </list>
-/// <para>Not modelled: libseccomp's x86 socketcall/ipc multiplexing: a rule for <c>socket</c> on x86 is a rule for
-/// the direct syscall only.</para>
 /// </remarks>
 public static class OciProfileLoader
 {
@@ -185,6 +193,8 @@ public static class OciProfileLoader
         private readonly HashSet<(string Path, string Message)> _misfits = [];
         private readonly string _file = options.FileName;
         private int _hinted;
+        /// <summary>Rules resolved in libseccomp's order so far (bounded by <see cref="LibseccompOrder.MaxRulesPerProfile"/>).</summary>
+        private int _ordered;
 
         public bool TryRun(JsonElement root, [NotNullWhen(true)] out OciProfile? profile, [NotNullWhen(false)] out OciProfileError? error) =>
             _errors.Outcome(Run(root, out profile), out error);
@@ -309,8 +319,9 @@ public static class OciProfileLoader
         /// <summary>Builds the IR: per covered architecture and syscall, the rules in the order that keeps runc + libseccomp's meaning.</summary>
         private SeccompPolicy Lower(SeccompAction defaultAction, List<Architecture> arches, List<OciSyscallEntry> entries)
         {
-            var perCall = new Dictionary<(Architecture Arch, int Nr), List<Rule>>();
+            var perCall = new Dictionary<(Architecture Arch, int Nr), List<RuncRule>>();
             var order = new List<(Architecture Arch, int Nr)>();
+            var multiplexedOnly = new Dictionary<(Architecture Arch, MultiplexedCall Call), List<Rule>>();
             foreach (var entry in entries)
             {
                 // runc: "This rule is redundant, silently skip it" (libseccomp refuses a rule with the default action).
@@ -323,7 +334,13 @@ public static class OciProfileLoader
                     foreach (var arch in arches)
                     {
                         if (!arch.Syscalls.TryGet(name, out var syscall))
+                        {
+                            // A call the ABI makes only through socketcall(2)/ipc(2), such as accept on x86: libseccomp
+                            // puts the rule on the multiplexer alone.
+                            if (arch.TryGetMultiplexed(name, out var call))
+                                MultiplexedOnly(multiplexedOnly, arch, call, entry);
                             continue;
+                        }
                         known = true;
                         int nr = syscall.Number;
                         if (!perCall.TryGetValue((arch, nr), out var list))
@@ -331,8 +348,9 @@ public static class OciProfileLoader
                             perCall[(arch, nr)] = list = [];
                             order.Add((arch, nr));
                         }
-                        foreach (var c in Conditions(entry, syscall))
-                            list.Add(new Rule(c, entry.Action, entry.Source));
+                        // runc: one seccomp_rule_add per name, or one per comparison when two name the same argument.
+                        foreach (var comparisons in Comparisons(entry, syscall))
+                            list.Add(new RuncRule(list.Count, [.. comparisons.Select(c => c.At(arch.Is64Bit))], entry.Action, entry.Source));
                     }
                     if (!known && !Architecture.All.Any(a => a.Syscalls.TryGetNumber(name, out _)))
                     {
@@ -348,30 +366,32 @@ public static class OciProfileLoader
             }
 
             var builder = new PolicyBuilder(defaultAction, arches) { BadArchAction = SeccompAction.KillThread, Name = _file, Newer = RuncEnosys(defaultAction, arches, entries) };
-            foreach (var key in order)
-            {
-                var rules = perCall[key];
-                // libseccomp (db_rule_add): the first rule without argument checks wins over every other rule for the
-                // syscall, whichever order they were added in.
-                var unconditional = rules.FirstOrDefault(r => IsUnconditional(r.Condition, key.Arch));
-                foreach (var rule in unconditional is null ? rules : [unconditional])
+            // A multiplexer's own rule without argument checks wins over the rules the calls it makes put on it (which all
+            // compare argument 0), whatever the order: added first, it decides before them.
+            foreach (var key in order.OrderBy(k => IsMultiplexer(k.Arch, k.Nr) && perCall[k].Any(r => r.Checks.Count == 0) ? 0 : 1))
+                foreach (var rule in Resolve(key.Arch, key.Nr, perCall[key]))
                     builder.Add(key.Arch, key.Nr, rule);
+            foreach (var ((arch, call), rules) in multiplexedOnly)
+            {
+                var unconditional = rules.FirstOrDefault(r => IsUnconditional(r.Condition, arch));
+                foreach (var rule in unconditional is null ? rules : [unconditional])
+                    builder.AddMultiplexed(arch, call, rule);
             }
             return builder.Build();
         }
 
-        /// <summary>
-        /// The names libseccomp resolves on x86 to negative pseudo numbers (<c>__PNR_socket</c> ...), as it multiplexes
-        /// them through <c>socketcall(2)</c> and <c>ipc(2)</c> (<c>abi_syscall_resolve_name_munge</c>): runc's largest
-        /// number never comes from them, although x86 has direct syscalls of those names.
-        /// </summary>
-        private static readonly FrozenSet<string> LibseccompX86Multiplexed = new[]
+        /// <summary>Collects the rules of <paramref name="entry"/> for a call <paramref name="arch"/> makes only through its multiplexer.</summary>
+        private void MultiplexedOnly(Dictionary<(Architecture Arch, MultiplexedCall Call), List<Rule>> rules, Architecture arch, MultiplexedCall call, OciSyscallEntry entry)
         {
-            "socket", "bind", "connect", "listen", "accept", "getsockname", "getpeername", "socketpair", "send", "recv",
-            "sendto", "recvfrom", "shutdown", "setsockopt", "getsockopt", "sendmsg", "recvmsg", "accept4", "recvmmsg",
-            "sendmmsg", "semop", "semget", "semctl", "semtimedop", "msgsnd", "msgrcv", "msgget", "msgctl", "shmat", "shmdt",
-            "shmget", "shmctl",
-        }.ToFrozenSet(StringComparer.Ordinal);
+            if (!rules.TryGetValue((arch, call), out var list))
+                rules[(arch, call)] = list = [];
+            foreach (var comparisons in Comparisons(entry, call.On(arch)!))
+                list.Add(new Rule(new RuncRule(list.Count, [.. comparisons.Select(c => c.At(arch.Is64Bit))], entry.Action, entry.Source).Condition,
+                    entry.Action, entry.Source));
+        }
+
+        /// <summary>True when <paramref name="nr"/> is <c>socketcall(2)</c> or <c>ipc(2)</c> on <paramref name="arch"/>.</summary>
+        private static bool IsMultiplexer(Architecture arch, int nr) => nr == arch.SocketcallNumber || nr == arch.IpcNumber;
 
         /// <summary>
         /// runc's ENOSYS stub (<c>libcontainer/seccomp/patchbpf/enosys_linux.go</c>: <c>generatePatch</c>,
@@ -379,8 +399,8 @@ public static class OciProfileLoader
         /// TRACE (<c>isAllowAction</c>: "a good tracer should support future syscalls"), a call past the largest syscall
         /// number the profile names on its architecture gets ERRNO(ENOSYS) before the filter. The largest number is
         /// taken over every entry that reached runc — whatever its action, the default's included — with each name
-        /// resolved on that architecture as libseccomp resolves it (so not x86's socket and IPC calls, which it
-        /// multiplexes) and unknown names ignored; an architecture where it is 0 (no name found, or
+        /// resolved on that architecture as libseccomp resolves it (so not the socket and IPC calls of the ABIs with
+        /// socketcall(2) and ipc(2), which it multiplexes) and unknown names ignored; an architecture where it is 0 (no name found, or
         /// only number 0) gets no check. x86_64 and x32 keep their own largest numbers, told apart by the x32 bit. null
         /// when <see cref="OciOptions.RuncEnosysStub"/> is off, the default action allows, or no architecture has a number.
         /// </summary>
@@ -393,7 +413,10 @@ public static class OciProfileLoader
             {
                 uint largest = 0;
                 foreach (var name in entries.SelectMany(e => e.Names))
-                    if (arch.Syscalls.TryGetNumber(name, out int nr) && !(arch == Architecture.X86 && LibseccompX86Multiplexed.Contains(name)))
+                    // libseccomp resolves a call the ABI's multiplexer makes to a negative pseudo number (__PNR_socket ...,
+                    // abi_syscall_resolve_name_munge; in 2.5 x86_syscall_resolve_name_munge and its copies for ppc, s390
+                    // and mips), direct number or not: runc's largest number never comes from one.
+                    if (arch.Syscalls.TryGetNumber(name, out int nr) && !arch.TryGetMultiplexed(name, out _))
                         largest = Math.Max(largest, unchecked((uint)nr));
                 if (largest != 0)
                     newest[arch] = largest;
@@ -403,16 +426,112 @@ public static class OciProfileLoader
         }
 
         /// <summary>
-        /// The entry's comparisons for <paramref name="syscall"/> as conditions (one, ANDed; or one per comparison when
-        /// runc ORs them), each at the width the kernel reads its argument. A value that does not fit the width is a
-        /// warning, once per value and syscall; the comparison uses the bits the kernel reads, the profile's plain
-        /// meaning (libseccomp compares all 64 bits, so <c>socket((1 &lt;&lt; 32) | AF_VSOCK)</c> passes
+        /// The IR rules of one syscall on one architecture, decided as libseccomp decides them. libseccomp
+        /// (<c>db_rule_add</c>) keeps the first rule without argument checks and drops every other rule, before or after
+        /// it. When rules with different actions can match the same call, which one decides is libseccomp's tree order,
+        /// not the profile's (<see cref="LibseccompOrder"/>); otherwise profile order says the same and is kept.
+        /// </summary>
+        private IEnumerable<Rule> Resolve(Architecture arch, int nr, List<RuncRule> rules)
+        {
+            if (rules.FirstOrDefault(r => r.Checks.Count == 0) is { } unconditional)
+                return [new Rule(Condition.True, unconditional.Action, unconditional.Source)];
+            var inOrder = rules.Select(r => new Rule(r.Condition, r.Action, r.Source));
+            if (rules.Select(r => r.Action).Distinct().Count() < 2)
+                return inOrder;
+            string call = arch.Syscalls.TryGetName(nr, out var name) ? name : nr.ToString(CultureInfo.InvariantCulture);
+            if (rules.Count > LibseccompOrder.MaxRules)
+            {
+                Warn(rules[0].Source?.Text ?? "syscalls", string.Create(CultureInfo.InvariantCulture,
+                    $"{rules.Count} rules for {call} on {arch.Name}, more than the {LibseccompOrder.MaxRules} whose overlaps Syscage resolves in libseccomp's order; they are tried in profile order"));
+                return inOrder;
+            }
+            if ((_ordered += rules.Count) > LibseccompOrder.MaxRulesPerProfile)
+            {
+                Warn(rules[0].Source?.Text ?? "syscalls", string.Create(CultureInfo.InvariantCulture,
+                    $"the profile has more than {LibseccompOrder.MaxRulesPerProfile} conditional rules with different actions for one syscall in all, more than Syscage resolves in libseccomp's order; those for {call} on {arch.Name} are tried in profile order"));
+                return inOrder;
+            }
+            // The tree is built even when no two rules can match one call: libseccomp may still refuse or loop on them.
+            var result = LibseccompOrder.Lower(rules, halves: arch.Is64Bit && arch != Architecture.X32);
+            foreach (var (rule, what) in result.NotAdded)
+            {
+                string path = rule.Source?.Text ?? "syscalls";
+                if (what == TreeAddResult.Refused)
+                    Warn(path, $"libseccomp refuses this entry for {call} on {arch.Name} (seccomp_rule_add: -EEXIST, a test it shares with an earlier entry has another action there): runc would not start the container; Syscage tries it after the entries libseccomp accepts");
+                else if (what == TreeAddResult.Loops)
+                    Warn(path, $"libseccomp never returns from adding this entry for {call} on {arch.Name} (its lists become circular): runc would hang; Syscage tries it after the entries libseccomp accepts");
+                else if (what == TreeAddResult.Redundant)
+                    Warn(path, $"libseccomp drops this entry for {call} on {arch.Name}, taking it for covered by a shorter entry with the same test: under runc its calls go to other entries or the default action; Syscage keeps it");
+            }
+            if (result.Failure is { } failure)
+                Warn(rules[0].Source?.Text ?? "syscalls", $"the entries for {call} on {arch.Name} cannot be put in libseccomp's order ({failure}); Syscage tries them in profile order");
+            // Where no two rules with different actions can match one call, the order cannot matter: profile order
+            // reads as the profile does.
+            if (!Overlap(rules))
+                return inOrder;
+            return result.Rules;
+        }
+
+        /// <summary>True when two rules with different actions may match the same call (conservatively: unless some argument tells them apart).</summary>
+        private static bool Overlap(List<RuncRule> rules)
+        {
+            for (int i = 0; i < rules.Count; i++)
+                for (int j = i + 1; j < rules.Count; j++)
+                    if (rules[i].Action != rules[j].Action && !Disjoint(rules[i], rules[j]))
+                        return true;
+            return false;
+        }
+
+        private static bool Disjoint(RuncRule a, RuncRule b) =>
+            a.Checks.Any(x => b.Checks.Any(y => x.Arg == y.Arg && Exclusive(x, y)));
+
+        /// <summary>True when no argument value satisfies both comparisons (false when unsure).</summary>
+        private static bool Exclusive(ArgPredicate x, ArgPredicate y)
+        {
+            if (x.Width != y.Width)
+                return false;
+            if (x.Op == ComparisonOp.MaskedEq && y.Op == ComparisonOp.MaskedEq)
+                return ((x.Value ^ y.Value) & x.Mask & y.Mask) != 0;
+            if (x.Op == ComparisonOp.MaskedEq || y.Op == ComparisonOp.MaskedEq)
+            {
+                var (m, e) = x.Op == ComparisonOp.MaskedEq ? (x, y) : (y, x);
+                return e.Op == ComparisonOp.Eq && ((e.Value ^ m.Value) & m.Mask) != 0;
+            }
+            if (x.Op == ComparisonOp.Ne || y.Op == ComparisonOp.Ne)
+            {
+                var (ne, other) = x.Op == ComparisonOp.Ne ? (x, y) : (y, x);
+                return other.Op == ComparisonOp.Eq && other.Value == ne.Value;
+            }
+            var (xl, xh) = Range(x);
+            var (yl, yh) = Range(y);
+            return xl > xh || yl > yh || xh < yl || yh < xl;
+        }
+
+        /// <summary>The values a comparison (EQ, LT, LE, GT, GE) accepts, as an interval (empty when low &gt; high).</summary>
+        private static (ulong Low, ulong High) Range(ArgPredicate p)
+        {
+            ulong max = ArgPredicate.WidthMask(p.Width);
+            return p.Op switch
+            {
+                ComparisonOp.Eq => (p.Value, p.Value),
+                ComparisonOp.Lt => p.Value == 0 ? (1UL, 0UL) : (0UL, p.Value - 1),
+                ComparisonOp.Le => (0UL, p.Value),
+                ComparisonOp.Gt => p.Value >= max ? (1UL, 0UL) : (p.Value + 1, max),
+                _ => (p.Value, max),
+            };
+        }
+
+        /// <summary>
+        /// The entry's comparisons for <paramref name="syscall"/>, as the rules runc adds (one, ANDed; or one per comparison
+        /// when two name the same argument), each at the width the kernel reads its argument. A value that does not fit
+        /// the width is a warning, once per value and syscall; the comparison uses the bits the kernel reads, the
+        /// profile's plain meaning (libseccomp compares all 64 bits, so <c>socket((1 &lt;&lt; 32) | AF_VSOCK)</c> passes
         /// <c>domain != AF_VSOCK</c> there; see docs/libseccomp-differences.md).
         /// </summary>
-        private IReadOnlyList<Condition> Conditions(OciSyscallEntry entry, Syscall syscall)
+        private IReadOnlyList<IReadOnlyList<ArgPredicate>> Comparisons(OciSyscallEntry entry, Syscall syscall)
         {
             if (entry.Args.Count == 0)
-                return [Condition.True];
+                return [[]];
             var predicates = new List<ArgPredicate>();
             for (int j = 0; j < entry.Args.Count; j++)
             {
@@ -422,7 +541,7 @@ public static class OciProfileLoader
                     Warn(path, misfit + "; compared on those bits, as the kernel reads them");
                 predicates.Add(p);
             }
-            return entry.ArgsAreOred ? predicates.Select(Condition.Of).ToList() : [Condition.All(predicates.Select(Condition.Of))];
+            return entry.ArgsAreOred ? [.. predicates.Select(p => (IReadOnlyList<ArgPredicate>)[p])] : [predicates];
         }
 
         /// <summary>
