@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The main job: build syscage, then run a workload under the built-in default policy with `syscage run`,
-# show what the policy refuses, and tour the classic-BPF tools on the sample filter.
+# The main job: build syscage (the NativeAOT executable, artifacts/bin/syscage), then run a workload under the
+# built-in default policy with `syscage run`, show what the policy refuses, and tour the classic-BPF tools on the
+# sample filter.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/ensure-deps.sh
-dotnet build src/Syscage.Cli -c Release --nologo -v quiet >/dev/null
-syscage() { dotnet src/Syscage.Cli/bin/Release/net10.0/Syscage.Cli.dll "$@"; }
+scripts/publish-syscage.sh
+syscage() { artifacts/bin/syscage "$@"; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

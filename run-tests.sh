@@ -4,6 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 scripts/ensure-deps.sh || { echo "run-tests: installing dependencies failed" >&2; exit 1; }
+# The tests that run syscage as a process run the NativeAOT executable users get (artifacts/bin/syscage).
+scripts/publish-syscage.sh || { echo "run-tests: publishing the native syscage failed" >&2; exit 1; }
 
 log=$(mktemp)
 dotnet test Syscage.slnx -c Release --nologo "$@" 2>&1 | tee "$log"

@@ -20,3 +20,8 @@
 #define R_BPF_64_ABS64		2
 #define R_BPF_64_ABS32		3
 #define R_BPF_64_NODYLD32	4
+
+/* include/uapi/linux/memfd.h, Linux 6.3: whether a memfd may be executed (vm.memfd_noexec); a single-file syscage
+ * runs its embedded launcher from one. */
+#define MFD_NOEXEC_SEAL		0x0008U
+#define MFD_EXEC		0x0010U

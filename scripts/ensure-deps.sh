@@ -6,9 +6,11 @@ set -euo pipefail
 packages=(
   gcc libc6-dev linux-libc-dev manpages-dev   # native test probe, uapi headers, syscall argument names
   libseccomp2 libseccomp-dev python3-seccomp  # libseccomp: the differential oracle
-  clang llvm libbpf-dev                       # eBPF programs (clang -target bpf, bpf_helpers.h)
+  clang llvm libbpf-dev                       # eBPF programs (clang -target bpf, bpf_helpers.h); clang links NativeAOT
+  zlib1g-dev                                  # NativeAOT's runtime links libz
   runc bubblewrap busybox-static              # real clients: runc, bwrap --seccomp, a container rootfs
   strace hyperfine                            # benchmark anchors
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross # the launcher for linux-arm64, shipped in the Syscage package
 )
 
 missing=()

@@ -101,11 +101,11 @@ public static class EbpfOverhead
         int n = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
         // The tool as installed (bench/ebpf-overhead.sh publishes it), or another build of it named by SYSCAGE_CLI.
         string? other = Environment.GetEnvironmentVariable("SYSCAGE_CLI");
-        string cli = string.IsNullOrEmpty(other) ? Path.Combine(Program.RepositoryRoot, "artifacts", "syscage", "Syscage.Cli") : other;
+        string cli = string.IsNullOrEmpty(other) ? Path.Combine(Program.RepositoryRoot, "artifacts", "bin", "syscage") : other;
         if (!File.Exists(cli))
         {
             Console.Error.WriteLine(string.IsNullOrEmpty(other)
-                ? $"{cli} is missing: bench/ebpf-overhead.sh publishes it (dotnet publish src/Syscage.Cli -c Release -r linux-x64 -p:PublishReadyToRun=true -o artifacts/syscage)"
+                ? $"{cli} is missing: bench/ebpf-overhead.sh publishes it (scripts/publish-syscage.sh)"
                 : $"SYSCAGE_CLI={cli}: no such file");
             return 2;
         }

@@ -6,7 +6,6 @@ namespace Syscage.Bench;
 /// Entry point.
 /// <list type="bullet">
 /// <item><c>filter-cost [PROFILE]</c>: instructions executed per syscall number by Syscage's and libseccomp's filters for a profile.</item>
-/// <item><c>run-overhead [N]</c>: <c>syscage run -- /bin/true</c> against plain <c>/bin/true</c> and <c>bwrap --seccomp</c>.</item>
 /// <item><c>notify-latency [CALLS] [ROUNDS]</c>: user-notification round trip, C# supervisor against a minimal C loop, with and without SYNC_WAKE_UP.</item>
 /// <item><c>ebpf-overhead [N]</c>: issue #7, eBPF seccomp programs under <c>syscage run --ebpf</c> against plain classic BPF, <c>strace</c> fault injection and <c>strace -c</c>.</item>
 /// <item>anything else: BenchmarkDotNet (e.g. <c>--filter '*Compile*'</c>).</item>
@@ -19,8 +18,6 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "filter-cost")
             return FilterCost.Run(args.Skip(1).ToArray());
-        if (args.Length > 0 && args[0] == "run-overhead")
-            return RunOverhead.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "notify-latency")
             return NotifyLatency.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "ebpf-overhead")

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Syscage.Cli;
+using Syscage.Testing;
 
 namespace Syscage.Cli.Tests;
 
@@ -20,15 +21,14 @@ internal static class CliRunner
         return new Result(code, o.ToString(), e.ToString());
     }
 
-    /// <summary>The built tool next to the test assembly (a ProjectReference copies it here).</summary>
-    public static string ToolDll => Path.Combine(AppContext.BaseDirectory, "Syscage.Cli.dll");
+    /// <summary>The published NativeAOT <c>syscage</c> (<see cref="SyscageTool"/>).</summary>
+    public static string Tool => SyscageTool.Path;
 
+    /// <summary>Runs the published native <c>syscage</c> as a process.</summary>
     public static Result RunProcess(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(ToolDll);
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
+        var psi = SyscageTool.StartInfo(args);
+        psi.RedirectStandardOutput = psi.RedirectStandardError = true;
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Syscage.Policy.Builtin;
 using Syscage.Policy.Compiler;
+using Syscage.Testing;
 
 namespace Syscage.Cli.Tests;
 
@@ -12,16 +13,15 @@ namespace Syscage.Cli.Tests;
 /// </summary>
 public sealed class DumpVerbTests
 {
-    /// <summary><c>syscage run --policy POLICY -- sleep 600</c> in a real process, and the pid of the sleep under it.</summary>
+    /// <summary><c>syscage run --policy POLICY -- sleep 600</c> in a real process (the published tool), and the pid of the sleep under it.</summary>
     private sealed class Sandboxed : IDisposable
     {
         private readonly Process _run;
 
         public Sandboxed(string policy)
         {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (string a in (string[])[CliRunner.ToolDll, "run", "--policy", policy, "--", "/bin/sleep", "600"])
-                psi.ArgumentList.Add(a);
+            var psi = SyscageTool.StartInfo("run", "--policy", policy, "--", "/bin/sleep", "600");
+            psi.RedirectStandardOutput = psi.RedirectStandardError = true;
             _run = Process.Start(psi)!;
             // The command is under its filters once it is sleep: the launcher installs them, then executes it.
             var until = DateTime.UtcNow.AddSeconds(60);
@@ -135,7 +135,7 @@ public sealed class DumpVerbTests
         using var run = new Sandboxed("default");
         // root without CAP_SYS_ADMIN: ptrace is allowed (CAP_SYS_PTRACE), PTRACE_SECCOMP_GET_FILTER is not.
         var psi = new ProcessStartInfo("setpriv") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in (string[])["--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin", "dotnet", CliRunner.ToolDll, "dump", run.Pid.ToString(CultureInfo.InvariantCulture)])
+        foreach (string a in (string[])["--bounding-set", "-sys_admin", "--inh-caps", "-sys_admin", CliRunner.Tool, "dump", run.Pid.ToString(CultureInfo.InvariantCulture)])
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();

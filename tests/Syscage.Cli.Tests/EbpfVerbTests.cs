@@ -101,7 +101,7 @@ public sealed class EbpfVerbTests
         Assert.Equal(0, CliRunner.Run("ebpf", "asm", dir.File("p.asm")).ExitCode);
         var psi = new System.Diagnostics.ProcessStartInfo("sh") { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add("-c");
-        psi.ArgumentList.Add($"dotnet \"{CliRunner.ToolDll}\" ebpf conformance-plugin --jit 0102 < \"{dir.File("p.ebpf")}\"");
+        psi.ArgumentList.Add($"\"{CliRunner.Tool}\" ebpf conformance-plugin 0102 < \"{dir.File("p.ebpf")}\"");
         using var p = System.Diagnostics.Process.Start(psi)!;
         string stdout = p.StandardOutput.ReadToEnd();
         string stderr = p.StandardError.ReadToEnd();

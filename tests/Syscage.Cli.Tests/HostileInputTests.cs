@@ -29,7 +29,7 @@ public sealed class HostileInputTests(ITestOutputHelper output)
     {
         string report = dir.File("peak.txt");
         var psi = new ProcessStartInfo(PeakRss) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])[report, "dotnet", CliRunner.ToolDll, .. args])
+        foreach (var a in (string[])[report, CliRunner.Tool, .. args])
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.BaseStream.CopyToAsync(Stream.Null);

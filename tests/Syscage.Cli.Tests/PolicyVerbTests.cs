@@ -196,8 +196,8 @@ public sealed class RunSignalTests
     {
         using var dir = new TempDir();
         string marker = dir.File("started");
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardError = true };
-        foreach (var a in new[] { CliRunner.ToolDll, "run", "--", "/bin/sh", "-c", $"touch {marker}; exec sleep 60" })
+        var psi = new System.Diagnostics.ProcessStartInfo(CliRunner.Tool) { RedirectStandardError = true };
+        foreach (var a in new[] { "run", "--", "/bin/sh", "-c", $"touch {marker}; exec sleep 60" })
             psi.ArgumentList.Add(a);
         using var p = System.Diagnostics.Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();

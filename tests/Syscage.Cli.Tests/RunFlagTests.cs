@@ -31,8 +31,8 @@ public sealed partial class RunFlagTests
     /// </summary>
     private static T WhileRunning<T>(string profile, Func<int, T> inspect)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in (string[])[CliRunner.ToolDll, "run", "--policy", profile, "--", "/bin/sh", "-c", "echo $$; read line"])
+        var psi = new ProcessStartInfo(CliRunner.Tool) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in (string[])["run", "--policy", profile, "--", "/bin/sh", "-c", "echo $$; read line"])
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         try
@@ -109,7 +109,7 @@ public sealed partial class RunFlagTests
             """,{"names":["uname"],"action":"SCMP_ACT_NOTIFY"}""");
         string trace = dir.File("trace");
         var psi = new ProcessStartInfo(strace) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in (string[])["-f", "-qq", "-X", "raw", "-e", "trace=seccomp", "-e", "signal=none", "-o", trace, "dotnet", CliRunner.ToolDll, "run", "--policy", profile, "--", "/bin/uname"])
+        foreach (string a in (string[])["-f", "-qq", "-X", "raw", "-e", "trace=seccomp", "-e", "signal=none", "-o", trace, CliRunner.Tool, "run", "--policy", profile, "--", "/bin/uname"])
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();

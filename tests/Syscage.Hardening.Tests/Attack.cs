@@ -22,8 +22,7 @@ internal static class Attack
         {
             try { dir.Delete(recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
         };
-        foreach (var file in Directory.GetFiles(AppContext.BaseDirectory))
-            File.Copy(file, Path.Combine(dir.FullName, Path.GetFileName(file)));
+        File.Copy(SyscageTool.Path, Path.Combine(dir.FullName, "syscage"));
         File.Copy(NativeBuild.Compile("attacker.c", "the hardening tests", "-pthread"), Path.Combine(dir.FullName, "attacker"));
         var open = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead |
                    UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
@@ -32,6 +31,9 @@ internal static class Attack
             File.SetUnixFileMode(file, open);
         return dir.FullName;
     });
+
+    /// <summary>The published native syscage, copied into the shared directory.</summary>
+    public static string Tool => Path.Combine(Dir.Value, "syscage");
 
     /// <summary>The world-readable directory with the tool and the attacker.</summary>
     public static string SharedDir => Dir.Value;
@@ -87,15 +89,13 @@ internal static class Attack
         {
             string setpriv = NativeBuild.FindOnPath("setpriv") ?? throw new InvalidOperationException("setpriv (util-linux) is missing");
             psi = new ProcessStartInfo(setpriv);
-            foreach (var a in new[] { $"--reuid={u}", $"--regid={u}", "--clear-groups", "--", "dotnet" })
+            foreach (var a in new[] { $"--reuid={u}", $"--regid={u}", "--clear-groups", "--", Tool })
                 psi.ArgumentList.Add(a);
             psi.Environment["HOME"] = Path.GetTempPath();
         }
         else
-            psi = new ProcessStartInfo("dotnet");
+            psi = new ProcessStartInfo(Tool);
         psi.RedirectStandardOutput = psi.RedirectStandardError = psi.RedirectStandardInput = true;
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        psi.ArgumentList.Add(Path.Combine(Dir.Value, "Syscage.Cli.dll"));
         foreach (var a in args)
             psi.ArgumentList.Add(a);
         return Process.Start(psi) ?? throw new InvalidOperationException("could not start syscage");

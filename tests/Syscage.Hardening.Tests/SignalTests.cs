@@ -18,7 +18,7 @@ public partial class SignalTests
     {
         var psi = new ProcessStartInfo("setsid") { RedirectStandardOutput = true, RedirectStandardError = true };
         // As a terminal's foreground job: no signal ignored, whatever the test runner inherited.
-        foreach (var a in new[] { "env", "--default-signal", "dotnet", Path.Combine(Attack.SharedDir, "Syscage.Cli.dll") }.Concat(args))
+        foreach (var a in new[] { "env", "--default-signal", Attack.Tool }.Concat(args))
             psi.ArgumentList.Add(a);
         return Process.Start(psi)!;
     }
@@ -103,7 +103,7 @@ public partial class SignalTests
         var psi = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true };
         var args = new List<string>();
         args.Add(ignored.Length > 0 ? $"--ignore-signal={ignored}" : "--default-signal");
-        args.AddRange(["dotnet", Path.Combine(Attack.SharedDir, "Syscage.Cli.dll"), "run", "--policy", Attack.Share("allow.policy", "default ALLOW\n"), "--", "/bin/grep", "SigIgn", "/proc/self/status"]);
+        args.AddRange([Attack.Tool, "run", "--policy", Attack.Share("allow.policy", "default ALLOW\n"), "--", "/bin/grep", "SigIgn", "/proc/self/status"]);
         foreach (var a in args)
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;

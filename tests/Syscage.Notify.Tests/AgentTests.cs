@@ -164,8 +164,7 @@ public class AgentTests
 
         public AgentProcess(params string[] args)
         {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Syscage.Cli.dll"));
+            var psi = new ProcessStartInfo(SyscageTool.Path) { RedirectStandardOutput = true, RedirectStandardError = true };
             psi.ArgumentList.Add("agent");
             foreach (var a in args)
                 psi.ArgumentList.Add(a);
@@ -335,8 +334,8 @@ public class AgentTests
         Assert.Equal("keep me", File.ReadAllText(file));
 
         // The real tool: exit 4 (a file it can't write), one line, the file untouched.
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "Syscage.Cli.dll"), "agent", "--socket", file])
+        var psi = new ProcessStartInfo(SyscageTool.Path) { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in (string[])["agent", "--socket", file])
             psi.ArgumentList.Add(a);
         using (var tool = Process.Start(psi)!)
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Syscage.Abi;
+using Syscage.Ebpf.Vm;
 using Syscage.Supervision;
 
 namespace Syscage.Cli.Commands;
@@ -20,6 +21,7 @@ public static class DoctorCommand
     /// <summary>Prints one line per feature (or one JSON object); exit 1 if seccomp filtering itself is missing.</summary>
     public static int Run(TextWriter stdout, TextWriter stderr, bool json = false)
     {
+        EmbeddedLauncher.Use();
         var k = KernelSupport.Read();
         if (json)
         {
@@ -40,7 +42,13 @@ public static class DoctorCommand
             ? $"user notif       struct sizes: seccomp_notif {notif}, seccomp_notif_resp {resp}, seccomp_data {data}"
             : $"user notif       unavailable: {k.NotifError}");
         stdout.WriteLine($"actions logged   {k.ActionsLogged}");
-        stdout.WriteLine($"launcher         {(k.LauncherPresent ? k.LauncherPath : "MISSING: " + k.LauncherPath)}");
+        string launcher = k.LauncherPresent ? k.LauncherPath : "MISSING: " + k.LauncherPath;
+        if (k.LauncherPresent && k.LauncherPath.StartsWith("/proc/self/fd/", StringComparison.Ordinal))
+            launcher += " (the copy built into syscage, in a sealed memfd)";
+        stdout.WriteLine($"launcher         {launcher}");
+        stdout.WriteLine("ebpf engine      " + (EbpfVm.DefaultEngine == EbpfEngine.Jit
+            ? "JIT (eBPF compiled to IL, then to native code by the .NET JIT)"
+            : "interpreter (this runtime can't compile code at run time: NativeAOT)"));
         stdout.WriteLine($"privileges       {(Environment.UserName == "root" ? "root: CAP_SYS_ADMIN would allow filters without no_new_privs, but Syscage sets it anyway" : "unprivileged: Syscage sets no_new_privs before installing (setuid binaries inside won't gain privileges)")}");
         return (int)ExitCode.Ok;
     }

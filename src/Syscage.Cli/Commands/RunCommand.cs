@@ -72,6 +72,7 @@ public static class RunCommand
         if (logDenials && withPrograms)
             throw new CliException(ExitCode.Usage, "--log-denials does not go with --ebpf (the programs' verdicts are not rules to show)");
         policy ??= withPrograms ? null : "default";
+        EmbeddedLauncher.Use();
         var log = TextWriter.Synchronized(stderr);
         var request = new RunRequest(command) { Log = log, LogDenials = logDenials, LogJson = json, Source = $"policy '{policy}'" };
         SeccompPolicy? loaded = null;
@@ -86,6 +87,8 @@ public static class RunCommand
                 throw new CliException(ExitCode.Usage, $"{policy}: --ebpf needs a policy (its rules are combined with the programs), not a compiled program");
             request = request with { Program = PolicyInputs.LoadProgram(policy, Abi.Architecture.Native) };
         }
+        else if (policy is not null && !logDenials && !withPrograms && BuiltinPrograms.TryGet(policy, out var builtin))
+            request = request with { Program = builtin }; // compiled when the tool was built: the kernel decides every call
         else if (policy is not null)
         {
             var input = PolicyInputs.Load(policy, warnings: stderr, oci: oci);

@@ -25,7 +25,7 @@ public sealed class Architecture
         AuditArchName = auditArchName;
         SyscallNumberBase = syscallNumberBase;
         this.aliases = aliases;
-        syscalls = new Lazy<SyscallTable>(() => new SyscallTable(this, SyscallTable.Parse(table, name)));
+        syscalls = new Lazy<SyscallTable>(() => new SyscallTable(this, table));
     }
 
     /// <summary>Syscage's name for the ABI, libseccomp's: <c>x86_64</c>, <c>x86</c>, <c>x32</c>, <c>aarch64</c>, <c>mipsel64n32</c>, <c>s390x</c> ...</summary>

@@ -126,7 +126,7 @@ public static partial class KernelConstants
         "facts/uapi-newer.h",
     ];
 
-    // 2146 constants: name, value (sign-extended to 64 bits), index into Headers.
+    // 2148 constants: name, value (sign-extended to 64 bits), index into Headers.
     private static readonly (string Name, ulong Value, int Header)[] Table =
     [
         ("O_ACCMODE", 0x3UL, 0),
@@ -2275,6 +2275,8 @@ public static partial class KernelConstants
         ("R_BPF_64_ABS64", 0x2UL, 56),
         ("R_BPF_64_ABS32", 0x3UL, 56),
         ("R_BPF_64_NODYLD32", 0x4UL, 56),
+        ("MFD_NOEXEC_SEAL", 0x8UL, 56),
+        ("MFD_EXEC", 0x10UL, 56),
     ];
 
     // The 293 names above that are ioctl requests, in the same order.

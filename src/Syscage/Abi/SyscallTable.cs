@@ -10,52 +10,107 @@ namespace Syscage.Abi;
 /// </summary>
 public sealed class SyscallTable
 {
-    private readonly Dictionary<string, Syscall> byName;
-    private readonly Dictionary<int, Syscall> byNumber;
+    // The table is read in two steps. Names and numbers, which every lookup by name or number needs, are read when the
+    // table is first used, without making a string of anything but the names. A call's arguments (C parameters, split
+    // into names and types) are read when its Syscall is first asked for: a command-line start that only needs a few
+    // numbers (the launcher's syscalls, a compiled policy) does not read the argument lists of 400 calls.
+    private readonly string table;
+    private readonly string[] names;
+    private readonly int[] numbers;
+    private readonly int[] lineStarts;        // where each call's line starts in the table, in table order
+    private readonly int[] order;             // indexes sorted by number, then name
+    private readonly Dictionary<string, int> byName;
+    private readonly Dictionary<int, int> byNumber;
+    private readonly Syscall?[] made;
+    private ReadOnlyCollection<Syscall>? all;
 
-    internal SyscallTable(Architecture architecture, Syscall[] syscalls)
+    internal SyscallTable(Architecture architecture, string table)
     {
         Architecture = architecture;
-        Syscall[] sorted = syscalls
-            .OrderBy(s => s.Number)
-            .ThenBy(s => s.Name, StringComparer.Ordinal)
-            .ToArray();
-        All = new ReadOnlyCollection<Syscall>(sorted);
-        byName = new Dictionary<string, Syscall>(sorted.Length, StringComparer.Ordinal);
-        byNumber = new Dictionary<int, Syscall>(sorted.Length);
-        foreach (Syscall syscall in sorted)
+        this.table = table;
+        int lines = 0;
+        foreach (char c in table)
+            if (c == '\n')
+                lines++;
+        var nameList = new List<string>(lines + 1);
+        var numberList = new List<int>(lines + 1);
+        var startList = new List<int>(lines + 1);
+        int at = 0;
+        while (at < table.Length)
         {
-            if (!byName.TryAdd(syscall.Name, syscall))
+            int end = table.IndexOf('\n', at);
+            if (end < 0)
+                end = table.Length;
+            if (end > at)
             {
-                throw new InvalidOperationException($"syscall table for {architecture.Name} names {syscall.Name} twice");
+                ReadOnlySpan<char> line = table.AsSpan(at, end - at);
+                int space = line.IndexOf(' ');
+                if (space <= 0)
+                    throw Malformed(architecture.Name, line);
+                ReadOnlySpan<char> rest = line[(space + 1)..];
+                int space2 = rest.IndexOf(' ');
+                ReadOnlySpan<char> number = space2 < 0 ? rest : rest[..space2];
+                bool parsed = number.StartsWith("0x", StringComparison.Ordinal)
+                    ? int.TryParse(number[2..], System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out int nr)
+                    : int.TryParse(number, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out nr);
+                if (!parsed || (space2 >= 0 && !rest[(space2 + 1)..].StartsWith("=", StringComparison.Ordinal)))
+                    throw Malformed(architecture.Name, line);
+                nameList.Add(line[..space].ToString());
+                numberList.Add(nr);
+                startList.Add(at);
+            }
+            at = end + 1;
+        }
+        names = [.. nameList];
+        numbers = [.. numberList];
+        lineStarts = [.. startList];
+        made = new Syscall?[names.Length];
+        order = new int[names.Length];
+        for (int i = 0; i < order.Length; i++)
+            order[i] = i;
+        Array.Sort(order, (a, b) => numbers[a] != numbers[b] ? numbers[a].CompareTo(numbers[b]) : string.CompareOrdinal(names[a], names[b]));
+        byName = new Dictionary<string, int>(names.Length, StringComparer.Ordinal);
+        byNumber = new Dictionary<int, int>(names.Length);
+        foreach (int i in order)
+        {
+            if (!byName.TryAdd(names[i], i))
+            {
+                throw new InvalidOperationException($"syscall table for {architecture.Name} names {names[i]} twice");
             }
 
             // Should two names share a number, the first by name is the one reported.
-            byNumber.TryAdd(syscall.Number, syscall);
+            byNumber.TryAdd(numbers[i], i);
         }
     }
+
+    private static InvalidOperationException Malformed(string arch, ReadOnlySpan<char> line) =>
+        new($"malformed line of the {arch} syscall table: '{line}'");
 
     /// <summary>The architecture whose numbers these are.</summary>
     public Architecture Architecture { get; }
 
     /// <summary>Every system call, sorted by number.</summary>
-    public IReadOnlyList<Syscall> All { get; }
+    public IReadOnlyList<Syscall> All => all ??= new ReadOnlyCollection<Syscall>([.. order.Select(Make)]);
 
     /// <summary>The number of system calls in the table.</summary>
-    public int Count => All.Count;
+    public int Count => names.Length;
+
+    /// <summary>The numbers of <see cref="All"/>, in its order, without reading any call's arguments.</summary>
+    internal IEnumerable<int> Numbers => order.Select(i => numbers[i]);
 
     /// <summary>
     /// The system call with the highest number (as <c>seccomp_data.nr</c> holds it, x32's with its bit), the newest the
     /// table knows; null for an empty table. A number above it is a syscall newer than the table, or none at all.
     /// </summary>
-    public Syscall? Newest => All.Count == 0 ? null : All.MaxBy(s => unchecked((uint)s.Number));
+    public Syscall? Newest => order.Length == 0 ? null : Make(order.MaxBy(i => unchecked((uint)numbers[i])));
 
     /// <summary>Looks up the number of <paramref name="name"/> (x32 numbers include bit 0x40000000).</summary>
     public bool TryGetNumber(string name, out int number)
     {
-        if (TryGet(name, out Syscall? syscall))
+        ArgumentNullException.ThrowIfNull(name);
+        if (byName.TryGetValue(name, out int i))
         {
-            number = syscall.Number;
+            number = numbers[i];
             return true;
         }
 
@@ -66,9 +121,9 @@ public sealed class SyscallTable
     /// <summary>Looks up the name of the system call numbered <paramref name="number"/>.</summary>
     public bool TryGetName(int number, [NotNullWhen(true)] out string? name)
     {
-        if (TryGet(number, out Syscall? syscall))
+        if (byNumber.TryGetValue(number, out int i))
         {
-            name = syscall.Name;
+            name = names[i];
             return true;
         }
 
@@ -80,11 +135,39 @@ public sealed class SyscallTable
     public bool TryGet(string name, [NotNullWhen(true)] out Syscall? syscall)
     {
         ArgumentNullException.ThrowIfNull(name);
-        return byName.TryGetValue(name, out syscall);
+        syscall = byName.TryGetValue(name, out int i) ? Make(i) : null;
+        return syscall is not null;
     }
 
     /// <summary>Looks up a system call by number.</summary>
-    public bool TryGet(int number, [NotNullWhen(true)] out Syscall? syscall) => byNumber.TryGetValue(number, out syscall);
+    public bool TryGet(int number, [NotNullWhen(true)] out Syscall? syscall)
+    {
+        syscall = byNumber.TryGetValue(number, out int i) ? Make(i) : null;
+        return syscall is not null;
+    }
+
+    /// <summary>
+    /// The call of line <paramref name="i"/> with its arguments. A line of a generated table (<c>SyscallTables.g.cs</c>)
+    /// is <c>name number</c> (decimal or <c>0x</c> hex), then optionally <c>=</c> and the arguments as C parameters
+    /// separated by <c>", "</c>, which replace the shared ones of <see cref="SyscallTables.Prototypes"/> (a bare
+    /// <c>=</c>: none). Made once; a race makes two equal records and keeps one.
+    /// </summary>
+    private Syscall Make(int i)
+    {
+        if (Volatile.Read(ref made[i]) is { } done)
+            return done;
+        int start = lineStarts[i];
+        int end = table.IndexOf('\n', start);
+        string line = table[start..(end < 0 ? table.Length : end)];
+        string[] head = line.Split(' ', 3);
+        (string[] argNames, string[] types) = head.Length == 2
+            ? SharedPrototypes.Value.GetValueOrDefault(names[i], ([], []))
+            : head[2] == "=" ? ([], [])
+            : head[2].StartsWith("= ", StringComparison.Ordinal) ? ParseArguments(head[2][2..], line)
+            : throw new InvalidOperationException($"malformed line of the {Architecture.Name} syscall table: '{line}'");
+        var syscall = new Syscall(names[i], numbers[i], argNames, types);
+        return Interlocked.CompareExchange(ref made[i], syscall, null) ?? syscall;
+    }
 
     /// <summary>The shared argument lists of <see cref="SyscallTables.Prototypes"/>, by syscall name.</summary>
     private static readonly Lazy<Dictionary<string, (string[] Names, string[] Types)>> SharedPrototypes = new(() =>
@@ -100,32 +183,6 @@ public sealed class SyscallTable
 
     /// <summary>The shared argument list of <paramref name="name"/> (<see cref="SyscallTables.Prototypes"/>); empty when there is none.</summary>
     internal static (string[] Names, string[] Types) SharedPrototype(string name) => SharedPrototypes.Value.GetValueOrDefault(name, ([], []));
-
-    /// <summary>
-    /// Reads a generated table (<c>SyscallTables.g.cs</c>): one call a line, <c>name number</c> (decimal or <c>0x</c>
-    /// hex), then optionally <c>=</c> and the arguments as C parameters separated by <c>", "</c>, which replace the
-    /// shared ones of <see cref="SyscallTables.Prototypes"/>.
-    /// </summary>
-    internal static Syscall[] Parse(string table, string arch)
-    {
-        var shared = SharedPrototypes.Value;
-        var result = new List<Syscall>();
-        foreach (string line in table.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-        {
-            string[] head = line.Split(' ', 3);
-            string name = head[0];
-            int number = head[1].StartsWith("0x", StringComparison.Ordinal)
-                ? int.Parse(head[1].AsSpan(2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture)
-                : int.Parse(head[1], System.Globalization.CultureInfo.InvariantCulture);
-            (string[] names, string[] types) = head.Length == 2
-                ? shared.GetValueOrDefault(name, ([], []))
-                : head[2] == "=" ? ([], [])
-                : head[2].StartsWith("= ", StringComparison.Ordinal) ? ParseArguments(head[2][2..], line)
-                : throw new InvalidOperationException($"malformed line of the {arch} syscall table: '{line}'");
-            result.Add(new Syscall(name, number, names, types));
-        }
-        return [.. result];
-    }
 
     /// <summary>C parameters (<c>const char *pathname, int flags</c>) as names and types (<c>pathname</c>, <c>const char *</c>).</summary>
     private static (string[] Names, string[] Types) ParseArguments(string text, string line)

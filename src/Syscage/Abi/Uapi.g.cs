@@ -2154,4 +2154,6 @@ internal static class Uapi
     internal const int R_BPF_64_ABS64 = 2;
     internal const int R_BPF_64_ABS32 = 3;
     internal const int R_BPF_64_NODYLD32 = 4;
+    internal const int MFD_NOEXEC_SEAL = 8;
+    internal const int MFD_EXEC = 16;
 }

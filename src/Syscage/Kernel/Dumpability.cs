@@ -8,6 +8,7 @@ namespace Syscage.Kernel;
 /// attached via ptrace(2) PTRACE_ATTACH" (prctl(2)), and the same check guards <c>/proc/PID/mem</c>, <c>environ</c>,
 /// <c>fd/</c>, <c>process_vm_readv</c>/<c>writev</c> and <c>pidfd_getfd</c>. It also turns core dumps off.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class Dumpability
 {
     /// <summary>True while this process is dumpable.</summary>

@@ -7,6 +7,7 @@ namespace Syscage.Kernel;
 /// Small reads of <c>/proc</c> without allocating: a supervisor reads a task's status on the path of a waiting system
 /// call, where <see cref="File"/>'s streams and strings cost more than the call itself.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class ProcFs
 {
     /// <summary>Writes <c>/proc/{a}/{name}</c> (or <c>/proc/{a}/task/{b}</c>) NUL-terminated into <paramref name="path"/>; returns false when it doesn't fit.</summary>

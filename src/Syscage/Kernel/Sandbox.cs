@@ -7,6 +7,7 @@ namespace Syscage.Kernel;
 /// process's life. Make sure the policy allows what the runtime itself needs (memory management, futexes,
 /// signals, thread creation) or the process will be stopped by its own filter.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public static class Sandbox
 {
     /// <summary>

@@ -102,6 +102,7 @@ public sealed class CommandNotRunnableException(string message, int shellStatus)
 /// launcher then waits, reports exactly how the command ended, and keeps its whole process tree from outliving this
 /// object: disposing it, or the end of this process, kills the tree. Works unprivileged.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class SandboxedProcess : IDisposable
 {
     private const int ControlFd = 3, StatusFd = 4, HandoverFd = 5;
@@ -140,8 +141,30 @@ public sealed class SandboxedProcess : IDisposable
     /// <summary>The launcher's process id: the command's parent.</summary>
     public int LauncherPid => _launcherPid;
 
-    /// <summary>Where the launcher is: next to Syscage.dll.</summary>
-    public static string LauncherPath => Path.Combine(Path.GetDirectoryName(typeof(SandboxedProcess).Assembly.Location) ?? AppContext.BaseDirectory, "syscage-exec");
+    /// <summary>
+    /// The launcher <see cref="Start"/> runs. Unless set: <c>$SYSCAGE_EXEC</c> when that is set, else the copy
+    /// <see cref="LoadLauncher"/> made, else the first <c>syscage-exec</c> found in the application's folder
+    /// (<see cref="AppContext.BaseDirectory"/>, where a RID-specific build, a publish or a project reference puts it), in
+    /// the native-asset folders the host resolved for this machine (a portable build of the package:
+    /// <c>runtimes/linux-x64/native/</c>), or in <c>runtimes/linux-ARCH/native/</c> under the application's folder.
+    /// Set it to run another copy; null goes back to the default.
+    /// </summary>
+    [System.Diagnostics.CodeAnalysis.AllowNull]
+    public static string LauncherPath
+    {
+        get => Launcher.Path;
+        set => Launcher.Explicit = value;
+    }
+
+    /// <summary>
+    /// Makes an in-memory copy of <paramref name="image"/> (a <c>syscage-exec</c> built for this machine) the default
+    /// launcher, for applications that carry it inside themselves (a single-file executable): a sealed memfd, so
+    /// nothing can change it, executed as <c>/proc/self/fd/N</c>. <see cref="LauncherPath"/> set by the application and
+    /// <c>$SYSCAGE_EXEC</c> still come first. Once per process; returns the copy's path.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="image"/> is not an ELF file.</exception>
+    /// <exception cref="KernelException">The memfd could not be made.</exception>
+    public static string LoadLauncher(ReadOnlySpan<byte> image) => Launcher.Load(image);
 
     /// <summary>True once the launcher has ended (the command and its tree with it).</summary>
     public bool HasExited => !_statusReader.IsAlive;
@@ -166,7 +189,8 @@ public sealed class SandboxedProcess : IDisposable
         string path = ResolveExecutable(info.FileName, info.Environment.TryGetValue("PATH", out var p) ? p : null);
         string launcher = LauncherPath;
         if (!File.Exists(launcher))
-            throw new SyscageException($"{launcher}: the launcher is missing (it is built from src/Syscage/Kernel/Native/syscage-exec.c with cc)");
+            throw new SyscageException($"{launcher}: the launcher is missing (the Syscage package ships it for linux-x64 and linux-arm64 " +
+                $"as runtimes/RID/native/syscage-exec; set SandboxedProcess.LauncherPath or ${Launcher.Variable} to use another copy)");
         bool listening = (info.Flags & FilterFlags.NewListener) != 0;
         // Refuse here, with the reason, what the kernel would refuse with a bare EINVAL in the child.
         if (Seccomp.FlagsProblem(info.Flags) is { } problem)
@@ -219,7 +243,18 @@ public sealed class SandboxedProcess : IDisposable
             argv.AddRange(["--", path, info.FileName, .. info.Arguments]);
             int pid;
             lock (StartLock)
-                pid = Spawn(launcher, argv, info.Environment, fds);
+            {
+                try
+                {
+                    pid = Spawn(launcher, argv, info.Environment, fds);
+                }
+                catch (KernelException e) when (e.Errno == Errno.EACCES && Launcher.IsFoundFile(launcher))
+                {
+                    // The package's launcher, extracted without the right to execute it for this user: run a copy.
+                    argv[0] = launcher = Launcher.CopyOf(launcher);
+                    pid = Spawn(launcher, argv, info.Environment, fds);
+                }
+            }
             // Ours of the hand-over page stays open: the launcher's copy and ours (for the hand-over's "taken").
             var handoverPage = handover >= 0 ? fds.Take(handover) : null;
             fds.CloseGiven();
@@ -421,6 +456,7 @@ public sealed class SandboxedProcess : IDisposable
     /// 10 (so the spawn's dup2 onto 0..5 never overwrites another source) and given to the launcher by the spawn's file
     /// actions only. Whatever is not released is closed at the end.
     /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     private sealed class ChildDescriptors : IDisposable
     {
         private readonly List<int> _owned = [];

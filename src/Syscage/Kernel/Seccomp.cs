@@ -49,6 +49,7 @@ public static class Seccomp
     /// <c>SECCOMP_GET_ACTION_AVAIL</c>: "Test to see if an action is supported by the kernel" — 0 if so,
     /// EOPNOTSUPP if not (seccomp(2)).
     /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static unsafe bool IsActionAvailable(uint action)
     {
         uint value = action & SeccompAction.SECCOMP_RET_ACTION_FULL;
@@ -62,6 +63,7 @@ public static class Seccomp
     }
 
     /// <summary><c>SECCOMP_GET_NOTIF_SIZES</c>.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static unsafe NotifSizes GetNotifSizes()
     {
         NotifSizes sizes;
@@ -74,6 +76,7 @@ public static class Seccomp
     /// Whether the kernel knows <paramref name="flags"/>: asks to install a filter from a null pointer, which
     /// fails with EFAULT after the flags were accepted and with EINVAL when they were not. Installs nothing.
     /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static bool AreFlagsSupported(FilterFlags flags)
     {
         nint rc = syscall(SYS_seccomp, (nint)SECCOMP_SET_MODE_FILTER, (nint)(uint)flags, 0);
@@ -143,6 +146,7 @@ public static class Seccomp
     /// <c>prctl(PR_SET_NO_NEW_PRIVS, 1)</c>: "Once set, this bit cannot be unset" — required to install a filter
     /// without CAP_SYS_ADMIN, and inherited by children and across execve.
     /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static void SetNoNewPrivileges()
     {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
@@ -150,6 +154,7 @@ public static class Seccomp
     }
 
     /// <summary>The calling thread's seccomp mode (<c>PR_GET_SECCOMP</c>): 0 none, 1 strict, 2 filter.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static int CurrentMode()
     {
         int mode = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
@@ -162,6 +167,7 @@ public static class Seccomp
     /// <c>seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)</c> on the calling thread (and, with TSYNC, the process).
     /// Returns the syscall's result: 0, or a listener fd with <see cref="FilterFlags.NewListener"/>.
     /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     internal static unsafe int InstallFilter(BpfProgram program, FilterFlags flags)
     {
         ArgumentNullException.ThrowIfNull(program);

@@ -17,6 +17,7 @@ namespace Syscage.Kernel;
 /// thread (ptrace requests must come from the thread that attached). Index 0 is the first filter installed: the
 /// kernel's <c>get_nth_filter</c> walks back from the newest.
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class SeccompInspection
 {
     /// <summary>One filter as the kernel holds it.</summary>

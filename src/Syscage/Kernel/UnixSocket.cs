@@ -22,6 +22,7 @@ internal enum SocketPathState
 /// The parts of a Unix-domain socket server .NET does not offer: listening at a path without .NET's delete-at-dispose,
 /// telling what is at a path and which socket file it is, and receiving descriptors passed with <c>SCM_RIGHTS</c>.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class UnixSocket
 {
     /// <summary>The longest socket path: <c>sun_path</c> holds 108 bytes, the last a NUL.</summary>

@@ -87,8 +87,19 @@ public static class CommandRun
         return flags;
     }
 
+    /// <summary>
+    /// Makes an in-memory copy of <paramref name="image"/> (a <c>syscage-exec</c> built for this machine) the launcher of
+    /// the runs of this process, for a tool that carries it inside itself (the single-file <c>syscage</c>):
+    /// <see cref="SandboxedProcess.LoadLauncher"/>. Returns the copy's path.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="image"/> is not an ELF file.</exception>
+    /// <exception cref="KernelException">The memfd could not be made.</exception>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public static string UseLauncher(ReadOnlySpan<byte> image) => SandboxedProcess.LoadLauncher(image);
+
     /// <summary>Runs <paramref name="request"/> with this process's stdio and returns how it ended.</summary>
     /// <exception cref="ArgumentException">Not exactly one of a policy, a program or eBPF programs; <c>LogDenials</c> without a policy; an <c>EBPF(name)</c> rule without its program.</exception>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static RunResult Run(RunRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);

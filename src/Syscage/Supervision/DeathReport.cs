@@ -14,6 +14,7 @@ namespace Syscage.Supervision;
 /// <param name="source">What decided the calls, for the message (<c>policy 'default'</c>).</param>
 /// <param name="filter">The filter installed in the kernel, when known (its RET instructions say which actions it can take).</param>
 /// <param name="applier">The supervisor's verdict applier (its kills and traps), shared with the handlers.</param>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal sealed class DeathReport(string source, BpfProgram? filter, VerdictApplier applier)
 {
     /// <summary>The filter installed in the kernel, once known.</summary>

@@ -17,6 +17,7 @@ namespace Syscage.Supervision;
 ///  "action":"ERRNO(1)","errno":"EPERM","reason":"rule","file":"my.policy","line":12,"column":1,"text":"..."}
 /// </code>
 /// </example>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public static class DenialEvent
 {
     /// <summary>

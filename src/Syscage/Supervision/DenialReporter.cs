@@ -17,6 +17,7 @@ namespace Syscage.Supervision;
 /// SIGKILL, which is final where a SIGSYS from user space is not; TRAP with a SIGSYS after the call). Calls the
 /// original policy itself sends to user space (NOTIFY) go to <see cref="NotificationRouter"/>.
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class DenialReporter
 {
     private readonly TextWriter _log;

@@ -60,6 +60,7 @@ public readonly record struct EbpfRingBufRecord(SeccompEbpfProgram Program, Ring
 /// (each run has its own registers and stack; maps lock their structure, and value updates race as in the kernel, where
 /// programs use atomics), so runs are not serialised; only ring-buffer draining is.</para>
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class EbpfNotificationHandler
 {
     private readonly TextWriter? _log;

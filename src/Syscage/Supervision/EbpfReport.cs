@@ -28,6 +28,7 @@ namespace Syscage.Supervision;
 /// contains <c>syscall</c> or is <c>nr</c> or ends with <c>_nr</c> or <c>_nr_t</c> (e.g.
 /// <c>typedef __u32 syscall_nr_t;</c>).</para>
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public static class EbpfReport
 {
     private static readonly ConditionalWeakTable<BtfInfo, ConcurrentDictionary<int, int>> RecordTypes = new();

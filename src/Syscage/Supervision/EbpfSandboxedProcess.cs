@@ -38,6 +38,7 @@ public sealed record EbpfSandboxOptions
 /// <c>SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP</c>: the VM never blocks, and the caller and the supervisor then hand the
 /// CPU to each other directly (17 µs per notified call on the development VM, against 27 µs with two workers).
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class EbpfSandboxedProcess : IDisposable
 {
     private readonly SandboxSession _session;

@@ -15,6 +15,7 @@ public sealed record InstalledFilter(int Index, IReadOnlyList<Instruction> Instr
 /// <param name="Mode">The <c>Seccomp</c> line of <c>/proc/PID/status</c>: 0 none, 1 strict, 2 filter (null when absent).</param>
 /// <param name="FilterCount">The <c>Seccomp_filters</c> line (null when absent).</param>
 /// <param name="Filters">Every filter, the first installed first.</param>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed record ProcessFilters(int Pid, int? Mode, int? FilterCount, IReadOnlyList<InstalledFilter> Filters)
 {
     /// <summary>Reads them (<c>PTRACE_SECCOMP_GET_FILTER</c>; needs CAP_SYS_ADMIN, and says so when refused).</summary>

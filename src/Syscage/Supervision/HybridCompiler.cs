@@ -95,7 +95,7 @@ public static class HybridCompiler
             // Every number up to 1023 past the ABI's first gets an entry, not just the table's: a kernel newer than the
             // tables has more syscalls, and they should be decided in the kernel too when the program can.
             uint first = (uint)arch.SyscallNumberBase;
-            var keys = new SortedSet<uint>(arch.Syscalls.All.Select(s => (uint)s.Number).Concat(Enumerable.Range(0, DenseNumbers).Select(n => first + (uint)n)));
+            var keys = new SortedSet<uint>(arch.Syscalls.Numbers.Select(n => (uint)n).Concat(Enumerable.Range(0, DenseNumbers).Select(n => first + (uint)n)));
             if (arch == Architecture.X86_64)
                 keys.Add(uint.MaxValue);
             foreach (var c in components)
@@ -115,13 +115,21 @@ public static class HybridCompiler
             var inKernel = new List<string>();
             var supervised = new List<string>();
             var mixed = new List<string>();
+            // Most numbers take the same paths of a program as many others (every call it does not test for, one set):
+            // their decisions are the same lists, combined once.
+            var combined = new Dictionary<List<Entry>[], (List<Entry> Entries, List<Rule> Rules)>(SameLists.Instance);
             foreach (uint nr in keys)
             {
-                var entries = Product(components.Select(c => c.Decide(arch, nr)).ToList());
+                var decided = components.Select(c => c.Decide(arch, nr)).ToArray();
+                if (!combined.TryGetValue(decided, out var done))
+                {
+                    var product = Product([.. decided]);
+                    combined[decided] = done = (product, ToRules(product, defaultVerdict));
+                }
+                var (entries, rules) = done;
                 bool anyNotify = entries.Any(e => e.Verdict is null), allNotify = entries.All(e => e.Verdict is null);
                 if (arch.Syscalls.TryGetName((int)nr, out string? name))
                     (allNotify ? supervised : anyNotify ? mixed : inKernel).Add(name);
-                var rules = ToRules(entries, defaultVerdict);
                 if (rules.Count > 0)
                     syscalls[(int)nr] = rules;
             }
@@ -193,6 +201,30 @@ public static class HybridCompiler
         return [.. entries.Where(e => Of(e) != defaultVerdict).Select(e => new Rule(e.Condition, new SeccompAction(Of(e))))];
     }
 
+    /// <summary>Lists of entries compared by identity, element by element: the components' decisions for one number.</summary>
+    private sealed class SameLists : IEqualityComparer<List<Entry>[]>
+    {
+        public static readonly SameLists Instance = new();
+
+        public bool Equals(List<Entry>[]? x, List<Entry>[]? y)
+        {
+            if (x is null || y is null || x.Length != y.Length)
+                return false;
+            for (int i = 0; i < x.Length; i++)
+                if (!ReferenceEquals(x[i], y[i]))
+                    return false;
+            return true;
+        }
+
+        public int GetHashCode(List<Entry>[] lists)
+        {
+            var hash = new HashCode();
+            foreach (var list in lists)
+                hash.Add(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(list));
+            return hash.ToHashCode();
+        }
+    }
+
     /// <summary>A part of the decision for one call, under a condition on the arguments.</summary>
     internal sealed record Entry(Condition Condition, uint? Verdict);
 
@@ -223,6 +255,8 @@ public static class HybridCompiler
         private readonly SymbolicExplorer _explorer = new(program, maxPaths);
         private readonly ConcurrentDictionary<uint, List<SymbolicPath>?> _byArch = new();
         private readonly Dictionary<(uint, uint), List<Entry>> _byNr = [];
+        // The decision made of a set of paths (their indexes), for the numbers that take exactly those paths.
+        private readonly Dictionary<(uint, string), List<Entry>> _byPaths = [];
         private (bool Done, uint? Verdict) _other;
 
         /// <summary>
@@ -291,21 +325,44 @@ public static class HybridCompiler
             {
                 if (_byNr.TryGetValue((arch.AuditArch, nr), out var cached))
                     return cached;
-                var paths = Paths(arch)?.Where(p => p.HoldsFor(DataField.Nr, nr)).ToList();
+                var all = Paths(arch);
+                List<SymbolicPath>? paths = null;
+                string? taken = null; // the indexes of the paths this number takes
+                if (all is not null)
+                {
+                    paths = [];
+                    var indexes = new System.Text.StringBuilder();
+                    for (int i = 0; i < all.Count; i++)
+                        if (all[i].HoldsFor(DataField.Nr, nr))
+                        {
+                            paths.Add(all[i]);
+                            indexes.Append(i).Append(',');
+                        }
+                    taken = indexes.ToString();
+                }
                 // A dynamic path may only be one the symbolic number made opaque (a bit test by shifting, arithmetic
                 // the atoms can't follow): with the number fixed, the same program may well decide in the kernel.
                 // Bounded: a program that explodes per number too (a loop on an argument) leaves the rest to the
                 // supervisor instead of holding up the start.
+                (uint, string)? shared = null;
                 if ((paths is null || paths.Any(p => p.Verdict is null && p.Refinable)) && !_stopRefining && _explorer.TotalSteps < StepBudget)
                 {
                     var fixedNr = _explorer.Explore(ArchScenario(arch).With(DataField.Nr, nr));
                     _stopRefining = fixedNr is null; // too many paths even with the number fixed: the others will be too
                     paths = fixedNr ?? paths;
+                    if (fixedNr is null && taken is not null)
+                        shared = (arch.AuditArch, taken);
                 }
+                else if (taken is not null)
+                    shared = (arch.AuditArch, taken);
+                if (shared is { } key && _byPaths.TryGetValue(key, out var same))
+                    return _byNr[(arch.AuditArch, nr)] = same;
                 List<Entry> result = paths is null ? [new Entry(Condition.True, null)]
                     : [.. paths.Select(p => new Entry(ToCondition(p.Atoms, arch), p.Verdict))];
                 if (result.Count == 0)
                     result.Add(new Entry(Condition.True, SeccompAction.Allow.Value)); // unreachable: no path holds
+                if (shared is { } newKey)
+                    _byPaths[newKey] = result;
                 _byNr[(arch.AuditArch, nr)] = result;
                 return result;
             }

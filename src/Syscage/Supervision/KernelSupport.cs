@@ -15,6 +15,7 @@ namespace Syscage.Supervision;
 /// <param name="ActionsLogged">The actions the kernel logs (<c>/proc/sys/kernel/seccomp/actions_logged</c>).</param>
 /// <param name="LauncherPath">Where the launcher is expected.</param>
 /// <param name="LauncherPresent">Whether it is there.</param>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed record KernelSupport(
     string Release, Architecture? ProcessArchitecture, string? SeccompError, int Mode,
     IReadOnlyList<(string Name, bool Available)> Actions, IReadOnlyList<(string Name, bool Supported)> FilterFlags,

@@ -24,6 +24,7 @@ namespace Syscage.Supervision;
 /// handler name goes to <see cref="DefaultHandler"/> (<c>log</c>); an unknown name fails the call with ENOSYS and
 /// says so in the log.
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class NotificationRouter
 {
     private readonly ConcurrentDictionary<string, NotificationHandler> _handlers = new(StringComparer.Ordinal);

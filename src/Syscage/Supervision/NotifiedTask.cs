@@ -16,6 +16,7 @@ namespace Syscage.Supervision;
 /// <c>/proc</c> read the notification is checked again; if it is gone, the pid may already name another task, and the
 /// task reads as ids 0 and an empty name (the answer to a gone call is discarded by the kernel anyway).
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal sealed class NotifiedTask : IBpfTask
 {
     private readonly NotificationContext _context;

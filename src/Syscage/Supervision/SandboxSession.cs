@@ -47,6 +47,7 @@ public sealed record SessionOptions
 /// <item>with <see cref="SessionOptions.ForwardSignals"/>, signals sent to this process reach the command.</item>
 /// </list>
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class SandboxSession : IDisposable
 {
     private static int s_protected;

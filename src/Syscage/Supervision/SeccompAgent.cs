@@ -70,6 +70,7 @@ public sealed record SeccompAgentOptions
 /// are read at once, and reading one holds no thread.</para>
 /// <para>Handlers see the target's memory only for display (see <see cref="NotificationContext"/>).</para>
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class SeccompAgent : IDisposable
 {
     private const int MaxMessage = 1 << 20;

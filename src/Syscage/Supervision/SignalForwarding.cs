@@ -19,6 +19,7 @@ namespace Syscage.Supervision;
 /// process was started with ignored stays ignored (the runtime keeps it so), and the launcher leaves it ignored for the
 /// command, as any exec would.
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal sealed class SignalForwarding : IDisposable
 {
     private static readonly int[] KeepDefault = [Signals.SIGCONT, Signals.SIGTSTP, Signals.SIGWINCH];

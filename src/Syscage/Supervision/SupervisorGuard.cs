@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Syscage.Bpf;
 using Syscage.Kernel;
 using Syscage.Kernel.Notify;
@@ -33,6 +32,7 @@ namespace Syscage.Supervision;
 /// <c>tkill</c> of another supervisor thread) can still kill the supervisor, and then the launcher kills the whole
 /// tree: they end the sandbox, never widen it.
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class SupervisorGuard
 {
     private const ulong Low32 = uint.MaxValue;
@@ -44,7 +44,7 @@ internal static class SupervisorGuard
     {
         ulong marker;
         do
-            marker = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(8));
+            marker = KernelRandom.NextUInt64();
         while (marker == 0);
         return new SandboxGuard(PolicyCompiler.Compile(Policy(context, supervised, marker)), marker);
     }

@@ -23,8 +23,8 @@ public static class EbpfConformancePluginCommand
     public static Command Create()
     {
         var memory = new Argument<string?>("MEMORY") { Description = "The memory r1 points to, as hex bytes (spaces allowed)", Arity = ArgumentArity.ZeroOrOne };
-        var jit = new Option<bool>("--jit") { Description = "Run with the JIT (the default)" };
-        var interpret = new Option<bool>("--interpret") { Description = "Run with the interpreter" };
+        var jit = new Option<bool>("--jit") { Description = "Run with the JIT (the default where the runtime has one; not in the native build)" };
+        var interpret = new Option<bool>("--interpret") { Description = "Run with the interpreter (the default in the native build)" };
         var cmd = new Command("conformance-plugin", "bpf_conformance plugin: program bytes on stdin, memory as hex argument, prints r0 in hex") { memory, jit, interpret };
         cmd.Validators.Add(r =>
         {
@@ -34,13 +34,13 @@ public static class EbpfConformancePluginCommand
         cmd.SetAction(p => CliApp.Guard(p, (o, e) =>
         {
             using var stdin = Console.OpenStandardInput();
-            return Run(o, e, stdin, p.GetValue(memory), p.GetValue(interpret));
+            return Run(o, e, stdin, p.GetValue(memory), p.GetValue(interpret), p.GetValue(jit));
         }));
         return cmd;
     }
 
     /// <summary>Runs the program read from <paramref name="stdin"/> and prints <c>r0</c>.</summary>
-    public static int Run(TextWriter stdout, TextWriter stderr, Stream stdin, string? memoryHex, bool interpret = false)
+    public static int Run(TextWriter stdout, TextWriter stderr, Stream stdin, string? memoryHex, bool interpret = false, bool jit = false)
     {
         ArgumentNullException.ThrowIfNull(stdin);
         var bytes = InputFile.ReadBinary(stdin, "<stdin>");
@@ -53,7 +53,7 @@ public static class EbpfConformancePluginCommand
             ContextSizeInR2 = true,
             Name = "<stdin>",
         });
-        var vm = EbpfVm.Create(program, engine: interpret ? EbpfEngine.Interpreter : EbpfEngine.Jit);
+        var vm = EbpfVm.Create(program, engine: EbpfInputs.Engine(jit, interpret));
         ulong r0 = vm.RunOnMemory(memory, HelperContext.None);
         stdout.WriteLine(r0.ToString("x", CultureInfo.InvariantCulture));
         return (int)ExitCode.Ok;

@@ -1,5 +1,6 @@
 using Syscage.Ebpf;
 using Syscage.Ebpf.Seccomp;
+using Syscage.Ebpf.Vm;
 
 namespace Syscage.Cli.Commands.Ebpf;
 
@@ -15,6 +16,21 @@ internal static class EbpfInputs
         Span<byte> magic = stackalloc byte[4];
         using var s = File.OpenRead(file);
         return s.Read(magic) == 4 && magic.SequenceEqual("\u007fELF"u8);
+    }
+
+    /// <summary>
+    /// The engine <c>--jit</c> and <c>--interpret</c> ask for; neither: the VM's choice (the JIT where the runtime can
+    /// compile code at run time, the interpreter in the NativeAOT tool). <c>--jit</c> where there is no JIT is a usage error.
+    /// </summary>
+    public static EbpfEngine Engine(bool jit, bool interpret)
+    {
+        if (interpret)
+            return EbpfEngine.Interpreter;
+        if (!jit)
+            return EbpfEngine.Auto;
+        if (!System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported)
+            throw new CliException(ExitCode.Usage, "--jit: this syscage is a native (NativeAOT) build, which has no JIT for generated code; it runs eBPF programs with the interpreter");
+        return EbpfEngine.Jit;
     }
 
     /// <summary>Loads each program; a knob that none of them has is a usage error.</summary>

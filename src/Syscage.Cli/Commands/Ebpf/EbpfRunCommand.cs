@@ -27,8 +27,8 @@ public static class EbpfRunCommand
         var arch = new Option<string?>("--arch") { Description = "Architecture of the call (default: native)" };
         var repeat = new Option<int>("--repeat", "-n") { Description = "Run the program this many times on the same call (maps keep their state)", DefaultValueFactory = _ => 1 };
         var maps = new Option<bool>("--maps") { Description = "Print the maps' contents after the runs" };
-        var jit = new Option<bool>("--jit") { Description = "Run with the JIT (the default)" };
-        var interpret = new Option<bool>("--interpret") { Description = "Run with the interpreter" };
+        var jit = new Option<bool>("--jit") { Description = "Run with the JIT (the default where the runtime has one; not in the native build)" };
+        var interpret = new Option<bool>("--interpret") { Description = "Run with the interpreter (the default in the native build)" };
         var cmd = new Command("run", "Verify an eBPF seccomp program and run it on one call; the last line is the verdict")
         {
             file, ctx, program, set, arch, repeat, maps, jit, interpret,
@@ -39,13 +39,13 @@ public static class EbpfRunCommand
                 r.AddError("--jit and --interpret exclude each other");
         });
         cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(file)!, p.GetValue(ctx)!, p.GetValue(program), p.GetValue(set) ?? [],
-            p.GetValue(arch), p.GetValue(repeat), p.GetValue(maps), p.GetValue(interpret))));
+            p.GetValue(arch), p.GetValue(repeat), p.GetValue(maps), p.GetValue(interpret), p.GetValue(jit))));
         return cmd;
     }
 
     /// <summary>Runs the program and prints one verdict line per run; the last line is the verdict.</summary>
     public static int Run(TextWriter stdout, TextWriter stderr, string file, string[] ctx, string? program = null, IReadOnlyList<string>? set = null,
-        string? arch = null, int repeat = 1, bool showMaps = false, bool interpret = false)
+        string? arch = null, int repeat = 1, bool showMaps = false, bool interpret = false, bool jit = false)
     {
         if (ctx.Length is 0 or > 7)
             throw new CliException(ExitCode.Usage, "--ctx takes SYSCALL and up to six arguments");
@@ -63,7 +63,7 @@ public static class EbpfRunCommand
             throw new CliException(ExitCode.Rejected, $"{file}: {chosen.Name}: rejected by the verifier: {error}");
 
         using var maps = EbpfMapSet.Create(verified.Maps);
-        var vm = EbpfVm.Create(verified, maps, interpret ? EbpfEngine.Interpreter : EbpfEngine.Jit);
+        var vm = EbpfVm.Create(verified, maps, EbpfInputs.Engine(jit, interpret));
         var helpers = new HelperContext(new CommandLineTask(), line => stdout.WriteLine($"# trace_printk: {line}"));
         // What a seccomp program sees (SeccompEbpfProgram.Run): its own, little-endian layout, and a 32-bit ABI's
         // arguments as the syscall sees them.

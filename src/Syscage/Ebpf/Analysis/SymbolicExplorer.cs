@@ -46,8 +46,9 @@ internal sealed record SymbolicPath(IReadOnlyList<Atom> Atoms, uint? Verdict, bo
     /// <summary>Whether the path holds for a concrete field value (atoms on other fields ignored).</summary>
     public bool HoldsFor(DataField field, ulong value)
     {
-        foreach (var a in Atoms)
-            if (a.Field == field && !a.Holds(value))
+        // By index: the hybrid compiler asks this for every path and every number (thousands of times at a start).
+        for (int i = 0; i < Atoms.Count; i++)
+            if (Atoms[i].Field == field && !Atoms[i].Holds(value))
                 return false;
         return true;
     }

@@ -53,7 +53,7 @@ public sealed class SeccompEbpfProgram : IDisposable
     /// Throws <see cref="SyscageException"/> (file, program or knob problems, verifier rejection) with a message
     /// that names the file.
     /// </summary>
-    public static SeccompEbpfProgram Load(string spec, IEnumerable<KeyValuePair<string, ulong>>? knobs = null, EbpfEngine engine = EbpfEngine.Jit)
+    public static SeccompEbpfProgram Load(string spec, IEnumerable<KeyValuePair<string, ulong>>? knobs = null, EbpfEngine engine = EbpfEngine.Auto)
     {
         var (alias, file, section) = ParseSpec(spec);
         if (!File.Exists(file))
@@ -99,7 +99,7 @@ public sealed class SeccompEbpfProgram : IDisposable
     }
 
     /// <summary>Wraps an already verified program (tests, generated programs) with fresh maps.</summary>
-    public static SeccompEbpfProgram FromVerified(EbpfProgram program, string? name = null, EbpfEngine engine = EbpfEngine.Jit)
+    public static SeccompEbpfProgram FromVerified(EbpfProgram program, string? name = null, EbpfEngine engine = EbpfEngine.Auto)
     {
         ArgumentNullException.ThrowIfNull(program);
         var maps = EbpfMapSet.Create(program.Maps);

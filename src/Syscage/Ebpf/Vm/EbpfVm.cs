@@ -26,14 +26,31 @@ public static class EbpfVm
     internal const int StackBytes = MaxCallFrames * EbpfOpcode.MAX_BPF_STACK;
 
     /// <summary>
-    /// Binds <paramref name="program"/> to <paramref name="maps"/> (created with <see cref="EbpfMapSet.Create"/> from
-    /// <see cref="EbpfProgram.Maps"/>; null when the program has none) and prepares <paramref name="engine"/>.
+    /// The engine <see cref="EbpfEngine.Auto"/> chooses: the JIT where the runtime can compile code at run time
+    /// (<see cref="RuntimeFeature.IsDynamicCodeSupported"/>: the JIT runtime), the interpreter where it can't
+    /// (NativeAOT, where the interpreter itself is compiled ahead of time).
     /// </summary>
-    public static IEbpfExecutor Create(EbpfProgram program, EbpfMapSet? maps = null, EbpfEngine engine = EbpfEngine.Jit)
+    public static EbpfEngine DefaultEngine => RuntimeFeature.IsDynamicCodeSupported ? EbpfEngine.Jit : EbpfEngine.Interpreter;
+
+    /// <summary>
+    /// Binds <paramref name="program"/> to <paramref name="maps"/> (created with <see cref="EbpfMapSet.Create"/> from
+    /// <see cref="EbpfProgram.Maps"/>; null when the program has none) and prepares <paramref name="engine"/>
+    /// (<see cref="EbpfEngine.Auto"/>: <see cref="DefaultEngine"/>).
+    /// </summary>
+    /// <exception cref="NotSupportedException"><see cref="EbpfEngine.Jit"/> where the runtime has no dynamic code (NativeAOT).</exception>
+    public static IEbpfExecutor Create(EbpfProgram program, EbpfMapSet? maps = null, EbpfEngine engine = EbpfEngine.Auto)
     {
         ArgumentNullException.ThrowIfNull(program);
+        if (!Enum.IsDefined(engine))
+            throw new ArgumentOutOfRangeException(nameof(engine), engine, "not an engine");
         var bound = new BoundProgram(program, maps ?? EbpfMapSet.Empty);
-        return engine == EbpfEngine.Jit ? new JitExecutor(bound) : new InterpreterExecutor(bound);
+        if (engine == EbpfEngine.Interpreter)
+            return new InterpreterExecutor(bound);
+        if (RuntimeFeature.IsDynamicCodeSupported)
+            return new JitExecutor(bound);
+        if (engine == EbpfEngine.Jit)
+            throw new NotSupportedException("the eBPF JIT compiles programs to IL at run time, which this runtime can't (NativeAOT): use the interpreter");
+        return new InterpreterExecutor(bound);
     }
 }
 

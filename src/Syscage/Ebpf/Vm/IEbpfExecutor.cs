@@ -40,4 +40,9 @@ public enum EbpfEngine
     Jit,
     /// <summary>Interprets the instructions one by one.</summary>
     Interpreter,
+    /// <summary>
+    /// The JIT where the runtime supports dynamic code, the interpreter where it doesn't (NativeAOT):
+    /// <see cref="EbpfVm.DefaultEngine"/>. An executor's <see cref="IEbpfExecutor.Engine"/> is never this.
+    /// </summary>
+    Auto,
 }

@@ -24,6 +24,7 @@ internal sealed unsafe class JitExecutor : ExecutorBase
 {
     private readonly JitEntry _entry;
 
+    [System.Diagnostics.CodeAnalysis.RequiresDynamicCode("The eBPF JIT emits IL (DynamicMethod); EbpfVm.Create falls back to the interpreter without dynamic code.")]
     public JitExecutor(BoundProgram bound) : base(bound) => _entry = EbpfJitCompiler.Compile(bound);
 
     public override EbpfEngine Engine => EbpfEngine.Jit;
@@ -67,6 +68,7 @@ internal static class EbpfJitCompiler
 
     private static void Unsupported(string what) => throw new EbpfRuntimeException(what);
 
+    [System.Diagnostics.CodeAnalysis.RequiresDynamicCode("Emits IL (DynamicMethod).")]
     public static JitEntry Compile(BoundProgram bound)
     {
         var code = bound.Code;

@@ -7,6 +7,7 @@ namespace Syscage.Kernel;
 /// Every native call Syscage makes, and nothing else (dotnet/runtime's <c>Interop.*</c> layout). Callers read
 /// errno right after the call through <see cref="KernelException.FromLastError"/>.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static partial class Interop
 {
     internal static partial class Libc
@@ -78,6 +79,13 @@ internal static partial class Interop
         internal const int PR_GET_NO_NEW_PRIVS = Uapi.PR_GET_NO_NEW_PRIVS;
         internal const int PR_GET_SECCOMP = Uapi.PR_GET_SECCOMP;
         internal const uint MFD_CLOEXEC = (uint)Uapi.MFD_CLOEXEC;
+        internal const uint MFD_ALLOW_SEALING = (uint)Uapi.MFD_ALLOW_SEALING;
+        internal const uint MFD_EXEC = (uint)Uapi.MFD_EXEC;
+        internal const int F_ADD_SEALS = Uapi.F_ADD_SEALS;
+        internal const int F_SEAL_SEAL = Uapi.F_SEAL_SEAL;
+        internal const int F_SEAL_SHRINK = Uapi.F_SEAL_SHRINK;
+        internal const int F_SEAL_GROW = Uapi.F_SEAL_GROW;
+        internal const int F_SEAL_WRITE = Uapi.F_SEAL_WRITE;
         internal const int F_SETFD = Uapi.F_SETFD;
         internal const int FD_CLOEXEC = Uapi.FD_CLOEXEC;
 
@@ -100,6 +108,11 @@ internal static partial class Interop
 
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial int close(int fd);
+
+        // ssize_t getrandom(void *buf, size_t buflen, unsigned int flags): with flags 0, "blocks if the entropy pool has
+        // not yet been initialized", then returns up to 256 bytes at once (getrandom(2)).
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial nint getrandom(void* buffer, nuint length, uint flags);
 
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial int kill(int pid, int signal);

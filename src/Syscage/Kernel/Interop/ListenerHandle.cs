@@ -9,6 +9,7 @@ namespace Syscage.Kernel;
 /// its filter: once the supervisor is gone, "the kernel causes the target process's system call to fail with the
 /// error ENOSYS" (seccomp_unotify(2)).
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ListenerHandle : SafeHandle
 {
     /// <summary>An invalid handle (for marshalling).</summary>

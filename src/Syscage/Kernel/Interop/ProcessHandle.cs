@@ -9,6 +9,7 @@ namespace Syscage.Kernel;
 /// A pidfd (<c>pidfd_open(2)</c>): a descriptor that names one process — or, with <see cref="OpenThread"/>, one thread —
 /// for as long as it is open, so that signals and waits through it can never reach a process that reused the pid.
 /// </summary>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ProcessHandle : SafeHandleZeroOrMinusOneIsInvalid
 {
     /// <summary>An invalid handle (for marshalling).</summary>

@@ -341,15 +341,28 @@ static void reap(void)
             command_status = status;
 }
 
-/* Kills the command's whole tree and waits until this process has no child left. */
+/* True when this process has no child left, running or dead. */
+static int childless(void)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    return waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
+}
+
+/*
+ * Kills the command's whole tree and waits until this process has no child left. A launcher without children has
+ * nothing to sweep, and is not made to read every /proc/PID/stat to learn it: as a subreaper it inherits every
+ * orphan of the tree, so each live process of the tree is a child of the launcher or a descendant of one.
+ */
 static void sweep(void)
 {
     for (;;) {
+        reap();
+        if (childless())
+            return;
         kill_descendants();
         reap();
-        siginfo_t info;
-        memset(&info, 0, sizeof info);
-        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD)
+        if (childless())
             return;
         struct timespec nap = { 0, 1000 * 1000 };
         nanosleep(&nap, NULL);

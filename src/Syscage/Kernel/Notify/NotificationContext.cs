@@ -18,6 +18,7 @@ namespace Syscage.Kernel.Notify;
 /// Every read is followed by <c>SECCOMP_IOCTL_NOTIF_ID_VALID</c>: if the notification is gone, the task may
 /// have died and its pid been reused, and the bytes are discarded.
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public readonly struct NotificationContext
 {
     private readonly NotificationSupervisor _supervisor;

@@ -44,6 +44,7 @@ public sealed record SupervisorOptions
 /// <para><see cref="Completion"/> ends when the listener hangs up (every task using the filter is gone) or
 /// when <see cref="Stop"/> is called.</para>
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
 {
     private const int RecvSize = 80;   // sizeof(struct seccomp_notif), fixed by the ioctl number

@@ -17,6 +17,7 @@ namespace Syscage.Kernel.Notify;
 /// <c>si_pid</c> with the sender's, and refuses a forged <c>SI_USER</c>), and a caller can no longer send itself a
 /// siginfo with a non-negative <c>si_code</c> this way (the kernel allows that only to the sending process itself).
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 internal static class PidfdSignal
 {
     private const int SiginfoBytes = 128;

@@ -23,14 +23,17 @@ public static class SyscallDecoder
     /// <paramref name="context"/> every string argument (<c>const char *</c>: paths, names, a file system type) read
     /// from the caller (shown as <c>0x...</c> when unreadable); without it, strings are pointers in hex.
     /// </summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static string Decode(in SeccompData data, NotificationContext? context = null) =>
         ArgumentDecoder.Call(data, Reader(context));
 
     /// <summary>The call's arguments as <see cref="Decode"/> shows them (<see cref="ArgumentDecoder.Arguments"/>), strings read with <paramref name="context"/>.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public static IReadOnlyList<DecodedArgument> Arguments(in SeccompData data, NotificationContext? context = null) =>
         ArgumentDecoder.Arguments(data, Reader(context));
 
     /// <summary>What reads a string argument: the caller's memory through <paramref name="context"/>, or nothing.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     private static Func<ulong, string?>? Reader(NotificationContext? context) =>
         context is { } ctx ? address => ctx.ReadString(address) : null;
 

@@ -35,6 +35,7 @@ public sealed record SupervisorKill(int ProcessId, int ThreadId, SeccompAction A
 /// </list>
 /// USER_NOTIF is not a verdict to apply: the caller routes it to a handler.
 /// </remarks>
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class VerdictApplier
 {
     private readonly ConcurrentQueue<SupervisorKill> _kills = new();

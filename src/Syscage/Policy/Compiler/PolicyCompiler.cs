@@ -121,13 +121,13 @@ public static class PolicyCompiler
             var arch = seg.Section.Architecture;
             // Where the table's numbers are: one run per cluster, so that arm's private calls (0xf0000 + n) do not make
             // the gap below them look like likely numbers.
-            var table = arch.Syscalls.All;
-            for (int i = 0; i < table.Count;)
+            int[] table = [.. arch.Syscalls.Numbers];
+            for (int i = 0; i < table.Length;)
             {
                 int j = i;
-                while (j + 1 < table.Count && (uint)table[j + 1].Number - (uint)table[j].Number <= ClusterGap)
+                while (j + 1 < table.Length && (uint)table[j + 1] - (uint)table[j] <= ClusterGap)
                     j++;
-                uint lo = (uint)table[i].Number, hi = (uint)table[j].Number;
+                uint lo = (uint)table[i], hi = (uint)table[j];
                 if (lo >= seg.Low && hi <= seg.High)
                     domains.Add((lo, hi, arch == Architecture.X32 ? X32Weight : 1.0));
                 i = j + 1;
