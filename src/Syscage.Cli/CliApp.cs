@@ -29,6 +29,7 @@ public static class CliApp
         ("explain", ExplainCommand.Create),
         ("run", RunCommand.Create),
         ("agent", AgentCommand.Create),
+        ("maps", MapsCommand.Create),
         ("doctor", DoctorCommand.Create),
         ("ebpf", () => new Command("ebpf", "eBPF seccomp programs: assemble, disassemble, load and verify clang objects, run the conformance suite")
         {

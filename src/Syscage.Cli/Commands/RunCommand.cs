@@ -31,11 +31,13 @@ public static class RunCommand
         var events = new Option<string?>("--events") { Description = "Write ring-buffer records as JSON lines to FILE ('-': stdout) instead of stderr" };
         var noSplit = new Option<bool>("--no-split") { Description = "Send every call to the supervisor, even those the kernel could decide (a baseline for measurements)" };
         var stats = new Option<bool>("--stats") { Description = "When the command ends, print to stderr how many calls the supervisor handled, per syscall" };
+        var fill = new Option<string[]>("--map") { Description = "Fill a map of the --ebpf programs before the first call: [PROGRAM:]MAP=FILE.json (an object whose members are the entries)" };
+        var mapsSocket = new Option<string?>("--maps-socket") { Description = "Where the control socket for 'syscage maps' goes (default: $XDG_RUNTIME_DIR/syscage/PID.sock, or /tmp/syscage-UID/PID.sock; 'none': no socket)" };
         var command = new Argument<string[]>("COMMAND") { Description = "The command and its arguments (put them after --)", Arity = ArgumentArity.OneOrMore };
         var oci = new OciInputs.Arguments();
         var cmd = oci.AddTo(new Command("run", "Run a command under a seccomp policy (built-in 'default' unless --policy or --ebpf is given). " +
             "The exit status is the command's; if the filter kills it, 128+signal. An OCI profile's flags (SECCOMP_FILTER_FLAG_LOG, SPEC_ALLOW, " +
-            "WAIT_KILLABLE_RECV) are applied to its filter.") { policy, logDenials, json, ebpf, set, maps, events, noSplit, stats, command });
+            "WAIT_KILLABLE_RECV) are applied to its filter.") { policy, logDenials, json, ebpf, set, maps, events, noSplit, stats, fill, mapsSocket, command });
         cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(policy), p.GetValue(command)!, p.GetValue(logDenials), new EbpfRunOptions
         {
             Programs = p.GetValue(ebpf) ?? [],
@@ -44,6 +46,8 @@ public static class RunCommand
             EventsFile = p.GetValue(events),
             NoSplit = p.GetValue(noSplit),
             Stats = p.GetValue(stats),
+            MapFiles = p.GetValue(fill) ?? [],
+            MapsSocket = p.GetValue(mapsSocket),
         }, oci.Read(p), p.GetValue(json))));
         return cmd;
     }
@@ -65,8 +69,9 @@ public static class RunCommand
         if (command.Length == 0)
             throw new CliException(ExitCode.Usage, "no command given: syscage run [--policy POLICY] -- CMD [ARGS...]");
         bool withPrograms = ebpf is { Programs.Count: > 0 };
-        if (!withPrograms && ebpf is not null && (ebpf.Knobs.Count > 0 || ebpf.ShowMaps || ebpf.EventsFile is not null || ebpf.NoSplit || ebpf.Stats))
-            throw new CliException(ExitCode.Usage, "--set, --maps, --events, --no-split and --stats go with --ebpf OBJ");
+        if (!withPrograms && ebpf is not null && (ebpf.Knobs.Count > 0 || ebpf.ShowMaps || ebpf.EventsFile is not null || ebpf.NoSplit || ebpf.Stats
+                                                  || ebpf.MapFiles.Count > 0 || ebpf.MapsSocket is not null))
+            throw new CliException(ExitCode.Usage, "--set, --map, --maps, --maps-socket, --events, --no-split and --stats go with --ebpf OBJ");
         if (json && !logDenials)
             throw new CliException(ExitCode.Usage, "--json is for the denial log: give --log-denials too");
         if (logDenials && withPrograms)
@@ -106,8 +111,17 @@ public static class RunCommand
             return Finish(stderr, loaded is null ? CommandRun.Run(request) : CommandRun.Run((request with { Policy = loaded }).WithFilterFlags(flags)));
         }
 
-        var programs = EbpfInputs.Load(ebpf!.Programs, ebpf.Knobs);
+        var programs = EbpfInputs.Load(ebpf!.Programs, ebpf.Knobs, stderr);
         using var set = new EbpfFilterSet(programs, loaded);
+        MapFiles.Fill(programs, ebpf.MapFiles);
+        string? socket = ebpf.MapsSocket switch
+        {
+            "none" => null,
+            string path => path,
+            // A socket only for programs that have maps a user could read.
+            null when programs.Any(p => p.Maps.Count > 0) => DefaultMapsSocket(log),
+            null => null,
+        };
         TextWriter events = ebpf.EventsFile switch
         {
             null => log,
@@ -122,6 +136,7 @@ public static class RunCommand
                 Hybrid = new HybridOptions { Split = !ebpf.NoSplit },
                 OnRecord = r => events.WriteLine(EbpfReport.FormatRecord(r)),
                 TraceSink = line => log.WriteLine($"syscage: trace_printk: {line}"),
+                MapsSocket = socket,
                 Source = loaded is null
                     ? $"eBPF program{(programs.Count > 1 ? "s" : "")} {string.Join(", ", programs.Select(p => p.Name))}"
                     : $"policy '{policy}' or its eBPF programs",
@@ -142,6 +157,20 @@ public static class RunCommand
         {
             if (ebpf.EventsFile is not null and not "-")
                 events.Dispose();
+        }
+    }
+
+    /// <summary>This run's control socket in the default directory, or null (said on <paramref name="log"/>) when the directory is not safe.</summary>
+    private static string? DefaultMapsSocket(TextWriter log)
+    {
+        try
+        {
+            return MapControlServer.PathFor(MapControlServer.DefaultDirectory(), Environment.ProcessId);
+        }
+        catch (IOException e)
+        {
+            log.WriteLine($"syscage: no maps socket: {e.Message}");
+            return null;
         }
     }
 
@@ -187,4 +216,10 @@ public sealed record EbpfRunOptions
 
     /// <summary><c>--stats</c>: print notification counts at exit.</summary>
     public bool Stats { get; init; }
+
+    /// <summary><c>--map [PROGRAM:]MAP=FILE.json</c>: maps filled before the first call.</summary>
+    public IReadOnlyList<string> MapFiles { get; init; } = [];
+
+    /// <summary><c>--maps-socket PATH</c> (<c>none</c>: no socket); null: the default path when a program has maps.</summary>
+    public string? MapsSocket { get; init; }
 }

@@ -126,7 +126,7 @@ public static partial class KernelConstants
         "facts/uapi-newer.h",
     ];
 
-    // 2148 constants: name, value (sign-extended to 64 bits), index into Headers.
+    // 2149 constants: name, value (sign-extended to 64 bits), index into Headers.
     private static readonly (string Name, ulong Value, int Header)[] Table =
     [
         ("O_ACCMODE", 0x3UL, 0),
@@ -2277,6 +2277,7 @@ public static partial class KernelConstants
         ("R_BPF_64_NODYLD32", 0x4UL, 56),
         ("MFD_NOEXEC_SEAL", 0x8UL, 56),
         ("MFD_EXEC", 0x10UL, 56),
+        ("SO_PEERPIDFD", 0x4DUL, 56),
     ];
 
     // The 293 names above that are ioctl requests, in the same order.

@@ -2156,4 +2156,5 @@ internal static class Uapi
     internal const int R_BPF_64_NODYLD32 = 4;
     internal const int MFD_NOEXEC_SEAL = 8;
     internal const int MFD_EXEC = 16;
+    internal const int SO_PEERPIDFD = 77;
 }

@@ -305,8 +305,16 @@ public sealed class SeccompPolicy
     }
 
     /// <summary>The section for a call, or null when its architecture is not covered.</summary>
-    public ArchitecturePolicy? SectionFor(in SeccompData data) =>
-        Architecture.Of(data.Arch, data.Nr) is { } arch ? Sections.FirstOrDefault(s => s.Architecture == arch) : null;
+    public ArchitecturePolicy? SectionFor(in SeccompData data)
+    {
+        // A loop, not LINQ: supervisors ask on every notified call, and a lambda capturing arch would allocate.
+        if (Architecture.Of(data.Arch, data.Nr) is not { } arch)
+            return null;
+        foreach (var s in Sections)
+            if (s.Architecture == arch)
+                return s;
+        return null;
+    }
 
     /// <summary>The reference evaluator: what the policy decides for one call, and why.</summary>
     public PolicyDecision Evaluate(in SeccompData data)

@@ -37,6 +37,13 @@ public sealed record RunRequest(IReadOnlyList<string> Command)
     /// <summary>Receives <c>bpf_trace_printk</c> lines.</summary>
     public Action<string>? TraceSink { get; init; }
 
+    /// <summary>
+    /// With eBPF programs: the path of a control socket (<see cref="MapControlServer"/>) through which
+    /// <c>syscage maps</c> reads and writes the programs' maps while the command runs; the sandboxed tree may not use it.
+    /// Null (default): none. A socket that can't be made is reported on <see cref="Log"/>, and the run goes on without it.
+    /// </summary>
+    public string? MapsSocket { get; init; }
+
     /// <summary>What decided the calls, for the report of how the command died (<c>policy 'default'</c>).</summary>
     public string Source { get; init; } = "the policy";
 
@@ -119,6 +126,20 @@ public static class CommandRun
         var report = new DeathReport(request.Source, null, applier);
         EbpfSandboxedProcess? ebpf = null;
         SandboxSession? session = null;
+        MapControlServer? control = null;
+        // Listening before the command starts, so that a client the command is waited for finds the socket; clients are
+        // accepted once the sandbox's root is known.
+        if (request.Programs is { } programs && request.MapsSocket is { } socketPath)
+        {
+            try
+            {
+                control = new MapControlServer(socketPath, programs.Programs, new MapControlOptions { Diagnostics = log });
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or SyscageException)
+            {
+                log.WriteLine($"syscage: no maps socket: {e.Message}");
+            }
+        }
         try
         {
             if (request.Programs is { } set)
@@ -150,13 +171,31 @@ public static class CommandRun
         }
         catch (CommandNotRunnableException e)
         {
+            control?.Dispose();
             return new RunResult(e.ShellStatus, null, [e.Message], null, null);
         }
         catch (SyscageException e)
         {
+            control?.Dispose();
             return new RunResult(127, null, [e.Message], null, null);
         }
 
+        if (control is not null && ebpf is not null)
+        {
+            try
+            {
+                control.Start(ebpf.Process.LauncherPid);
+            }
+            catch (IOException e)
+            {
+                // A command that has ended already has no maps left to change: only a live one is worth a line.
+                if (!ebpf.Process.HasExited)
+                    log.WriteLine($"syscage: no maps socket: {e.Message}");
+                control.Dispose();
+                control = null;
+            }
+        }
+        using (control)
         using (ebpf)
         using (session)
         {

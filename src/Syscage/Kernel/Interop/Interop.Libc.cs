@@ -236,10 +236,31 @@ internal static partial class Interop
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial int listen(int fd, int backlog);
 
+        internal const int SO_PEERCRED = Uapi.SO_PEERCRED;
+        internal const int SO_PEERPIDFD = Uapi.SO_PEERPIDFD;
+
+        /// <summary><c>struct ucred</c> (<c>SO_PEERCRED</c>): the peer's pid, uid and gid when it connected.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct UCred
+        {
+            public int Pid;
+            public uint Uid;
+            public uint Gid;
+        }
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial int getsockopt(int fd, int level, int name, void* value, uint* length);
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static partial uint geteuid();
+
         internal const int AT_FDCWD = Uapi.AT_FDCWD;
         internal const int AT_SYMLINK_NOFOLLOW = Uapi.AT_SYMLINK_NOFOLLOW;
         internal const uint STATX_TYPE = (uint)Uapi.STATX_TYPE;
         internal const uint STATX_INO = (uint)Uapi.STATX_INO;
+        internal const uint STATX_UID = (uint)Uapi.STATX_UID;
+        internal const uint STATX_MODE = (uint)Uapi.STATX_MODE;
+        internal const ushort S_IFDIR = (ushort)Uapi.S_IFDIR;
         internal const ushort S_IFMT = (ushort)Uapi.S_IFMT;     // 0170000
         internal const ushort S_IFSOCK = (ushort)Uapi.S_IFSOCK;   // 0140000
 
@@ -251,6 +272,7 @@ internal static partial class Interop
         internal struct Statx
         {
             [FieldOffset(0)] public uint Mask;
+            [FieldOffset(20)] public uint Uid;
             [FieldOffset(28)] public ushort Mode;
             [FieldOffset(32)] public ulong Ino;
             [FieldOffset(136)] public uint DevMajor;
