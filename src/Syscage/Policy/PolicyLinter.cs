@@ -22,7 +22,8 @@ public enum LintKind
     Profile,
     /// <summary>
     /// A rule with a condition on a call an ABI also makes through socketcall(2) or ipc(2), whose arguments a filter
-    /// cannot read there (<see cref="PolicyExplainer.UncheckedConditions"/>) (<c>unchecked-condition</c>).
+    /// cannot read there, where the calls made that way can get less refusal than the rule or the default gives — the
+    /// rule can be walked around (<see cref="PolicyExplainer.UncheckedConditions"/>) (<c>unchecked-condition</c>).
     /// </summary>
     UncheckedCondition,
     /// <summary>The lint could not decide a question within its bounds (<c>undecided</c>).</summary>
@@ -136,10 +137,19 @@ public static class PolicyLinter
         Execve(policy, policySource, budget, tooLarge, raw);
         Escapes(policy, policySource, budget, tooLarge, raw);
         WideComparisons(policy, tooLarge, raw);
-        foreach (var u in PolicyExplainer.UncheckedConditions(policy))
+        // Only where the calls made through the multiplexer can get less refusal than the rule or the default gives:
+        // an earlier rule decides them whatever the condition says (socketcall's own ALLOW in Docker's profile), or a
+        // later one lets them through. Otherwise (the built-in policy's vsock refusal) they get the most restrictive
+        // action the rule could lead to, nothing gets through that the condition refuses, and explain says the rest.
+        foreach (var u in PolicyExplainer.UncheckedConditions(policy).Where(u => u.DecidedBy is not null
+            || Weaker(u.Action, new SeccompAction(SeccompAction.Precede(u.Rule.Via!.Written.Action.Value, policy.DefaultAction.Value)))))
             raw.Add(new Raw(LintKind.UncheckedCondition, u.Rule.Via!.Written.Source ?? policySource, u.Call.Name, u.Architecture, u.Message, []));
         return Merge(policy, raw);
     }
+
+    /// <summary>True when <paramref name="action"/> refuses less than <paramref name="than"/> (the kernel's precedence).</summary>
+    private static bool Weaker(SeccompAction action, SeccompAction than) =>
+        action.Value != than.Value && SeccompAction.Precede(action.Value, than.Value) == than.Value;
 
     /// <summary>The kind as the output names it (<see cref="LintFinding.Code"/>).</summary>
     public static string Code(LintKind kind) => kind switch
