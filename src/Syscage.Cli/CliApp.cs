@@ -22,6 +22,9 @@ public static class CliApp
         ("emu", EmuCommand.Create),
         ("check", CheckCommand.Create),
         ("syscalls", SyscallsCommand.Create),
+        ("groups", GroupsCommand.Create),
+        ("lint", LintCommand.Create),
+        ("dump", DumpCommand.Create),
         ("compile", CompileCommand.Create),
         ("explain", ExplainCommand.Create),
         ("run", RunCommand.Create),
@@ -52,7 +55,7 @@ public static class CliApp
     {
         var root = new RootCommand(
             "Syscage: seccomp filters you can read, check and run.\n\n" +
-            "Exit codes: 0 ok, 1 rejected (check), 2 usage error, 3 malformed input, 4 I/O error, 70 internal error.");
+            "Exit codes: 0 ok, 1 rejected (check) or found something (lint), 2 usage error, 3 malformed input, 4 I/O error or refused by the kernel (dump), 70 internal error.");
         bool one = Verbs.Any(v => v.Name == verb);
         foreach (var (name, create) in Verbs)
             if (!one || name == verb)
@@ -61,11 +64,17 @@ public static class CliApp
         return root;
     }
 
+    /// <summary>
+    /// How <c>syscage</c> reads its command line: without response files, so that <c>@network</c> is a group name (an
+    /// argument like any other), never "read more arguments from the file network".
+    /// </summary>
+    public static ParserConfiguration ParserConfiguration => new() { ResponseFileTokenReplacer = null };
+
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given writers.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var root = BuildRootCommand(args.Length > 0 ? args[0] : null);
-        var parse = root.Parse(args);
+        var parse = root.Parse(args, ParserConfiguration);
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)

@@ -72,10 +72,7 @@ public static class CompileCommand
         if (set is { Count: > 0 })
             throw new CliException(ExitCode.Usage, "--set is for eBPF objects");
         var ir = PolicyInputs.LoadPolicy(policy, PolicyInputs.ParseArchList(arch), stderr, oci);
-        // After the filter is made: a policy the compiler refuses gets its error alone.
-        int status = Emit(stdout, stderr, ir, output, format, noOptimize);
-        PolicyInputs.WarnUncheckedConditions(ir, stderr, oci?.AllWarnings ?? false);
-        return status;
+        return Emit(stdout, stderr, ir, output, format, noOptimize, lint: true);
     }
 
     /// <summary>
@@ -163,11 +160,18 @@ public static class CompileCommand
         return parsed is not null;
     }
 
-    private static int Emit(TextWriter stdout, TextWriter stderr, SeccompPolicy ir, string? output, string format, bool noOptimize)
+    /// <summary>
+    /// Compiles (or renders) and writes; with <paramref name="lint"/>, the lint's findings go to stderr once the policy
+    /// has compiled, as a compiler's warnings (an OCI profile's own the loader has said).
+    /// </summary>
+    private static int Emit(TextWriter stdout, TextWriter stderr, SeccompPolicy ir, string? output, string format, bool noOptimize, bool lint = false)
     {
         if (format == "pfc")
         {
-            Write(stdout, output, PseudoFilterCode.Render(ir));
+            string text = PseudoFilterCode.Render(ir);
+            if (lint)
+                LintOutput.WriteText(stderr, PolicyLinter.Lint(ir));
+            Write(stdout, output, text);
             return (int)ExitCode.Ok;
         }
         if (format is "policy" or "oci" or "k8s")
@@ -176,6 +180,8 @@ public static class CompileCommand
             return (int)ExitCode.Ok;
         }
         var program = PolicyCompiler.Compile(ir, new CompileOptions { Optimize = !noOptimize });
+        if (lint)
+            LintOutput.WriteText(stderr, PolicyLinter.Lint(ir));
         switch (format)
         {
             case "asm":

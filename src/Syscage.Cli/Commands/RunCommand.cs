@@ -26,6 +26,7 @@ public static class RunCommand
         var policy = new Option<string?>("--policy", "-p") { Description = "A .policy file, an OCI/Docker .json profile, a built-in policy name, or a raw .bpf filter (default: the built-in 'default', or none with --ebpf)" };
         var logDenials = new Option<bool>("--log-denials") { Description = "Show each denied call on stderr, decoded, with the rule that denied it, then apply the verdict" };
         var audit = new Option<string?>("--audit") { Description = "Audit POLICY, the check before enforcing it: show each call it would refuse, with the rule, and let it run; at the end, how many" };
+        var json = new Option<bool>("--json") { Description = "With --log-denials: each denied call as one JSON object per line (call, arguments decoded, action, rule)" };
         var ebpf = new Option<string[]>("--ebpf") { Description = "An eBPF seccomp program: [NAME=]OBJ[:SECTION] from 'clang -O2 -g -target bpf -c' (repeatable: stacked filters; a policy's EBPF(NAME) rules hand calls to the one named NAME)" };
         var set = new Option<string[]>("--set") { Description = "Set a global (const volatile knob) of every --ebpf program that has it: NAME=VALUE (a number or a syscall name)" };
         var maps = new Option<bool>("--maps") { Description = "When the command ends, print every map of the --ebpf programs to stderr as a table" };
@@ -38,9 +39,9 @@ public static class RunCommand
         var oci = new OciInputs.Arguments();
         var cmd = oci.AddTo(new Command("run", "Run a command under a seccomp policy (built-in 'default' unless --policy or --ebpf is given). " +
             "The exit status is the command's; if the filter kills it, 128+signal. An OCI profile's flags (SECCOMP_FILTER_FLAG_LOG, SPEC_ALLOW, " +
-            "WAIT_KILLABLE_RECV) are applied to its filter.") { policy, logDenials, audit, ebpf, set, maps, events, noSplit, stats, fill, mapsSocket, command });
+            "WAIT_KILLABLE_RECV) are applied to its filter.") { policy, logDenials, json, audit, ebpf, set, maps, events, noSplit, stats, fill, mapsSocket, command });
         cmd.SetAction(p => CliApp.Guard(p, (o, e) => p.GetValue(audit) is { } audited
-            ? Audit(e, audited, p.GetValue(command)!, p.GetValue(policy), p.GetValue(logDenials), p.GetValue(ebpf) is { Length: > 0 }, oci.Read(p))
+            ? Audit(e, audited, p.GetValue(command)!, p.GetValue(policy), p.GetValue(logDenials) || p.GetValue(json), p.GetValue(ebpf) is { Length: > 0 }, oci.Read(p))
             : Run(o, e, p.GetValue(policy), p.GetValue(command)!, p.GetValue(logDenials), new EbpfRunOptions
         {
             Programs = p.GetValue(ebpf) ?? [],
@@ -51,7 +52,7 @@ public static class RunCommand
             Stats = p.GetValue(stats),
             MapFiles = p.GetValue(fill) ?? [],
             MapsSocket = p.GetValue(mapsSocket),
-        }, oci.Read(p))));
+        }, oci.Read(p), p.GetValue(json))));
         return cmd;
     }
 
@@ -64,7 +65,7 @@ public static class RunCommand
     /// (and under <paramref name="policy"/> only when it is given). The inputs are read here; the run is one call,
     /// <see cref="CommandRun.Run"/>.
     /// </summary>
-    public static int Run(TextWriter stdout, TextWriter stderr, string? policy, string[] command, bool logDenials, EbpfRunOptions? ebpf, OciInputs? oci = null)
+    public static int Run(TextWriter stdout, TextWriter stderr, string? policy, string[] command, bool logDenials, EbpfRunOptions? ebpf, OciInputs? oci = null, bool json = false)
     {
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
@@ -75,12 +76,14 @@ public static class RunCommand
         if (!withPrograms && ebpf is not null && (ebpf.Knobs.Count > 0 || ebpf.ShowMaps || ebpf.EventsFile is not null || ebpf.NoSplit || ebpf.Stats
                                                   || ebpf.MapFiles.Count > 0 || ebpf.MapsSocket is not null))
             throw new CliException(ExitCode.Usage, "--set, --map, --maps, --maps-socket, --events, --no-split and --stats go with --ebpf OBJ");
+        if (json && !logDenials)
+            throw new CliException(ExitCode.Usage, "--json is for the denial log: give --log-denials too");
         if (logDenials && withPrograms)
             throw new CliException(ExitCode.Usage, "--log-denials does not go with --ebpf (the programs' verdicts are not rules to show)");
         policy ??= withPrograms ? null : "default";
         EmbeddedLauncher.Use();
         var log = TextWriter.Synchronized(stderr);
-        var request = new RunRequest(command) { Log = log, LogDenials = logDenials, Source = $"policy '{policy}'" };
+        var request = new RunRequest(command) { Log = log, LogDenials = logDenials, LogJson = json, Source = $"policy '{policy}'" };
         SeccompPolicy? loaded = null;
         IReadOnlyList<string> flags = [];
         if (policy is not null && PolicyInputs.IsProgram(policy))
@@ -175,7 +178,7 @@ public static class RunCommand
         if (alsoPolicy is not null)
             throw new CliException(ExitCode.Usage, "--audit names the policy: leave out --policy");
         if (logDenials)
-            throw new CliException(ExitCode.Usage, "--audit already shows every refusal: leave out --log-denials");
+            throw new CliException(ExitCode.Usage, "--audit already shows every refusal (as text): leave out --log-denials and --json");
         if (ebpf)
             throw new CliException(ExitCode.Usage, "--audit does not go with --ebpf (the programs' verdicts are not rules to show)");
         if (PolicyInputs.IsProgram(policy))

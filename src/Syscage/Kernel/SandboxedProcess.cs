@@ -89,7 +89,7 @@ public sealed record SandboxExit(int? ExitCode, int? Signal, bool CoreDumped, st
 
     /// <inheritdoc/>
     public override string ToString() => Failure is not null ? $"failed to start: {Failure}"
-        : Signal is int s ? string.Create(CultureInfo.InvariantCulture, $"killed by signal {s}{(CoreDumped ? " (core dumped)" : "")}")
+        : Signal is int s ? string.Create(CultureInfo.InvariantCulture, $"killed by {Signals.Name(s) ?? $"signal {s}"}{(CoreDumped ? " (core dumped)" : "")}")
         : string.Create(CultureInfo.InvariantCulture, $"exited with {ExitCode}");
 }
 
@@ -675,7 +675,7 @@ public sealed class SandboxedProcess : IDisposable
                 }
             }
             if (failure is null && _launcherSignal != 0)
-                failure = string.Create(CultureInfo.InvariantCulture, $"the launcher was killed by signal {_launcherSignal}");
+                failure = string.Create(CultureInfo.InvariantCulture, $"the launcher was killed by {Signals.Name(_launcherSignal) ?? $"signal {_launcherSignal}"}");
             return new SandboxExit(failure is null ? _launcherExit : null, null, false, failure ?? (_launcherExit < 0 ? "the launcher ended without a report" : null)) { Swept = swept };
         }
     }

@@ -22,6 +22,9 @@ public sealed record RunRequest(IReadOnlyList<string> Command)
     /// <summary>With <see cref="Policy"/>: show each denied call on <see cref="Log"/> as it happens, then give it its verdict.</summary>
     public bool LogDenials { get; init; }
 
+    /// <summary>With <see cref="LogDenials"/>: each denial as one JSON object on a line (<see cref="DenialEvent.Json"/>).</summary>
+    public bool LogJson { get; init; }
+
     /// <summary>
     /// With <see cref="Policy"/>: the check before enforcing. Every call the policy would refuse (its ERRNO, KILL and TRAP
     /// rules and default, its bad-arch action, a <c>NOTIFY</c> handler's error) is shown on <see cref="Log"/> as it
@@ -199,7 +202,7 @@ public static class CommandRun
                         session = SandboxSession.Start(DenialReporter.AuditFilter(policy), info, options with { Handler = auditor.HandleAsync });
                     }
                     else if (request.LogDenials)
-                        session = SandboxSession.Start(DenialReporter.NotifyDenials(policy), info, options with { Handler = new DenialReporter(policy, log, router, applier).HandleAsync });
+                        session = SandboxSession.Start(DenialReporter.NotifyDenials(policy), info, options with { Handler = new DenialReporter(policy, log, router, applier) { Json = request.LogJson }.HandleAsync });
                     else
                         session = SandboxSession.Start(policy, info, options with { Handler = request.Handler ?? router.HandleAsync });
                 }

@@ -46,6 +46,9 @@ public sealed class DenialReporter
     /// <summary>Denied calls seen so far.</summary>
     public long Denials => Interlocked.Read(ref _denials);
 
+    /// <summary>Write each denial as one JSON object on a line (<see cref="DenialEvent.Json"/>) instead of text.</summary>
+    public bool Json { get; init; }
+
     /// <summary>
     /// Audit: log each call the policy would refuse — by its rules, its default or bad-arch action, or a <c>NOTIFY</c>
     /// handler's error — and let it run (the check before enforcing). Calls a handler answers otherwise (a value, an
@@ -140,7 +143,10 @@ public sealed class DenialReporter
             _log.WriteLine($"syscage: audit: {call} -> would be {verdict}; let run (pid {notification.Pid})");
             return ValueTask.FromResult(NotificationResponse.Continue);
         }
-        _log.WriteLine(action.Kind == SeccompActionKind.Errno ? $"syscage: {call} -> {what} by {by}" : $"syscage: {call} -> {what}");
+        if (Json)
+            _log.WriteLine(DenialEvent.Json(notification, context, Policy, decision, action));
+        else
+            _log.WriteLine(action.Kind == SeccompActionKind.Errno ? $"syscage: {call} -> {what} by {by}" : $"syscage: {call} -> {what}");
         return ValueTask.FromResult(Applier.Apply(action, context, call));
     }
 

@@ -392,9 +392,11 @@ public sealed class SeccompAgent : IDisposable
                 router.Register(name, h);
         var supervisor = new NotificationSupervisor(listener, async (n, ctx) =>
         {
-            string call = SyscallDecoder.Decode(n.Data, ctx);
+            // Decoded before the handler runs: strings are read while the call waits, as the handler will see them.
+            var args = SyscallDecoder.Arguments(n.Data, ctx);
+            string call = $"{SyscallDecoder.Name(n.Data)}({string.Join(", ", args.Select(a => a.Text))})";
             var response = await router.HandleAsync(n, ctx).ConfigureAwait(false);
-            WriteDecision(state, n, call, response);
+            WriteDecision(state, n, call, args, response);
             return response;
         }, new SupervisorOptions
         {
@@ -444,14 +446,16 @@ public sealed class SeccompAgent : IDisposable
         }
         var supervisor = new NotificationSupervisor(listener, (n, ctx) =>
         {
-            string call = SyscallDecoder.Decode(n.Data, ctx);
+            // Decoded before the program runs: strings are read while the call waits.
+            var args = SyscallDecoder.Arguments(n.Data, ctx);
+            string call = $"{SyscallDecoder.Name(n.Data)}({string.Join(", ", args.Select(a => a.Text))})";
             var pending = handler.HandleAsync(n, ctx);
             if (pending.IsCompletedSuccessfully)
             {
-                WriteDecision(state, n, call, pending.Result);
+                WriteDecision(state, n, call, args, pending.Result);
                 return pending;
             }
-            return Later(pending, n, call);
+            return Later(pending, n, call, args);
         }, new SupervisorOptions
         {
             Workers = _options.WorkersPerContainer,
@@ -460,10 +464,10 @@ public sealed class SeccompAgent : IDisposable
             OnGone = handler.CallGone,
         });
 
-        async ValueTask<NotificationResponse> Later(ValueTask<NotificationResponse> pending, Notification n, string call)
+        async ValueTask<NotificationResponse> Later(ValueTask<NotificationResponse> pending, Notification n, string call, IReadOnlyList<DecodedArgument> args)
         {
             var response = await pending.ConfigureAwait(false);
-            WriteDecision(state, n, call, response);
+            WriteDecision(state, n, call, args, response);
             return response;
         }
 
@@ -483,7 +487,7 @@ public sealed class SeccompAgent : IDisposable
 
     private static readonly SeccompPolicy EmptyPolicy = new(Abi.SeccompAction.UserNotif, Abi.SeccompAction.KillProcess, [], "agent");
 
-    private void WriteDecision(ContainerProcessState state, Notification n, string call, NotificationResponse response)
+    private void WriteDecision(ContainerProcessState state, Notification n, string call, IReadOnlyList<DecodedArgument> arguments, NotificationResponse response)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -496,6 +500,17 @@ public sealed class SeccompAgent : IDisposable
             w.WriteStartArray("args");
             for (int i = 0; i < 6; i++)
                 w.WriteNumberValue(n.Data.Arg(i));
+            w.WriteEndArray();
+            // The arguments as the syscall sees them, named and decoded (flags, enumerations; strings as in "call").
+            w.WriteStartArray("arguments");
+            foreach (var a in arguments)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", a.Name);
+                w.WriteString("value", string.Create(CultureInfo.InvariantCulture, $"0x{a.Value:x}"));
+                w.WriteString("text", a.Text);
+                w.WriteEndObject();
+            }
             w.WriteEndArray();
             w.WriteString("verdict", response.ToString());
             w.WriteEndObject();

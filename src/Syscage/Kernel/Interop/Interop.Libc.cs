@@ -20,6 +20,28 @@ internal static partial class Interop
         internal static readonly nint SYS_pidfd_getfd = Number("pidfd_getfd");
         internal static readonly nint SYS_pidfd_send_signal = Number("pidfd_send_signal");
         internal static readonly nint SYS_tgkill = Number("tgkill");
+        // ptrace(2) raw: glibc's wrapper is variadic and reads PEEK results through data; the requests used here return plain values.
+        internal static readonly nint SYS_ptrace = Number("ptrace");
+
+        internal const int PTRACE_SEIZE = Uapi.PTRACE_SEIZE;
+        internal const int PTRACE_INTERRUPT = Uapi.PTRACE_INTERRUPT;
+        internal const int PTRACE_DETACH = Uapi.PTRACE_DETACH;
+        internal const int PTRACE_SECCOMP_GET_FILTER = Uapi.PTRACE_SECCOMP_GET_FILTER;
+        internal const int PTRACE_SECCOMP_GET_METADATA = Uapi.PTRACE_SECCOMP_GET_METADATA;
+        internal const int PTRACE_EVENT_STOP = Uapi.PTRACE_EVENT_STOP;
+        internal const int __WALL = Uapi.__WALL;
+
+        /// <summary><c>struct seccomp_metadata</c> (include/uapi/linux/ptrace.h): which filter, and the flags the kernel keeps for it.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct SeccompMetadata
+        {
+            public ulong FilterOff;
+            public ulong Flags;
+        }
+
+        // pid_t waitpid(pid_t, int *wstatus, int options): with __WALL, a ptrace-stop of a tracee that is not a child.
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial int waitpid(int pid, int* status, int options);
 
         private static nint Number(string syscall) => Abi.Architecture.Native.Syscalls.TryGetNumber(syscall, out int nr) ? nr
             : throw new PlatformNotSupportedException($"{syscall} has no number on {Abi.Architecture.Native.Name} in Syscage's tables");
