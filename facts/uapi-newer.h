@@ -25,3 +25,7 @@
  * runs its embedded launcher from one. */
 #define MFD_NOEXEC_SEAL		0x0008U
 #define MFD_EXEC		0x0010U
+
+/* include/uapi/asm-generic/socket.h, Linux 6.5: getsockopt gives a pidfd of a Unix socket's peer (the process that
+ * connected), which names that process for as long as the pidfd is open, unlike SO_PEERCRED's pid. */
+#define SO_PEERPIDFD		77

@@ -8,6 +8,8 @@ namespace Syscage.Bench;
 /// <item><c>filter-cost [PROFILE]</c>: instructions executed per syscall number by Syscage's and libseccomp's filters for a profile.</item>
 /// <item><c>notify-latency [CALLS] [ROUNDS]</c>: user-notification round trip, C# supervisor against a minimal C loop, with and without SYNC_WAKE_UP.</item>
 /// <item><c>ebpf-overhead [N]</c>: issue #7, eBPF seccomp programs under <c>syscage run --ebpf</c> against plain classic BPF, <c>strace</c> fault injection and <c>strace -c</c>.</item>
+/// <item><c>record-overhead [N]</c>: issue #15, <c>syscage record</c> against <c>strace -f -c</c> on the same workloads, against the workload alone.</item>
+/// <item><c>getpid [CALLS] [ROUNDS]</c>: issue 16, the patch set's benchmark shape (a <c>.bss</c> counter on getpid) under <c>syscage run --ebpf</c> against a minimal C notification loop.</item>
 /// <item>anything else: BenchmarkDotNet (e.g. <c>--filter '*Compile*'</c>).</item>
 /// </list>
 /// </summary>
@@ -22,6 +24,10 @@ public static class Program
             return NotifyLatency.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "ebpf-overhead")
             return EbpfOverhead.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "record-overhead")
+            return RecordOverhead.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "getpid")
+            return GetpidBench.Run(args.Skip(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

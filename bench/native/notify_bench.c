@@ -2,12 +2,19 @@
  * notify_bench: user-notification round trips, for bench/Syscage.Bench NotifyLatency.
  *
  *   notify_bench target N NR          make N calls of syscall NR (after N/10 warm-up calls) and print
- *                                     "ns_per_call <x>"; run it under a filter that notifies NR
+ *                                     "ns_per_call <x>" and "failed <calls that returned -1>"; run it under a filter
+ *                                     that notifies NR
  *   notify_bench c-supervisor N [sync]
  *                                     the baseline: a minimal C supervisor loop (poll, RECV, SEND) serving a
  *                                     forked target that does what "target N 1000" does; with "sync", the
  *                                     listener gets SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP first. Prints the
  *                                     target's "ns_per_call <x>".
+ *
+ *   notify_bench c-getpid N ALLOWED   the eBPF-seccomp patch set's benchmark shape, in C: a filter notifies every
+ *                                     getpid; the supervisor (poll, RECV, SEND, with SYNC_WAKE_UP) keeps a counter
+ *                                     and lets the first ALLOWED calls run (CONTINUE), failing the rest with EPERM —
+ *                                     what samples/ebpf/getpid_bench.c decides. The forked target does what
+ *                                     "target N <getpid>" does; prints its "ns_per_call <x>" and "allowed <a> denied <d>".
  *
  * The hand-over of the listener mirrors syscage-exec's: shared page, no system calls in the filtered child
  * until the parent has taken the fd with pidfd_getfd.
@@ -44,13 +51,14 @@ static double now_ns(void)
 
 static void calls(long n, long nr)
 {
+    long failed = 0;
     for (long i = 0; i < n / 10; i++)
-        syscall(nr, i);
+        failed += syscall(nr, i) < 0;
     double t0 = now_ns();
     for (long i = 0; i < n; i++)
-        syscall(nr, i);
+        failed += syscall(nr, i) < 0;
     double t1 = now_ns();
-    printf("ns_per_call %.0f\n", (t1 - t0) / n);
+    printf("ns_per_call %.0f\nfailed %ld\n", (t1 - t0) / n, failed);
     fflush(stdout);
 }
 
@@ -62,19 +70,22 @@ int main(int argc, char **argv)
         calls(atol(argv[2]), atol(argv[3]));
         return 0;
     }
-    if (argc < 3 || strcmp(argv[1], "c-supervisor") != 0) {
-        fputs("usage: notify_bench target N NR | c-supervisor N [sync]\n", stderr);
+    int getpid_shape = argc >= 4 && strcmp(argv[1], "c-getpid") == 0;
+    if (argc < 3 || (strcmp(argv[1], "c-supervisor") != 0 && !getpid_shape)) {
+        fputs("usage: notify_bench target N NR | c-supervisor N [sync] | c-getpid N ALLOWED\n", stderr);
         return 2;
     }
     long n = atol(argv[2]);
-    int sync = argc > 3 && strcmp(argv[3], "sync") == 0;
+    int sync = getpid_shape || (argc > 3 && strcmp(argv[3], "sync") == 0);
+    long allowed = getpid_shape ? atol(argv[3]) : 0, count = 0, denied = 0;
+    long nr = getpid_shape ? SYS_getpid : 1000;
     struct shared *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     sh->fd = -1;
     pid_t pid = fork();
     if (pid == 0) {
         struct sock_filter insns[] = {
             BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0),                    /* A = seccomp_data.nr */
-            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1000, 0, 1),          /* nr == 1000? */
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),  /* nr == the notified call? */
             BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
             BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
         };
@@ -87,7 +98,7 @@ int main(int argc, char **argv)
         while (!__atomic_load_n(&sh->taken, __ATOMIC_ACQUIRE))
             ;
         close((int)fd);
-        calls(n, 1000);
+        calls(n, nr);
         _exit(0);
     }
     while (__atomic_load_n(&sh->fd, __ATOMIC_ACQUIRE) < 0)
@@ -115,9 +126,20 @@ int main(int argc, char **argv)
             continue;
         memset(&resp, 0, sizeof resp);
         resp.id = req.id;
+        if (getpid_shape) {
+            /* The program's decision: the counter allows the first `allowed` calls. */
+            if (count++ < allowed)
+                resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+            else {
+                resp.error = -EPERM;
+                denied++;
+            }
+        }
         ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
     }
     int status;
     waitpid(pid, &status, 0);
+    if (getpid_shape)
+        printf("allowed %ld denied %ld\n", count - denied, denied);
     return 0;
 }

@@ -25,10 +25,15 @@ public static class CliApp
         ("emu", EmuCommand.Create),
         ("check", CheckCommand.Create),
         ("syscalls", SyscallsCommand.Create),
+        ("groups", GroupsCommand.Create),
+        ("lint", LintCommand.Create),
+        ("dump", DumpCommand.Create),
         ("compile", CompileCommand.Create),
         ("explain", ExplainCommand.Create),
         ("run", RunCommand.Create),
+        ("record", RecordCommand.Create),
         ("agent", AgentCommand.Create),
+        ("maps", MapsCommand.Create),
         ("doctor", DoctorCommand.Create),
         ("ebpf", () => new Command("ebpf", "eBPF seccomp programs: assemble, disassemble, load and verify clang objects, run the conformance suite")
         {
@@ -53,7 +58,7 @@ public static class CliApp
     {
         var root = new RootCommand(
             "Syscage: seccomp filters you can read, check and run.\n\n" +
-            "Exit codes: 0 ok, 1 rejected (check), 2 usage error, 3 malformed input, 4 I/O error, 70 internal error.");
+            "Exit codes: 0 ok, 1 rejected (check) or found something (lint), 2 usage error, 3 malformed input, 4 I/O error or refused by the kernel (dump), 70 internal error.");
         bool one = Verbs.Any(v => v.Name == verb);
         foreach (var (name, create) in Verbs)
             if (!one || name == verb)
@@ -61,6 +66,12 @@ public static class CliApp
         root.Add(Verbose);
         return root;
     }
+
+    /// <summary>
+    /// How <c>syscage</c> reads its command line: without response files, so that <c>@network</c> is a group name (an
+    /// argument like any other), never "read more arguments from the file network".
+    /// </summary>
+    public static ParserConfiguration ParserConfiguration => new() { ResponseFileTokenReplacer = null };
 
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given writers.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
@@ -70,7 +81,7 @@ public static class CliApp
         if (RunCommand.TryReadPlain(args, out var run))
             return Guard(stdout, stderr, run.Verbose, (o, e) => RunCommand.Run(o, e, run));
         var root = BuildRootCommand(args.Length > 0 ? args[0] : null);
-        var parse = root.Parse(args);
+        var parse = root.Parse(args, ParserConfiguration);
         if (parse.Errors.Count > 0)
         {
             foreach (var error in parse.Errors)

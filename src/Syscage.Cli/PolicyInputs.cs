@@ -50,22 +50,7 @@ public static class PolicyInputs
             if (profile.Warnings.Count > shown)
                 warnings.WriteLine($"syscage: ... and {profile.Warnings.Count - shown} more warnings like these (--verbose lists them all)");
         }
-        return new LoadedPolicy(profile.Policy, profile.Flags);
-    }
-
-    /// <summary>
-    /// Warns about the rules whose condition a filter cannot check where they also decide: a rule on <c>socket</c>,
-    /// <c>semop</c> ... with a condition, on an ABI that makes the call through <c>socketcall(2)</c>/<c>ipc(2)</c> as well
-    /// (<see cref="PolicyExplainer.UncheckedConditions"/>). The first three, or all with <paramref name="all"/>.
-    /// </summary>
-    public static void WarnUncheckedConditions(SeccompPolicy policy, TextWriter warnings, bool all)
-    {
-        var found = PolicyExplainer.UncheckedConditions(policy);
-        int shown = all ? found.Count : 3;
-        foreach (var u in found.Take(shown))
-            warnings.WriteLine($"syscage: {u}");
-        if (found.Count > shown)
-            warnings.WriteLine($"syscage: ... and {found.Count - shown} more conditions like these (--verbose lists them all)");
+        return new LoadedPolicy(profile.Policy, profile.Flags) { Warnings = profile.Warnings };
     }
 
     /// <summary>A program from <paramref name="input"/>: read as is, or compiled from the policy it names.</summary>
@@ -88,4 +73,8 @@ public static class PolicyInputs
 /// <summary>A policy as a verb loaded it.</summary>
 /// <param name="Policy">The policy.</param>
 /// <param name="FilterFlags">The <c>SECCOMP_FILTER_FLAG_*</c> names an OCI profile's <c>flags</c> gives (empty otherwise).</param>
-public sealed record LoadedPolicy(SeccompPolicy Policy, IReadOnlyList<string> FilterFlags);
+public sealed record LoadedPolicy(SeccompPolicy Policy, IReadOnlyList<string> FilterFlags)
+{
+    /// <summary>The warnings of an OCI profile's loader (empty for other policies: their mistakes are errors).</summary>
+    public IReadOnlyList<OciWarning> Warnings { get; init; } = [];
+}

@@ -130,6 +130,13 @@ public sealed class HostileInputTests(ITestOutputHelper output)
         Check(dir, "compile -f pfc cross.policy (60,000 tests x 200 calls)", 3, "cross.policy:2:1: read on x86_64: the rules test its arguments more than 1024 times",
             "compile", dir.File("cross.policy"), "-f", "pfc");
         Check(dir, "explain cross.policy", 0, null, "explain", dir.File("cross.policy"), "read", "59999");
+        Check(dir, "lint cross.policy", 1, null, "lint", dir.File("cross.policy"));
+        // Within the compiler's limit, but hard for the lint's solver: five hundred pairs of tests on two arguments, on
+        // two hundred syscalls, and five hundred rules of one syscall each testing both. The lint says "undecided" in time.
+        string pairs = string.Join(" || ", Enumerable.Range(0, 500).Select(i => string.Create(CultureInfo.InvariantCulture, $"(arg0 == {i} && arg1 == {i})")));
+        File.WriteAllText(dir.File("pairs.policy"), "default ALLOW\nALLOW @basic-io, @file-system, @network, @process, @memory if " + pairs + "\n" +
+            string.Concat(Enumerable.Range(0, 500).Select(i => string.Create(CultureInfo.InvariantCulture, $"ERRNO(1) getpid if arg0 == {i} && arg1 == {i}\n"))));
+        Check(dir, "lint pairs.policy (500 x 2 tests)", 1, null, "lint", dir.File("pairs.policy"));
     }
 
     [Fact]

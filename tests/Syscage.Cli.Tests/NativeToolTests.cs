@@ -62,11 +62,11 @@ public sealed class NativeToolTests
     {
         var all = CliApp.BuildRootCommand();
         var one = CliApp.BuildRootCommand("run");
-        Assert.Equal(11, all.Subcommands.Count);
+        Assert.Equal(16, all.Subcommands.Count);
         Assert.Equal("run", Assert.Single(one.Subcommands).Name);
-        Assert.Equal(11, CliApp.BuildRootCommand("no-such-verb").Subcommands.Count);
+        Assert.Equal(16, CliApp.BuildRootCommand("no-such-verb").Subcommands.Count);
         var help = CliRunner.RunProcess("--help");
-        foreach (string verb in new[] { "asm", "disasm", "emu", "check", "syscalls", "compile", "explain", "run", "agent", "doctor", "ebpf" })
+        foreach (string verb in new[] { "asm", "disasm", "emu", "check", "syscalls", "groups", "lint", "dump", "compile", "explain", "run", "record", "agent", "maps", "doctor", "ebpf" })
             Assert.Contains($"  {verb} ", help.Stdout, StringComparison.Ordinal);
         var typo = CliRunner.RunProcess("rnu", "--", "/bin/true");
         Assert.Equal((int)ExitCode.Usage, typo.ExitCode);

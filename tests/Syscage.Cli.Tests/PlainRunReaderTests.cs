@@ -5,14 +5,15 @@ namespace Syscage.Cli.Tests;
 
 /// <summary>
 /// <c>syscage run</c> read without the parser (<see cref="RunCommand.TryReadPlain"/>) must mean what the parser reads:
-/// random command lines of every option of the verb, its aliases, and spellings the plain reader leaves to the parser.
+/// random command lines of every option of the verb, its aliases, and spellings the plain reader leaves to the parser,
+/// parsed as the tool parses them (<see cref="CliApp.ParserConfiguration"/>).
 /// </summary>
 public class PlainRunReaderTests
 {
     private static readonly string[] Options =
     [
-        "--policy", "-p", "--log-denials", "--ebpf", "--set", "--maps", "--events", "--no-split", "--stats",
-        "--cap-add", "--cap-drop", "--kernel-version", "--verbose", "-v",
+        "--policy", "-p", "--log-denials", "--json", "--audit", "--ebpf", "--set", "--maps", "--events", "--no-split", "--stats",
+        "--map", "--maps-socket", "--cap-add", "--cap-drop", "--kernel-version", "--verbose", "-v",
     ];
 
     private static readonly string[] Words =
@@ -50,11 +51,11 @@ public class PlainRunReaderTests
     [InlineData("run", "--maps", "--maps", "--", "/bin/true")]
     [InlineData("run", "--maps", "true", "--", "/bin/true")]
     [InlineData("run", "@args", "--", "/bin/true")]
-    [InlineData("run", "--", "echo", "@file")]
     [InlineData("run", "/bin/true")]
     [InlineData("run", "--")]
     [InlineData("run", "--polcy", "default", "--", "/bin/true")]
     [InlineData("run", "--policy", "-x", "--", "/bin/true")]
+    [InlineData("run", "--audit", "default", "--", "/bin/true")]
     public void Other_spellings_are_left_to_the_parser(params string[] args) =>
         Assert.False(RunCommand.TryReadPlain(args, out _), string.Join(' ', args));
 
@@ -67,6 +68,8 @@ public class PlainRunReaderTests
         Assert.Equal(["sh", "-c", "--", "x"], run.Command);
         Assert.True(run.Verbose && run.Oci.AllWarnings);
         Compare(["run", "-p", "default", "--ebpf", "a.o", "--ebpf", "b.o", "-v", "--", "sh", "-c", "--", "x"]);
+        // A word starting with @ is a word (no response files): read plainly, as the parser reads it.
+        Assert.True(Compare(["run", "--policy", "@network", "--", "echo", "@file"]));
     }
 
     /// <summary>True when the plain reader read <paramref name="args"/>; then the parser must read the same, without error.</summary>
@@ -75,7 +78,7 @@ public class PlainRunReaderTests
         if (!RunCommand.TryReadPlain(args, out var run))
             return false;
         string line = string.Join(' ', args.Select(a => $"'{a}'"));
-        var parse = CliApp.BuildRootCommand("run").Parse(args);
+        var parse = CliApp.BuildRootCommand("run").Parse(args, CliApp.ParserConfiguration);
         Assert.True(parse.Errors.Count == 0, $"{line}: read plainly, but the parser says {string.Join("; ", parse.Errors.Select(e => e.Message))}");
         Assert.True(parse.GetValue<string?>("--policy") == run.Policy, $"{line}: --policy");
         Assert.True(parse.GetValue<bool>("--log-denials") == run.LogDenials, $"{line}: --log-denials");
@@ -85,6 +88,10 @@ public class PlainRunReaderTests
         Assert.True(parse.GetValue<string?>("--events") == run.Ebpf.EventsFile, $"{line}: --events");
         Assert.True(parse.GetValue<bool>("--no-split") == run.Ebpf.NoSplit, $"{line}: --no-split");
         Assert.True(parse.GetValue<bool>("--stats") == run.Ebpf.Stats, $"{line}: --stats");
+        Assert.True(parse.GetValue<bool>("--json") == run.Json, $"{line}: --json");
+        Assert.True(parse.GetValue<string?>("--audit") is null, $"{line}: --audit");
+        Assert.True((parse.GetValue<string[]>("--map") ?? []).SequenceEqual(run.Ebpf.MapFiles), $"{line}: --map");
+        Assert.True(parse.GetValue<string?>("--maps-socket") == run.Ebpf.MapsSocket, $"{line}: --maps-socket");
         Assert.True((parse.GetValue<string[]>("--cap-add") ?? []).SequenceEqual(run.Oci.CapAdd), $"{line}: --cap-add");
         Assert.True((parse.GetValue<string[]>("--cap-drop") ?? []).SequenceEqual(run.Oci.CapDrop), $"{line}: --cap-drop");
         Assert.True(parse.GetValue<string?>("--kernel-version") == run.Oci.KernelVersion, $"{line}: --kernel-version");

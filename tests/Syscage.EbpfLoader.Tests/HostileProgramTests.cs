@@ -142,7 +142,7 @@ public class HostileProgramTests
                 return bpf_map_lookup_elem(&counts, &key) ? SECCOMP_RET_KILL_PROCESS : SECCOMP_RET_ALLOW;
             }
             """);
-        AssertError(e, "helper map_lookup_elem: r2 (the map key, 4 bytes): read of uninitialised stack", FirstPc(p, i => i.Opcode == (BPF_JMP | BPF_CALL)));
+        AssertError(e, "helper bpf_map_lookup_elem#1: r2 (the map key, 4 bytes): read of uninitialised stack", FirstPc(p, i => i.Opcode == (BPF_JMP | BPF_CALL)));
     }
 
     [Fact]
@@ -262,9 +262,9 @@ public class HostileProgramTests
                 return bpf_map_lookup_elem(&counts, ctx) ? SECCOMP_RET_KILL_PROCESS : SECCOMP_RET_ALLOW;
             }
             """);
-        AssertError(e, "helper map_lookup_elem: r2 (the map key, 4 bytes): must point to the stack, a map value or a ring-buffer record, not ctx",
+        AssertError(e, "helper bpf_map_lookup_elem#1: r2 (the map key, 4 bytes): must point to the stack, a map value or a ring-buffer record, not ctx",
             FirstPc(p, i => i.Opcode == (BPF_JMP | BPF_CALL)));
-        AssertError(RejectAsm("mov %r1, 0\nmov %r2, 0\ncall 1\nmov %r0, 0\nexit"), "helper map_lookup_elem: r1 must be a map reference, not scalar", 2);
+        AssertError(RejectAsm("mov %r1, 0\nmov %r2, 0\ncall 1\nmov %r0, 0\nexit"), "helper bpf_map_lookup_elem#1: r1 must be a map reference, not scalar", 2);
         AssertError(RejectAsm("call 999\nexit"), "unknown helper function id 999", 0);
     }
 
@@ -278,7 +278,7 @@ public class HostileProgramTests
                 return SECCOMP_RET_ALLOW;
             }
             """);
-        Assert.StartsWith("helper ringbuf_reserve does not work on map 'counts' of type Hash", e.Reason);
+        Assert.StartsWith("helper bpf_ringbuf_reserve#131 does not work on map 'counts' of type Hash", e.Reason);
     }
 
     [Fact]

@@ -18,6 +18,7 @@ public partial class LayeringTests
         ("Syscage.Policy.Builtin", ["Syscage.Policy.Language", "Syscage.Policy.Oci", "Syscage.Policy", "Syscage.Bpf", "Syscage.Abi"]),
         ("Syscage.Policy.Fluent", ["Syscage.Policy.Language", "Syscage.Policy", "Syscage.Bpf", "Syscage.Abi"]),
         ("Syscage.Policy.Compiler", ["Syscage.Policy", "Syscage.Bpf", "Syscage.Abi"]),
+        ("Syscage.Policy.Recording", ["Syscage.Policy.Language", "Syscage.Policy", "Syscage.Bpf", "Syscage.Abi"]),
         ("Syscage.Policy.Language", ["Syscage.Policy", "Syscage.Bpf", "Syscage.Abi"]),
         ("Syscage.Policy.Oci", ["Syscage.Policy", "Syscage.Bpf", "Syscage.Abi"]),
         ("Syscage.Policy", ["Syscage.Bpf", "Syscage.Abi"]),

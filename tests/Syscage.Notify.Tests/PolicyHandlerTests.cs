@@ -1,4 +1,5 @@
 using Syscage.Cli.Commands;
+using Syscage.Kernel;
 using Syscage.Kernel.Notify;
 using Syscage.Policy;
 using Syscage.Policy.Language;
@@ -129,6 +130,42 @@ public class PolicyHandlerTests
         int status = RunCommand.Run(stdout, stderr, file, [Notified.Helper, "openat", "/etc/shadow"], logDenials: true);
         Assert.Equal(0, status);
         Assert.Equal($"syscage: openat(AT_FDCWD, \"/etc/shadow\", O_RDONLY) -> EPERM by {file}:3\n", stderr.ToString().ReplaceLineEndings("\n"));
+    }
+
+    [Fact]
+    public void Syscage_run_log_denials_json_writes_one_decoded_object_per_denied_call()
+    {
+        // The real tools under the built-in policy: unshare(CLONE_NEWUSER) and mount(2) are refused; their arguments
+        // come back in the kernel's names, and mount's strings (the file system type too) read from the command.
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int status = RunCommand.Run(stdout, stderr, "default", ["/bin/sh", "-c", "unshare -U true; mount -t tmpfs none /mnt; exit 0"],
+            logDenials: true, ebpf: null, oci: null, json: true);
+        Assert.Equal(0, status);
+        var lines = stderr.ToString().ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
+        var objects = lines.Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        var unshare = Assert.Single(objects, o => o.GetProperty("syscall").GetString() == "unshare");
+        Assert.Equal("unshare(CLONE_NEWUSER)", unshare.GetProperty("call").GetString());
+        Assert.Equal("EPERM", unshare.GetProperty("errno").GetString());
+        Assert.Equal("default", unshare.GetProperty("reason").GetString());
+        var mount = Assert.Single(objects, o => o.GetProperty("syscall").GetString() == "mount");
+        Assert.Equal("mount(\"none\", \"/mnt\", \"tmpfs\", 0, NULL)", mount.GetProperty("call").GetString());
+        var args = mount.GetProperty("args").EnumerateArray().ToList();
+        Assert.Equal("filesystemtype", args[2].GetProperty("name").GetString());
+        Assert.Equal("\"tmpfs\"", args[2].GetProperty("text").GetString());
+        Assert.StartsWith("0x", args[2].GetProperty("value").GetString(), StringComparison.Ordinal);
+        Assert.Equal(2, objects.Count);
+    }
+
+    [Fact]
+    public void A_command_killed_by_a_signal_is_said_with_the_signal_s_name()
+    {
+        var stderr = new StringWriter();
+        int status = RunCommand.Run(new StringWriter(), stderr, "default", ["/bin/sh", "-c", "kill -SEGV $$"]);
+        Assert.Equal(128 + Signals.SIGSEGV, status);
+        Assert.Contains("sh was killed by SIGSEGV", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Equal("killed by SIGSEGV (core dumped)", new SandboxExit(null, Signals.SIGSEGV, true, null).ToString());
+        Assert.Equal("killed by signal 40", new SandboxExit(null, 40, false, null).ToString());
     }
 
     [Fact]

@@ -21,11 +21,11 @@ public class ExplainerTests
     {
         string text = PolicyExplainer.Explain(P, "openat", [5, 0, 0]);
         Assert.Equal("""
-            openat(dirfd=0x5, pathname=0x0, flags=0x0, mode=0x0) on x86_64: nr 257
+            openat(dirfd=0x5, pathname=0x0, flags=O_RDONLY, mode=0x0) on x86_64: nr 257
             section x86_64: 3 rules for openat
               rule 1 at t.policy:3: ERRNO(EACCES) openat if (flags & O_ACCMODE) != O_RDONLY
                 false  not
-                  true   (arg2.lo32 & 3) == 0     flags = 0x0 (flags is int: compared on its low 32 bits)
+                  true   (arg2.lo32 & 3) == 0     flags = 0x0 (O_RDONLY; flags is int: compared on its low 32 bits)
                 => does not match
               rule 2 at t.policy:4: ALLOW openat if dirfd == AT_FDCWD || dirfd < 100
                 true   any of
@@ -36,6 +36,24 @@ public class ExplainerTests
             decision: ALLOW by rule 2 at t.policy:4
 
             """.ReplaceLineEndings("\n"), text);
+    }
+
+    [Fact]
+    public void Arguments_are_shown_in_the_kernel_s_names()
+    {
+        var policy = BuiltinPolicies.Load("default");
+        string clone = PolicyExplainer.Explain(policy, "clone", [0x1002_0011]);
+        Assert.StartsWith("clone(flags=CLONE_NEWNS|CLONE_NEWUSER|SIGCHLD, stack=0x0,", clone, StringComparison.Ordinal);
+        Assert.Contains("flags = 0x10020011 (CLONE_NEWNS|CLONE_NEWUSER|SIGCHLD)", clone, StringComparison.Ordinal);
+        Assert.StartsWith("openat(dirfd=AT_FDCWD, pathname=0x1000, flags=O_RDWR|O_CREAT|O_CLOEXEC, mode=0x1a4)",
+            PolicyExplainer.Explain(policy, "openat", [unchecked((ulong)-100), 0x1000, 0x80042, 0x1a4]), StringComparison.Ordinal);
+        Assert.Contains("request = 0x5412 (TIOCSTI; request is unsigned int: compared on its low 32 bits)", PolicyExplainer.Explain(policy, "ioctl", [0, 0x5412]), StringComparison.Ordinal);
+        Assert.StartsWith("mmap(addr=0x0, length=0x1000, prot=PROT_READ|PROT_WRITE, flags=MAP_PRIVATE|MAP_ANONYMOUS, fd=0xffffffffffffffff",
+            PolicyExplainer.Explain(policy, "mmap", [0, 0x1000, 3, 0x22, ulong.MaxValue, 0]), StringComparison.Ordinal);
+        // A value with bits above the argument's type is shown whole, with what the syscall reads.
+        Assert.StartsWith("socket(domain=0x100000028 (AF_VSOCK in the bits the syscall reads), type=SOCK_STREAM", PolicyExplainer.Explain(policy, "socket", [0x1_0000_0028, 1]), StringComparison.Ordinal);
+        // Other architectures' flags differ: numbers there.
+        Assert.StartsWith("clone(flags=0x10000000,", PolicyExplainer.Explain(Parse("default ALLOW\narch aarch64\nALLOW clone"), "clone", [0x1000_0000], Architecture.Aarch64), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -97,8 +115,8 @@ public class UnreachableRuleTests
             """);
         var found = PolicyExplainer.UnreachableRules(p).Select(u => u.ToString()).ToList();
         Assert.Equal([
-            "t.policy:5: the rule for read on x86_64 is never reached: t.policy:4 always decides first",
-            "t.policy:7: the rule for openat on x86_64 is never reached: t.policy:6 always decides first",
+            "t.policy:5: the rule for read on x86_64 is never reached: t.policy:3, t.policy:4 decide first every call it matches",
+            "t.policy:7: the rule for openat on x86_64 is never reached: t.policy:6 decides first every call it matches",
         ], found);
         // In the default policy only the deliberate override is reported: clone3 is refused before @process allows it.
         Assert.All(PolicyExplainer.UnreachableRules(BuiltinPolicies.Load("default")), u => Assert.Equal("clone3", u.Syscall));

@@ -111,7 +111,7 @@ public class WidthTests
     {
         var policy = BuiltinPolicies.Load("default");
         string text = PolicyExplainer.Explain(policy, "socket", [0x1_0000_0028, 1, 0], Architecture.X86_64);
-        Assert.Contains("true   arg0.lo32 == 0x28     domain = 0x100000028 (domain is int: compared on its low 32 bits, 0x28)", text);
+        Assert.Contains("true   arg0.lo32 == 0x28     domain = 0x100000028 (AF_VSOCK; domain is int: compared on its low 32 bits, 0x28)", text);
         Assert.Contains("decision: ERRNO(97) (EAFNOSUPPORT)", text);
         var chmod = Parse("default ALLOW\nERRNO(EPERM) chmod if mode == 04755");
         string mode = PolicyExplainer.Explain(chmod, "chmod", [0, 0x1_09ed], Architecture.X86);

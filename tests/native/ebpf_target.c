@@ -15,6 +15,12 @@
  *   ebpf_target as-uid UID NR [A0..A5]    setresuid(UID, UID, UID), then make the call; exit status = errno
  *   ebpf_target threads T N NR [A0..A5]   T threads (at most 16) each make the call N times; print "threads <calls> failed
  *                                         <failures>"; exit status = 0 when no call failed, else 1
+ *   ebpf_target until FILE NR [A0..A5]    make the call again and again until FILE exists; print "calls <n>"
+ *   ebpf_target connect PATH REQUEST      connect to the Unix socket PATH, send REQUEST and a newline, print the answer
+ *                                         line ("connect errno <e>" when the connection fails); exit status 0
+ *   ebpf_target connect-as UID PATH REQ   setresuid(UID, UID, UID), then as connect
+ *   ebpf_target connect-orphan PATH REQ   the same from a grandchild whose parent has exited and that has left the
+ *                                         session (setsid): an orphan, given to the nearest subreaper
  *
  * Numbers are strtoull base 0 (decimal, 0x hex).
  */
@@ -26,7 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,6 +84,33 @@ static void on_sigsys(int sig, siginfo_t *info, void *ctx)
     int n = snprintf(line, sizeof line, "sigsys code %d\n", info->si_code);
     (void)!write(1, line, (size_t)n);
     got_sigsys = 1;
+}
+
+/* connect PATH REQUEST: one request to a Unix socket, its answer on stdout. */
+static int ask(const char *path, const char *request)
+{
+    struct sockaddr_un addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sun_family = AF_UNIX;
+    strncpy(addr.sun_path, path, sizeof addr.sun_path - 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        printf("connect errno %d\n", errno);
+        fflush(stdout);
+        return 0;
+    }
+    (void)!write(fd, request, strlen(request));
+    (void)!write(fd, "\n", 1);
+    char answer[4096];
+    size_t used = 0;
+    ssize_t n;
+    while (used < sizeof answer - 1 && (n = read(fd, answer + used, sizeof answer - 1 - used)) > 0)
+        used += (size_t)n;
+    answer[used] = 0;
+    printf("%s", answer);
+    fflush(stdout);
+    close(fd);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -182,6 +218,56 @@ int main(int argc, char **argv)
             pthread_join(t[i], NULL);
         printf("threads %ld failed %ld\n", threads * per_thread, failures);
         return failures == 0 ? 0 : 1;
+    }
+    if (strcmp(mode, "until") == 0) {
+        if (argc < 4)
+            return 100;
+        struct stat st;
+        long calls = 0;
+        parse_call(argc, argv, 3);
+        while (stat(argv[2], &st) != 0) {
+            syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+            calls++;
+        }
+        printf("calls %ld\n", calls);
+        fflush(stdout);
+        return 0;
+    }
+    if (strcmp(mode, "connect") == 0 && argc >= 4)
+        return ask(argv[2], argv[3]);
+    if (strcmp(mode, "connect-as") == 0 && argc >= 5) {
+        unsigned uid = (unsigned)strtoul(argv[2], NULL, 0);
+        if (setresuid(uid, uid, uid) != 0) {
+            perror("ebpf_target: setresuid");
+            return 101;
+        }
+        return ask(argv[3], argv[4]);
+    }
+    if (strcmp(mode, "connect-orphan") == 0 && argc >= 4) {
+        /* The answer goes through a pipe: the grandchild's stdout is ours, but we must wait for it. */
+        int p[2];
+        if (pipe(p) != 0)
+            return 101;
+        pid_t child = fork();
+        if (child == 0) {
+            pid_t middle = getpid();
+            if (fork() != 0)
+                _exit(0); /* the parent of the grandchild exits at once */
+            setsid();
+            for (int i = 0; i < 400 && getppid() == middle; i++)
+                usleep(5000); /* until the grandchild is an orphan */
+            close(p[0]);
+            dup2(p[1], 1);
+            ask(argv[2], argv[3]);
+            _exit(0);
+        }
+        close(p[1]);
+        waitpid(child, NULL, 0);
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(p[0], buf, sizeof buf)) > 0)
+            (void)!write(1, buf, (size_t)n);
+        return 0;
     }
     fprintf(stderr, "ebpf_target: unknown mode '%s'\n", mode);
     return 100;

@@ -30,9 +30,10 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
         ("linux/fcntl.h", @"^(AT_|F_|DN_)"),
         ("linux/openat2.h", @"^RESOLVE_"),
         ("linux/stat.h", @"^(S_I|STATX_)"),
-        ("linux/fs.h", @"^(RENAME_|SEEK_)"),
+        ("linux/fs.h", @"^(RENAME_|SEEK_|FS_IOC_|FS_IOC32_|FI(CLONE|CLONERANGE|DEDUPERANGE|FREEZE|THAW|TRIM|BMAP|GETBSZ)$|BLK[A-Z0-9]+$)"),
         ("linux/falloc.h", @"^FALLOC_FL_"),
         ("linux/close_range.h", @"^CLOSE_RANGE_"),
+        ("asm-generic/hugetlb_encode.h", @"(?!)"),   // the HUGETLB_FLAG_ENCODE_* macros MAP_HUGE_* and MFD_HUGE_* are made with
         ("linux/memfd.h", @"^MFD_"),
         ("linux/xattr.h", @"^XATTR_(CREATE|REPLACE)$"),
         ("linux/inotify.h", @"^IN_"),
@@ -56,7 +57,7 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
         ("linux/personality.h", @"^(PER_|ADDR_|MMAP_PAGE_ZERO$|READ_IMPLIES_EXEC$|SHORT_INODE$|WHOLE_SECONDS$|STICKY_TIMEOUTS$|FDPIC_FUNCPTRS$|UNAME26$)"),
         ("linux/mount.h", @"^(MS_|MNT_|MOVE_MOUNT_|OPEN_TREE_|FSMOUNT_|FSOPEN_|FSPICK_|MOUNT_ATTR_)"),
         ("x86_64-linux-gnu/asm/signal.h", @"^(SIG[A-Z0-9]+$|SA_)"),
-        ("linux/wait.h", @"^(W[A-Z]+$|P_[A-Z]+$)"),
+        ("linux/wait.h", @"^(W[A-Z]+$|P_[A-Z]+$|__WALL$)"),
         ("asm-generic/siginfo.h", @"^(CLD_[A-Z]+$|SYS_SECCOMP$)"),
         ("asm-generic/resource.h", @"^(RLIMIT_|RLIM_INFINITY$)"),
         ("linux/time.h", @"^(CLOCK_|TIMER_ABSTIME$)"),
@@ -67,9 +68,9 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
         ("linux/kexec.h", @"^KEXEC_"),
         ("linux/module.h", @"^MODULE_INIT_"),
         ("linux/ptrace.h", @"^PTRACE_"),
-        ("linux/random.h", @"^GRND_"),
+        ("linux/random.h", @"^(GRND_|RND[A-Z]+$)"),
         ("linux/membarrier.h", @"^MEMBARRIER_CMD_"),
-        ("linux/userfaultfd.h", @"^(USERFAULTFD_IOC_NEW$|UFFD_USER_MODE_ONLY$)"),
+        ("linux/userfaultfd.h", @"^(USERFAULTFD_IOC_NEW$|UFFD_USER_MODE_ONLY$|UFFDIO_(API|REGISTER|UNREGISTER|WAKE|COPY|ZEROPAGE|MOVE|WRITEPROTECT|CONTINUE|POISON)$)"),
         ("asm-generic/poll.h", @"^POLL"),
         ("x86_64-linux-gnu/bits/eventfd.h", @"^EFD_"),
         ("linux/pidfd.h", @"^PIDFD_"),
@@ -79,6 +80,30 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
         ("linux/bpf_common.h", @"^BPF_"),
         ("linux/filter.h", @"^BPF_(MAXINSNS|MEMWORDS)$"),
         ("linux/bpf.h", @"^BPF_"),
+        // ioctl requests of namespaces, loop devices and the console, for decoding (IoctlRequests).
+        ("linux/nsfs.h", @"^NS_GET_"),
+        ("linux/loop.h", @"^LOOP_(SET_FD|CLR_FD|SET_STATUS|GET_STATUS|SET_STATUS64|GET_STATUS64|CHANGE_FD|SET_CAPACITY|SET_DIRECT_IO|SET_BLOCK_SIZE|CONFIGURE|CTL_ADD|CTL_REMOVE|CTL_GET_FREE)$"),
+        ("linux/kd.h", @"^(KD[A-Z0-9]+|KIOC[A-Z]+|GIO_[A-Z]+|PIO_[A-Z]+)$"),
+        ("linux/vt.h", @"^VT_(OPENQRY|GETMODE|SETMODE|GETSTATE|SENDSIG|RELDISP|ACTIVATE|WAITACTIVE|DISALLOCATE|RESIZE|RESIZEX|LOCKSWITCH|UNLOCKSWITCH|GETHIFONTMASK|WAITEVENT|SETACTIVATE)$"),
+    ];
+
+    /// <summary>
+    /// The names of <see cref="Sources"/> that are ioctl requests (the second argument of ioctl(2)), per header: what
+    /// <c>syscage</c> prints as <c>TIOCSTI</c> rather than <c>0x5412</c>. Listed in <c>Constants.g.cs</c> as
+    /// <c>IoctlRequestNames</c>.
+    /// </summary>
+    internal static readonly (string Header, string Pattern)[] IoctlRequests =
+    [
+        ("asm-generic/ioctls.h", @"^(TC|TIOC|FIO)"),
+        ("linux/sockios.h", @"^SIOC"),
+        ("linux/fs.h", @"^(FS_IOC_|FS_IOC32_|FI[A-Z]+$|BLK)"),
+        ("linux/random.h", @"^RND"),
+        ("linux/seccomp.h", @"^SECCOMP_IOCTL_"),
+        ("linux/userfaultfd.h", @"^(USERFAULTFD_IOC_NEW$|UFFDIO_)"),
+        ("linux/nsfs.h", @"^NS_GET_"),
+        ("linux/loop.h", @"^LOOP_"),
+        ("linux/kd.h", @"^(KD|KIOC|GIO_|PIO_)"),
+        ("linux/vt.h", @"^VT_"),
     ];
 
     /// <summary>One constant: its name, its value as the filter compares it (sign-extended to 64 bits), its header.</summary>
@@ -203,6 +228,12 @@ public sealed partial class ConstantsTableGenerator(string includeDirectory = "/
         w.Append("    private static readonly (string Name, ulong Value, int Header)[] Table =\n    [\n");
         foreach (var c in constants)
             w.Append(CultureInfo.InvariantCulture, $"        (\"{c.Name}\", 0x{c.Value:X}UL, {headers.IndexOf(c.Header)}),\n");
+        w.Append("    ];\n\n");
+        var ioctls = constants.Where(c => IoctlRequests.Any(r => r.Header == c.Header && Regex.IsMatch(c.Name, r.Pattern, RegexOptions.CultureInvariant))).ToList();
+        w.Append(CultureInfo.InvariantCulture, $"    // The {ioctls.Count} names above that are ioctl requests, in the same order.\n");
+        w.Append("    private static readonly string[] IoctlRequestNames =\n    [\n");
+        foreach (var c in ioctls)
+            w.Append("        \"").Append(c.Name).Append("\",\n");
         w.Append("    ];\n}\n");
         return w.ToString();
     }

@@ -26,19 +26,35 @@ public static class AgentCommand
         {
             Description = $"Clients read at once; more wait until one is done (default {SeccompAgentOptions.DefaultMaxHandshakes.ToString(CultureInfo.InvariantCulture)})",
         };
-        var cmd = new Command("agent", "Serve seccomp notifications of OCI containers (runc's listenerPath): one JSON line per decision") { socket, policy, fallback, timeout, handshakes };
+        var ebpf = new Option<string[]>("--ebpf") { Description = "An eBPF seccomp program, [NAME=]OBJ[:SECTION] (repeatable): a container whose profile's listenerMetadata is NAME runs it (see 'syscage compile OBJ --format oci')" };
+        var set = new Option<string[]>("--set") { Description = "Set a global (const volatile knob) of every --ebpf program that has it: NAME=VALUE" };
+        var fill = new Option<string[]>("--map") { Description = "Fill a map of each container's program before its first call: [PROGRAM:]MAP=FILE.json" };
+        var mapsDir = new Option<string?>("--maps-dir") { Description = "Where each container's control socket for 'syscage maps' goes (PID.sock, PID its first process; default $XDG_RUNTIME_DIR/syscage or /tmp/syscage-UID; 'none': no sockets)" };
+        var cmd = new Command("agent", "Serve seccomp notifications of OCI containers (runc's listenerPath): one JSON line per decision")
+        {
+            socket, policy, fallback, timeout, handshakes, ebpf, set, fill, mapsDir,
+        };
         cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(socket)!, p.GetValue(policy), p.GetValue(fallback)!, CancellationToken.None,
-            p.GetValue(timeout), p.GetValue(handshakes))));
+            p.GetValue(timeout), p.GetValue(handshakes), new AgentEbpfArguments(p.GetValue(ebpf) ?? [], p.GetValue(set) ?? [], p.GetValue(fill) ?? [], p.GetValue(mapsDir)))));
         return cmd;
     }
+
+    /// <summary>The eBPF options of the agent: <c>--ebpf</c>, <c>--set</c>, <c>--map</c>, <c>--maps-dir</c>.</summary>
+    /// <param name="Programs"><c>[NAME=]OBJ[:SECTION]</c>.</param>
+    /// <param name="Knobs"><c>NAME=VALUE</c>.</param>
+    /// <param name="MapFiles"><c>[PROGRAM:]MAP=FILE.json</c>.</param>
+    /// <param name="MapsDirectory">The control sockets' directory, <c>none</c>, or null for the default.</param>
+    public sealed record AgentEbpfArguments(IReadOnlyList<string> Programs, IReadOnlyList<string> Knobs, IReadOnlyList<string> MapFiles, string? MapsDirectory);
 
     /// <summary>
     /// Serves until <paramref name="cancel"/> fires or the process gets SIGINT/SIGTERM. <paramref name="handshakeTimeoutSeconds"/>
     /// and <paramref name="maxHandshakes"/> override <see cref="SeccompAgentOptions"/>' defaults.
     /// </summary>
     public static int Run(TextWriter stdout, TextWriter stderr, string socket, string? policy, string defaultHandler, CancellationToken cancel,
-        double? handshakeTimeoutSeconds = null, int? maxHandshakes = null)
+        double? handshakeTimeoutSeconds = null, int? maxHandshakes = null, AgentEbpfArguments? ebpf = null)
     {
+        if (ebpf is { Programs.Count: 0 } && (ebpf.Knobs.Count > 0 || ebpf.MapFiles.Count > 0 || ebpf.MapsDirectory is not null))
+            throw new CliException(ExitCode.Usage, "--set, --map and --maps-dir go with --ebpf OBJ");
         if (handshakeTimeoutSeconds is <= 0 or double.NaN or > 86_400)
             throw new CliException(ExitCode.Usage, "--handshake-timeout takes seconds above 0 (at most a day)");
         if (maxHandshakes is < 1)
@@ -50,6 +66,14 @@ public static class AgentCommand
             DefaultHandler = defaultHandler,
             HandshakeTimeout = handshakeTimeoutSeconds is double s ? TimeSpan.FromSeconds(s) : defaults.HandshakeTimeout,
             MaxHandshakes = maxHandshakes ?? defaults.MaxHandshakes,
+            Ebpf = ebpf is { Programs.Count: > 0 } e ? new AgentEbpfOptions
+            {
+                Programs = e.Programs,
+                Knobs = Ebpf.Knobs.Parse(e.Knobs),
+                MapFiles = e.MapFiles,
+                MapsDirectory = e.MapsDirectory is "none" ? null : e.MapsDirectory,
+                MapsSockets = e.MapsDirectory is not "none",
+            } : null,
         };
         using var done = CancellationTokenSource.CreateLinkedTokenSource(cancel);
         using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; done.Cancel(); });

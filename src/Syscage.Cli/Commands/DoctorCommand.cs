@@ -12,16 +12,22 @@ public static class DoctorCommand
     /// <summary>The command definition; it only unpacks the parse result.</summary>
     public static Command Create()
     {
-        var cmd = new Command("doctor", "Report what this kernel supports: seccomp actions, filter flags, user notification, helpers Syscage uses");
-        cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e)));
+        var json = JsonOutput.Option("the report");
+        var cmd = new Command("doctor", "Report what this kernel supports: seccomp actions, filter flags, user notification, helpers Syscage uses") { json };
+        cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(json))));
         return cmd;
     }
 
-    /// <summary>Prints one line per feature; exit 1 if seccomp filtering itself is missing.</summary>
-    public static int Run(TextWriter stdout, TextWriter stderr)
+    /// <summary>Prints one line per feature (or one JSON object); exit 1 if seccomp filtering itself is missing.</summary>
+    public static int Run(TextWriter stdout, TextWriter stderr, bool json = false)
     {
         EmbeddedLauncher.Use();
         var k = KernelSupport.Read();
+        if (json)
+        {
+            WriteJson(stdout, k);
+            return k.SeccompError is null ? (int)ExitCode.Ok : (int)ExitCode.Rejected;
+        }
         stdout.WriteLine($"kernel           {k.Release} ({KernelSupport.MachineArchitecture})");
         stdout.WriteLine("syscall tables   " + TablesLine(k.Release));
         if (k.SeccompError is not null)
@@ -49,6 +55,46 @@ public static class DoctorCommand
         stdout.WriteLine($"privileges       {(Environment.UserName == "root" ? "root: CAP_SYS_ADMIN would allow filters without no_new_privs, but Syscage sets it anyway" : "unprivileged: Syscage sets no_new_privs before installing (setuid binaries inside won't gain privileges)")}");
         return (int)ExitCode.Ok;
     }
+
+    private static void WriteJson(TextWriter stdout, KernelSupport k) => JsonOutput.WriteLine(stdout, w =>
+    {
+        w.WriteStartObject();
+        w.WriteString("kernel", k.Release);
+        w.WriteString("machine", KernelSupport.MachineArchitecture);
+        w.WriteString("tablesKernel", Architecture.KernelVersion);
+        w.WriteNumber("architectures", Architecture.All.Count);
+        w.WriteBoolean("kernelNewerThanTables", TryMajorMinor(k.Release, out var running) && TryMajorMinor(Architecture.KernelVersion, out var known) && running.CompareTo(known) > 0);
+        w.WriteBoolean("seccomp", k.SeccompError is null);
+        if (k.SeccompError is not null)
+            w.WriteString("seccompError", k.SeccompError);
+        else
+        {
+            w.WriteString("mode", k.Mode switch { 0 => "none", 1 => "strict", _ => "filter" });
+            w.WriteStartObject("actions");
+            foreach (var (name, available) in k.Actions)
+                w.WriteBoolean(name, available);
+            w.WriteEndObject();
+            w.WriteStartObject("filterFlags");
+            foreach (var (name, supported) in k.FilterFlags)
+                w.WriteBoolean(name, supported);
+            w.WriteEndObject();
+            if (k.NotifSizes is var (notif, resp, data))
+            {
+                w.WriteStartObject("userNotif");
+                w.WriteNumber("seccomp_notif", notif);
+                w.WriteNumber("seccomp_notif_resp", resp);
+                w.WriteNumber("seccomp_data", data);
+                w.WriteEndObject();
+            }
+            else
+                w.WriteString("userNotifError", k.NotifError);
+        }
+        w.WriteString("actionsLogged", k.ActionsLogged);
+        w.WriteString("launcher", k.LauncherPath);
+        w.WriteBoolean("launcherPresent", k.LauncherPresent);
+        w.WriteBoolean("root", Environment.UserName == "root");
+        w.WriteEndObject();
+    });
 
     /// <summary>
     /// The kernel version of the syscall tables, and whether <paramref name="release"/> (<c>uname -r</c>) is newer: its

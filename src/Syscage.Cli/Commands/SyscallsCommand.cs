@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Syscage.Abi;
+using Syscage.Policy.Language;
 
 namespace Syscage.Cli.Commands;
 
@@ -10,7 +11,7 @@ public static class SyscallsCommand
     /// <summary>The command definition; it only unpacks the parse result.</summary>
     public static Command Create()
     {
-        var query = new Argument<string?>("NAME|NR") { Description = "A syscall name (shown on every architecture) or number (on --arch)", Arity = ArgumentArity.ZeroOrOne };
+        var query = new Argument<string?>("NAME|NR") { Description = "A syscall name (shown on every architecture), a number (on --arch), or a built-in @group (its members on --arch)", Arity = ArgumentArity.ZeroOrOne };
         var arch = new Option<string?>("--arch") { Description = "Architecture (default: native; with a NAME: all)" };
         var arches = new Option<bool>("--arches") { Description = "List the architectures: names, AUDIT_ARCH_* value, word size, byte order, syscall count, multiplexers" };
         var cmd = new Command("syscalls", "List syscall names, numbers and argument names per architecture") { query, arch, arches };
@@ -50,6 +51,8 @@ public static class SyscallsCommand
                 stdout.WriteLine(Line(a, s));
             return (int)ExitCode.Ok;
         }
+        if (query.StartsWith('@'))
+            return Group(stdout, query, ProgramFiles.ParseArch(arch));
         if (CallInputs.TryParseInteger(query, out ulong number))
         {
             var a = ProgramFiles.ParseArch(arch);
@@ -75,6 +78,27 @@ public static class SyscallsCommand
             var hint = arches.SelectMany(a => a.Syscalls.SuggestNames(query, 1)).FirstOrDefault();
             throw new CliException(ExitCode.BadInput, $"unknown syscall '{query}'{(hint is null ? "" : $"; did you mean '{hint}'?")}");
         }
+        return (int)ExitCode.Ok;
+    }
+
+    /// <summary>The members of a built-in group on one architecture, with their numbers; a comment names those it lacks.</summary>
+    private static int Group(TextWriter stdout, string group, Architecture a)
+    {
+        if (!SyscallGroups.TryGetMembers(group, out var members))
+        {
+            string? hint = SyscallGroups.SuggestNames(group, 1).FirstOrDefault();
+            throw new CliException(ExitCode.BadInput, $"unknown group '{group}'{(hint is null ? "" : $"; did you mean '{hint}'?")} ('syscage groups' lists them)");
+        }
+        var missing = new List<string>();
+        foreach (string member in members)
+        {
+            if (a.Syscalls.TryGet(member, out var s))
+                stdout.WriteLine(Line(a, s));
+            else
+                missing.Add(member);
+        }
+        if (missing.Count > 0)
+            stdout.WriteLine($"# not on {a.Name}: {string.Join(", ", missing)}");
         return (int)ExitCode.Ok;
     }
 

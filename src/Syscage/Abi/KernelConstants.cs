@@ -28,6 +28,12 @@ public static partial class KernelConstants
     /// <summary>Every constant with its value, in header order.</summary>
     public static IEnumerable<(string Name, ulong Value)> All => Table.Select(c => (c.Name, c.Value));
 
+    /// <summary>
+    /// The names of the table that are ioctl requests, ioctl(2)'s second argument (<c>TCGETS</c>, <c>TIOCSTI</c>,
+    /// <c>FIONREAD</c>, <c>SIOCGIFCONF</c>, <c>FICLONE</c>, <c>NS_GET_USERNS</c> ...), in header order.
+    /// </summary>
+    public static IReadOnlyList<string> IoctlRequests => IoctlRequestNames;
+
     /// <summary>The number of constants known.</summary>
     public static int Count => Table.Length;
 

@@ -36,6 +36,11 @@ public sealed class SandboxedProcessStartInfo
     /// <summary>Redirect stderr to <see cref="SandboxedProcess.StandardError"/>.</summary>
     public bool RedirectStandardError { get; set; }
     /// <summary>
+    /// Give the command this process's stderr as its stdout as well (unless stdout is redirected): nothing the command
+    /// prints reaches this process's stdout, which stays this process's own (<c>syscage record</c> writes a policy there).
+    /// </summary>
+    public bool StandardOutputToStandardError { get; set; }
+    /// <summary>
     /// Flags for <c>seccomp(SECCOMP_SET_MODE_FILTER)</c> of the main filter (TSYNC is pointless in a fresh process).
     /// With <see cref="FilterFlags.NewListener"/> the listener reaches <see cref="SandboxedProcess.Listener"/> before
     /// the command runs, and the command never holds it (the hand-over is described in syscage-exec.c).
@@ -84,7 +89,7 @@ public sealed record SandboxExit(int? ExitCode, int? Signal, bool CoreDumped, st
 
     /// <inheritdoc/>
     public override string ToString() => Failure is not null ? $"failed to start: {Failure}"
-        : Signal is int s ? string.Create(CultureInfo.InvariantCulture, $"killed by signal {s}{(CoreDumped ? " (core dumped)" : "")}")
+        : Signal is int s ? string.Create(CultureInfo.InvariantCulture, $"killed by {Signals.Name(s) ?? $"signal {s}"}{(CoreDumped ? " (core dumped)" : "")}")
         : string.Create(CultureInfo.InvariantCulture, $"exited with {ExitCode}");
 }
 
@@ -238,6 +243,12 @@ public sealed class SandboxedProcess : IDisposable
                 var (r, w) = fds.Pipe();
                 fds.Give(w, 2);
                 stderr = new StreamReader(fds.Stream(r, FileAccess.Read), Encoding.UTF8);
+            }
+            if (info.StandardOutputToStandardError && !info.RedirectStandardOutput)
+            {
+                // A copy of this process's stderr, above 10 like the other sources, becomes the command's stdout.
+                int copy = fds.Keep(fcntl(2, F_DUPFD_CLOEXEC, 10), "fcntl(2, F_DUPFD_CLOEXEC)");
+                fds.Give(copy, 1);
             }
 
             List<string> argv = [launcher];
@@ -718,7 +729,7 @@ public sealed class SandboxedProcess : IDisposable
                 }
             }
             if (failure is null && _launcherSignal != 0)
-                failure = string.Create(CultureInfo.InvariantCulture, $"the launcher was killed by signal {_launcherSignal}");
+                failure = string.Create(CultureInfo.InvariantCulture, $"the launcher was killed by {Signals.Name(_launcherSignal) ?? $"signal {_launcherSignal}"}");
             return new SandboxExit(failure is null ? _launcherExit : null, null, false, failure ?? (_launcherExit < 0 ? "the launcher ended without a report" : null)) { Swept = swept };
         }
     }

@@ -66,6 +66,37 @@ internal static class UnixSocket
         return (st.Mode & Uapi.S_IFMT) == Uapi.S_IFSOCK ? SocketPathState.Socket : SocketPathState.Other;
     }
 
+    /// <summary>
+    /// Makes sure <paramref name="path"/> is a directory that only this user can enter: created with mode 0700 when
+    /// missing; an existing one must be a real directory (not a link), owned by this process's effective uid, with no
+    /// permission for group or others — what a shared place like <c>/tmp</c> needs before sockets go in it.
+    /// </summary>
+    /// <exception cref="IOException">It is not such a directory, or can't be made.</exception>
+    public static void EnsurePrivateDirectory(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (statx(Uapi.AT_FDCWD, path, Uapi.AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_UID, out _) != 0)
+        {
+            try
+            {
+                Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new IOException($"{path}: cannot make the directory: {e.Message}", e);
+            }
+        }
+        if (statx(Uapi.AT_FDCWD, path, Uapi.AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE | STATX_UID, out var st) != 0)
+            throw new IOException($"{path}: {KernelException.Describe(Marshal.GetLastPInvokeError())}");
+        if ((st.Mode & Uapi.S_IFMT) != S_IFDIR)
+            throw new IOException($"{path} is not a directory (a link or a file is there): refusing to put sockets in it");
+        uint uid = ProcessTree.EffectiveUid;
+        if (st.Uid != uid)
+            throw new IOException($"{path} belongs to uid {st.Uid}, not {uid}: refusing to put sockets in it");
+        if ((st.Mode & (Uapi.S_IRWXG | Uapi.S_IRWXO)) != 0)
+            throw new IOException($"{path} is open to other users (mode {Convert.ToString(st.Mode & (Uapi.S_IRWXU | Uapi.S_IRWXG | Uapi.S_IRWXO), 8)}): refusing to put sockets in it (chmod 700 it)");
+    }
+
     /// <summary>The device and inode of the socket file at <paramref name="path"/>; null when there is none (or not a socket).</summary>
     public static (ulong Device, ulong Inode)? Identity(string path) =>
         statx(Uapi.AT_FDCWD, path, Uapi.AT_SYMLINK_NOFOLLOW, Uapi.STATX_TYPE | Uapi.STATX_INO, out var st) == 0 && (st.Mode & Uapi.S_IFMT) == Uapi.S_IFSOCK

@@ -46,8 +46,16 @@ public static class PolicyExplainer
         // The call, with argument names where the table knows them.
         var args = new List<string>();
         int shown = syscall is { ArgNames.Count: > 0 } ? syscall.ArgNames.Count : 6;
+        var seen = data.AsSyscallSeesIt();
         for (int i = 0; i < shown; i++)
-            args.Add(Invariant($"{ArgLabel(syscall, i)}=0x{data.Arg(i):x}"));
+        {
+            // In the kernel's names when the value is one of the argument's type; bits above it are shown, in hex.
+            string? names = ArgumentDecoder.Symbolic(arch, syscall, i, seen.Arg(i));
+            bool fits = data.Arg(i) == seen.Arg(i) && (syscall is null || ArgPredicate.Fits(data.Arg(i), syscall.ArgWidth(i)));
+            args.Add(names is not null && fits ? $"{ArgLabel(syscall, i)}={names}"
+                : names is not null ? Invariant($"{ArgLabel(syscall, i)}=0x{data.Arg(i):x} ({names} in the bits the syscall reads)")
+                : Invariant($"{ArgLabel(syscall, i)}=0x{data.Arg(i):x}"));
+        }
         w.Append(name).Append('(').Append(string.Join(", ", args)).Append(") on ")
             .Append(arch?.Name ?? Invariant($"arch 0x{data.Arch:x8}"))
             .Append(Invariant($": nr {data.Nr}"));
@@ -107,7 +115,7 @@ public static class PolicyExplainer
             if (rule.Condition.IsTrue)
                 w.Append("    no condition: matches\n");
             else
-                WriteCondition(w, rule.Condition, values, is64, syscall, depth: 2);
+                WriteCondition(w, rule.Condition, values, is64, section.Architecture, syscall, depth: 2);
             bool matched = rule.Condition.Evaluate(values, is64);
             w.Append("    => ").Append(matched ? $"matches: {Describe(rule.Action)}" : "does not match").Append('\n');
             if (matched && rule.Via is { Unchecked: true } unchecked_)
@@ -241,27 +249,30 @@ public static class PolicyExplainer
     }
 
     /// <summary>
-    /// The rules that can never decide because an earlier rule of the same syscall and architecture always matches
-    /// first (no condition, or the same condition) with a different action or handler: usually a rule written after
-    /// a broad <c>ALLOW @group</c>. Repeats of the same verdict (a syscall in two allowed groups) are harmless and
-    /// not reported.
+    /// The rules that never decide because earlier rules of the same syscall and architecture decide every call they
+    /// match, at least one of them with a different action or handler: usually a rule written after a broad
+    /// <c>ALLOW @group</c>. Decided exactly (<see cref="PolicyLinter"/> reports these and more). Repeats of the same
+    /// verdict (a syscall in two allowed groups) are harmless and not reported.
     /// </summary>
     public static IReadOnlyList<UnreachableRule> UnreachableRules(SeccompPolicy policy)
     {
         ArgumentNullException.ThrowIfNull(policy);
         var result = new List<UnreachableRule>();
+        var budget = new SolverBudget(SolverBudget.PerPolicy);
         foreach (var section in policy.Sections)
         {
             foreach (var (nr, rules) in section.Syscalls.OrderBy(kv => kv.Key))
             {
-                for (int i = 1; i < rules.Count; i++)
+                foreach (var fate in RuleReachability.Analyse(policy, section, nr, budget))
                 {
-                    var by = rules.Take(i).FirstOrDefault(r => r.Condition.IsTrue || r.Condition.Equals(rules[i].Condition));
-                    if (by is not null && (by.Action != rules[i].Action || by.Route != rules[i].Route))
+                    if (fate.Decides || fate.NeverHolds || fate.PastNewest)
+                        continue;
+                    var by = fate.DecidedFirstBy.Select(i => rules[i]).FirstOrDefault(r => r.Action != fate.Rule.Action || r.Route != fate.Rule.Route);
+                    if (by is not null)
                     {
-                        string name = rules[i].Via is { } via ? $"{via.Call.Name} made as {via.Call}"
+                        string name = fate.Rule.Via is { } via ? $"{via.Call.Name} made as {via.Call}"
                             : section.Architecture.Syscalls.TryGetName(nr, out var n) ? n : Invariant($"syscall {nr}");
-                        result.Add(new UnreachableRule(section.Architecture, nr, name, rules[i], by));
+                        result.Add(new UnreachableRule(section.Architecture, nr, name, fate.Rule, by) { DecidedBy = [.. fate.DecidedFirstBy.Select(i => rules[i])] });
                     }
                 }
             }
@@ -277,7 +288,7 @@ public static class PolicyExplainer
         return -1;
     }
 
-    private static void WriteCondition(StringBuilder w, Condition c, ReadOnlySpan<ulong> args, bool is64, Syscall? syscall, int depth)
+    private static void WriteCondition(StringBuilder w, Condition c, ReadOnlySpan<ulong> args, bool is64, Architecture arch, Syscall? syscall, int depth)
     {
         string truth = c.Evaluate(args, is64) ? "true " : "false";
         w.Append(' ', depth * 2).Append(truth).Append("  ");
@@ -289,33 +300,38 @@ public static class PolicyExplainer
                 string label = ArgLabel(syscall, p.Arg);
                 ulong arg = args[p.Arg];
                 w.Append(made).Append("     ").Append(label).Append(Invariant($" = 0x{arg:x}"));
+                var notes = new List<string>();
+                // The value in the kernel's names (CLONE_NEWUSER, TIOCSTI, AF_VSOCK), as the syscall sees it.
+                if (ArgumentDecoder.Symbolic(arch, syscall, p.Arg, is64 ? arg : arg & uint.MaxValue) is { } names)
+                    notes.Add(names);
                 int register = is64 ? ArgPredicate.FullWidth : ArgPredicate.RegisterWidth32;
                 if (made.Width < register)
                 {
                     // Narrowed by the argument's type: the kernel's wrapper casts the register to it.
                     string? type = syscall?.ArgWidth(p.Arg) == made.Width ? syscall.ArgType(p.Arg) : null;
                     ulong reduced = arg & ArgPredicate.WidthMask(made.Width);
-                    w.Append(" (").Append(type is null ? "" : $"{label} is {type}: ").Append(Invariant($"compared on its low {made.Width} bits"))
-                        .Append(reduced != arg ? Invariant($", 0x{reduced:x}") : "").Append(')');
+                    notes.Add((type is null ? "" : $"{label} is {type}: ") + Invariant($"compared on its low {made.Width} bits") + (reduced != arg ? Invariant($", 0x{reduced:x}") : ""));
                 }
                 else if (!is64 && arg > uint.MaxValue)
-                    w.Append(" (32-bit ABI: compared on the low 32 bits)");
+                    notes.Add("32-bit ABI: compared on the low 32 bits");
+                if (notes.Count > 0)
+                    w.Append(" (").Append(string.Join("; ", notes)).Append(')');
                 w.Append('\n');
                 break;
             }
             case Condition.AllOf all:
                 w.Append("all of\n");
                 foreach (var x in all.Conditions)
-                    WriteCondition(w, x, args, is64, syscall, depth + 1);
+                    WriteCondition(w, x, args, is64, arch, syscall, depth + 1);
                 break;
             case Condition.AnyOf any:
                 w.Append("any of\n");
                 foreach (var x in any.Conditions)
-                    WriteCondition(w, x, args, is64, syscall, depth + 1);
+                    WriteCondition(w, x, args, is64, arch, syscall, depth + 1);
                 break;
             case Condition.NotOf not:
                 w.Append("not\n");
-                WriteCondition(w, not.Inner, args, is64, syscall, depth + 1);
+                WriteCondition(w, not.Inner, args, is64, arch, syscall, depth + 1);
                 break;
         }
     }
@@ -346,17 +362,23 @@ public sealed record UncheckedCondition(Architecture Architecture, MultiplexedCa
     /// <c>t.policy:3: on x86, socket is also made as socketcall(SYS_SOCKET, ...), whose arguments a filter cannot read: the
     /// condition 'domain == 0x28' cannot be checked there, and every such call gets ERRNO(1)</c>.
     /// </summary>
-    public override string ToString()
+    public override string ToString() => $"{Rule.Via!.Written.Source?.ToString() ?? "<rule>"}: {Message}";
+
+    /// <summary>What <see cref="ToString"/> says after the rule's place: <c>on x86, socket is also made as ...</c>.</summary>
+    public string Message
     {
-        var written = Rule.Via!.Written;
-        string also = Architecture.Syscalls.TryGet(Call.Name, out _) ? "also made" : "made only";
-        string gets = DecidedBy is { } by
-            ? $"{(by.Via is { } v ? $"{v.Call.Name}'s rule" : $"{Call.MultiplexerName}'s own rule")} at {by.Source?.ToString() ?? "an earlier rule"} decides every such call first: {Action}"
-            : Action == written.Action ? $"every such call gets {Action}"
-            : $"every such call gets {Action}, not {written.Action}, as a call the rule does not match could";
-        // A condition can be as long as the policy: the message shows its start.
-        string condition = Condition.Length <= MaxConditionText ? Condition : Condition[..MaxConditionText] + " ...";
-        return $"{written.Source?.ToString() ?? "<rule>"}: on {Architecture.Name}, {Call.Name} is {also} as {Call}, whose arguments a filter cannot read: the condition '{condition}' cannot be checked there; {gets}";
+        get
+        {
+            var written = Rule.Via!.Written;
+            string also = Architecture.Syscalls.TryGet(Call.Name, out _) ? "also made" : "made only";
+            string gets = DecidedBy is { } by
+                ? $"{(by.Via is { } v ? $"{v.Call.Name}'s rule" : $"{Call.MultiplexerName}'s own rule")} at {by.Source?.ToString() ?? "an earlier rule"} decides every such call first: {Action}"
+                : Action == written.Action ? $"every such call gets {Action}"
+                : $"every such call gets {Action}, not {written.Action}, as a call the rule does not match could";
+            // A condition can be as long as the policy: the message shows its start.
+            string condition = Condition.Length <= MaxConditionText ? Condition : Condition[..MaxConditionText] + " ...";
+            return $"on {Architecture.Name}, {Call.Name} is {also} as {Call}, whose arguments a filter cannot read: the condition '{condition}' cannot be checked there; {gets}";
+        }
     }
 
     /// <summary>The most characters of the condition a message shows.</summary>
@@ -368,10 +390,14 @@ public sealed record UncheckedCondition(Architecture Architecture, MultiplexedCa
 /// <param name="Nr">The syscall number.</param>
 /// <param name="Syscall">The syscall's name (or <c>syscall N</c>).</param>
 /// <param name="Rule">The rule never reached.</param>
-/// <param name="ShadowedBy">The earlier rule that always decides first.</param>
+/// <param name="ShadowedBy">An earlier rule that decides first some of the calls it matches, with another verdict.</param>
 public sealed record UnreachableRule(Architecture Architecture, int Nr, string Syscall, Rule Rule, Rule ShadowedBy)
 {
-    /// <summary><c>file:line: the rule for read on x86_64 is never reached: file:line decides first</c>.</summary>
+    /// <summary>Every earlier rule that decides some of the calls it matches (<see cref="ShadowedBy"/> among them).</summary>
+    public IReadOnlyList<Rule> DecidedBy { get; init; } = [ShadowedBy];
+
+    /// <summary><c>file:line: the rule for read on x86_64 is never reached: file:line, file:line decide first every call it matches</c>.</summary>
     public override string ToString() =>
-        $"{Rule.Source?.ToString() ?? "<rule>"}: the rule for {Syscall} on {Architecture.Name} is never reached: {ShadowedBy.Source?.ToString() ?? "an earlier rule"} always decides first";
+        $"{Rule.Source?.ToString() ?? "<rule>"}: the rule for {Syscall} on {Architecture.Name} is never reached: " +
+        $"{string.Join(", ", DecidedBy.Select(r => r.Source?.ToString() ?? "an earlier rule"))} decide{(DecidedBy.Count == 1 ? "s" : "")} first every call it matches";
 }

@@ -90,6 +90,14 @@ public sealed record Rule(Condition Condition, SeccompAction Action, PolicySourc
 
     /// <summary>The handler of a <c>NOTIFY(name)</c> rule (null for the default handler, a program or the kernel).</summary>
     public string? Handler => (Route as NotifyRoute)?.Handler;
+
+    /// <summary>
+    /// The group the rule's syscall was named through (<c>@file-system</c> in <c>ALLOW @file-system</c>: the group
+    /// written in the rule, nested groups included), or null when the rule names the syscall itself. It says nothing
+    /// about what the rule decides (equality ignores it); <see cref="PolicyLinter"/> reads it, as a rule that a group
+    /// gives a syscall and an earlier rule overrides is the usual way to make an exception.
+    /// </summary>
+    public string? Group { get; init; }
 }
 
 /// <summary>
@@ -270,9 +278,43 @@ public sealed class SeccompPolicy
         DefaultAction.Kind == SeccompActionKind.UserNotif || BadArchAction.Kind == SeccompActionKind.UserNotif ||
         Newer?.Action.Kind == SeccompActionKind.UserNotif || Rules.Any(r => r.Route is NotifyRoute);
 
+    /// <summary>
+    /// Null when the rules of <paramref name="nr"/> in <paramref name="section"/> hold at most
+    /// <see cref="InputLimits.MaxArgumentTestsPerSyscall"/> argument tests, the most a filter holds for one syscall;
+    /// else the error, at the rule that crosses the limit (<c>file:line:col: read on x86_64: the rules test its arguments
+    /// more than 1024 times, ...</c>). The compiler refuses such a policy, and the lint does not analyse such a syscall.
+    /// </summary>
+    public string? TooManyTests(ArchitecturePolicy section, int nr)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        int tests = 0;
+        foreach (var rule in section.RulesFor(nr))
+        {
+            // Counted up to the limit only: a hostile condition may hold a hundred thousand tests, shared by hundreds of syscalls.
+            tests += rule.Condition.Predicates().Take(InputLimits.MaxArgumentTestsPerSyscall + 1 - tests).Count();
+            if (tests <= InputLimits.MaxArgumentTestsPerSyscall)
+                continue;
+            string name = section.Architecture.Syscalls.TryGetName(nr, out var n) ? n : nr.ToString(CultureInfo.InvariantCulture);
+            string where = rule.Source is { Line: > 0 } s
+                ? string.Create(CultureInfo.InvariantCulture, $"{s.File}:{s.Line}:{s.Column}")
+                : Name;
+            return string.Create(CultureInfo.InvariantCulture,
+                $"{where}: {name} on {section.Architecture.Name}: the rules test its arguments more than {InputLimits.MaxArgumentTestsPerSyscall} times, the most a filter holds for one syscall");
+        }
+        return null;
+    }
+
     /// <summary>The section for a call, or null when its architecture is not covered.</summary>
-    public ArchitecturePolicy? SectionFor(in SeccompData data) =>
-        Architecture.Of(data.Arch, data.Nr) is { } arch ? Sections.FirstOrDefault(s => s.Architecture == arch) : null;
+    public ArchitecturePolicy? SectionFor(in SeccompData data)
+    {
+        // A loop, not LINQ: supervisors ask on every notified call, and a lambda capturing arch would allocate.
+        if (Architecture.Of(data.Arch, data.Nr) is not { } arch)
+            return null;
+        foreach (var s in Sections)
+            if (s.Architecture == arch)
+                return s;
+        return null;
+    }
 
     /// <summary>The reference evaluator: what the policy decides for one call, and why.</summary>
     public PolicyDecision Evaluate(in SeccompData data)

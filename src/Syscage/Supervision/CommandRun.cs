@@ -22,6 +22,33 @@ public sealed record RunRequest(IReadOnlyList<string> Command)
     /// <summary>With <see cref="Policy"/>: show each denied call on <see cref="Log"/> as it happens, then give it its verdict.</summary>
     public bool LogDenials { get; init; }
 
+    /// <summary>With <see cref="LogDenials"/>: each denial as one JSON object on a line (<see cref="DenialEvent.Json"/>).</summary>
+    public bool LogJson { get; init; }
+
+    /// <summary>
+    /// With <see cref="Policy"/>: the check before enforcing. Every call the policy would refuse (its ERRNO, KILL and TRAP
+    /// rules and default, its bad-arch action, a <c>NOTIFY</c> handler's error) is shown on <see cref="Log"/> as it
+    /// happens and then runs; at the end, how many there were. Only the supervisor's guard refuses anything.
+    /// </summary>
+    public bool Audit { get; init; }
+
+    /// <summary>
+    /// With <see cref="Policy"/>: serves every call the policy sends to user space, instead of the handlers its
+    /// <c>NOTIFY(name)</c> rules name (a recording, say). The guard still routes <c>pidfd_send_signal</c> through the
+    /// supervisor.
+    /// </summary>
+    public NotificationHandler? Handler { get; init; }
+
+    /// <summary>Give the command this process's stderr as its stdout too, so nothing it prints reaches this process's stdout.</summary>
+    public bool StandardOutputToStandardError { get; init; }
+
+    /// <summary>
+    /// One supervisor worker, with <c>SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP</c> where the kernel has it: the cheapest round
+    /// trip for handlers that answer at once and never block (the default is two workers, so that a slow handler does
+    /// not stop the others).
+    /// </summary>
+    public bool FastHandler { get; init; }
+
     /// <summary>How eBPF programs split between the kernel and the supervisor.</summary>
     public HybridOptions Hybrid { get; init; } = new();
 
@@ -33,6 +60,13 @@ public sealed record RunRequest(IReadOnlyList<string> Command)
 
     /// <summary>Receives <c>bpf_trace_printk</c> lines.</summary>
     public Action<string>? TraceSink { get; init; }
+
+    /// <summary>
+    /// With eBPF programs: the path of a control socket (<see cref="MapControlServer"/>) through which
+    /// <c>syscage maps</c> reads and writes the programs' maps while the command runs; the sandboxed tree may not use it.
+    /// Null (default): none. A socket that can't be made is reported on <see cref="Log"/>, and the run goes on without it.
+    /// </summary>
+    public string? MapsSocket { get; init; }
 
     /// <summary>What decided the calls, for the report of how the command died (<c>policy 'default'</c>).</summary>
     public string Source { get; init; } = "the policy";
@@ -106,16 +140,40 @@ public static class CommandRun
             throw new ArgumentException("a run has exactly one of a policy, a compiled program or eBPF programs", nameof(request));
         if (request.LogDenials && request.Policy is null)
             throw new ArgumentException("--log-denials needs a policy: its rules name the verdicts", nameof(request));
+        if (request.Audit && request.Policy is null)
+            throw new ArgumentException("--audit needs a policy: its rules name the verdicts", nameof(request));
+        if ((request.LogDenials || request.Audit) && request.Handler is not null)
+            throw new ArgumentException("a handler of every notified call does not go with --log-denials or --audit", nameof(request));
         if (request.Policy?.Rules.FirstOrDefault(r => r.Route is ProgramRoute) is { Route: ProgramRoute missing } rule)
             throw new ArgumentException($"{rule.Source?.ToString() ?? request.Policy.Name}: EBPF({missing.Name}) needs the program", nameof(request));
 
         var log = TextWriter.Synchronized(request.Log);
         var applier = new VerdictApplier();
         var supervisor = new SupervisorOptions { OnError = (n, e) => log.WriteLine($"syscage: handling {SyscallDecoder.Name(n.Data)} of pid {n.Pid}: {e.Message}") };
-        var info = new SandboxedProcessStartInfo(request.Command[0], request.Command.Skip(1));
+        if (request.FastHandler)
+            supervisor = supervisor with { Workers = 1, SyncWakeUp = true };
+        var info = new SandboxedProcessStartInfo(request.Command[0], request.Command.Skip(1))
+        {
+            StandardOutputToStandardError = request.StandardOutputToStandardError,
+        };
+        DenialReporter? auditor = null;
         var report = new DeathReport(request.Source, null, applier);
         EbpfSandboxedProcess? ebpf = null;
         SandboxSession? session = null;
+        MapControlServer? control = null;
+        // Listening before the command starts, so that a client the command is waited for finds the socket; clients are
+        // accepted once the sandbox's root is known.
+        if (request.Programs is { } programs && request.MapsSocket is { } socketPath)
+        {
+            try
+            {
+                control = new MapControlServer(socketPath, programs.Programs, new MapControlOptions { Diagnostics = log });
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or SyscageException)
+            {
+                log.WriteLine($"syscage: no maps socket: {e.Message}");
+            }
+        }
         try
         {
             if (request.Programs is { } set)
@@ -138,22 +196,46 @@ public static class CommandRun
                 {
                     var policy = request.Policy!;
                     var router = new NotificationRouter(policy, log);
-                    session = request.LogDenials
-                        ? SandboxSession.Start(DenialReporter.NotifyDenials(policy), info, options with { Handler = new DenialReporter(policy, log, router, applier).HandleAsync })
-                        : SandboxSession.Start(policy, info, options with { Handler = router.HandleAsync });
+                    if (request.Audit)
+                    {
+                        auditor = new DenialReporter(policy, log, router, applier) { Audit = true };
+                        session = SandboxSession.Start(DenialReporter.AuditFilter(policy), info, options with { Handler = auditor.HandleAsync });
+                    }
+                    else if (request.LogDenials)
+                        session = SandboxSession.Start(DenialReporter.NotifyDenials(policy), info, options with { Handler = new DenialReporter(policy, log, router, applier) { Json = request.LogJson }.HandleAsync });
+                    else
+                        session = SandboxSession.Start(policy, info, options with { Handler = request.Handler ?? router.HandleAsync });
                 }
                 report.Filter = session.Filter;
             }
         }
         catch (CommandNotRunnableException e)
         {
+            control?.Dispose();
             return new RunResult(e.ShellStatus, null, [e.Message], null, null);
         }
         catch (SyscageException e)
         {
+            control?.Dispose();
             return new RunResult(127, null, [e.Message], null, null);
         }
 
+        if (control is not null && ebpf is not null)
+        {
+            try
+            {
+                control.Start(ebpf.Process.LauncherPid);
+            }
+            catch (IOException e)
+            {
+                // A command that has ended already has no maps left to change: only a live one is worth a line.
+                if (!ebpf.Process.HasExited)
+                    log.WriteLine($"syscage: no maps socket: {e.Message}");
+                control.Dispose();
+                control = null;
+            }
+        }
+        using (control)
         using (ebpf)
         using (session)
         {
@@ -171,6 +253,8 @@ public static class CommandRun
                 messages.Add($"{name} {line}");
             if (exit.Swept > 0)
                 messages.Add($"killed {exit.Swept} process{(exit.Swept == 1 ? "" : "es")} the command left running");
+            if (auditor is not null)
+                messages.Add(auditor.Summary());
             return new RunResult(status, exit, messages, ebpf?.Handler, ebpf?.Filter);
         }
     }

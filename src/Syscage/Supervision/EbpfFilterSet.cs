@@ -21,6 +21,7 @@ namespace Syscage.Supervision;
 public sealed class EbpfFilterSet : IDisposable
 {
     private readonly Dictionary<string, SeccompEbpfProgram> _byName = new(StringComparer.Ordinal);
+    private readonly SeccompEbpfProgram[] _stacked;
 
     /// <summary>Creates the set; a policy rule naming a program that is not given is an error.</summary>
     public EbpfFilterSet(IEnumerable<SeccompEbpfProgram> programs, SeccompPolicy? policy = null)
@@ -41,7 +42,7 @@ public sealed class EbpfFilterSet : IDisposable
                             (Programs.Count > 0 ? $" (given: {string.Join(", ", Programs.Select(p => p.Name))})" : ""));
                     referenced.Add(name);
                 }
-        Stacked = [.. Programs.Where(p => !referenced.Contains(p.Name))];
+        Stacked = _stacked = [.. Programs.Where(p => !referenced.Contains(p.Name))];
         Routed = [.. Programs.Where(p => referenced.Contains(p.Name))];
         if (Programs.Count == 0 && policy is null)
             throw new ArgumentException("neither programs nor a policy", nameof(programs));
@@ -55,6 +56,9 @@ public sealed class EbpfFilterSet : IDisposable
 
     /// <summary>The programs that see every call.</summary>
     public IReadOnlyList<SeccompEbpfProgram> Stacked { get; }
+
+    /// <summary>True when some program reads the calling task (<see cref="SeccompEbpfProgram.ReadsTask"/>): each call then needs its task bound.</summary>
+    public bool ReadsTask => Programs.Any(p => p.ReadsTask);
 
     /// <summary>The programs that see only the calls the policy's <c>EBPF(name)</c> rules hand them.</summary>
     public IReadOnlyList<SeccompEbpfProgram> Routed { get; }
@@ -75,25 +79,47 @@ public sealed class EbpfFilterSet : IDisposable
     /// replaces the kept one only when its action ranks strictly lower).
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public uint Decide(in SeccompData data, HelperContext helpers)
+    public unsafe uint Decide(in SeccompData data, HelperContext helpers) => DecideOnKernelData(data, null, helpers);
+
+    /// <summary>
+    /// <see cref="Decide"/>, the programs reading <paramref name="raw"/> when it is not
+    /// null: the call's <c>struct seccomp_data</c> as the kernel wrote it, which must be what a program sees (a 64-bit ABI
+    /// on a little-endian machine: <see cref="TakesRawData"/>).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    internal unsafe uint DecideOnKernelData(in SeccompData data, byte* raw, HelperContext helpers)
     {
         ArgumentNullException.ThrowIfNull(helpers);
         uint verdict = SeccompAction.Allow.Value;
         bool first = true;
-        for (int i = Stacked.Count - 1; i >= 0; i--)
+        var stacked = _stacked;
+        for (int i = stacked.Length - 1; i >= 0; i--)
         {
-            uint v = Stacked[i].Run(data, helpers);
+            uint v = raw is null ? stacked[i].Run(data, helpers) : stacked[i].RunOnKernelData(raw, helpers);
             verdict = first ? v : SeccompAction.Precede(verdict, v);
             first = false;
         }
         if (Policy is not null)
         {
             var decision = Policy.Evaluate(data);
-            uint v = decision.Rule is { } rule && rule.Route is ProgramRoute { Name: var name } ? _byName[name].Run(data, helpers) : decision.Action.Value;
+            uint v = decision.Rule is { } rule && rule.Route is ProgramRoute { Name: var name }
+                ? raw is null ? _byName[name].Run(data, helpers) : _byName[name].RunOnKernelData(raw, helpers)
+                : decision.Action.Value;
             verdict = first ? v : SeccompAction.Precede(verdict, v);
         }
         return verdict;
     }
+
+    /// <summary>The <c>AUDIT_ARCH_*</c> value whose calls the kernel writes exactly as programs read them, or 0 (see <see cref="TakesRawData"/>).</summary>
+    private static readonly uint RawArch = BitConverter.IsLittleEndian && Architecture.Native.Is64Bit ? Architecture.Native.AuditArch : 0;
+
+    /// <summary>
+    /// True when the kernel's <c>struct seccomp_data</c> of <paramref name="data"/> is byte for byte what the programs
+    /// read (<see cref="SeccompEbpfProgram.Run(in SeccompData, HelperContext)"/>: little-endian, as the syscall sees it):
+    /// a call of the machine's own 64-bit ABI (x32's share it: their registers are 64 bits too) on a little-endian machine.
+    /// A 32-bit ABI's arguments must be cut to their low halves first.
+    /// </summary>
+    internal static bool TakesRawData(in SeccompData data) => data.Arch == RawArch && RawArch != 0;
 
     /// <summary>Compiles the kernel half (see <see cref="HybridCompiler"/>).</summary>
     public HybridFilter Compile(HybridOptions? options = null) => HybridCompiler.Compile(this, options);

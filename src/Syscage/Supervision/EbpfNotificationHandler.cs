@@ -69,9 +69,21 @@ public sealed class EbpfNotificationHandler
     private readonly Action<string>? _trace;
     private readonly (SeccompEbpfProgram Program, RingBufMap Map)[] _rings;
     private readonly object _drainLock = new();
-    private readonly ConcurrentDictionary<ulong, long> _bySyscall = new(); // (arch << 32) | nr: names are looked up when read
-    private readonly ConcurrentDictionary<SeccompActionKind, long> _byVerdict = new();
+    // Counters without a lock or an allocation on the call's path: the native architecture's first numbers in an array,
+    // the rest ((arch << 32) | nr; names are looked up when read) in a dictionary.
+    private readonly long[] _nativeBySyscall = new long[NativeCounted];
+    private readonly ConcurrentDictionary<ulong, long> _bySyscall = new();
+    private readonly long[] _byVerdict = new long[(int)SeccompActionKind.Unknown + 1];
+    private readonly HelperContext? _sharedHelpers;
+    private readonly ConcurrentDictionary<int, (SeccompData Data, NotificationResponse Response)> _interrupted = new();
+    private int _interruptedCount;
     private long _notifications;
+
+    /// <summary>Answers kept for calls a signal interrupted, at most (threads that died with one leave it behind).</summary>
+    private const int MaxInterrupted = 4096;
+
+    /// <summary>Syscall numbers of the native architecture counted in an array (every x86_64 number has room).</summary>
+    private const int NativeCounted = 1024;
 
     /// <summary>Creates the handler for <paramref name="set"/>.</summary>
     public EbpfNotificationHandler(EbpfFilterSet set, EbpfHandlerOptions? options = null)
@@ -85,6 +97,8 @@ public sealed class EbpfNotificationHandler
         _trace = options.TraceSink;
         _rings = [.. set.Programs.SelectMany(p => p.Maps.OfType<RingBufMap>().Select(m => (p, m)))];
         Applier = options.Applier ?? new VerdictApplier();
+        // Programs that read no task state share one helper context: no task is bound (no /proc, no pidfd) per call.
+        _sharedHelpers = set.ReadsTask ? null : new HelperContext(null, _trace);
     }
 
     /// <summary>What applies the programs' verdicts (and remembers the kills).</summary>
@@ -98,32 +112,57 @@ public sealed class EbpfNotificationHandler
 
     /// <summary>Notified calls so far by syscall name (<see cref="SyscallDecoder.Name"/>), most frequent first.</summary>
     public IReadOnlyList<KeyValuePair<string, long>> NotificationsBySyscall =>
-        [.. _bySyscall.GroupBy(kv => SyscallDecoder.Name(new SeccompData(unchecked((int)(uint)kv.Key), (uint)(kv.Key >> 32))), kv => kv.Value)
+        [.. _bySyscall.Concat(_nativeBySyscall.Select((count, nr) => new KeyValuePair<ulong, long>(((ulong)NativeArch << 32) | (uint)nr, Interlocked.Read(ref _nativeBySyscall[nr]))))
+            .Where(kv => kv.Value > 0)
+            .GroupBy(kv => SyscallDecoder.Name(new SeccompData(unchecked((int)(uint)kv.Key), (uint)(kv.Key >> 32))), kv => kv.Value)
             .Select(g => new KeyValuePair<string, long>(g.Key, g.Sum()))
             .OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal)];
 
     /// <summary>Verdicts so far by action (after normalisation: unknown actions count as KILL_PROCESS).</summary>
-    public IReadOnlyDictionary<SeccompActionKind, long> Verdicts => new Dictionary<SeccompActionKind, long>(_byVerdict);
+    public IReadOnlyDictionary<SeccompActionKind, long> Verdicts =>
+        Enumerable.Range(0, _byVerdict.Length).Where(k => Interlocked.Read(ref _byVerdict[k]) > 0)
+            .ToDictionary(k => (SeccompActionKind)k, k => Interlocked.Read(ref _byVerdict[k]));
+
+    private static readonly uint NativeArch = Architecture.Native.AuditArch;
 
     /// <summary>Handles one call: the <see cref="NotificationHandler"/> to give a <see cref="NotificationSupervisor"/>.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public ValueTask<NotificationResponse> HandleAsync(Notification notification, NotificationContext context)
+    public unsafe ValueTask<NotificationResponse> HandleAsync(Notification notification, NotificationContext context)
     {
         Interlocked.Increment(ref _notifications);
-        _bySyscall.AddOrUpdate(((ulong)notification.Data.Arch << 32) | (uint)notification.Data.Nr, 1, static (_, c) => c + 1);
-        var task = new NotifiedTask(context);
-        uint verdict = Set.Decide(notification.Data, new HelperContext(task, _trace));
-        try
+        var data = notification.Data;
+        if (data.Arch == NativeArch && (uint)data.Nr < NativeCounted)
+            Interlocked.Increment(ref _nativeBySyscall[data.Nr]);
+        else
+            _bySyscall.AddOrUpdate(((ulong)data.Arch << 32) | (uint)data.Nr, 1, static (_, c) => c + 1);
+        // A call whose wait a signal interrupted after the programs decided it is restarted by the kernel and notified
+        // again: it is one call, so it gets the answer the programs gave it, without running them (and their state) twice.
+        if (Volatile.Read(ref _interruptedCount) > 0 && _interrupted.TryRemove(notification.Pid, out var earlier))
         {
-            Drain();
+            Interlocked.Decrement(ref _interruptedCount);
+            if (earlier.Data.Equals(data))
+                return ValueTask.FromResult(earlier.Response);
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        // The lean path: no task bound when no program reads one, and the kernel's seccomp_data handed to the VM as it
+        // came when it is already what the programs read (a 64-bit ABI on a little-endian machine).
+        var helpers = _sharedHelpers ?? new HelperContext(new NotifiedTask(context), _trace);
+        uint verdict = context.RawData != 0 && EbpfFilterSet.TakesRawData(data)
+            ? Set.DecideOnKernelData(data, (byte*)context.RawData, helpers)
+            : Set.Decide(data, helpers);
+        if (_rings.Length > 0)
         {
-            // Output trouble must not change the verdict: the call is still answered as the programs decided.
-            _log?.WriteLine($"syscage: writing ring-buffer records: {e.Message}");
+            try
+            {
+                Drain();
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // Output trouble must not change the verdict: the call is still answered as the programs decided.
+                _log?.WriteLine($"syscage: writing ring-buffer records: {e.Message}");
+            }
         }
         var action = new SeccompAction(verdict).Effective;
-        _byVerdict.AddOrUpdate(action.Kind, 1, static (_, c) => c + 1);
+        Interlocked.Increment(ref _byVerdict[(int)action.Kind]);
         switch (action.Kind)
         {
             case SeccompActionKind.Allow or SeccompActionKind.Errno or SeccompActionKind.Trace:
@@ -156,6 +195,27 @@ public sealed class EbpfNotificationHandler
                 return ValueTask.FromResult(Applier.Apply(action, context, call));
             }
         }
+    }
+
+    /// <summary>
+    /// Tells the handler an answer found its call gone (<see cref="SupervisorOptions.OnGone"/>): when a signal interrupted the
+    /// call's wait, the kernel restarts it, and the thread's next notification with the same <c>seccomp_data</c> gets this
+    /// answer again instead of a second run of the programs — whose state (an exec-once flag, a counter) would otherwise
+    /// count one call twice. Under the kernel's eBPF seccomp there is no such wait to interrupt.
+    /// </summary>
+    public void CallGone(Notification notification, NotificationResponse response)
+    {
+        if (response.Kind == NotificationResponseKind.Handled)
+            return;
+        if (Volatile.Read(ref _interruptedCount) >= MaxInterrupted)
+        {
+            _interrupted.Clear();
+            Volatile.Write(ref _interruptedCount, 0);
+        }
+        if (_interrupted.TryAdd(notification.Pid, (notification.Data, response)))
+            Interlocked.Increment(ref _interruptedCount);
+        else
+            _interrupted[notification.Pid] = (notification.Data, response);
     }
 
     /// <summary>Hands every pending ring-buffer record to <see cref="EbpfHandlerOptions.OnRecord"/> now (also done after each run).</summary>

@@ -84,62 +84,66 @@ public static class EbpfReport
     {
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(program);
+        foreach (var map in program.Maps)
+            WriteMap(writer, program, map);
+    }
+
+    /// <summary>Writes one map of <paramref name="program"/> as <see cref="WriteMaps(TextWriter, SeccompEbpfProgram)"/> does.</summary>
+    internal static void WriteMap(TextWriter writer, SeccompEbpfProgram program, EbpfMap map)
+    {
         var btf = program.Object?.Btf;
         var formatter = btf is null ? null : new BtfValueFormatter(btf);
-        foreach (var map in program.Maps)
+        var def = map.Definition;
+        switch (map)
         {
-            var def = map.Definition;
-            switch (map)
+            case RingBufMap ring:
+                writer.WriteLine(Inv($"map {def.Name} of {program.Name} (ring buffer, {def.MaxEntries} bytes): records are printed as events; {ring.Pending} bytes not consumed"));
+                return;
+            case TaskStorageMap storage:
             {
-                case RingBufMap ring:
-                    writer.WriteLine(Inv($"map {def.Name} of {program.Name} (ring buffer, {def.MaxEntries} bytes): records are printed as events; {ring.Pending} bytes not consumed"));
-                    continue;
-                case TaskStorageMap storage:
-                {
-                    var entries = storage.TaskEntries();
-                    writer.WriteLine(Inv($"map {def.Name} of {program.Name} (task storage, {entries.Count} {(entries.Count == 1 ? "entry" : "entries")})"));
-                    foreach (var (task, value) in entries)
-                        writer.WriteLine($"  {(task is NotifiedTask.TaskIdentity id ? Inv($"task {id.Pid}") : task.ToString())}  {FormatBytes(formatter, ValueType(btf, def.Name), value)}");
-                    continue;
-                }
+                var entries = storage.TaskEntries();
+                writer.WriteLine(Inv($"map {def.Name} of {program.Name} (task storage, {entries.Count} {(entries.Count == 1 ? "entry" : "entries")})"));
+                foreach (var (task, value) in entries)
+                    writer.WriteLine($"  {(task is NotifiedTask.TaskIdentity id ? Inv($"task {id.Pid}") : task.ToString())}  {FormatBytes(formatter, ValueType(btf, def.Name), value)}");
+                return;
             }
-            if (def.InitialValue is not null || def.Name.StartsWith('.'))
+        }
+        if (def.InitialValue is not null || def.Name.StartsWith('.'))
+        {
+            WriteGlobals(writer, program, map, btf, formatter);
+            return;
+        }
+        var (keyType, valueType) = MapCodec.MapTypes(btf, def.Name);
+        bool syscallKeys = def.KeySize is 4 or 8 && (def.Name.Contains("syscall", StringComparison.OrdinalIgnoreCase)
+            || (keyType is int k && formatter!.AnyNameInChain(k, MapCodec.IsSyscallTypeName)));
+        var rows = new List<(ulong Order, string Key, string Value)>();
+        int zero = 0;
+        foreach (var (key, value) in map.Entries())
+        {
+            if (def.Type == MapType.Array && !value.AsSpan().ContainsAnyExcept((byte)0))
             {
-                WriteGlobals(writer, program, map, btf, formatter);
+                zero++;
                 continue;
             }
-            var (keyType, valueType) = MapTypes(btf, def.Name);
-            bool syscallKeys = def.KeySize is 4 or 8 && (def.Name.Contains("syscall", StringComparison.OrdinalIgnoreCase)
-                || (keyType is int k && formatter!.AnyNameInChain(k, IsSyscallTypeName)));
-            var rows = new List<(ulong Order, string Key, string Value)>();
-            int zero = 0;
-            foreach (var (key, value) in map.Entries())
-            {
-                if (def.Type == MapType.Array && !value.AsSpan().ContainsAnyExcept((byte)0))
-                {
-                    zero++;
-                    continue;
-                }
-                ulong order = key.Length is 1 or 2 or 4 or 8 ? Unsigned(key) : 0;
-                string keyText = syscallKeys ? SyscallName(key) : FormatBytes(formatter, keyType, key);
-                rows.Add((order, keyText, FormatBytes(formatter, valueType, value)));
-            }
-            rows.Sort((a, b) => a.Order != b.Order ? a.Order.CompareTo(b.Order) : string.CompareOrdinal(a.Key, b.Key));
-            string types = keyType is int kt && valueType is int vt ? $"; key {formatter!.TypeName(kt)}, value {formatter.TypeName(vt)}" : "";
-            string kind = def.Type switch
-            {
-                MapType.Hash => "hash",
-                MapType.LruHash => "LRU hash",
-                MapType.Array => "array",
-                _ => def.Type.ToString(),
-            };
-            writer.WriteLine(Inv($"map {def.Name} of {program.Name} ({kind}, {rows.Count + zero} {(rows.Count + zero == 1 ? "entry" : "entries")}{types})"));
-            int width = rows.Count == 0 ? 0 : rows.Max(r => r.Key.Length);
-            foreach (var (_, key, value) in rows)
-                writer.WriteLine($"  {key.PadRight(width)}  {value}");
-            if (zero > 0)
-                writer.WriteLine(Inv($"  ({zero} {(zero == 1 ? "entry is" : "entries are")} all zero)"));
+            ulong order = key.Length is 1 or 2 or 4 or 8 ? Unsigned(key) : 0;
+            string keyText = syscallKeys ? SyscallName(key) : FormatBytes(formatter, keyType, key);
+            rows.Add((order, keyText, FormatBytes(formatter, valueType, value)));
         }
+        rows.Sort((a, b) => a.Order != b.Order ? a.Order.CompareTo(b.Order) : string.CompareOrdinal(a.Key, b.Key));
+        string types = keyType is int kt && valueType is int vt ? $"; key {formatter!.TypeName(kt)}, value {formatter.TypeName(vt)}" : "";
+        string kind = def.Type switch
+        {
+            MapType.Hash => "hash",
+            MapType.LruHash => "LRU hash",
+            MapType.Array => "array",
+            _ => def.Type.ToString(),
+        };
+        writer.WriteLine(Inv($"map {def.Name} of {program.Name} ({kind}, {rows.Count + zero} {(rows.Count + zero == 1 ? "entry" : "entries")}{types})"));
+        int width = rows.Count == 0 ? 0 : rows.Max(r => r.Key.Length);
+        foreach (var (_, key, value) in rows)
+            writer.WriteLine($"  {key.PadRight(width)}  {value}");
+        if (zero > 0)
+            writer.WriteLine(Inv($"  ({zero} {(zero == 1 ? "entry is" : "entries are")} all zero)"));
     }
 
     private static void WriteGlobals(TextWriter writer, SeccompEbpfProgram program, EbpfMap map, BtfInfo? btf, BtfValueFormatter? formatter)
@@ -168,9 +172,6 @@ public static class EbpfReport
         }
     }
 
-    private static bool IsSyscallTypeName(string name) =>
-        name.Contains("syscall", StringComparison.OrdinalIgnoreCase) || name == "nr" || name.EndsWith("_nr", StringComparison.Ordinal) || name.EndsWith("_nr_t", StringComparison.Ordinal);
-
     private static string SyscallName(byte[] key)
     {
         long nr = key.Length == 4 ? BinaryPrimitives.ReadInt32LittleEndian(key) : BinaryPrimitives.ReadInt64LittleEndian(key);
@@ -193,38 +194,7 @@ public static class EbpfReport
         _ => BinaryPrimitives.ReadUInt64LittleEndian(b),
     };
 
-    private static int? ValueType(BtfInfo? btf, string mapName) => MapTypes(btf, mapName).Value;
-
-    /// <summary>The key and value types of a BTF-defined map (<c>__type(key, T)</c> is a member <c>T *key</c>).</summary>
-    private static (int? Key, int? Value) MapTypes(BtfInfo? btf, string mapName)
-    {
-        if (btf?.FindDatasec(".maps") is not { } datasec)
-            return (null, null);
-        // Type information the loader did not need may be broken: then the types are unknown.
-        foreach (var entry in datasec.Members)
-        {
-            if (!btf.TryGet(entry.Type, out var v, out _))
-                return (null, null);
-            if (v.Kind != BtfKind.Var || v.Name != mapName)
-                continue;
-            if (!btf.TrySkipModifiers((int)v.SizeOrType, out var definition, out _))
-                return (null, null);
-            int? key = null, value = null;
-            foreach (var m in definition.Members)
-            {
-                if (!btf.TrySkipModifiers(m.Type, out var ptr, out _))
-                    return (null, null);
-                if (ptr.Kind != BtfKind.Ptr)
-                    continue;
-                if (m.Name == "key")
-                    key = (int)ptr.SizeOrType;
-                else if (m.Name == "value")
-                    value = (int)ptr.SizeOrType;
-            }
-            return (key, value);
-        }
-        return (null, null);
-    }
+    private static int? ValueType(BtfInfo? btf, string mapName) => MapCodec.MapTypes(btf, mapName).Value;
 
     private static int RecordType(BtfInfo btf, int length) => RecordTypes.GetOrCreateValue(btf).GetOrAdd(length, len =>
     {

@@ -79,7 +79,7 @@ public sealed class EbpfSandboxedProcess : IDisposable
         var session = SandboxSession.Start(filter.Policy, info, new SessionOptions
         {
             Handler = handler.HandleAsync,
-            Supervisor = new SupervisorOptions { SyncWakeUp = workers == 1, Workers = workers, OnError = options.OnError },
+            Supervisor = new SupervisorOptions { SyncWakeUp = workers == 1, Workers = workers, OnError = options.OnError, OnGone = handler.CallGone },
             ForwardSignals = options.ForwardSignals,
         }, filter.Filter);
         return new EbpfSandboxedProcess(filter with { Filter = session.Filter }, session, handler);

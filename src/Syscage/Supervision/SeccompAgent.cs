@@ -8,6 +8,7 @@ using Syscage.Policy;
 using Microsoft.Win32.SafeHandles;
 using Syscage.Abi;
 using Syscage.Kernel;
+using Syscage.Ebpf.Seccomp;
 
 namespace Syscage.Supervision;
 
@@ -18,9 +19,35 @@ namespace Syscage.Supervision;
 /// <param name="Bundle"><c>state.bundle</c>.</param>
 public sealed record ContainerProcessState(string ContainerId, int Pid, string? Metadata, string? Bundle);
 
+/// <summary>
+/// The eBPF seccomp programs a <see cref="SeccompAgent"/> runs for containers: each container whose profile's
+/// <c>listenerMetadata</c> names one gets that program with maps of its own (filled from <see cref="MapFiles"/>), its
+/// helpers bound to the container's tasks, and a control socket for <c>syscage maps</c>.
+/// </summary>
+public sealed record AgentEbpfOptions
+{
+    /// <summary>The programs, <c>[NAME=]FILE.o[:SECTION]</c>; a container's <c>listenerMetadata</c> chooses one by name.</summary>
+    public IReadOnlyList<string> Programs { get; init; } = [];
+
+    /// <summary><c>const volatile</c> knobs set in every program that has them.</summary>
+    public IReadOnlyList<KeyValuePair<string, ulong>> Knobs { get; init; } = [];
+
+    /// <summary><c>[PROGRAM:]MAP=FILE.json</c>: maps filled for each container before its first call (see <see cref="Supervision.MapFiles"/>).</summary>
+    public IReadOnlyList<string> MapFiles { get; init; } = [];
+
+    /// <summary>Where each container's control socket goes (<c>FIRSTPID.sock</c>); null: <see cref="MapControlServer.DefaultDirectory"/>.</summary>
+    public string? MapsDirectory { get; init; }
+
+    /// <summary>Whether containers get a control socket at all (default true).</summary>
+    public bool MapsSockets { get; init; } = true;
+}
+
 /// <summary>How a <see cref="SeccompAgent"/> answers.</summary>
 public sealed record SeccompAgentOptions
 {
+    /// <summary>eBPF programs to run for the containers whose <c>listenerMetadata</c> names one; null: none.</summary>
+    public AgentEbpfOptions? Ebpf { get; init; }
+
     /// <summary>
     /// A policy whose <c>NOTIFY(handler)</c> rules name the handler for each call (see <see cref="NotificationRouter"/>);
     /// calls it doesn't send to a handler go to <see cref="DefaultHandler"/>.
@@ -108,6 +135,8 @@ public sealed class SeccompAgent : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(_options.HandshakeTimeout, TimeSpan.Zero, nameof(options));
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.MaxHandshakes, 1, nameof(options));
         _handshakeSlots = new SemaphoreSlim(_options.MaxHandshakes, _options.MaxHandshakes);
+        if (_options.Ebpf is { } ebpf)
+            CheckPrograms(ebpf);
         RemoveStaleSocket(socketPath);
         _socket = UnixSocket.Listen(socketPath);
         _bound = UnixSocket.Identity(socketPath) ?? default;
@@ -263,20 +292,111 @@ public sealed class SeccompAgent : IDisposable
         }
     }
 
+    /// <summary>
+    /// Loads every program once (each container gets its own copy later), so that a missing file, a rejected program, a
+    /// knob or map no program has, or a wrong map file is said when the agent starts, not when a container connects.
+    /// </summary>
+    private static void CheckPrograms(AgentEbpfOptions ebpf)
+    {
+        if (ebpf.Programs.Count == 0)
+            throw new SyscageException("no eBPF programs given");
+        var programs = new List<SeccompEbpfProgram>();
+        try
+        {
+            foreach (var spec in ebpf.Programs)
+                programs.Add(SeccompEbpfProgram.Load(spec, ebpf.Knobs));
+            foreach (var dup in programs.GroupBy(p => p.Name).Where(g => g.Count() > 1))
+                throw new SyscageException($"two eBPF programs are named '{dup.Key}'; name them with NAME=FILE.o");
+            foreach (var (name, _) in ebpf.Knobs)
+                if (!programs.Any(p => p.KnobsApplied.Contains(name)))
+                    throw new SyscageException($"--set {name}: no program has a global named '{name}'");
+            Supervision.MapFiles.Fill(programs, ebpf.MapFiles);
+        }
+        finally
+        {
+            foreach (var p in programs)
+                p.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The program named by <paramref name="state"/>'s <c>listenerMetadata</c> (the only one when it names none), loaded
+    /// afresh with its maps filled; null, with the reason, when the metadata names no program.
+    /// </summary>
+    private static SeccompEbpfProgram? ProgramFor(AgentEbpfOptions ebpf, ContainerProcessState state, out string? why)
+    {
+        why = null;
+        var specs = ebpf.Programs.Select(spec => (Spec: spec, Name: SeccompEbpfProgram.ParseSpec(spec).Name)).ToList();
+        string? wanted = string.IsNullOrEmpty(state.Metadata) ? null : state.Metadata;
+        // A spec without NAME= is named by its program: load it to know (the agent checked they all load).
+        foreach (var (spec, name) in specs)
+        {
+            if (name is not null && wanted is not null && name != wanted)
+                continue;
+            var program = SeccompEbpfProgram.Load(spec, ebpf.Knobs);
+            if (wanted is null ? specs.Count == 1 : program.Name == wanted)
+            {
+                try
+                {
+                    Supervision.MapFiles.Fill([program], ebpf.MapFiles.Where(f => Targets(f, program)));
+                    return program;
+                }
+                catch
+                {
+                    program.Dispose();
+                    throw;
+                }
+            }
+            program.Dispose();
+        }
+        why = wanted is null
+            ? $"its profile has no listenerMetadata naming one of the {specs.Count} eBPF programs"
+            : $"listenerMetadata '{wanted}' names no eBPF program";
+        return null;
+    }
+
+    /// <summary>Whether <c>[PROGRAM:]MAP=FILE</c> fills a map of <paramref name="program"/>.</summary>
+    private static bool Targets(string mapFile, SeccompEbpfProgram program)
+    {
+        var (name, map, _) = Supervision.MapFiles.ParseSpec(mapFile);
+        return (name is null || name == program.Name) && program.Maps.Any(m => m.Name == map);
+    }
+
     /// <summary>Serves one container's listener (the agent owns it from now on).</summary>
     public void Serve(ContainerProcessState state, ListenerHandle listener)
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(listener);
+        if (_options.Ebpf is { } ebpf)
+        {
+            SeccompEbpfProgram? program;
+            string? why;
+            try
+            {
+                program = ProgramFor(ebpf, state, out why);
+            }
+            catch (SyscageException e)
+            {
+                (program, why) = (null, e.Message);
+            }
+            if (program is not null)
+            {
+                ServeProgram(state, listener, program, ebpf);
+                return;
+            }
+            _diagnostics.WriteLine($"syscage agent: container {state.ContainerId}: {why}; its calls get the '{_options.DefaultHandler}' handler");
+        }
         var router = new NotificationRouter(_options.Handlers ?? EmptyPolicy, _diagnostics) { DefaultHandler = _options.DefaultHandler };
         if (_options.CustomHandlers is { } custom)
             foreach (var (name, h) in custom)
                 router.Register(name, h);
         var supervisor = new NotificationSupervisor(listener, async (n, ctx) =>
         {
-            string call = SyscallDecoder.Decode(n.Data, ctx);
+            // Decoded before the handler runs: strings are read while the call waits, as the handler will see them.
+            var args = SyscallDecoder.Arguments(n.Data, ctx);
+            string call = $"{SyscallDecoder.Name(n.Data)}({string.Join(", ", args.Select(a => a.Text))})";
             var response = await router.HandleAsync(n, ctx).ConfigureAwait(false);
-            WriteDecision(state, n, call, response);
+            WriteDecision(state, n, call, args, response);
             return response;
         }, new SupervisorOptions
         {
@@ -294,9 +414,80 @@ public sealed class SeccompAgent : IDisposable
         }, TaskScheduler.Default);
     }
 
+    /// <summary>
+    /// Serves a container with an eBPF program: every notified call runs the program (helpers bound to the calling task
+    /// of the container), whose verdict is applied as <c>syscage run --ebpf</c> applies it; one decision line per call;
+    /// the program's maps behind a control socket named by the container's first process.
+    /// </summary>
+    private void ServeProgram(ContainerProcessState state, ListenerHandle listener, SeccompEbpfProgram program, AgentEbpfOptions ebpf)
+    {
+        var set = new EbpfFilterSet([program]);
+        var handler = new EbpfNotificationHandler(set, new EbpfHandlerOptions
+        {
+            Log = _diagnostics,
+            TraceSink = line => _diagnostics.WriteLine($"syscage agent: container {state.ContainerId}: trace_printk: {line}"),
+            OnRecord = r => _decisions.WriteLine(EbpfReport.FormatRecord(r)),
+        });
+        MapControlServer? control = null;
+        if (ebpf.MapsSockets && state.Pid > 0 && program.Maps.Count > 0)
+        {
+            try
+            {
+                string dir = ebpf.MapsDirectory ?? MapControlServer.DefaultDirectory();
+                control = new MapControlServer(MapControlServer.PathFor(dir, state.Pid), [program],
+                    new MapControlOptions { RefuseRootPidNamespace = true, Diagnostics = _diagnostics }).Start(state.Pid);
+            }
+            catch (IOException e)
+            {
+                control?.Dispose();
+                control = null;
+                _diagnostics.WriteLine($"syscage agent: container {state.ContainerId}: no maps socket: {e.Message}");
+            }
+        }
+        var supervisor = new NotificationSupervisor(listener, (n, ctx) =>
+        {
+            // Decoded before the program runs: strings are read while the call waits.
+            var args = SyscallDecoder.Arguments(n.Data, ctx);
+            string call = $"{SyscallDecoder.Name(n.Data)}({string.Join(", ", args.Select(a => a.Text))})";
+            var pending = handler.HandleAsync(n, ctx);
+            if (pending.IsCompletedSuccessfully)
+            {
+                WriteDecision(state, n, call, args, pending.Result);
+                return pending;
+            }
+            return Later(pending, n, call, args);
+        }, new SupervisorOptions
+        {
+            Workers = _options.WorkersPerContainer,
+            SyncWakeUp = _options.WorkersPerContainer == 1,
+            OnError = (n, e) => _diagnostics.WriteLine($"syscage agent: container {state.ContainerId}: pid {n.Pid}: {e.Message}"),
+            OnGone = handler.CallGone,
+        });
+
+        async ValueTask<NotificationResponse> Later(ValueTask<NotificationResponse> pending, Notification n, string call, IReadOnlyList<DecodedArgument> args)
+        {
+            var response = await pending.ConfigureAwait(false);
+            WriteDecision(state, n, call, args, response);
+            return response;
+        }
+
+        lock (_lock)
+            _supervisors.Add(supervisor);
+        supervisor.Start();
+        _ = supervisor.Completion.ContinueWith(_ =>
+        {
+            lock (_lock)
+                _supervisors.Remove(supervisor);
+            supervisor.Dispose();
+            control?.Dispose();
+            handler.Drain();
+            set.Dispose();
+        }, TaskScheduler.Default);
+    }
+
     private static readonly SeccompPolicy EmptyPolicy = new(Abi.SeccompAction.UserNotif, Abi.SeccompAction.KillProcess, [], "agent");
 
-    private void WriteDecision(ContainerProcessState state, Notification n, string call, NotificationResponse response)
+    private void WriteDecision(ContainerProcessState state, Notification n, string call, IReadOnlyList<DecodedArgument> arguments, NotificationResponse response)
     {
         using var buffer = new MemoryStream();
         using (var w = new Utf8JsonWriter(buffer))
@@ -309,6 +500,17 @@ public sealed class SeccompAgent : IDisposable
             w.WriteStartArray("args");
             for (int i = 0; i < 6; i++)
                 w.WriteNumberValue(n.Data.Arg(i));
+            w.WriteEndArray();
+            // The arguments as the syscall sees them, named and decoded (flags, enumerations; strings as in "call").
+            w.WriteStartArray("arguments");
+            foreach (var a in arguments)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", a.Name);
+                w.WriteString("value", string.Create(CultureInfo.InvariantCulture, $"0x{a.Value:x}"));
+                w.WriteString("text", a.Text);
+                w.WriteEndObject();
+            }
             w.WriteEndArray();
             w.WriteString("verdict", response.ToString());
             w.WriteEndObject();

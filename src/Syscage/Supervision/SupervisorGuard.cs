@@ -193,11 +193,20 @@ internal static class SupervisorGuard
         ArgumentNullException.ThrowIfNull(handler);
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(protectedProcesses);
-        var numbers = policy.Sections.Select(s => s.Architecture.Syscalls.TryGetNumber(SignalDescriptorCall, out int nr) ? (s.Architecture, nr) : default)
-            .Where(p => p.Architecture is not null).ToDictionary(p => p.Architecture, p => p.nr);
+        // (AUDIT_ARCH_*, number) of pidfd_send_signal per section: the pair names the section (x32's numbers carry their
+        // bit), so every other call is told apart by two comparisons, without a lookup or an allocation.
+        var watched = policy.Sections
+            .Select(s => s.Architecture.Syscalls.TryGetNumber(SignalDescriptorCall, out int nr) ? (Arch: s.Architecture.AuditArch, Nr: nr, Known: true) : default)
+            .Where(p => p.Known).Select(p => (p.Arch, p.Nr)).ToArray();
         return (notification, context) =>
         {
-            if (policy.SectionFor(notification.Data) is not { } section || !numbers.TryGetValue(section.Architecture, out int nr) || notification.Data.Nr != nr)
+            // Read once: each Data read of the struct copies its 64 bytes.
+            uint callArch = notification.Data.Arch;
+            int callNr = notification.Data.Nr;
+            bool signal = false;
+            foreach (var (arch, nr) in watched)
+                signal |= callArch == arch && callNr == nr;
+            if (!signal)
                 return handler(notification, context);
             if (policy.Evaluate(notification.Data).Action.Effective.Kind is SeccompActionKind.Allow or SeccompActionKind.Log)
                 return ValueTask.FromResult(PidfdSignal.Send(context, protectedProcesses()));

@@ -33,18 +33,30 @@ internal static class EbpfInputs
         return EbpfEngine.Jit;
     }
 
-    /// <summary>Loads each program; a knob that none of them has is a usage error.</summary>
-    public static List<SeccompEbpfProgram> Load(IEnumerable<string> specs, IEnumerable<string> knobs)
+    /// <summary>
+    /// Loads each program; a knob that none of them has is a usage error. What the objects do that the kernel would mind
+    /// (<see cref="Syscage.Ebpf.Elf.EbpfObject.Warnings"/>) goes to <paramref name="warnings"/>, once per object file.
+    /// </summary>
+    public static List<SeccompEbpfProgram> Load(IEnumerable<string> specs, IEnumerable<string> knobs, TextWriter? warnings = null)
     {
         var parsed = Knobs.Parse(knobs);
         var programs = new List<SeccompEbpfProgram>();
         try
         {
+            var warned = new HashSet<string>(StringComparer.Ordinal);
             foreach (var spec in specs)
-                programs.Add(SeccompEbpfProgram.Load(spec, parsed));
+            {
+                var program = SeccompEbpfProgram.Load(spec, parsed);
+                programs.Add(program);
+                string file = SeccompEbpfProgram.ParseSpec(spec).File;
+                if (warnings is not null && program.Object is { } obj && warned.Add(file))
+                    foreach (var warning in obj.Warnings)
+                        warnings.WriteLine($"syscage: warning: {file}: {warning}");
+            }
             foreach (var (name, _) in parsed)
                 if (!programs.Any(p => p.KnobsApplied.Contains(name)))
-                    throw new CliException(ExitCode.Usage, $"--set {name}: no --ebpf program has a global named '{name}'");
+                    throw new CliException(ExitCode.Usage, $"--set {name}: no --ebpf program has a global named '{name}'" +
+                        (programs.Select(p => p.Object?.SuggestGlobal(name)).FirstOrDefault(n => n is not null) is { } near ? $"; did you mean '{near}'?" : ""));
             return programs;
         }
         catch

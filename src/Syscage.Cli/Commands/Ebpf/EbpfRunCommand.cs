@@ -8,6 +8,8 @@ using Syscage.Ebpf.Helpers;
 using Syscage.Ebpf.Maps;
 using Syscage.Abi;
 using Syscage.Ebpf.Vm;
+using Syscage.Ebpf.Seccomp;
+using Syscage.Supervision;
 
 namespace Syscage.Cli.Commands.Ebpf;
 
@@ -27,11 +29,12 @@ public static class EbpfRunCommand
         var arch = new Option<string?>("--arch") { Description = "Architecture of the call (default: native)" };
         var repeat = new Option<int>("--repeat", "-n") { Description = "Run the program this many times on the same call (maps keep their state)", DefaultValueFactory = _ => 1 };
         var maps = new Option<bool>("--maps") { Description = "Print the maps' contents after the runs" };
+        var fill = new Option<string[]>("--map") { Description = "Fill a map before the first run: MAP=FILE.json (an object whose members are the entries)" };
         var jit = new Option<bool>("--jit") { Description = "Run with the JIT (the default where the runtime has one; not in the native build)" };
         var interpret = new Option<bool>("--interpret") { Description = "Run with the interpreter (the default in the native build)" };
         var cmd = new Command("run", "Verify an eBPF seccomp program and run it on one call; the last line is the verdict")
         {
-            file, ctx, program, set, arch, repeat, maps, jit, interpret,
+            file, ctx, program, set, arch, repeat, maps, fill, jit, interpret,
         };
         cmd.Validators.Add(r =>
         {
@@ -39,13 +42,13 @@ public static class EbpfRunCommand
                 r.AddError("--jit and --interpret exclude each other");
         });
         cmd.SetAction(p => CliApp.Guard(p, (o, e) => Run(o, e, p.GetValue(file)!, p.GetValue(ctx)!, p.GetValue(program), p.GetValue(set) ?? [],
-            p.GetValue(arch), p.GetValue(repeat), p.GetValue(maps), p.GetValue(interpret), p.GetValue(jit))));
+            p.GetValue(arch), p.GetValue(repeat), p.GetValue(maps), p.GetValue(interpret), p.GetValue(jit), p.GetValue(fill) ?? [])));
         return cmd;
     }
 
     /// <summary>Runs the program and prints one verdict line per run; the last line is the verdict.</summary>
     public static int Run(TextWriter stdout, TextWriter stderr, string file, string[] ctx, string? program = null, IReadOnlyList<string>? set = null,
-        string? arch = null, int repeat = 1, bool showMaps = false, bool interpret = false, bool jit = false)
+        string? arch = null, int repeat = 1, bool showMaps = false, bool interpret = false, bool jit = false, IReadOnlyList<string>? mapFiles = null)
     {
         if (ctx.Length is 0 or > 7)
             throw new CliException(ExitCode.Usage, "--ctx takes SYSCALL and up to six arguments");
@@ -56,14 +59,18 @@ public static class EbpfRunCommand
 
         var obj = EbpfObject.LoadFile(file);
         Knobs.Apply(obj, set ?? []);
+        foreach (var warning in obj.Warnings)
+            stderr.WriteLine($"syscage: warning: {file}: {warning}");
         var chosen = program is not null ? obj.GetProgram(program)
             : obj.Programs.Length == 1 ? obj.Programs[0]
             : throw new CliException(ExitCode.Usage, $"{file} has {obj.Programs.Length} programs; choose one with --program ({string.Join(", ", obj.Programs.Select(p => p.Name))})");
         if (!obj.TryVerify(chosen, out var verified, out var error))
             throw new CliException(ExitCode.Rejected, $"{file}: {chosen.Name}: rejected by the verifier: {error}");
 
-        using var maps = EbpfMapSet.Create(verified.Maps);
-        var vm = EbpfVm.Create(verified, maps, EbpfInputs.Engine(jit, interpret));
+        using var loaded = SeccompEbpfProgram.FromVerified(verified, chosen.Name, EbpfInputs.Engine(jit, interpret), obj);
+        MapFiles.Fill([loaded], mapFiles ?? []);
+        var maps = loaded.Maps;
+        var vm = loaded.Executor;
         var helpers = new HelperContext(new CommandLineTask(), line => stdout.WriteLine($"# trace_printk: {line}"));
         // What a seccomp program sees (SeccompEbpfProgram.Run): its own, little-endian layout, and a 32-bit ABI's
         // arguments as the syscall sees them.

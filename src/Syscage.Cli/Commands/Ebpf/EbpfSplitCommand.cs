@@ -26,7 +26,7 @@ public static class EbpfSplitCommand
     public static int Run(TextWriter stdout, TextWriter stderr, IReadOnlyList<string> files, IReadOnlyList<string> set, string? policy = null, bool pfc = false)
     {
         var ir = policy is null ? null : PolicyInputs.LoadPolicy(policy, warnings: stderr);
-        using var filterSet = new EbpfFilterSet(EbpfInputs.Load(files, set), ir);
+        using var filterSet = new EbpfFilterSet(EbpfInputs.Load(files, set, stderr), ir);
         var hybrid = filterSet.Compile();
         foreach (var p in filterSet.Programs)
             stdout.WriteLine($"# {p.Name} ({p.Source}): {p.Program.Instructions.Length} instructions, {p.Program.Maps.Length} maps" +

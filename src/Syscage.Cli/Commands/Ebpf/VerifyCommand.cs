@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Syscage.Ebpf.Verifier;
 using Syscage.Ebpf.Elf;
+using Syscage.Ebpf.Helpers;
 
 namespace Syscage.Cli.Commands.Ebpf;
 
@@ -27,6 +28,8 @@ public static class VerifyCommand
     {
         var obj = EbpfObject.LoadFile(file);
         Knobs.Apply(obj, set ?? []);
+        foreach (var warning in obj.Warnings)
+            stderr.WriteLine($"syscage: warning: {file}: {warning}");
         var c = CultureInfo.InvariantCulture;
         stdout.WriteLine($"{file}: license {(obj.License is null ? "(none)" : $"\"{obj.License}\"")}, {obj.Programs.Length} program(s), {obj.Maps.Count} map(s)");
         for (int i = 0; i < obj.Maps.Count; i++)
@@ -41,13 +44,16 @@ public static class VerifyCommand
             if (obj.TryVerify(p, out var verified, out var error))
             {
                 var f = verified.Facts!;
-                string helpers = f.HelpersCalled.IsEmpty ? "none" : string.Join(", ", f.HelpersCalled);
+                string helpers = f.HelpersCalled.IsEmpty ? "none" : string.Join(", ", f.HelpersCalled.Select(HelperPrototypes.Describe));
                 stdout.WriteLine(string.Create(c, $"  program {p.Name} ({p.Section}): ok, {p.Instructions.Length} instructions, {f.InstructionsProcessed} simulated, stack {f.MaxStackDepth} bytes, helpers {helpers}"));
             }
             else
             {
                 allOk = false;
                 stdout.WriteLine($"  program {p.Name} ({p.Section}): rejected: {error}");
+                // The C line the rejection names, quoted as compilers quote it.
+                if (error.Source is { Text.Length: > 0 } source)
+                    stdout.WriteLine(string.Create(c, $"{source.Line,8} | {source.Text}"));
             }
         }
         return (int)(allOk ? ExitCode.Ok : ExitCode.Rejected);

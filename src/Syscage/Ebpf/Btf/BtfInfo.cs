@@ -9,15 +9,21 @@ namespace Syscage.Ebpf.Btf;
 /// <summary>
 /// The type information of a <c>.BTF</c> section (format: <c>Documentation/bpf/btf.rst</c>): a header, a type
 /// section and a string section. Every kind is decoded or at least skipped by its documented size, so unknown
-/// details never desynchronise the type list. <c>.BTF.ext</c> (line and CO-RE information) is not read.
+/// details never desynchronise the type list. <c>.BTF.ext</c> (function and line information) is read by
+/// <see cref="BtfExt"/>, whose strings are in this section.
 /// </summary>
 public sealed class BtfInfo
 {
     private const ushort BTF_MAGIC = (ushort)Uapi.BTF_MAGIC;
     private const int MaxResolveDepth = 32;
     private readonly List<BtfType> _types;
+    private readonly byte[] _strings;
 
-    private BtfInfo(List<BtfType> types) => _types = types;
+    private BtfInfo(List<BtfType> types, byte[] strings)
+    {
+        _types = types;
+        _strings = strings;
+    }
 
     /// <summary>All types by id; index 0 is <c>void</c>.</summary>
     public IReadOnlyList<BtfType> Types => _types;
@@ -111,7 +117,7 @@ public sealed class BtfInfo
             p += extra;
             types.Add(new BtfType(id, kind, name, sizeOrType, members, elemType, nelems));
         }
-        btf = new BtfInfo(types);
+        btf = new BtfInfo(types, strings.ToArray());
         error = null;
         return true;
     }
@@ -186,6 +192,12 @@ public sealed class BtfInfo
                 return Fail(Inv($"section '.BTF': type {id} ({t.Kind} '{t.Name}') has no size"), out error);
         }
     }
+
+    /// <summary>
+    /// The string at <paramref name="offset"/> of the string section (names, and in <c>.BTF.ext</c> records the file names
+    /// and source lines); <paramref name="error"/> when the offset is outside it or the string has no end.
+    /// </summary>
+    internal bool TryString(uint offset, out string value, [NotNullWhen(false)] out string? error) => Str(_strings, offset, out value, out error);
 
     /// <summary>The DATASEC with this name (<c>.maps</c>, <c>.data</c>, ...), or null.</summary>
     public BtfType? FindDatasec(string name) => _types.FirstOrDefault(t => t.Kind == BtfKind.Datasec && t.Name == name);

@@ -16,7 +16,17 @@ namespace Syscage.Ebpf.Elf;
 /// <param name="Section">The ELF section (<c>seccomp</c>, <c>seccomp/NAME</c>, ...).</param>
 /// <param name="Instructions">The linked instructions. <c>lddw</c> map references carry an index into <see cref="EbpfObject.Maps"/>.</param>
 /// <param name="License">The object's <c>license</c> string, or null.</param>
-public sealed record EbpfObjectProgram(string Name, string Section, ImmutableArray<EbpfInstruction> Instructions, string? License);
+public sealed record EbpfObjectProgram(string Name, string Section, ImmutableArray<EbpfInstruction> Instructions, string? License)
+{
+    /// <summary>
+    /// Per instruction slot, the C source line it was compiled from (clang's <c>.BTF.ext</c> line information: each slot
+    /// takes the last line record at or before it in its function), or null; empty when the object has no line information.
+    /// </summary>
+    public ImmutableArray<SourceLine?> Lines { get; init; } = [];
+
+    /// <summary>The source line of slot <paramref name="pc"/>, or null when the object does not say.</summary>
+    public SourceLine? SourceAt(int pc) => pc >= 0 && pc < Lines.Length ? Lines[pc] : null;
+}
 
 /// <summary>A global variable in a global-data map (<c>.data</c>, <c>.bss</c>, <c>.rodata</c>...).</summary>
 /// <param name="Name">The variable's symbol name.</param>
@@ -32,8 +42,9 @@ public sealed record GlobalVariable(string Name, string Section, int MapIndex, i
 /// (<c>.maps</c>), legacy <c>maps</c> (<c>struct bpf_map_def</c>), global data (<c>.data</c>, <c>.bss</c>,
 /// <c>.rodata</c>, <c>.rodata.*</c> as single-element array maps), and applies <c>R_BPF_64_64</c> (map and global
 /// references in <c>lddw</c>) and <c>R_BPF_64_32</c> (bpf-to-bpf calls: the called <c>.text</c> functions are
-/// appended to the program) relocations. <c>.BTF.ext</c> is not read (it holds line info and CO-RE relocations,
-/// neither needed here; CO-RE field relocations are not supported). Globals can be set before verifying with
+/// appended to the program) relocations. <c>.BTF.ext</c> gives each instruction its C source line
+/// (<see cref="EbpfObjectProgram.Lines"/>), for the verifier's messages and listings; its CO-RE field relocations are
+/// not supported. <see cref="Warnings"/> says what the kernel would mind but Syscage accepts. Globals can be set before verifying with
 /// <see cref="SetGlobal(string, ulong)"/> — that is how <c>const volatile</c> knobs are configured.
 /// </summary>
 public sealed class EbpfObject
@@ -48,7 +59,27 @@ public sealed class EbpfObject
         Globals = globals;
         License = license;
         Btf = btf;
+        var warnings = new List<string>();
+        foreach (var p in programs)
+            if (!IsSeccompSection(p.Section))
+                warnings.Add($"program '{p.Name}' is in section '{p.Section}', not 'seccomp' or 'seccomp/NAME': it is verified and run as a seccomp filter all the same");
+        if (license is null)
+            warnings.Add("the object has no license (char LICENSE[] SEC(\"license\") = \"GPL\";): the kernel refuses GPL-only helpers such as bpf_trace_printk and bpf_probe_read_user to it");
+        Warnings = [.. warnings];
     }
+
+    /// <summary>True for the sections eBPF seccomp programs are written in: <c>seccomp</c> and <c>seccomp/NAME</c>.</summary>
+    public static bool IsSeccompSection(string section)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        return section == "seccomp" || section.StartsWith("seccomp/", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// What the object does that Syscage accepts but the eBPF-seccomp patch set's loader would mind: a program outside a
+    /// <c>seccomp</c> section, no <c>license</c>. One sentence each, without a prefix.
+    /// </summary>
+    public ImmutableArray<string> Warnings { get; }
 
     /// <summary>The programs, in section order, then symbol order.</summary>
     public ImmutableArray<EbpfObjectProgram> Programs { get; }
@@ -129,7 +160,10 @@ public sealed class EbpfObject
 
     private GlobalVariable FindGlobal(string name) => Globals.FirstOrDefault(g => g.Name == name)
         ?? throw new EbpfLoadException($"no global variable named '{name}'" +
-            (Suggest.Closest(name, Globals.Select(g => g.Name)) is { } s ? $"; did you mean '{s}'?" : ""));
+            (SuggestGlobal(name) is { } s ? $"; did you mean '{s}'?" : ""));
+
+    /// <summary>The global variable whose name is closest to the misspelt <paramref name="name"/>, or null when none is close.</summary>
+    public string? SuggestGlobal(string name) => Suggest.Closest(name, Globals.Select(g => g.Name));
 
     private static string Inv(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
 
@@ -146,6 +180,7 @@ public sealed class EbpfObject
         private readonly Dictionary<int, int> _dataMapBySection = [];
         private readonly Dictionary<int, Dictionary<int, ElfRelocation>> _relocs = [];
         private BtfInfo? _btf;
+        private BtfExt? _btfExt;
         private long _mapMemory;
 
         public bool TryRun([NotNullWhen(true)] out EbpfObject? obj, [NotNullWhen(false)] out string? error) =>
@@ -163,6 +198,13 @@ public sealed class EbpfObject
                     return false;
                 if (!BtfInfo.TryParse(btf, out _btf, out var btfError))
                     return Fail(btfError);
+                if (_elf.Sections.FirstOrDefault(s => s.Name == ".BTF.ext") is { } extSection)
+                {
+                    if (!Contents(extSection, out var ext))
+                        return false;
+                    if (!BtfExt.TryParse(ext, _btf, out _btfExt, out var extError))
+                        return Fail(extError);
+                }
             }
             string? license = null;
             if (_elf.Sections.FirstOrDefault(s => s.Name == "license") is { } lic)
@@ -211,9 +253,9 @@ public sealed class EbpfObject
                     return false;
                 foreach (var entry in entries)
                 {
-                    if (!Link(entry, out var code))
+                    if (!Link(entry, out var code, out var lines))
                         return false;
-                    programs.Add(new EbpfObjectProgram(entry.Name, s.Name, code, license));
+                    programs.Add(new EbpfObjectProgram(entry.Name, s.Name, code, license) { Lines = lines });
                 }
             }
             if (programs.Count == 0)
@@ -512,10 +554,12 @@ public sealed class EbpfObject
         }
 
         /// <summary>Copies the entry function, applies relocations, and appends every subprogram it reaches by calls.</summary>
-        private bool Link(Unit entry, out ImmutableArray<EbpfInstruction> code)
+        private bool Link(Unit entry, out ImmutableArray<EbpfInstruction> code, out ImmutableArray<SourceLine?> lines)
         {
             code = [];
+            lines = [];
             var output = new List<EbpfInstruction>();
+            var layout = new List<(Unit Unit, int Base)>();
             var bases = new Dictionary<Unit, int>();
             int nextBase = entry.Count;
             var queue = new Queue<Unit>();
@@ -530,6 +574,7 @@ public sealed class EbpfObject
                     return false;
                 _relocs.TryGetValue(s.Index, out var relocs);
                 int baseOut = output.Count;
+                layout.Add((unit, baseOut));
                 if (baseOut + unit.Count > 1_000_000)
                     return Fail($"program '{entry.Name}' is too large");
                 for (int i = 0; i < unit.Count; i++)
@@ -588,7 +633,39 @@ public sealed class EbpfObject
                 output[outPc] = output[outPc] with { Imm = (int)imm };
             }
             code = [.. output];
+            lines = SourceLines(layout, output.Count);
             return true;
+        }
+
+        /// <summary>
+        /// Each output slot's source line: a line record covers its slot and the ones after it, up to the next record
+        /// or the end of its function (a unit copied whole from its section at <c>Base</c>).
+        /// </summary>
+        private ImmutableArray<SourceLine?> SourceLines(List<(Unit Unit, int Base)> placed, int length)
+        {
+            if (_btfExt is null)
+                return [];
+            var lines = new SourceLine?[length];
+            bool any = false;
+            foreach (var (unit, baseOut) in placed)
+            {
+                if (!_btfExt.Lines.TryGetValue(unit.Section.Name, out var records))
+                    continue;
+                int start = unit.Start * EbpfInstruction.Size, end = (unit.Start + unit.Count) * EbpfInstruction.Size;
+                SourceLine? current = null;
+                int next = 0;
+                var ordered = records.Where(r => r.Offset >= start && r.Offset < end && r.Offset % EbpfInstruction.Size == 0).OrderBy(r => r.Offset).ToList();
+                for (int i = 0; i < unit.Count; i++)
+                {
+                    int offset = (unit.Start + i) * EbpfInstruction.Size;
+                    // Line 0 marks code that comes from no line (clang's spills and the like): no source, not the line before.
+                    while (next < ordered.Count && ordered[next].Offset <= offset)
+                        current = ordered[next++].Line is { Line: > 0 } line ? line : null;
+                    lines[baseOut + i] = current;
+                    any |= current is not null;
+                }
+            }
+            return any ? [.. lines] : [];
         }
 
         /// <summary>The unit holding <paramref name="targetLocal"/> in <paramref name="section"/>, queued for appending if new.</summary>

@@ -55,7 +55,11 @@ public enum HelperReturnType
 /// <param name="Return">What <c>r0</c> holds after the call.</param>
 /// <param name="Args">Argument types for <c>r1</c>..<c>r5</c>; fewer than five means the rest are not read.</param>
 /// <param name="MapTypes">For helpers taking a map: the map types allowed; null means any.</param>
-public sealed record HelperPrototype(int Id, string Name, HelperReturnType Return, ImmutableArray<HelperArgType> Args, ImmutableArray<MapType>? MapTypes = null);
+public sealed record HelperPrototype(int Id, string Name, HelperReturnType Return, ImmutableArray<HelperArgType> Args, ImmutableArray<MapType>? MapTypes = null)
+{
+    /// <summary>The helper as the kernel's verifier log names it: <c>bpf_map_lookup_elem#1</c>.</summary>
+    public override string ToString() => HelperPrototypes.Describe(Id);
+}
 
 /// <summary>
 /// The helpers eBPF seccomp programs may call, keyed by their kernel ids (checked against <c>__BPF_FUNC_MAPPER</c>
@@ -65,10 +69,26 @@ public sealed record HelperPrototype(int Id, string Name, HelperReturnType Retur
 /// </summary>
 public static class HelperPrototypes
 {
+    /// <summary>
+    /// Helper <paramref name="id"/> as the kernel's verifier log names it: <c>bpf_map_lookup_elem#1</c>, from the
+    /// generated table of helper ids (<see cref="HelperIds.Name"/>); <c>#N</c> alone for an id the kernel headers don't know.
+    /// </summary>
+    public static string Describe(int id) =>
+        string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{HelperIds.Name(id)}#{id}");
 
     private static readonly ImmutableArray<MapType> KeyValueMaps = [MapType.Hash, MapType.Array, MapType.LruHash];
     private static readonly ImmutableArray<MapType> RingBuf = [MapType.RingBuf];
     private static readonly ImmutableArray<MapType> TaskStorage = [MapType.TaskStorage];
+
+    /// <summary>
+    /// True for the helpers that read the calling task — its ids (<c>get_current_pid_tgid</c>, <c>get_current_uid_gid</c>),
+    /// name (<c>get_current_comm</c>), memory (<c>probe_read_user[_str]</c>) or storage (<c>task_storage_*</c>,
+    /// <c>get_current_task_btf</c>): a supervisor binds the task (reads <c>/proc</c>, opens pidfds) only for programs that
+    /// call one of them.
+    /// </summary>
+    public static bool ReadsTask(int id) => id is BPF_FUNC_get_current_pid_tgid or BPF_FUNC_get_current_uid_gid or BPF_FUNC_get_current_comm
+        or BPF_FUNC_probe_read_user or BPF_FUNC_probe_read_user_str or BPF_FUNC_task_storage_get or BPF_FUNC_task_storage_delete
+        or BPF_FUNC_get_current_task_btf;
 
     /// <summary>Every helper Syscage supports, by id.</summary>
     public static ImmutableDictionary<int, HelperPrototype> Default { get; } = new HelperPrototype[]

@@ -8,7 +8,7 @@ namespace Syscage.Ebpf.Isa;
 /// <summary>
 /// Assembles the text syntax of the eBPF conformance suite (bpf_conformance, ubpf):
 /// <c>mov32 %r0, 0</c>, <c>ldxdw %r1, [%r10-8]</c>, <c>lddw %r0, 0x1122334455667788</c>, <c>lock fetch add [%r10-8], %r1</c>,
-/// <c>jne %r1, 2, label</c>, <c>call local func</c>, <c>call 1</c>, labels (<c>name:</c>) and <c># comments</c>.
+/// <c>jne %r1, 2, label</c>, <c>call local func</c>, <c>call 1</c> (or <c>call bpf_map_lookup_elem</c>), labels (<c>name:</c>) and <c># comments</c>.
 /// </summary>
 /// <remarks>
 /// <para>Jump targets are a label, a signed slot offset (<c>+3</c>, <c>-1</c>), or <c>exit</c> when no label of that
@@ -462,6 +462,14 @@ public static class EbpfAssembler
                     if (!Register(ops[0], out dst))
                         return false;
                     Add(new EbpfInstruction(BPF_JMP | BPF_CALL | BPF_X, dst, 0, 0, 0));
+                }
+                else if (ops[0].Text.StartsWith("bpf_", StringComparison.Ordinal))
+                {
+                    // A helper by name, as the disassembler writes it (call bpf_map_lookup_elem#1: '#1' is a comment).
+                    if (!Abi.HelperIds.TryGetId(ops[0].Text, out imm))
+                        return Fail(ops[0].Col, $"unknown helper '{ops[0].Text}'" +
+                            (Suggest.Closest(ops[0].Text, Abi.HelperIds.Names) is { } near ? $" (did you mean '{near}'?)" : ""));
+                    Add(new EbpfInstruction(BPF_JMP | BPF_CALL, 0, 0, 0, imm));
                 }
                 else
                 {

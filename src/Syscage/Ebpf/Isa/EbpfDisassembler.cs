@@ -6,7 +6,7 @@ namespace Syscage.Ebpf.Isa;
 
 /// <summary>
 /// The one printer of eBPF instructions, in the conformance-suite syntax that <see cref="EbpfAssembler"/> reads: it
-/// writes <c>syscage ebpf disasm</c> listings (<see cref="ToText"/>) and the instruction in the verifier's
+/// writes <c>syscage ebpf disasm</c> listings (<see cref="ToText(ReadOnlySpan{EbpfInstruction})"/>) and the instruction in the verifier's
 /// <c>&lt;reason&gt; at pc N: &lt;instruction&gt;</c> and the interpreter's and JIT's errors (<see cref="Format"/>).
 /// Jump and local-call targets become labels (<c>L12</c> for slot 12) in a listing, signed offsets alone; a slot that
 /// no mnemonic spells exactly (unknown opcode, stray bits in unused fields, a jump out of the program) is printed as
@@ -15,7 +15,14 @@ namespace Syscage.Ebpf.Isa;
 public static class EbpfDisassembler
 {
     /// <summary>The program as assembler text, one instruction per line.</summary>
-    public static string ToText(ReadOnlySpan<EbpfInstruction> program)
+    public static string ToText(ReadOnlySpan<EbpfInstruction> program) => ToText(program, null);
+
+    /// <summary>
+    /// The program as assembler text, with comment lines: before each instruction for which <paramref name="annotate"/>
+    /// gives text (its source line, say), that text after <c># </c> (one comment line per line of it), so the listing
+    /// still re-assembles to the same bytes.
+    /// </summary>
+    public static string ToText(ReadOnlySpan<EbpfInstruction> program, Func<int, string?>? annotate)
     {
         var targets = new SortedSet<int>();
         for (int pc = 0; pc < program.Length; pc++)
@@ -29,6 +36,9 @@ public static class EbpfDisassembler
         {
             if (targets.Contains(pc))
                 sb.Append(CultureInfo.InvariantCulture, $"L{pc}:\n");
+            if (annotate?.Invoke(pc) is { } note)
+                foreach (var line in note.Split('\n'))
+                    sb.Append("# ").Append(line.TrimEnd('\r')).Append('\n');
             if (IsWideAt(program, pc))
             {
                 var text = Wide(program[pc], program[pc + 1]);
@@ -191,7 +201,11 @@ public static class EbpfDisassembler
                     if (i.Dst != 0) return null;
                     if (i.Src == BPF_PSEUDO_CALL)
                         return $"call local {label ?? (i.Imm >= 0 ? $"+{i.Imm}" : $"{i.Imm}")}";
-                    return i.Src == 0 ? string.Create(CultureInfo.InvariantCulture, $"call {i.Imm}") : null;
+                    if (i.Src != 0) return null;
+                    // The kernel log's spelling, bpf_map_lookup_elem#1: the assembler reads the name and skips '#1' as a comment.
+                    return Abi.HelperIds.Name(i.Imm) is { } helper
+                        ? string.Create(CultureInfo.InvariantCulture, $"call {helper}#{i.Imm}")
+                        : string.Create(CultureInfo.InvariantCulture, $"call {i.Imm}");
                 }
                 if (op == BPF_JA)
                 {

@@ -24,7 +24,15 @@ public sealed class SeccompEbpfProgram : IDisposable
         Maps = maps;
         Executor = executor;
         Object = obj;
+        // A program the verifier did not describe is taken to read the task: the safe assumption.
+        ReadsTask = program.Facts is not { } facts || facts.HelpersCalled.Any(HelperPrototypes.ReadsTask);
     }
+
+    /// <summary>
+    /// True when the program calls a helper that reads the calling task (<see cref="HelperPrototypes.ReadsTask"/>); a
+    /// supervisor runs the others without binding a task to the call.
+    /// </summary>
+    public bool ReadsTask { get; }
 
     /// <summary>The name policies use for it (<c>EBPF(name)</c>); by default the program's function name.</summary>
     public string Name { get; }
@@ -98,12 +106,15 @@ public sealed class SeccompEbpfProgram : IDisposable
         return colon > 0 && !File.Exists(spec) ? (name, spec[..colon], spec[(colon + 1)..]) : (name, spec, null);
     }
 
-    /// <summary>Wraps an already verified program (tests, generated programs) with fresh maps.</summary>
-    public static SeccompEbpfProgram FromVerified(EbpfProgram program, string? name = null, EbpfEngine engine = EbpfEngine.Auto)
+    /// <summary>
+    /// Wraps an already verified program (tests, generated programs, one verified by the caller) with fresh maps;
+    /// <paramref name="source"/> is the object it came from, whose BTF types its maps.
+    /// </summary>
+    public static SeccompEbpfProgram FromVerified(EbpfProgram program, string? name = null, EbpfEngine engine = EbpfEngine.Auto, EbpfObject? source = null)
     {
         ArgumentNullException.ThrowIfNull(program);
         var maps = EbpfMapSet.Create(program.Maps);
-        return new SeccompEbpfProgram(name ?? program.Name, program.Name, program, maps, EbpfVm.Create(program, maps, engine), null);
+        return new SeccompEbpfProgram(name ?? program.Name, program.Name, program, maps, EbpfVm.Create(program, maps, engine), source);
     }
 
     /// <summary>The knob names <see cref="Load"/> found and set in this object (a knob no program has is a caller's error to report).</summary>
@@ -122,6 +133,15 @@ public sealed class SeccompEbpfProgram : IDisposable
         data.AsSyscallSeesIt().WriteTo(ctx);
         return (uint)Executor.Run(ctx, helpers);
     }
+
+    /// <summary>
+    /// Runs the program on <paramref name="data"/>: <c>struct seccomp_data</c> already in the program's layout
+    /// (little-endian) and as the syscall sees the call — which is how the kernel writes it for a 64-bit ABI on a
+    /// little-endian machine, so a supervisor hands the bytes it received straight to the VM (read-only: the context of a
+    /// seccomp program is).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    internal unsafe uint RunOnKernelData(byte* data, HelperContext helpers) => (uint)Executor.Run(data, SeccompData.Size, helpers);
 
     /// <inheritdoc/>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} ({Source})");

@@ -1356,7 +1356,9 @@ public static class EbpfVerifier
         private bool CallHelper(VerifierState s, EbpfInstruction i)
         {
             if (!options.Helpers.TryGetValue(i.Imm, out var proto))
-                return Reject(Inv($"unknown helper function id {i.Imm}"));
+                return Reject(HelperIds.Name(i.Imm) is null
+                    ? Inv($"unknown helper function id {i.Imm}")
+                    : $"helper {HelperPrototypes.Describe(i.Imm)} is not available to seccomp programs (they may call {string.Join(", ", options.Helpers.Keys.Order().Select(HelperPrototypes.Describe))})");
             _helpersCalled.Add(i.Imm);
             var f = s.Current;
             MapDefinition? map = null;
@@ -1370,7 +1372,7 @@ public static class EbpfVerifier
                     continue; // sizes are checked with the memory argument before them
                 if (!Read(f, reg, out var v))
                     return false;
-                string Bad(string want) => Inv($"helper {proto.Name}: r{reg} must be {want}, not {v.TypeName}");
+                string Bad(string want) => Inv($"helper {proto}: r{reg} must be {want}, not {v.TypeName}");
                 switch (arg)
                 {
                     case HelperArgType.Anything:
@@ -1381,7 +1383,7 @@ public static class EbpfVerifier
                         map = _maps[v.MapIndex];
                         mapIndex = v.MapIndex;
                         if (proto.MapTypes is { } allowed && !allowed.Contains(map.Type))
-                            return Reject(Inv($"helper {proto.Name} does not work on map '{map.Name}' of type {map.Type}"));
+                            return Reject(Inv($"helper {proto} does not work on map '{map.Name}' of type {map.Type}"));
                         break;
                     case HelperArgType.PtrToMapKey:
                         if (!MapArg(map, proto, out var keyOf) || !HelperMemory(s, proto, reg, v, keyOf.KeySize, write: false, "the map key"))
@@ -1402,11 +1404,11 @@ public static class EbpfVerifier
                         if (!Read(f, reg + 1, out var size))
                             return false;
                         if (size.Type != RegisterType.Scalar)
-                            return Reject(Inv($"helper {proto.Name}: r{reg + 1} must be a size, not {size.TypeName}"));
+                            return Reject(Inv($"helper {proto}: r{reg + 1} must be a size, not {size.TypeName}"));
                         if (size.Range.UMax > 1 << 29)
-                            return Reject(Inv($"helper {proto.Name}: size in r{reg + 1} is unbounded ({size.Range})"));
+                            return Reject(Inv($"helper {proto}: size in r{reg + 1} is unbounded ({size.Range})"));
                         if (sizeArg == HelperArgType.ConstSize && size.Range.UMin == 0)
-                            return Reject(Inv($"helper {proto.Name}: size in r{reg + 1} may be zero"));
+                            return Reject(Inv($"helper {proto}: size in r{reg + 1} may be zero"));
                         bool write = arg == HelperArgType.PtrToUninitMem;
                         if (!HelperMemory(s, proto, reg, v, (long)size.Range.UMax, write, "memory"))
                             return false;
@@ -1418,7 +1420,7 @@ public static class EbpfVerifier
                         if (v.Type != RegisterType.Scalar || !v.Range.IsConst)
                             return Reject(Bad("a constant size"));
                         if (v.Range.Value == 0 || map is null || v.Range.Value > (ulong)map.MaxEntries)
-                            return Reject(Inv($"helper {proto.Name}: size {v.Range.Value} must be between 1 and the ring buffer's size"));
+                            return Reject(Inv($"helper {proto}: size {v.Range.Value} must be between 1 and the ring buffer's size"));
                         allocSize = (int)v.Range.Value;
                         break;
                     case HelperArgType.PtrToAllocMem:
@@ -1461,7 +1463,7 @@ public static class EbpfVerifier
         private bool MapArg(MapDefinition? map, HelperPrototype proto, [NotNullWhen(true)] out MapDefinition? given)
         {
             given = map;
-            return map is not null || Reject(Inv($"helper {proto.Name}: its prototype has a key or value argument but no map argument before it"));
+            return map is not null || Reject(Inv($"helper {proto}: its prototype has a key or value argument but no map argument before it"));
         }
 
         private RegisterState AcquireReservation(VerifierState s, int size)
@@ -1490,7 +1492,7 @@ public static class EbpfVerifier
         {
             if (maxSize == 0)
                 return true;
-            string prefix = Inv($"helper {proto.Name}: r{reg} ({what}, {maxSize} bytes)");
+            string prefix = Inv($"helper {proto}: r{reg} ({what}, {maxSize} bytes)");
             switch (ptr.Type)
             {
                 case RegisterType.PtrToStack:

@@ -11,14 +11,14 @@ public static class ObjectVerification
 {
     /// <summary>
     /// Verifies one of <paramref name="obj"/>'s programs as a seccomp filter (context <c>struct seccomp_data</c>) against
-    /// the object's current maps; throws <see cref="EbpfVerificationException"/> when it is rejected.
+    /// the object's current maps; throws <see cref="EbpfVerificationException"/> when it is rejected. The error names the
+    /// C source line of the instruction at fault when the object has line information.
     /// </summary>
     public static EbpfProgram Verify(this EbpfObject obj, EbpfObjectProgram program, VerifierOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(obj);
         ArgumentNullException.ThrowIfNull(program);
-        options ??= new VerifierOptions();
-        return EbpfVerifier.Verify(program.Instructions, options with { Maps = [.. obj.Maps], Name = program.Name });
+        return TryVerify(obj, program, out var verified, out var error, options) ? verified : throw new EbpfVerificationException(error);
     }
 
     /// <summary>Like <see cref="Verify"/>, reporting rejection as a <see cref="VerificationError"/>.</summary>
@@ -28,6 +28,9 @@ public static class ObjectVerification
         ArgumentNullException.ThrowIfNull(obj);
         ArgumentNullException.ThrowIfNull(program);
         options ??= new VerifierOptions();
-        return EbpfVerifier.TryVerify(program.Instructions, options with { Maps = [.. obj.Maps], Name = program.Name }, out verified, out error);
+        if (EbpfVerifier.TryVerify(program.Instructions, options with { Maps = [.. obj.Maps], Name = program.Name }, out verified, out error))
+            return true;
+        error = error with { Source = program.SourceAt(error.Pc) };
+        return false;
     }
 }

@@ -1,3 +1,4 @@
+using Syscage.Ebpf.Btf;
 using System.Collections.Immutable;
 using System.Globalization;
 using Syscage.Ebpf.Helpers;
@@ -57,10 +58,23 @@ public sealed record VerifierOptions
 /// <param name="Text">The instruction as <see cref="EbpfDisassembler.Format"/> prints it (<c>.raw 0x...</c> when no mnemonic spells it).</param>
 public sealed record VerificationError(string Reason, int Pc, EbpfInstruction? Instruction, string? Text)
 {
-    /// <summary><c>&lt;reason&gt; at pc &lt;n&gt;: &lt;instruction&gt;</c>.</summary>
-    public override string ToString() => Pc < 0
-        ? Reason
-        : string.Create(CultureInfo.InvariantCulture, $"{Reason} at pc {Pc}: {Text}");
+    /// <summary>
+    /// The C source line of the instruction at fault, when the program came from an object with line information
+    /// (<see cref="ObjectVerification"/> sets it from <see cref="Elf.EbpfObjectProgram.Lines"/>).
+    /// </summary>
+    public SourceLine? Source { get; init; }
+
+    /// <summary>
+    /// <c>&lt;reason&gt; at pc &lt;n&gt;: &lt;instruction&gt;</c>, after <c>file:line:col: </c> when the source line is
+    /// known (<c>prog.c:14:9: invalid mem access 'map_value_or_null' at pc 12: ldxw %r2, [%r1]</c>).
+    /// </summary>
+    public override string ToString()
+    {
+        string where = Source is { } source ? source + ": " : "";
+        return Pc < 0
+            ? where + Reason
+            : string.Create(CultureInfo.InvariantCulture, $"{where}{Reason} at pc {Pc}: {Text}");
+    }
 }
 
 /// <summary>Raised by <see cref="EbpfVerifier.Verify"/>; carries the <see cref="VerificationError"/>.</summary>

@@ -20,6 +20,28 @@ internal static partial class Interop
         internal static readonly nint SYS_pidfd_getfd = Number("pidfd_getfd");
         internal static readonly nint SYS_pidfd_send_signal = Number("pidfd_send_signal");
         internal static readonly nint SYS_tgkill = Number("tgkill");
+        // ptrace(2) raw: glibc's wrapper is variadic and reads PEEK results through data; the requests used here return plain values.
+        internal static readonly nint SYS_ptrace = Number("ptrace");
+
+        internal const int PTRACE_SEIZE = Uapi.PTRACE_SEIZE;
+        internal const int PTRACE_INTERRUPT = Uapi.PTRACE_INTERRUPT;
+        internal const int PTRACE_DETACH = Uapi.PTRACE_DETACH;
+        internal const int PTRACE_SECCOMP_GET_FILTER = Uapi.PTRACE_SECCOMP_GET_FILTER;
+        internal const int PTRACE_SECCOMP_GET_METADATA = Uapi.PTRACE_SECCOMP_GET_METADATA;
+        internal const int PTRACE_EVENT_STOP = Uapi.PTRACE_EVENT_STOP;
+        internal const int __WALL = Uapi.__WALL;
+
+        /// <summary><c>struct seccomp_metadata</c> (include/uapi/linux/ptrace.h): which filter, and the flags the kernel keeps for it.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct SeccompMetadata
+        {
+            public ulong FilterOff;
+            public ulong Flags;
+        }
+
+        // pid_t waitpid(pid_t, int *wstatus, int options): with __WALL, a ptrace-stop of a tracee that is not a child.
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial int waitpid(int pid, int* status, int options);
 
         private static nint Number(string syscall) => Abi.Architecture.Native.TryGetSyscallNumber(syscall, out int nr) ? nr
             : throw new PlatformNotSupportedException($"{syscall} has no number on {Abi.Architecture.Native.Name} in Syscage's tables");
@@ -214,10 +236,31 @@ internal static partial class Interop
         [LibraryImport(Lib, SetLastError = true)]
         internal static partial int listen(int fd, int backlog);
 
+        internal const int SO_PEERCRED = Uapi.SO_PEERCRED;
+        internal const int SO_PEERPIDFD = Uapi.SO_PEERPIDFD;
+
+        /// <summary><c>struct ucred</c> (<c>SO_PEERCRED</c>): the peer's pid, uid and gid when it connected.</summary>
+        [StructLayout(LayoutKind.Sequential)]
+        internal struct UCred
+        {
+            public int Pid;
+            public uint Uid;
+            public uint Gid;
+        }
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static unsafe partial int getsockopt(int fd, int level, int name, void* value, uint* length);
+
+        [LibraryImport(Lib, SetLastError = true)]
+        internal static partial uint geteuid();
+
         internal const int AT_FDCWD = Uapi.AT_FDCWD;
         internal const int AT_SYMLINK_NOFOLLOW = Uapi.AT_SYMLINK_NOFOLLOW;
         internal const uint STATX_TYPE = (uint)Uapi.STATX_TYPE;
         internal const uint STATX_INO = (uint)Uapi.STATX_INO;
+        internal const uint STATX_UID = (uint)Uapi.STATX_UID;
+        internal const uint STATX_MODE = (uint)Uapi.STATX_MODE;
+        internal const ushort S_IFDIR = (ushort)Uapi.S_IFDIR;
         internal const ushort S_IFMT = (ushort)Uapi.S_IFMT;     // 0170000
         internal const ushort S_IFSOCK = (ushort)Uapi.S_IFSOCK;   // 0140000
 
@@ -229,6 +272,7 @@ internal static partial class Interop
         internal struct Statx
         {
             [FieldOffset(0)] public uint Mask;
+            [FieldOffset(20)] public uint Uid;
             [FieldOffset(28)] public ushort Mode;
             [FieldOffset(32)] public ulong Ino;
             [FieldOffset(136)] public uint DevMajor;

@@ -19,6 +19,9 @@ public sealed class ProcessHandle : SafeHandleZeroOrMinusOneIsInvalid
 
     private ProcessHandle(nint fd) : base(ownsHandle: true) => SetHandle(fd);
 
+    /// <summary>Takes ownership of pidfd <paramref name="fd"/> (one the kernel handed over, as <c>SO_PEERPIDFD</c> does).</summary>
+    internal static ProcessHandle Adopt(int fd) => new(fd);
+
     /// <summary>The descriptor number in this process.</summary>
     public int Fd => (int)handle;
 

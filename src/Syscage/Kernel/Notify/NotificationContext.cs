@@ -23,11 +23,19 @@ public readonly struct NotificationContext
 {
     private readonly NotificationSupervisor _supervisor;
 
-    internal NotificationContext(NotificationSupervisor supervisor, Notification notification)
+    internal NotificationContext(NotificationSupervisor supervisor, Notification notification, nint rawData = 0)
     {
         _supervisor = supervisor;
         Notification = notification;
+        RawData = rawData;
     }
+
+    /// <summary>
+    /// The call's <c>struct seccomp_data</c> as the kernel wrote it into the supervisor's receive buffer (64 bytes in the
+    /// machine's layout), or 0. Valid only while the handler runs synchronously: the buffer takes the worker's next
+    /// notification once the handler has returned (or gone asynchronous), so nothing may keep the address.
+    /// </summary>
+    internal nint RawData { get; }
 
     /// <summary>The call being handled.</summary>
     public Notification Notification { get; }

@@ -25,6 +25,13 @@ public sealed record SupervisorOptions
 
     /// <summary>Called (on a worker) when a handler throws or an answer can't be sent for another reason than the target's death.</summary>
     public Action<Notification, Exception>? OnError { get; init; }
+
+    /// <summary>
+    /// Called (on a worker) with the answer when it finds its call gone (<c>ENOENT</c>): the task died, or a signal
+    /// interrupted its wait — and then, unless the call fails with <c>EINTR</c>, the kernel restarts it and it is notified
+    /// again, as a new notification with the same thread and the same <c>seccomp_data</c>.
+    /// </summary>
+    public Action<Notification, NotificationResponse>? OnGone { get; init; }
 }
 
 /// <summary>
@@ -245,7 +252,8 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 var b = buffer;
                 var notification = new Notification(b->id, (int)b->pid, b->flags,
                     new SeccompData(b->nr, b->arch, b->instruction_pointer, b->arg0, b->arg1, b->arg2, b->arg3, b->arg4, b->arg5));
-                Dispatch(notification);
+                // The seccomp_data follows id, pid and flags (16 bytes); the handler may read it in place while it runs.
+                Dispatch(notification, (nint)(&b->nr));
             }
         }
         catch (ObjectDisposedException)
@@ -265,7 +273,16 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe int Receive(int fd, int stop, seccomp_notif* buffer)
     {
+        // One worker receives alone: the gate that serialises poll and RECV between workers is not needed.
+        if (_workers.Length == 1)
+            return ReceiveUngated(fd, stop, buffer);
         lock (_receiveGate)
+            return ReceiveUngated(fd, stop, buffer);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private unsafe int ReceiveUngated(int fd, int stop, seccomp_notif* buffer)
+    {
         {
             if (Volatile.Read(ref _stopped) != 0 || _completion.Task.IsCompleted)
                 return -1;
@@ -313,12 +330,12 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private void Dispatch(Notification notification)
+    private void Dispatch(Notification notification, nint rawData)
     {
         ValueTask<NotificationResponse> pending;
         try
         {
-            pending = _handler(notification, new NotificationContext(this, notification));
+            pending = _handler(notification, new NotificationContext(this, notification, rawData));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -412,7 +429,11 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 return true;
             }
             if (e is Errno.ENOENT or Errno.EBADF) // the task died or a signal interrupted its wait; or the supervisor was disposed
+            {
                 Interlocked.Increment(ref _gone);
+                if (e == Errno.ENOENT)
+                    _options.OnGone?.Invoke(notification, response);
+            }
             else
             {
                 Interlocked.Increment(ref _failed);

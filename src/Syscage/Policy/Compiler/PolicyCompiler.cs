@@ -66,29 +66,17 @@ public static class PolicyCompiler
 
     /// <summary>
     /// Refuses a syscall whose rules hold more than <see cref="InputLimits.MaxArgumentTestsPerSyscall"/> argument tests,
-    /// naming the rule that crosses the limit: such a filter can't fit the kernel's 4096 instructions, the graph
-    /// passes would recurse once per test, and <see cref="PseudoFilterCode"/> would write the tests out per syscall.
+    /// naming the rule that crosses the limit (<see cref="SeccompPolicy.TooManyTests"/>): such a filter can't fit the
+    /// kernel's 4096 instructions, the graph passes would recurse once per test, and <see cref="PseudoFilterCode"/> would
+    /// write the tests out per syscall.
     /// </summary>
     /// <exception cref="PolicyCompileException">A syscall has too many tests.</exception>
     internal static void CheckSize(SeccompPolicy policy)
     {
         foreach (var section in policy.Sections)
-            foreach (var (nr, rules) in section.Syscalls)
-            {
-                int tests = 0;
-                foreach (var rule in rules)
-                {
-                    tests += rule.Condition.Predicates().Count();
-                    if (tests <= InputLimits.MaxArgumentTestsPerSyscall)
-                        continue;
-                    string name = section.Architecture.Syscalls.TryGetName(nr, out var n) ? n : nr.ToString(CultureInfo.InvariantCulture);
-                    string where = rule.Source is { Line: > 0 } s
-                        ? string.Create(CultureInfo.InvariantCulture, $"{s.File}:{s.Line}:{s.Column}")
-                        : policy.Name;
-                    throw new PolicyCompileException(string.Create(CultureInfo.InvariantCulture,
-                        $"{where}: {name} on {section.Architecture.Name}: the rules test its arguments more than {InputLimits.MaxArgumentTestsPerSyscall} times, the most a filter holds for one syscall"));
-                }
-            }
+            foreach (var nr in section.Syscalls.Keys)
+                if (policy.TooManyTests(section, nr) is { } error)
+                    throw new PolicyCompileException(error);
     }
 
     /// <summary>One routing segment of the number space: which section (null: not covered) owns it.</summary>

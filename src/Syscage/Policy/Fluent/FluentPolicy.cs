@@ -161,7 +161,7 @@ public sealed class PolicyDefinition
             {
                 var done = new HashSet<int>();
                 var doneMultiplexed = new HashSet<MultiplexedCall>();
-                foreach (string name in Expand(rule.Syscalls))
+                foreach (var (name, group) in Expand(rule.Syscalls))
                 {
                     Syscall? syscall;
                     int nr;
@@ -176,13 +176,13 @@ public sealed class PolicyDefinition
                     {
                         // Only through socketcall(2)/ipc(2) on this ABI (accept on x86): a rule on the multiplexer alone.
                         if (doneMultiplexed.Add(multiplexed))
-                            builder.AddMultiplexed(arch, multiplexed, new Rule(rule.Condition?.Lower(arch, multiplexed.On(arch), name) ?? Condition.True, rule.Action, source, RuleRoute.Notify(rule.Handler)));
+                            builder.AddMultiplexed(arch, multiplexed, new Rule(rule.Condition?.Lower(arch, multiplexed.On(arch), name) ?? Condition.True, rule.Action, source, RuleRoute.Notify(rule.Handler)) { Group = group });
                         continue;
                     }
                     else
                         continue;
                     if (done.Add(nr))
-                        builder.Add(arch, nr, new Rule(rule.Condition?.Lower(arch, syscall, name) ?? Condition.True, rule.Action, source, RuleRoute.Notify(rule.Handler)));
+                        builder.Add(arch, nr, new Rule(rule.Condition?.Lower(arch, syscall, name) ?? Condition.True, rule.Action, source, RuleRoute.Notify(rule.Handler)) { Group = group });
                 }
             }
         }
@@ -194,7 +194,7 @@ public sealed class PolicyDefinition
         ArgumentNullException.ThrowIfNull(syscalls);
         if (syscalls.Length == 0)
             throw new ArgumentException("a rule names at least one syscall", nameof(syscalls));
-        foreach (string s in Expand(syscalls))
+        foreach (var (s, _) in Expand(syscalls))
         {
             if (!int.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out _) && !Architecture.All.Any(a => a.Syscalls.TryGet(s, out _)))
             {
@@ -207,17 +207,18 @@ public sealed class PolicyDefinition
         return this;
     }
 
-    private static IEnumerable<string> Expand(IEnumerable<string> syscalls)
+    /// <summary>The syscalls named, groups expanded, each with the group it came through (null: named itself).</summary>
+    private static IEnumerable<(string Name, string? Group)> Expand(IEnumerable<string> syscalls)
     {
         foreach (string s in syscalls)
         {
             if (s.StartsWith('@'))
             {
                 foreach (string member in SyscallGroups.Members(s))
-                    yield return member;
+                    yield return (member, s);
             }
             else
-                yield return s;
+                yield return (s, null);
         }
     }
 }

@@ -5,8 +5,11 @@ using Syscage.Abi;
 
 namespace Syscage.Policy.Language;
 
-/// <summary>A syscall named in a rule or group: by name, or by number (<see cref="Number"/> set).</summary>
-internal sealed record SyscallItem(string Name, int? Number);
+/// <summary>
+/// A syscall named in a rule or group: by name, or by number (<see cref="Number"/> set); <see cref="Group"/> is the
+/// group the rule named it through (null when named itself).
+/// </summary>
+internal sealed record SyscallItem(string Name, int? Number, string? Group = null);
 
 /// <summary>A group as defined: its members (groups already expanded) and where.</summary>
 internal sealed record GroupDefinition(string Name, IReadOnlyList<SyscallItem> Members, PolicySource Source);
@@ -485,10 +488,10 @@ internal sealed class Parser
     private bool Items(out List<SyscallItem> items)
     {
         var list = items = [];
-        var seen = new HashSet<SyscallItem>();
+        var seen = new HashSet<(string, int?)>();
         void Add(SyscallItem item)
         {
-            if (seen.Add(item))
+            if (seen.Add((item.Name, item.Number)))
                 list.Add(item);
         }
         do
@@ -513,7 +516,7 @@ internal sealed class Parser
                     if (!_groups.TryGetValue(t.Text, out var group))
                         return Fail(t, $"unknown group '{t.Text}'{Hint(Suggest.Closest(t.Text, _groups.Keys, 1))}");
                     foreach (var member in group.Members)
-                        Add(member);
+                        Add(member with { Group = t.Text });
                     break;
                 default:
                     return Fail(t, $"expected a syscall name, number or @group but found {t.Describe()}");
@@ -813,7 +816,7 @@ internal sealed class Parser
                         resolved[placement] = cond;
                     }
                 }
-                var rule = new Rule(cond, action, source, route);
+                var rule = new Rule(cond, action, source, route) { Group = item.Group };
                 if (multiplexed is not null)
                     builder.AddMultiplexed(arch, multiplexed, rule);
                 else

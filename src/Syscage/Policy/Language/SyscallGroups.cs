@@ -73,6 +73,13 @@ public static class SyscallGroups
         return result;
     });
 
+    /// <summary>Up to <paramref name="max"/> group names (with their <c>@</c>) close to <paramref name="misspelt"/>, closest first.</summary>
+    public static IReadOnlyList<string> SuggestNames(string misspelt, int max = 3)
+    {
+        ArgumentNullException.ThrowIfNull(misspelt);
+        return Suggest.Closest(misspelt.StartsWith('@') ? misspelt : "@" + misspelt, Loaded.Value.Keys, max);
+    }
+
     /// <summary>Like <see cref="TryGetMembers"/>, but throws <see cref="ArgumentException"/> (with a hint) for an unknown group.</summary>
     public static IReadOnlyList<string> Members(string name) =>
         TryGetMembers(name, out var members) ? members
