@@ -12,8 +12,8 @@ using Architecture = Syscage.Abi.Architecture;
 //   the call and print "thread <i> errno <e>". Exit 0 if it got that far.
 // Syscage.SandboxHost early-signal ATTACKER FILE
 //   Catches signals for a command that does not exist yet (SignalForwarding.Start), sends itself SIGUSR1 and SIGUSR2,
-//   then starts ATTACKER signals FILE under an allow-all filter and attaches: both signals must reach the command
-//   (once each) instead of ending this process. Exit 0 when the command ended normally.
+//   then starts ATTACKER signals FILE under an allow-all filter and, once it is ready, attaches: both signals must reach
+//   the command (once each) instead of ending this process. Exit 0 when the command ended normally.
 if (args[0] == "early-signal")
     return EarlySignal(args[1], args[2]);
 
@@ -64,8 +64,14 @@ static int EarlySignal(string attacker, string file)
     Thread.Sleep(200); // the runtime's signal thread has run the handlers: with no command yet, they are kept
     var allow = PolicyCompiler.Compile(new PolicyBuilder(SeccompAction.Allow, Architecture.X86_64).Build());
     using var process = SandboxedProcess.Start(allow, new SandboxedProcessStartInfo(attacker, "signals", file));
-    forwarding.Attach(process);
+    // Attached once the command has its handlers ("ready"): a signal forwarded before that would meet their default
+    // action, as a signal sent to any program that has just been started does. What is tested is that signals caught
+    // before the command existed are kept, not lost and not this process's end, and passed on once it runs.
     var watch = System.Diagnostics.Stopwatch.StartNew();
+    while (watch.Elapsed < TimeSpan.FromSeconds(30) && !(File.Exists(file) && File.ReadAllText(file).Contains("ready ", StringComparison.Ordinal)))
+        Thread.Sleep(10);
+    forwarding.Attach(process);
+    watch.Restart();
     while (watch.Elapsed < TimeSpan.FromSeconds(30) && !(File.Exists(file) && File.ReadAllText(file).Contains($"sig {Signals.SIGUSR2}\n", StringComparison.Ordinal)))
         Thread.Sleep(10);
     Thread.Sleep(100); // a duplicate would come right after
