@@ -10,26 +10,6 @@ public static class JsonOutput
     /// <summary>The <c>--json</c> option, as every verb that has it describes it.</summary>
     public static System.CommandLine.Option<bool> Option(string what) => new("--json") { Description = $"Write {what} as one JSON object (a line) instead of text" };
 
-    /// <summary>
-    /// <c>"args": [{"name": "flags", "value": "0x10000000", "text": "CLONE_NEWUSER"}, ...]</c>: each argument as the
-    /// syscall sees it (in hex: a 64-bit value loses digits as a JSON number in most readers), and as <c>syscage</c> shows it.
-    /// </summary>
-    public static void WriteArguments(Utf8JsonWriter w, IReadOnlyList<DecodedArgument> arguments)
-    {
-        ArgumentNullException.ThrowIfNull(w);
-        ArgumentNullException.ThrowIfNull(arguments);
-        w.WriteStartArray("args");
-        foreach (var a in arguments)
-        {
-            w.WriteStartObject();
-            w.WriteString("name", a.Name);
-            w.WriteString("value", Hex(a.Value));
-            w.WriteString("text", a.Text);
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
-    }
-
     /// <summary><c>0x1f</c>: a 64-bit value as JSON keeps it whole.</summary>
     public static string Hex(ulong value) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"0x{value:x}");
 

@@ -59,7 +59,7 @@ public static class EmuCommand
                 w.WriteString("syscall", name);
                 w.WriteNumber("nr", data.Nr);
                 w.WriteString("call", ArgumentDecoder.Call(data));
-                JsonOutput.WriteArguments(w, decoded);
+                DecodedArgument.WriteJson(w, decoded);
                 w.WriteNumber("instructions", result.InstructionsExecuted);
                 w.WriteString("returned", string.Create(CultureInfo.InvariantCulture, $"0x{result.ReturnValue:x8}"));
                 w.WriteString("action", action.Effective.ToString());

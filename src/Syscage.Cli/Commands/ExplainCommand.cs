@@ -64,7 +64,7 @@ public static class ExplainCommand
             if (call is not null)
                 w.WriteString("syscall", call.Name);
             w.WriteString("call", ArgumentDecoder.Call(data));
-            JsonOutput.WriteArguments(w, ArgumentDecoder.Arguments(data));
+            DecodedArgument.WriteJson(w, ArgumentDecoder.Arguments(data));
             if (section is not null && decision.Reason != DecisionReason.Newer)
             {
                 var rules = section.RulesFor(data.Nr);
@@ -136,7 +136,7 @@ public static class ExplainCommand
                 w.WriteString("arch", architecture.Name);
                 w.WriteNumber("nr", data.Nr);
                 w.WriteString("call", ArgumentDecoder.Call(data));
-                JsonOutput.WriteArguments(w, ArgumentDecoder.Arguments(data));
+                DecodedArgument.WriteJson(w, ArgumentDecoder.Arguments(data));
                 w.WriteStartArray("path");
                 foreach (var step in steps)
                     w.WriteNumberValue(step.Pc);

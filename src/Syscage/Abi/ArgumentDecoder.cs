@@ -403,4 +403,26 @@ public static class ArgumentDecoder
 /// <param name="Name">The argument's name (from the man page), or <c>argN</c>.</param>
 /// <param name="Value">The value as the syscall sees it.</param>
 /// <param name="Text">The value shown: in the kernel's names, quoted, octal or a number.</param>
-public sealed record DecodedArgument(string Name, ulong Value, string Text);
+public sealed record DecodedArgument(string Name, ulong Value, string Text)
+{
+    /// <summary>
+    /// <c>"args": [{"name": "flags", "value": "0x10000000", "text": "CLONE_NEWUSER"}, ...]</c>: each argument as the
+    /// syscall sees it (in hex: a 64-bit value loses digits as a JSON number in most readers), and as it is shown. The
+    /// one form of the verbs' <c>--json</c> and the denial log.
+    /// </summary>
+    public static void WriteJson(System.Text.Json.Utf8JsonWriter writer, IReadOnlyList<DecodedArgument> arguments)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(arguments);
+        writer.WriteStartArray("args");
+        foreach (var a in arguments)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("name", a.Name);
+            writer.WriteString("value", string.Create(CultureInfo.InvariantCulture, $"0x{a.Value:x}"));
+            writer.WriteString("text", a.Text);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+    }
+}

@@ -40,16 +40,7 @@ public static class DenialEvent
             w.WriteNumber("nr", notification.Data.Nr);
             w.WriteString("syscall", SyscallDecoder.Name(notification.Data));
             w.WriteString("call", $"{SyscallDecoder.Name(notification.Data)}({string.Join(", ", args.Select(a => a.Text))})");
-            w.WriteStartArray("args");
-            foreach (var a in args)
-            {
-                w.WriteStartObject();
-                w.WriteString("name", a.Name);
-                w.WriteString("value", Hex(a.Value));
-                w.WriteString("text", a.Text);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            DecodedArgument.WriteJson(w, args);
             w.WriteString("action", action.ToString());
             if (action.Kind == SeccompActionKind.Errno && Errno.Name(action.Data) is { } errno)
                 w.WriteString("errno", errno);
@@ -75,6 +66,4 @@ public static class DenialEvent
         }
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
-
-    private static string Hex(ulong value) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"0x{value:x}");
 }
