@@ -15,10 +15,17 @@ namespace Syscage.Notify.Tests;
 public sealed class FilterFlagTests
 {
     /// <summary>The scheduler state of a task, the letter after <c>(comm)</c> in <c>/proc/PID/stat</c>.</summary>
-    private static char State(int pid)
+    private static char? State(int pid)
     {
-        string stat = File.ReadAllText($"/proc/{pid}/stat");
-        return stat[stat.LastIndexOf(')') + 2];
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[stat.LastIndexOf(')') + 2];
+        }
+        catch (IOException)
+        {
+            return null;   // the task has gone
+        }
     }
 
     /// <summary>
@@ -26,7 +33,9 @@ public sealed class FilterFlagTests
     /// WAIT_KILLABLE_RECV ("once received, a notified task waits killably") the task is woken, sees the notification was
     /// received, and goes back to sleep killably — state D — so the call still gets the supervisor's answer and the
     /// signal's handler runs after it. Without it the signal breaks the wait: the notification is withdrawn and the call
-    /// fails with EINTR. The handler waits for one of the two to happen, so nothing depends on timing.
+    /// fails with EINTR. The handler waits for one of the two to happen, so nothing depends on timing. Without the flag
+    /// the task can answer, print and exit while the handler still looks: the state is read before the validity, so a
+    /// task already gone counts as withdrawn, and the test reads what the handler saw only once the handler is done.
     /// </summary>
     [Theory]
     [InlineData(true)]
@@ -35,20 +44,29 @@ public sealed class FilterFlagTests
     {
         var policy = Notified.NotifyPolicy(Notified.Unused);
         string? seen = null;
+        using var handled = new ManualResetEventSlim();
         NotificationHandler handler = (n, ctx) =>
         {
-            Assert.True(ctx.SignalThread(Signals.SIGUSR1));
-            var until = DateTime.UtcNow.AddSeconds(60);
-            while (seen is null && DateTime.UtcNow < until)
+            try
             {
-                if (!ctx.IsValid())
-                    seen = "withdrawn";
-                else if (State(n.Pid) == 'D')
-                    seen = "waiting killably";
-                else
-                    Thread.Sleep(2);
+                Assert.True(ctx.SignalThread(Signals.SIGUSR1));
+                var until = DateTime.UtcNow.AddSeconds(60);
+                while (seen is null && DateTime.UtcNow < until)
+                {
+                    char? state = State(n.Pid);
+                    if (!ctx.IsValid())
+                        seen = "withdrawn";
+                    else if (state == 'D')
+                        seen = "waiting killably";
+                    else
+                        Thread.Sleep(2);
+                }
+                return ValueTask.FromResult(NotificationResponse.Error(Errno.EACCES));
             }
-            return ValueTask.FromResult(NotificationResponse.Error(Errno.EACCES));
+            finally
+            {
+                handled.Set();
+            }
         };
         var info = new SandboxedProcessStartInfo(Notified.Helper, "signal", Notified.Unused.ToString(CultureInfo.InvariantCulture)) { RedirectStandardOutput = true };
         using var session = SandboxSession.Start(policy, info, new SessionOptions
@@ -59,6 +77,7 @@ public sealed class FilterFlagTests
         string stdout = session.Process.StandardOutput.ReadToEnd().Trim();
         var exit = session.WaitForExit();
         Assert.Equal(0, exit.ExitCode);
+        Assert.True(handled.Wait(TimeSpan.FromSeconds(90)), "the handler never finished");
         if (killable)
         {
             Assert.Equal("waiting killably", seen);
