@@ -66,7 +66,10 @@ public sealed class Architecture
     /// each 64-bit field (<c>args[i]</c>, <c>instruction_pointer</c>) at the lower offset, and a filter's 32-bit loads
     /// read them there (see <see cref="ArgumentOffset"/>).
     /// </summary>
-    public bool IsBigEndian => (AuditArch & SyscallTables.AuditArchLittleEndian) == 0;
+    public bool IsBigEndian => IsBigEndianAuditArch(AuditArch);
+
+    /// <summary><see cref="IsBigEndian"/> of any <c>AUDIT_ARCH_*</c> value, known to Syscage or not: what its <c>__AUDIT_ARCH_LE</c> bit says.</summary>
+    internal static bool IsBigEndianAuditArch(uint auditArch) => (auditArch & SyscallTables.AuditArchLittleEndian) == 0;
 
     /// <summary>A bit every syscall number of this ABI carries: <c>__X32_SYSCALL_BIT</c> (0x40000000) for x32, else 0.</summary>
     public uint SyscallNumberBit => this == X32 ? (uint)SyscallTables.X32SyscallBit : 0;

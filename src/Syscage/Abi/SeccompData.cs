@@ -43,7 +43,6 @@ public readonly struct SeccompData : IEquatable<SeccompData>
         Nr = nr;
         Arch = arch;
         InstructionPointer = instructionPointer;
-        IsBigEndian = BigEndianFor(arch);
         Span<ulong> a = stackalloc ulong[6];
         args.CopyTo(a);
         (_a0, _a1, _a2, _a3, _a4, _a5) = (a[0], a[1], a[2], a[3], a[4], a[5]);
@@ -57,14 +56,17 @@ public readonly struct SeccompData : IEquatable<SeccompData>
     public ulong InstructionPointer { get; }
 
     /// <summary>
-    /// True when the machine that fills in this data is big-endian: the byte order of <see cref="Arch"/>'s
-    /// architecture (<see cref="Architecture.IsBigEndian"/>), or for a value Syscage does not know, what its
-    /// <c>__AUDIT_ARCH_LE</c> bit says. A kernel's compat ABIs share its byte order, so the arch decides it.
+    /// True when the machine that fills in this data is big-endian: what <see cref="Arch"/>'s <c>__AUDIT_ARCH_LE</c> bit
+    /// says, for an architecture Syscage knows (<see cref="Architecture.IsBigEndian"/>) or not. A kernel's compat ABIs
+    /// share its byte order, so the arch decides it.
     /// </summary>
-    public bool IsBigEndian { get; }
+    public bool IsBigEndian => BigEndianFor(Arch);
 
-    internal static bool BigEndianFor(uint arch) =>
-        Architecture.FromAuditArch(arch)?.IsBigEndian ?? (arch & SyscallTables.AuditArchLittleEndian) == 0;
+    /// <summary>
+    /// A bit test, not a table lookup, and not a field: every notified call makes a <see cref="SeccompData"/> and copies
+    /// it, and its 64 bytes are the kernel's.
+    /// </summary>
+    internal static bool BigEndianFor(uint arch) => Architecture.IsBigEndianAuditArch(arch);
 
     /// <summary>Argument <paramref name="index"/> (0..5), as a 64-bit register value.</summary>
     public ulong Arg(int index) => index switch
