@@ -22,6 +22,7 @@ internal static partial class Interop
         internal static readonly nint SYS_tgkill = Number("tgkill");
         // ptrace(2) raw: glibc's wrapper is variadic and reads PEEK results through data; the requests used here return plain values.
         internal static readonly nint SYS_ptrace = Number("ptrace");
+        internal static readonly nint SYS_ppoll = Number("ppoll");
 
         internal const int PTRACE_SEIZE = Uapi.PTRACE_SEIZE;
         internal const int PTRACE_INTERRUPT = Uapi.PTRACE_INTERRUPT;
@@ -99,6 +100,17 @@ internal static partial class Interop
 
         [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
         internal static partial nint syscall4(nint number, nint a1, nint a2, nint a3, nint a4);
+
+        [LibraryImport(Lib, EntryPoint = "syscall", SetLastError = true)]
+        internal static partial nint syscall5(nint number, nint a1, nint a2, nint a3, nint a4, nint a5);
+
+        /// <summary>
+        /// <c>ppoll(fds, count, NULL, NULL, 0)</c> as a raw system call: poll without a timeout, as <see cref="poll"/> with
+        /// -1, but without glibc's cancellation-point wrapper, whose enable and disable are two atomic instructions on every
+        /// call (the notification supervisor polls once per notified call). aarch64 has no <c>poll</c> syscall; every ABI has
+        /// <c>ppoll</c>.
+        /// </summary>
+        internal static unsafe int PollForever(PollFd* fds, int count) => (int)syscall5(SYS_ppoll, (nint)fds, count, 0, 0, 0);
 
         [LibraryImport(Lib, EntryPoint = "memfd_create", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
         internal static partial int memfd_create(string name, uint flags);

@@ -23,7 +23,7 @@ public readonly struct NotificationContext
 {
     private readonly NotificationSupervisor _supervisor;
 
-    internal NotificationContext(NotificationSupervisor supervisor, Notification notification, nint rawData = 0)
+    internal NotificationContext(NotificationSupervisor supervisor, in Notification notification, nint rawData = 0)
     {
         _supervisor = supervisor;
         Notification = notification;

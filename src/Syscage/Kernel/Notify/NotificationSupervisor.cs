@@ -63,8 +63,17 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SafeFileHandle _stop;
     private int _started, _stopped, _disposed;
-    private long _received, _answered, _gone, _failed;
-    private int _inFlight;
+    // Counts off the workers' synchronous path (answers sent by handlers, asynchronous answers, failures): atomic.
+    private long _answered, _gone, _failed, _completedAsync;
+    // Each worker's own counts, written by that worker alone without a lock-prefixed instruction (a notified call is a
+    // round trip of a few µs, and each atomic on its path cost about 10 ns here): summed when read.
+    private readonly WorkerCounts[] _counts;
+
+    /// <summary>One worker's counts: written by its worker only, read by anyone (aligned 64-bit fields, read with Volatile).</summary>
+    private sealed class WorkerCounts
+    {
+        public long Received, AnsweredHere, CompletedHere;
+    }
 
     /// <summary>Creates a supervisor for <paramref name="listener"/>, which it now owns.</summary>
     public NotificationSupervisor(ListenerHandle listener, NotificationHandler handler, SupervisorOptions? options = null)
@@ -86,18 +95,22 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         if (_options.SyncWakeUp)
             SyncWakeUp = TrySetSyncWakeUp();
         _workers = new Thread[_options.Workers];
+        _counts = new WorkerCounts[_options.Workers];
         for (int i = 0; i < _workers.Length; i++)
-            _workers[i] = new Thread(Work) { IsBackground = true, Name = $"syscage-notify-{i}" };
+        {
+            var counts = _counts[i] = new WorkerCounts();
+            _workers[i] = new Thread(() => Work(counts)) { IsBackground = true, Name = $"syscage-notify-{i}" };
+        }
     }
 
     /// <summary>True when the listener runs with <c>SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP</c>.</summary>
     public bool SyncWakeUp { get; }
 
     /// <summary>Notifications received.</summary>
-    public long Received => Interlocked.Read(ref _received);
+    public long Received => Sum(static c => Volatile.Read(ref c.Received));
 
     /// <summary>Answers the kernel accepted (sent by the supervisor, by <see cref="NotificationContext.Respond"/> or with ADDFD_FLAG_SEND).</summary>
-    public long Answered => Interlocked.Read(ref _answered);
+    public long Answered => Interlocked.Read(ref _answered) + Sum(static c => Volatile.Read(ref c.AnsweredHere));
 
     /// <summary>Notifications whose task was gone by the time of the answer (ENOENT).</summary>
     public long Gone => Interlocked.Read(ref _gone);
@@ -106,7 +119,23 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     public long Failed => Interlocked.Read(ref _failed);
 
     /// <summary>Notifications received and not yet answered.</summary>
-    public int InFlight => Volatile.Read(ref _inFlight);
+    public int InFlight
+    {
+        get
+        {
+            // Completions first: a call counted as completed was received before, so the difference never goes below 0.
+            long done = Interlocked.Read(ref _completedAsync) + Sum(static c => Volatile.Read(ref c.CompletedHere));
+            return (int)(Received - done);
+        }
+    }
+
+    private long Sum(Func<WorkerCounts, long> read)
+    {
+        long sum = 0;
+        foreach (var c in _counts)
+            sum += read(c);
+        return sum;
+    }
 
     /// <summary>Ends when every task using the filter is gone (the listener hangs up) or on <see cref="Stop"/>.</summary>
     public Task Completion => _completion.Task;
@@ -233,7 +262,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private unsafe void Work()
+    private unsafe void Work(WorkerCounts counts)
     {
         var buffer = (seccomp_notif*)NativeMemory.AlignedAlloc(RecvSize, 8);
         bool added = false, addedStop = false;
@@ -249,11 +278,12 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                     break;
                 if (got == 0)
                     continue;
+                Volatile.Write(ref counts.Received, counts.Received + 1);
                 var b = buffer;
                 var notification = new Notification(b->id, (int)b->pid, b->flags,
                     new SeccompData(b->nr, b->arch, b->instruction_pointer, b->arg0, b->arg1, b->arg2, b->arg3, b->arg4, b->arg5));
                 // The seccomp_data follows id, pid and flags (16 bytes); the handler may read it in place while it runs.
-                Dispatch(notification, (nint)(&b->nr));
+                Dispatch(notification, (nint)(&b->nr), fd, counts);
             }
         }
         catch (ObjectDisposedException)
@@ -289,7 +319,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
             PollFd* fds = stackalloc PollFd[2];
             fds[0] = new PollFd { Fd = fd, Events = POLLIN };
             fds[1] = new PollFd { Fd = stop, Events = POLLIN };
-            if (poll(fds, 2, -1) < 0)
+            if (PollForever(fds, 2) < 0)
             {
                 int e = Marshal.GetLastPInvokeError();
                 if (e == Errno.EINTR)
@@ -323,14 +353,16 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 _completion.TrySetException(new KernelException("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", e));
                 return -1;
             }
-            Interlocked.Increment(ref _received);
-            Interlocked.Increment(ref _inFlight);
             return 1;
         }
     }
 
+    /// <summary>
+    /// Hands a received call to the handler on the worker <paramref name="counts"/> belongs to, which holds a reference on
+    /// the listener (<paramref name="fd"/>) for as long as it runs: an answer ready at once is sent from here.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private void Dispatch(Notification notification, nint rawData)
+    private void Dispatch(in Notification notification, nint rawData, int fd, WorkerCounts counts)
     {
         ValueTask<NotificationResponse> pending;
         try
@@ -339,13 +371,24 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            Fail(notification, e);
+            Fail(notification, e, counts);
             return;
         }
-        if (pending.IsCompletedSuccessfully)
-            Respond(notification, pending.Result);
-        else
+        if (!pending.IsCompletedSuccessfully)
+        {
             _ = RespondLater(notification, pending);
+            return;
+        }
+        try
+        {
+            var response = pending.Result;
+            if (response.Kind != NotificationResponseKind.Handled && SendOn(fd, notification, response))
+                Volatile.Write(ref counts.AnsweredHere, counts.AnsweredHere + 1);
+        }
+        finally
+        {
+            Volatile.Write(ref counts.CompletedHere, counts.CompletedHere + 1);
+        }
     }
 
     private async Task RespondLater(Notification notification, ValueTask<NotificationResponse> pending)
@@ -357,22 +400,9 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            Fail(notification, e);
+            Fail(notification, e, null);
             return;
         }
-        Respond(notification, response);
-    }
-
-    private void Fail(Notification notification, Exception e)
-    {
-        Interlocked.Increment(ref _failed);
-        _options.OnError?.Invoke(notification, e);
-        Respond(notification, NotificationResponse.Error(_options.HandlerFailureErrno));
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private void Respond(Notification notification, NotificationResponse response)
-    {
         try
         {
             if (response.Kind != NotificationResponseKind.Handled)
@@ -380,66 +410,98 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         }
         finally
         {
-            Interlocked.Decrement(ref _inFlight);
+            Interlocked.Increment(ref _completedAsync);
         }
     }
 
-    /// <summary>SECCOMP_IOCTL_NOTIF_SEND; false when the call is gone (ENOENT) or the answer failed.</summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    internal unsafe bool Send(Notification notification, NotificationResponse response)
+    /// <summary>Answers a call whose handler threw: on its worker (<paramref name="counts"/>), or off it (null).</summary>
+    private void Fail(Notification notification, Exception e, WorkerCounts? counts)
+    {
+        Interlocked.Increment(ref _failed);
+        try
+        {
+            _options.OnError?.Invoke(notification, e);
+            Send(notification, NotificationResponse.Error(_options.HandlerFailureErrno));
+        }
+        finally
+        {
+            if (counts is null)
+                Interlocked.Increment(ref _completedAsync);
+            else
+                Volatile.Write(ref counts.CompletedHere, counts.CompletedHere + 1);
+        }
+    }
+
+    /// <summary>
+    /// SECCOMP_IOCTL_NOTIF_SEND from any thread (a handler's <see cref="NotificationContext.Respond"/>, an asynchronous
+    /// answer); false when the call is gone (ENOENT) or the answer failed.
+    /// </summary>
+    internal bool Send(Notification notification, NotificationResponse response)
     {
         if (response.Kind == NotificationResponseKind.Handled)
             throw new ArgumentException("Handled is returned by handlers, not sent", nameof(response));
+        bool added = false;
+        try
         {
-            var resp = new seccomp_notif_resp { id = notification.Id };
-            switch (response.Kind)
-            {
-                case NotificationResponseKind.Continue:
-                    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-                    break;
-                case NotificationResponseKind.Error:
-                    resp.error = -response.Errno;
-                    break;
-                default:
-                    resp.val = response.Value;
-                    break;
-            }
-            bool added = false;
-            int rc, e = 0;
-            try
-            {
-                _listener.DangerousAddRef(ref added);
-                rc = ioctl(_listener.Fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
-                if (rc < 0)
-                    e = Marshal.GetLastPInvokeError();
-            }
-            catch (ObjectDisposedException)
-            {
-                rc = -1;
-                e = 9; // EBADF: the supervisor was disposed while the handler ran; the kernel answered ENOSYS.
-            }
-            finally
-            {
-                if (added)
-                    _listener.DangerousRelease();
-            }
-            if (rc == 0)
-            {
-                Interlocked.Increment(ref _answered);
-                return true;
-            }
-            if (e is Errno.ENOENT or Errno.EBADF) // the task died or a signal interrupted its wait; or the supervisor was disposed
-            {
-                Interlocked.Increment(ref _gone);
-                if (e == Errno.ENOENT)
-                    _options.OnGone?.Invoke(notification, response);
-            }
-            else
-            {
-                Interlocked.Increment(ref _failed);
-                _options.OnError?.Invoke(notification, new KernelException("ioctl(SECCOMP_IOCTL_NOTIF_SEND)", e));
-            }
+            _listener.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The supervisor was disposed while the handler ran: the listener is closed, and the kernel answered ENOSYS.
+            Interlocked.Increment(ref _gone);
             return false;
+        }
+        try
+        {
+            if (!SendOn(_listener.Fd, notification, response))
+                return false;
+            Interlocked.Increment(ref _answered);
+            return true;
+        }
+        finally
+        {
+            _listener.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// SECCOMP_IOCTL_NOTIF_SEND on <paramref name="fd"/>, the listener, which the caller keeps open; true when the kernel
+    /// took the answer (the caller counts it), false when the call is gone (ENOENT: counted, and told to
+    /// <see cref="SupervisorOptions.OnGone"/>) or the answer failed (counted, and told to <see cref="SupervisorOptions.OnError"/>).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    private unsafe bool SendOn(int fd, in Notification notification, NotificationResponse response)
+    {
+        var resp = new seccomp_notif_resp { id = notification.Id };
+        switch (response.Kind)
+        {
+            case NotificationResponseKind.Continue:
+                resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+                break;
+            case NotificationResponseKind.Error:
+                resp.error = -response.Errno;
+                break;
+            default:
+                resp.val = response.Value;
+                break;
+        }
+        if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0)
+            return true;
+        NotSent(notification, response, Marshal.GetLastPInvokeError());
+        return false;
+    }
+
+    private void NotSent(Notification notification, NotificationResponse response, int e)
+    {
+        if (e == Errno.ENOENT) // the task died or a signal interrupted its wait
+        {
+            Interlocked.Increment(ref _gone);
+            _options.OnGone?.Invoke(notification, response);
+        }
+        else
+        {
+            Interlocked.Increment(ref _failed);
+            _options.OnError?.Invoke(notification, new KernelException("ioctl(SECCOMP_IOCTL_NOTIF_SEND)", e));
         }
     }
 }
