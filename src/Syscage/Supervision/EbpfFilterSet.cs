@@ -84,7 +84,7 @@ public sealed class EbpfFilterSet : IDisposable
     /// <summary>
     /// <see cref="Decide"/>, the programs reading <paramref name="raw"/> when it is not
     /// null: the call's <c>struct seccomp_data</c> as the kernel wrote it, which must be what a program sees (a 64-bit ABI
-    /// on a little-endian machine: <see cref="TakesRawData"/>).
+    /// on a little-endian machine: <see cref="TakesRawData(in SeccompData)"/>).
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal unsafe uint DecideOnKernelData(in SeccompData data, byte* raw, HelperContext helpers)
@@ -110,7 +110,7 @@ public sealed class EbpfFilterSet : IDisposable
         return verdict;
     }
 
-    /// <summary>The <c>AUDIT_ARCH_*</c> value whose calls the kernel writes exactly as programs read them, or 0 (see <see cref="TakesRawData"/>).</summary>
+    /// <summary>The <c>AUDIT_ARCH_*</c> value whose calls the kernel writes exactly as programs read them, or 0 (see <see cref="TakesRawData(in SeccompData)"/>).</summary>
     private static readonly uint RawArch = BitConverter.IsLittleEndian && Architecture.Native.Is64Bit ? Architecture.Native.AuditArch : 0;
 
     /// <summary>
@@ -119,7 +119,10 @@ public sealed class EbpfFilterSet : IDisposable
     /// a call of the machine's own 64-bit ABI (x32's share it: their registers are 64 bits too) on a little-endian machine.
     /// A 32-bit ABI's arguments must be cut to their low halves first.
     /// </summary>
-    internal static bool TakesRawData(in SeccompData data) => data.Arch == RawArch && RawArch != 0;
+    internal static bool TakesRawData(in SeccompData data) => TakesRawData(data.Arch);
+
+    /// <summary><see cref="TakesRawData(in SeccompData)"/> for a call of architecture <paramref name="arch"/> (<c>AUDIT_ARCH_*</c>).</summary>
+    internal static bool TakesRawData(uint arch) => arch == RawArch && RawArch != 0;
 
     /// <summary>Compiles the kernel half (see <see cref="HybridCompiler"/>).</summary>
     public HybridFilter Compile(HybridOptions? options = null) => HybridCompiler.Compile(this, options);

@@ -206,13 +206,18 @@ internal static class SupervisorGuard
             bool signal = false;
             foreach (var (arch, nr) in watched)
                 signal |= callArch == arch && callNr == nr;
-            if (!signal)
-                return handler(notification, context);
+            return signal ? Signal(notification, context) : handler(notification, context);
+        };
+
+        // Out of line: the lambda runs on every notified call, and this path's locals would widen its frame.
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        ValueTask<NotificationResponse> Signal(Notification notification, NotificationContext context)
+        {
             if (policy.Evaluate(notification.Data).Action.Effective.Kind is SeccompActionKind.Allow or SeccompActionKind.Log)
                 return ValueTask.FromResult(PidfdSignal.Send(context, protectedProcesses()));
             var pending = handler(notification, context);
             return pending.IsCompletedSuccessfully ? ValueTask.FromResult(SendIfContinued(pending.Result, context)) : Later(pending, context);
-        };
+        }
 
         NotificationResponse SendIfContinued(NotificationResponse r, NotificationContext context) =>
             r.Kind == NotificationResponseKind.Continue ? PidfdSignal.Send(context, protectedProcesses()) : r;
