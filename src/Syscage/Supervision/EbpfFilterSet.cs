@@ -99,15 +99,29 @@ public sealed class EbpfFilterSet : IDisposable
             verdict = first ? v : SeccompAction.Precede(verdict, v);
             first = false;
         }
-        if (Policy is not null)
-        {
-            var decision = Policy.Evaluate(data);
-            uint v = decision.Rule is { } rule && rule.Route is ProgramRoute { Name: var name }
-                ? raw is null ? _byName[name].Run(data, helpers) : _byName[name].RunOnKernelData(raw, helpers)
-                : decision.Action.Value;
-            verdict = first ? v : SeccompAction.Precede(verdict, v);
-        }
-        return verdict;
+        return Policy is null ? verdict : WithPolicy(verdict, first, data, raw, helpers);
+    }
+
+    /// <summary>
+    /// <see cref="DecideOnKernelData(in SeccompData, byte*, HelperContext)"/> for a set without a policy, which reads nothing
+    /// but <paramref name="raw"/> (a notified call's data need not be copied out of the receive buffer).
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    internal unsafe uint DecideOnKernelData(byte* raw, HelperContext helpers)
+    {
+        if (Policy is not null || raw is null)
+            throw new InvalidOperationException("the set's policy reads the seccomp_data as a structure: use the overload that takes it");
+        return DecideOnKernelData(default, raw, helpers);
+    }
+
+    /// <summary>The policy's verdict (or its routed program's), with the stacked programs' <paramref name="verdict"/> by precedence.</summary>
+    private unsafe uint WithPolicy(uint verdict, bool first, in SeccompData data, byte* raw, HelperContext helpers)
+    {
+        var decision = Policy!.Evaluate(data);
+        uint v = decision.Rule is { } rule && rule.Route is ProgramRoute { Name: var name }
+            ? raw is null ? _byName[name].Run(data, helpers) : _byName[name].RunOnKernelData(raw, helpers)
+            : decision.Action.Value;
+        return first ? v : SeccompAction.Precede(verdict, v);
     }
 
     /// <summary>The <c>AUDIT_ARCH_*</c> value whose calls the kernel writes exactly as programs read them, or 0 (see <see cref="TakesRawData(in SeccompData)"/>).</summary>

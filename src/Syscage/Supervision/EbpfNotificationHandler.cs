@@ -176,39 +176,46 @@ public sealed class EbpfNotificationHandler
     private static readonly uint NativeArch = Architecture.Native.AuditArch;
 
     /// <summary>Handles one call: the <see cref="NotificationHandler"/> to give a <see cref="NotificationSupervisor"/>.</summary>
+    public ValueTask<NotificationResponse> HandleAsync(Notification notification, NotificationContext context) =>
+        Handle(new ReceivedCall(context));
+
+    /// <summary>Handles one call, read in place from the supervisor's receive buffer (what <see cref="EbpfSandboxedProcess"/> runs).</summary>
     /// <remarks>
     /// The path of a call the programs allow or fail with an errno is kept short: it runs on every notified call, a round
-    /// trip of about 2 µs, so its counters are the thread's own (no atomic instruction) and every rarer verdict is handled
-    /// out of line (<see cref="HandleRare"/>), which keeps this method's frame small.
+    /// trip of about 2 µs. The call's number, architecture and raw <c>seccomp_data</c> are read where the kernel wrote them;
+    /// its counters are the thread's own (no atomic instruction); a <see cref="Notification"/> and a
+    /// <see cref="NotificationContext"/> are made only for what needs them (a policy, programs that read the task, rarer
+    /// verdicts: <see cref="HandleRare"/>, out of line, which keeps this method's frame small).
     /// </remarks>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    public unsafe ValueTask<NotificationResponse> HandleAsync(Notification notification, NotificationContext context)
+    internal unsafe ValueTask<NotificationResponse> Handle(in ReceivedCall call)
     {
         var counts = CountsOfThisThread();
         Volatile.Write(ref counts.Notifications, counts.Notifications + 1);
-        uint arch = notification.Data.Arch;
-        int nr = notification.Data.Nr;
+        uint arch = call.Arch;
+        int nr = call.Nr;
         if (arch == NativeArch && (uint)nr < NativeCounted)
             Volatile.Write(ref counts.NativeBySyscall[nr], counts.NativeBySyscall[nr] + 1);
         else
             _bySyscall.AddOrUpdate(((ulong)arch << 32) | (uint)nr, 1, static (_, c) => c + 1);
         // A call whose wait a signal interrupted after the programs decided it is restarted by the kernel and notified
         // again: it is one call, so it gets the answer the programs gave it, without running them (and their state) twice.
-        if (Volatile.Read(ref _interruptedCount) > 0 && Interrupted(notification) is { } earlier)
+        if (Volatile.Read(ref _interruptedCount) > 0 && Interrupted(call.Notification) is { } earlier)
             return ValueTask.FromResult(earlier);
         // The lean path: no task bound when no program reads one, and the kernel's seccomp_data handed to the VM as it
         // came when it is already what the programs read (a 64-bit ABI on a little-endian machine).
-        var helpers = _sharedHelpers ?? new HelperContext(new NotifiedTask(context), _trace);
-        uint verdict = context.RawData != 0 && EbpfFilterSet.TakesRawData(arch)
-            ? Set.DecideOnKernelData(notification.Data, (byte*)context.RawData, helpers)
-            : Set.Decide(notification.Data, helpers);
+        var helpers = _sharedHelpers ?? new HelperContext(new NotifiedTask(call.Context()), _trace);
+        byte* raw = call.RawData;
+        uint verdict = raw is not null && EbpfFilterSet.TakesRawData(arch)
+            ? Set.Policy is null ? Set.DecideOnKernelData(raw, helpers) : Set.DecideOnKernelData(call.Notification.Data, raw, helpers)
+            : Set.Decide(call.Notification.Data, helpers);
         if (_rings.Length > 0)
             DrainAfterRun();
         var action = new SeccompAction(verdict).Effective;
         Volatile.Write(ref counts.ByVerdict[(int)action.Kind], counts.ByVerdict[(int)action.Kind] + 1);
-        return action.Kind is SeccompActionKind.Allow or SeccompActionKind.Errno or SeccompActionKind.Trace
-            ? ValueTask.FromResult(Applier.Apply(action, context, ""))
-            : HandleRare(notification, context, verdict, action);
+        return action.Kind is not (SeccompActionKind.Log or SeccompActionKind.UserNotif) && VerdictApplier.Answer(action) is { } answer
+            ? ValueTask.FromResult(answer)
+            : HandleRare(call.Notification, call.Context(), verdict, action);
     }
 
     /// <summary>The answer kept for <paramref name="notification"/>'s thread when a signal interrupted its call (<see cref="CallGone"/>), if it is this call.</summary>

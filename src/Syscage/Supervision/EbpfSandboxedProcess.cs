@@ -78,7 +78,7 @@ public sealed class EbpfSandboxedProcess : IDisposable
         int workers = options.Workers ?? (fast ? 1 : 2);
         var session = SandboxSession.Start(filter.Policy, info, new SessionOptions
         {
-            Handler = handler.HandleAsync,
+            ReceivedCallHandler = handler.Handle,
             Supervisor = new SupervisorOptions { SyncWakeUp = workers == 1, Workers = workers, OnError = options.OnError, OnGone = handler.CallGone },
             ForwardSignals = options.ForwardSignals,
         }, filter.Filter);

@@ -15,6 +15,17 @@ public sealed record SessionOptions
     /// </summary>
     public NotificationHandler? Handler { get; init; }
 
+    /// <summary>
+    /// The library's own handlers (the eBPF programs'): a handler that reads each call in place, used instead of
+    /// <see cref="Handler"/> when set.
+    /// </summary>
+    internal ReceivedCallHandler? ReceivedCallHandler { get; init; }
+
+    /// <summary>The handler the supervisor runs, if any.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    internal ReceivedCallHandler? SupervisorHandler =>
+        ReceivedCallHandler ?? (Handler is { } handler ? NotificationSupervisor.Serve(handler) : null);
+
     /// <summary>How the supervisor runs (workers, SYNC_WAKE_UP, errors).</summary>
     public SupervisorOptions Supervisor { get; init; } = new();
 
@@ -83,13 +94,13 @@ public sealed class SandboxSession : IDisposable
         ArgumentNullException.ThrowIfNull(policy);
         options ??= new SessionOptions();
         if (!policy.UsesNotify)
-            return Start(compiled ?? PolicyCompiler.Compile(policy), info, options with { Handler = null });
-        var handler = options.Handler ?? throw new ArgumentException($"{policy.Name} sends calls to user space: a handler is needed", nameof(options));
+            return Start(compiled ?? PolicyCompiler.Compile(policy), info, options with { Handler = null, ReceivedCallHandler = null });
+        var handler = options.SupervisorHandler ?? throw new ArgumentException($"{policy.Name} sends calls to user space: a handler is needed", nameof(options));
         var routed = SupervisorGuard.RouteSignalDescriptors(policy);
         var filter = compiled is not null && SamePolicy(routed, policy) ? compiled : PolicyCompiler.Compile(routed);
         int[] protectedProcesses = [];
         var guarded = SupervisorGuard.Handler(handler, policy, () => protectedProcesses);
-        return Start(filter, info, options with { Handler = guarded }, context => protectedProcesses = [context.SupervisorPid, context.LauncherPid]);
+        return Start(filter, info, options with { Handler = null, ReceivedCallHandler = guarded }, context => protectedProcesses = [context.SupervisorPid, context.LauncherPid]);
     }
 
     /// <summary>
@@ -107,7 +118,8 @@ public sealed class SandboxSession : IDisposable
         ArgumentNullException.ThrowIfNull(filter);
         ArgumentNullException.ThrowIfNull(info);
         ProtectThisProcess();
-        bool supervised = options.Handler is not null;
+        var handler = options.SupervisorHandler;
+        bool supervised = handler is not null;
         // TSYNC does nothing for a filter installed before the command has threads (runc ignores it too), and with a
         // listener the kernel would refuse it.
         var flags = (info.Flags | options.FilterFlags) & ~FilterFlags.Tsync;
@@ -128,7 +140,7 @@ public sealed class SandboxSession : IDisposable
         try
         {
             process = SandboxedProcess.Start(filter, info);
-            if (options.Handler is { } handler && process.Listener is { } listener)
+            if (handler is not null && process.Listener is { } listener)
                 supervisor = new NotificationSupervisor(listener, handler, options.Supervisor).Start();
         }
         catch

@@ -188,7 +188,7 @@ internal static class SupervisorGuard
     /// sent by the supervisor through <see cref="PidfdSignal"/>, refusing <paramref name="protectedProcesses"/>; every
     /// other call goes to <paramref name="handler"/> as it is.
     /// </summary>
-    public static NotificationHandler Handler(NotificationHandler handler, SeccompPolicy policy, Func<IReadOnlyCollection<int>> protectedProcesses)
+    public static ReceivedCallHandler Handler(ReceivedCallHandler handler, SeccompPolicy policy, Func<IReadOnlyCollection<int>> protectedProcesses)
     {
         ArgumentNullException.ThrowIfNull(handler);
         ArgumentNullException.ThrowIfNull(policy);
@@ -198,24 +198,24 @@ internal static class SupervisorGuard
         var watched = policy.Sections
             .Select(s => s.Architecture.Syscalls.TryGetNumber(SignalDescriptorCall, out int nr) ? (Arch: s.Architecture.AuditArch, Nr: nr, Known: true) : default)
             .Where(p => p.Known).Select(p => (p.Arch, p.Nr)).ToArray();
-        return (notification, context) =>
+        return (in ReceivedCall call) =>
         {
-            // Read once: each Data read of the struct copies its 64 bytes.
-            uint callArch = notification.Data.Arch;
-            int callNr = notification.Data.Nr;
+            uint callArch = call.Arch;
+            int callNr = call.Nr;
             bool signal = false;
             foreach (var (arch, nr) in watched)
                 signal |= callArch == arch && callNr == nr;
-            return signal ? Signal(notification, context) : handler(notification, context);
+            return signal ? Signal(call) : handler(call);
         };
 
         // Out of line: the lambda runs on every notified call, and this path's locals would widen its frame.
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-        ValueTask<NotificationResponse> Signal(Notification notification, NotificationContext context)
+        ValueTask<NotificationResponse> Signal(in ReceivedCall call)
         {
-            if (policy.Evaluate(notification.Data).Action.Effective.Kind is SeccompActionKind.Allow or SeccompActionKind.Log)
+            var context = call.Context();
+            if (policy.Evaluate(context.Notification.Data).Action.Effective.Kind is SeccompActionKind.Allow or SeccompActionKind.Log)
                 return ValueTask.FromResult(PidfdSignal.Send(context, protectedProcesses()));
-            var pending = handler(notification, context);
+            var pending = handler(call);
             return pending.IsCompletedSuccessfully ? ValueTask.FromResult(SendIfContinued(pending.Result, context)) : Later(pending, context);
         }
 

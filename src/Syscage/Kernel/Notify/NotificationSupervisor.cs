@@ -56,7 +56,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
 {
     private const int RecvSize = 80;   // sizeof(struct seccomp_notif), fixed by the ioctl number
     private readonly ListenerHandle _listener;
-    private readonly NotificationHandler _handler;
+    private readonly ReceivedCallHandler _handler;
     private readonly SupervisorOptions _options;
     private readonly Lock _receiveGate = new();
     private readonly Thread[] _workers;
@@ -77,6 +77,19 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
 
     /// <summary>Creates a supervisor for <paramref name="listener"/>, which it now owns.</summary>
     public NotificationSupervisor(ListenerHandle listener, NotificationHandler handler, SupervisorOptions? options = null)
+        : this(listener, Serve(handler ?? throw new ArgumentNullException(nameof(handler))), options)
+    {
+    }
+
+    /// <summary>A <see cref="NotificationHandler"/> served with the notification and context made for each call.</summary>
+    internal static ReceivedCallHandler Serve(NotificationHandler handler) => (in ReceivedCall call) =>
+    {
+        var context = call.Context();
+        return handler(context.Notification, context);
+    };
+
+    /// <summary>Creates a supervisor for <paramref name="listener"/>, which it now owns, whose handler reads each call in place.</summary>
+    internal NotificationSupervisor(ListenerHandle listener, ReceivedCallHandler handler, SupervisorOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(listener);
         ArgumentNullException.ThrowIfNull(handler);
@@ -279,11 +292,8 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 if (got == 0)
                     continue;
                 Volatile.Write(ref counts.Received, counts.Received + 1);
-                var b = buffer;
-                var notification = new Notification(b->id, (int)b->pid, b->flags,
-                    new SeccompData(b->nr, b->arch, b->instruction_pointer, b->arg0, b->arg1, b->arg2, b->arg3, b->arg4, b->arg5));
-                // The seccomp_data follows id, pid and flags (16 bytes); the handler may read it in place while it runs.
-                Dispatch(notification, (nint)(&b->nr), fd, counts);
+                // The handler reads the call in place while it runs.
+                Dispatch(new ReceivedCall(this, buffer), fd, counts);
             }
         }
         catch (ObjectDisposedException)
@@ -362,28 +372,34 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     /// the listener (<paramref name="fd"/>) for as long as it runs: an answer ready at once is sent from here.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private void Dispatch(in Notification notification, nint rawData, int fd, WorkerCounts counts)
+    private void Dispatch(in ReceivedCall call, int fd, WorkerCounts counts)
     {
         ValueTask<NotificationResponse> pending;
         try
         {
-            pending = _handler(notification, new NotificationContext(this, notification, rawData));
+            pending = _handler(call);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            Fail(notification, e, counts);
+            Fail(call.Notification, e, counts);
             return;
         }
         if (!pending.IsCompletedSuccessfully)
         {
-            _ = RespondLater(notification, pending);
+            _ = RespondLater(call.Notification, pending);
             return;
         }
         try
         {
             var response = pending.Result;
-            if (response.Kind != NotificationResponseKind.Handled && SendOn(fd, notification, response))
-                Volatile.Write(ref counts.AnsweredHere, counts.AnsweredHere + 1);
+            if (response.Kind != NotificationResponseKind.Handled)
+            {
+                int e = SendOn(fd, call.Id, response);
+                if (e == 0)
+                    Volatile.Write(ref counts.AnsweredHere, counts.AnsweredHere + 1);
+                else
+                    NotSent(call.Notification, response, e);
+            }
         }
         finally
         {
@@ -453,8 +469,12 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         }
         try
         {
-            if (!SendOn(_listener.Fd, notification, response))
+            int e = SendOn(_listener.Fd, notification.Id, response);
+            if (e != 0)
+            {
+                NotSent(notification, response, e);
                 return false;
+            }
             Interlocked.Increment(ref _answered);
             return true;
         }
@@ -465,14 +485,13 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     }
 
     /// <summary>
-    /// SECCOMP_IOCTL_NOTIF_SEND on <paramref name="fd"/>, the listener, which the caller keeps open; true when the kernel
-    /// took the answer (the caller counts it), false when the call is gone (ENOENT: counted, and told to
-    /// <see cref="SupervisorOptions.OnGone"/>) or the answer failed (counted, and told to <see cref="SupervisorOptions.OnError"/>).
+    /// SECCOMP_IOCTL_NOTIF_SEND of the answer to call <paramref name="id"/> on <paramref name="fd"/>, the listener, which the
+    /// caller keeps open: 0 when the kernel took it (the caller counts it), else the errno (the caller says it, <see cref="NotSent"/>).
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    private unsafe bool SendOn(int fd, in Notification notification, NotificationResponse response)
+    private static unsafe int SendOn(int fd, ulong id, NotificationResponse response)
     {
-        var resp = new seccomp_notif_resp { id = notification.Id };
+        var resp = new seccomp_notif_resp { id = id };
         switch (response.Kind)
         {
             case NotificationResponseKind.Continue:
@@ -485,12 +504,13 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 resp.val = response.Value;
                 break;
         }
-        if (ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0)
-            return true;
-        NotSent(notification, response, Marshal.GetLastPInvokeError());
-        return false;
+        return ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 
+    /// <summary>
+    /// Counts an answer the kernel did not take: the call is gone (ENOENT: told to <see cref="SupervisorOptions.OnGone"/>) or
+    /// the answer failed (told to <see cref="SupervisorOptions.OnError"/>).
+    /// </summary>
     private void NotSent(Notification notification, NotificationResponse response, int e)
     {
         if (e == Errno.ENOENT) // the task died or a signal interrupted its wait

@@ -51,6 +51,22 @@ public sealed class VerdictApplier
     public SupervisorKill? KillOf(int pid) => _kills.FirstOrDefault(k => k.ProcessId == pid);
 
     /// <summary>
+    /// The answer to a verdict that needs nothing of the call (ALLOW and LOG run it, ERRNO fails it, TRACE and USER_NOTIF get
+    /// ENOSYS), or null for TRAP and the kills, which signal the caller (<see cref="Apply"/>).
+    /// </summary>
+    internal static NotificationResponse? Answer(SeccompAction action)
+    {
+        action = action.Effective;
+        return action.Kind switch
+        {
+            SeccompActionKind.Allow or SeccompActionKind.Log => NotificationResponse.Continue,
+            SeccompActionKind.Errno => action.Data == 0 ? NotificationResponse.Return(0) : NotificationResponse.Error(action.Data),
+            SeccompActionKind.Trace or SeccompActionKind.UserNotif => NotificationResponse.Error(Errno.ENOSYS),
+            _ => null,
+        };
+    }
+
+    /// <summary>
     /// Applies <paramref name="action"/> (normalised with <see cref="SeccompAction.Effective"/> first) to the call of
     /// <paramref name="context"/>; <paramref name="call"/> describes the call for <see cref="Kills"/>. Returns what the
     /// handler returns to its supervisor.
@@ -58,14 +74,10 @@ public sealed class VerdictApplier
     public NotificationResponse Apply(SeccompAction action, NotificationContext context, string call)
     {
         action = action.Effective;
+        if (Answer(action) is { } answer)
+            return answer;
         switch (action.Kind)
         {
-            case SeccompActionKind.Allow or SeccompActionKind.Log:
-                return NotificationResponse.Continue;
-            case SeccompActionKind.Errno:
-                return action.Data == 0 ? NotificationResponse.Return(0) : NotificationResponse.Error(action.Data);
-            case SeccompActionKind.Trace or SeccompActionKind.UserNotif:
-                return NotificationResponse.Error(Errno.ENOSYS);
             case SeccompActionKind.Trap:
             {
                 int tgid = context.ThreadGroupId();
