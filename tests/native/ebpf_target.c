@@ -181,8 +181,8 @@ int main(int argc, char **argv)
         sigaction(SIGSYS, &sa, NULL);
         parse_call(argc, argv, 2);
         int e = do_call();
-        /* The supervisor's SIGSYS follows its answer: give it time to arrive before exiting. */
-        for (int i = 0; i < 400 && !got_sigsys; i++)
+        /* The supervisor's SIGSYS follows its answer: wait for it before exiting (60 s bound liveness only). */
+        for (int i = 0; i < 12000 && !got_sigsys; i++)
             usleep(5000);
         return e;
     }
@@ -254,8 +254,8 @@ int main(int argc, char **argv)
             if (fork() != 0)
                 _exit(0); /* the parent of the grandchild exits at once */
             setsid();
-            for (int i = 0; i < 400 && getppid() == middle; i++)
-                usleep(5000); /* until the grandchild is an orphan */
+            for (int i = 0; i < 12000 && getppid() == middle; i++)
+                usleep(5000); /* until the grandchild is an orphan (60 s bound liveness only) */
             close(p[0]);
             dup2(p[1], 1);
             ask(argv[2], argv[3]);
