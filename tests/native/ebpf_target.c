@@ -99,8 +99,10 @@ static int ask(const char *path, const char *request)
         fflush(stdout);
         return 0;
     }
-    (void)!write(fd, request, strlen(request));
-    (void)!write(fd, "\n", 1);
+    /* A server that refuses answers at once and closes without reading the request: writing it after that must not
+     * raise SIGPIPE (which would end this process before it reads the answer, already waiting in its socket). */
+    (void)!send(fd, request, strlen(request), MSG_NOSIGNAL);
+    (void)!send(fd, "\n", 1, MSG_NOSIGNAL);
     char answer[4096];
     size_t used = 0;
     ssize_t n;
