@@ -252,9 +252,20 @@ int main(int argc, char **argv)
             return 101;
         pid_t child = fork();
         if (child == 0) {
-            pid_t middle = getpid();
-            if (fork() != 0)
-                _exit(0); /* the parent of the grandchild exits at once */
+            /* The grandchild learns its parent's pid with getppid() while that parent waits for it (not getpid(): a
+             * test's program may refuse getpid, as getpid_bench with allowed=0 does), then the parent exits. */
+            int hold[2];
+            if (pipe(hold) != 0)
+                _exit(101);
+            if (fork() != 0) {
+                char c;
+                close(hold[1]);
+                (void)!read(hold[0], &c, 1);
+                _exit(0); /* the parent of the grandchild exits once the grandchild knows it */
+            }
+            pid_t middle = getppid();
+            close(hold[0]);
+            close(hold[1]);
             setsid();
             for (int i = 0; i < 12000 && getppid() == middle; i++)
                 usleep(5000); /* until the grandchild is an orphan (60 s bound liveness only) */
