@@ -148,11 +148,11 @@ internal static class Attack
     public static int[] Pids(string file) => [.. File.ReadAllLines(file)
         .Select(l => int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out int p) ? p : 0).Where(p => p > 0)];
 
-    /// <summary>Waits until <paramref name="file"/> has a line starting with <paramref name="marker"/> (10 s at most).</summary>
+    /// <summary>Waits until <paramref name="file"/> has a line starting with <paramref name="marker"/> (60 s at most: liveness only).</summary>
     public static void WaitFor(string file, string marker)
     {
         var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < TimeSpan.FromSeconds(10))
+        while (watch.Elapsed < TimeSpan.FromSeconds(60))
         {
             if (File.Exists(file) && File.ReadAllLines(file).Any(l => l.StartsWith(marker, StringComparison.Ordinal)))
                 return;
