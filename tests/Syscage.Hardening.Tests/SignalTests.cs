@@ -101,8 +101,11 @@ public partial class SignalTests
         // syscage too, or a terminal hangup reaching the whole group kills the command nohup was meant to protect.
         // The launcher used to reset them all (and left 32 and 33, the C library's own, ignored).
         var psi = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true };
-        var args = new List<string>();
-        args.Add(ignored.Length > 0 ? $"--ignore-signal={ignored}" : "--default-signal");
+        // Every signal to its default first, whatever the test runner inherited (a background job of a non-interactive
+        // shell ignores SIGINT and SIGQUIT, which then showed up here as ignored too), then the case's own.
+        var args = new List<string> { "--default-signal" };
+        if (ignored.Length > 0)
+            args.Add($"--ignore-signal={ignored}");
         args.AddRange([Attack.Tool, "run", "--policy", Attack.Share("allow.policy", "default ALLOW\n"), "--", "/bin/grep", "SigIgn", "/proc/self/status"]);
         foreach (var a in args)
             psi.ArgumentList.Add(a);
