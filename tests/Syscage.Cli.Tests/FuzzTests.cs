@@ -44,10 +44,27 @@ public sealed class FuzzTests(ITestOutputHelper output)
             File.WriteAllBytes(file, bytes);
             string[] args = commands[seed % commands.Length](file);
             string what = $"{format} seed {seed}: syscage {string.Join(' ', args)}";
-            var run = Task.Run(() => CliRunner.Run(args));
-            if (!run.Wait(PerCase))
+            // A thread of its own, not the pool's: other tests block pool threads, and a starved pool can leave a queued
+            // case unstarted for longer than PerCase (SupervisorTests saw 30 s).
+            CliRunner.Result? result = null;
+            Exception? thrown = null;
+            var run = new Thread(() =>
+            {
+                try
+                {
+                    result = CliRunner.Run(args);
+                }
+                catch (Exception e)
+                {
+                    thrown = e;
+                }
+            }) { IsBackground = true };
+            run.Start();
+            if (!run.Join(PerCase))
                 Assert.Fail($"{what}: still running after {PerCase.TotalSeconds} s\n{Show(bytes)}");
-            var r = run.Result;
+            if (thrown is not null)
+                Assert.Fail($"{what}: {thrown}\n{Show(bytes)}");
+            var r = result!;
             if (r.ExitCode is not (0 or 1 or 2 or 3) || r.Stderr.Contains("   at ", StringComparison.Ordinal) || r.Stderr.Contains("Exception", StringComparison.Ordinal))
                 Assert.Fail($"{what}: exit {r.ExitCode}\n{r.Stderr}\n{Show(bytes)}");
             if (r.ExitCode != 0)

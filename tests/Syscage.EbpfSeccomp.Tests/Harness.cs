@@ -69,8 +69,25 @@ internal static class Harness
         public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}--- stderr\n{Stderr}";
     }
 
-    /// <summary><c>syscage ARGS</c> in-process, as the tool parses them. The command's own stdio is this process's.</summary>
+    private static readonly Lock RunGate = new();
+
+    /// <summary>
+    /// <c>syscage ARGS</c> in-process, as the tool parses them. The command's own stdio is this process's. A
+    /// <c>run</c> goes one at a time: the tool makes one run per process, and its default maps socket is named by the
+    /// process's pid, so two runs of test classes running in parallel met there (the second's probe of the first's live
+    /// socket came out in the first's stderr as "maps socket ...: A task was canceled.").
+    /// </summary>
     public static CliResult RunCli(params string[] args)
+    {
+        if (args.Length > 0 && args[0] == "run")
+        {
+            lock (RunGate)
+                return RunCliNow(args);
+        }
+        return RunCliNow(args);
+    }
+
+    private static CliResult RunCliNow(string[] args)
     {
         var o = new StringWriter { NewLine = "\n" };
         var e = new StringWriter { NewLine = "\n" };

@@ -209,9 +209,21 @@ public sealed class MapControlTests
     /// <summary>The one child of <paramref name="pid"/> (<c>/proc/PID/task/PID/children</c>), or 0.</summary>
     private static int ChildOf(int pid)
     {
-        string path = $"/proc/{pid}/task/{pid}/children";
-        var children = File.Exists(path) ? File.ReadAllText(path).Split(' ', StringSplitOptions.RemoveEmptyEntries) : [];
+        var children = Proc($"/proc/{pid}/task/{pid}/children").Split(' ', StringSplitOptions.RemoveEmptyEntries);
         return children.Length == 1 ? int.Parse(children[0], CultureInfo.InvariantCulture) : 0;
+    }
+
+    /// <summary>A /proc file's text, or "" when its process has gone (or not yet become what is looked for).</summary>
+    private static string Proc(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (IOException)
+        {
+            return "";
+        }
     }
 
     private static ulong Count(string json) => JsonNode.Parse(json)!["count"]!.GetValue<ulong>();
@@ -225,7 +237,7 @@ public sealed class MapControlTests
         using var run = new SyscageProcess("run", "--ebpf", Sample("getpid_bench"), "--set", "allowed=1000000000", "--", Target, "until", stop, Getpid);
         // syscage → its launcher → the command: each of their pids finds the run's socket.
         int launcher = 0, command = 0;
-        WaitFor(() => (launcher = ChildOf(run.Pid)) > 0 && (command = ChildOf(launcher)) > 0 && File.ReadAllText($"/proc/{command}/comm").Trim() == "ebpf_target", "the command");
+        WaitFor(() => (launcher = ChildOf(run.Pid)) > 0 && (command = ChildOf(launcher)) > 0 && Proc($"/proc/{command}/comm").Trim() == "ebpf_target", "the command");
         string socket = MapControlServer.Find(MapControlServer.DefaultDirectory(), command);
         Assert.Equal(MapControlServer.Find(MapControlServer.DefaultDirectory(), run.Pid), socket);
         Assert.Equal(Path.Combine(MapControlServer.DefaultDirectory(), $"{run.Pid}.sock"), socket);
@@ -270,7 +282,8 @@ public sealed class MapControlTests
         using var run = new SyscageProcess("run", "--ebpf", Sample("getpid_bench"), "--set", "allowed=0", "--maps-socket", socket, "--",
             Target, how, socket, """{"op":"update","map":".bss","entries":{"count":0}}""");
         Assert.Equal(0, run.Wait());
-        Assert.Matches(@"^\{""error"":""refused: process \d+ is inside the sandbox, which may not change its own maps""\}\n", run.Stdout);
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(run.Stdout, @"^\{""error"":""refused: process \d+ is inside the sandbox, which may not change its own maps""\}\n"),
+            $"stdout: {run.Stdout}\nstderr: {run.Stderr}");
         Assert.Matches(@"syscage: maps socket .*maps\.sock: process \d+ is inside the sandbox, which may not change its own maps; connection refused", run.Stderr);
     }
 

@@ -39,16 +39,14 @@ internal static class Attack
     public static string SharedDir => Dir.Value;
 
     /// <summary>A program of tests/native, built and copied into the shared directory.</summary>
-    public static string Helper(string source, params string[] flags)
+    public static string Helper(string source, params string[] flags) => Objects.GetOrAdd("helper\0" + source, _ => new Lazy<string>(() =>
     {
+        // Copied once, whole, before any test sees the path (a File.Exists check let a parallel caller run a half-copied file).
         string path = Path.Combine(Dir.Value, Path.GetFileNameWithoutExtension(source));
-        if (!File.Exists(path))
-        {
-            File.Copy(NativeBuild.Compile(source, "the hardening tests", flags), path, overwrite: true);
-            File.SetUnixFileMode(path, (UnixFileMode)0x1ed); // rwxr-xr-x
-        }
+        File.Copy(NativeBuild.Compile(source, "the hardening tests", flags), path, overwrite: true);
+        File.SetUnixFileMode(path, (UnixFileMode)0x1ed); // rwxr-xr-x
         return path;
-    }
+    })).Value;
 
     /// <summary>The attacker's path.</summary>
     public static string Attacker => Path.Combine(Dir.Value, "attacker");
@@ -148,11 +146,11 @@ internal static class Attack
     public static int[] Pids(string file) => [.. File.ReadAllLines(file)
         .Select(l => int.TryParse(l, NumberStyles.None, CultureInfo.InvariantCulture, out int p) ? p : 0).Where(p => p > 0)];
 
-    /// <summary>Waits until <paramref name="file"/> has a line starting with <paramref name="marker"/> (10 s at most).</summary>
+    /// <summary>Waits until <paramref name="file"/> has a line starting with <paramref name="marker"/> (60 s at most: liveness only).</summary>
     public static void WaitFor(string file, string marker)
     {
         var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < TimeSpan.FromSeconds(10))
+        while (watch.Elapsed < TimeSpan.FromSeconds(60))
         {
             if (File.Exists(file) && File.ReadAllLines(file).Any(l => l.StartsWith(marker, StringComparison.Ordinal)))
                 return;
@@ -161,8 +159,17 @@ internal static class Attack
         throw new TimeoutException($"{file} never said '{marker}'");
     }
 
-    /// <summary>clang -O2 -g -target bpf on samples/ebpf/NAME.c (or on C text), into the shared directory.</summary>
-    public static string Ebpf(string name, string? source = null)
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<string>> Objects = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// clang -O2 -g -target bpf on samples/ebpf/NAME.c (or on C text), into the shared directory: once per name and
+    /// text, so that test classes running in parallel (ReachTests and TakeoverTests both use exec_once) never rewrite
+    /// an object another one's syscage is reading.
+    /// </summary>
+    public static string Ebpf(string name, string? source = null) =>
+        Objects.GetOrAdd(name + "\0" + source, _ => new Lazy<string>(() => CompileEbpf(name, source))).Value;
+
+    private static string CompileEbpf(string name, string? source)
     {
         string samples = Path.Combine(NativeProbe.RepositoryRoot, "samples", "ebpf");
         string c = source is null ? Path.Combine(samples, name + ".c") : Share(name + ".c", source);

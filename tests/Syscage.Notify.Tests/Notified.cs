@@ -51,7 +51,9 @@ internal static class Notified
         }
         var exit = p.WaitForExit();
         // Every task using the filter is gone: the listener hangs up and the supervisor completes.
-        Assert.True(supervisor.Completion.Wait(10_000), "the supervisor did not see the listener hang up");
+        Assert.True(supervisor.Completion.Wait(60_000), "the supervisor did not see the listener hang up");
+        // Dispose joins the workers: a synchronous handler has returned and its answer is counted before the counters
+        // and whatever the handler wrote are read (Completion alone may end while another worker is still answering).
         supervisor.Dispose();
         return new Outcome(stdout.Result.Trim(), exit, supervisor);
     }

@@ -15,7 +15,12 @@ internal sealed class SyscageProcess : IDisposable
 
     private SyscageProcess(IEnumerable<string> args, string? workingDirectory)
     {
-        var psi = SyscageTool.StartInfo(args);
+        // As a terminal's foreground job: no signal ignored, whatever the test runner inherited. A signal syscage's
+        // parent ignores stays ignored by the command (nohup), so a runner started as a background job of a
+        // non-interactive shell (SIGINT and SIGQUIT ignored) left Ctrl-C without effect on the command.
+        var psi = new ProcessStartInfo("env") { UseShellExecute = false };
+        foreach (var a in (string[])["--default-signal", SyscageTool.Path, .. args])
+            psi.ArgumentList.Add(a);
         psi.RedirectStandardOutput = psi.RedirectStandardError = psi.RedirectStandardInput = true;
         if (workingDirectory is not null)
             psi.WorkingDirectory = workingDirectory;
@@ -35,7 +40,7 @@ internal sealed class SyscageProcess : IDisposable
         return p.Wait();
     }
 
-    /// <summary>syscage's pid.</summary>
+    /// <summary>syscage's pid (env executes it: the same process).</summary>
     public int Pid => _process.Id;
 
     /// <summary>Sends <paramref name="signal"/> (a name such as INT) to syscage, as kill(1) does.</summary>

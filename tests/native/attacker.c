@@ -11,7 +11,7 @@
  *                                   APIs, namespaces, vsock, TIOCSTI, ...): one line "<name> <result>" each
  *   attacker takeover CALL [ARG]    kill syscage by every way there is (stop at the first that works; the last is
  *                                   tkill of each of its threads), then for
- *                                   3 s keep trying to install a listener of its own that answers CONTINUE, and to
+ *                                   30 s keep trying to install a listener of its own that answers CONTINUE, and to
  *                                   make the refused CALL: "mkdir PATH", "unshare" (CLONE_NEWUSER) or "exec" (a
  *                                   second execve). Prints "ESCAPED <call>" if the call ever succeeds.
  *   attacker survive-kill NR N      N times: fork a child whose second thread flips SIGSYS between a handler,
@@ -333,7 +333,7 @@ static int takeover(const char *what, const char *arg)
         }
         nanosleep(&nap, NULL);
         clock_gettime(CLOCK_MONOTONIC, &now);
-    } while (now.tv_sec - start.tv_sec < 3);
+    } while (now.tv_sec - start.tv_sec < 30); /* long past the launcher's sweep, even on a loaded machine */
     printf("held %s\n", result(-1));
     return 0;
 }

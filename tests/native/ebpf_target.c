@@ -99,8 +99,10 @@ static int ask(const char *path, const char *request)
         fflush(stdout);
         return 0;
     }
-    (void)!write(fd, request, strlen(request));
-    (void)!write(fd, "\n", 1);
+    /* A server that refuses answers at once and closes without reading the request: writing it after that must not
+     * raise SIGPIPE (which would end this process before it reads the answer, already waiting in its socket). */
+    (void)!send(fd, request, strlen(request), MSG_NOSIGNAL);
+    (void)!send(fd, "\n", 1, MSG_NOSIGNAL);
     char answer[4096];
     size_t used = 0;
     ssize_t n;
@@ -181,8 +183,8 @@ int main(int argc, char **argv)
         sigaction(SIGSYS, &sa, NULL);
         parse_call(argc, argv, 2);
         int e = do_call();
-        /* The supervisor's SIGSYS follows its answer: give it time to arrive before exiting. */
-        for (int i = 0; i < 400 && !got_sigsys; i++)
+        /* The supervisor's SIGSYS follows its answer: wait for it before exiting (60 s bound liveness only). */
+        for (int i = 0; i < 12000 && !got_sigsys; i++)
             usleep(5000);
         return e;
     }
@@ -250,12 +252,23 @@ int main(int argc, char **argv)
             return 101;
         pid_t child = fork();
         if (child == 0) {
-            pid_t middle = getpid();
-            if (fork() != 0)
-                _exit(0); /* the parent of the grandchild exits at once */
+            /* The grandchild learns its parent's pid with getppid() while that parent waits for it (not getpid(): a
+             * test's program may refuse getpid, as getpid_bench with allowed=0 does), then the parent exits. */
+            int hold[2];
+            if (pipe(hold) != 0)
+                _exit(101);
+            if (fork() != 0) {
+                char c;
+                close(hold[1]);
+                (void)!read(hold[0], &c, 1);
+                _exit(0); /* the parent of the grandchild exits once the grandchild knows it */
+            }
+            pid_t middle = getppid();
+            close(hold[0]);
+            close(hold[1]);
             setsid();
-            for (int i = 0; i < 400 && getppid() == middle; i++)
-                usleep(5000); /* until the grandchild is an orphan */
+            for (int i = 0; i < 12000 && getppid() == middle; i++)
+                usleep(5000); /* until the grandchild is an orphan (60 s bound liveness only) */
             close(p[0]);
             dup2(p[1], 1);
             ask(argv[2], argv[3]);

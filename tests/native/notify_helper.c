@@ -31,6 +31,7 @@
 static long nr;
 static long per_thread;
 static volatile long bad;
+static volatile sig_atomic_t got_sigsys;
 
 static void print_ret(long r)
 {
@@ -63,6 +64,7 @@ static void on_sigsys(int sig, siginfo_t *info, void *ctx)
     char line[64];
     int n = snprintf(line, sizeof line, "sigsys code %d\n", info->si_code);
     (void)!write(1, line, (size_t)n);
+    got_sigsys = 1;
 }
 
 int main(int argc, char **argv)
@@ -101,8 +103,9 @@ int main(int argc, char **argv)
         setvbuf(stdout, NULL, _IONBF, 0);
         long r = syscall(strtol(argv[2], NULL, 0));
         int e = errno;
-        /* The supervisor's SIGSYS arrives a little after the call returned: wait for it (bounded). */
-        for (int i = 0; i < 200; i++)
+        /* The supervisor sends SIGSYS after its answer, so it may arrive after the call returned: wait until the
+         * handler has run (a loaded machine may delay the supervisor's thread for long; 60 s bound liveness only). */
+        for (int i = 0; i < 12000 && !got_sigsys; i++)
             usleep(5000);
         errno = e;
         print_ret(r);
