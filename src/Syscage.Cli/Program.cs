@@ -4,5 +4,5 @@ namespace Syscage.Cli;
 public static class Program
 {
     /// <summary>Runs the command line.</summary>
-    public static int Main(string[] args) => CliApp.Run(args, Console.Out, Console.Error);
+    public static int Main(string[] args) => CliApp.Run(args, ConsoleWriter.Out, ConsoleWriter.Error);
 }

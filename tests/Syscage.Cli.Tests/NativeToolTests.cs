@@ -55,6 +55,16 @@ public sealed class NativeToolTests
         }
         Assert.True(BuiltinPrograms.TryGet("default", out _), "the default policy is not in the build's cache");
         Assert.True(cached >= 1);
+        // A key is a whole first field: no prefix, no other field, nothing across a tab or a line.
+        foreach (string notAName in (string[])["defaul", "default\t", "x86_64,x86,x32", "guards", "\ndefault", "default\tx86_64,x86,x32"])
+            Assert.False(BuiltinPrograms.TryGet(notAName, out _), notAName);
+    }
+
+    [Fact]
+    public void The_guards_compiled_with_the_build_are_taken_by_the_library()
+    {
+        // Taken only when made by this build of the library (SupervisorGuard.Import checks its identity and every program).
+        Assert.True(BuiltinPrograms.UseCompiledGuards());
     }
 
     [Fact]

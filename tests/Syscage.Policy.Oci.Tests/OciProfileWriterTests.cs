@@ -403,6 +403,29 @@ public sealed class OciProfileWriterTests(ITestOutputHelper output)
         CheckRoundTrip(PolicyLanguage.Parse("default ERRNO(EACCES)\narch x86_64, loongarch64\nALLOW read\nERRNO(0) getpid", "k"), written, ProfileFormat.Kubernetes, "k8s");
     }
 
+    [Theory]
+    [InlineData("My_Profile", "my-profile")]
+    [InlineData("Foo Bar!!baz", "foo-bar-baz")]
+    [InlineData("-.A.-", "a")]
+    [InlineData("web.v2-x", "web.v2-x")]
+    [InlineData("\u00c4\u00d6-x", "x")]
+    [InlineData("a\U0001F600b", "a-b")]
+    [InlineData("__--..__", "syscage-profile")]
+    [InlineData("", "syscage-profile")]
+    public void A_SeccompProfile_name_is_a_Kubernetes_object_name(string name, string expected)
+    {
+        // Lower case; each run of characters outside [a-z0-9.-] (a surrogate pair included) is one '-'; no '-' or '.' at
+        // either end (RFC 1123 subdomain).
+        Assert.Equal(expected, OciProfileWriter.KubernetesName(name));
+    }
+
+    [Fact]
+    public void A_long_SeccompProfile_name_is_cut_to_253_characters()
+    {
+        Assert.Equal(new string('a', 252), OciProfileWriter.KubernetesName(new string('a', 252) + "-" + new string('b', 10)));
+        Assert.Equal(253, OciProfileWriter.KubernetesName(new string('a', 300)).Length);
+    }
+
     /// <summary>
     /// What the writer promises runc: its profiles mean to libseccomp 2.5 (the BPF runc installs, stub included) what
     /// they mean to the loader, but for libseccomp's own generator bugs that no profile can avoid (numbers past

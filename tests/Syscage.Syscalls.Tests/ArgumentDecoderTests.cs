@@ -63,6 +63,15 @@ public class ArgumentDecoderTests
         { "clock_gettime", "clockid", "CLOCK_MONOTONIC", "CLOCK_MONOTONIC" },
         { "getrandom", "flags", "GRND_NONBLOCK", "GRND_NONBLOCK" },
         { "madvise", "advice", "MADV_DONTNEED", "MADV_DONTNEED" },
+        // Names that share a value with a constant of the same prefix that is no option (PR_SET_MM_START_CODE,
+        // F_WRLCK, PTRACE_EVENT_FORK are 1 too): the option's name, not the other's.
+        { "prctl", "option", "PR_SET_PDEATHSIG", "PR_SET_PDEATHSIG" },
+        { "fcntl", "cmd", "F_GETFD", "F_GETFD" },
+        { "ptrace", "request", "PTRACE_PEEKTEXT", "PTRACE_PEEKTEXT" },
+        { "prctl", "option", "PR_MPX_ENABLE_MANAGEMENT", "PR_MPX_ENABLE_MANAGEMENT" },
+        { "prctl", "option", "PR_SVE_SET_VL", "PR_SVE_SET_VL" },
+        { "futex", "futex_op", "FUTEX_LOCK_PI2_PRIVATE", "FUTEX_LOCK_PI2_PRIVATE" },
+        { "mmap", "flags", "MAP_PRIVATE|MAP_HUGETLB|MAP_HUGE_1GB", "MAP_PRIVATE|MAP_HUGETLB|MAP_HUGE_1GB" },
     };
 
     [Theory]

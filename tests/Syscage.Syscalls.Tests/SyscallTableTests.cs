@@ -262,7 +262,7 @@ public class SyscallTableTests
                 Assert.True(found == syscall.Number, $"{arch.Name}: {syscall.Name} found as {found}, is {syscall.Number}");
             }
             // Prefixes and extensions of real names, and names of no call, are not found.
-            foreach (string name in new[] { "", "read_", "rea", "xread", "no_such_call", "pidfd", "clone3 " })
+            foreach (string name in new[] { "", "read_", "rea", "xread", "no_such_call", "pidfd", "clone3 ", "read 0\nwrite" })
                 Assert.False(SyscallTable.TryFindNumber(arch.SyscallTableText, name, out _) && !arch.Syscalls.TryGetNumber(name, out _), $"{arch.Name}: '{name}'");
         }
     }

@@ -194,7 +194,7 @@ public static class CompileCommand
                 byte[] bytes = program.ToBytes();
                 if (output is null or "-")
                 {
-                    if (!Console.IsOutputRedirected && ReferenceEquals(stdout, Console.Out))
+                    if (!Console.IsOutputRedirected && ConsoleWriter.IsStandardOutput(stdout))
                         throw new CliException(ExitCode.Usage, "refusing to write a binary filter to a terminal: use -o FILE or --format asm");
                     stdout.Flush();
                     using var s = Console.OpenStandardOutput();

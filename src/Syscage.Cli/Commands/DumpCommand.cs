@@ -85,7 +85,7 @@ public static class DumpCommand
             {
                 if (filters.Count > 1)
                     throw new CliException(ExitCode.Usage, $"process {pid} has {filters.Count} filters: choose one with --index N for raw bytes, or write them with -o FILE");
-                if (!Console.IsOutputRedirected && ReferenceEquals(stdout, Console.Out))
+                if (!Console.IsOutputRedirected && ConsoleWriter.IsStandardOutput(stdout))
                     throw new CliException(ExitCode.Usage, "refusing to write a binary filter to a terminal: use -o FILE or --format asm");
                 stdout.Flush();
                 using var s = Console.OpenStandardOutput();

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Numerics;
-using System.Text.RegularExpressions;
 
 namespace Syscage.Abi;
 
@@ -153,12 +152,9 @@ public static class ArgumentDecoder
 
     // ---- which argument takes which names ----
 
-    // Before the table: its formats use them.
-    private static readonly Dictionary<string, NameSet> Sets = [];
-
     private static readonly Lazy<NameSet> Ioctls = new(() => new NameSet([.. KernelConstants.IoctlRequests.Select(n => (n, KernelConstants.Value(n)!.Value & uint.MaxValue))]));
 
-    private static readonly Lazy<NameSet> OFlagBits = new(() => new NameSet([.. Set(@"^O_", "asm-generic/fcntl.h", "O_ACCMODE", "O_RDONLY", "O_WRONLY", "O_RDWR").Names]));
+    private static readonly Lazy<NameSet> OFlagBits = new(() => new NameSet([.. Set("O_", Anything, "asm-generic/fcntl.h", "O_ACCMODE", "O_RDONLY", "O_WRONLY", "O_RDWR").Names]));
 
     private static readonly HashSet<string> DirFdArgs = new(StringComparer.Ordinal) { "dirfd", "olddirfd", "newdirfd", "dfd", "from_dfd", "to_dfd" };
 
@@ -186,47 +182,47 @@ public static class ArgumentDecoder
         (["clone"], ["flags", "clone_flags"], F(() => v => Clone.Value(v))),
         (["unshare"], ["flags", "unshare_flags"], F(() => v => Unshare.Value(v))),
         (["setns"], ["nstype"], F(() => v => Unshare.Value(v) ?? "0")),
-        (["mmap", "mmap2", "mprotect", "pkey_mprotect"], ["prot"], F(() => v => v == 0 ? "PROT_NONE" : Bits(Set(@"^PROT_", "asm-generic/mman-common.h"), v))),
+        (["mmap", "mmap2", "mprotect", "pkey_mprotect"], ["prot"], F(() => v => v == 0 ? "PROT_NONE" : Bits(Set("PROT_", Anything, "asm-generic/mman-common.h"), v))),
         (["mmap", "mmap2"], ["flags"], F(() => v => Map.Value(v))),
-        (["socket", "socketpair"], ["domain", "family"], F(() => v => Enum(Set(@"^AF_", null, "AF_LOCAL", "AF_FILE", "AF_ROUTE", "AF_MAX"), v))),
+        (["socket", "socketpair"], ["domain", "family"], F(() => v => Enum(Set("AF_", Anything, null, "AF_LOCAL", "AF_FILE", "AF_ROUTE", "AF_MAX"), v))),
         (["socket", "socketpair"], ["type"], F(() => v => SocketType.Value(v))),
-        (["accept4"], ["flags"], F(() => v => Bits(Set(@"^SOCK_(NONBLOCK|CLOEXEC)$", null), v))),
+        (["accept4"], ["flags"], F(() => v => Bits(Set("SOCK_", r => r is "NONBLOCK" or "CLOEXEC", null), v))),
         (["ioctl"], ["request", "cmd"], F(() => v => Enum(Ioctls.Value, v & uint.MaxValue))),
-        (["prctl"], ["option"], F(() => v => Enum(Set(@"^PR_((SET|GET)_(?!MM_|VMA_)[A-Z0-9_]+(?<!_ONEXEC)|CAPBSET_(READ|DROP)|TASK_PERF_EVENTS_(DISABLE|ENABLE)|MCE_KILL|MCE_KILL_GET|MPX_[A-Z_]+|CAP_AMBIENT|(SVE|SME)_(SET|GET)_VL|PAC_(RESET_KEYS|SET_ENABLED_KEYS|GET_ENABLED_KEYS)|SCHED_CORE)$", "linux/prctl.h"), v))),
-        (["fcntl", "fcntl64"], ["cmd"], F(() => v => Enum(Set(@"^F_(?!RDLCK$|WRLCK$|UNLCK$|EXLCK$|SHLCK$|OWNER_|SEAL_|LINUX_SPECIFIC_BASE$|OK$)", null), v))),
+        (["prctl"], ["option"], F(() => v => Enum(Set("PR_", IsPrctlOption, "linux/prctl.h"), v))),
+        (["fcntl", "fcntl64"], ["cmd"], F(() => v => Enum(Set("F_", r => r is not ("RDLCK" or "WRLCK" or "UNLCK" or "EXLCK" or "SHLCK" or "LINUX_SPECIFIC_BASE" or "OK") && !StartsWith(r, "OWNER_", "SEAL_"), null), v))),
         (["kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal", "rt_sigaction", "sigaction", "signal"], ["sig", "signum", "signo"], F(() => Signal)),
         (["mount"], ["mountflags", "flags"], F(() => v => Mount.Value(v))),
-        (["umount2"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set(@"^MNT_(FORCE|DETACH|EXPIRE)$", "linux/mount.h"), v))),
-        (["futex", "futex_time64"], ["futex_op", "op"], F(() => v => Enum(Set(@"^FUTEX_(WAIT|WAKE|FD|REQUEUE|CMP_REQUEUE|WAKE_OP|LOCK_PI|UNLOCK_PI|TRYLOCK_PI|WAIT_BITSET|WAKE_BITSET|WAIT_REQUEUE_PI|CMP_REQUEUE_PI|LOCK_PI2)(_PRIVATE)?$", "linux/futex.h"), v))),
-        (["madvise", "process_madvise"], ["advice"], F(() => v => Enum(Set(@"^MADV_", null), v))),
-        (["lseek", "_llseek"], ["whence"], F(() => v => Enum(Set(@"^SEEK_(SET|CUR|END|DATA|HOLE)$", null), v))),
-        (["getrlimit", "setrlimit", "prlimit64", "ugetrlimit"], ["resource"], F(() => v => Enum(Set(@"^RLIMIT_(?!NLIMITS)", null), v))),
+        (["umount2"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set("MNT_", r => r is "FORCE" or "DETACH" or "EXPIRE", "linux/mount.h"), v))),
+        (["futex", "futex_time64"], ["futex_op", "op"], F(() => v => Enum(Set("FUTEX_", IsFutexOp, "linux/futex.h"), v))),
+        (["madvise", "process_madvise"], ["advice"], F(() => v => Enum(Set("MADV_", Anything, null), v))),
+        (["lseek", "_llseek"], ["whence"], F(() => v => Enum(Set("SEEK_", r => r is "SET" or "CUR" or "END" or "DATA" or "HOLE", null), v))),
+        (["getrlimit", "setrlimit", "prlimit64", "ugetrlimit"], ["resource"], F(() => v => Enum(Set("RLIMIT_", r => !StartsWith(r, "NLIMITS"), null), v))),
         (["clock_gettime", "clock_settime", "clock_getres", "clock_nanosleep", "timer_create", "clock_adjtime", "clock_gettime64", "clock_settime64", "clock_getres_time64", "clock_nanosleep_time64"],
-            ["clockid", "which_clock", "clk_id", "clock_id"], F(() => v => Enum(Set(@"^CLOCK_", "linux/time.h"), v))),
-        (["wait4", "waitid", "waitpid"], ["options"], F(() => v => v == 0 ? "0" : Bits(Set(@"^W(NOHANG|UNTRACED|STOPPED|EXITED|CONTINUED|NOWAIT)$", "linux/wait.h"), v))),
-        (["waitid"], ["idtype", "which"], F(() => v => Enum(Set(@"^P_(ALL|PID|PGID|PIDFD)$", "linux/wait.h"), v))),
-        (["seccomp"], ["operation", "op"], F(() => v => Enum(Set(@"^SECCOMP_(SET_MODE_STRICT|SET_MODE_FILTER|GET_ACTION_AVAIL|GET_NOTIF_SIZES)$", "linux/seccomp.h"), v))),
-        (["seccomp"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set(@"^SECCOMP_FILTER_FLAG_", "linux/seccomp.h"), v))),
-        (["getrandom"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set(@"^GRND_", null), v))),
-        (["memfd_create"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set(@"^MFD_(CLOEXEC|ALLOW_SEALING|HUGETLB|NOEXEC_SEAL|EXEC)$", null), v))),
-        (["eventfd2"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set(@"^EFD_", null), v))),
-        (["pidfd_open"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set(@"^PIDFD_(NONBLOCK|THREAD)$", null), v))),
-        (["close_range"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set(@"^CLOSE_RANGE_", null), v))),
-        (["renameat2"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set(@"^RENAME_", null), v))),
-        (["fallocate"], ["mode"], F(() => v => v == 0 ? "0" : Bits(Set(@"^FALLOC_FL_", null), v))),
-        (["inotify_init1"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set(@"^IN_(CLOEXEC|NONBLOCK)$", null), v))),
-        (["membarrier"], ["cmd"], F(() => v => Enum(Set(@"^MEMBARRIER_CMD_", null), v))),
-        (["keyctl"], ["option", "operation", "cmd"], F(() => v => Enum(Set(@"^KEYCTL_", null), v))),
-        (["ptrace"], ["request"], F(() => v => Enum(Set(@"^PTRACE_(?!O_|EVENT_|SYSCALL_INFO_|PEEKSIGINFO_SHARED)", "linux/ptrace.h"), v))),
-        (["flock"], ["operation", "op"], F(() => v => Bits(Set(@"^LOCK_(SH|EX|NB|UN)$", null), v))),
-        (["msync"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set(@"^MS_(ASYNC|INVALIDATE|SYNC)$", "asm-generic/mman-common.h"), v))),
-        (["mlockall"], ["flags"], F(() => v => Bits(Set(@"^MCL_", null), v))),
-        (["mremap"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set(@"^MREMAP_", null), v))),
-        (["personality"], ["persona", "personality"], F(() => v => v == uint.MaxValue ? null : Enum(Set(@"^PER_(?!MASK$)", null), v))),
-        (["faccessat2"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set(@"^AT_(EACCESS|SYMLINK_NOFOLLOW|EMPTY_PATH)$", null), v))),
-        (["unlinkat"], ["flags", "flag"], F(() => v => v == 0 ? "0" : Bits(Set(@"^AT_REMOVEDIR$", null), v))),
+            ["clockid", "which_clock", "clk_id", "clock_id"], F(() => v => Enum(Set("CLOCK_", Anything, "linux/time.h"), v))),
+        (["wait4", "waitid", "waitpid"], ["options"], F(() => v => v == 0 ? "0" : Bits(Set("W", r => r is "NOHANG" or "UNTRACED" or "STOPPED" or "EXITED" or "CONTINUED" or "NOWAIT", "linux/wait.h"), v))),
+        (["waitid"], ["idtype", "which"], F(() => v => Enum(Set("P_", r => r is "ALL" or "PID" or "PGID" or "PIDFD", "linux/wait.h"), v))),
+        (["seccomp"], ["operation", "op"], F(() => v => Enum(Set("SECCOMP_", r => r is "SET_MODE_STRICT" or "SET_MODE_FILTER" or "GET_ACTION_AVAIL" or "GET_NOTIF_SIZES", "linux/seccomp.h"), v))),
+        (["seccomp"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set("SECCOMP_FILTER_FLAG_", Anything, "linux/seccomp.h"), v))),
+        (["getrandom"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set("GRND_", Anything, null), v))),
+        (["memfd_create"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set("MFD_", r => r is "CLOEXEC" or "ALLOW_SEALING" or "HUGETLB" or "NOEXEC_SEAL" or "EXEC", null), v))),
+        (["eventfd2"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set("EFD_", Anything, null), v))),
+        (["pidfd_open"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set("PIDFD_", r => r is "NONBLOCK" or "THREAD", null), v))),
+        (["close_range"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set("CLOSE_RANGE_", Anything, null), v))),
+        (["renameat2"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set("RENAME_", Anything, null), v))),
+        (["fallocate"], ["mode"], F(() => v => v == 0 ? "0" : Bits(Set("FALLOC_FL_", Anything, null), v))),
+        (["inotify_init1"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set("IN_", r => r is "CLOEXEC" or "NONBLOCK", null), v))),
+        (["membarrier"], ["cmd"], F(() => v => Enum(Set("MEMBARRIER_CMD_", Anything, null), v))),
+        (["keyctl"], ["option", "operation", "cmd"], F(() => v => Enum(Set("KEYCTL_", Anything, null), v))),
+        (["ptrace"], ["request"], F(() => v => Enum(Set("PTRACE_", r => !StartsWith(r, "O_", "EVENT_", "SYSCALL_INFO_", "PEEKSIGINFO_SHARED"), "linux/ptrace.h"), v))),
+        (["flock"], ["operation", "op"], F(() => v => Bits(Set("LOCK_", r => r is "SH" or "EX" or "NB" or "UN", null), v))),
+        (["msync"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set("MS_", r => r is "ASYNC" or "INVALIDATE" or "SYNC", "asm-generic/mman-common.h"), v))),
+        (["mlockall"], ["flags"], F(() => v => Bits(Set("MCL_", Anything, null), v))),
+        (["mremap"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set("MREMAP_", Anything, null), v))),
+        (["personality"], ["persona", "personality"], F(() => v => v == uint.MaxValue ? null : Enum(Set("PER_", r => r != "MASK", null), v))),
+        (["faccessat2"], ["flags"], F(() => v => v == 0 ? "0" : Bits(Set("AT_", r => r is "EACCESS" or "SYMLINK_NOFOLLOW" or "EMPTY_PATH", null), v))),
+        (["unlinkat"], ["flags", "flag"], F(() => v => v == 0 ? "0" : Bits(Set("AT_", r => r == "REMOVEDIR", null), v))),
         (["newfstatat", "fstatat64", "statx", "fchownat", "linkat", "utimensat", "utimensat_time64", "execveat", "fchmodat2", "name_to_handle_at", "open_tree", "mount_setattr", "getxattrat", "setxattrat", "listxattrat", "removexattrat"],
-            ["flags", "flag"], F(() => v => v == 0 ? "0" : Bits(Set(@"^AT_(SYMLINK_NOFOLLOW|SYMLINK_FOLLOW|NO_AUTOMOUNT|EMPTY_PATH|STATX_FORCE_SYNC|STATX_DONT_SYNC|RECURSIVE)$", null), v))),
+            ["flags", "flag"], F(() => v => v == 0 ? "0" : Bits(Set("AT_", r => r is "SYMLINK_NOFOLLOW" or "SYMLINK_FOLLOW" or "NO_AUTOMOUNT" or "EMPTY_PATH" or "STATX_FORCE_SYNC" or "STATX_DONT_SYNC" or "RECURSIVE", null), v))),
     ];
 
     // ---- sets of names ----
@@ -237,20 +233,67 @@ public static class ArgumentDecoder
         public Dictionary<ulong, string> ByValue { get; } = Names.GroupBy(n => n.Value).ToDictionary(g => g.Key, g => g.First().Name);
     }
 
-    /// <summary>The constants whose names match <paramref name="pattern"/> (from <paramref name="header"/> when given), but the names excluded.</summary>
-    private static NameSet Set(string pattern, string? header, params string[] excluded)
+    /// <summary>
+    /// The constants named <paramref name="prefix"/> followed by a rest <paramref name="rest"/> accepts (from
+    /// <paramref name="header"/> when given), but the names excluded.
+    /// </summary>
+    private static NameSet Set(string prefix, Func<string, bool> rest, string? header, params string[] excluded)
     {
-        string key = pattern + "|" + header + "|" + string.Join(",", excluded);
-        lock (Sets)
+        var names = new List<(string Name, ulong Value)>();
+        foreach (var c in KernelConstants.All)
         {
-            if (Sets.TryGetValue(key, out var known))
-                return known;
-            var regex = new Regex(pattern, RegexOptions.CultureInvariant);
-            var set = new NameSet([.. KernelConstants.All.Where(c => regex.IsMatch(c.Name) && Array.IndexOf(excluded, c.Name) < 0
-                && (header is null || KernelConstants.HeaderOf(c.Name) == header))]);
-            Sets[key] = set;
-            return set;
+            if (c.Name.StartsWith(prefix, StringComparison.Ordinal) && rest(c.Name[prefix.Length..]) && Array.IndexOf(excluded, c.Name) < 0
+                && (header is null || KernelConstants.HeaderOf(c.Name) == header))
+                names.Add(c);
         }
+        return new NameSet(names);
+    }
+
+    /// <summary>Any rest: every name with the prefix.</summary>
+    private static bool Anything(string rest) => true;
+
+    private static bool StartsWith(string rest, params string[] prefixes)
+    {
+        foreach (string p in prefixes)
+            if (rest.StartsWith(p, StringComparison.Ordinal))
+                return true;
+        return false;
+    }
+
+    private static bool IsUpperWord(string s, bool digits)
+    {
+        foreach (char c in s)
+            if (!(char.IsAsciiLetterUpper(c) || c == '_' || (digits && char.IsAsciiDigit(c))))
+                return false;
+        return s.Length > 0;
+    }
+
+    /// <summary>The futex operations, each also with <c>_PRIVATE</c>.</summary>
+    private static bool IsFutexOp(string rest) =>
+        (rest.EndsWith("_PRIVATE", StringComparison.Ordinal) ? rest[..^"_PRIVATE".Length] : rest)
+            is "WAIT" or "WAKE" or "FD" or "REQUEUE" or "CMP_REQUEUE" or "WAKE_OP" or "LOCK_PI" or "UNLOCK_PI" or "TRYLOCK_PI"
+            or "WAIT_BITSET" or "WAKE_BITSET" or "WAIT_REQUEUE_PI" or "CMP_REQUEUE_PI" or "LOCK_PI2";
+
+    /// <summary><c>MAP_HUGE_2MB</c>, <c>MAP_HUGE_1GB</c>: digits, then K, M or G, then B.</summary>
+    private static bool IsHugePageSize(string rest) =>
+        rest.Length >= 3 && rest[^1] == 'B' && rest[^2] is 'K' or 'M' or 'G' && rest.AsSpan(0, rest.Length - 2).IndexOfAnyExceptInRange('0', '9') < 0;
+
+    /// <summary>
+    /// The prctl options: the <c>PR_SET_*</c> and <c>PR_GET_*</c> operations (not the arguments of <c>PR_SET_MM</c> and
+    /// <c>PR_SET_VMA</c>, nor <c>*_ONEXEC</c> values), and the options named otherwise.
+    /// </summary>
+    private static bool IsPrctlOption(string rest)
+    {
+        if (rest.StartsWith("SET_", StringComparison.Ordinal) || rest.StartsWith("GET_", StringComparison.Ordinal))
+        {
+            string what = rest[4..];
+            return !StartsWith(what, "MM_", "VMA_") && IsUpperWord(what, digits: true) && !rest.EndsWith("_ONEXEC", StringComparison.Ordinal);
+        }
+        if (rest.StartsWith("MPX_", StringComparison.Ordinal))
+            return IsUpperWord(rest[4..], digits: false);
+        return rest is "CAPBSET_READ" or "CAPBSET_DROP" or "TASK_PERF_EVENTS_DISABLE" or "TASK_PERF_EVENTS_ENABLE" or "MCE_KILL"
+            or "MCE_KILL_GET" or "CAP_AMBIENT" or "SVE_SET_VL" or "SVE_GET_VL" or "SME_SET_VL" or "SME_GET_VL" or "PAC_RESET_KEYS"
+            or "PAC_SET_ENABLED_KEYS" or "PAC_GET_ENABLED_KEYS" or "SCHED_CORE";
     }
 
     private static string? Enum(NameSet set, ulong value) => set.ByValue.TryGetValue(value, out var name) ? name : null;
@@ -288,7 +331,7 @@ public static class ArgumentDecoder
     private static class Open
     {
         private static readonly Lazy<(ulong Mask, NameSet Modes)> Access = new(() =>
-            (KernelConstants.Value("O_ACCMODE")!.Value, Set(@"^O_(RDONLY|WRONLY|RDWR)$", "asm-generic/fcntl.h")));
+            (KernelConstants.Value("O_ACCMODE")!.Value, Set("O_", r => r is "RDONLY" or "WRONLY" or "RDWR", "asm-generic/fcntl.h")));
 
         public static string Value(ulong flags)
         {
@@ -304,7 +347,7 @@ public static class ArgumentDecoder
         private static readonly Lazy<(ulong Signal, NameSet Flags)> Parts = new(() =>
         {
             ulong signal = KernelConstants.Value("CSIGNAL")!.Value;
-            return (signal, new NameSet([.. SingleBits(@"^CLONE_").Where(c => (c.Value & signal) == 0)]));
+            return (signal, new NameSet([.. SingleBits("CLONE_").Where(c => (c.Value & signal) == 0)]));
         });
 
         public static string Value(ulong flags)
@@ -321,13 +364,13 @@ public static class ArgumentDecoder
 
     private static class Unshare
     {
-        private static readonly Lazy<NameSet> Names = new(() => new NameSet([.. SingleBits(@"^CLONE_")]));
+        private static readonly Lazy<NameSet> Names = new(() => new NameSet([.. SingleBits("CLONE_")]));
 
         public static string? Value(ulong flags) => Bits(Names.Value, flags);
     }
 
-    private static IEnumerable<(string Name, ulong Value)> SingleBits(string pattern) =>
-        Set(pattern, "linux/sched.h").Names.Where(c => BitOperations.PopCount(c.Value) == 1);
+    private static IEnumerable<(string Name, ulong Value)> SingleBits(string prefix) =>
+        Set(prefix, Anything, "linux/sched.h").Names.Where(c => BitOperations.PopCount(c.Value) == 1);
 
     private static class Map
     {
@@ -336,10 +379,10 @@ public static class ArgumentDecoder
             ulong typeMask = KernelConstants.Value("MAP_TYPE")!.Value;
             int hugeShift = (int)(KernelConstants.Value("MAP_HUGE_SHIFT") ?? throw new InvalidOperationException("MAP_HUGE_SHIFT is missing from the constants"));
             ulong hugeMask = (KernelConstants.Value("MAP_HUGE_MASK") ?? throw new InvalidOperationException("MAP_HUGE_MASK is missing from the constants")) << hugeShift;
-            var types = Set(@"^MAP_(SHARED|PRIVATE|SHARED_VALIDATE|DROPPABLE)$", null);
-            var bits = new NameSet([.. Set(@"^MAP_", null, "MAP_TYPE", "MAP_FILE", "MAP_HUGE_SHIFT", "MAP_HUGE_MASK").Names
+            var types = Set("MAP_", r => r is "SHARED" or "PRIVATE" or "SHARED_VALIDATE" or "DROPPABLE", null);
+            var bits = new NameSet([.. Set("MAP_", Anything, null, "MAP_TYPE", "MAP_FILE", "MAP_HUGE_SHIFT", "MAP_HUGE_MASK").Names
                 .Where(n => BitOperations.PopCount(n.Value) == 1 && (n.Value & typeMask) == 0 && (n.Value & hugeMask) == 0)]);
-            var huge = new NameSet([.. Set(@"^MAP_HUGE_[0-9]+[KMG]B$", null).Names]);
+            var huge = new NameSet([.. Set("MAP_HUGE_", IsHugePageSize, null).Names]);
             return (typeMask, types, bits, hugeShift, hugeMask, huge);
         });
 
@@ -362,7 +405,7 @@ public static class ArgumentDecoder
     private static class SocketType
     {
         private static readonly Lazy<(NameSet Types, NameSet Flags)> Parts = new(() =>
-            (Set(@"^SOCK_(?!NONBLOCK$|CLOEXEC$)", null), Set(@"^SOCK_(NONBLOCK|CLOEXEC)$", null)));
+            (Set("SOCK_", r => r is not ("NONBLOCK" or "CLOEXEC"), null), Set("SOCK_", r => r is "NONBLOCK" or "CLOEXEC", null)));
 
         public static string? Value(ulong value)
         {
@@ -380,7 +423,7 @@ public static class ArgumentDecoder
         {
             ulong mask = KernelConstants.Value("MS_MGC_MSK")!.Value;
             return (mask, KernelConstants.Value("MS_MGC_VAL")!.Value,
-                new NameSet([.. Set(@"^MS_", "linux/mount.h", "MS_MGC_VAL", "MS_MGC_MSK", "MS_RMT_MASK").Names.Where(n => BitOperations.PopCount(n.Value) == 1)]));
+                new NameSet([.. Set("MS_", Anything, "linux/mount.h", "MS_MGC_VAL", "MS_MGC_MSK", "MS_RMT_MASK").Names.Where(n => BitOperations.PopCount(n.Value) == 1)]));
         });
 
         public static string Value(ulong flags)

@@ -92,24 +92,21 @@ public sealed class SyscallTable
     internal static bool TryFindNumber(string table, string name, out int number)
     {
         number = 0;
-        for (int at = 0; at < table.Length;)
-        {
-            int end = table.IndexOf('\n', at);
-            if (end < 0)
-                end = table.Length;
-            ReadOnlySpan<char> line = table.AsSpan(at, end - at);
-            if (line.Length > name.Length && line[name.Length] == ' ' && line.StartsWith(name, StringComparison.Ordinal))
-            {
-                ReadOnlySpan<char> rest = line[(name.Length + 1)..];
-                int space = rest.IndexOf(' ');
-                ReadOnlySpan<char> digits = space < 0 ? rest : rest[..space];
-                return digits.StartsWith("0x", StringComparison.Ordinal)
-                    ? int.TryParse(digits[2..], System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out number)
-                    : int.TryParse(digits, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out number);
-            }
-            at = end + 1;
-        }
-        return false;
+        if (name.Contains('\n', StringComparison.Ordinal))
+            return false;
+        // The line starts the table or follows a newline: one vectorised search for "\nNAME ", not a walk over the lines.
+        int at = table.StartsWith(name + " ", StringComparison.Ordinal) ? 0 : table.IndexOf("\n" + name + " ", StringComparison.Ordinal);
+        if (at < 0)
+            return false;
+        if (at > 0)
+            at++;
+        int end = table.IndexOf('\n', at);
+        ReadOnlySpan<char> rest = table.AsSpan(at + name.Length + 1, (end < 0 ? table.Length : end) - at - name.Length - 1);
+        int space = rest.IndexOf(' ');
+        ReadOnlySpan<char> digits = space < 0 ? rest : rest[..space];
+        return digits.StartsWith("0x", StringComparison.Ordinal)
+            ? int.TryParse(digits[2..], System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out number)
+            : int.TryParse(digits, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out number);
     }
 
     private static InvalidOperationException Malformed(string arch, ReadOnlySpan<char> line) =>

@@ -2,7 +2,6 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Syscage.Abi;
 
 namespace Syscage.Policy.Oci;
@@ -82,7 +81,7 @@ public sealed record OciWriteResult(string Text, IReadOnlyList<Architecture> Arc
 /// the policy for every call, exactly (<see cref="PolicyComparison"/>); a looser decision anywhere is an error, never a
 /// profile.</para>
 /// </remarks>
-public static partial class OciProfileWriter
+public static class OciProfileWriter
 {
     /// <summary>The <c>SCMP_ARCH_*</c> names the Security Profiles Operator's <c>SeccompProfile</c> schema accepts.</summary>
     private static readonly HashSet<string> KubernetesArchitectures = new(StringComparer.Ordinal)
@@ -548,12 +547,19 @@ public static partial class OciProfileWriter
     /// <summary>A Kubernetes object name (RFC 1123 subdomain) made from <paramref name="name"/>.</summary>
     internal static string KubernetesName(string name)
     {
-        string lower = NotAllowed().Replace(name.ToLowerInvariant(), "-").Trim('-', '.');
+        // Lower case; each run of characters other than a-z, 0-9, '.' and '-' becomes one '-'.
+        var kept = new StringBuilder(name.Length);
+        bool inRun = false;
+        foreach (char c in name.ToLowerInvariant())
+        {
+            bool allowed = char.IsAsciiLetterLower(c) || char.IsAsciiDigit(c) || c is '.' or '-';
+            if (allowed || !inRun)
+                kept.Append(allowed ? c : '-');
+            inRun = !allowed;
+        }
+        string lower = kept.ToString().Trim('-', '.');
         if (lower.Length > 253)
             lower = lower[..253].Trim('-', '.');
         return lower.Length == 0 ? "syscage-profile" : lower;
     }
-
-    [GeneratedRegex("[^a-z0-9.-]+")]
-    private static partial Regex NotAllowed();
 }
