@@ -22,14 +22,15 @@ internal readonly unsafe ref struct ReceivedCall
 {
     private readonly NotificationSupervisor? _supervisor;
     private readonly seccomp_notif* _received;
-    private readonly NotificationContext _given;
+    // A reference, not a copy: the context is 100 bytes, and this struct is made for every notified call.
+    private readonly ref readonly NotificationContext _given;
 
     /// <summary>The call in <paramref name="received"/>, the receive buffer of one of <paramref name="supervisor"/>'s workers.</summary>
     internal ReceivedCall(NotificationSupervisor supervisor, seccomp_notif* received)
     {
         _supervisor = supervisor;
         _received = received;
-        _given = default;
+        _given = ref System.Runtime.CompilerServices.Unsafe.NullRef<NotificationContext>();
     }
 
     /// <summary>The call <paramref name="context"/> is about (its <see cref="NotificationContext.RawData"/> when it has one).</summary>
@@ -37,7 +38,7 @@ internal readonly unsafe ref struct ReceivedCall
     {
         _supervisor = null;
         _received = null;
-        _given = context;
+        _given = ref context;
     }
 
     /// <summary>The notification's id, which the answer names.</summary>
