@@ -74,7 +74,11 @@ public sealed class SandboxSession : IDisposable
     /// <summary>The command (stdio, pids, signals).</summary>
     public SandboxedProcess Process { get; }
 
-    /// <summary>The supervisor, when calls go to user space.</summary>
+    /// <summary>
+    /// The supervisor, when calls go to user space. The session stops it once the command's tree has ended; with one
+    /// worker it waits for calls in RECV itself, so stopping or disposing it directly while the command runs takes effect
+    /// when the command ends.
+    /// </summary>
     public NotificationSupervisor? Supervisor { get; }
 
     /// <summary>The filter installed after the guard.</summary>
@@ -141,7 +145,9 @@ public sealed class SandboxSession : IDisposable
         {
             process = SandboxedProcess.Start(filter, info);
             if (handler is not null && process.Listener is { } listener)
-                supervisor = new NotificationSupervisor(listener, handler, options.Supervisor).Start();
+                // The session kills the command's tree before it disposes the supervisor (Dispose, WaitForExit): a single
+                // worker may wait in RECV itself, which only the tasks' end wakes.
+                supervisor = new NotificationSupervisor(listener, handler, options.Supervisor with { ReceiveBlocking = true }).Start();
         }
         catch
         {
