@@ -145,19 +145,9 @@ public static class CompileCommand
             : Abi.Errno.Number(data) is int e ? (ushort)e : null;
         if (data.Length > 0 && n is null)
             return false;
-        Abi.SeccompAction? parsed = name switch
-        {
-            "SCMP_ACT_ALLOW" when n is null => Abi.SeccompAction.Allow,
-            "SCMP_ACT_LOG" when n is null => Abi.SeccompAction.Log,
-            "SCMP_ACT_ERRNO" => Abi.SeccompAction.Errno(n ?? (ushort)Abi.Errno.EPERM),
-            "SCMP_ACT_TRACE" => Abi.SeccompAction.Trace(n ?? (ushort)Abi.Errno.EPERM),
-            "SCMP_ACT_KILL_PROCESS" when n is null => Abi.SeccompAction.KillProcess,
-            "SCMP_ACT_KILL" or "SCMP_ACT_KILL_THREAD" when n is null => Abi.SeccompAction.KillThread,
-            "SCMP_ACT_TRAP" when n is null => Abi.SeccompAction.Trap(0),
-            _ => null,
-        };
-        action = parsed ?? default;
-        return parsed is not null;
+        // NOTIFY is no kernel action here: the agent is what --kernel-action replaces.
+        return Policy.Oci.OciNames.TryParseAction(name, n, out action) && action.Kind != Abi.SeccompActionKind.UserNotif &&
+            (n is null || Policy.Oci.OciNames.TakesErrnoRet(action.Kind));
     }
 
     /// <summary>

@@ -278,15 +278,10 @@ public static class HybridOciProfile
     /// <summary>runc's spelling of an action and its <c>errnoRet</c>, or null when runc has none (TRAP with data).</summary>
     private static (string Name, int? ErrnoRet)? ToScmp(SeccompAction action) => action.Kind switch
     {
-        SeccompActionKind.Allow => ("SCMP_ACT_ALLOW", null),
-        SeccompActionKind.Log => ("SCMP_ACT_LOG", null),
-        SeccompActionKind.Errno => ("SCMP_ACT_ERRNO", action.Data),
-        SeccompActionKind.Trace => ("SCMP_ACT_TRACE", action.Data),
-        SeccompActionKind.KillThread => ("SCMP_ACT_KILL_THREAD", null),
-        SeccompActionKind.KillProcess => ("SCMP_ACT_KILL_PROCESS", null),
-        SeccompActionKind.UserNotif => ("SCMP_ACT_NOTIFY", null),
-        SeccompActionKind.Trap when action.Data == 0 => ("SCMP_ACT_TRAP", null),
-        _ => null,
+        SeccompActionKind.Unknown => null,
+        SeccompActionKind.Trap when action.Data != 0 => null,
+        var kind when OciNames.TakesErrnoRet(kind) => (OciNames.ActionName(kind), action.Data),
+        var kind => (OciNames.ActionName(kind), null),
     };
 
     private static string Describe(SeccompAction action) => ToScmp(action) is { } s ? s.ErrnoRet is int e ? $"{s.Name}({e})" : s.Name : action.ToString();
@@ -331,7 +326,7 @@ public static class HybridOciProfile
                         w.WriteNumber("value", a.Value);
                         if (a.Op == ComparisonOp.MaskedEq)
                             w.WriteNumber("valueTwo", a.ValueTwo);
-                        w.WriteString("op", OpName(a.Op));
+                        w.WriteString("op", OciNames.OperatorName(a.Op));
                         w.WriteEndObject();
                     }
                     w.WriteEndArray();
@@ -343,15 +338,4 @@ public static class HybridOciProfile
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n";
     }
-
-    private static string OpName(ComparisonOp op) => op switch
-    {
-        ComparisonOp.Eq => "SCMP_CMP_EQ",
-        ComparisonOp.Ne => "SCMP_CMP_NE",
-        ComparisonOp.Lt => "SCMP_CMP_LT",
-        ComparisonOp.Le => "SCMP_CMP_LE",
-        ComparisonOp.Gt => "SCMP_CMP_GT",
-        ComparisonOp.Ge => "SCMP_CMP_GE",
-        _ => "SCMP_CMP_MASKED_EQ",
-    };
 }

@@ -64,23 +64,6 @@ public static class OciProfileLoader
     private static readonly Dictionary<string, Architecture> ScmpArches =
         Architecture.All.ToDictionary(a => a.ScmpName, StringComparer.Ordinal);
 
-    private static readonly string[] ActionNames =
-    [
-        "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO",
-        "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY",
-    ];
-
-    private static readonly Dictionary<string, ComparisonOp> Operators = new(StringComparer.Ordinal)
-    {
-        ["SCMP_CMP_NE"] = ComparisonOp.Ne,
-        ["SCMP_CMP_LT"] = ComparisonOp.Lt,
-        ["SCMP_CMP_LE"] = ComparisonOp.Le,
-        ["SCMP_CMP_EQ"] = ComparisonOp.Eq,
-        ["SCMP_CMP_GE"] = ComparisonOp.Ge,
-        ["SCMP_CMP_GT"] = ComparisonOp.Gt,
-        ["SCMP_CMP_MASKED_EQ"] = ComparisonOp.MaskedEq,
-    };
-
     /// <summary>
     /// The filter flags the runtime spec defines. runc 1.1–1.3 knows TSYNC (and ignores it), LOG and SPEC_ALLOW, and
     /// refuses WAIT_KILLABLE_RECV ("is not known to runc", <c>libcontainer/seccomp/seccomp_linux.go</c>: <c>setFlag</c>);
@@ -649,8 +632,8 @@ public static class OciProfileLoader
                 return Fail(path, "missing: 'op' (e.g. SCMP_CMP_EQ)");
             if (!String(opEl, path + ".op", out string opName))
                 return false;
-            if (!Operators.TryGetValue(opName, out var op))
-                return Fail(path + ".op", UnknownName("operator", opName, Operators.Keys));
+            if (!OciNames.TryParseOperator(opName, out var op))
+                return Fail(path + ".op", UnknownName("operator", opName, OciNames.OperatorNames));
             if (!OptionalUInt64(f, "value", path + ".value", out ulong value) || !OptionalUInt64(f, "valueTwo", path + ".valueTwo", out ulong valueTwo))
                 return false;
             arg = new OciArg((int)index, op, value, valueTwo);
@@ -717,21 +700,8 @@ public static class OciProfileLoader
 
         private bool Action(string name, string path, uint? errnoRet, out SeccompAction action)
         {
-            SeccompAction? known = name switch
-            {
-                "SCMP_ACT_KILL" or "SCMP_ACT_KILL_THREAD" => SeccompAction.KillThread,
-                "SCMP_ACT_KILL_PROCESS" => SeccompAction.KillProcess,
-                "SCMP_ACT_TRAP" => SeccompAction.Trap(0),
-                // runc: actErrno / actTrace are SetReturnCode(EPERM) unless errnoRet is given.
-                "SCMP_ACT_ERRNO" => SeccompAction.Errno((ushort)(errnoRet ?? 1)),
-                "SCMP_ACT_TRACE" => SeccompAction.Trace((ushort)(errnoRet ?? 1)),
-                "SCMP_ACT_ALLOW" => SeccompAction.Allow,
-                "SCMP_ACT_LOG" => SeccompAction.Log,
-                "SCMP_ACT_NOTIFY" => SeccompAction.UserNotif,
-                _ => null,
-            };
-            action = known ?? SeccompAction.Allow;
-            return known is not null || Fail(path, UnknownName("action", name, ActionNames));
+            // runc: actErrno / actTrace are SetReturnCode(EPERM) unless errnoRet is given.
+            return OciNames.TryParseAction(name, errnoRet, out action) || Fail(path, UnknownName("action", name, OciNames.ActionNames));
         }
 
         /// <summary>An <c>SCMP_ARCH_*</c> name (every architecture libseccomp knows has a table).</summary>

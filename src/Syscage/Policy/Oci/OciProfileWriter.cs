@@ -418,16 +418,13 @@ public static class OciProfileWriter
 
         private static (string Name, uint? ErrnoRet) Action(Verdict verdict) => verdict.Action.Kind switch
         {
-            SeccompActionKind.Allow => ("SCMP_ACT_ALLOW", null),
-            SeccompActionKind.Log => ("SCMP_ACT_LOG", null),
-            SeccompActionKind.KillProcess => ("SCMP_ACT_KILL_PROCESS", null),
-            SeccompActionKind.KillThread => ("SCMP_ACT_KILL_THREAD", null),
-            SeccompActionKind.Trap => ("SCMP_ACT_TRAP", null),
             // libseccomp refuses an errno of MAX_ERRNO (4095) or more (runc fails to load the profile): 4094 is the largest.
-            SeccompActionKind.Errno => ("SCMP_ACT_ERRNO", Math.Min(verdict.Action.Data, (uint)SeccompAction.MAX_ERRNO - 1)),
-            SeccompActionKind.Trace => ("SCMP_ACT_TRACE", verdict.Action.Data),
-            SeccompActionKind.UserNotif => ("SCMP_ACT_NOTIFY", null),
-            _ => ("SCMP_ACT_KILL_PROCESS", null),
+            SeccompActionKind.Errno => (OciNames.ActionName(SeccompActionKind.Errno), Math.Min(verdict.Action.Data, (uint)SeccompAction.MAX_ERRNO - 1)),
+            SeccompActionKind.Trace => (OciNames.ActionName(SeccompActionKind.Trace), verdict.Action.Data),
+            // An action value the kernel doesn't define is KILL_PROCESS there.
+            SeccompActionKind.Unknown => (OciNames.ActionName(SeccompActionKind.KillProcess), null),
+            // TRAP's data has no place in a profile: runc's TRAP is SECCOMP_RET_TRAP with 0.
+            var kind => (OciNames.ActionName(kind), null),
         };
 
         /// <summary>
@@ -436,7 +433,7 @@ public static class OciProfileWriter
         /// within the width the kernel reads the argument leaves its 64-bit comparison nothing else to see.
         /// </summary>
         private static (string Op, ulong Value, ulong ValueTwo) Comparison(Test t) =>
-            t.Mask == ulong.MaxValue ? ("SCMP_CMP_EQ", t.Value, 0) : ("SCMP_CMP_MASKED_EQ", t.Mask, t.Value);
+            t.Mask == ulong.MaxValue ? (OciNames.OperatorName(ComparisonOp.Eq), t.Value, 0) : (OciNames.OperatorName(ComparisonOp.MaskedEq), t.Mask, t.Value);
 
         /// <summary>
         /// The profile as JSON. For verification, as the runtime gets it: for Kubernetes, without what the
