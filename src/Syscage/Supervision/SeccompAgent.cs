@@ -390,28 +390,7 @@ public sealed class SeccompAgent : IDisposable
         if (_options.CustomHandlers is { } custom)
             foreach (var (name, h) in custom)
                 router.Register(name, h);
-        var supervisor = new NotificationSupervisor(listener, async (n, ctx) =>
-        {
-            // Decoded before the handler runs: strings are read while the call waits, as the handler will see them.
-            var args = SyscallDecoder.Arguments(n.Data, ctx);
-            string call = $"{SyscallDecoder.Name(n.Data)}({string.Join(", ", args.Select(a => a.Text))})";
-            var response = await router.HandleAsync(n, ctx).ConfigureAwait(false);
-            WriteDecision(state, n, call, args, response);
-            return response;
-        }, new SupervisorOptions
-        {
-            Workers = _options.WorkersPerContainer,
-            OnError = (n, e) => _diagnostics.WriteLine($"syscage agent: container {state.ContainerId}: pid {n.Pid}: {e.Message}"),
-        });
-        lock (_lock)
-            _supervisors.Add(supervisor);
-        supervisor.Start();
-        _ = supervisor.Completion.ContinueWith(_ =>
-        {
-            lock (_lock)
-                _supervisors.Remove(supervisor);
-            supervisor.Dispose();
-        }, TaskScheduler.Default);
+        Supervise(state, listener, router.HandleAsync, syncWakeUp: false, onGone: null, ended: null);
     }
 
     /// <summary>
@@ -444,12 +423,28 @@ public sealed class SeccompAgent : IDisposable
                 _diagnostics.WriteLine($"syscage agent: container {state.ContainerId}: no maps socket: {e.Message}");
             }
         }
+        Supervise(state, listener, handler.HandleAsync, syncWakeUp: _options.WorkersPerContainer == 1, onGone: handler.CallGone, ended: () =>
+        {
+            control?.Dispose();
+            handler.Drain();
+            set.Dispose();
+        });
+    }
+
+    /// <summary>
+    /// Serves <paramref name="listener"/> of a container with <paramref name="decide"/>, writing one decision line per call
+    /// (its arguments decoded before <paramref name="decide"/> runs: strings are read while the call waits, as the
+    /// handler sees them); the supervisor is tracked until its listener hangs up, then disposed, and
+    /// <paramref name="ended"/> runs.
+    /// </summary>
+    private void Supervise(ContainerProcessState state, ListenerHandle listener, NotificationHandler decide, bool syncWakeUp,
+        Action<Notification, NotificationResponse>? onGone, Action? ended)
+    {
         var supervisor = new NotificationSupervisor(listener, (n, ctx) =>
         {
-            // Decoded before the program runs: strings are read while the call waits.
             var args = SyscallDecoder.Arguments(n.Data, ctx);
             string call = $"{SyscallDecoder.Name(n.Data)}({string.Join(", ", args.Select(a => a.Text))})";
-            var pending = handler.HandleAsync(n, ctx);
+            var pending = decide(n, ctx);
             if (pending.IsCompletedSuccessfully)
             {
                 WriteDecision(state, n, call, args, pending.Result);
@@ -459,9 +454,9 @@ public sealed class SeccompAgent : IDisposable
         }, new SupervisorOptions
         {
             Workers = _options.WorkersPerContainer,
-            SyncWakeUp = _options.WorkersPerContainer == 1,
+            SyncWakeUp = syncWakeUp,
             OnError = (n, e) => _diagnostics.WriteLine($"syscage agent: container {state.ContainerId}: pid {n.Pid}: {e.Message}"),
-            OnGone = handler.CallGone,
+            OnGone = onGone,
         });
 
         async ValueTask<NotificationResponse> Later(ValueTask<NotificationResponse> pending, Notification n, string call, IReadOnlyList<DecodedArgument> args)
@@ -479,9 +474,7 @@ public sealed class SeccompAgent : IDisposable
             lock (_lock)
                 _supervisors.Remove(supervisor);
             supervisor.Dispose();
-            control?.Dispose();
-            handler.Drain();
-            set.Dispose();
+            ended?.Invoke();
         }, TaskScheduler.Default);
     }
 
