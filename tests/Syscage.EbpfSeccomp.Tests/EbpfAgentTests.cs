@@ -23,9 +23,6 @@ public sealed class EbpfAgentTests
         public override void WriteLine(string? value) { lock (this) base.WriteLine(value); }
     }
 
-    private static string Runc => NativeBuild.FindOnPath("runc") ?? (File.Exists("/usr/sbin/runc") ? "/usr/sbin/runc" : throw new InvalidOperationException("runc is needed (scripts/ensure-deps.sh installs it)"));
-
-    private static string Busybox => File.Exists("/bin/busybox") ? "/bin/busybox" : throw new InvalidOperationException("busybox-static is needed (scripts/ensure-deps.sh installs it)");
 
     private static void WaitFor(Func<bool> condition, string what)
     {
@@ -46,71 +43,18 @@ public sealed class EbpfAgentTests
     }
 
     /// <summary>A busybox bundle (with ebpf_target at /ebpf_target) whose process is <paramref name="args"/> under <paramref name="seccomp"/>.</summary>
-    private static string Bundle(string dir, string id, JsonNode seccomp, string[] args, JsonObject? mount = null)
-    {
-        string bundle = Path.Combine(dir, id);
-        string rootfs = Path.Combine(bundle, "rootfs");
-        Directory.CreateDirectory(Path.Combine(rootfs, "bin"));
-        Directory.CreateDirectory(Path.Combine(rootfs, "tmp"));
-        File.Copy(Busybox, Path.Combine(rootfs, "bin", "busybox"));
-        foreach (var tool in (string[])["sh", "env", "true", "echo", "cat"])
-            File.CreateSymbolicLink(Path.Combine(rootfs, "bin", tool), "busybox");
-        File.Copy(Target, Path.Combine(rootfs, "ebpf_target"));
-        using (var spec = Process.Start(new ProcessStartInfo(Runc, ["spec", "--bundle", bundle]) { RedirectStandardError = true })!)
-            spec.WaitForExit();
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(bundle, "config.json")))!;
-        config["process"]!["terminal"] = false;
-        config["process"]!["args"] = new JsonArray([.. args.Select(a => (JsonNode?)a)]);
-        config["root"]!["readonly"] = false;
-        config["linux"]!["seccomp"] = seccomp.DeepClone();
-        if (mount is not null)
-            config["mounts"]!.AsArray().Add(mount);
-        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
-        return bundle;
-    }
-
-    private sealed record Container(int Code, string Stdout, string Stderr)
-    {
-        public override string ToString() => $"runc exit {Code}\nstdout: {Stdout}\nstderr: {Stderr}";
-    }
+    private static string Bundle(string dir, string id, JsonNode seccomp, string[] args, JsonObject? mount = null) =>
+        RuncContainer.Bundle(dir, id, seccomp, args, ["sh", "env", "true", "echo", "cat"],
+            new Dictionary<string, string> { ["/ebpf_target"] = Target },
+            mount is null ? null : config => config["mounts"]!.AsArray().Add(mount));
 
     /// <summary>Starts <c>runc run</c>; <see cref="Finish"/> waits for it.</summary>
-    private static Process StartContainer(string dir, string bundle, string id)
-    {
-        var psi = new ProcessStartInfo(Runc) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var a in (string[])["--root", Path.Combine(dir, "runc-state"), "run", "--bundle", bundle, id])
-            psi.ArgumentList.Add(a);
-        var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        return p;
-    }
+    private static Process StartContainer(string dir, string bundle, string id) => RuncContainer.Start(dir, bundle, id);
 
-    private static Container Finish(Process p)
-    {
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill(true);
-            return new Container(-1, stdout.Result, "timed out");
-        }
-        p.WaitForExit();
-        return new Container(p.ExitCode, stdout.Result, stderr.Result);
-    }
+    private static RuncContainer.Outcome Finish(Process p) => RuncContainer.Finish(p, TimeSpan.FromSeconds(120));
 
     /// <summary>Ends a container a failed test left running (its runc's tree is not the test's to outlive).</summary>
-    private static void Kill(string dir, string id, Process runc)
-    {
-        if (runc.HasExited)
-            return;
-        foreach (var args in (string[][])[["kill", id, "KILL"], ["delete", "--force", id]])
-        {
-            using var p = Process.Start(new ProcessStartInfo(Runc, ["--root", Path.Combine(dir, "runc-state"), .. args]) { RedirectStandardError = true })!;
-            p.WaitForExit(30_000);
-        }
-        if (!runc.WaitForExit(30_000))
-            runc.Kill(true);
-    }
+    private static void Kill(string dir, string id, Process runc) => RuncContainer.Kill(dir, id, runc);
 
     private static SeccompAgent Agent(string socket, SyncWriter decisions, SyncWriter diagnostics, AgentEbpfOptions ebpf) =>
         new SeccompAgent(socket, decisions, diagnostics, new SeccompAgentOptions { Ebpf = ebpf }).Start();

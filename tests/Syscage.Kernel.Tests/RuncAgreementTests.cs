@@ -36,9 +36,7 @@ public sealed class RuncAgreementTests(ITestOutputHelper output)
     [MemberData(nameof(Variants))]
     public void RuncAndSyscageAnswerTheSameToSyscallsNewerThanTheProfile(string variant)
     {
-        string runc = NativeBuild.FindOnPath("runc") ?? "/usr/sbin/runc";
-        Assert.True(File.Exists(runc), "runc is needed (scripts/ensure-deps.sh installs it)");
-        Assert.True(File.Exists("/bin/busybox"), "busybox-static is needed (scripts/ensure-deps.sh installs it)");
+        _ = (RuncContainer.Runc, RuncContainer.Busybox);   // both needed: each says how to get it
         var json = JsonNode.Parse(File.ReadAllText(DockerDefault))!.AsObject();
         if (variant.Contains("kill", StringComparison.Ordinal))
             json["defaultAction"] = "SCMP_ACT_KILL_PROCESS";
@@ -72,7 +70,7 @@ public sealed class RuncAgreementTests(ITestOutputHelper output)
         Assert.True(newerThan61.Count >= 15, $"only {newerThan61.Count} syscalls newer than Linux 6.1");
         calls.UnionWith(newerThan61);
 
-        var inRunc = RunInRunc(runc, ForRunc(json, profile), calls);
+        var inRunc = RunInRunc(ForRunc(json, profile), calls);
         var failures = new List<string>();
         var report = new StringBuilder();
         foreach (uint nr in calls)
@@ -128,44 +126,23 @@ public sealed class RuncAgreementTests(ITestOutputHelper output)
     }
 
     /// <summary>Makes each call in a runc container under <paramref name="seccomp"/>; per number, what it printed and its status.</summary>
-    private static Dictionary<uint, string> RunInRunc(string runc, JsonObject seccomp, IEnumerable<uint> calls)
+    private static Dictionary<uint, string> RunInRunc(JsonObject seccomp, IEnumerable<uint> calls)
     {
         string dir = Directory.CreateTempSubdirectory("syscage-runc-").FullName;
         try
         {
-            string bundle = Path.Combine(dir, "bundle"), rootfs = Path.Combine(bundle, "rootfs");
-            Directory.CreateDirectory(Path.Combine(rootfs, "bin"));
-            File.Copy("/bin/busybox", Path.Combine(rootfs, "bin", "busybox"));
-            File.CreateSymbolicLink(Path.Combine(rootfs, "bin", "sh"), "busybox");
-            File.Copy(NativeBuild.Compile("syscall_helper_static.c", "the runc agreement tests", "-static", "-pthread"), Path.Combine(rootfs, "bin", "helper"));
-            using (var spec = Process.Start(new ProcessStartInfo(runc, ["spec", "--bundle", bundle]) { RedirectStandardError = true })!)
-                spec.WaitForExit();
-            var config = JsonNode.Parse(File.ReadAllText(Path.Combine(bundle, "config.json")))!;
             var script = new StringBuilder();
             foreach (uint nr in calls)
                 script.Append(CultureInfo.InvariantCulture, $"echo \"nr {nr}\"; /bin/helper call {unchecked((int)nr)}; echo \"status $?\"; ");
-            config["process"]!["terminal"] = false;
-            config["process"]!["args"] = new JsonArray("/bin/sh", "-c", script.ToString());
-            config["linux"]!["seccomp"] = seccomp;
-            File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
-
-            var psi = new ProcessStartInfo(runc) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-            foreach (var a in (string[])["--root", Path.Combine(dir, "state"), "run", "--bundle", bundle, "syscage-" + Guid.NewGuid().ToString("N")[..12]])
-                psi.ArgumentList.Add(a);
-            using var p = Process.Start(psi)!;
-            p.StandardInput.Close();
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            if (!p.WaitForExit(120_000))
-            {
-                p.Kill(true);
-                throw new TimeoutException("runc did not finish in 120 s");
-            }
-            Assert.True(p.ExitCode == 0, $"runc exit {p.ExitCode}\nstdout: {stdout.Result}\nstderr: {stderr.Result}");
+            string id = "syscage-" + Guid.NewGuid().ToString("N")[..12];
+            string bundle = RuncContainer.Bundle(dir, id, seccomp, ["/bin/sh", "-c", script.ToString()], ["sh"],
+                new Dictionary<string, string> { ["/bin/helper"] = NativeBuild.Compile("syscall_helper_static.c", "the runc agreement tests", "-static", "-pthread") });
+            var run = RuncContainer.Run(dir, bundle, id, TimeSpan.FromSeconds(120));
+            Assert.True(run.Code == 0, run.ToString());
             var result = new Dictionary<uint, string>();
             uint? current = null;
             var printed = new StringBuilder();
-            foreach (string line in stdout.Result.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            foreach (string line in run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 if (line.StartsWith("nr ", StringComparison.Ordinal))
                 {

@@ -394,9 +394,7 @@ public class AgentTests
     [Fact]
     public void Runc_containers_whose_profile_notifies_mkdir_get_the_agents_answer()
     {
-        string runc = NativeBuild.FindOnPath("runc") ?? "/usr/sbin/runc";
-        string busybox = File.Exists("/bin/busybox") ? "/bin/busybox" : throw new InvalidOperationException("busybox-static is needed (scripts/ensure-deps.sh installs it)");
-        Assert.True(File.Exists(runc), "runc is needed (scripts/ensure-deps.sh installs it)");
+        Assert.True(File.Exists(RuncContainer.Runc), "runc is needed (scripts/ensure-deps.sh installs it)");
         using var temp = new TempDir();
         string dir = temp.Path;
         var decisions = new SyncWriter();
@@ -404,7 +402,7 @@ public class AgentTests
         using var agent = new SeccompAgent(Path.Combine(dir, "agent.sock"), decisions, diagnostics,
             new SeccompAgentOptions { DefaultHandler = "deny_EROFS" }).Start();
         string ids = Guid.NewGuid().ToString("N")[..8];
-        var runs = Enumerable.Range(0, 2).Select(i => Task.Run(() => RunContainer(runc, busybox, dir, $"syscage-{ids}-{i}", agent.SocketPath))).ToArray();
+        var runs = Enumerable.Range(0, 2).Select(i => Task.Run(() => RunContainer(dir, $"syscage-{ids}-{i}", agent.SocketPath))).ToArray();
         Task.WaitAll(runs, 120_000);
         for (int i = 0; i < runs.Length; i++)
         {
@@ -426,23 +424,10 @@ public class AgentTests
         }
     }
 
-    private static (int Code, string Stdout, string Stderr) RunContainer(string runc, string busybox, string dir, string id, string socket)
+    private static (int Code, string Stdout, string Stderr) RunContainer(string dir, string id, string socket)
     {
         int index = id[^1] - '0';
-        string bundle = Path.Combine(dir, id);
-        string rootfs = Path.Combine(bundle, "rootfs");
-        Directory.CreateDirectory(Path.Combine(rootfs, "bin"));
-        Directory.CreateDirectory(Path.Combine(rootfs, "tmp"));
-        File.Copy(busybox, Path.Combine(rootfs, "bin", "busybox"));
-        foreach (var tool in (string[])["sh", "mkdir", "echo"])
-            File.CreateSymbolicLink(Path.Combine(rootfs, "bin", tool), "busybox");
-        var spec = Process.Start(new ProcessStartInfo(runc, ["spec", "--bundle", bundle]) { RedirectStandardError = true })!;
-        spec.WaitForExit();
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(bundle, "config.json")))!;
-        config["process"]!["terminal"] = false;
-        config["process"]!["args"] = new JsonArray("/bin/sh", "-c", $"mkdir /tmp/made-by-{index}; echo rc=$?");
-        config["root"]!["readonly"] = false;
-        config["linux"]!["seccomp"] = new JsonObject
+        var seccomp = new JsonObject
         {
             ["defaultAction"] = "SCMP_ACT_ALLOW",
             ["listenerPath"] = socket,
@@ -454,19 +439,8 @@ public class AgentTests
                 ["action"] = "SCMP_ACT_NOTIFY",
             }),
         };
-        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
-        var psi = new ProcessStartInfo(runc) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var a in (string[])["--root", Path.Combine(dir, "runc-state"), "run", "--bundle", bundle, id])
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(60_000))
-        {
-            p.Kill(true);
-            return (-1, stdout.Result, "timed out");
-        }
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        string bundle = RuncContainer.Bundle(dir, id, seccomp, ["/bin/sh", "-c", $"mkdir /tmp/made-by-{index}; echo rc=$?"], ["sh", "mkdir", "echo"]);
+        var (code, stdout, stderr) = RuncContainer.Run(dir, bundle, id, TimeSpan.FromSeconds(60));
+        return (code, stdout, stderr);
     }
 }

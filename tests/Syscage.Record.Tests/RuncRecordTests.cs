@@ -13,38 +13,15 @@ namespace Syscage.Record.Tests;
 /// </summary>
 public sealed class RuncRecordTests(ITestOutputHelper output)
 {
-    private static string Runc => NativeBuild.FindOnPath("runc") ?? "/usr/sbin/runc";
+    private static string Runc => RuncContainer.Runc;
 
     private static (int Code, string Stdout, string Stderr) RunInRunc(string dir, string profileJson)
     {
-        string bundle = Path.Combine(dir, "bundle"), rootfs = Path.Combine(bundle, "rootfs");
-        Directory.CreateDirectory(Path.Combine(rootfs, "bin"));
-        File.Copy("/bin/busybox", Path.Combine(rootfs, "bin", "busybox"), overwrite: true);
-        if (!File.Exists(Path.Combine(rootfs, "bin", "sh")))
-            File.CreateSymbolicLink(Path.Combine(rootfs, "bin", "sh"), "busybox");
-        File.Copy(RecordKernelTests.StaticWorkload, Path.Combine(rootfs, "bin", "workload"), overwrite: true);
-        if (!File.Exists(Path.Combine(bundle, "config.json")))
-            using (var spec = Process.Start(new ProcessStartInfo(Runc, ["spec", "--bundle", bundle]) { RedirectStandardError = true })!)
-                spec.WaitForExit();
-        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(bundle, "config.json")))!;
-        config["process"]!["terminal"] = false;
-        config["process"]!["args"] = new JsonArray("/bin/workload");
-        config["linux"]!["seccomp"] = JsonNode.Parse(profileJson);
-        File.WriteAllText(Path.Combine(bundle, "config.json"), config.ToJsonString());
-
-        var psi = new ProcessStartInfo(Runc) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var a in (string[])["--root", Path.Combine(dir, "state"), "run", "--bundle", bundle, "syscage-rec-" + Guid.NewGuid().ToString("N")[..12]])
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync();
-        var stderr = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill(true);
-            throw new TimeoutException("runc did not finish in 120 s");
-        }
-        return (p.ExitCode, stdout.Result, stderr.Result);
+        string id = "syscage-rec-" + Guid.NewGuid().ToString("N")[..12];
+        string bundle = RuncContainer.Bundle(dir, id, JsonNode.Parse(profileJson)!, ["/bin/workload"], ["sh"],
+            new Dictionary<string, string> { ["/bin/workload"] = RecordKernelTests.StaticWorkload });
+        var (code, stdout, stderr) = RuncContainer.Run(dir, bundle, id, TimeSpan.FromSeconds(120));
+        return (code, stdout, stderr);
     }
 
     [Fact]
