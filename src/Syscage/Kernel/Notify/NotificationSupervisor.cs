@@ -339,6 +339,8 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe int Receive(int fd, int stop, seccomp_notif* buffer)
     {
+        if (Volatile.Read(ref _stopped) != 0 || _completion.Task.IsCompleted)
+            return -1;
         if (_receiveBlocking)
             return ReceiveBlocking(fd, buffer);
         // One worker receives alone: the gate that serialises poll and RECV between workers is not needed.
@@ -355,20 +357,9 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe int ReceiveBlocking(int fd, seccomp_notif* buffer)
     {
-        if (Volatile.Read(ref _stopped) != 0 || _completion.Task.IsCompleted)
-            return -1;
-        // "This structure must be zeroed out before the call" (seccomp_unotify(2)): EINVAL otherwise.
-        NativeMemory.Clear(buffer, RecvSize);
-        if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, buffer) == 0)
-            return 1;
-        int e = Marshal.GetLastPInvokeError();
-        if (e == Errno.EINTR)
-            return 0;
+        int e = Recv(fd, buffer);
         if (e != Errno.ENOENT)
-        {
-            _completion.TrySetException(new KernelException("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", e));
-            return -1;
-        }
+            return ReceiveResult(e);
         // ENOENT: a call gone before it was received (its task killed), or no task left at all.
         var hangUp = new PollFd { Fd = fd, Events = POLLIN };
         if (poll(&hangUp, 1, 0) < 0 || (hangUp.REvents & (POLLHUP | POLLERR)) == 0)
@@ -380,48 +371,57 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe int ReceiveUngated(int fd, int stop, seccomp_notif* buffer)
     {
+        PollFd* fds = stackalloc PollFd[2];
+        fds[0] = new PollFd { Fd = fd, Events = POLLIN };
+        fds[1] = new PollFd { Fd = stop, Events = POLLIN };
+        if (PollForever(fds, 2) < 0)
         {
-            if (Volatile.Read(ref _stopped) != 0 || _completion.Task.IsCompleted)
-                return -1;
-            PollFd* fds = stackalloc PollFd[2];
-            fds[0] = new PollFd { Fd = fd, Events = POLLIN };
-            fds[1] = new PollFd { Fd = stop, Events = POLLIN };
-            if (PollForever(fds, 2) < 0)
+            int e = Marshal.GetLastPInvokeError();
+            if (e == Errno.EINTR)
+                return 0;
+            _completion.TrySetException(new KernelException("poll(seccomp listener)", e));
+            return -1;
+        }
+        if (fds[1].REvents != 0)
+        {
+            _completion.TrySetResult();
+            return -1;
+        }
+        if ((fds[0].REvents & POLLIN) == 0)
+        {
+            if ((fds[0].REvents & (POLLHUP | POLLERR)) != 0)
             {
-                int e = Marshal.GetLastPInvokeError();
-                if (e == Errno.EINTR)
-                    return 0;
-                _completion.TrySetException(new KernelException("poll(seccomp listener)", e));
-                return -1;
-            }
-            if (fds[1].REvents != 0)
-            {
+                // Every task using the filter is gone: nothing can be notified any more.
                 _completion.TrySetResult();
                 return -1;
             }
-            if ((fds[0].REvents & POLLIN) == 0)
-            {
-                if ((fds[0].REvents & (POLLHUP | POLLERR)) != 0)
-                {
-                    // Every task using the filter is gone: nothing can be notified any more.
-                    _completion.TrySetResult();
-                    return -1;
-                }
-                return 0;
-            }
-            // "This structure must be zeroed out before the call" (seccomp_unotify(2)): EINVAL otherwise.
-            NativeMemory.Clear(buffer, RecvSize);
-            if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, buffer) < 0)
-            {
-                int e = Marshal.GetLastPInvokeError();
-                // ENOENT: the task was killed (or interrupted) between poll and receive. EINTR: a signal.
-                if (e is 2 or 4)
-                    return 0;
-                _completion.TrySetException(new KernelException("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", e));
-                return -1;
-            }
-            return 1;
+            return 0;
         }
+        // ENOENT: the task was killed (or interrupted) between poll and receive.
+        return ReceiveResult(Recv(fd, buffer));
+    }
+
+    /// <summary>SECCOMP_IOCTL_NOTIF_RECV into <paramref name="buffer"/>: 0, or the errno.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static unsafe int Recv(int fd, seccomp_notif* buffer)
+    {
+        // "This structure must be zeroed out before the call" (seccomp_unotify(2)): EINVAL otherwise.
+        NativeMemory.Clear(buffer, RecvSize);
+        return ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, buffer) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>
+    /// <see cref="Receive"/>'s answer for a RECV that gave <paramref name="e"/>: 1 for a call, 0 to try again when the call
+    /// is gone (ENOENT) or a signal came (EINTR), -1 (the supervisor fails) for any other error.
+    /// </summary>
+    private int ReceiveResult(int e)
+    {
+        if (e == 0)
+            return 1;
+        if (e is Errno.ENOENT or Errno.EINTR)
+            return 0;
+        _completion.TrySetException(new KernelException("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", e));
+        return -1;
     }
 
     /// <summary>
