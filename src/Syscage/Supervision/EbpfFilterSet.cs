@@ -84,7 +84,8 @@ public sealed class EbpfFilterSet : IDisposable
     /// <summary>
     /// <see cref="Decide"/>, the programs reading <paramref name="raw"/> when it is not
     /// null: the call's <c>struct seccomp_data</c> as the kernel wrote it, which must be what a program sees (a 64-bit ABI
-    /// on a little-endian machine: <see cref="TakesRawData(in SeccompData)"/>).
+    /// on a little-endian machine: <see cref="TakesRawData(in SeccompData)"/>). With <paramref name="raw"/>, only the
+    /// <see cref="Policy"/> reads <paramref name="data"/>: a set without one may be given <c>default</c>.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal unsafe uint DecideOnKernelData(in SeccompData data, byte* raw, HelperContext helpers)
@@ -100,18 +101,6 @@ public sealed class EbpfFilterSet : IDisposable
             first = false;
         }
         return Policy is null ? verdict : WithPolicy(verdict, first, data, raw, helpers);
-    }
-
-    /// <summary>
-    /// <see cref="DecideOnKernelData(in SeccompData, byte*, HelperContext)"/> for a set without a policy, which reads nothing
-    /// but <paramref name="raw"/> (a notified call's data need not be copied out of the receive buffer).
-    /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
-    internal unsafe uint DecideOnKernelData(byte* raw, HelperContext helpers)
-    {
-        if (Policy is not null || raw is null)
-            throw new InvalidOperationException("the set's policy reads the seccomp_data as a structure: use the overload that takes it");
-        return DecideOnKernelData(default, raw, helpers);
     }
 
     /// <summary>The policy's verdict (or its routed program's), with the stacked programs' <paramref name="verdict"/> by precedence.</summary>

@@ -207,7 +207,7 @@ public sealed class EbpfNotificationHandler
         var helpers = _sharedHelpers ?? new HelperContext(new NotifiedTask(call.Context()), _trace);
         byte* raw = call.RawData;
         uint verdict = raw is not null && EbpfFilterSet.TakesRawData(arch)
-            ? Set.Policy is null ? Set.DecideOnKernelData(raw, helpers) : Set.DecideOnKernelData(call.Notification.Data, raw, helpers)
+            ? Set.DecideOnKernelData(Set.Policy is null ? default : call.Notification.Data, raw, helpers)
             : Set.Decide(call.Notification.Data, helpers);
         if (_rings.Length > 0)
             DrainAfterRun();
@@ -215,7 +215,7 @@ public sealed class EbpfNotificationHandler
         Volatile.Write(ref counts.ByVerdict[(int)action.Kind], counts.ByVerdict[(int)action.Kind] + 1);
         return action.Kind is not (SeccompActionKind.Log or SeccompActionKind.UserNotif) && VerdictApplier.Answer(action) is { } answer
             ? ValueTask.FromResult(answer)
-            : HandleRare(call.Notification, call.Context(), verdict, action);
+            : HandleRare(call, verdict, action);
     }
 
     /// <summary>The answer kept for <paramref name="notification"/>'s thread when a signal interrupted its call (<see cref="CallGone"/>), if it is this call.</summary>
@@ -242,8 +242,10 @@ public sealed class EbpfNotificationHandler
 
     /// <summary>LOG, USER_NOTIF, TRAP and the kills: verdicts that write a line, route the call or signal the caller.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private ValueTask<NotificationResponse> HandleRare(Notification notification, NotificationContext context, uint verdict, SeccompAction action)
+    private ValueTask<NotificationResponse> HandleRare(in ReceivedCall received, uint verdict, SeccompAction action)
     {
+        var context = received.Context();
+        var notification = context.Notification;
         switch (action.Kind)
         {
             case SeccompActionKind.Log:
