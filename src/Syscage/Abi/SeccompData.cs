@@ -60,13 +60,11 @@ public readonly struct SeccompData : IEquatable<SeccompData>
     /// says, for an architecture Syscage knows (<see cref="Architecture.IsBigEndian"/>) or not. A kernel's compat ABIs
     /// share its byte order, so the arch decides it.
     /// </summary>
-    public bool IsBigEndian => BigEndianFor(Arch);
-
-    /// <summary>
+    /// <remarks>
     /// A bit test, not a table lookup, and not a field: every notified call makes a <see cref="SeccompData"/> and copies
     /// it, and its 64 bytes are the kernel's.
-    /// </summary>
-    internal static bool BigEndianFor(uint arch) => Architecture.IsBigEndianAuditArch(arch);
+    /// </remarks>
+    public bool IsBigEndian => Architecture.IsBigEndianAuditArch(Arch);
 
     /// <summary>Argument <paramref name="index"/> (0..5), as a 64-bit register value.</summary>
     public ulong Arg(int index) => index switch

@@ -95,7 +95,7 @@ internal static class ProgramFacts
                 case var c when IsConditionalJump(c):
                     var (taken, notTaken) = (s, s);
                     if (Src(c) == BPF_K && s.A == AccumulatorContent.Arch && Op(c) == BPF_JEQ)
-                        taken = s with { Arch = ins.K, Big = SeccompData.BigEndianFor(ins.K) };
+                        taken = s with { Arch = ins.K, Big = Architecture.IsBigEndianAuditArch(ins.K) };
                     else if (Src(c) == BPF_K && s.A == AccumulatorContent.SyscallNumber)
                         (taken, notTaken) = Narrow(s, Op(c), ins.K);
                     Flow(states, pc + 1 + ins.Jt, taken);
