@@ -103,8 +103,9 @@ public sealed class SandboxSession : IDisposable
         var routed = SupervisorGuard.RouteSignalDescriptors(policy);
         var filter = compiled is not null && SamePolicy(routed, policy) ? compiled : PolicyCompiler.Compile(routed);
         int[] protectedProcesses = [];
-        var guarded = SupervisorGuard.Handler(handler, policy, () => protectedProcesses);
-        return Start(filter, info, options with { Handler = null, ReceivedCallHandler = guarded }, context => protectedProcesses = [context.SupervisorPid, context.LauncherPid]);
+        var route = SupervisorGuard.Route(handler, policy, () => protectedProcesses);
+        return Start(filter, info, options with { Handler = null, ReceivedCallHandler = handler, Supervisor = options.Supervisor with { Route = route } },
+            context => protectedProcesses = [context.SupervisorPid, context.LauncherPid]);
     }
 
     /// <summary>

@@ -159,7 +159,7 @@ internal static class SupervisorGuard
 
     /// <summary>
     /// The policy the kernel runs when calls are supervised: every <c>pidfd_send_signal</c> the policy would let run
-    /// (ALLOW, LOG) goes to user space instead, where <see cref="Handler"/> sends the signal itself unless the
+    /// (ALLOW, LOG) goes to user space instead, where the supervisor (<see cref="Route"/>) sends the signal itself unless the
     /// descriptor names the supervisor or the launcher (<see cref="PidfdSignal"/>). A filter can't see which process a
     /// pidfd — or a <c>/proc/PID</c> directory, which serves as one — names; this is the one way to keep it off.
     /// </summary>
@@ -183,33 +183,23 @@ internal static class SupervisorGuard
     }
 
     /// <summary>
-    /// The handler of a guarded run: <c>pidfd_send_signal</c> calls that <paramref name="policy"/> (the policy before
-    /// <see cref="RouteSignalDescriptors"/>) lets run, or that <paramref name="handler"/> answers with CONTINUE, are
-    /// sent by the supervisor through <see cref="PidfdSignal"/>, refusing <paramref name="protectedProcesses"/>; every
-    /// other call goes to <paramref name="handler"/> as it is.
+    /// The route of a guarded run (<see cref="SupervisorOptions.Route"/>): <c>pidfd_send_signal</c> calls that
+    /// <paramref name="policy"/> (the policy before <see cref="RouteSignalDescriptors"/>) lets run, or that
+    /// <paramref name="handler"/> answers with CONTINUE, are sent by the supervisor through <see cref="PidfdSignal"/>,
+    /// refusing <paramref name="protectedProcesses"/>; every other call goes to <paramref name="handler"/> as it is. Null when
+    /// no section of the policy has the call.
     /// </summary>
-    public static ReceivedCallHandler Handler(ReceivedCallHandler handler, SeccompPolicy policy, Func<IReadOnlyCollection<int>> protectedProcesses)
+    public static SyscallRoute? Route(ReceivedCallHandler handler, SeccompPolicy policy, Func<IReadOnlyCollection<int>> protectedProcesses)
     {
         ArgumentNullException.ThrowIfNull(handler);
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(protectedProcesses);
-        // (AUDIT_ARCH_*, number) of pidfd_send_signal per section: the pair names the section (x32's numbers carry their
-        // bit), so every other call is told apart by two comparisons, without a lookup or an allocation.
+        // (AUDIT_ARCH_*, number) of pidfd_send_signal per section: the pair names the section (x32's numbers carry their bit).
         var watched = policy.Sections
             .Select(s => s.Architecture.Syscalls.TryGetNumber(SignalDescriptorCall, out int nr) ? (Arch: s.Architecture.AuditArch, Nr: nr, Known: true) : default)
             .Where(p => p.Known).Select(p => (p.Arch, p.Nr)).ToArray();
-        return (in ReceivedCall call) =>
-        {
-            uint callArch = call.Arch;
-            int callNr = call.Nr;
-            bool signal = false;
-            foreach (var (arch, nr) in watched)
-                signal |= callArch == arch && callNr == nr;
-            return signal ? Signal(call) : handler(call);
-        };
+        return watched.Length == 0 ? null : new SyscallRoute(watched, Signal);
 
-        // Out of line: the lambda runs on every notified call, and this path's locals would widen its frame.
-        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
         ValueTask<NotificationResponse> Signal(in ReceivedCall call)
         {
             var context = call.Context();

@@ -43,6 +43,9 @@ public sealed record SupervisorOptions
     /// first: a <see cref="Supervision.SandboxSession"/> kills the command's tree before it disposes its supervisor.
     /// </summary>
     internal bool ReceiveBlocking { get; init; }
+
+    /// <summary>Calls handed to another handler than the supervisor's own (a guarded run's <c>pidfd_send_signal</c>).</summary>
+    internal SyscallRoute? Route { get; init; }
 }
 
 /// <summary>
@@ -69,6 +72,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     private const int RecvSize = 80;   // sizeof(struct seccomp_notif), fixed by the ioctl number
     private readonly ListenerHandle _listener;
     private readonly ReceivedCallHandler _handler;
+    private readonly SyscallRoute? _route;
     private readonly SupervisorOptions _options;
     private readonly Lock _receiveGate = new();
     private readonly Thread[] _workers;
@@ -110,6 +114,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         _listener = listener;
         _handler = handler;
         _options = options ?? new SupervisorOptions();
+        _route = _options.Route;
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.Workers, 1, nameof(options));
         var sizes = Seccomp.GetNotifSizes();
         if (sizes.Notif != RecvSize || sizes.NotifResp != 24 || sizes.Data != SeccompData.Size)
@@ -434,7 +439,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         ValueTask<NotificationResponse> pending;
         try
         {
-            pending = _handler(call);
+            pending = _route is { } route && route.Takes(call.Arch, call.Nr) ? route.Handler(call) : _handler(call);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
