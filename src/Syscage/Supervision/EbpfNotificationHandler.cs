@@ -82,13 +82,21 @@ public sealed class EbpfNotificationHandler
     [ThreadStatic]
     private static ThreadCounts? t_counts;
 
-    /// <summary>One thread's counts for one handler: written by that thread alone, read by anyone (with Volatile).</summary>
+    /// <summary>
+    /// One thread's counts for one handler: written by that thread alone, read by anyone (with Volatile). One array holds
+    /// them all (<see cref="Notifications"/>, then the verdicts by <see cref="SeccompActionKind"/>, then the native
+    /// architecture's calls by number): a call's counting reads one object's bounds, not three.
+    /// </summary>
     private sealed class ThreadCounts(EbpfNotificationHandler owner)
     {
+        public const int Notifications = 0, FirstVerdict = 1, FirstSyscall = FirstVerdict + Verdicts;
+        private const int Verdicts = (int)SeccompActionKind.Unknown + 1;
         public readonly EbpfNotificationHandler Owner = owner;
-        public readonly long[] NativeBySyscall = new long[NativeCounted];
-        public readonly long[] ByVerdict = new long[(int)SeccompActionKind.Unknown + 1];
-        public long Notifications;
+        public readonly long[] Cells = new long[FirstSyscall + NativeCounted];
+
+        public void Add(int cell) => Volatile.Write(ref Cells[cell], Cells[cell] + 1);
+
+        public long Read(int cell) => Volatile.Read(ref Cells[cell]);
     }
 
     /// <summary>Answers kept for calls a signal interrupted, at most (threads that died with one leave it behind).</summary>
@@ -120,7 +128,7 @@ public sealed class EbpfNotificationHandler
     public EbpfFilterSet Set { get; }
 
     /// <summary>Notified calls handled so far.</summary>
-    public long Notifications => Counts().Sum(c => Volatile.Read(ref c.Notifications));
+    public long Notifications => Counts().Sum(c => c.Read(ThreadCounts.Notifications));
 
     /// <summary>Notified calls so far by syscall name (<see cref="SyscallDecoder.Name"/>), most frequent first.</summary>
     public IReadOnlyList<KeyValuePair<string, long>> NotificationsBySyscall
@@ -130,7 +138,7 @@ public sealed class EbpfNotificationHandler
             var native = new long[NativeCounted];
             foreach (var c in Counts())
                 for (int nr = 0; nr < native.Length; nr++)
-                    native[nr] += Volatile.Read(ref c.NativeBySyscall[nr]);
+                    native[nr] += c.Read(ThreadCounts.FirstSyscall + nr);
             return [.. _bySyscall.Concat(native.Select((count, nr) => new KeyValuePair<ulong, long>(((ulong)NativeArch << 32) | (uint)nr, count)))
                 .Where(kv => kv.Value > 0)
                 .GroupBy(kv => SyscallDecoder.Name(new SeccompData(unchecked((int)(uint)kv.Key), (uint)(kv.Key >> 32))), kv => kv.Value)
@@ -147,7 +155,7 @@ public sealed class EbpfNotificationHandler
             var byVerdict = new long[(int)SeccompActionKind.Unknown + 1];
             foreach (var c in Counts())
                 for (int k = 0; k < byVerdict.Length; k++)
-                    byVerdict[k] += Volatile.Read(ref c.ByVerdict[k]);
+                    byVerdict[k] += c.Read(ThreadCounts.FirstVerdict + k);
             return Enumerable.Range(0, byVerdict.Length).Where(k => byVerdict[k] > 0).ToDictionary(k => (SeccompActionKind)k, k => byVerdict[k]);
         }
     }
@@ -191,11 +199,11 @@ public sealed class EbpfNotificationHandler
     internal unsafe ValueTask<NotificationResponse> Handle(in ReceivedCall call)
     {
         var counts = CountsOfThisThread();
-        Volatile.Write(ref counts.Notifications, counts.Notifications + 1);
+        counts.Add(ThreadCounts.Notifications);
         uint arch = call.Arch;
         int nr = call.Nr;
         if (arch == NativeArch && (uint)nr < NativeCounted)
-            Volatile.Write(ref counts.NativeBySyscall[nr], counts.NativeBySyscall[nr] + 1);
+            counts.Add(ThreadCounts.FirstSyscall + nr);
         else
             _bySyscall.AddOrUpdate(((ulong)arch << 32) | (uint)nr, 1, static (_, c) => c + 1);
         // A call whose wait a signal interrupted after the programs decided it is restarted by the kernel and notified
@@ -211,9 +219,11 @@ public sealed class EbpfNotificationHandler
             : Set.Decide(call.Notification.Data, helpers);
         if (_rings.Length > 0)
             DrainAfterRun();
+        // The action is decoded once here: its kind counts the verdict and chooses the answer.
         var action = new SeccompAction(verdict).Effective;
-        Volatile.Write(ref counts.ByVerdict[(int)action.Kind], counts.ByVerdict[(int)action.Kind] + 1);
-        return action.Kind is not (SeccompActionKind.Log or SeccompActionKind.UserNotif) && VerdictApplier.Answer(action) is { } answer
+        var kind = action.Kind;
+        counts.Add(ThreadCounts.FirstVerdict + (int)kind);
+        return kind is not (SeccompActionKind.Log or SeccompActionKind.UserNotif) && VerdictApplier.AnswerEffective(action, kind) is { } answer
             ? ValueTask.FromResult(answer)
             : HandleRare(call, verdict, action);
     }

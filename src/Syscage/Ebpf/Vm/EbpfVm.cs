@@ -130,7 +130,11 @@ internal abstract unsafe class ExecutorBase(BoundProgram bound) : IEbpfExecutor
         if (!Bound.HasCalls)
         {
             byte* frame = stackalloc byte[EbpfOpcode.MAX_BPF_STACK];
-            return Execute(context, (ulong)length, frame + EbpfOpcode.MAX_BPF_STACK, helpers);
+            // The interpreter (the only engine without dynamic code) is called directly: its class is sealed, so this is
+            // not the virtual call, mispredicted after a context switch, that Execute is.
+            return this is InterpreterExecutor interpreter
+                ? interpreter.Execute(context, (ulong)length, frame + EbpfOpcode.MAX_BPF_STACK, helpers)
+                : Execute(context, (ulong)length, frame + EbpfOpcode.MAX_BPF_STACK, helpers);
         }
         byte* stack = stackalloc byte[EbpfVm.StackBytes];
         return Execute(context, (ulong)length, stack + EbpfVm.StackBytes, helpers);

@@ -57,7 +57,13 @@ public sealed class VerdictApplier
     internal static NotificationResponse? Answer(SeccompAction action)
     {
         action = action.Effective;
-        return action.Kind switch
+        return AnswerEffective(action, action.Kind);
+    }
+
+    /// <summary><see cref="Answer"/> of an action already normalised (<see cref="SeccompAction.Effective"/>), whose kind the caller has.</summary>
+    internal static NotificationResponse? AnswerEffective(SeccompAction action, SeccompActionKind kind)
+    {
+        return kind switch
         {
             SeccompActionKind.Allow or SeccompActionKind.Log => NotificationResponse.Continue,
             SeccompActionKind.Errno => action.Data == 0 ? NotificationResponse.Return(0) : NotificationResponse.Error(action.Data),
