@@ -54,7 +54,7 @@ public sealed class SeccompEbpfProgram : IDisposable
     public IEbpfExecutor Executor { get; }
 
     // The executor as its class (every engine's is one): the run of every notified call calls it directly, not through
-    // the interface — an indirect call just after a context switch is mispredicted, some 20 ns a call.
+    // the interface — an indirect call just after the context switch of a notification is mispredicted.
     private readonly ExecutorBase? _engine;
 
     /// <summary>The object it was loaded from (its BTF describes map keys and values), when it came from one.</summary>
