@@ -107,10 +107,10 @@ internal static class SupervisorGuard
     }
 
     /// <summary>
-    /// This build of the library: its module version id, which a deterministic build derives from the compiled code
-    /// (the guard's policy and the compiler included).
+    /// This build of the library (<see cref="Syscage.BuildIdentity"/>: a hash of everything the compiler made it from, the
+    /// guard's policy and the compiler included).
     /// </summary>
-    private static string BuildIdentity => typeof(SupervisorGuard).Module.ModuleVersionId.ToString("N");
+    private static string BuildIdentity => Syscage.BuildIdentity.Value;
 
     /// <summary>The guard as a policy (default and bad-arch ALLOW), for the reference evaluator and <c>explain</c>.</summary>
     public static SeccompPolicy Policy(LaunchContext context, bool supervised, ulong marker)

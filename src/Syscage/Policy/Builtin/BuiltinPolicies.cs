@@ -13,6 +13,13 @@ public static class BuiltinPolicies
     private const string Prefix = "Syscage.Policy.Builtin.";
     private const string Suffix = ".policy";
 
+    /// <summary>
+    /// This build of the library: a SHA-256 (hex) of everything the compiler made it from — sources, these policies'
+    /// text, references, the compiler and its options. Two builds with one identity are one assembly; what was compiled
+    /// ahead from a policy by one build (the tool's cache of built-in programs) is valid only for that build.
+    /// </summary>
+    public static string BuildIdentity => Syscage.BuildIdentity.Value;
+
     /// <summary>The names of the built-in policies (<c>default</c> ...), sorted.</summary>
     public static IReadOnlyList<string> Names { get; } = SyscallGroups.Assembly.GetManifestResourceNames()
         .Where(n => n.StartsWith(Prefix, StringComparison.Ordinal) && n.EndsWith(Suffix, StringComparison.Ordinal) && n != SyscallGroups.ResourceName)
