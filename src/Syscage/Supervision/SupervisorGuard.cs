@@ -68,7 +68,7 @@ internal static class SupervisorGuard
     public static string Export()
     {
         var text = new System.Text.StringBuilder();
-        text.Append(ExportHeader).Append('\n').Append(BuildIdentity).Append('\n');
+        text.Append(ExportHeader).Append('\n').Append(Syscage.BuildIdentity.Value).Append('\n');
         foreach (bool supervised in (bool[])[false, true])
             text.Append(supervised ? '1' : '0').Append('\t').Append(Template(supervised).ToText()).Append('\n');
         return text.ToString();
@@ -84,7 +84,7 @@ internal static class SupervisorGuard
     {
         ArgumentNullException.ThrowIfNull(text);
         string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        if (lines.Length != 4 || lines[0] != ExportHeader || lines[1] != BuildIdentity)
+        if (lines.Length != 4 || lines[0] != ExportHeader || lines[1] != Syscage.BuildIdentity.Value)
             return false;
         GuardTemplate? supervised = null, unsupervised = null;
         foreach (string line in lines.AsSpan(2))
@@ -105,12 +105,6 @@ internal static class SupervisorGuard
         Volatile.Write(ref s_unsupervised, unsupervised);
         return true;
     }
-
-    /// <summary>
-    /// This build of the library (<see cref="Syscage.BuildIdentity"/>: a hash of everything the compiler made it from, the
-    /// guard's policy and the compiler included).
-    /// </summary>
-    private static string BuildIdentity => Syscage.BuildIdentity.Value;
 
     /// <summary>The guard as a policy (default and bad-arch ALLOW), for the reference evaluator and <c>explain</c>.</summary>
     public static SeccompPolicy Policy(LaunchContext context, bool supervised, ulong marker)

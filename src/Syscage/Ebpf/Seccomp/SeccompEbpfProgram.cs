@@ -16,14 +16,13 @@ namespace Syscage.Ebpf.Seccomp;
 /// </summary>
 public sealed class SeccompEbpfProgram : IDisposable
 {
-    private SeccompEbpfProgram(string name, string source, EbpfProgram program, EbpfMapSet maps, IEbpfExecutor executor, EbpfObject? obj)
+    private SeccompEbpfProgram(string name, string source, EbpfProgram program, EbpfMapSet maps, ExecutorBase executor, EbpfObject? obj)
     {
         Name = name;
         Source = source;
         Program = program;
         Maps = maps;
-        Executor = executor;
-        _engine = executor as ExecutorBase;
+        _engine = executor;
         Object = obj;
         // A program the verifier did not describe is taken to read the task: the safe assumption.
         ReadsTask = program.Facts is not { } facts || facts.HelpersCalled.Any(HelperPrototypes.ReadsTask);
@@ -51,11 +50,11 @@ public sealed class SeccompEbpfProgram : IDisposable
     public EbpfMapSet Maps { get; }
 
     /// <summary>The engine that runs it.</summary>
-    public IEbpfExecutor Executor { get; }
+    public IEbpfExecutor Executor => _engine;
 
-    // The executor as its class (every engine's is one): the run of every notified call calls it directly, not through
-    // the interface — an indirect call just after the context switch of a notification is mispredicted.
-    private readonly ExecutorBase? _engine;
+    // The executor as its class: the run of every notified call calls it directly, not through the interface — an
+    // indirect call just after the context switch of a notification is mispredicted.
+    private readonly ExecutorBase _engine;
 
     /// <summary>The object it was loaded from (its BTF describes map keys and values), when it came from one.</summary>
     public EbpfObject? Object { get; }
@@ -87,7 +86,7 @@ public sealed class SeccompEbpfProgram : IDisposable
         if (!obj.TryVerify(chosen, out var verified, out var error))
             throw new SyscageException($"{file}: {chosen.Name}: rejected by the verifier: {error}");
         var maps = EbpfMapSet.Create(verified.Maps);
-        return new SeccompEbpfProgram(alias ?? chosen.Name, $"{file}:{chosen.Section}", verified, maps, EbpfVm.Create(verified, maps, engine), obj)
+        return new SeccompEbpfProgram(alias ?? chosen.Name, $"{file}:{chosen.Section}", verified, maps, EbpfVm.Bind(verified, maps, engine), obj)
         {
             KnobsApplied = applied,
         };
@@ -119,7 +118,7 @@ public sealed class SeccompEbpfProgram : IDisposable
     {
         ArgumentNullException.ThrowIfNull(program);
         var maps = EbpfMapSet.Create(program.Maps);
-        return new SeccompEbpfProgram(name ?? program.Name, program.Name, program, maps, EbpfVm.Create(program, maps, engine), source);
+        return new SeccompEbpfProgram(name ?? program.Name, program.Name, program, maps, EbpfVm.Bind(program, maps, engine), source);
     }
 
     /// <summary>The knob names <see cref="Load"/> found and set in this object (a knob no program has is a caller's error to report).</summary>
@@ -136,7 +135,7 @@ public sealed class SeccompEbpfProgram : IDisposable
     {
         Span<byte> ctx = stackalloc byte[SeccompData.Size];
         data.AsSyscallSeesIt().WriteTo(ctx);
-        return (uint)Executor.Run(ctx, helpers);
+        return (uint)_engine.Run(ctx, helpers);
     }
 
     /// <summary>
@@ -147,7 +146,7 @@ public sealed class SeccompEbpfProgram : IDisposable
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     internal unsafe uint RunOnKernelData(byte* data, HelperContext helpers) =>
-        (uint)(_engine is { } engine ? engine.Run(data, SeccompData.Size, helpers) : Executor.Run(data, SeccompData.Size, helpers));
+        (uint)_engine.Run(data, SeccompData.Size, helpers);
 
     /// <inheritdoc/>
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} ({Source})");

@@ -38,7 +38,11 @@ public static class EbpfVm
     /// (<see cref="EbpfEngine.Auto"/>: <see cref="DefaultEngine"/>).
     /// </summary>
     /// <exception cref="NotSupportedException"><see cref="EbpfEngine.Jit"/> where the runtime has no dynamic code (NativeAOT).</exception>
-    public static IEbpfExecutor Create(EbpfProgram program, EbpfMapSet? maps = null, EbpfEngine engine = EbpfEngine.Auto)
+    public static IEbpfExecutor Create(EbpfProgram program, EbpfMapSet? maps = null, EbpfEngine engine = EbpfEngine.Auto) =>
+        Bind(program, maps, engine);
+
+    /// <summary><see cref="Create"/>, as the executors' class: what the library's own callers call directly.</summary>
+    internal static ExecutorBase Bind(EbpfProgram program, EbpfMapSet? maps = null, EbpfEngine engine = EbpfEngine.Auto)
     {
         ArgumentNullException.ThrowIfNull(program);
         if (!Enum.IsDefined(engine))
