@@ -29,7 +29,7 @@ internal static partial class BuiltinPrograms
         // NAME \t ARCHITECTURES \t FINGERPRINT \t BASE64: made for the architectures a policy covers here by default, by
         // this build of the library.
         if (!TryFindLine(input, out var fields) || !NextField(ref fields, out var architectures) || !NextField(ref fields, out var fingerprint) ||
-            fields.Contains((byte)'\t') || !Utf8Equals(architectures, DefaultArchitectures()) || !Utf8Equals(fingerprint, Fingerprint()) ||
+            fields.Contains((byte)'\t') || !Utf8Equals(architectures, DefaultArchitectures()) || !Utf8Equals(fingerprint, BuiltinPolicies.BuildIdentity) ||
             FromBase64(fields) is not { } bytes)
             return false;
         // Through the validator, like every program that leaves the library.

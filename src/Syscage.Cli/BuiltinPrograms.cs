@@ -11,7 +11,7 @@ namespace Syscage.Cli;
 /// parsing its text and compiling it (about 3 ms of a start of a few ms). The policies stay the only owner of what
 /// they allow: tools/Syscage.BuiltinCache runs <see cref="Write"/> at build time — the same loader and compiler as at
 /// run time — and the tool embeds what it writes. An entry is used only when it was made from exactly the policy text
-/// this build carries (the library's build identity, which covers its <c>.policy</c> resources) for exactly the architectures a
+/// this build carries (the library's <see cref="BuiltinPolicies.BuildIdentity"/>, which covers its <c>.policy</c> resources) for exactly the architectures a
 /// policy covers here by default; otherwise the policy is read and compiled as before. Only policies whose every
 /// decision is the kernel's (no NOTIFY, no EBPF rules) are cached: a compiled program is all such a run needs.
 /// This file, the cache's writer and format, is compiled into both the tool and tools/Syscage.BuiltinCache;
@@ -27,7 +27,7 @@ internal static partial class BuiltinPrograms
     /// <summary>Writes one entry for each built-in policy the kernel alone decides, compiled for this machine.</summary>
     public static void Write(TextWriter output)
     {
-        string fingerprint = Fingerprint(), architectures = DefaultArchitectures();
+        string fingerprint = BuiltinPolicies.BuildIdentity, architectures = DefaultArchitectures();
         output.Write(Header + "\n");
         foreach (string name in BuiltinPolicies.Names)
         {
@@ -42,10 +42,4 @@ internal static partial class BuiltinPrograms
     }
 
     private static string DefaultArchitectures() => string.Join(",", PolicyBuilder.DefaultArchitectures.Select(a => a.Name));
-
-    /// <summary>
-    /// This build of the library (<see cref="BuiltinPolicies.BuildIdentity"/>: a hash of everything the compiler made it
-    /// from, its <c>.policy</c> resources and its compiler included; a changed policy is another identity).
-    /// </summary>
-    private static string Fingerprint() => BuiltinPolicies.BuildIdentity;
 }
