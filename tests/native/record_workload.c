@@ -6,9 +6,10 @@
  *                                 getpgid; the exec'd grandchild: getsid), then an x32 call (x32 getpid, with
  *                                 __X32_SYSCALL_BIT) and, in a child of its own so a machine without IA32 emulation
  *                                 only loses that child, an i386 call (int $0x80, i386 getpid). Prints one line per
- *                                 part with what the call returned, and "i386 ok" or "i386 unavailable". The threads'
- *                                 end is waited for with futex calls made on every run: pthread_join calls futex only
- *                                 when a thread is still running, so a recording could miss a call its run then needs.
+ *                                 part with what the call returned, and "i386 ok" or "i386 unavailable". The threads
+ *                                 are detached and their end is waited for with the same futex calls on every run:
+ *                                 pthread_join calls futex only when a thread has not yet exited, so a recording could
+ *                                 miss a call (or, with --args, a futex operation) that its run then needs.
  *   record_workload exec-child    what the grandchild runs: getsid(0), prints "exec-child ok".
  *   record_workload flood N       calls N different syscall numbers past the end of the x86_64 table (ENOSYS).
  *   record_workload ioctls N      N ioctl calls on fd -1 (EBADF), each with another request.
@@ -42,8 +43,9 @@
 
 static char self[4096];
 
-/* Threads done so far: each adds one and wakes the main thread (FUTEX_WAKE, on every run). */
+/* Threads done so far: each stores its result, adds one and wakes the main thread (FUTEX_WAKE, on every run). */
 static int threads_done;
+static long thread_results[3];
 
 static void *thread_main(void *arg)
 {
@@ -57,6 +59,7 @@ static void *thread_main(void *arg)
         unsigned cpu, node;
         r = syscall(SYS_getcpu, &cpu, &node, NULL);
     }
+    thread_results[which] = r;
     __atomic_add_fetch(&threads_done, 1, __ATOMIC_RELEASE);
     syscall(SYS_futex, &threads_done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     return (void *)r;
@@ -64,21 +67,22 @@ static void *thread_main(void *arg)
 
 static int tree(void)
 {
-    pthread_t threads[3];
-    for (long i = 0; i < 3; i++)
-        if (pthread_create(&threads[i], NULL, thread_main, (void *)i) != 0)
+    pthread_attr_t detached;
+    pthread_attr_init(&detached);
+    pthread_attr_setdetachstate(&detached, PTHREAD_CREATE_DETACHED);
+    for (long i = 0; i < 3; i++) {
+        pthread_t thread;
+        if (pthread_create(&thread, &detached, thread_main, (void *)i) != 0)
             return 1;
-    /* At least one FUTEX_WAIT, which returns at once (EAGAIN) when the count has moved on since it was read. */
-    int seen;
-    do {
-        seen = __atomic_load_n(&threads_done, __ATOMIC_ACQUIRE);
-        syscall(SYS_futex, &threads_done, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
-    } while (__atomic_load_n(&threads_done, __ATOMIC_ACQUIRE) < 3);
-    for (int i = 0; i < 3; i++) {
-        void *r;
-        pthread_join(threads[i], &r);
-        printf("thread %d %s\n", i, (long)r >= 0 ? "ok" : "failed");
     }
+    /* One FUTEX_WAIT on every run, for a count the word never holds: it returns at once (EAGAIN). Then the waits the
+     * threads' progress needs, each returning at once too when the count has moved on since it was read. */
+    syscall(SYS_futex, &threads_done, FUTEX_WAIT_PRIVATE, -1, NULL, NULL, 0);
+    int seen;
+    while ((seen = __atomic_load_n(&threads_done, __ATOMIC_ACQUIRE)) < 3)
+        syscall(SYS_futex, &threads_done, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+    for (int i = 0; i < 3; i++)
+        printf("thread %d %s\n", i, thread_results[i] >= 0 ? "ok" : "failed");
     fflush(stdout);
 
     pid_t child = fork();
