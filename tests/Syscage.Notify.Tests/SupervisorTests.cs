@@ -180,6 +180,34 @@ public class SupervisorTests
         Assert.Equal(1, supervisor.Received);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]   // the single worker waits in RECV (SupervisorOptions.ReceiveBlocking)
+    public void Stop_while_the_only_worker_handles_a_call_ends_Completion(bool receiveBlocking)
+    {
+        // A session disposes its supervisor as soon as the command has ended, and the worker may still be between its
+        // answer and its next wait then (the target it woke runs first). The worker must end Completion when it finds
+        // the stop, or Completion never ends: a CI run waited 60 s for it.
+        using var p = Notified.Start(Notified.NotifyPolicy(Notified.Unused), "call", "1000", "0");
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        using var supervisor = new NotificationSupervisor(p.Listener!, (_, _) =>
+        {
+            entered.Set();
+            release.Wait();
+            return ValueTask.FromResult(NotificationResponse.Error(EACCES));
+        }, new SupervisorOptions { Workers = 1, SyncWakeUp = true, ReceiveBlocking = receiveBlocking }).Start();
+        Assert.Equal(receiveBlocking, supervisor.ReceivesInRecv);
+        Assert.True(entered.Wait(30_000), "the call never reached the handler");
+        supervisor.Stop();
+        release.Set();
+        Assert.True(p.WaitForExit(30_000), "the target did not end");
+        Assert.Equal("ret -1 errno 13", stdout.Result.Trim());
+        Assert.True(supervisor.Completion.Wait(30_000), "Completion did not end after Stop");
+        Assert.Equal(1, supervisor.Answered);
+    }
+
     [Fact]
     public void The_receive_answer_loop_does_not_allocate()
     {

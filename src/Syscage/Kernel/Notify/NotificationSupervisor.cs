@@ -344,7 +344,13 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private unsafe int Receive(int fd, int stop, seccomp_notif* buffer)
     {
-        if (Volatile.Read(ref _stopped) != 0 || _completion.Task.IsCompleted)
+        if (Volatile.Read(ref _stopped) != 0)
+        {
+            // Stop came while this worker was handling a call (it never waited on the stop eventfd): end Completion here.
+            _completion.TrySetResult();
+            return -1;
+        }
+        if (_completion.Task.IsCompleted)
             return -1;
         if (_receiveBlocking)
             return ReceiveBlocking(fd, buffer);
