@@ -142,6 +142,13 @@ internal static partial class Interop
         [LibraryImport(Lib, SetLastError = true)]
         internal static unsafe partial int ioctl(int fd, ulong request, void* arg);
 
+        // ioctl for a call that never waits for anything but the kernel's own short locks (SECCOMP_IOCTL_NOTIF_SEND): no
+        // GC transition, and no errno bookkeeping around it; a caller reads errno (Marshal.GetLastSystemError) right
+        // after a failure, with nothing run in between.
+        [LibraryImport(Lib, EntryPoint = "ioctl")]
+        [SuppressGCTransition]
+        internal static unsafe partial int ioctl_nowait(int fd, ulong request, void* arg);
+
         [LibraryImport(Lib, SetLastError = true)]
         internal static unsafe partial int poll(PollFd* fds, nuint count, int timeout);
 

@@ -73,6 +73,11 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     private readonly ListenerHandle _listener;
     private readonly ReceivedCallHandler _handler;
     private readonly SyscallRoute? _route;
+    // The route's band, copied here: the check of every call reads this object's line, not the route's.
+    private readonly int _routeLow = int.MinValue;
+    private readonly uint _routeBand;
+    // Set with Completion's end: the workers' loop reads this field instead of the task.
+    private int _ended;
     private readonly SupervisorOptions _options;
     private readonly Lock _receiveGate = new();
     private readonly Thread[] _workers;
@@ -115,6 +120,8 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         _handler = handler;
         _options = options ?? new SupervisorOptions();
         _route = _options.Route;
+        if (_route is not null)
+            (_routeLow, _routeBand) = (_route.Low, _route.Band);
         ArgumentOutOfRangeException.ThrowIfLessThan(_options.Workers, 1, nameof(options));
         var sizes = Seccomp.GetNotifSizes();
         if (sizes.Notif != RecvSize || sizes.NotifResp != 24 || sizes.Data != SeccompData.Size)
@@ -179,6 +186,16 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
     /// <summary>The listener (owned by the supervisor).</summary>
     public ListenerHandle Listener => _listener;
 
+    /// <summary>Ends <see cref="Completion"/> (the first end counts).</summary>
+    private void End(Exception? failure = null)
+    {
+        Volatile.Write(ref _ended, 1);
+        if (failure is null)
+            _completion.TrySetResult();
+        else
+            _completion.TrySetException(failure);
+    }
+
     /// <summary>Starts the worker threads. Returns this supervisor.</summary>
     public NotificationSupervisor Start()
     {
@@ -212,7 +229,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 _stop.DangerousRelease();
         }
         if (Volatile.Read(ref _started) == 0)
-            _completion.TrySetResult();
+            End();
     }
 
     /// <summary>
@@ -347,10 +364,10 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         if (Volatile.Read(ref _stopped) != 0)
         {
             // Stop came while this worker was handling a call (it never waited on the stop eventfd): end Completion here.
-            _completion.TrySetResult();
+            End();
             return -1;
         }
-        if (_completion.Task.IsCompleted)
+        if (Volatile.Read(ref _ended) != 0)
             return -1;
         if (_receiveBlocking)
             return ReceiveBlocking(fd, buffer);
@@ -375,7 +392,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         var hangUp = new PollFd { Fd = fd, Events = POLLIN };
         if (poll(&hangUp, 1, 0) < 0 || (hangUp.REvents & (POLLHUP | POLLERR)) == 0)
             return 0;
-        _completion.TrySetResult();
+        End();
         return -1;
     }
 
@@ -390,12 +407,12 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
             int e = Marshal.GetLastPInvokeError();
             if (e == Errno.EINTR)
                 return 0;
-            _completion.TrySetException(new KernelException("poll(seccomp listener)", e));
+            End(new KernelException("poll(seccomp listener)", e));
             return -1;
         }
         if (fds[1].REvents != 0)
         {
-            _completion.TrySetResult();
+            End();
             return -1;
         }
         if ((fds[0].REvents & POLLIN) == 0)
@@ -403,7 +420,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
             if ((fds[0].REvents & (POLLHUP | POLLERR)) != 0)
             {
                 // Every task using the filter is gone: nothing can be notified any more.
-                _completion.TrySetResult();
+                End();
                 return -1;
             }
             return 0;
@@ -431,7 +448,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
             return 1;
         if (e is Errno.ENOENT or Errno.EINTR)
             return 0;
-        _completion.TrySetException(new KernelException("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", e));
+        End(new KernelException("ioctl(SECCOMP_IOCTL_NOTIF_RECV)", e));
         return -1;
     }
 
@@ -445,7 +462,8 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         ValueTask<NotificationResponse> pending;
         try
         {
-            pending = _route is { } route && route.Takes(call.Arch, call.Nr) ? route.Handler(call) : _handler(call);
+            int nr = call.Nr;
+            pending = (uint)(nr - _routeLow) <= _routeBand && _route is { } route && route.Takes(call.Arch, nr) ? route.Handler(call) : _handler(call);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -572,7 +590,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
                 resp.val = response.Value;
                 break;
         }
-        return ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        return ioctl_nowait(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0 ? 0 : Marshal.GetLastSystemError();
     }
 
     /// <summary>

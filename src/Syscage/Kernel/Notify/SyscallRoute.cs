@@ -33,6 +33,12 @@ internal sealed class SyscallRoute
         Handler = handler;
     }
 
+    /// <summary>The lowest number listed.</summary>
+    public int Low => _low;
+
+    /// <summary>The listed numbers lie in [<see cref="Low"/>, <see cref="Low"/> + this].</summary>
+    public uint Band => _band;
+
     /// <summary>The handler of the routed calls.</summary>
     public ReceivedCallHandler Handler { get; }
 
