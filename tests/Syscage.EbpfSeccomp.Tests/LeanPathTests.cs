@@ -71,6 +71,24 @@ public sealed unsafe class LeanPathTests
     }
 
     [Fact]
+    public void The_quick_answer_agrees_with_the_general_decoding_for_every_action_and_edge_of_its_data()
+    {
+        // Every action value the kernel knows, some it does not, and the data bits' edges (0, 1, MAX_ERRNO and past it).
+        uint[] actions = [.. Enumerable.Range(0, 0x10000).Select(a => (uint)a << 16).Where(a => a % 0x10000000 == 0 || new SeccompAction(a).Kind != SeccompActionKind.Unknown || a == 0x7ffe0000 || a == 0xffff0000)];
+        uint[] data = [0, 1, 2, 13, SeccompAction.MAX_ERRNO - 1, SeccompAction.MAX_ERRNO, SeccompAction.MAX_ERRNO + 1, 0x8000, 0xffff];
+        Assert.True(actions.Length >= 12, string.Join(", ", actions.Select(a => a.ToString("x8", System.Globalization.CultureInfo.InvariantCulture))));
+        foreach (uint a in actions)
+            foreach (uint d in data)
+            {
+                uint verdict = a | d;
+                var effective = new SeccompAction(verdict).Effective;
+                var expected = effective.Kind is SeccompActionKind.Log or SeccompActionKind.UserNotif ? null : VerdictApplier.AnswerEffective(effective, effective.Kind);
+                var answer = EbpfNotificationHandler.QuickAnswer(verdict, out var kind);
+                Assert.True(expected == answer && kind == effective.Kind, $"0x{verdict:x8}: {answer} ({kind}), expected {expected} ({effective.Kind})");
+            }
+    }
+
+    [Fact]
     public void Programs_are_told_apart_by_whether_they_read_the_task()
     {
         Assert.False(SeccompEbpfProgram.Load(Sample("getpid_bench")).ReadsTask);

@@ -48,6 +48,9 @@ public sealed class EbpfFilterSet : IDisposable
             throw new ArgumentException("neither programs nor a policy", nameof(programs));
     }
 
+    /// <summary>The one program that decides every call, when the set is just that (no policy, one program): run directly.</summary>
+    internal SeccompEbpfProgram? Single => Policy is null && _stacked.Length == 1 ? _stacked[0] : null;
+
     /// <summary>The policy, when there is one.</summary>
     public SeccompPolicy? Policy { get; }
 
@@ -125,6 +128,7 @@ public sealed class EbpfFilterSet : IDisposable
     internal static bool TakesRawData(in SeccompData data) => TakesRawData(data.Arch);
 
     /// <summary><see cref="TakesRawData(in SeccompData)"/> for a call of architecture <paramref name="arch"/> (<c>AUDIT_ARCH_*</c>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     internal static bool TakesRawData(uint arch) => arch == RawArch && RawArch != 0;
 
     /// <summary>Compiles the kernel half (see <see cref="HybridCompiler"/>).</summary>

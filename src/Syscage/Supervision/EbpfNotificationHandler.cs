@@ -8,6 +8,7 @@ using Syscage.Policy;
 using Syscage.Abi;
 using Syscage.Ebpf;
 using Syscage.Ebpf.Seccomp;
+using Syscage.Ebpf.Vm;
 
 namespace Syscage.Supervision;
 
@@ -75,6 +76,8 @@ public sealed class EbpfNotificationHandler
     private readonly List<ThreadCounts> _threadCounts = [];
     private readonly ConcurrentDictionary<ulong, long> _bySyscall = new();
     private readonly HelperContext? _sharedHelpers;
+    // The lean path's program: a set of one program and no policy, run on the kernel's seccomp_data without the set.
+    private readonly ExecutorBase? _single;
     private readonly ConcurrentDictionary<int, (SeccompData Data, NotificationResponse Response)> _interrupted = new();
     private int _interruptedCount;
 
@@ -94,6 +97,7 @@ public sealed class EbpfNotificationHandler
         public readonly EbpfNotificationHandler Owner = owner;
         public readonly long[] Cells = new long[FirstSyscall + NativeCounted];
 
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
         public void Add(int cell) => Volatile.Write(ref Cells[cell], Cells[cell] + 1);
 
         public long Read(int cell) => Volatile.Read(ref Cells[cell]);
@@ -119,6 +123,7 @@ public sealed class EbpfNotificationHandler
         Applier = options.Applier ?? new VerdictApplier();
         // Programs that read no task state share one helper context: no task is bound (no /proc, no pidfd) per call.
         _sharedHelpers = set.ReadsTask ? null : new HelperContext(null, _trace);
+        _single = _sharedHelpers is not null ? set.Single?.Engine : null;
     }
 
     /// <summary>What applies the programs' verdicts (and remembers the kills).</summary>
@@ -214,18 +219,42 @@ public sealed class EbpfNotificationHandler
         // came when it is already what the programs read (a 64-bit ABI on a little-endian machine).
         var helpers = _sharedHelpers ?? new HelperContext(new NotifiedTask(call.Context()), _trace);
         byte* raw = call.RawData;
-        uint verdict = raw is not null && EbpfFilterSet.TakesRawData(arch)
-            ? Set.DecideOnKernelData(Set.Policy is null ? default : call.Notification.Data, raw, helpers)
-            : Set.Decide(call.Notification.Data, helpers);
+        uint verdict = raw is null || !EbpfFilterSet.TakesRawData(arch) ? Set.Decide(call.Notification.Data, helpers)
+            : _single is { } single ? (uint)single.Run(raw, SeccompData.Size, helpers)
+            : Set.DecideOnKernelData(Set.Policy is null ? default : call.Notification.Data, raw, helpers);
         if (_rings.Length > 0)
             DrainAfterRun();
-        // The action is decoded once here: its kind counts the verdict and chooses the answer.
-        var action = new SeccompAction(verdict).Effective;
-        var kind = action.Kind;
+        var answer = QuickAnswer(verdict, out var kind);
         counts.Add(ThreadCounts.FirstVerdict + (int)kind);
-        return kind is not (SeccompActionKind.Log or SeccompActionKind.UserNotif) && VerdictApplier.AnswerEffective(action, kind) is { } answer
-            ? ValueTask.FromResult(answer)
-            : HandleRare(call, verdict, action);
+        return answer is { } ready ? ValueTask.FromResult(ready) : HandleRare(call, verdict, new SeccompAction(verdict).Effective);
+    }
+
+    /// <summary>
+    /// The answer the supervisor sends at once for <paramref name="verdict"/>, or null for the verdicts that write a line,
+    /// route the call or signal the caller (LOG, USER_NOTIF, TRAP, the kills: <see cref="HandleRare"/>); and the verdict's
+    /// kind after normalisation (<see cref="SeccompAction.Effective"/>), which the counts use.
+    /// </summary>
+    /// <remarks>
+    /// The two verdicts of nearly every call are answered without decoding the action: exactly ALLOW, and ERRNO with an
+    /// errno the kernel does not clamp. Every other value goes through <see cref="SeccompAction.Effective"/> and
+    /// <see cref="VerdictApplier.AnswerEffective"/>, which both shortcuts agree with (a test checks every action).
+    /// </remarks>
+    internal static NotificationResponse? QuickAnswer(uint verdict, out SeccompActionKind kind)
+    {
+        if (verdict == SeccompAction.SECCOMP_RET_ALLOW)
+        {
+            kind = SeccompActionKind.Allow;
+            return NotificationResponse.Continue;
+        }
+        uint data = verdict & SeccompAction.SECCOMP_RET_DATA;
+        if ((verdict & SeccompAction.SECCOMP_RET_ACTION_FULL) == SeccompAction.SECCOMP_RET_ERRNO && data - 1 < SeccompAction.MAX_ERRNO)
+        {
+            kind = SeccompActionKind.Errno;
+            return NotificationResponse.Error((int)data);
+        }
+        var action = new SeccompAction(verdict).Effective;
+        kind = action.Kind;
+        return kind is SeccompActionKind.Log or SeccompActionKind.UserNotif ? null : VerdictApplier.AnswerEffective(action, kind);
     }
 
     /// <summary>The answer kept for <paramref name="notification"/>'s thread when a signal interrupted its call (<see cref="CallGone"/>), if it is this call.</summary>

@@ -52,6 +52,9 @@ public sealed class SeccompEbpfProgram : IDisposable
     /// <summary>The engine that runs it.</summary>
     public IEbpfExecutor Executor => _engine;
 
+    /// <summary><see cref="Executor"/> as the class the supervisor's lean path calls directly.</summary>
+    internal ExecutorBase Engine => _engine;
+
     // The executor as its class: the run of every notified call calls it directly, not through the interface — an
     // indirect call just after the context switch of a notification is mispredicted.
     private readonly ExecutorBase _engine;

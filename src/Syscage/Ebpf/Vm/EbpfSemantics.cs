@@ -77,6 +77,7 @@ internal static class EbpfSemantics
     };
 
     /// <summary>Signed jump conditions and unsigned ones on 64-bit operands.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static bool Condition64(byte op, ulong a, ulong b) => op switch
     {
         Isa.EbpfOpcode.BPF_JEQ => a == b,
@@ -94,6 +95,7 @@ internal static class EbpfSemantics
     };
 
     /// <summary>The same on the low 32 bits (<c>BPF_JMP32</c>).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public static bool Condition32(byte op, ulong a, ulong b) => op switch
     {
         Isa.EbpfOpcode.BPF_JSGT => (int)a > (int)b,

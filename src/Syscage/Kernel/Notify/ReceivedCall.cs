@@ -42,19 +42,35 @@ internal readonly unsafe ref struct ReceivedCall
     }
 
     /// <summary>The notification's id, which the answer names.</summary>
-    public ulong Id => _received is not null ? _received->id : _given.Notification.Id;
+    public ulong Id
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => _received is not null ? _received->id : _given.Notification.Id;
+    }
 
     /// <summary>The thread that made the call (<c>pid</c>).</summary>
     public int Pid => _received is not null ? (int)_received->pid : _given.Notification.Pid;
 
     /// <summary>The system call's number as the kernel saw it.</summary>
-    public int Nr => _received is not null ? _received->nr : _given.Notification.Data.Nr;
+    public int Nr
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => _received is not null ? _received->nr : _given.Notification.Data.Nr;
+    }
 
     /// <summary>Its <c>AUDIT_ARCH_*</c> value.</summary>
-    public uint Arch => _received is not null ? _received->arch : _given.Notification.Data.Arch;
+    public uint Arch
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => _received is not null ? _received->arch : _given.Notification.Data.Arch;
+    }
 
     /// <summary>The call's <c>struct seccomp_data</c> as the kernel wrote it (64 bytes, the machine's layout), or null.</summary>
-    public byte* RawData => _received is not null ? (byte*)&_received->nr : (byte*)_given.RawData;
+    public byte* RawData
+    {
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+        get => _received is not null ? (byte*)&_received->nr : (byte*)_given.RawData;
+    }
 
     /// <summary>The call as a <see cref="Kernel.Notify.Notification"/> (made from the buffer: a copy of its 80 bytes).</summary>
     public Notification Notification
