@@ -7,13 +7,16 @@ using static Syscage.Ebpf.Isa.EbpfOpcode;
 namespace Syscage.Ebpf.Vm;
 
 /// <summary>
-/// Interprets a verified program: a loop over the slots with one switch per instruction class. Registers live in a
+/// Interprets a verified program: a loop over the slots with one switch on each opcode byte. Registers live in a
 /// stack-allocated array; memory operands are real addresses (see <see cref="EbpfVm"/> for the memory model).
 /// </summary>
 internal sealed unsafe class InterpreterExecutor(BoundProgram bound) : ExecutorBase(bound)
 {
     /// <summary>Saved per call: r6..r9, r10 and the return pc.</summary>
     private const int SaveWords = 6;
+
+    /// <summary>Register slots: the 16 numbers an instruction's 4-bit register fields can hold.</summary>
+    private const int RegisterSlots = 16;
 
     public override EbpfEngine Engine => EbpfEngine.Interpreter;
 
@@ -51,169 +54,199 @@ internal sealed unsafe class InterpreterExecutor(BoundProgram bound) : ExecutorB
     {
         var code = Bound.Code;
         var wide = Bound.Wide;
-        ulong* r = stackalloc ulong[MAX_BPF_REG];
+        // Room for every register number the 4-bit fields can name, not only r0..r10: an instruction's destination is
+        // taken by reference before its opcode is looked at.
+        ulong* r = stackalloc ulong[RegisterSlots];
         ulong* saves = stackalloc ulong[EbpfVm.MaxCallFrames * SaveWords];
-        new Span<ulong>(r, MAX_BPF_REG).Clear();
+        new Span<ulong>(r, RegisterSlots).Clear();
         r[1] = (ulong)context;
         r[2] = length;
         r[10] = (ulong)stackTop;
         int depth = 0;
         int pc = 0;
+        // One switch on the whole opcode byte: a single jump table per instruction (the nested class, operation and
+        // source switches took three, each an indirect branch that a context switch leaves cold). Opcodes the verifier
+        // never passes fall to the default and throw, as before.
         while (true)
         {
             counter.Step();
             var insn = code[pc];
             int at = pc++;
-            byte op = insn.Opcode;
-            switch (Class(op))
+            ref ulong d = ref r[insn.Dst];
+            switch (insn.Opcode)
             {
-                case BPF_ALU64:
+                // ALU64: K is the sign-extended immediate, X the source register.
+                case BPF_ALU64 | BPF_ADD | BPF_K: d += (ulong)(long)insn.Imm; break;
+                case BPF_ALU64 | BPF_ADD | BPF_X: d += r[insn.Src]; break;
+                case BPF_ALU64 | BPF_SUB | BPF_K: d -= (ulong)(long)insn.Imm; break;
+                case BPF_ALU64 | BPF_SUB | BPF_X: d -= r[insn.Src]; break;
+                case BPF_ALU64 | BPF_MUL | BPF_K: d *= (ulong)(long)insn.Imm; break;
+                case BPF_ALU64 | BPF_MUL | BPF_X: d *= r[insn.Src]; break;
+                case BPF_ALU64 | BPF_DIV | BPF_K: d = Div64(d, (ulong)(long)insn.Imm, insn.Offset); break;
+                case BPF_ALU64 | BPF_DIV | BPF_X: d = Div64(d, r[insn.Src], insn.Offset); break;
+                case BPF_ALU64 | BPF_MOD | BPF_K: d = Mod64(d, (ulong)(long)insn.Imm, insn.Offset); break;
+                case BPF_ALU64 | BPF_MOD | BPF_X: d = Mod64(d, r[insn.Src], insn.Offset); break;
+                case BPF_ALU64 | BPF_OR | BPF_K: d |= (ulong)(long)insn.Imm; break;
+                case BPF_ALU64 | BPF_OR | BPF_X: d |= r[insn.Src]; break;
+                case BPF_ALU64 | BPF_AND | BPF_K: d &= (ulong)(long)insn.Imm; break;
+                case BPF_ALU64 | BPF_AND | BPF_X: d &= r[insn.Src]; break;
+                case BPF_ALU64 | BPF_XOR | BPF_K: d ^= (ulong)(long)insn.Imm; break;
+                case BPF_ALU64 | BPF_XOR | BPF_X: d ^= r[insn.Src]; break;
+                case BPF_ALU64 | BPF_LSH | BPF_K: d <<= insn.Imm & 63; break;
+                case BPF_ALU64 | BPF_LSH | BPF_X: d <<= (int)(r[insn.Src] & 63); break;
+                case BPF_ALU64 | BPF_RSH | BPF_K: d >>= insn.Imm & 63; break;
+                case BPF_ALU64 | BPF_RSH | BPF_X: d >>= (int)(r[insn.Src] & 63); break;
+                case BPF_ALU64 | BPF_ARSH | BPF_K: d = (ulong)((long)d >> (insn.Imm & 63)); break;
+                case BPF_ALU64 | BPF_ARSH | BPF_X: d = (ulong)((long)d >> (int)(r[insn.Src] & 63)); break;
+                case BPF_ALU64 | BPF_NEG | BPF_K:
+                case BPF_ALU64 | BPF_NEG | BPF_X: d = 0 - d; break;
+                case BPF_ALU64 | BPF_MOV | BPF_K: d = insn.Offset == 0 ? (ulong)(long)insn.Imm : EbpfSemantics.SignExtend((ulong)(long)insn.Imm, insn.Offset); break;
+                case BPF_ALU64 | BPF_MOV | BPF_X: d = insn.Offset == 0 ? r[insn.Src] : EbpfSemantics.SignExtend(r[insn.Src], insn.Offset); break;
+                case BPF_ALU64 | BPF_END | BPF_K:
+                case BPF_ALU64 | BPF_END | BPF_X: d = EbpfSemantics.Endian(d, insn.Imm, toBigEndian: true); break;
+
+                // ALU: 32-bit operands, the result zero-extended into the register.
+                case BPF_ALU | BPF_ADD | BPF_K: d = (uint)d + (uint)insn.Imm; break;
+                case BPF_ALU | BPF_ADD | BPF_X: d = (uint)d + (uint)r[insn.Src]; break;
+                case BPF_ALU | BPF_SUB | BPF_K: d = (uint)d - (uint)insn.Imm; break;
+                case BPF_ALU | BPF_SUB | BPF_X: d = (uint)d - (uint)r[insn.Src]; break;
+                case BPF_ALU | BPF_MUL | BPF_K: d = (uint)d * (uint)insn.Imm; break;
+                case BPF_ALU | BPF_MUL | BPF_X: d = (uint)d * (uint)r[insn.Src]; break;
+                case BPF_ALU | BPF_DIV | BPF_K: d = Div32((uint)d, (uint)insn.Imm, insn.Offset); break;
+                case BPF_ALU | BPF_DIV | BPF_X: d = Div32((uint)d, (uint)r[insn.Src], insn.Offset); break;
+                case BPF_ALU | BPF_MOD | BPF_K: d = Mod32((uint)d, (uint)insn.Imm, insn.Offset); break;
+                case BPF_ALU | BPF_MOD | BPF_X: d = Mod32((uint)d, (uint)r[insn.Src], insn.Offset); break;
+                case BPF_ALU | BPF_OR | BPF_K: d = (uint)d | (uint)insn.Imm; break;
+                case BPF_ALU | BPF_OR | BPF_X: d = (uint)d | (uint)r[insn.Src]; break;
+                case BPF_ALU | BPF_AND | BPF_K: d = (uint)d & (uint)insn.Imm; break;
+                case BPF_ALU | BPF_AND | BPF_X: d = (uint)d & (uint)r[insn.Src]; break;
+                case BPF_ALU | BPF_XOR | BPF_K: d = (uint)d ^ (uint)insn.Imm; break;
+                case BPF_ALU | BPF_XOR | BPF_X: d = (uint)d ^ (uint)r[insn.Src]; break;
+                case BPF_ALU | BPF_LSH | BPF_K: d = (uint)d << (insn.Imm & 31); break;
+                case BPF_ALU | BPF_LSH | BPF_X: d = (uint)d << (int)(r[insn.Src] & 31); break;
+                case BPF_ALU | BPF_RSH | BPF_K: d = (uint)d >> (insn.Imm & 31); break;
+                case BPF_ALU | BPF_RSH | BPF_X: d = (uint)d >> (int)(r[insn.Src] & 31); break;
+                case BPF_ALU | BPF_ARSH | BPF_K: d = (uint)((int)d >> (insn.Imm & 31)); break;
+                case BPF_ALU | BPF_ARSH | BPF_X: d = (uint)((int)d >> (int)(r[insn.Src] & 31)); break;
+                case BPF_ALU | BPF_NEG | BPF_K:
+                case BPF_ALU | BPF_NEG | BPF_X: d = 0u - (uint)d; break;
+                case BPF_ALU | BPF_MOV | BPF_K: d = insn.Offset == 0 ? (uint)insn.Imm : (uint)EbpfSemantics.SignExtend((uint)insn.Imm, insn.Offset); break;
+                case BPF_ALU | BPF_MOV | BPF_X: d = insn.Offset == 0 ? (uint)r[insn.Src] : (uint)EbpfSemantics.SignExtend((uint)r[insn.Src], insn.Offset); break;
+                case BPF_ALU | BPF_END | BPF_TO_LE: d = EbpfSemantics.Endian(d, insn.Imm, toBigEndian: false); break;
+                case BPF_ALU | BPF_END | BPF_TO_BE: d = EbpfSemantics.Endian(d, insn.Imm, toBigEndian: true); break;
+
+                // Jumps: JA by the offset (JMP) or the immediate (JMP32, gotol); conditions on 64 or 32 bits, each EbpfSemantics'
+                // condition for a constant operation, which the compiler reduces to its one comparison.
+                case BPF_JMP | BPF_JA | BPF_K:
+                case BPF_JMP | BPF_JA | BPF_X: pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JA | BPF_K:
+                case BPF_JMP32 | BPF_JA | BPF_X: pc += insn.Imm; break;
+                case BPF_JMP | BPF_JEQ | BPF_K: if (EbpfSemantics.Condition64(BPF_JEQ, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JEQ | BPF_X: if (EbpfSemantics.Condition64(BPF_JEQ, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JNE | BPF_K: if (EbpfSemantics.Condition64(BPF_JNE, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JNE | BPF_X: if (EbpfSemantics.Condition64(BPF_JNE, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JGT | BPF_K: if (EbpfSemantics.Condition64(BPF_JGT, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JGT | BPF_X: if (EbpfSemantics.Condition64(BPF_JGT, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JGE | BPF_K: if (EbpfSemantics.Condition64(BPF_JGE, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JGE | BPF_X: if (EbpfSemantics.Condition64(BPF_JGE, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JLT | BPF_K: if (EbpfSemantics.Condition64(BPF_JLT, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JLT | BPF_X: if (EbpfSemantics.Condition64(BPF_JLT, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JLE | BPF_K: if (EbpfSemantics.Condition64(BPF_JLE, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JLE | BPF_X: if (EbpfSemantics.Condition64(BPF_JLE, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JSET | BPF_K: if (EbpfSemantics.Condition64(BPF_JSET, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JSET | BPF_X: if (EbpfSemantics.Condition64(BPF_JSET, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JSGT | BPF_K: if (EbpfSemantics.Condition64(BPF_JSGT, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JSGT | BPF_X: if (EbpfSemantics.Condition64(BPF_JSGT, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JSGE | BPF_K: if (EbpfSemantics.Condition64(BPF_JSGE, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JSGE | BPF_X: if (EbpfSemantics.Condition64(BPF_JSGE, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JSLT | BPF_K: if (EbpfSemantics.Condition64(BPF_JSLT, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JSLT | BPF_X: if (EbpfSemantics.Condition64(BPF_JSLT, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JSLE | BPF_K: if (EbpfSemantics.Condition64(BPF_JSLE, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP | BPF_JSLE | BPF_X: if (EbpfSemantics.Condition64(BPF_JSLE, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JEQ | BPF_K: if (EbpfSemantics.Condition32(BPF_JEQ, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JEQ | BPF_X: if (EbpfSemantics.Condition32(BPF_JEQ, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JNE | BPF_K: if (EbpfSemantics.Condition32(BPF_JNE, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JNE | BPF_X: if (EbpfSemantics.Condition32(BPF_JNE, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JGT | BPF_K: if (EbpfSemantics.Condition32(BPF_JGT, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JGT | BPF_X: if (EbpfSemantics.Condition32(BPF_JGT, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JGE | BPF_K: if (EbpfSemantics.Condition32(BPF_JGE, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JGE | BPF_X: if (EbpfSemantics.Condition32(BPF_JGE, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JLT | BPF_K: if (EbpfSemantics.Condition32(BPF_JLT, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JLT | BPF_X: if (EbpfSemantics.Condition32(BPF_JLT, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JLE | BPF_K: if (EbpfSemantics.Condition32(BPF_JLE, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JLE | BPF_X: if (EbpfSemantics.Condition32(BPF_JLE, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JSET | BPF_K: if (EbpfSemantics.Condition32(BPF_JSET, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JSET | BPF_X: if (EbpfSemantics.Condition32(BPF_JSET, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JSGT | BPF_K: if (EbpfSemantics.Condition32(BPF_JSGT, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JSGT | BPF_X: if (EbpfSemantics.Condition32(BPF_JSGT, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JSGE | BPF_K: if (EbpfSemantics.Condition32(BPF_JSGE, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JSGE | BPF_X: if (EbpfSemantics.Condition32(BPF_JSGE, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JSLT | BPF_K: if (EbpfSemantics.Condition32(BPF_JSLT, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JSLT | BPF_X: if (EbpfSemantics.Condition32(BPF_JSLT, d, r[insn.Src])) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JSLE | BPF_K: if (EbpfSemantics.Condition32(BPF_JSLE, d, (ulong)(long)insn.Imm)) pc += insn.Offset; break;
+                case BPF_JMP32 | BPF_JSLE | BPF_X: if (EbpfSemantics.Condition32(BPF_JSLE, d, r[insn.Src])) pc += insn.Offset; break;
+
+                case BPF_JMP | BPF_EXIT | BPF_K:
+                case BPF_JMP | BPF_EXIT | BPF_X:
+                case BPF_JMP32 | BPF_EXIT | BPF_K:
+                case BPF_JMP32 | BPF_EXIT | BPF_X:
                 {
-                    ulong s = Src(op) == BPF_X ? r[insn.Src] : (ulong)(long)insn.Imm;
-                    ref ulong d = ref r[insn.Dst];
-                    switch (Op(op))
-                    {
-                        case BPF_ADD: d += s; break;
-                        case BPF_SUB: d -= s; break;
-                        case BPF_MUL: d *= s; break;
-                        case BPF_DIV: d = insn.Offset == 1 ? EbpfSemantics.SDiv64(d, s) : EbpfSemantics.Div64(d, s); break;
-                        case BPF_MOD: d = insn.Offset == 1 ? EbpfSemantics.SMod64(d, s) : EbpfSemantics.Mod64(d, s); break;
-                        case BPF_OR: d |= s; break;
-                        case BPF_AND: d &= s; break;
-                        case BPF_XOR: d ^= s; break;
-                        case BPF_LSH: d <<= (int)(s & 63); break;
-                        case BPF_RSH: d >>= (int)(s & 63); break;
-                        case BPF_ARSH: d = (ulong)((long)d >> (int)(s & 63)); break;
-                        case BPF_NEG: d = 0 - d; break;
-                        case BPF_MOV: d = insn.Offset == 0 ? s : EbpfSemantics.SignExtend(s, insn.Offset); break;
-                        case BPF_END: d = EbpfSemantics.Endian(d, insn.Imm, toBigEndian: true); break;
-                        default: throw Bad(insn, at);
-                    }
+                    if (depth == 0)
+                        return r[0];
+                    depth--;
+                    ulong* save = saves + depth * SaveWords;
+                    r[6] = save[0]; r[7] = save[1]; r[8] = save[2]; r[9] = save[3]; r[10] = save[4];
+                    pc = (int)save[5];
                     break;
                 }
-                case BPF_ALU:
+                case BPF_JMP | BPF_CALL | BPF_K:
+                case BPF_JMP | BPF_CALL | BPF_X:
+                case BPF_JMP32 | BPF_CALL | BPF_K:
+                case BPF_JMP32 | BPF_CALL | BPF_X:
                 {
-                    ulong s = Src(op) == BPF_X ? r[insn.Src] : (ulong)(long)insn.Imm;
-                    ref ulong d = ref r[insn.Dst];
-                    uint a = (uint)d, b = (uint)s;
-                    switch (Op(op))
+                    if (insn.Src == BPF_PSEUDO_CALL)
                     {
-                        case BPF_ADD: d = a + b; break;
-                        case BPF_SUB: d = a - b; break;
-                        case BPF_MUL: d = a * b; break;
-                        case BPF_DIV: d = insn.Offset == 1 ? EbpfSemantics.SDiv32(a, b) : EbpfSemantics.Div32(a, b); break;
-                        case BPF_MOD: d = insn.Offset == 1 ? EbpfSemantics.SMod32(a, b) : EbpfSemantics.Mod32(a, b); break;
-                        case BPF_OR: d = a | b; break;
-                        case BPF_AND: d = a & b; break;
-                        case BPF_XOR: d = a ^ b; break;
-                        case BPF_LSH: d = a << (int)(b & 31); break;
-                        case BPF_RSH: d = a >> (int)(b & 31); break;
-                        case BPF_ARSH: d = (uint)((int)a >> (int)(b & 31)); break;
-                        case BPF_NEG: d = 0u - a; break;
-                        case BPF_MOV: d = insn.Offset == 0 ? b : (uint)EbpfSemantics.SignExtend(b, insn.Offset); break;
-                        case BPF_END: d = EbpfSemantics.Endian(d, insn.Imm, toBigEndian: Src(op) == BPF_TO_BE); break;
-                        default: throw Bad(insn, at);
-                    }
-                    break;
-                }
-                case BPF_JMP:
-                case BPF_JMP32:
-                {
-                    byte jop = Op(op);
-                    if (jop == BPF_JA)
-                    {
-                        pc += Class(op) == BPF_JMP ? insn.Offset : insn.Imm;
-                        break;
-                    }
-                    if (jop == BPF_EXIT)
-                    {
-                        if (depth == 0)
-                            return r[0];
-                        depth--;
+                        if (depth == EbpfVm.MaxCallFrames - 1)
+                            throw new EbpfRuntimeException(string.Create(CultureInfo.InvariantCulture, $"bpf-to-bpf calls nested deeper than {EbpfVm.MaxCallFrames} frames at pc {at}"));
                         ulong* save = saves + depth * SaveWords;
-                        r[6] = save[0]; r[7] = save[1]; r[8] = save[2]; r[9] = save[3]; r[10] = save[4];
-                        pc = (int)save[5];
-                        break;
+                        save[0] = r[6]; save[1] = r[7]; save[2] = r[8]; save[3] = r[9]; save[4] = r[10]; save[5] = (ulong)pc;
+                        depth++;
+                        r[10] -= MAX_BPF_STACK;
+                        pc += insn.Imm;
                     }
-                    if (jop == BPF_CALL)
+                    else if (Src(insn.Opcode) == BPF_K && insn.Src == 0)
                     {
-                        if (insn.Src == BPF_PSEUDO_CALL)
-                        {
-                            if (depth == EbpfVm.MaxCallFrames - 1)
-                                throw new EbpfRuntimeException(string.Create(CultureInfo.InvariantCulture, $"bpf-to-bpf calls nested deeper than {EbpfVm.MaxCallFrames} frames at pc {at}"));
-                            ulong* save = saves + depth * SaveWords;
-                            save[0] = r[6]; save[1] = r[7]; save[2] = r[8]; save[3] = r[9]; save[4] = r[10]; save[5] = (ulong)pc;
-                            depth++;
-                            r[10] -= MAX_BPF_STACK;
-                            pc += insn.Imm;
-                        }
-                        else if (Src(op) == BPF_K && insn.Src == 0)
-                        {
-                            r[0] = HelperImplementations.Invoke(insn.Imm, r[1], r[2], r[3], r[4], r[5], Bound.Maps, helpers);
-                        }
-                        else
-                        {
-                            throw Bad(insn, at);
-                        }
-                        break;
-                    }
-                    ulong left = r[insn.Dst];
-                    ulong right = Src(op) == BPF_X ? r[insn.Src] : (ulong)(long)insn.Imm;
-                    bool taken = Class(op) == BPF_JMP ? EbpfSemantics.Condition64(jop, left, right) : EbpfSemantics.Condition32(jop, left, right);
-                    if (taken)
-                        pc += insn.Offset;
-                    break;
-                }
-                case BPF_LDX:
-                {
-                    byte* p = (byte*)(r[insn.Src] + (ulong)(long)insn.Offset);
-                    ulong v;
-                    if (Mode(op) == BPF_MEMSX)
-                    {
-                        v = Size(op) switch
-                        {
-                            BPF_B => (ulong)(long)*(sbyte*)p,
-                            BPF_H => (ulong)(long)Unsafe.ReadUnaligned<short>(p),
-                            BPF_W => (ulong)(long)Unsafe.ReadUnaligned<int>(p),
-                            _ => throw Bad(insn, at),
-                        };
+                        r[0] = HelperImplementations.Invoke(insn.Imm, r[1], r[2], r[3], r[4], r[5], Bound.Maps, helpers);
                     }
                     else
                     {
-                        v = Size(op) switch
-                        {
-                            BPF_B => *p,
-                            BPF_H => Unsafe.ReadUnaligned<ushort>(p),
-                            BPF_W => Unsafe.ReadUnaligned<uint>(p),
-                            _ => Unsafe.ReadUnaligned<ulong>(p),
-                        };
-                    }
-                    r[insn.Dst] = v;
-                    break;
-                }
-                case BPF_ST:
-                case BPF_STX:
-                {
-                    byte* p = (byte*)(r[insn.Dst] + (ulong)(long)insn.Offset);
-                    if (Mode(op) == BPF_ATOMIC)
-                    {
-                        Atomic(insn, p, r, at);
-                        break;
-                    }
-                    ulong v = Class(op) == BPF_STX ? r[insn.Src] : (ulong)(long)insn.Imm;
-                    switch (Size(op))
-                    {
-                        case BPF_B: *p = (byte)v; break;
-                        case BPF_H: Unsafe.WriteUnaligned(p, (ushort)v); break;
-                        case BPF_W: Unsafe.WriteUnaligned(p, (uint)v); break;
-                        default: Unsafe.WriteUnaligned(p, v); break;
-                    }
-                    break;
-                }
-                case BPF_LD:
-                    if (!IsWide(op))
                         throw Bad(insn, at);
-                    r[insn.Dst] = wide[at];
+                    }
+                    break;
+                }
+
+                // Loads, sign-extending loads (MEMSX) and stores; addresses are real (see EbpfVm).
+                case BPF_LDX | BPF_MEM | BPF_B: d = *(byte*)(r[insn.Src] + (ulong)(long)insn.Offset); break;
+                case BPF_LDX | BPF_MEM | BPF_H: d = Unsafe.ReadUnaligned<ushort>((byte*)(r[insn.Src] + (ulong)(long)insn.Offset)); break;
+                case BPF_LDX | BPF_MEM | BPF_W: d = Unsafe.ReadUnaligned<uint>((byte*)(r[insn.Src] + (ulong)(long)insn.Offset)); break;
+                case BPF_LDX | BPF_MEM | BPF_DW: d = Unsafe.ReadUnaligned<ulong>((byte*)(r[insn.Src] + (ulong)(long)insn.Offset)); break;
+                case BPF_LDX | BPF_MEMSX | BPF_B: d = (ulong)(long)*(sbyte*)(r[insn.Src] + (ulong)(long)insn.Offset); break;
+                case BPF_LDX | BPF_MEMSX | BPF_H: d = (ulong)(long)Unsafe.ReadUnaligned<short>((byte*)(r[insn.Src] + (ulong)(long)insn.Offset)); break;
+                case BPF_LDX | BPF_MEMSX | BPF_W: d = (ulong)(long)Unsafe.ReadUnaligned<int>((byte*)(r[insn.Src] + (ulong)(long)insn.Offset)); break;
+                case BPF_ST | BPF_MEM | BPF_B: *(byte*)(d + (ulong)(long)insn.Offset) = (byte)insn.Imm; break;
+                case BPF_ST | BPF_MEM | BPF_H: Unsafe.WriteUnaligned((byte*)(d + (ulong)(long)insn.Offset), (ushort)insn.Imm); break;
+                case BPF_ST | BPF_MEM | BPF_W: Unsafe.WriteUnaligned((byte*)(d + (ulong)(long)insn.Offset), (uint)insn.Imm); break;
+                case BPF_ST | BPF_MEM | BPF_DW: Unsafe.WriteUnaligned((byte*)(d + (ulong)(long)insn.Offset), (ulong)(long)insn.Imm); break;
+                case BPF_STX | BPF_MEM | BPF_B: *(byte*)(d + (ulong)(long)insn.Offset) = (byte)r[insn.Src]; break;
+                case BPF_STX | BPF_MEM | BPF_H: Unsafe.WriteUnaligned((byte*)(d + (ulong)(long)insn.Offset), (ushort)r[insn.Src]); break;
+                case BPF_STX | BPF_MEM | BPF_W: Unsafe.WriteUnaligned((byte*)(d + (ulong)(long)insn.Offset), (uint)r[insn.Src]); break;
+                case BPF_STX | BPF_MEM | BPF_DW: Unsafe.WriteUnaligned((byte*)(d + (ulong)(long)insn.Offset), r[insn.Src]); break;
+                case BPF_STX | BPF_ATOMIC | BPF_W:
+                case BPF_STX | BPF_ATOMIC | BPF_DW: Atomic(insn, (byte*)(d + (ulong)(long)insn.Offset), r, at); break;
+
+                // lddw: the 64-bit value (a constant, a map's handle or a map value's address) resolved when bound.
+                case BPF_LD | BPF_IMM | BPF_DW:
+                    d = wide[at];
                     pc++;
                     break;
                 default:
@@ -221,6 +254,12 @@ internal sealed unsafe class InterpreterExecutor(BoundProgram bound) : ExecutorB
             }
         }
     }
+
+    // Division and modulo, unsigned or (offset 1) signed, with the ISA's answers for a zero divisor (EbpfSemantics).
+    private static ulong Div64(ulong a, ulong b, short offset) => offset == 1 ? EbpfSemantics.SDiv64(a, b) : EbpfSemantics.Div64(a, b);
+    private static ulong Mod64(ulong a, ulong b, short offset) => offset == 1 ? EbpfSemantics.SMod64(a, b) : EbpfSemantics.Mod64(a, b);
+    private static ulong Div32(uint a, uint b, short offset) => offset == 1 ? EbpfSemantics.SDiv32(a, b) : EbpfSemantics.Div32(a, b);
+    private static ulong Mod32(uint a, uint b, short offset) => offset == 1 ? EbpfSemantics.SMod32(a, b) : EbpfSemantics.Mod32(a, b);
 
     /// <summary>The atomic instructions, through the same <see cref="EbpfAtomics"/> operations the JIT calls.</summary>
     private static void Atomic(EbpfInstruction insn, byte* p, ulong* r, int at)
