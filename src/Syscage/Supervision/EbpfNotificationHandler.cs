@@ -8,7 +8,6 @@ using Syscage.Policy;
 using Syscage.Abi;
 using Syscage.Ebpf;
 using Syscage.Ebpf.Seccomp;
-using Syscage.Ebpf.Vm;
 
 namespace Syscage.Supervision;
 
@@ -77,7 +76,7 @@ public sealed class EbpfNotificationHandler
     private readonly ConcurrentDictionary<ulong, long> _bySyscall = new();
     private readonly HelperContext? _sharedHelpers;
     // The lean path's program: a set of one program and no policy, run on the kernel's seccomp_data without the set.
-    private readonly ExecutorBase? _single;
+    private readonly SeccompEbpfProgram? _single;
     private readonly ConcurrentDictionary<int, (SeccompData Data, NotificationResponse Response)> _interrupted = new();
     private int _interruptedCount;
 
@@ -123,7 +122,7 @@ public sealed class EbpfNotificationHandler
         Applier = options.Applier ?? new VerdictApplier();
         // Programs that read no task state share one helper context: no task is bound (no /proc, no pidfd) per call.
         _sharedHelpers = set.ReadsTask ? null : new HelperContext(null, _trace);
-        _single = _sharedHelpers is not null ? set.Single?.Engine : null;
+        _single = set.Single;
     }
 
     /// <summary>What applies the programs' verdicts (and remembers the kills).</summary>
@@ -220,13 +219,13 @@ public sealed class EbpfNotificationHandler
         var helpers = _sharedHelpers ?? new HelperContext(new NotifiedTask(call.Context()), _trace);
         byte* raw = call.RawData;
         uint verdict = raw is null || !EbpfFilterSet.TakesRawData(arch) ? Set.Decide(call.Notification.Data, helpers)
-            : _single is { } single ? (uint)single.Run(raw, SeccompData.Size, helpers)
+            : _single is { } single ? single.RunOnKernelData(raw, helpers)
             : Set.DecideOnKernelData(Set.Policy is null ? default : call.Notification.Data, raw, helpers);
         if (_rings.Length > 0)
             DrainAfterRun();
         var answer = QuickAnswer(verdict, out var kind);
         counts.Add(ThreadCounts.FirstVerdict + (int)kind);
-        return answer is { } ready ? ValueTask.FromResult(ready) : HandleRare(call, verdict, new SeccompAction(verdict).Effective);
+        return answer is { } ready ? ValueTask.FromResult(ready) : HandleRare(call, verdict);
     }
 
     /// <summary>
@@ -281,8 +280,9 @@ public sealed class EbpfNotificationHandler
 
     /// <summary>LOG, USER_NOTIF, TRAP and the kills: verdicts that write a line, route the call or signal the caller.</summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private ValueTask<NotificationResponse> HandleRare(in ReceivedCall received, uint verdict, SeccompAction action)
+    private ValueTask<NotificationResponse> HandleRare(in ReceivedCall received, uint verdict)
     {
+        var action = new SeccompAction(verdict).Effective;
         var context = received.Context();
         var notification = context.Notification;
         switch (action.Kind)

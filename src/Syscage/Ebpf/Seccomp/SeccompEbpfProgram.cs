@@ -52,9 +52,6 @@ public sealed class SeccompEbpfProgram : IDisposable
     /// <summary>The engine that runs it.</summary>
     public IEbpfExecutor Executor => _engine;
 
-    /// <summary><see cref="Executor"/> as the class the supervisor's lean path calls directly.</summary>
-    internal ExecutorBase Engine => _engine;
-
     // The executor as its class: the run of every notified call calls it directly, not through the interface — an
     // indirect call just after the context switch of a notification is mispredicted.
     private readonly ExecutorBase _engine;
@@ -147,7 +144,7 @@ public sealed class SeccompEbpfProgram : IDisposable
     /// little-endian machine, so a supervisor hands the bytes it received straight to the VM (read-only: the context of a
     /// seccomp program is).
     /// </summary>
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     internal unsafe uint RunOnKernelData(byte* data, HelperContext helpers) =>
         (uint)_engine.Run(data, SeccompData.Size, helpers);
 
