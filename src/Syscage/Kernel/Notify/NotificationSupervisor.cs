@@ -463,7 +463,7 @@ public sealed class NotificationSupervisor : IDisposable, IAsyncDisposable
         try
         {
             int nr = call.Nr;
-            pending = (uint)(nr - _routeLow) <= _routeBand && _route is { } route && route.Takes(call.Arch, nr) ? route.Handler(call) : _handler(call);
+            pending = (uint)(nr - _routeLow) <= _routeBand && _route is { } route && route.Listed(call.Arch, nr) ? route.Handler(call) : _handler(call);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -46,8 +46,9 @@ internal sealed class SyscallRoute
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Takes(uint arch, int nr) => (uint)(nr - _low) <= _band && Listed(arch, nr);
 
+    /// <summary>Whether (<paramref name="arch"/>, <paramref name="nr"/>) is listed: <see cref="Takes"/> after its band check, which the supervisor makes on its own copy.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private bool Listed(uint arch, int nr)
+    internal bool Listed(uint arch, int nr)
     {
         foreach (var call in _calls)
             if (call.Arch == arch && call.Nr == nr)
