@@ -65,6 +65,13 @@ internal static class EbpfSemantics
         return (uint)(x % y);
     }
 
+    // BPF_DIV and BPF_MOD as an instruction states them: unsigned, or signed when its offset is 1 (the v4 sdiv/smod).
+    // Named apart from the forms above: the JIT looks those up by name.
+    public static ulong Quotient64(ulong a, ulong b, short offset) => offset == 1 ? SDiv64(a, b) : Div64(a, b);
+    public static ulong Remainder64(ulong a, ulong b, short offset) => offset == 1 ? SMod64(a, b) : Mod64(a, b);
+    public static ulong Quotient32(ulong a, ulong b, short offset) => offset == 1 ? SDiv32(a, b) : Div32(a, b);
+    public static ulong Remainder32(ulong a, ulong b, short offset) => offset == 1 ? SMod32(a, b) : Mod32(a, b);
+
     /// <summary><c>BPF_END</c>: <paramref name="toBigEndian"/> selects <c>be</c> (swap on this little-endian host) or <c>le</c> (truncate only).</summary>
     public static ulong Endian(ulong v, int width, bool toBigEndian) => (width, toBigEndian) switch
     {

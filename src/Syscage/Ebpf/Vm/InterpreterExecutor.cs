@@ -82,10 +82,10 @@ internal sealed unsafe class InterpreterExecutor(BoundProgram bound) : ExecutorB
                 case BPF_ALU64 | BPF_SUB | BPF_X: d -= r[insn.Src]; break;
                 case BPF_ALU64 | BPF_MUL | BPF_K: d *= (ulong)(long)insn.Imm; break;
                 case BPF_ALU64 | BPF_MUL | BPF_X: d *= r[insn.Src]; break;
-                case BPF_ALU64 | BPF_DIV | BPF_K: d = Div64(d, (ulong)(long)insn.Imm, insn.Offset); break;
-                case BPF_ALU64 | BPF_DIV | BPF_X: d = Div64(d, r[insn.Src], insn.Offset); break;
-                case BPF_ALU64 | BPF_MOD | BPF_K: d = Mod64(d, (ulong)(long)insn.Imm, insn.Offset); break;
-                case BPF_ALU64 | BPF_MOD | BPF_X: d = Mod64(d, r[insn.Src], insn.Offset); break;
+                case BPF_ALU64 | BPF_DIV | BPF_K: d = EbpfSemantics.Quotient64(d, (ulong)(long)insn.Imm, insn.Offset); break;
+                case BPF_ALU64 | BPF_DIV | BPF_X: d = EbpfSemantics.Quotient64(d, r[insn.Src], insn.Offset); break;
+                case BPF_ALU64 | BPF_MOD | BPF_K: d = EbpfSemantics.Remainder64(d, (ulong)(long)insn.Imm, insn.Offset); break;
+                case BPF_ALU64 | BPF_MOD | BPF_X: d = EbpfSemantics.Remainder64(d, r[insn.Src], insn.Offset); break;
                 case BPF_ALU64 | BPF_OR | BPF_K: d |= (ulong)(long)insn.Imm; break;
                 case BPF_ALU64 | BPF_OR | BPF_X: d |= r[insn.Src]; break;
                 case BPF_ALU64 | BPF_AND | BPF_K: d &= (ulong)(long)insn.Imm; break;
@@ -112,10 +112,10 @@ internal sealed unsafe class InterpreterExecutor(BoundProgram bound) : ExecutorB
                 case BPF_ALU | BPF_SUB | BPF_X: d = (uint)d - (uint)r[insn.Src]; break;
                 case BPF_ALU | BPF_MUL | BPF_K: d = (uint)d * (uint)insn.Imm; break;
                 case BPF_ALU | BPF_MUL | BPF_X: d = (uint)d * (uint)r[insn.Src]; break;
-                case BPF_ALU | BPF_DIV | BPF_K: d = Div32((uint)d, (uint)insn.Imm, insn.Offset); break;
-                case BPF_ALU | BPF_DIV | BPF_X: d = Div32((uint)d, (uint)r[insn.Src], insn.Offset); break;
-                case BPF_ALU | BPF_MOD | BPF_K: d = Mod32((uint)d, (uint)insn.Imm, insn.Offset); break;
-                case BPF_ALU | BPF_MOD | BPF_X: d = Mod32((uint)d, (uint)r[insn.Src], insn.Offset); break;
+                case BPF_ALU | BPF_DIV | BPF_K: d = EbpfSemantics.Quotient32((uint)d, (uint)insn.Imm, insn.Offset); break;
+                case BPF_ALU | BPF_DIV | BPF_X: d = EbpfSemantics.Quotient32((uint)d, (uint)r[insn.Src], insn.Offset); break;
+                case BPF_ALU | BPF_MOD | BPF_K: d = EbpfSemantics.Remainder32((uint)d, (uint)insn.Imm, insn.Offset); break;
+                case BPF_ALU | BPF_MOD | BPF_X: d = EbpfSemantics.Remainder32((uint)d, (uint)r[insn.Src], insn.Offset); break;
                 case BPF_ALU | BPF_OR | BPF_K: d = (uint)d | (uint)insn.Imm; break;
                 case BPF_ALU | BPF_OR | BPF_X: d = (uint)d | (uint)r[insn.Src]; break;
                 case BPF_ALU | BPF_AND | BPF_K: d = (uint)d & (uint)insn.Imm; break;
@@ -254,12 +254,6 @@ internal sealed unsafe class InterpreterExecutor(BoundProgram bound) : ExecutorB
             }
         }
     }
-
-    // Division and modulo, unsigned or (offset 1) signed, with the ISA's answers for a zero divisor (EbpfSemantics).
-    private static ulong Div64(ulong a, ulong b, short offset) => offset == 1 ? EbpfSemantics.SDiv64(a, b) : EbpfSemantics.Div64(a, b);
-    private static ulong Mod64(ulong a, ulong b, short offset) => offset == 1 ? EbpfSemantics.SMod64(a, b) : EbpfSemantics.Mod64(a, b);
-    private static ulong Div32(uint a, uint b, short offset) => offset == 1 ? EbpfSemantics.SDiv32(a, b) : EbpfSemantics.Div32(a, b);
-    private static ulong Mod32(uint a, uint b, short offset) => offset == 1 ? EbpfSemantics.SMod32(a, b) : EbpfSemantics.Mod32(a, b);
 
     /// <summary>The atomic instructions, through the same <see cref="EbpfAtomics"/> operations the JIT calls.</summary>
     private static void Atomic(EbpfInstruction insn, byte* p, ulong* r, int at)
