@@ -5,13 +5,30 @@
 #   syscage run -- /bin/true                 vs  bwrap --dev-bind / / --seccomp 3 /bin/true  3<default.bpf
 #   syscage run --ebpf pure_filter.o -- ...  vs  bwrap ... with the filter syscage compiles from pure_filter.o
 #   syscage compile default -o f.bpf         (absolute)
+# --no-pie also times the same sources linked as a position-dependent executable (published into a scratch folder,
+# never shipped): what ld.so's relocation of the PIE's .data costs at every start, beside the build users get.
+# Usage: bench/startup.sh [--no-pie] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+no_pie=false
+if [ "${1:-}" = --no-pie ]; then no_pie=true; shift; fi
 rounds=${1:-200}
 scripts/publish-syscage.sh
 syscage=$PWD/artifacts/bin/syscage
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+extra=()
+if $no_pie; then
+  case "$(uname -m)" in x86_64) rid=linux-x64 ;; *) rid=linux-arm64 ;; esac
+  if ! dotnet publish src/Syscage.Cli -c Release -r "$rid" --nologo --artifacts-path "$work/artifacts" \
+      -p:PositionIndependentExecutable=false -o "$work/nopie" >"$work/nopie.log" 2>&1; then
+    cat "$work/nopie.log" >&2
+    echo "startup: the non-PIE publish failed" >&2
+    exit 1
+  fi
+  extra=(--- "syscage run (non-PIE build)" - "$work/nopie/Syscage.Cli" run -- /bin/true
+         --- "syscage --version (non-PIE build)" - "$work/nopie/Syscage.Cli" --version)
+fi
 cc -O2 -Wall -Werror -o "$work/startup" bench/native/startup.c
 clang -O2 -g -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -Isamples/ebpf -c samples/ebpf/pure_filter.c -o "$work/pure_filter.o"
 "$syscage" compile default -o "$work/default.bpf" 2>/dev/null
@@ -25,7 +42,7 @@ bwrap=$(command -v bwrap)
   "bwrap --seccomp (pure.bpf)" "$work/pure.bpf" "$bwrap" --dev-bind / / --seccomp 3 /bin/true --- \
   "syscage run --ebpf pure_filter.o" - "$syscage" run --ebpf "$work/pure_filter.o" -- /bin/true --- \
   "syscage compile default -o f.bpf" - "$syscage" compile default -o "$work/f.bpf" --- \
-  "syscage --version" - "$syscage" --version >"$work/times"
+  "syscage --version" - "$syscage" --version "${extra[@]}" >"$work/times"
 
 median() { awk -F'\t' -v n="$1" '$1 == n { print $2 }' "$work/times"; }
 echo "startup, $rounds interleaved rounds, median wall ms (min, max) — $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -43,4 +60,9 @@ echo "targets"
 check "syscage run -- /bin/true / bwrap --seccomp" "$(ratio "$run" "$bw")" 2 x
 check "syscage run --ebpf pure_filter.o / bwrap --seccomp" "$(ratio "$ebpf" "$bwp")" 3 x
 check "syscage compile default -o f.bpf" "$compile" 15 " ms"
+if $no_pie; then
+  echo "not shipped (the tool keeps ASLR for its own image)"
+  printf "  %-52s %6sx\n" "syscage run (non-PIE build) / bwrap --seccomp" \
+    "$(ratio "$(median "syscage run (non-PIE build)")" "$bw")"
+fi
 exit $status
