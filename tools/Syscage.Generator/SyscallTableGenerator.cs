@@ -370,9 +370,14 @@ public sealed partial class SyscallTableGenerator
 
         w.Append("        \"\"\";\n");
 
+        // Architectures that share a column of the CSV and its number base (mips and mipsel, ppc64 and ppc64le...) have the
+        // same table: it is written once, and the others name it.
+        var written = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (GeneratedTable table in snapshot.Tables)
         {
             ArchitectureSpec spec = table.Spec;
+            string body = TableBody(table, common);
+            bool repeated = written.TryGetValue(body, out string? same);
             w.Append('\n');
             w.Append("    /// <summary>\n");
             w.Append("    /// ").Append(spec.Name).Append(": ").Append(table.Syscalls.Count.ToString(CultureInfo.InvariantCulture))
@@ -384,28 +389,45 @@ public sealed partial class SyscallTableGenerator
             }
 
             w.Append("; ").Append(spec.Is64Bit ? "64-bit" : "32-bit").Append(", ").Append(spec.BigEndian ? "big-endian" : "little-endian").Append(".\n");
+            if (repeated)
+            {
+                w.Append("    /// The same table as <see cref=\"").Append(same).Append("\"/>.\n");
+                w.Append("    /// </summary>\n");
+                w.Append("    internal const string ").Append(spec.Identifier).Append(" = ").Append(same).Append(";\n");
+                continue;
+            }
+
+            written.Add(body, spec.Identifier);
             w.Append("    /// One call a line: name, number, and <c>=</c> with the arguments where they differ from <see cref=\"Prototypes\"/>.\n");
             w.Append("    /// </summary>\n");
             w.Append("    internal const string ").Append(spec.Identifier).Append(" = \"\"\"\n");
-            foreach (GeneratedSyscall syscall in table.Syscalls)
-            {
-                w.Append("        ").Append(syscall.Name).Append(' ');
-                w.Append(spec.NumberBaseMacro == ArchitectureSpec.X32BitMacro
-                    ? "0x" + syscall.Number.ToString("x8", CultureInfo.InvariantCulture)
-                    : syscall.Number.ToString(CultureInfo.InvariantCulture));
-                string arguments = Arguments(syscall);
-                if (arguments != common.GetValueOrDefault(syscall.Name, ""))
-                {
-                    w.Append(" =").Append(arguments.Length > 0 ? " " + arguments : "");
-                }
-
-                w.Append('\n');
-            }
-
+            w.Append(body);
             w.Append("        \"\"\";\n");
         }
 
         w.Append("}\n");
+        return w.ToString();
+    }
+
+    /// <summary>The lines of <paramref name="table"/>'s constant: name, number, and the arguments where they differ from <paramref name="common"/>.</summary>
+    private static string TableBody(GeneratedTable table, SortedDictionary<string, string> common)
+    {
+        var w = new StringBuilder();
+        foreach (GeneratedSyscall syscall in table.Syscalls)
+        {
+            w.Append("        ").Append(syscall.Name).Append(' ');
+            w.Append(table.Spec.NumberBaseMacro == ArchitectureSpec.X32BitMacro
+                ? "0x" + syscall.Number.ToString("x8", CultureInfo.InvariantCulture)
+                : syscall.Number.ToString(CultureInfo.InvariantCulture));
+            string arguments = Arguments(syscall);
+            if (arguments != common.GetValueOrDefault(syscall.Name, ""))
+            {
+                w.Append(" =").Append(arguments.Length > 0 ? " " + arguments : "");
+            }
+
+            w.Append('\n');
+        }
+
         return w.ToString();
     }
 
