@@ -19,8 +19,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 extra=()
 if $no_pie; then
-  case "$(uname -m)" in x86_64) rid=linux-x64 ;; *) rid=linux-arm64 ;; esac
-  if ! dotnet publish src/Syscage.Cli -c Release -r "$rid" --nologo --artifacts-path "$work/artifacts" \
+  if ! dotnet publish src/Syscage.Cli -c Release --use-current-runtime --nologo --artifacts-path "$work/artifacts" \
       -p:PositionIndependentExecutable=false -o "$work/nopie" >"$work/nopie.log" 2>&1; then
     cat "$work/nopie.log" >&2
     echo "startup: the non-PIE publish failed" >&2
