@@ -92,7 +92,7 @@ public sealed class EbpfNotificationHandler
     private sealed class ThreadCounts(EbpfNotificationHandler owner)
     {
         public const int Notifications = 0, FirstVerdict = 1, FirstSyscall = FirstVerdict + Verdicts;
-        private const int Verdicts = (int)SeccompActionKind.Unknown + 1;
+        public const int Verdicts = (int)SeccompActionKind.Unknown + 1;
         public readonly EbpfNotificationHandler Owner = owner;
         public readonly long[] Cells = new long[FirstSyscall + NativeCounted];
 
@@ -156,7 +156,7 @@ public sealed class EbpfNotificationHandler
     {
         get
         {
-            var byVerdict = new long[(int)SeccompActionKind.Unknown + 1];
+            var byVerdict = new long[ThreadCounts.Verdicts];
             foreach (var c in Counts())
                 for (int k = 0; k < byVerdict.Length; k++)
                     byVerdict[k] += c.Read(ThreadCounts.FirstVerdict + k);
