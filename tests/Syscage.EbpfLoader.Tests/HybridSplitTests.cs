@@ -113,11 +113,11 @@ public class HybridSplitTests
     }
 
     /// <summary>Runs the differential; returns how many calls reached the "supervisor".</summary>
-    private static (int Notified, int Total, HybridFilter Filter) Differential(Func<EbpfFilterSet> load, int seed = 1, int random = 3000, IEnumerable<ulong>? interesting = null, bool optimize = true)
+    private static (int Notified, int Total, HybridFilter Filter) Differential(Func<EbpfFilterSet> load, int seed = 1, int random = 3000, IEnumerable<ulong>? interesting = null, bool optimize = true, HybridOptions? options = null)
     {
         using var direct = load();
         using var hybrid = load();
-        var filter = hybrid.Compile(new HybridOptions { Optimize = optimize });
+        var filter = hybrid.Compile((options ?? new HybridOptions()) with { Optimize = optimize });
         var helpers = new HelperContext(new Task(4242, 1000));
         int notified = 0, total = 0;
         foreach (var data in Inputs(seed, random, interesting ?? []))
@@ -162,12 +162,49 @@ public class HybridSplitTests
             Assert.True(notified < total / 2, $"{sample}: {notified} of {total} calls went to the supervisor");
     }
 
+    /// <summary>
+    /// With sections for this machine's ABIs only (what a sandboxed run compiles), every other architecture shares one
+    /// verdict: still the programs' on every input of every architecture, the foreign ones included.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Samples))]
+    public void EverySample_ThisMachinesSections_AgreeWithTheVm(string sample)
+    {
+        var (_, _, filter) = Differential(() => Load(Clang.Sample(sample)), random: 1500, options: HybridOptions.ThisMachine);
+        Assert.All(filter.Policy.Sections, s => Assert.Contains(s.Architecture, PolicyBuilder.DefaultArchitectures));
+    }
+
     [Fact]
     public void PureFilter_IsEntirelyClassicBpf()
     {
         var (notified, _, filter) = Differential(() => Load(Clang.Sample("pure_filter")));
         Assert.Equal(0, notified);
         Assert.False(filter.NeedsSupervisor);
+        // The program gives every architecture it does not test for one verdict: no supervisor with fewer sections either.
+        var (notifiedHere, _, here) = Differential(() => Load(Clang.Sample("pure_filter")), options: HybridOptions.ThisMachine);
+        Assert.Equal(0, notifiedHere);
+        Assert.False(here.NeedsSupervisor);
+        Assert.True(here.Filter.Length <= filter.Filter.Length, $"{here.Filter.Length} instructions with this machine's sections, {filter.Filter.Length} with all");
+    }
+
+    /// <summary>
+    /// A program with a verdict of its own for an architecture that gets no section: that architecture can't take the
+    /// verdict of the others, so every architecture without a section goes to the supervisor, which decides as the program.
+    /// </summary>
+    [Fact]
+    public void ForeignArchitectureTestedByTheProgram_GoesToTheSupervisor()
+    {
+        var elf = Clang.Compile(Prelude + $"SEC(\"seccomp\") int arm_open(struct seccomp_data *ctx) {{ if (ctx->arch == {Architecture.Arm.AuditArch}u) return SECCOMP_RET_ALLOW; if (ctx->arch == {Architecture.X86_64.AuditArch}u || ctx->arch == {Architecture.X86.AuditArch}u) return ctx->nr == 39 ? SECCOMP_RET_ERRNO | 1 : SECCOMP_RET_ALLOW; return SECCOMP_RET_KILL_PROCESS; }}\n");
+        var x86Only = new HybridOptions { Architectures = [Architecture.X86_64, Architecture.X86] };
+        var (_, _, filter) = Differential(() => Load(elf), interesting: [39, Architecture.Arm.AuditArch], options: x86Only);
+        Assert.Equal(new HashSet<Architecture> { Architecture.X86_64, Architecture.X86, Architecture.X32 }, filter.Policy.Sections.Select(s => s.Architecture).ToHashSet());
+        Assert.Equal(SeccompAction.UserNotif, filter.Policy.BadArchAction);
+        Assert.Equal(SeccompAction.UserNotif, Interpreter.Run(filter.Filter, new SeccompData(39, Architecture.Arm.AuditArch)).Action);
+        Assert.Equal(SeccompAction.Errno(1), Interpreter.Run(filter.Filter, new SeccompData(39, Architecture.X86_64.AuditArch)).Action);
+        // Every section: the arm verdict is the kernel's alone.
+        using var set = Load(elf);
+        var all = set.Compile();
+        Assert.Equal(SeccompAction.Allow, Interpreter.Run(all.Filter, new SeccompData(39, Architecture.Arm.AuditArch)).Action);
     }
 
     [Fact]
@@ -254,6 +291,28 @@ public class HybridSplitTests
         Assert.Equal(SeccompAction.Errno(2), Interpreter.Run(filter.Filter, new SeccompData(1, Architecture.X86_64.AuditArch)).Action);
         Assert.Equal(SeccompAction.Errno(3), Interpreter.Run(filter.Filter, new SeccompData(2, Architecture.X86_64.AuditArch)).Action);
         Assert.Equal(SeccompAction.UserNotif, Interpreter.Run(filter.Filter, new SeccompData(3, Architecture.X86_64.AuditArch)).Action);
+    }
+
+    /// <summary>
+    /// A policy that covers an architecture without a section in the filter decides its calls by its rules, not by its
+    /// bad-arch action: they go to the supervisor.
+    /// </summary>
+    [Fact]
+    public void PolicySectionWithoutAFilterSection_GoesToTheSupervisor()
+    {
+        const string policy = """
+            default ERRNO(EPERM)
+            bad-arch KILL_PROCESS
+            arch x86_64, x86, x32, arm
+            ALLOW getppid, close, exit_group
+            NOTIFY(inject) openat
+            """;
+        var (_, _, filter) = Differential(() => Load(Clang.Sample("fault_inject"), policy: policy, names: "inject"),
+            random: 1500, options: new HybridOptions { Architectures = [Architecture.X86_64] });
+        Assert.Equal(SeccompAction.UserNotif, filter.Policy.BadArchAction);
+        Assert.Equal(SeccompAction.UserNotif, Interpreter.Run(filter.Filter, new SeccompData(Nr(Architecture.Arm, "getppid"), Architecture.Arm.AuditArch)).Action);
+        Assert.Equal(SeccompAction.Allow, Interpreter.Run(filter.Filter, new SeccompData(Nr(Architecture.X86_64, "getppid"), Architecture.X86_64.AuditArch)).Action);
+        static int Nr(Architecture arch, string name) => arch.Syscalls.TryGetNumber(name, out int nr) ? nr : throw new ArgumentException(name);
     }
 
     [Fact]
@@ -466,7 +525,8 @@ public class HybridRandomProgramTests
             verified++;
             using var direct = new EbpfFilterSet([SeccompEbpfProgram.FromVerified(program)]);
             using var hybrid = new EbpfFilterSet([SeccompEbpfProgram.FromVerified(program)]);
-            var filter = hybrid.Compile();
+            // Every section on even seeds; on odd ones this machine's only, the rest sharing the bad-arch verdict.
+            var filter = hybrid.Compile(seed % 2 == 0 ? new HybridOptions() : HybridOptions.ThisMachine);
             var helpers = new HelperContext(new FixedTask());
             var constants = code.Select(i => (ulong)(uint)i.Imm).Concat(code.Select(i => (ulong)(long)i.Imm)).Distinct().ToArray();
             for (int k = 0; k < 1500; k++)

@@ -231,7 +231,7 @@ public static class RunCommand
             var result = CommandRun.Run(request with
             {
                 Programs = set,
-                Hybrid = new HybridOptions { Split = !ebpf.NoSplit },
+                Hybrid = HybridOptions.ThisMachine with { Split = !ebpf.NoSplit },
                 OnRecord = r => events.WriteLine(EbpfReport.FormatRecord(r)),
                 TraceSink = line => log.WriteLine($"syscage: trace_printk: {line}"),
                 MapsSocket = socket,

@@ -50,7 +50,7 @@ public sealed record RunRequest(IReadOnlyList<string> Command)
     public bool FastHandler { get; init; }
 
     /// <summary>How eBPF programs split between the kernel and the supervisor.</summary>
-    public HybridOptions Hybrid { get; init; } = new();
+    public HybridOptions Hybrid { get; init; } = HybridOptions.ThisMachine;
 
     /// <summary>Where denials, LOG verdicts, handler failures and routing problems are written (synchronised).</summary>
     public TextWriter Log { get; init; } = TextWriter.Null;

@@ -9,7 +9,7 @@ namespace Syscage.Supervision;
 public sealed record EbpfSandboxOptions
 {
     /// <summary>How the programs split between the kernel and the supervisor.</summary>
-    public HybridOptions Hybrid { get; init; } = new();
+    public HybridOptions Hybrid { get; init; } = HybridOptions.ThisMachine;
 
     /// <summary>Where log lines, ring-buffer records and <c>bpf_trace_printk</c> output go.</summary>
     public EbpfHandlerOptions Handler { get; init; } = new();

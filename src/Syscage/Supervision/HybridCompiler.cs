@@ -25,6 +25,20 @@ public sealed record HybridOptions
 
     /// <summary>Paths explored per program and architecture before the explorer falls back to one syscall at a time.</summary>
     public int MaxPaths { get; init; } = 4096;
+
+    /// <summary>
+    /// The architectures whose calls get sections of their own; null (the default): every architecture Syscage knows.
+    /// Every other architecture shares the bad-arch verdict, which is then the programs' verdict for all of them when
+    /// that is one constant, else <c>USER_NOTIF</c> (the supervisor runs the programs): a filter decides every input as
+    /// the programs do whatever is listed, and the list only chooses which calls the kernel decides alone. Exploring
+    /// each architecture is most of a compile, and a filter installed here only ever sees the ABIs of this machine's
+    /// kernel (<see cref="PolicyBuilder.DefaultArchitectures"/>, what a sandboxed run uses). x86_64 and x32 share an
+    /// audit value: naming either gives both their sections.
+    /// </summary>
+    public IReadOnlyList<Architecture>? Architectures { get; init; }
+
+    /// <summary>For filters installed on this machine: sections for the ABIs of its kernel only (<see cref="Architectures"/>).</summary>
+    public static HybridOptions ThisMachine { get; } = new() { Architectures = PolicyBuilder.DefaultArchitectures };
 }
 
 /// <summary>
@@ -83,11 +97,12 @@ public static class HybridCompiler
         if (set.Policy is not null)
             components.Add(new PolicyComponent(set.Policy, analyses));
 
-        uint? badArch = Combine(components.Select(c => c.OtherArchitectures()));
+        var sections = SectionsFor(options.Architectures);
+        uint? badArch = Combine(components.Select(c => c.OtherArchitectures(sections)));
         var pending = new List<(Architecture Arch, uint[] Keys)>();
         var defaults = new List<uint?>();
         var report = new List<HybridSectionReport>();
-        foreach (var arch in Sections)
+        foreach (var arch in sections)
         {
             uint? uniform = Combine(components.Select(c => c.Uniform(arch)));
             if (uniform is not null && badArch is not null && uniform == badArch)
@@ -174,8 +189,13 @@ public static class HybridCompiler
         return [.. keys];
     }
 
-    /// <summary>The sections a hybrid policy may have: every architecture Syscage knows.</summary>
-    private static IReadOnlyList<Architecture> Sections => Architecture.All;
+    /// <summary>
+    /// The sections of a hybrid policy: every architecture Syscage knows, or those of <paramref name="wanted"/> (with x32
+    /// for x86_64 and the other way round), in <see cref="Architecture.All"/>'s order.
+    /// </summary>
+    private static IReadOnlyList<Architecture> SectionsFor(IReadOnlyList<Architecture>? wanted) =>
+        wanted is null ? Architecture.All
+        : [.. Architecture.All.Where(a => wanted.Contains(a) || (a == Architecture.X32 && wanted.Contains(Architecture.X86_64)) || (a == Architecture.X86_64 && wanted.Contains(Architecture.X32)))];
 
     /// <summary>Whether <paramref name="nr"/> belongs to <paramref name="arch"/>'s section (x86_64 and x32 share an audit value).</summary>
     private static bool Owns(Architecture arch, uint nr) => arch.Owns(unchecked((int)nr));
@@ -264,8 +284,8 @@ public static class HybridCompiler
     /// <summary>Something that decides calls: a program, or the policy with its routed programs.</summary>
     internal interface IComponent
     {
-        /// <summary>The verdict for every architecture without a section, when it is one constant.</summary>
-        uint? OtherArchitectures();
+        /// <summary>The verdict for every architecture outside <paramref name="sections"/>, when it is one constant.</summary>
+        uint? OtherArchitectures(IReadOnlyList<Architecture> sections);
 
         /// <summary>The verdict for every call of <paramref name="arch"/>, when it is one constant.</summary>
         uint? Uniform(Architecture arch);
@@ -319,12 +339,12 @@ public static class HybridCompiler
         private List<SymbolicPath>? Paths(Architecture arch) =>
             _byArch.TryGetValue(arch.AuditArch, out var paths) ? paths : _byArch.GetOrAdd(arch.AuditArch, _ => _explorer.Explore(ArchScenario(arch)));
 
-        public uint? OtherArchitectures()
+        public uint? OtherArchitectures(IReadOnlyList<Architecture> sections)
         {
             if (_other.Done)
                 return _other.Verdict;
             var sc = new Scenario();
-            sc.Excluded[DataField.Arch] = [.. Sections.Select(a => (ulong)a.AuditArch)];
+            sc.Excluded[DataField.Arch] = [.. sections.Select(a => (ulong)a.AuditArch)];
             var paths = _explorer.Explore(sc);
             _other = (true, Uniform(paths, [], null));
             return _other.Verdict;
@@ -503,7 +523,9 @@ public static class HybridCompiler
     {
         private ArchitecturePolicy? Section(Architecture arch) => policy.Sections.FirstOrDefault(s => s.Architecture == arch);
 
-        public uint? OtherArchitectures() => policy.BadArchAction.Value;
+        // An architecture the policy has a section for but the filter does not is decided by its rules: the supervisor's.
+        public uint? OtherArchitectures(IReadOnlyList<Architecture> sections) =>
+            policy.Sections.All(s => sections.Contains(s.Architecture)) ? policy.BadArchAction.Value : null;
 
         public uint? Uniform(Architecture arch)
         {
