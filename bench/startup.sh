@@ -5,6 +5,8 @@
 #   syscage run -- /bin/true                 vs  bwrap --dev-bind / / --seccomp 3 /bin/true  3<default.bpf
 #   syscage run --ebpf pure_filter.o -- ...  vs  bwrap ... with the filter syscage compiles from pure_filter.o
 #   syscage compile default -o f.bpf         (absolute)
+#   syscage run --ebpf exec_once.o -- ...    (absolute: a program that needs the supervisor, so the start includes
+#                                             its split, listener and worker; bwrap has nothing to compare)
 # --no-pie also times the same sources linked as a position-dependent executable (published into a scratch folder,
 # never shipped): what ld.so's relocation of the PIE's .data costs at every start, beside the build users get.
 # Usage: bench/startup.sh [--no-pie] [ROUNDS]
@@ -29,7 +31,9 @@ if $no_pie; then
          --- "syscage --version (non-PIE build)" - "$work/nopie/Syscage.Cli" --version)
 fi
 cc -O2 -Wall -Werror -o "$work/startup" bench/native/startup.c
-clang -O2 -g -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -Isamples/ebpf -c samples/ebpf/pure_filter.c -o "$work/pure_filter.o"
+for sample in pure_filter exec_once; do
+  clang -O2 -g -target bpf -I/usr/include/"$(uname -m)"-linux-gnu -Isamples/ebpf -c samples/ebpf/$sample.c -o "$work/$sample.o"
+done
 "$syscage" compile default -o "$work/default.bpf" 2>/dev/null
 "$syscage" compile "$work/pure_filter.o" -o "$work/pure.bpf" >/dev/null
 bwrap=$(command -v bwrap)
@@ -40,6 +44,7 @@ bwrap=$(command -v bwrap)
   "syscage run -- /bin/true" - "$syscage" run -- /bin/true --- \
   "bwrap --seccomp (pure.bpf)" "$work/pure.bpf" "$bwrap" --dev-bind / / --seccomp 3 /bin/true --- \
   "syscage run --ebpf pure_filter.o" - "$syscage" run --ebpf "$work/pure_filter.o" -- /bin/true --- \
+  "syscage run --ebpf exec_once.o" - "$syscage" run --ebpf "$work/exec_once.o" -- /bin/true --- \
   "syscage compile default -o f.bpf" - "$syscage" compile default -o "$work/f.bpf" --- \
   "syscage --version" - "$syscage" --version "${extra[@]}" >"$work/times"
 
