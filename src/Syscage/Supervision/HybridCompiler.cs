@@ -30,10 +30,10 @@ public sealed record HybridOptions
     /// The architectures whose calls get sections of their own; null (the default): every architecture Syscage knows.
     /// Every other architecture shares the bad-arch verdict, which is then the programs' verdict for all of them when
     /// that is one constant, else <c>USER_NOTIF</c> (the supervisor runs the programs): a filter decides every input as
-    /// the programs do whatever is listed, and the list only chooses which calls the kernel decides alone. Exploring
-    /// each architecture is most of a compile, and a filter installed here only ever sees the ABIs of this machine's
-    /// kernel (<see cref="PolicyBuilder.DefaultArchitectures"/>, what a sandboxed run uses). x86_64 and x32 share an
-    /// audit value: naming either gives both their sections.
+    /// the programs do whatever is listed, and the list only chooses which calls the kernel decides alone. A filter
+    /// installed here only ever sees the ABIs of this machine's kernel (<see cref="PolicyBuilder.DefaultArchitectures"/>,
+    /// what a sandboxed run uses), and exploring the twenty-odd others was most of the start of a program that needs the
+    /// supervisor (docs/ebpf-hybrid.md). x86_64 and x32 share an audit value: naming either gives both their sections.
     /// </summary>
     public IReadOnlyList<Architecture>? Architectures { get; init; }
 
@@ -339,6 +339,7 @@ public static class HybridCompiler
         private List<SymbolicPath>? Paths(Architecture arch) =>
             _byArch.TryGetValue(arch.AuditArch, out var paths) ? paths : _byArch.GetOrAdd(arch.AuditArch, _ => _explorer.Explore(ArchScenario(arch)));
 
+        // One analysis serves one compile, so one list of sections: the verdict is kept for it.
         public uint? OtherArchitectures(IReadOnlyList<Architecture> sections)
         {
             if (_other.Done)
