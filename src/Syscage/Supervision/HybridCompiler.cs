@@ -190,12 +190,11 @@ public static class HybridCompiler
     }
 
     /// <summary>
-    /// The sections of a hybrid policy: every architecture Syscage knows, or those of <paramref name="wanted"/> (with x32
-    /// for x86_64 and the other way round), in <see cref="Architecture.All"/>'s order.
+    /// The sections of a hybrid policy: every architecture Syscage knows, or those whose audit value one of
+    /// <paramref name="wanted"/> has (x86_64 and x32 share theirs), in <see cref="Architecture.All"/>'s order.
     /// </summary>
     private static IReadOnlyList<Architecture> SectionsFor(IReadOnlyList<Architecture>? wanted) =>
-        wanted is null ? Architecture.All
-        : [.. Architecture.All.Where(a => wanted.Contains(a) || (a == Architecture.X32 && wanted.Contains(Architecture.X86_64)) || (a == Architecture.X86_64 && wanted.Contains(Architecture.X32)))];
+        wanted is null ? Architecture.All : [.. Architecture.All.Where(a => wanted.Any(w => w.AuditArch == a.AuditArch))];
 
     /// <summary>Whether <paramref name="nr"/> belongs to <paramref name="arch"/>'s section (x86_64 and x32 share an audit value).</summary>
     private static bool Owns(Architecture arch, uint nr) => arch.Owns(unchecked((int)nr));

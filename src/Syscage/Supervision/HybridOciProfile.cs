@@ -133,9 +133,11 @@ public static class HybridOciProfile
         return new HybridOciProfileResult(ToJson(defaultAction, arches, options.ListenerPath, metadata, oci), oci, warnings);
     }
 
-    /// <summary>x86_64, x86 and x32 on x86_64 (what runc and Docker's profiles list); the native architecture alone elsewhere.</summary>
-    public static IReadOnlyList<Architecture> DefaultArchitectures =>
-        Architecture.Native == Architecture.X86_64 ? [Architecture.X86_64, Architecture.All.Single(a => a.AuditArch == AuditArch.AUDIT_ARCH_I386), Architecture.X32] : [Architecture.Native];
+    /// <summary>
+    /// x86_64, x86 and x32 on x86_64 (what runc and Docker's profiles list); the native architecture alone elsewhere: a
+    /// policy's default coverage (<see cref="PolicyBuilder.DefaultArchitectures"/>).
+    /// </summary>
+    public static IReadOnlyList<Architecture> DefaultArchitectures => PolicyBuilder.DefaultArchitectures;
 
     /// <summary>True when every covered architecture that has <paramref name="name"/> gives it <paramref name="action"/> for every argument.</summary>
     private static bool Same(string name, IReadOnlyList<Architecture> arches, List<ArchitecturePolicy> sections, List<SeccompAction> sectionDefaults, SeccompAction action)
