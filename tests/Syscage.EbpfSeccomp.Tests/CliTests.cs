@@ -1,4 +1,5 @@
 using System.Globalization;
+using Syscage.Abi;
 using static Syscage.EbpfSeccomp.Tests.Harness;
 
 namespace Syscage.EbpfSeccomp.Tests;
@@ -100,6 +101,30 @@ public sealed class CliTests
         Assert.Contains("rejected by the verifier", r.Stderr, StringComparison.Ordinal);
         Assert.Contains("at pc", r.Stderr, StringComparison.Ordinal);
         OneLine(r);
+    }
+
+    /// <summary>
+    /// A run gives sections to this machine's ABIs only, x32 with x86_64: the command calls getppid by its x32 number
+    /// (x32 is disabled here, so the filter is all that stands before ENOSYS) and by its x86_64 number. The program
+    /// refuses the first; the kernel decides both, with no supervisor.
+    /// </summary>
+    [Fact]
+    public void X32NumbersAreDecidedInTheKernelWithThisMachinesSections()
+    {
+        Assert.True(Architecture.X32.Syscalls.TryGetNumber("getppid", out int x32Getppid));
+        string obj = Compile("x32_refuse", $$"""
+            #include "common.h"
+            SEC("seccomp") int x32_refuse(struct seccomp_data *ctx) {
+                if (ctx->arch == {{Architecture.X86_64.AuditArch}}u && ctx->nr == {{x32Getppid}}) return SECCOMP_RET_ERRNO | 13;
+                return SECCOMP_RET_ALLOW;
+            }
+            char LICENSE[] SEC("license") = "GPL";
+            """);
+        var x32 = RunCli("run", "--ebpf", obj, "--stats", "--", Target, "call", x32Getppid.ToString(CultureInfo.InvariantCulture));
+        Assert.True(x32.ExitCode == 13, x32.ToString()); // ebpf_target exits with the call's errno: EACCES, not ENOSYS (38)
+        Assert.Contains("syscage: 0 notified calls (the kernel decided every call: no supervisor)", x32.Stderr, StringComparison.Ordinal);
+        var native = RunCli("run", "--ebpf", obj, "--", Target, "call", Getppid);
+        Assert.True(native.ExitCode == 0, native.ToString());
     }
 
     [Fact]
