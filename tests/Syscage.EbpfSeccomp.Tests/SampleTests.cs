@@ -157,8 +157,8 @@ public sealed class SampleTests
     }
 
     /// <summary>
-    /// EXPECTED TO FAIL until the static/dynamic split lands in HybridCompiler (today every call is notified): a pure
-    /// filter needs no supervisor at all, and <c>--stats</c> then reports no notified call.
+    /// A pure filter needs no supervisor at all (HybridCompiler's static/dynamic split), and <c>--stats</c> then reports
+    /// no notified call.
     /// </summary>
     [Fact]
     public void PureFilter_RunsEntirelyInTheKernel()
